@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"depot/auth"
+	"depot/config"
+	"depot/mft"
+	"depot/store"
+)
+
+// adminEmail is the first administrator created on an empty data directory.
+const adminEmail = "admin@localhost"
+
+// app holds the opened data directory and the services built on it.
+type app struct {
+	cfg    *config.Config
+	db     *store.DB
+	users  *store.UserService
+	groups *store.GroupService
+	tokens *store.TokenService
+}
+
+// openApp prepares the data directory (files/, tmp/, secret.key), opens the
+// database and creates the first administrator if there are no users.
+func openApp(ctx context.Context, cfg *config.Config, stdout io.Writer) (*app, error) {
+	dir := cfg.Data.Dir
+	for _, sub := range []string{dir, filepath.Join(dir, "files"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", sub, err)
+		}
+	}
+	if err := ensureSecret(filepath.Join(dir, "secret.key")); err != nil {
+		return nil, err
+	}
+	db := store.NewDB(filepath.Join(dir, "depot.db"))
+	if err := db.Open(); err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, db: db, users: store.NewUserService(db), groups: store.NewGroupService(db), tokens: store.NewTokenService(db)}
+	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) close() error { return a.db.Close() }
+
+// ensureSecret creates the 32-byte key that encrypts secrets at rest.
+func ensureSecret(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(secret); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// bootstrapAdmin creates admin@localhost when the database has no users and
+// prints its API key once (unless it came from DEPOT_ADMIN_API_KEY).
+func (a *app) bootstrapAdmin(ctx context.Context, stdout io.Writer) error {
+	n, err := a.users.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	key, fromEnv := a.cfg.AdminAPIKey, true
+	if key == "" {
+		key, fromEnv = auth.NewKey(), false
+	}
+	u := &mft.User{
+		ID: mft.UserID(adminEmail, ""), Email: adminEmail, Name: "Administrator", Role: mft.RoleAdmin,
+		Home: mft.HomeFor(mft.UserID(adminEmail, "")), APIKeyHash: auth.HashKey(key), Active: true,
+		Protocols: slices.Clone(mft.AllProtocols), Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{},
+	}
+	if err := a.users.CreateUser(ctx, u); err != nil {
+		return fmt.Errorf("create first administrator: %w", err)
+	}
+	if fromEnv {
+		fmt.Fprintf(stdout, "Created administrator %s with the API key from DEPOT_ADMIN_API_KEY.\n", adminEmail)
+	} else {
+		fmt.Fprintf(stdout, "Created administrator %s. API key (shown once, keep it safe):\n\n    %s\n\n", adminEmail, key)
+	}
+	return nil
+}
+
+// newLogger returns the structured logger the configuration asks for.
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

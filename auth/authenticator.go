@@ -1,0 +1,129 @@
+package auth
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"depot/mft"
+)
+
+// Authenticator decides who a caller is, for every protocol: it checks API
+// keys, temporary tokens and passwords, then whether the account may log in
+// from this address over this protocol. Failed attempts count toward the
+// Defender's bans.
+type Authenticator struct {
+	Users    mft.UserService
+	Tokens   mft.TokenService
+	Defender *Defender
+	// TokenTTL is how long a temporary key from a password login lives.
+	TokenTTL time.Duration
+	Now      func() time.Time
+}
+
+// errInvalid is the one answer for unknown users, wrong passwords and bad
+// keys, so that the response does not tell which it was.
+func errInvalid(what string) error {
+	return mft.Errorf(mft.EUNAUTHORIZED, "Invalid %s.", what)
+}
+
+// CheckBan returns EFORBIDDEN if ip is banned.
+func (a *Authenticator) CheckBan(ip netip.Addr) error {
+	if until, banned := a.Defender.Banned(ip); banned {
+		return mft.Errorf(mft.EFORBIDDEN, "Your IP address %s is banned until %s after too many failed logins.",
+			ip.Unmap(), until.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// AuthenticateKey returns the user whose API key or temporary key is key.
+// Returns EUNAUTHORIZED for an unknown key (counted as a failure) and
+// EFORBIDDEN if the account may not log in now.
+func (a *Authenticator) AuthenticateKey(ctx context.Context, key string, ip netip.Addr, protocol string) (*mft.User, error) {
+	if err := a.CheckBan(ip); err != nil {
+		return nil, err
+	}
+	hash := HashKey(key)
+	u, err := a.Users.FindUserByAPIKeyHash(ctx, hash)
+	stored := ""
+	if err == nil {
+		stored = u.APIKeyHash
+	} else if mft.ErrorCode(err) == mft.ENOTFOUND {
+		var t *mft.Token
+		t, err = a.Tokens.FindTokenByHash(ctx, hash)
+		if err == nil {
+			stored = t.Hash
+			u, err = a.Users.FindUserByID(ctx, t.UserID)
+		}
+	}
+	switch mft.ErrorCode(err) {
+	case "":
+	case mft.ENOTFOUND, mft.EEXPIRED:
+		a.Defender.Fail(ip)
+		return nil, errInvalid("API key")
+	default:
+		return nil, err
+	}
+	if !KeyMatches(key, stored) {
+		a.Defender.Fail(ip)
+		return nil, errInvalid("API key")
+	}
+	if err := a.CheckUser(u, ip, protocol); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Login checks a password for the user with that email or username.
+// Returns EUNAUTHORIZED (counted as a failure) or EFORBIDDEN as above.
+func (a *Authenticator) Login(ctx context.Context, login, password string, ip netip.Addr, protocol string) (*mft.User, error) {
+	if err := a.CheckBan(ip); err != nil {
+		return nil, err
+	}
+	u, err := a.Users.FindUserByEmail(ctx, login)
+	if mft.ErrorCode(err) == mft.ENOTFOUND {
+		u, err = a.Users.FindUserByUsername(ctx, login)
+	}
+	hash := ""
+	switch mft.ErrorCode(err) {
+	case "":
+		hash = u.PasswordHash
+	case mft.ENOTFOUND:
+	default:
+		return nil, err
+	}
+	if !VerifyPassword(hash, password) || hash == "" {
+		a.Defender.Fail(ip)
+		return nil, errInvalid("email, username or password")
+	}
+	if err := a.CheckUser(u, ip, protocol); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// IssueToken creates a temporary key for u that expires after TokenTTL.
+func (a *Authenticator) IssueToken(ctx context.Context, u *mft.User) (string, time.Time, error) {
+	key := NewKey()
+	expires := a.Now().UTC().Add(a.TokenTTL).Truncate(time.Second)
+	if err := a.Tokens.CreateToken(ctx, &mft.Token{Hash: HashKey(key), UserID: u.ID, ExpiresAt: expires}); err != nil {
+		return "", time.Time{}, err
+	}
+	return key, expires, nil
+}
+
+// CheckUser returns EFORBIDDEN with the reason if u may not log in from ip
+// over protocol now: inactive, expired, address or protocol not allowed.
+func (a *Authenticator) CheckUser(u *mft.User, ip netip.Addr, protocol string) error {
+	switch {
+	case !u.Active:
+		return mft.Errorf(mft.EFORBIDDEN, "This account is disabled.")
+	case u.Expired(a.Now()):
+		return mft.Errorf(mft.EFORBIDDEN, "This account expired on %s.", u.ExpiresAt.UTC().Format(time.RFC3339))
+	case !u.AllowsIP(ip):
+		return mft.Errorf(mft.EFORBIDDEN, "This account may not log in from %s.", ip.Unmap())
+	case protocol != "" && !u.AllowsProtocol(protocol):
+		return mft.Errorf(mft.EFORBIDDEN, "This account may not use %s.", protocol)
+	}
+	return nil
+}

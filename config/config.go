@@ -1,0 +1,229 @@
+// Package config loads Depot's settings: built-in defaults, then an optional
+// TOML file (unknown keys are an error), then DEPOT_<SECTION>_<KEY>
+// environment variables, then validation that names the offending key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"depot/mft"
+)
+
+// Config is every setting of a Depot server. Field tags name the TOML keys;
+// the environment variable of a key is DEPOT_<SECTION>_<KEY> in upper case.
+type Config struct {
+	Data     Data     `toml:"data"`
+	HTTP     HTTP     `toml:"http"`
+	SFTP     SFTP     `toml:"sftp"`
+	Auth     Auth     `toml:"auth"`
+	Defender Defender `toml:"defender"`
+	Log      Log      `toml:"log"`
+
+	// AdminAPIKey comes only from DEPOT_ADMIN_API_KEY: on first start it
+	// becomes the API key of admin@localhost.
+	AdminAPIKey string `toml:"-"`
+}
+
+// Data says where Depot keeps its database and files.
+type Data struct {
+	Dir string `toml:"dir"`
+}
+
+// HTTP configures the admin and user API and the public pages.
+type HTTP struct {
+	Listen            string   `toml:"listen"`
+	PublicURL         string   `toml:"public_url"`
+	TrustedProxies    []string `toml:"trusted_proxies"`
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	IdleTimeout       Duration `toml:"idle_timeout"`
+	MaxJSONBytes      int64    `toml:"max_json_bytes"`
+	RateLimit         float64  `toml:"rate_limit"`
+	RateBurst         int      `toml:"rate_burst"`
+}
+
+// SFTP configures the SFTP daemon.
+type SFTP struct {
+	Listen     string `toml:"listen"`
+	PublicHost string `toml:"public_host"`
+}
+
+// Auth configures logins.
+type Auth struct {
+	TokenTTL Duration `toml:"token_ttl"`
+}
+
+// Defender configures IP bans after failed logins.
+type Defender struct {
+	Enabled     bool     `toml:"enabled"`
+	MaxFailures int      `toml:"max_failures"`
+	Window      Duration `toml:"window"`
+	BanTime     Duration `toml:"ban_time"`
+}
+
+// Log configures the structured log on standard error.
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Default returns the built-in settings, the ones `depot serve` uses with
+// no file and no environment.
+func Default() *Config {
+	return &Config{
+		Data: Data{Dir: "./data"},
+		HTTP: HTTP{
+			Listen:            ":8080",
+			TrustedProxies:    []string{},
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			IdleTimeout:       Duration(2 * time.Minute),
+			MaxJSONBytes:      1 << 20,
+			RateLimit:         50,
+			RateBurst:         100,
+		},
+		SFTP:     SFTP{Listen: ":2022", PublicHost: "localhost"},
+		Auth:     Auth{TokenTTL: Duration(24 * time.Hour)},
+		Defender: Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load returns the defaults overlaid with the file at path (if path is not
+// empty) and with the DEPOT_* variables in environ (as from os.Environ).
+func Load(path string, environ []string) (*Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeFile(data, cfg); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(cfg, environ); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+func decodeFile(data []byte, cfg *Config) error {
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(cfg)
+	var missing *toml.StrictMissingError
+	var decErr *toml.DecodeError
+	switch {
+	case errors.As(err, &missing):
+		var keys []string
+		for _, e := range missing.Errors {
+			keys = append(keys, strings.Join(e.Key(), "."))
+		}
+		return fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+	case errors.As(err, &decErr):
+		row, col := decErr.Position()
+		key := strings.Join(decErr.Key(), ".")
+		if key != "" {
+			return fmt.Errorf("line %d column %d: key %s: %s", row, col, key, decErr.Error())
+		}
+		return fmt.Errorf("line %d column %d: %s", row, col, decErr.Error())
+	}
+	return err
+}
+
+// Validate reports the first bad setting, naming its key.
+func (c *Config) Validate() error {
+	if c.Data.Dir == "" {
+		return errors.New("data.dir must not be empty")
+	}
+	if err := checkListen("http.listen", c.HTTP.Listen); err != nil {
+		return err
+	}
+	if err := checkListen("sftp.listen", c.SFTP.Listen); err != nil {
+		return err
+	}
+	if c.HTTP.PublicURL != "" {
+		u, err := url.Parse(c.HTTP.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("http.public_url %q must be an absolute http or https URL such as https://depot.example.com", c.HTTP.PublicURL)
+		}
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := mft.ParsePrefix(p); err != nil {
+			return fmt.Errorf("http.trusted_proxies: %q is not an IP address or CIDR range", p)
+		}
+	}
+	for key, d := range map[string]Duration{
+		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
+		"http.idle_timeout":        c.HTTP.IdleTimeout,
+		"auth.token_ttl":           c.Auth.TokenTTL,
+		"defender.window":          c.Defender.Window,
+		"defender.ban_time":        c.Defender.BanTime,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be a positive duration such as 30s or 5m", key)
+		}
+	}
+	if c.HTTP.MaxJSONBytes < 1024 {
+		return errors.New("http.max_json_bytes must be at least 1024")
+	}
+	if c.HTTP.RateLimit < 0 || c.HTTP.RateBurst < 0 {
+		return errors.New("http.rate_limit and http.rate_burst must not be negative (0 turns rate limiting off)")
+	}
+	if c.Defender.Enabled && c.Defender.MaxFailures < 1 {
+		return errors.New("defender.max_failures must be at least 1 when the defender is enabled")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("log.format %q must be text or json", c.Log.Format)
+	}
+	if c.AdminAPIKey != "" && (len(c.AdminAPIKey) < 20 || strings.ContainsAny(c.AdminAPIKey, ": \t\r\n")) {
+		return errors.New("DEPOT_ADMIN_API_KEY must be at least 20 characters without spaces or colons")
+	}
+	return nil
+}
+
+func checkListen(key, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("%s %q must be host:port or :port", key, addr)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%s %q has an invalid port", key, addr)
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as "30s", "5m" or "24h".
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 30s, 5m or 24h", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

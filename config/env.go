@@ -1,0 +1,102 @@
+package config
+
+import (
+	"encoding"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// EnvPrefix starts every environment variable Depot reads.
+const EnvPrefix = "DEPOT_"
+
+// applyEnv sets each key that has a DEPOT_<SECTION>_<KEY> variable in
+// environ. Lists are comma-separated. A value that does not parse is an
+// error naming the variable.
+func applyEnv(cfg *Config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			env[k] = v
+		}
+	}
+	if v, ok := env["DEPOT_ADMIN_API_KEY"]; ok {
+		cfg.AdminAPIKey = v
+	}
+	root := reflect.ValueOf(cfg).Elem()
+	for i := range root.NumField() {
+		section := root.Type().Field(i).Tag.Get("toml")
+		if section == "" || section == "-" {
+			continue
+		}
+		sv := root.Field(i)
+		for j := range sv.NumField() {
+			key := sv.Type().Field(j).Tag.Get("toml")
+			name := EnvPrefix + strings.ToUpper(section+"_"+key)
+			val, ok := env[name]
+			if !ok {
+				continue
+			}
+			if err := setField(sv.Field(j), val); err != nil {
+				return fmt.Errorf("%s (%s.%s): %w", name, section, key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Keys lists every TOML key as section.key, in declaration order.
+func Keys() []string {
+	var keys []string
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		section := t.Field(i).Tag.Get("toml")
+		if section == "" || section == "-" {
+			continue
+		}
+		for j := range t.Field(i).Type.NumField() {
+			keys = append(keys, section+"."+t.Field(i).Type.Field(j).Tag.Get("toml"))
+		}
+	}
+	return keys
+}
+
+func setField(f reflect.Value, val string) error {
+	if u, ok := f.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return u.UnmarshalText([]byte(val))
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(val)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", val)
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", val)
+		}
+		f.SetInt(n)
+	case reflect.Float64:
+		n, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", val)
+		}
+		f.SetFloat(n)
+	case reflect.Slice:
+		var items []string
+		for _, s := range strings.Split(val, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				items = append(items, s)
+			}
+		}
+		f.Set(reflect.ValueOf(items))
+	default:
+		return fmt.Errorf("unsupported setting type %s", f.Type())
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+// Package mft holds Depot's domain: entity types, their validation, error
+// codes, event names and the service interfaces the other packages implement.
+// It imports only the standard library.
+package mft
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes shared by every layer. The HTTP server maps each to one status.
+const (
+	EMALFORMED    = "malformed"    // the request cannot be parsed (400)
+	EUNAUTHORIZED = "unauthorized" // missing or invalid credentials (401)
+	EFORBIDDEN    = "forbidden"    // authenticated but not permitted (403)
+	ENOTFOUND     = "not_found"    // the entity does not exist (404)
+	ECONFLICT     = "conflict"     // the target exists and overwrite is off (409)
+	EEXPIRED      = "expired"      // the entity has expired (410)
+	ETOOLARGE     = "too_large"    // a size limit was exceeded (413)
+	EINVALID      = "invalid"      // validation failed (422)
+	ERATELIMIT    = "rate_limited" // too many requests (429)
+	EUNAVAILABLE  = "unavailable"  // over capacity (503)
+	EQUOTA        = "quota"        // the quota is exhausted (507)
+	EINTERNAL     = "internal"     // anything unexpected (500)
+)
+
+// Error is an error with a code from the list above and a message that is
+// safe to show to the client.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("depot error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err if it is (or wraps) an *Error, otherwise
+// EINTERNAL. A nil error has no code.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the client-safe message of err, or "Internal error."
+// when err is not an *Error.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}

@@ -1,0 +1,26 @@
+package mft
+
+// Event names, as listed in the design. Every event is written to the audit
+// log; webhooks and automations subscribe to them.
+const (
+	EventFileUploaded          = "file.uploaded"
+	EventFileDownloaded        = "file.downloaded"
+	EventFileDeleted           = "file.deleted"
+	EventFileRenamed           = "file.renamed"
+	EventFolderCreated         = "folder.created"
+	EventFolderDeleted         = "folder.deleted"
+	EventFiledropReceived      = "filedrop.received"
+	EventDropzoneFileConfirmed = "dropzone.file.confirmed"
+	EventLinkDownloaded        = "link.downloaded"
+	EventUserCreated           = "user.created"
+	EventUserUpdated           = "user.updated"
+	EventUserDeleted           = "user.deleted"
+	EventUserLogin             = "user.login"
+	EventUserLoginFailed       = "user.login_failed"
+	EventIPBanned              = "ip.banned"
+	EventBucketCreated         = "bucket.created"
+	EventBucketUpdated         = "bucket.updated"
+	EventBucketDeleted         = "bucket.deleted"
+	EventAutomationSucceeded   = "automation.succeeded"
+	EventAutomationFailed      = "automation.failed"
+)

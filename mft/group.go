@@ -1,0 +1,54 @@
+package mft
+
+import (
+	"context"
+	"time"
+)
+
+// Group collects users so that permissions can be granted to all of them.
+type Group struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Validate reports the first problem with g as an EINVALID error.
+func (g *Group) Validate() error {
+	if g.Name == "" {
+		return Errorf(EINVALID, "name is required")
+	}
+	if len(g.Name) > maxNameLen || !isPrintable(g.Name) {
+		return Errorf(EINVALID, "name is too long or contains control characters")
+	}
+	if g.ID == "" || g.ID != Slug(g.ID) {
+		return Errorf(EINVALID, "name %q must contain letters or digits", g.Name)
+	}
+	if len(g.Description) > 4096 || !isPrintable(g.Description) {
+		return Errorf(EINVALID, "description is too long or contains control characters")
+	}
+	return nil
+}
+
+// GroupUpdate holds the fields a partial update changes; nil means unchanged.
+// The id stays the same when the name changes.
+type GroupUpdate struct {
+	Name        *string
+	Description *string
+}
+
+// GroupService stores groups.
+type GroupService interface {
+	// FindGroupByID returns ENOTFOUND if the group does not exist.
+	FindGroupByID(ctx context.Context, id string) (*Group, error)
+	// FindGroups returns one page of groups ordered by id and whether more follow.
+	FindGroups(ctx context.Context, page Page) ([]*Group, bool, error)
+	// CreateGroup stores g. Returns EINVALID if it is not valid or the id is taken.
+	CreateGroup(ctx context.Context, g *Group) error
+	// UpdateGroup returns ENOTFOUND or EINVALID.
+	UpdateGroup(ctx context.Context, id string, upd GroupUpdate) (*Group, error)
+	// DeleteGroup removes the group and takes it out of every member's
+	// groups. Returns ENOTFOUND.
+	DeleteGroup(ctx context.Context, id string) error
+}

@@ -1,0 +1,251 @@
+package mft
+
+import (
+	"context"
+	"net/mail"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// User roles.
+const (
+	RoleAdmin = "admin"
+	RoleUser  = "user"
+)
+
+// Protocols a user may be allowed to use.
+const (
+	ProtocolSFTP = "sftp"
+	ProtocolAPI  = "api"
+	ProtocolWeb  = "web"
+)
+
+// AllProtocols is the default for a user who names none.
+var AllProtocols = []string{ProtocolSFTP, ProtocolAPI, ProtocolWeb}
+
+// Limits on user fields, so that no single record grows without bound.
+const (
+	MaxSSHKeys    = 100
+	MaxAllowedIPs = 100
+	MaxGroups     = 100
+	maxNameLen    = 256
+)
+
+// User is a person or system that logs in over the API, SFTP or the web.
+// PasswordHash and APIKeyHash are stored but never sent to a client.
+type User struct {
+	ID           string     `json:"id"`
+	Email        string     `json:"email,omitempty"`
+	Username     string     `json:"username,omitempty"`
+	Name         string     `json:"name,omitempty"`
+	Role         string     `json:"role"`
+	Groups       []string   `json:"groups"`
+	Bucket       string     `json:"bucket,omitempty"`
+	Home         string     `json:"home"`
+	PasswordHash string     `json:"password_hash,omitempty"`
+	APIKeyHash   string     `json:"api_key_hash,omitempty"`
+	SSHKeys      []string   `json:"ssh_keys"`
+	QuotaMB      int64      `json:"quota_mb"`
+	MaxFileSize  int64      `json:"max_file_size"`
+	AllowedIPs   []string   `json:"allowed_ips"`
+	Protocols    []string   `json:"protocols"`
+	Active       bool       `json:"active"`
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	LastLoginAt  *time.Time `json:"last_login_at,omitempty"`
+	LastLoginIP  string     `json:"last_login_ip,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+}
+
+// UserID returns the id a user with this email or (when email is empty)
+// username gets.
+func UserID(email, username string) string {
+	if email != "" {
+		return Slug(email)
+	}
+	return Slug(username)
+}
+
+// HomeFor returns the default home folder of a user id.
+func HomeFor(id string) string { return "/users/" + id }
+
+// Validate reports the first problem with u as an EINVALID error.
+func (u *User) Validate() error {
+	if u.Email == "" && u.Username == "" {
+		return Errorf(EINVALID, "email or username is required")
+	}
+	if u.Email != "" {
+		if len(u.Email) > maxNameLen {
+			return Errorf(EINVALID, "email is too long")
+		}
+		a, err := mail.ParseAddress(u.Email)
+		if err != nil || a.Address != u.Email || a.Name != "" {
+			return Errorf(EINVALID, "email %q is not a valid address", u.Email)
+		}
+	}
+	if u.Username != "" {
+		if len(u.Username) > maxNameLen || Slug(u.Username) == "" || !isPrintable(u.Username) || strings.ContainsAny(u.Username, " /\\:") {
+			return Errorf(EINVALID, "username %q must have letters or digits and no spaces, slashes or colons", u.Username)
+		}
+	}
+	if u.ID == "" {
+		return Errorf(EINVALID, "id is required")
+	}
+	if len(u.Name) > maxNameLen || !isPrintable(u.Name) {
+		return Errorf(EINVALID, "name is too long or contains control characters")
+	}
+	if u.Role != RoleAdmin && u.Role != RoleUser {
+		return Errorf(EINVALID, "role must be %q or %q", RoleAdmin, RoleUser)
+	}
+	if err := ValidateStoragePath("home", u.Home); err != nil {
+		return err
+	}
+	if u.QuotaMB < 0 {
+		return Errorf(EINVALID, "quota_mb must not be negative")
+	}
+	if u.MaxFileSize < 0 {
+		return Errorf(EINVALID, "max_file_size must not be negative")
+	}
+	if len(u.Groups) > MaxGroups {
+		return Errorf(EINVALID, "at most %d groups", MaxGroups)
+	}
+	if len(u.SSHKeys) > MaxSSHKeys {
+		return Errorf(EINVALID, "at most %d ssh_keys", MaxSSHKeys)
+	}
+	if len(u.AllowedIPs) > MaxAllowedIPs {
+		return Errorf(EINVALID, "at most %d allowed_ips", MaxAllowedIPs)
+	}
+	for _, s := range u.AllowedIPs {
+		if _, err := ParsePrefix(s); err != nil {
+			return Errorf(EINVALID, "allowed_ips: %q is not an IP address or CIDR range", s)
+		}
+	}
+	if len(u.Protocols) == 0 {
+		return Errorf(EINVALID, "protocols must name at least one of sftp, api, web")
+	}
+	for _, p := range u.Protocols {
+		if !slices.Contains(AllProtocols, p) {
+			return Errorf(EINVALID, "protocols: %q is not one of sftp, api, web", p)
+		}
+	}
+	return nil
+}
+
+// Expired reports whether the account has passed its expiry time at now.
+func (u *User) Expired(now time.Time) bool {
+	return u.ExpiresAt != nil && !now.Before(*u.ExpiresAt)
+}
+
+// AllowsIP reports whether ip may log in as u; an empty list allows any.
+func (u *User) AllowsIP(ip netip.Addr) bool {
+	if len(u.AllowedIPs) == 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, s := range u.AllowedIPs {
+		if p, err := ParsePrefix(s); err == nil && p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsProtocol reports whether u may log in over protocol.
+func (u *User) AllowsProtocol(protocol string) bool {
+	return slices.Contains(u.Protocols, protocol)
+}
+
+// ParsePrefix parses a CIDR range or a single address (as a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ValidateStoragePath checks that p is an absolute, clean slash path in the
+// storage tree without control characters or backslashes.
+func ValidateStoragePath(field, p string) error {
+	if p == "" || p[0] != '/' {
+		return Errorf(EINVALID, "%s must be an absolute path such as /users/joe", field)
+	}
+	if len(p) > 4096 || !isPrintable(p) || strings.Contains(p, "\\") {
+		return Errorf(EINVALID, "%s contains characters that are not allowed", field)
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" && p != "/" || seg == "." || seg == ".." {
+			return Errorf(EINVALID, "%s must be a clean path without empty, . or .. segments", field)
+		}
+	}
+	return nil
+}
+
+func isPrintable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// UserUpdate holds the fields a partial update changes; nil means unchanged.
+type UserUpdate struct {
+	Email        *string
+	Username     *string
+	Name         *string
+	Role         *string
+	Groups       *[]string
+	Home         *string
+	PasswordHash *string // already hashed; "" removes the password
+	SSHKeys      *[]string
+	QuotaMB      *int64
+	MaxFileSize  *int64
+	AllowedIPs   *[]string
+	Protocols    *[]string
+	Active       *bool
+	ExpiresAt    **time.Time
+}
+
+// UserFilter narrows a list of users.
+type UserFilter struct {
+	Page
+	Group  string
+	Bucket string
+}
+
+// UserService stores users.
+type UserService interface {
+	// FindUserByID returns ENOTFOUND if the user does not exist.
+	FindUserByID(ctx context.Context, id string) (*User, error)
+	// FindUserByEmail returns ENOTFOUND if no user has that email (case-insensitive).
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// FindUserByUsername returns ENOTFOUND if no user has that username (case-insensitive).
+	FindUserByUsername(ctx context.Context, username string) (*User, error)
+	// FindUserByAPIKeyHash returns ENOTFOUND if no user has that key.
+	FindUserByAPIKeyHash(ctx context.Context, hash string) (*User, error)
+	// FindUsers returns one page of users ordered by id and whether more follow.
+	FindUsers(ctx context.Context, filter UserFilter) ([]*User, bool, error)
+	// CountUsers returns the number of users.
+	CountUsers(ctx context.Context) (int, error)
+	// CreateUser stores u, setting its timestamps. Returns EINVALID if it is
+	// not valid, names an unknown group, or its id, email or username is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser applies upd and returns the updated user. Returns ENOTFOUND,
+	// or EINVALID if the result is not valid or collides with another user.
+	UpdateUser(ctx context.Context, id string, upd UserUpdate) (*User, error)
+	// SetUserAPIKeyHash replaces the user's API key. Returns ENOTFOUND.
+	SetUserAPIKeyHash(ctx context.Context, id, hash string) error
+	// RecordLogin stores the time and address of a successful login.
+	RecordLogin(ctx context.Context, id, ip string) error
+	// DeleteUser removes the user and its keys. Returns ENOTFOUND.
+	DeleteUser(ctx context.Context, id string) error
+}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/mft"
+)
+
+// statuses maps each mft error code to its HTTP status; anything else is 500.
+var statuses = map[string]int{
+	mft.EMALFORMED:    http.StatusBadRequest,
+	mft.EUNAUTHORIZED: http.StatusUnauthorized,
+	mft.EFORBIDDEN:    http.StatusForbidden,
+	mft.ENOTFOUND:     http.StatusNotFound,
+	mft.ECONFLICT:     http.StatusConflict,
+	mft.EEXPIRED:      http.StatusGone,
+	mft.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	mft.EINVALID:      http.StatusUnprocessableEntity,
+	mft.ERATELIMIT:    http.StatusTooManyRequests,
+	mft.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	mft.EQUOTA:        http.StatusInsufficientStorage,
+}
+
+// errorBody is the shape of every error response.
+type errorBody struct {
+	Errors []string `json:"errors"`
+}
+
+// handleError writes err as {"errors":[…]} with the status of its code.
+// Unexpected errors are logged with the request id, which the body repeats.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, ""
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status, msg = he.Code, fmt.Sprint(he.Message)
+		if status == http.StatusNotFound {
+			msg = "No such endpoint: " + c.Request().Method + " " + c.Request().URL.Path
+		}
+	} else if st, ok := statuses[mft.ErrorCode(err)]; ok {
+		status, msg = st, mft.ErrorMessage(err)
+	}
+	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusInsufficientStorage {
+		id, _ := c.Get(ctxRequestID).(string)
+		s.Logger.Error("internal error", "err", err, "request_id", id, "path", c.Request().URL.Path)
+		msg = "Internal error (request id " + id + ")."
+	}
+	if status == http.StatusUnauthorized {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="depot", charset="UTF-8"`)
+	}
+	if c.Request().Method == http.MethodHead {
+		err = c.NoContent(status)
+	} else {
+		err = c.JSON(status, errorBody{Errors: []string{msg}})
+	}
+	if err != nil {
+		s.Logger.Warn("write error response", "err", err)
+	}
+}

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/mft"
+)
+
+// groupRequest is the body of POST and PUT /admin/groups.
+type groupRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+}
+
+func (s *Server) groupRoutes(g *echo.Group) {
+	g.GET("/groups", s.handleGroupList)
+	g.POST("/groups", s.handleGroupCreate)
+	g.GET("/groups/:id", s.handleGroupView)
+	g.PUT("/groups/:id", s.handleGroupUpdate)
+	g.DELETE("/groups/:id", s.handleGroupDelete)
+}
+
+func (s *Server) handleGroupList(c echo.Context) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	groups, more, err := s.Groups.FindGroups(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	last := ""
+	if len(groups) > 0 {
+		last = groups[len(groups)-1].ID
+	}
+	return writeList(s, c, "group", groups, p, more, last)
+}
+
+// handleGroupCreate creates a group whose id is the slug of its name.
+func (s *Server) handleGroupCreate(c echo.Context) error {
+	var req groupRequest
+	if err := s.decode(c, "group", &req); err != nil {
+		return err
+	}
+	g := &mft.Group{}
+	if req.Name != nil {
+		g.Name = *req.Name
+		g.ID = mft.Slug(g.Name)
+	}
+	if req.Description != nil {
+		g.Description = *req.Description
+	}
+	if err := s.Groups.CreateGroup(c.Request().Context(), g); err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusCreated, "group", g)
+}
+
+func (s *Server) handleGroupView(c echo.Context) error {
+	g, err := s.Groups.FindGroupByID(c.Request().Context(), pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "group", g)
+}
+
+func (s *Server) handleGroupUpdate(c echo.Context) error {
+	id := pathParam(c, "id")
+	ctx := c.Request().Context()
+	if _, err := s.Groups.FindGroupByID(ctx, id); err != nil {
+		return err
+	}
+	var req groupRequest
+	if err := s.decode(c, "group", &req); err != nil {
+		return err
+	}
+	g, err := s.Groups.UpdateGroup(ctx, id, mft.GroupUpdate{Name: req.Name, Description: req.Description})
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "group", g)
+}
+
+// handleGroupDelete removes the group and takes it out of its members.
+func (s *Server) handleGroupDelete(c echo.Context) error {
+	if err := s.Groups.DeleteGroup(c.Request().Context(), pathParam(c, "id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusOK)
+}

@@ -1,0 +1,160 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/mft"
+)
+
+// decode reads a JSON body of at most MaxJSONBytes into dst. The body may be
+// wrapped in its resource name ({"user":{…}}) or bare. Unknown fields and
+// wrong types are EINVALID naming the field; broken JSON is EMALFORMED.
+func (s *Server) decode(c echo.Context, name string, dst any) error {
+	r := c.Request()
+	body := http.MaxBytesReader(c.Response(), r.Body, s.MaxJSONBytes)
+	data, err := io.ReadAll(body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return mft.Errorf(mft.ETOOLARGE, "Request body is larger than %d bytes.", s.MaxJSONBytes)
+	} else if err != nil {
+		return mft.Errorf(mft.EMALFORMED, "Could not read the request body.")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return mft.Errorf(mft.EMALFORMED, "Request body is empty; send a JSON object such as {%q:{…}}.", name)
+	}
+	var outer map[string]json.RawMessage
+	if err := json.Unmarshal(data, &outer); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return mft.Errorf(mft.EMALFORMED, "Request body must be a JSON object.")
+		}
+		return mft.Errorf(mft.EMALFORMED, "Malformed JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if inner, ok := outer[name]; ok && len(outer) == 1 {
+		if t := bytes.TrimSpace(inner); len(t) == 0 || t[0] != '{' {
+			return mft.Errorf(mft.EMALFORMED, "%q must be a JSON object.", name)
+		}
+		data = inner
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return jsonFieldError(dec.Decode(dst))
+}
+
+// jsonFieldError turns a decoding error into a client-facing mft error.
+func jsonFieldError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var timeErr *time.ParseError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return mft.Errorf(mft.EMALFORMED, "Request body must be a JSON object.")
+		}
+		return mft.Errorf(mft.EINVALID, "Field %q must be %s, not %s.", typeErr.Field, jsonTypeName(typeErr.Type.String()), typeErr.Value)
+	case errors.As(err, &timeErr):
+		return mft.Errorf(mft.EINVALID, "Times must be RFC 3339, such as 2026-12-31T23:59:59Z.")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return mft.Errorf(mft.EINVALID, "Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	var fieldErr *mft.Error
+	if errors.As(err, &fieldErr) {
+		return fieldErr
+	}
+	return mft.Errorf(mft.EMALFORMED, "Malformed JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func jsonTypeName(goType string) string {
+	switch {
+	case strings.Contains(goType, "int"), strings.Contains(goType, "float"):
+		return "a number"
+	case strings.Contains(goType, "bool"):
+		return "true or false"
+	case strings.Contains(goType, "[]"):
+		return "an array"
+	case strings.Contains(goType, "string"):
+		return "a string"
+	case strings.Contains(goType, "Time"):
+		return "an RFC 3339 time"
+	}
+	return "a " + goType
+}
+
+// optTime is a JSON time that tells "absent" (Set false) from null (Set
+// true, Time nil), so a PUT can clear a time.
+type optTime struct {
+	Set  bool
+	Time *time.Time
+}
+
+// UnmarshalJSON accepts null or an RFC 3339 string.
+func (o *optTime) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Time = nil
+		return nil
+	}
+	var t time.Time
+	if err := json.Unmarshal(b, &t); err != nil {
+		return mft.Errorf(mft.EINVALID, "Times must be RFC 3339, such as 2026-12-31T23:59:59Z.")
+	}
+	t = t.UTC()
+	o.Time = &t
+	return nil
+}
+
+// page reads ?limit=&after= (limit 1–1000, default 100).
+func page(c echo.Context) (mft.Page, error) {
+	p := mft.Page{After: c.QueryParam("after")}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > mft.MaxLimit {
+			return p, mft.Errorf(mft.EMALFORMED, "limit must be a whole number from 1 to %d.", mft.MaxLimit)
+		}
+		p.Limit = n
+	}
+	return p.Normalize(), nil
+}
+
+// writeList answers a list as [{name:{…}}, …] and, when more follow, a
+// Link header to the next page.
+func writeList[T any](s *Server, c echo.Context, name string, items []T, p mft.Page, more bool, lastID string) error {
+	if more {
+		q := c.Request().URL.Query()
+		q.Set("limit", strconv.Itoa(p.Limit))
+		q.Set("after", lastID)
+		next := s.PublicURL + c.Request().URL.Path + "?" + q.Encode()
+		c.Response().Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next))
+	}
+	out := make([]map[string]T, len(items))
+	for i, it := range items {
+		out[i] = map[string]T{name: it}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// writeOne answers one object wrapped in its resource name.
+func writeOne(c echo.Context, status int, name string, v any) error {
+	return c.JSON(status, map[string]any{name: v})
+}
+
+// pathParam returns the unescaped path parameter.
+func pathParam(c echo.Context, name string) string {
+	v := c.Param(name)
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}

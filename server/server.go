@@ -1,0 +1,230 @@
+// Package server is Depot's HTTP API on echo v4: the admin API, the user
+// API, authentication middleware, envelopes and the one error handler.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/auth"
+	"depot/mft"
+)
+
+// Server serves the HTTP API. Set the exported fields, then call Open.
+type Server struct {
+	// Addr is the listen address, such as ":8080" or "127.0.0.1:0".
+	Addr string
+	// PublicURL is the base of links Depot hands out; empty means
+	// http://<the listener's address>.
+	PublicURL string
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// ReadHeaderTimeout and IdleTimeout bound slow and idle connections;
+	// there is no whole-request timeout, so long transfers are not cut off.
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	// MaxJSONBytes caps JSON request bodies.
+	MaxJSONBytes int64
+	// Version is reported by /healthz.
+	Version string
+
+	Logger   *slog.Logger
+	Users    mft.UserService
+	Groups   mft.GroupService
+	Auth     *auth.Authenticator
+	Defender *auth.Defender
+	Limiter  *auth.RateLimiter
+	// Backup writes a consistent database snapshot for GET /admin/backup.
+	Backup func(io.Writer) (int64, error)
+	// Ping checks that the database answers, for /healthz.
+	Ping func(context.Context) error
+
+	ln   net.Listener
+	http *http.Server
+	echo *echo.Echo
+}
+
+// Open starts listening (so a bad address fails at once) and serves in the
+// background.
+func (s *Server) Open() error {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.MaxJSONBytes <= 0 {
+		s.MaxJSONBytes = 1 << 20
+	}
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", s.Addr, err)
+	}
+	s.ln = ln
+	if s.PublicURL == "" {
+		s.PublicURL = "http://" + ln.Addr().String()
+	}
+	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
+	s.echo = s.routes()
+	s.http = &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Close stops accepting connections and waits for requests in flight to
+// finish until ctx is done.
+func (s *Server) Close(ctx context.Context) error {
+	if s.http == nil {
+		return nil
+	}
+	return s.http.Shutdown(ctx)
+}
+
+// ListenAddr returns the address the server listens on.
+func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
+
+// URL returns the base URL of the listener, for tests.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// ServeHTTP lets tests drive the handler without a listener.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = s.ipExtractor()
+	e.Use(s.recoverPanics, s.requestLog, s.rateLimit)
+
+	e.GET("/healthz", s.handleHealth)
+	e.POST("/api/login", s.handleLogin)
+
+	user := e.Group("", s.authenticate)
+	user.GET("/account", s.handleAccount)
+
+	admin := e.Group("/admin", s.authenticate, s.requireAdmin)
+	s.userRoutes(admin)
+	s.groupRoutes(admin)
+	admin.GET("/bans", s.handleBanList)
+	admin.DELETE("/bans/:ip", s.handleBanDelete)
+	admin.GET("/backup", s.handleBackup)
+	return e
+}
+
+// ipExtractor uses the socket's address, and X-Forwarded-For only when the
+// socket belongs to a trusted proxy.
+func (s *Server) ipExtractor() echo.IPExtractor {
+	if len(s.TrustedProxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range s.TrustedProxies {
+		_, n, err := net.ParseCIDR(p.String())
+		if err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// clientIP returns the caller's address as a netip.Addr.
+func clientIP(c echo.Context) netip.Addr {
+	a, err := netip.ParseAddr(c.RealIP())
+	if err != nil {
+		return netip.IPv4Unspecified()
+	}
+	return a.Unmap()
+}
+
+const ctxRequestID = "request_id"
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// requestLog gives each request an id (echoed in X-Request-Id) and logs it
+// once it is answered.
+func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := newRequestID()
+		c.Set(ctxRequestID, id)
+		c.Response().Header().Set("X-Request-Id", id)
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path,
+			"status", c.Response().Status, "bytes", c.Response().Size,
+			"duration", time.Since(start).Round(time.Microsecond), "ip", c.RealIP(), "request_id", id}
+		if u, ok := c.Get(ctxUser).(*mft.User); ok {
+			attrs = append(attrs, "user", u.ID)
+		}
+		s.Logger.Info("request", attrs...)
+		return nil
+	}
+}
+
+// recoverPanics turns a panic in a handler into a logged 500.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = fmt.Errorf("server: panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+// rateLimit answers 429 with Retry-After when a caller (its API key, or its
+// IP when it sends none) exceeds its allowance.
+func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Path() == "/healthz" {
+			return next(c)
+		}
+		caller := "ip:" + c.RealIP()
+		if key, ok := credentials(c.Request()); ok {
+			caller = "key:" + auth.HashKey(key)
+		}
+		if ok, wait := s.Limiter.Allow(caller); !ok {
+			c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())))
+			return mft.Errorf(mft.ERATELIMIT, "Too many requests; retry after %d seconds.", int(wait.Seconds()))
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) handleHealth(c echo.Context) error {
+	if s.Ping != nil {
+		if err := s.Ping(c.Request().Context()); err != nil {
+			s.Logger.Error("health check failed", "err", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
+}

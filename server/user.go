@@ -1,0 +1,289 @@
+package server
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/auth"
+	"depot/mft"
+)
+
+// timeFormat is how times appear in responses: RFC 3339 in UTC.
+const timeFormat = time.RFC3339
+
+// userView is what a client sees of a user: never a password or key hash.
+// APIKey is set only in the answer that created or regenerated the key.
+type userView struct {
+	ID          string     `json:"id"`
+	Email       string     `json:"email,omitempty"`
+	Username    string     `json:"username,omitempty"`
+	Name        string     `json:"name"`
+	Role        string     `json:"role"`
+	Groups      []string   `json:"groups"`
+	Bucket      string     `json:"bucket,omitempty"`
+	Home        string     `json:"home"`
+	HasPassword bool       `json:"has_password"`
+	APIKey      string     `json:"api_key,omitempty"`
+	SSHKeys     []string   `json:"ssh_keys"`
+	QuotaMB     int64      `json:"quota_mb"`
+	MaxFileSize int64      `json:"max_file_size"`
+	AllowedIPs  []string   `json:"allowed_ips"`
+	Protocols   []string   `json:"protocols"`
+	Active      bool       `json:"active"`
+	ExpiresAt   *time.Time `json:"expires_at"`
+	LastLoginAt *time.Time `json:"last_login_at"`
+	LastLoginIP string     `json:"last_login_ip,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+func newUserView(u *mft.User, apiKey string) userView {
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	trunc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		v := t.UTC().Truncate(time.Second)
+		return &v
+	}
+	return userView{
+		ID: u.ID, Email: u.Email, Username: u.Username, Name: u.Name, Role: u.Role,
+		Groups: nonNil(u.Groups), Bucket: u.Bucket, Home: u.Home, HasPassword: u.PasswordHash != "",
+		APIKey: apiKey, SSHKeys: nonNil(u.SSHKeys), QuotaMB: u.QuotaMB, MaxFileSize: u.MaxFileSize,
+		AllowedIPs: nonNil(u.AllowedIPs), Protocols: nonNil(u.Protocols), Active: u.Active,
+		ExpiresAt: trunc(u.ExpiresAt), LastLoginAt: trunc(u.LastLoginAt), LastLoginIP: u.LastLoginIP,
+		CreatedAt: u.CreatedAt.UTC().Truncate(time.Second), UpdatedAt: u.UpdatedAt.UTC().Truncate(time.Second),
+	}
+}
+
+// userRequest is the body of POST and PUT /admin/users; absent fields are nil.
+type userRequest struct {
+	Email       *string   `json:"email"`
+	Username    *string   `json:"username"`
+	Name        *string   `json:"name"`
+	Role        *string   `json:"role"`
+	Groups      *[]string `json:"groups"`
+	Home        *string   `json:"home"`
+	Password    *string   `json:"password"`
+	SSHKeys     *[]string `json:"ssh_keys"`
+	QuotaMB     *int64    `json:"quota_mb"`
+	MaxFileSize *int64    `json:"max_file_size"`
+	AllowedIPs  *[]string `json:"allowed_ips"`
+	Protocols   *[]string `json:"protocols"`
+	Active      *bool     `json:"active"`
+	ExpiresAt   optTime   `json:"expires_at"`
+}
+
+// update turns the request into a UserUpdate, hashing the password and
+// normalizing SSH keys.
+func (r *userRequest) update() (mft.UserUpdate, error) {
+	upd := mft.UserUpdate{
+		Email: r.Email, Username: r.Username, Name: r.Name, Role: r.Role, Groups: r.Groups,
+		Home: r.Home, QuotaMB: r.QuotaMB, MaxFileSize: r.MaxFileSize, AllowedIPs: r.AllowedIPs,
+		Protocols: r.Protocols, Active: r.Active,
+	}
+	if r.ExpiresAt.Set {
+		upd.ExpiresAt = &r.ExpiresAt.Time
+	}
+	if r.Groups != nil {
+		g := slices.Compact(slices.Sorted(slices.Values(*r.Groups)))
+		upd.Groups = &g
+	}
+	if r.SSHKeys != nil {
+		keys, err := auth.NormalizeSSHKeys(*r.SSHKeys)
+		if err != nil {
+			return upd, err
+		}
+		upd.SSHKeys = &keys
+	}
+	if r.Password != nil {
+		hash := ""
+		if *r.Password != "" {
+			if n := len(*r.Password); n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
+				return upd, mft.Errorf(mft.EINVALID, "password must have %d to %d characters", auth.MinPasswordLen, auth.MaxPasswordLen)
+			}
+			var err error
+			if hash, err = auth.HashPassword(*r.Password); err != nil {
+				return upd, err
+			}
+		}
+		upd.PasswordHash = &hash
+	}
+	return upd, nil
+}
+
+func (s *Server) userRoutes(g *echo.Group) {
+	g.GET("/users", s.handleUserList)
+	g.POST("/users", s.handleUserCreate)
+	g.GET("/users/:id", s.handleUserView)
+	g.PUT("/users/:id", s.handleUserUpdate)
+	g.DELETE("/users/:id", s.handleUserDelete)
+	g.POST("/users/:id/api_key", s.handleUserAPIKey)
+}
+
+func (s *Server) handleUserList(c echo.Context) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	users, more, err := s.Users.FindUsers(c.Request().Context(), mft.UserFilter{Page: p, Group: c.QueryParam("group")})
+	if err != nil {
+		return err
+	}
+	views := make([]userView, len(users))
+	for i, u := range users {
+		views[i] = newUserView(u, "")
+	}
+	last := ""
+	if len(users) > 0 {
+		last = users[len(users)-1].ID
+	}
+	return writeList(s, c, "user", views, p, more, last)
+}
+
+// handleUserCreate creates a user and answers with its API key, shown this
+// once only.
+func (s *Server) handleUserCreate(c echo.Context) error {
+	var req userRequest
+	if err := s.decode(c, "user", &req); err != nil {
+		return err
+	}
+	upd, err := req.update()
+	if err != nil {
+		return err
+	}
+	u := &mft.User{Role: mft.RoleUser, Active: true, Protocols: slices.Clone(mft.AllProtocols),
+		Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{}}
+	if req.Email != nil {
+		u.Email = *req.Email
+	}
+	if req.Username != nil {
+		u.Username = *req.Username
+	}
+	u.ID = mft.UserID(u.Email, u.Username)
+	u.Home = mft.HomeFor(u.ID)
+	applyCreate(u, upd)
+	key := auth.NewKey()
+	u.APIKeyHash = auth.HashKey(key)
+	if err := s.Users.CreateUser(c.Request().Context(), u); err != nil {
+		return err
+	}
+	s.Logger.Info("user created", "user", u.ID, "by", caller(c).ID)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return writeOne(c, http.StatusCreated, "user", newUserView(u, key))
+}
+
+// applyCreate copies the fields of a create request over the defaults.
+func applyCreate(u *mft.User, upd mft.UserUpdate) {
+	if upd.Name != nil {
+		u.Name = *upd.Name
+	}
+	if upd.Role != nil {
+		u.Role = *upd.Role
+	}
+	if upd.Groups != nil {
+		u.Groups = *upd.Groups
+	}
+	if upd.Home != nil {
+		u.Home = *upd.Home
+	}
+	if upd.PasswordHash != nil {
+		u.PasswordHash = *upd.PasswordHash
+	}
+	if upd.SSHKeys != nil {
+		u.SSHKeys = *upd.SSHKeys
+	}
+	if upd.QuotaMB != nil {
+		u.QuotaMB = *upd.QuotaMB
+	}
+	if upd.MaxFileSize != nil {
+		u.MaxFileSize = *upd.MaxFileSize
+	}
+	if upd.AllowedIPs != nil {
+		u.AllowedIPs = *upd.AllowedIPs
+	}
+	if upd.Protocols != nil {
+		u.Protocols = *upd.Protocols
+	}
+	if upd.Active != nil {
+		u.Active = *upd.Active
+	}
+	if upd.ExpiresAt != nil {
+		u.ExpiresAt = *upd.ExpiresAt
+	}
+}
+
+func (s *Server) handleUserView(c echo.Context) error {
+	u, err := s.Users.FindUserByID(c.Request().Context(), pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "user", newUserView(u, ""))
+}
+
+// handleUserUpdate changes only the fields the body names. The id stays the
+// same when the email changes. An administrator cannot take away their own
+// admin role or disable themselves, so the API never locks itself out.
+func (s *Server) handleUserUpdate(c echo.Context) error {
+	id := pathParam(c, "id")
+	ctx := c.Request().Context()
+	if _, err := s.Users.FindUserByID(ctx, id); err != nil {
+		return err
+	}
+	var req userRequest
+	if err := s.decode(c, "user", &req); err != nil {
+		return err
+	}
+	if id == caller(c).ID {
+		if req.Role != nil && *req.Role != mft.RoleAdmin || req.Active != nil && !*req.Active {
+			return mft.Errorf(mft.EINVALID, "You cannot remove your own admin role or disable your own account.")
+		}
+	}
+	upd, err := req.update()
+	if err != nil {
+		return err
+	}
+	u, err := s.Users.UpdateUser(ctx, id, upd)
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "user", newUserView(u, ""))
+}
+
+// handleUserDelete removes a user; LiquidFiles answers 200 with a blank body.
+func (s *Server) handleUserDelete(c echo.Context) error {
+	id := pathParam(c, "id")
+	if id == caller(c).ID {
+		return mft.Errorf(mft.EINVALID, "You cannot delete your own account.")
+	}
+	if err := s.Users.DeleteUser(c.Request().Context(), id); err != nil {
+		return err
+	}
+	s.Logger.Info("user deleted", "user", id, "by", caller(c).ID)
+	return c.NoContent(http.StatusOK)
+}
+
+// handleUserAPIKey gives the user a new API key; the old one stops working
+// at once.
+func (s *Server) handleUserAPIKey(c echo.Context) error {
+	id := pathParam(c, "id")
+	ctx := c.Request().Context()
+	key := auth.NewKey()
+	if err := s.Users.SetUserAPIKeyHash(ctx, id, auth.HashKey(key)); err != nil {
+		return err
+	}
+	u, err := s.Users.FindUserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return writeOne(c, http.StatusOK, "user", newUserView(u, key))
+}

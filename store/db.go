@@ -1,0 +1,233 @@
+// Package store implements Depot's mft services on bbolt: one database file
+// holds every entity, its secondary indexes and the schema version.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"depot/mft"
+)
+
+// SchemaVersion is the version of the layout this code reads and writes.
+const SchemaVersion = 1
+
+// Bucket names. Index buckets are named "<Entity>.<Field>".
+var (
+	bucketMeta          = []byte("Meta")
+	bucketUsers         = []byte("Users")
+	bucketUsersEmail    = []byte("Users.Email")
+	bucketUsersUsername = []byte("Users.Username")
+	bucketUsersAPIKey   = []byte("Users.APIKey")
+	bucketGroups        = []byte("Groups")
+	bucketTokens        = []byte("Tokens")
+
+	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUsersEmail, bucketUsersUsername,
+		bucketUsersAPIKey, bucketGroups, bucketTokens}
+
+	keySchemaVersion = []byte("schema_version")
+)
+
+// migrations[i] upgrades a database from schema version i to i+1. Version 0
+// is an empty file.
+var migrations = []func(tx *bolt.Tx) error{
+	func(tx *bolt.Tx) error { return nil }, // 0 → 1: buckets are created by Open
+}
+
+// DB is the bbolt database holding all of Depot's metadata.
+type DB struct {
+	// Path is the database file.
+	Path string
+	// Now returns the current time; tests replace it to control timestamps.
+	Now func() time.Time
+
+	db *bolt.DB
+}
+
+// NewDB returns a DB for the file at path; call Open before use.
+func NewDB(path string) *DB {
+	return &DB{Path: path, Now: time.Now}
+}
+
+// Open opens (or creates) the database file, creates missing buckets and
+// runs pending migrations.
+func (db *DB) Open() error {
+	if err := os.MkdirAll(filepath.Dir(db.Path), 0o700); err != nil {
+		return fmt.Errorf("store: create data directory: %w", err)
+	}
+	bdb, err := bolt.Open(db.Path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return fmt.Errorf("store: %s is in use by another process (is depot serve running?)", db.Path)
+	} else if err != nil {
+		return fmt.Errorf("store: open %s: %w", db.Path, err)
+	}
+	bdb.MaxBatchDelay = 2 * time.Millisecond
+	db.db = bdb
+	if err := db.db.Update(db.migrate); err != nil {
+		db.db.Close()
+		return err
+	}
+	return nil
+}
+
+func (db *DB) migrate(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("store: create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	version := 0
+	if v := meta.Get(keySchemaVersion); v != nil {
+		if err := json.Unmarshal(v, &version); err != nil {
+			return fmt.Errorf("store: read schema version: %w", err)
+		}
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("store: database schema version %d is newer than this depot (%d); upgrade depot", version, SchemaVersion)
+	}
+	for ; version < SchemaVersion; version++ {
+		if err := migrations[version](tx); err != nil {
+			return fmt.Errorf("store: migrate schema %d to %d: %w", version, version+1, err)
+		}
+	}
+	return meta.Put(keySchemaVersion, []byte(fmt.Sprint(SchemaVersion)))
+}
+
+// Close closes the database file.
+func (db *DB) Close() error {
+	if db.db == nil {
+		return nil
+	}
+	return db.db.Close()
+}
+
+// Backup writes a consistent snapshot of the whole database to w while the
+// database stays usable, and returns the number of bytes written.
+func (db *DB) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := db.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// BackupSize returns the size a backup written now would have.
+func (db *DB) BackupSize() int64 {
+	var n int64
+	_ = db.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+// now returns the clock's time in UTC, truncated to microseconds so that it
+// survives a JSON round trip unchanged.
+func (db *DB) now() time.Time {
+	return db.Now().UTC().Truncate(time.Microsecond)
+}
+
+// update runs fn in a write transaction, batched with concurrent writers so
+// that they share one fsync. fn may run more than once and must only change
+// state through tx.
+func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.db.Batch(fn)
+}
+
+// view runs fn in a read transaction.
+func (db *DB) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.db.View(fn)
+}
+
+func get(b *bolt.Bucket, key string, v any) (bool, error) {
+	data := b.Get([]byte(key))
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("store: decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func put(b *bolt.Bucket, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s: %w", key, err)
+	}
+	return b.Put([]byte(key), data)
+}
+
+// list decodes one page of b's values in key order, skipping those keep
+// rejects, and reports whether more follow.
+func list[T any](b *bolt.Bucket, page mft.Page, keep func(*T) bool) ([]*T, bool, error) {
+	page = page.Normalize()
+	var out []*T
+	c := b.Cursor()
+	k, v := c.First()
+	if page.After != "" {
+		k, v = c.Seek([]byte(page.After))
+		if k != nil && string(k) == page.After {
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil; k, v = c.Next() {
+		item := new(T)
+		if err := json.Unmarshal(v, item); err != nil {
+			return nil, false, fmt.Errorf("store: decode %s: %w", k, err)
+		}
+		if keep != nil && !keep(item) {
+			continue
+		}
+		if len(out) == page.Limit {
+			return out, true, nil
+		}
+		out = append(out, item)
+	}
+	return out, false, nil
+}
+
+// ErrLocked is returned by BackupFile when a running server holds the file.
+var ErrLocked = errors.New("store: database is in use by a running server")
+
+// BackupFile writes a consistent snapshot of the database file at path to w
+// without changing it. It returns ErrLocked if a server has the file open.
+func BackupFile(path string, w io.Writer) (int64, error) {
+	if _, err := os.Stat(path); err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return 0, ErrLocked
+	} else if err != nil {
+		return 0, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	defer bdb.Close()
+	db := &DB{Path: path, db: bdb}
+	return db.Backup(w)
+}
+
+// Ping checks that the database answers a read transaction.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.view(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta) == nil {
+			return errors.New("store: meta bucket missing")
+		}
+		return nil
+	})
+}

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/mft"
+)
+
+// TokenService stores temporary API keys by the hash of the key.
+type TokenService struct {
+	db *DB
+}
+
+var _ mft.TokenService = (*TokenService)(nil)
+
+// NewTokenService returns a TokenService backed by db.
+func NewTokenService(db *DB) *TokenService { return &TokenService{db: db} }
+
+// CreateToken stores t, setting its creation time.
+func (s *TokenService) CreateToken(ctx context.Context, t *mft.Token) error {
+	if t.Hash == "" || t.UserID == "" {
+		return mft.Errorf(mft.EINVALID, "token needs a hash and a user")
+	}
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		t.CreatedAt = s.db.now()
+		return put(tx.Bucket(bucketTokens), t.Hash, t)
+	})
+}
+
+// FindTokenByHash returns ENOTFOUND for an unknown and EEXPIRED for an
+// expired token.
+func (s *TokenService) FindTokenByHash(ctx context.Context, hash string) (*mft.Token, error) {
+	var t mft.Token
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		ok, err := get(tx.Bucket(bucketTokens), hash, &t)
+		if err != nil {
+			return err
+		} else if !ok || hash == "" {
+			return mft.Errorf(mft.ENOTFOUND, "Token not found.")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !s.db.Now().Before(t.ExpiresAt) {
+		return nil, mft.Errorf(mft.EEXPIRED, "Token has expired.")
+	}
+	return &t, nil
+}
+
+// DeleteExpiredTokens removes tokens past their expiry.
+func (s *TokenService) DeleteExpiredTokens(ctx context.Context) (int, error) {
+	n := 0
+	now := s.db.Now()
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		n = 0
+		b := tx.Bucket(bucketTokens)
+		var expired [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var t mft.Token
+			if _, err := get(b, string(k), &t); err != nil {
+				return err
+			}
+			if !now.Before(t.ExpiresAt) {
+				expired = append(expired, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range expired {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(expired)
+		return nil
+	})
+	return n, err
+}
+
+// deleteTokensOf removes a deleted user's temporary keys.
+func deleteTokensOf(tx *bolt.Tx, userID string) error {
+	b := tx.Bucket(bucketTokens)
+	var keys [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var t mft.Token
+		if _, err := get(b, string(k), &t); err != nil {
+			return err
+		}
+		if t.UserID == userID {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,285 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/mft"
+)
+
+// UserService stores users in bbolt with indexes on email, username and API
+// key hash.
+type UserService struct {
+	db *DB
+}
+
+var _ mft.UserService = (*UserService)(nil)
+
+// NewUserService returns a UserService backed by db.
+func NewUserService(db *DB) *UserService { return &UserService{db: db} }
+
+// FindUserByID returns ENOTFOUND if the user does not exist.
+func (s *UserService) FindUserByID(ctx context.Context, id string) (*mft.User, error) {
+	var u *mft.User
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		u, err = findUserByID(tx, id)
+		return err
+	})
+	return u, err
+}
+
+// FindUserByEmail returns ENOTFOUND if no user has that email.
+func (s *UserService) FindUserByEmail(ctx context.Context, email string) (*mft.User, error) {
+	return s.findByIndex(ctx, bucketUsersEmail, strings.ToLower(email))
+}
+
+// FindUserByUsername returns ENOTFOUND if no user has that username.
+func (s *UserService) FindUserByUsername(ctx context.Context, username string) (*mft.User, error) {
+	return s.findByIndex(ctx, bucketUsersUsername, strings.ToLower(username))
+}
+
+// FindUserByAPIKeyHash returns ENOTFOUND if no user has that key.
+func (s *UserService) FindUserByAPIKeyHash(ctx context.Context, hash string) (*mft.User, error) {
+	return s.findByIndex(ctx, bucketUsersAPIKey, hash)
+}
+
+func (s *UserService) findByIndex(ctx context.Context, index []byte, key string) (*mft.User, error) {
+	var u *mft.User
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		id := tx.Bucket(index).Get([]byte(key))
+		if id == nil || key == "" {
+			return mft.Errorf(mft.ENOTFOUND, "User not found.")
+		}
+		var err error
+		u, err = findUserByID(tx, string(id))
+		return err
+	})
+	return u, err
+}
+
+// FindUsers returns one page of users ordered by id and whether more follow.
+func (s *UserService) FindUsers(ctx context.Context, f mft.UserFilter) ([]*mft.User, bool, error) {
+	var (
+		users []*mft.User
+		more  bool
+	)
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		users, more, err = list(tx.Bucket(bucketUsers), f.Page, func(u *mft.User) bool {
+			return (f.Group == "" || slices.Contains(u.Groups, f.Group)) &&
+				(f.Bucket == "" || u.Bucket == f.Bucket)
+		})
+		return err
+	})
+	return users, more, err
+}
+
+// CountUsers returns the number of users.
+func (s *UserService) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketUsers).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// CreateUser validates and stores u, setting its timestamps.
+func (s *UserService) CreateUser(ctx context.Context, u *mft.User) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		u.CreatedAt = s.db.now()
+		u.UpdatedAt = u.CreatedAt
+		if err := u.Validate(); err != nil {
+			return err
+		}
+		if tx.Bucket(bucketUsers).Get([]byte(u.ID)) != nil {
+			return mft.Errorf(mft.EINVALID, "a user with id %q already exists", u.ID)
+		}
+		return saveUser(tx, u, nil)
+	})
+}
+
+// UpdateUser applies upd and returns the updated user.
+func (s *UserService) UpdateUser(ctx context.Context, id string, upd mft.UserUpdate) (*mft.User, error) {
+	var out *mft.User
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		old, err := findUserByID(tx, id)
+		if err != nil {
+			return err
+		}
+		u := *old
+		applyUserUpdate(&u, upd)
+		u.UpdatedAt = s.db.now()
+		if err := u.Validate(); err != nil {
+			return err
+		}
+		out = &u
+		return saveUser(tx, &u, old)
+	})
+	return out, err
+}
+
+func applyUserUpdate(u *mft.User, upd mft.UserUpdate) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setList := func(dst *[]string, src *[]string) {
+		if src != nil {
+			*dst = slices.Clone(*src)
+		}
+	}
+	set(&u.Email, upd.Email)
+	set(&u.Username, upd.Username)
+	set(&u.Name, upd.Name)
+	set(&u.Role, upd.Role)
+	set(&u.Home, upd.Home)
+	set(&u.PasswordHash, upd.PasswordHash)
+	setList(&u.Groups, upd.Groups)
+	setList(&u.SSHKeys, upd.SSHKeys)
+	setList(&u.AllowedIPs, upd.AllowedIPs)
+	setList(&u.Protocols, upd.Protocols)
+	if upd.QuotaMB != nil {
+		u.QuotaMB = *upd.QuotaMB
+	}
+	if upd.MaxFileSize != nil {
+		u.MaxFileSize = *upd.MaxFileSize
+	}
+	if upd.Active != nil {
+		u.Active = *upd.Active
+	}
+	if upd.ExpiresAt != nil {
+		u.ExpiresAt = *upd.ExpiresAt
+	}
+}
+
+// SetUserAPIKeyHash replaces the user's API key; the old key stops working
+// when the transaction commits.
+func (s *UserService) SetUserAPIKeyHash(ctx context.Context, id, hash string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		old, err := findUserByID(tx, id)
+		if err != nil {
+			return err
+		}
+		u := *old
+		u.APIKeyHash = hash
+		u.UpdatedAt = s.db.now()
+		return saveUser(tx, &u, old)
+	})
+}
+
+// RecordLogin stores the time and address of a successful login.
+func (s *UserService) RecordLogin(ctx context.Context, id, ip string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		u, err := findUserByID(tx, id)
+		if err != nil {
+			return err
+		}
+		now := s.db.now()
+		u.LastLoginAt, u.LastLoginIP = &now, ip
+		return put(tx.Bucket(bucketUsers), u.ID, u)
+	})
+}
+
+// DeleteUser removes the user and its index entries.
+func (s *UserService) DeleteUser(ctx context.Context, id string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		u, err := findUserByID(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := unindexUser(tx, u); err != nil {
+			return err
+		}
+		if err := deleteTokensOf(tx, id); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketUsers).Delete([]byte(id))
+	})
+}
+
+func findUserByID(tx *bolt.Tx, id string) (*mft.User, error) {
+	var u mft.User
+	if ok, err := get(tx.Bucket(bucketUsers), id, &u); err != nil {
+		return nil, err
+	} else if !ok || id == "" {
+		return nil, mft.Errorf(mft.ENOTFOUND, "User not found.")
+	}
+	return &u, nil
+}
+
+// saveUser checks references and uniqueness, then writes u and its indexes,
+// replacing old's index entries when old is not nil.
+func saveUser(tx *bolt.Tx, u, old *mft.User) error {
+	for _, g := range u.Groups {
+		if tx.Bucket(bucketGroups).Get([]byte(g)) == nil {
+			return mft.Errorf(mft.EINVALID, "groups: group %q does not exist", g)
+		}
+	}
+	if err := claim(tx, bucketUsersEmail, strings.ToLower(u.Email), u.ID, "email"); err != nil {
+		return err
+	}
+	if err := claim(tx, bucketUsersUsername, strings.ToLower(u.Username), u.ID, "username"); err != nil {
+		return err
+	}
+	if err := claim(tx, bucketUsersAPIKey, u.APIKeyHash, u.ID, "api key"); err != nil {
+		return err
+	}
+	if old != nil {
+		drop := func(index []byte, oldKey, newKey string) error {
+			if oldKey != "" && oldKey != newKey {
+				return tx.Bucket(index).Delete([]byte(oldKey))
+			}
+			return nil
+		}
+		if err := drop(bucketUsersEmail, strings.ToLower(old.Email), strings.ToLower(u.Email)); err != nil {
+			return err
+		}
+		if err := drop(bucketUsersUsername, strings.ToLower(old.Username), strings.ToLower(u.Username)); err != nil {
+			return err
+		}
+		if err := drop(bucketUsersAPIKey, old.APIKeyHash, u.APIKeyHash); err != nil {
+			return err
+		}
+	}
+	return put(tx.Bucket(bucketUsers), u.ID, u)
+}
+
+// claim points index key at id, failing with EINVALID if another id has it.
+func claim(tx *bolt.Tx, index []byte, key, id, field string) error {
+	if key == "" {
+		return nil
+	}
+	b := tx.Bucket(index)
+	if cur := b.Get([]byte(key)); cur != nil && string(cur) != id {
+		if field == "api key" {
+			return mft.Errorf(mft.EINVALID, "api key is already in use by another user")
+		}
+		return mft.Errorf(mft.EINVALID, "%s %q is already in use by another user", field, key)
+	}
+	return b.Put([]byte(key), []byte(id))
+}
+
+func unindexUser(tx *bolt.Tx, u *mft.User) error {
+	for _, e := range []struct {
+		index []byte
+		key   string
+	}{
+		{bucketUsersEmail, strings.ToLower(u.Email)},
+		{bucketUsersUsername, strings.ToLower(u.Username)},
+		{bucketUsersAPIKey, u.APIKeyHash},
+	} {
+		if e.key == "" {
+			continue
+		}
+		if err := tx.Bucket(e.index).Delete([]byte(e.key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
