@@ -1,0 +1,122 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"depot/config"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "depot.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoad_Defaults(t *testing.T) {
+	cfg, err := config.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Data.Dir != "./data" || cfg.HTTP.Listen != ":8080" || cfg.SFTP.Listen != ":2022" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestLoad_FileThenEnv(t *testing.T) {
+	path := writeConfig(t, `
+[data]
+dir = "/srv/depot"
+[http]
+listen = "127.0.0.1:9000"
+trusted_proxies = ["10.0.0.1"]
+[auth]
+token_ttl = "2h"
+`)
+	cfg, err := config.Load(path, []string{
+		"DEPOT_HTTP_LISTEN=127.0.0.1:9100",
+		"DEPOT_HTTP_PUBLIC_URL=https://depot.example.com",
+		"DEPOT_SFTP_LISTEN=:2200",
+		"DEPOT_DEFENDER_MAX_FAILURES=3",
+		"DEPOT_HTTP_TRUSTED_PROXIES=10.0.0.1, 10.0.0.2/32",
+		"DEPOT_ADMIN_API_KEY=abcdefghijklmnopqrstuvwxyz",
+		"PATH=/usr/bin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pair := range map[string][2]any{
+		"data.dir":         {cfg.Data.Dir, "/srv/depot"},
+		"http.listen":      {cfg.HTTP.Listen, "127.0.0.1:9100"},
+		"http.public_url":  {cfg.HTTP.PublicURL, "https://depot.example.com"},
+		"sftp.listen":      {cfg.SFTP.Listen, ":2200"},
+		"auth.token_ttl":   {cfg.Auth.TokenTTL.D(), 2 * time.Hour},
+		"max_failures":     {cfg.Defender.MaxFailures, 3},
+		"proxies":          {strings.Join(cfg.HTTP.TrustedProxies, ","), "10.0.0.1,10.0.0.2/32"},
+		"admin key":        {cfg.AdminAPIKey, "abcdefghijklmnopqrstuvwxyz"},
+		"untouched (rate)": {cfg.HTTP.RateBurst, config.Default().HTTP.RateBurst},
+	} {
+		if pair[0] != pair[1] {
+			t.Errorf("%s = %v, want %v", name, pair[0], pair[1])
+		}
+	}
+}
+
+func TestLoad_Errors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		file string
+		env  []string
+		want string
+	}{
+		"unknown key":       {file: "[http]\nlisten = \":1\"\nlistne = \":2\"\n", want: "http.listne"},
+		"unknown section":   {file: "[ftp]\nport = 21\n", want: "ftp"},
+		"wrong type":        {file: "[http]\nrate_limit = \"fast\"\n", want: "rate_limit"},
+		"bad duration":      {file: "[auth]\ntoken_ttl = \"forever\"\n", want: "token_ttl"},
+		"bad listen":        {env: []string{"DEPOT_HTTP_LISTEN=8080"}, want: "http.listen"},
+		"bad env number":    {env: []string{"DEPOT_DEFENDER_MAX_FAILURES=many"}, want: "DEPOT_DEFENDER_MAX_FAILURES"},
+		"bad env bool":      {env: []string{"DEPOT_DEFENDER_ENABLED=perhaps"}, want: "DEPOT_DEFENDER_ENABLED"},
+		"bad public url":    {env: []string{"DEPOT_HTTP_PUBLIC_URL=depot.example.com"}, want: "http.public_url"},
+		"bad proxy":         {env: []string{"DEPOT_HTTP_TRUSTED_PROXIES=proxy.local"}, want: "http.trusted_proxies"},
+		"short admin key":   {env: []string{"DEPOT_ADMIN_API_KEY=short"}, want: "DEPOT_ADMIN_API_KEY"},
+		"bad log level":     {env: []string{"DEPOT_LOG_LEVEL=loud"}, want: "log.level"},
+		"zero max failures": {env: []string{"DEPOT_DEFENDER_MAX_FAILURES=0"}, want: "defender.max_failures"},
+		"broken toml":       {file: "[http\n", want: "line 1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := ""
+			if tc.file != "" {
+				path = writeConfig(t, tc.file)
+			}
+			_, err := config.Load(path, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := config.Load(filepath.Join(t.TempDir(), "missing.toml"), nil); err == nil {
+		t.Fatal("a missing config file is not an error")
+	}
+}
+
+// The example file documents every key, and loads as it is.
+func TestExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("../config.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range config.Keys() {
+		section, name, _ := strings.Cut(key, ".")
+		if !strings.Contains(string(data), "["+section+"]") || !strings.Contains(string(data), "\n"+name+" = ") {
+			t.Errorf("config.example.toml does not document %s", key)
+		}
+	}
+	if _, err := config.Load("../config.example.toml", nil); err != nil {
+		t.Fatalf("config.example.toml does not load: %v", err)
+	}
+}

@@ -1,0 +1,123 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/mft"
+	"depot/store"
+)
+
+// now is the fixed time of the test clock.
+var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// MustOpenDB opens a database in a temporary directory with a fixed clock
+// and closes it when the test ends.
+func MustOpenDB(tb testing.TB) *store.DB {
+	tb.Helper()
+	db := store.NewDB(filepath.Join(tb.TempDir(), "depot.db"))
+	db.Now = func() time.Time { return now }
+	if err := db.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestDB_Reopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "depot.db")
+	db := store.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := store.NewGroupService(db).CreateGroup(ctx, &mft.Group{ID: "ops", Name: "Ops"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("ErrLockedWhileOpen", func(t *testing.T) {
+		other := store.NewDB(path)
+		if err := other.Open(); err == nil {
+			other.Close()
+			t.Fatal("a second Open of a file in use succeeded")
+		}
+	})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = store.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if g, err := store.NewGroupService(db).FindGroupByID(ctx, "ops"); err != nil || g.Name != "Ops" {
+		t.Fatalf("after reopen got %v, %v", g, err)
+	}
+}
+
+func TestDB_Backup(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	users := store.NewUserService(db)
+	if err := users.CreateUser(ctx, newUser("a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := db.Backup(&buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := writeFile(path, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	copyDB := store.NewDB(path)
+	if err := copyDB.Open(); err != nil {
+		t.Fatalf("backup does not open as a database: %v", err)
+	}
+	defer copyDB.Close()
+	if u, err := store.NewUserService(copyDB).FindUserByEmail(ctx, "a@example.com"); err != nil || u.ID != "a-example-com" {
+		t.Fatalf("backup lost the user: %v, %v", u, err)
+	}
+
+	t.Run("BackupFileOfClosedDB", func(t *testing.T) {
+		var out bytes.Buffer
+		if _, err := store.BackupFile(path, &out); err == nil {
+			t.Fatal("BackupFile of an open database: want ErrLocked")
+		}
+		copyDB.Close()
+		if _, err := store.BackupFile(path, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Len() == 0 {
+			t.Fatal("empty backup")
+		}
+	})
+}
+
+func TestDB_SchemaTooNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "depot.db")
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("Meta"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("schema_version"), []byte("99"))
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := store.NewDB(path)
+	if err := db.Open(); err == nil {
+		db.Close()
+		t.Fatal("opened a database from a newer depot")
+	}
+}
