@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/internal/testtool"
+)
+
+const e2eAdminKey = "e2e-admin-key-0123456789abcdef"
+
+// buildDepot compiles the binary once per test run.
+var buildDepot = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "depot-e2e-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "depot")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// depotProcess is a running `depot serve`.
+type depotProcess struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+
+	mu     sync.Mutex
+	stdout strings.Builder
+}
+
+// output returns what the process printed on standard output so far.
+func (p *depotProcess) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String()
+}
+
+func startDepot(t *testing.T, dataDir string, extraEnv ...string) *depotProcess {
+	t.Helper()
+	bin, err := buildDepot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"DEPOT_DATA_DIR="+dataDir,
+		"DEPOT_HTTP_LISTEN="+addr,
+		"DEPOT_SFTP_LISTEN="+freePort(t),
+		"DEPOT_HTTP_PUBLIC_URL=http://"+addr,
+		"DEPOT_ADMIN_API_KEY="+e2eAdminKey,
+	)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	p := &depotProcess{cmd: cmd, url: "http://" + addr, done: make(chan error, 1)}
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		once := sync.Once{}
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stdout.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			if strings.Contains(sc.Text(), "is serving") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() { p.done <- cmd.Wait(); pw.Close() }()
+	select {
+	case <-ready:
+	case err := <-p.done:
+		t.Fatalf("depot serve exited before serving: %v\n%s", err, p.output())
+	}
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *depotProcess) stop(t *testing.T) {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-p.done; err != nil {
+		t.Errorf("depot serve did not exit cleanly on SIGTERM: %v", err)
+	}
+}
+
+// curl runs the real curl and returns the HTTP status and body.
+func curl(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	bin := testtool.Path(t, "curl")
+	args = append([]string{"-sS", "-w", "\n%{http_code}"}, args...)
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatalf("curl %v: %v", args, err)
+	}
+	s := strings.TrimRight(string(out), "\n")
+	i := strings.LastIndex(s, "\n")
+	var code int
+	fmt.Sscan(s[i+1:], &code)
+	if i < 0 {
+		return code, ""
+	}
+	return code, s[:i]
+}
+
+func TestEndToEnd_CurlWalkthrough(t *testing.T) {
+	testtool.Path(t, "curl")
+	data := t.TempDir()
+	p := startDepot(t, data)
+	if !strings.Contains(p.output(), "admin@localhost") || strings.Contains(p.output(), e2eAdminKey) {
+		t.Fatalf("first start output should name the admin but not echo the env key:\n%s", p.output())
+	}
+	admin := e2eAdminKey + ":x"
+
+	// Create a user, exactly as the README shows.
+	code, body := curl(t, "--user", admin, "-H", "Content-Type: application/json",
+		"-d", `{"user":{"email":"joe@example.com","name":"Joe User","password":"correct-horse"}}`, p.url+"/admin/users")
+	if code != 201 {
+		t.Fatalf("create user: %d %s", code, body)
+	}
+	var created struct {
+		User struct {
+			ID     string `json:"id"`
+			APIKey string `json:"api_key"`
+		} `json:"user"`
+	}
+	if err := json.Unmarshal([]byte(body), &created); err != nil || created.User.APIKey == "" {
+		t.Fatalf("create answer %s (%v)", body, err)
+	}
+	code, body = curl(t, "--user", admin, p.url+"/admin/users")
+	if code != 200 || !strings.Contains(body, `"id":"joe-example-com"`) {
+		t.Fatalf("list users: %d %s", code, body)
+	}
+	code, body = curl(t, "-H", "Authorization: Bearer "+created.User.APIKey, p.url+"/account")
+	if code != 200 || !strings.Contains(body, `"email":"joe@example.com"`) {
+		t.Fatalf("account with bearer key: %d %s", code, body)
+	}
+	code, _ = curl(t, "--user", created.User.APIKey+":x", p.url+"/admin/users")
+	if code != 403 {
+		t.Fatalf("user key on /admin: %d, want 403", code)
+	}
+	code, body = curl(t, "--user", admin, "-X", "POST", p.url+"/admin/users/joe-example-com/api_key")
+	if code != 200 {
+		t.Fatalf("regenerate: %d %s", code, body)
+	}
+	code, _ = curl(t, "--user", created.User.APIKey+":x", p.url+"/account")
+	if code != 401 {
+		t.Fatalf("old key after regenerate: %d, want 401", code)
+	}
+	code, body = curl(t, "-H", "Content-Type: application/json",
+		"-d", `{"user":{"email":"joe@example.com","password":"correct-horse"}}`, p.url+"/api/login")
+	if code != 200 || !strings.Contains(body, `"expires_at"`) {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	code, body = curl(t, "--user", admin, "-d", `{"group":{"name":"Partners"}}`, p.url+"/admin/groups")
+	if code != 201 {
+		t.Fatalf("create group: %d %s", code, body)
+	}
+
+	// A backup of the running server opens as a bbolt file with the users.
+	out := filepath.Join(t.TempDir(), "backup.db")
+	bin, _ := buildDepot()
+	cmd := exec.Command(bin, "backup", "--out", out, "--url", p.url)
+	cmd.Env = append(os.Environ(), "DEPOT_DATA_DIR="+data, "DEPOT_API_KEY="+e2eAdminKey)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("depot backup of a running server: %v\n%s", err, msg)
+	}
+	assertBackupHasUser(t, out, "joe-example-com")
+
+	// SIGTERM shuts down cleanly; a restart keeps users, groups and keys,
+	// and a stopped server's file is backed up directly.
+	p.stop(t)
+	out2 := filepath.Join(t.TempDir(), "offline.db")
+	cmd = exec.Command(bin, "backup", "--out", out2)
+	cmd.Env = append(os.Environ(), "DEPOT_DATA_DIR="+data)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("depot backup of a stopped server: %v\n%s", err, msg)
+	}
+	assertBackupHasUser(t, out2, "joe-example-com")
+
+	p = startDepot(t, data)
+	if strings.Contains(p.output(), "Created administrator") {
+		t.Fatal("second start created the administrator again")
+	}
+	code, body = curl(t, "--user", admin, p.url+"/admin/groups/partners")
+	if code != 200 {
+		t.Fatalf("group after restart: %d %s", code, body)
+	}
+}
+
+func assertBackupHasUser(t *testing.T, path, id string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("backup %s does not open as bbolt: %v", path, err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("Users"))
+		if b == nil || b.Get([]byte(id)) == nil {
+			return fmt.Errorf("user %s missing", id)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A random admin key is printed once on first start and works.
+func TestEndToEnd_GeneratedAdminKey(t *testing.T) {
+	testtool.Path(t, "curl")
+	bin, err := buildDepot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	cmd := exec.Command(bin, "init")
+	cmd.Env = append(os.Environ(), "DEPOT_DATA_DIR="+data)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("depot init: %v\n%s", err, out)
+	}
+	var key string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) == 1 && len(f[0]) >= 20 {
+			key = f[0]
+		}
+	}
+	if key == "" {
+		t.Fatalf("init printed no key:\n%s", out)
+	}
+	for _, f := range []string{"depot.db", "secret.key", "files", "tmp"} {
+		if _, err := os.Stat(filepath.Join(data, f)); err != nil {
+			t.Errorf("init did not create %s: %v", f, err)
+		}
+	}
+	p := startDepot(t, data, "DEPOT_ADMIN_API_KEY=")
+	if code, body := curl(t, "--user", key+":x", p.url+"/admin/users"); code != 200 {
+		t.Fatalf("printed key: %d %s", code, body)
+	}
+}
+
+func TestCLI_Errors(t *testing.T) {
+	ctx := context.Background()
+	var stdout, stderr strings.Builder
+	for name, tc := range map[string]struct {
+		args []string
+		env  []string
+		want string
+	}{
+		"unknown command": {[]string{"frobnicate"}, nil, "unknown command"},
+		"bad env":         {[]string{"serve"}, []string{"DEPOT_HTTP_LISTEN=nonsense"}, "http.listen"},
+		"missing config":  {[]string{"serve", "--config", "/nonexistent/depot.toml"}, nil, "depot.toml"},
+		"backup no out":   {[]string{"backup"}, nil, "--out"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			environ = func() []string { return tc.env }
+			defer func() { environ = os.Environ }()
+			err := run(ctx, tc.args, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	stdout.Reset()
+	if err := run(ctx, []string{"version"}, &stdout, &stderr); err != nil || !strings.HasPrefix(stdout.String(), "depot ") {
+		t.Fatalf("version: %q %v", stdout.String(), err)
+	}
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every Depot test on a fresh Debian machine: installs the real peers
+# the tests talk to when they are missing, then go vet and go test with the
+# race detector. Tests that need a tool fail (not skip) under this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command → Debian package that provides it
+declare -A tools=(
+	[curl]=curl
+	[gcc]=gcc
+)
+
+missing=()
+for cmd in "${!tools[@]}"; do
+	command -v "$cmd" >/dev/null 2>&1 || missing+=("${tools[$cmd]}")
+done
+if ((${#missing[@]})); then
+	echo "Installing missing packages: ${missing[*]}"
+	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+export DEPOT_REQUIRE_TOOLS=1
+export CGO_ENABLED=1 # the race detector needs cgo
+
+go vet ./...
+go test -race -count=1 "$@" ./...
