@@ -56,35 +56,21 @@ func (s *TokenService) DeleteExpiredTokens(ctx context.Context) (int, error) {
 	n := 0
 	now := s.db.Now()
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
-		n = 0
-		b := tx.Bucket(bucketTokens)
-		var expired [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var t mft.Token
-			if _, err := get(b, string(k), &t); err != nil {
-				return err
-			}
-			if !now.Before(t.ExpiresAt) {
-				expired = append(expired, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range expired {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(expired)
-		return nil
+		var err error
+		n, err = deleteTokensWhere(tx, func(t *mft.Token) bool { return !now.Before(t.ExpiresAt) })
+		return err
 	})
 	return n, err
 }
 
 // deleteTokensOf removes a deleted user's temporary keys.
 func deleteTokensOf(tx *bolt.Tx, userID string) error {
+	_, err := deleteTokensWhere(tx, func(t *mft.Token) bool { return t.UserID == userID })
+	return err
+}
+
+// deleteTokensWhere removes the tokens that match and returns how many.
+func deleteTokensWhere(tx *bolt.Tx, match func(*mft.Token) bool) (int, error) {
 	b := tx.Bucket(bucketTokens)
 	var keys [][]byte
 	err := b.ForEach(func(k, v []byte) error {
@@ -92,18 +78,18 @@ func deleteTokensOf(tx *bolt.Tx, userID string) error {
 		if _, err := get(b, string(k), &t); err != nil {
 			return err
 		}
-		if t.UserID == userID {
+		if match(&t) {
 			keys = append(keys, append([]byte(nil), k...))
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, k := range keys {
 		if err := b.Delete(k); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(keys), nil
 }
