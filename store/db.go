@@ -32,7 +32,7 @@ var (
 	bucketTokens        = []byte("Tokens")
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUsersEmail, bucketUsersUsername,
-		bucketUsersAPIKey, bucketGroups, bucketTokens}
+		bucketUsersAPIKey, bucketGroups, bucketTokens, bucketUsage, bucketAudit, bucketPermissions}
 
 	keySchemaVersion = []byte("schema_version")
 )

@@ -1,0 +1,36 @@
+package mft
+
+import (
+	"context"
+	"time"
+)
+
+// File types.
+const (
+	TypeFile   = "file"
+	TypeFolder = "folder"
+)
+
+// FileInfo describes a file or folder as a client sees it.
+type FileInfo struct {
+	Name       string    `json:"name"`
+	Path       string    `json:"path"`
+	Type       string    `json:"type"`
+	Size       int64     `json:"size"`
+	ModifiedAt time.Time `json:"modified_at"`
+	SHA256     string    `json:"sha256,omitempty"`
+}
+
+// UsageService tracks how many bytes lie below each folder of the storage
+// tree, so that a quota check is one lookup.
+type UsageService interface {
+	// Usage returns the bytes stored below the storage path dir.
+	Usage(ctx context.Context, dir string) (int64, error)
+	// AddUsage adds delta bytes to every folder from the root down to dir.
+	AddUsage(ctx context.Context, dir string, delta int64) error
+	// MoveUsage moves the usage of the folder tree at from (with size bytes)
+	// to to, updating the ancestors of both.
+	MoveUsage(ctx context.Context, from, to string, size int64) error
+	// ReplaceUsage sets the whole table from a fresh walk of the disk.
+	ReplaceUsage(ctx context.Context, usage map[string]int64) error
+}
