@@ -31,6 +31,9 @@ type UsageService interface {
 	// MoveUsage moves the usage of the folder tree at from (with size bytes)
 	// to to, updating the ancestors of both.
 	MoveUsage(ctx context.Context, from, to string, size int64) error
+	// DeleteUsage forgets the folder tree at dir and takes its bytes off
+	// its ancestors.
+	DeleteUsage(ctx context.Context, dir string) error
 	// ReplaceUsage sets the whole table from a fresh walk of the disk.
 	ReplaceUsage(ctx context.Context, usage map[string]int64) error
 }

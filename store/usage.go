@@ -78,6 +78,30 @@ func (s *UsageService) MoveUsage(ctx context.Context, from, to string, size int6
 	})
 }
 
+// DeleteUsage forgets the folder tree at dir and subtracts its bytes from
+// its ancestors.
+func (s *UsageService) DeleteUsage(ctx context.Context, dir string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsage)
+		size := getUsage(b, dir)
+		var keys [][]byte
+		c := b.Cursor()
+		prefix := []byte(dir + "/")
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := addUsage(b, dir, -size); err != nil {
+			return err
+		}
+		return b.Delete([]byte(dir))
+	})
+}
+
 // ReplaceUsage replaces the whole table, as after a walk of the disk.
 func (s *UsageService) ReplaceUsage(ctx context.Context, usage map[string]int64) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {

@@ -1,0 +1,162 @@
+// Package files is the one file service every protocol goes through: it
+// maps a user's view of the tree to storage paths, checks permissions and
+// limits, confines every access to an os.Root on data/files, publishes
+// uploads atomically, tracks usage and emits events.
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"depot/mft"
+)
+
+// MaxPathLen and MaxNameLen bound client paths.
+const (
+	MaxPathLen = 4096
+	MaxNameLen = 255
+)
+
+// Service implements file operations for every protocol.
+type Service struct {
+	Permissions mft.PermissionService
+	Usage       mft.UsageService
+	// Events receives file events; nil drops them.
+	Events mft.EventSink
+	Now    func() time.Time
+
+	root   *os.Root // data/files
+	tmp    *os.File // data/tmp, for renameat2 from staging to the tree
+	tmpDir string
+}
+
+// Open opens the storage root and staging directory below dataDir
+// (creating them if needed). Both must be on one filesystem.
+func Open(dataDir string) (*Service, error) {
+	filesDir, tmpDir := path.Join(dataDir, "files"), path.Join(dataDir, "tmp")
+	for _, d := range []string{filesDir, tmpDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("files: %w", err)
+		}
+	}
+	root, err := os.OpenRoot(filesDir)
+	if err != nil {
+		return nil, fmt.Errorf("files: open storage root: %w", err)
+	}
+	tmp, err := os.Open(tmpDir)
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("files: open staging directory: %w", err)
+	}
+	return &Service{root: root, tmp: tmp, tmpDir: tmpDir, Now: time.Now}, nil
+}
+
+// Close releases the directory handles.
+func (s *Service) Close() error {
+	return errors.Join(s.root.Close(), s.tmp.Close())
+}
+
+// Actor is who performs an operation, over which protocol, from where.
+type Actor struct {
+	User     *mft.User
+	Protocol string
+	IP       string
+}
+
+// CleanPath checks a client path and returns it cleaned, absolute and
+// slash-separated. NUL and control characters, backslashes, ".." segments
+// and over-long names are refused with EMALFORMED.
+func CleanPath(p string) (string, error) {
+	if len(p) > MaxPathLen {
+		return "", mft.Errorf(mft.EMALFORMED, "Path is longer than %d bytes.", MaxPathLen)
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return "", mft.Errorf(mft.EMALFORMED, "Path contains a control character.")
+		}
+	}
+	if strings.Contains(p, "\\") {
+		return "", mft.Errorf(mft.EMALFORMED, "Path contains a backslash; use / as the separator.")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." {
+			return "", mft.Errorf(mft.EMALFORMED, "Path may not contain \"..\".")
+		}
+		if len(seg) > MaxNameLen {
+			return "", mft.Errorf(mft.EMALFORMED, "A name in the path is longer than %d bytes.", MaxNameLen)
+		}
+	}
+	return path.Clean("/" + p), nil
+}
+
+// rel turns a storage path into a name relative to a root at base.
+func rel(base, storage string) string {
+	if storage == base {
+		return "."
+	}
+	if base == "/" {
+		return storage[1:]
+	}
+	return storage[len(base)+1:]
+}
+
+// fsError maps an error from the disk to an mft error a client may see,
+// without host paths.
+func fsError(err error, clientPath string) error {
+	var me *mft.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &me):
+		return err
+	case errors.Is(err, fs.ErrNotExist):
+		return mft.Errorf(mft.ENOTFOUND, "%s does not exist.", clientPath)
+	case errors.Is(err, fs.ErrExist):
+		return mft.Errorf(mft.ECONFLICT, "%s already exists.", clientPath)
+	case errors.Is(err, syscall.ENOTDIR):
+		return mft.Errorf(mft.ENOTFOUND, "A parent of %s is not a folder.", clientPath)
+	case errors.Is(err, syscall.ENOTEMPTY):
+		return mft.Errorf(mft.ECONFLICT, "%s is not empty; pass recursive=true to delete it with its contents.", clientPath)
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		return mft.Errorf(mft.EMALFORMED, "Path is too long.")
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return mft.Errorf(mft.EQUOTA, "The server's disk is full.")
+	case strings.Contains(err.Error(), "path escapes from parent"):
+		return mft.Errorf(mft.ENOTFOUND, "%s does not exist.", clientPath)
+	}
+	return fmt.Errorf("files: %s: %w", clientPath, err)
+}
+
+func (s *Service) publish(ev mft.Event, a Actor) {
+	if s.Events == nil {
+		return
+	}
+	if a.User != nil {
+		ev.Actor, ev.Bucket = a.User.ID, a.User.Bucket
+	}
+	ev.Protocol, ev.IP = a.Protocol, a.IP
+	if ev.Status == "" {
+		ev.Status = mft.StatusOK
+	}
+	ev.Time = s.Now().UTC()
+	s.Events.Publish(ev)
+}
+
+// info builds the FileInfo of a file at a client path.
+func info(clientPath string, fi fs.FileInfo) mft.FileInfo {
+	t := mft.TypeFile
+	size := fi.Size()
+	if fi.IsDir() {
+		t, size = mft.TypeFolder, 0
+	}
+	return mft.FileInfo{Name: path.Base(clientPath), Path: clientPath, Type: t, Size: size, ModifiedAt: fi.ModTime().UTC().Truncate(time.Second)}
+}
+
+var _ = context.Background

@@ -1,0 +1,26 @@
+package files
+
+import (
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// noFollow makes an open fail on a symlink in the last component.
+const noFollow = syscall.O_NOFOLLOW
+
+// dirFD opens dir (a name inside root) and returns it for use with *at calls.
+func dirFD(root *os.Root, dir string) (*os.File, error) {
+	return root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+}
+
+// renameat moves oldName in oldDir to newName in newDir; with noReplace it
+// fails with EEXIST rather than replace newName, atomically.
+func renameat(oldDir *os.File, oldName string, newDir *os.File, newName string, noReplace bool) error {
+	var flags uint
+	if noReplace {
+		flags = unix.RENAME_NOREPLACE
+	}
+	return unix.Renameat2(int(oldDir.Fd()), oldName, int(newDir.Fd()), newName, flags)
+}

@@ -1,0 +1,156 @@
+package files
+
+import (
+	"context"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"depot/mft"
+)
+
+// view is what one actor can reach: their home at "/", mounts at
+// "/<mount>", and the rules that decide permissions on storage paths.
+type view struct {
+	admin  bool
+	home   string
+	rules  []*mft.Permission            // includes the implicit home rule
+	mounts map[string]*mft.Permission // mount name → rule
+}
+
+// target is a resolved client path.
+type target struct {
+	client  string // as the actor sees it
+	storage string // in the storage tree
+	base    string // storage path of the tree it belongs to (home, mount or "/")
+	view    *view
+}
+
+// viewOf loads the actor's rules.
+func (s *Service) viewOf(ctx context.Context, a Actor) (*view, error) {
+	u := a.User
+	if u == nil {
+		return nil, mft.Errorf(mft.EUNAUTHORIZED, "Authentication required.")
+	}
+	if u.Role == mft.RoleAdmin {
+		return &view{admin: true, home: "/"}, nil
+	}
+	subjects := []string{"user:" + u.ID}
+	for _, g := range u.Groups {
+		subjects = append(subjects, "group:"+g)
+	}
+	rules, err := s.Permissions.FindPermissionsForSubjects(ctx, subjects)
+	if err != nil {
+		return nil, err
+	}
+	v := &view{home: u.Home, mounts: map[string]*mft.Permission{}}
+	v.rules = append(v.rules, &mft.Permission{Subject: "user:" + u.ID, Path: u.Home, Permissions: mft.AllPermissions})
+	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
+	for _, r := range rules {
+		v.rules = append(v.rules, r)
+		if r.Mount != "" {
+			if _, taken := v.mounts[r.Mount]; !taken {
+				v.mounts[r.Mount] = r
+			}
+		}
+	}
+	return v, nil
+}
+
+// resolve maps a client path to its storage path and tree.
+func (v *view) resolve(clientPath string) (target, error) {
+	p, err := CleanPath(clientPath)
+	if err != nil {
+		return target{}, err
+	}
+	if v.admin {
+		return target{client: p, storage: p, base: "/", view: v}, nil
+	}
+	if p != "/" {
+		first, rest, _ := strings.Cut(p[1:], "/")
+		if m, ok := v.mounts[first]; ok {
+			st := m.Path
+			if rest != "" {
+				st = joinStorage(m.Path, rest)
+			}
+			return target{client: p, storage: st, base: m.Path, view: v}, nil
+		}
+	}
+	st := v.home
+	if p != "/" {
+		st = joinStorage(v.home, p[1:])
+	}
+	return target{client: p, storage: st, base: v.home, view: v}, nil
+}
+
+func joinStorage(base, rest string) string {
+	if base == "/" {
+		return "/" + rest
+	}
+	return base + "/" + rest
+}
+
+// allows reports whether the view grants perm on a storage path: the rules
+// on the longest matching path decide, and no rule means no access.
+func (v *view) allows(storage, perm string) bool {
+	if v.admin {
+		return true
+	}
+	best := -1
+	granted := false
+	for _, r := range v.rules {
+		if !mft.HasPathPrefix(storage, r.Path) {
+			continue
+		}
+		switch {
+		case len(r.Path) > best:
+			best, granted = len(r.Path), r.Allows(perm)
+		case len(r.Path) == best:
+			granted = granted || r.Allows(perm)
+		}
+	}
+	return granted
+}
+
+// need returns EFORBIDDEN unless the target allows perm.
+func (t target) need(perm string) error {
+	if !t.view.allows(t.storage, perm) {
+		return mft.Errorf(mft.EFORBIDDEN, "You do not have %s permission on %s.", perm, t.client)
+	}
+	return nil
+}
+
+// isTreeRoot reports whether the target is the root of its tree (the home
+// itself, a mount point, or the admin's "/"), which cannot be removed or
+// renamed.
+func (t target) isTreeRoot() bool { return t.storage == t.base }
+
+// mountNames lists the actor's mount points, sorted.
+func (v *view) mountNames() []string {
+	names := make([]string, 0, len(v.mounts))
+	for n := range v.mounts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// openTree opens an os.Root at the target's tree, so that nothing the
+// operation does, symlinks included, can leave that tree. A user's home is
+// created on first use.
+func (s *Service) openTree(t target) (*os.Root, error) {
+	if t.base == "/" {
+		return s.root.OpenRoot(".")
+	}
+	if t.base == t.view.home {
+		if err := s.root.MkdirAll(rel("/", t.base), 0o700); err != nil {
+			return nil, fsError(err, t.client)
+		}
+	}
+	r, err := s.root.OpenRoot(rel("/", t.base))
+	if err != nil {
+		return nil, fsError(err, t.client)
+	}
+	return r, nil
+}
