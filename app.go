@@ -14,6 +14,7 @@ import (
 
 	"depot/auth"
 	"depot/config"
+	"depot/files"
 	"depot/mft"
 	"depot/store"
 )
@@ -28,6 +29,10 @@ type app struct {
 	users  *store.UserService
 	groups *store.GroupService
 	tokens *store.TokenService
+	perms  *store.PermissionService
+	usage  *store.UsageService
+	audit  *store.AuditService
+	files  *files.Service
 }
 
 // openApp prepares the data directory (files/, tmp/, secret.key), opens the
@@ -46,15 +51,23 @@ func openApp(ctx context.Context, cfg *config.Config, stdout io.Writer) (*app, e
 	if err := db.Open(); err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, db: db, users: store.NewUserService(db), groups: store.NewGroupService(db), tokens: store.NewTokenService(db)}
-	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
+	fsvc, err := files.Open(dir)
+	if err != nil {
 		db.Close()
+		return nil, err
+	}
+	a := &app{cfg: cfg, db: db, users: store.NewUserService(db), groups: store.NewGroupService(db),
+		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db), usage: store.NewUsageService(db),
+		audit: store.NewAuditService(db), files: fsvc}
+	fsvc.Permissions, fsvc.Usage = a.perms, a.usage
+	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
+		a.close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *app) close() error { return a.db.Close() }
+func (a *app) close() error { return errors.Join(a.files.Close(), a.db.Close()) }
 
 // ensureSecret creates the 32-byte key that encrypts secrets at rest.
 func ensureSecret(path string) error {

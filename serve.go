@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"depot/config"
 	"depot/mft"
 	"depot/server"
+	"depot/store"
 )
 
 // shutdownGrace is how long requests in flight may run after a signal.
@@ -29,12 +31,19 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	}
 	defer a.close()
 
+	auditLog := &store.AuditLog{Service: a.audit, Logger: logger}
+	auditLog.Open()
+	defer auditLog.Close()
+	a.files.Events = auditLog
+
 	defender := auth.NewDefender(0, cfg.Defender.Window.D(), cfg.Defender.BanTime.D())
 	if cfg.Defender.Enabled {
 		defender.MaxFailures = cfg.Defender.MaxFailures
 	}
 	defender.OnBan = func(b auth.Ban) {
 		logger.Warn("ip banned after failed logins", "ip", b.IP, "until", b.Until, "failures", b.Failures)
+		auditLog.Publish(mft.Event{Event: mft.EventIPBanned, IP: b.IP, Protocol: mft.AuditSystem, Status: mft.StatusOK,
+			Message: fmt.Sprintf("%d failed logins; banned until %s", b.Failures, b.Until.UTC().Format(time.RFC3339))})
 	}
 	var proxies []netip.Prefix
 	for _, p := range cfg.HTTP.TrustedProxies {
@@ -52,11 +61,15 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Logger:            logger,
 		Users:             a.users,
 		Groups:            a.groups,
-		Auth:              &auth.Authenticator{Users: a.users, Tokens: a.tokens, Defender: defender, TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now},
-		Defender:          defender,
-		Limiter:           auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
-		Backup:            a.db.Backup,
-		Ping:              a.db.Ping,
+		Files:             a.files,
+		Perms:             a.perms,
+		Audit:             a.audit,
+		Auth: &auth.Authenticator{Users: a.users, Tokens: a.tokens, Defender: defender,
+			TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: auditLog},
+		Defender: defender,
+		Limiter:  auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
+		Backup:   a.db.Backup,
+		Ping:     a.db.Ping,
 	}
 	if err := srv.Open(); err != nil {
 		return err
@@ -65,7 +78,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		"public_url", srv.PublicURL, "data", cfg.Data.Dir)
 	fmt.Fprintf(stdout, "Depot %s is serving the API on %s (public URL %s).\n", version, srv.ListenAddr(), srv.PublicURL)
 
-	go sweepTokens(ctx, a, logger)
+	go sweep(ctx, a, logger)
 	<-ctx.Done()
 	logger.Info("shutting down", "grace", shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -77,18 +90,25 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// sweepTokens deletes expired temporary keys every hour.
-func sweepTokens(ctx context.Context, a *app, logger interface{ Warn(string, ...any) }) {
+// sweep deletes expired temporary keys and audit events past their
+// retention, at start and then every hour.
+func sweep(ctx context.Context, a *app, logger *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
+		if _, err := a.tokens.DeleteExpiredTokens(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("sweep expired tokens", "err", err)
+		}
+		cutoff := time.Now().Add(-a.cfg.Audit.Retention.D())
+		if n, err := a.audit.DeleteEventsBefore(ctx, cutoff); err != nil && ctx.Err() == nil {
+			logger.Warn("sweep audit log", "err", err)
+		} else if n > 0 {
+			logger.Info("audit events past retention deleted", "count", n)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := a.tokens.DeleteExpiredTokens(ctx); err != nil && ctx.Err() == nil {
-				logger.Warn("sweep expired tokens", "err", err)
-			}
 		}
 	}
 }

@@ -19,6 +19,26 @@ type Authenticator struct {
 	// TokenTTL is how long a temporary key from a password login lives.
 	TokenTTL time.Duration
 	Now      func() time.Time
+	// Events receives user.login and user.login_failed; nil drops them.
+	Events mft.EventSink
+}
+
+// audit publishes a login event.
+func (a *Authenticator) audit(event, actor string, ip netip.Addr, protocol, status, msg string) {
+	if a.Events == nil {
+		return
+	}
+	a.Events.Publish(mft.Event{Time: a.Now().UTC(), Event: event, Actor: actor, IP: ip.Unmap().String(),
+		Protocol: protocol, Status: status, Message: msg})
+}
+
+// fail counts a failed login toward a ban and audits it.
+func (a *Authenticator) fail(actor string, ip netip.Addr, protocol, msg string) {
+	a.Defender.Fail(ip)
+	if len(actor) > 256 {
+		actor = actor[:256]
+	}
+	a.audit(mft.EventUserLoginFailed, actor, ip, protocol, mft.StatusDenied, msg)
 }
 
 // errInvalid is the one answer for unknown users, wrong passwords and bad
@@ -59,16 +79,17 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string, ip neti
 	switch mft.ErrorCode(err) {
 	case "":
 	case mft.ENOTFOUND, mft.EEXPIRED:
-		a.Defender.Fail(ip)
+		a.fail("", ip, protocol, "invalid or expired API key")
 		return nil, errInvalid("API key")
 	default:
 		return nil, err
 	}
 	if !KeyMatches(key, stored) {
-		a.Defender.Fail(ip)
+		a.fail("", ip, protocol, "invalid API key")
 		return nil, errInvalid("API key")
 	}
 	if err := a.CheckUser(u, ip, protocol); err != nil {
+		a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
 		return nil, err
 	}
 	return u, nil
@@ -93,12 +114,14 @@ func (a *Authenticator) Login(ctx context.Context, login, password string, ip ne
 		return nil, err
 	}
 	if !VerifyPassword(hash, password) || hash == "" {
-		a.Defender.Fail(ip)
+		a.fail(login, ip, protocol, "wrong password or unknown user")
 		return nil, errInvalid("email, username or password")
 	}
 	if err := a.CheckUser(u, ip, protocol); err != nil {
+		a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
 		return nil, err
 	}
+	a.audit(mft.EventUserLogin, u.ID, ip, protocol, mft.StatusOK, "password")
 	return u, nil
 }
 

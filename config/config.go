@@ -26,6 +26,7 @@ type Config struct {
 	SFTP     SFTP     `toml:"sftp"`
 	Auth     Auth     `toml:"auth"`
 	Defender Defender `toml:"defender"`
+	Audit    Audit    `toml:"audit"`
 	Log      Log      `toml:"log"`
 
 	// AdminAPIKey comes only from DEPOT_ADMIN_API_KEY: on first start it
@@ -69,6 +70,11 @@ type Defender struct {
 	BanTime     Duration `toml:"ban_time"`
 }
 
+// Audit configures the audit log.
+type Audit struct {
+	Retention Duration `toml:"retention"`
+}
+
 // Log configures the structured log on standard error.
 type Log struct {
 	Level  string `toml:"level"`
@@ -92,6 +98,7 @@ func Default() *Config {
 		SFTP:     SFTP{Listen: ":2022", PublicHost: "localhost"},
 		Auth:     Auth{TokenTTL: Duration(24 * time.Hour)},
 		Defender: Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
+		Audit:    Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }
@@ -170,6 +177,7 @@ func (c *Config) Validate() error {
 		"auth.token_ttl":           c.Auth.TokenTTL,
 		"defender.window":          c.Defender.Window,
 		"defender.ban_time":        c.Defender.BanTime,
+		"audit.retention":          c.Audit.Retention,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be a positive duration such as 30s or 5m", key)

@@ -131,18 +131,24 @@ func page(c echo.Context) (mft.Page, error) {
 // writeList answers a list as [{name:{…}}, …] and, when more follow, a
 // Link header to the next page.
 func writeList[T any](s *Server, c echo.Context, name string, items []T, p mft.Page, more bool, lastID string) error {
-	if more {
-		q := c.Request().URL.Query()
-		q.Set("limit", strconv.Itoa(p.Limit))
-		q.Set("after", lastID)
-		next := s.PublicURL + c.Request().URL.Path + "?" + q.Encode()
-		c.Response().Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next))
-	}
+	s.nextLink(c, p, more, lastID)
 	out := make([]map[string]T, len(items))
 	for i, it := range items {
 		out[i] = map[string]T{name: it}
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// nextLink announces the next page in a Link header when more follow.
+func (s *Server) nextLink(c echo.Context, p mft.Page, more bool, lastID string) {
+	if !more {
+		return
+	}
+	q := c.Request().URL.Query()
+	q.Set("limit", strconv.Itoa(p.Limit))
+	q.Set("after", lastID)
+	next := s.PublicURL + c.Request().URL.Path + "?" + q.Encode()
+	c.Response().Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next))
 }
 
 // writeOne answers one object wrapped in its resource name.

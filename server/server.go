@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"depot/auth"
+	"depot/files"
 	"depot/mft"
 )
 
@@ -40,9 +41,14 @@ type Server struct {
 	// Version is reported by /healthz.
 	Version string
 
-	Logger   *slog.Logger
-	Users    mft.UserService
-	Groups   mft.GroupService
+	Logger *slog.Logger
+	Users  mft.UserService
+	Groups mft.GroupService
+	Files  *files.Service
+	Perms  mft.PermissionService
+	Audit  mft.AuditService
+	// Events receives auth events for the audit log; nil drops them.
+	Events   mft.EventSink
 	Auth     *auth.Authenticator
 	Defender *auth.Defender
 	Limiter  *auth.RateLimiter
@@ -120,10 +126,13 @@ func (s *Server) routes() *echo.Echo {
 
 	user := e.Group("", s.authenticate)
 	user.GET("/account", s.handleAccount)
+	s.fileRoutes(user)
 
 	admin := e.Group("/admin", s.authenticate, s.requireAdmin)
 	s.userRoutes(admin)
 	s.groupRoutes(admin)
+	s.permissionRoutes(admin)
+	admin.GET("/audit", s.handleAudit)
 	admin.GET("/bans", s.handleBanList)
 	admin.DELETE("/bans/:ip", s.handleBanDelete)
 	admin.GET("/backup", s.handleBackup)

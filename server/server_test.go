@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"depot/auth"
+	"depot/files"
 	"depot/mft"
 	"depot/server"
 	"depot/store"
@@ -23,7 +24,10 @@ type testServer struct {
 	*server.Server
 	db       *store.DB
 	path     string
+	dataDir  string
 	defender *auth.Defender
+	files    *files.Service
+	audit    *store.AuditLog
 }
 
 type option func(*server.Server)
@@ -50,12 +54,26 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 		}
 	}
 	defender := auth.NewDefender(5, time.Minute, time.Hour)
+	dataDir := filepath.Dir(path)
+	fsvc, err := files.Open(dataDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	perms := store.NewPermissionService(db)
+	fsvc.Permissions, fsvc.Usage = perms, store.NewUsageService(db)
+	auditSvc := store.NewAuditService(db)
+	auditLog := &store.AuditLog{Service: auditSvc, Interval: 10 * time.Millisecond}
+	auditLog.Open()
+	fsvc.Events = auditLog
 	s := &server.Server{
 		Addr:         "127.0.0.1:0",
 		MaxJSONBytes: 64 << 10,
 		Users:        users,
 		Groups:       store.NewGroupService(db),
-		Auth:         &auth.Authenticator{Users: users, Tokens: tokens, Defender: defender, TokenTTL: time.Hour, Now: time.Now},
+		Files:        fsvc,
+		Perms:        perms,
+		Audit:        auditSvc,
+		Auth:         &auth.Authenticator{Users: users, Tokens: tokens, Defender: defender, TokenTTL: time.Hour, Now: time.Now, Events: auditLog},
 		Defender:     defender,
 		Limiter:      auth.NewRateLimiter(0, 0),
 		Backup:       db.Backup,
@@ -67,7 +85,7 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}
-	ts := &testServer{Server: s, db: db, path: path, defender: defender}
+	ts := &testServer{Server: s, db: db, path: path, dataDir: dataDir, defender: defender, files: fsvc, audit: auditLog}
 	tb.Cleanup(ts.close)
 	return ts
 }
@@ -76,6 +94,8 @@ func (ts *testServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ts.Close(ctx)
+	ts.audit.Close()
+	ts.files.Close()
 	ts.db.Close()
 }
 

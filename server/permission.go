@@ -1,0 +1,102 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/mft"
+)
+
+// permissionRequest is the body of POST and PUT /admin/permissions.
+type permissionRequest struct {
+	Subject     *string   `json:"subject"`
+	Path        *string   `json:"path"`
+	Permissions *[]string `json:"permissions"`
+	Mount       *string   `json:"mount"`
+}
+
+func (s *Server) permissionRoutes(g *echo.Group) {
+	g.GET("/permissions", s.handlePermissionList)
+	g.POST("/permissions", s.handlePermissionCreate)
+	g.GET("/permissions/:id", s.handlePermissionView)
+	g.PUT("/permissions/:id", s.handlePermissionUpdate)
+	g.DELETE("/permissions/:id", s.handlePermissionDelete)
+}
+
+func (s *Server) handlePermissionList(c echo.Context) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	list, more, err := s.Perms.FindPermissions(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	last := ""
+	if len(list) > 0 {
+		last = list[len(list)-1].ID
+	}
+	return writeList(s, c, "permission", list, p, more, last)
+}
+
+func (s *Server) handlePermissionCreate(c echo.Context) error {
+	var req permissionRequest
+	if err := s.decode(c, "permission", &req); err != nil {
+		return err
+	}
+	p := &mft.Permission{}
+	if req.Subject != nil {
+		p.Subject = *req.Subject
+	}
+	if req.Path != nil {
+		p.Path = *req.Path
+	}
+	if req.Permissions != nil {
+		p.Permissions = *req.Permissions
+	}
+	if req.Mount != nil {
+		p.Mount = *req.Mount
+	}
+	if err := s.Perms.CreatePermission(c.Request().Context(), p); err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusCreated, "permission", p)
+}
+
+func (s *Server) handlePermissionView(c echo.Context) error {
+	p, err := s.Perms.FindPermissionByID(c.Request().Context(), pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "permission", p)
+}
+
+// handlePermissionUpdate changes permissions and mount; subject and path
+// identify the rule and cannot change (delete and create instead).
+func (s *Server) handlePermissionUpdate(c echo.Context) error {
+	id := pathParam(c, "id")
+	ctx := c.Request().Context()
+	if _, err := s.Perms.FindPermissionByID(ctx, id); err != nil {
+		return err
+	}
+	var req permissionRequest
+	if err := s.decode(c, "permission", &req); err != nil {
+		return err
+	}
+	if req.Subject != nil || req.Path != nil {
+		return mft.Errorf(mft.EINVALID, "subject and path cannot change; delete the rule and create another.")
+	}
+	p, err := s.Perms.UpdatePermission(ctx, id, mft.PermissionUpdate{Permissions: req.Permissions, Mount: req.Mount})
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "permission", p)
+}
+
+func (s *Server) handlePermissionDelete(c echo.Context) error {
+	if err := s.Perms.DeletePermission(c.Request().Context(), pathParam(c, "id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusOK)
+}
