@@ -1,6 +1,9 @@
 package server_test
 
-import "net/netip"
+import (
+	"io"
+	"net/netip"
+)
 
 type netipPrefix = netip.Prefix
 
@@ -10,3 +13,6 @@ var (
 )
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// io_Pipe is io.Pipe, named apart so that tests read as prose.
+var io_Pipe = io.Pipe
