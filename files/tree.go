@@ -15,7 +15,7 @@ import (
 type view struct {
 	admin  bool
 	home   string
-	rules  []*mft.Permission            // includes the implicit home rule
+	rules  []*mft.Permission          // includes the implicit home rule
 	mounts map[string]*mft.Permission // mount name → rule
 }
 
