@@ -195,6 +195,18 @@ func TestEndToEnd_CurlWalkthrough(t *testing.T) {
 		t.Fatalf("create group: %d %s", code, body)
 	}
 
+	// Upload and download a file with curl, as the README shows.
+	src := filepath.Join(t.TempDir(), "report.csv")
+	os.WriteFile(src, []byte("a,b\n1,2\n"), 0o600)
+	code, body = curl(t, "--user", admin, "-T", src, p.url+"/api/files/content?path=/report.csv")
+	if code != 201 || !strings.Contains(body, `"sha256":"`) {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	code, body = curl(t, "--user", admin, p.url+"/api/files/content?path=/report.csv")
+	if code != 200 || body != "a,b\n1,2\n" {
+		t.Fatalf("download: %d %q", code, body)
+	}
+
 	// A backup of the running server opens as a bbolt file with the users.
 	out := filepath.Join(t.TempDir(), "backup.db")
 	bin, _ := buildDepot()

@@ -17,8 +17,10 @@ func TestPermissions_Matrix(t *testing.T) {
 		"upload":    func(k string) response { return ts.put(t, k, "/s/new.txt", "new", "overwrite=false") },
 		"overwrite": func(k string) response { return ts.put(t, k, "/s/a.txt", "changed") },
 		"delete":    func(k string) response { return ts.do(t, "DELETE", "/api/files?path=/s/b.txt", k, "") },
-		"rename":    func(k string) response { return ts.do(t, "POST", "/api/files/rename", k, `{"from":"/s/c.txt","to":"/s/d.txt"}`) },
-		"mkdir":     func(k string) response { return ts.do(t, "POST", "/api/folders", k, `{"path":"/s/dir"}`) },
+		"rename": func(k string) response {
+			return ts.do(t, "POST", "/api/files/rename", k, `{"from":"/s/c.txt","to":"/s/d.txt"}`)
+		},
+		"mkdir": func(k string) response { return ts.do(t, "POST", "/api/folders", k, `{"path":"/s/dir"}`) },
 	}
 	for granted := range ops {
 		t.Run(granted, func(t *testing.T) {

@@ -111,6 +111,9 @@ func (s *GroupService) DeleteGroup(ctx context.Context, id string) error {
 				return err
 			}
 		}
+		if err := deletePermissionsOf(tx, "group:"+id); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketGroups).Delete([]byte(id))
 	})
 }

@@ -50,8 +50,16 @@ func TestGroupService(t *testing.T) {
 		if err := users.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
+		perms := store.NewPermissionService(db)
+		rule := &mft.Permission{Subject: "group:ops", Path: "/teams/ops", Permissions: []string{"list"}}
+		if err := perms.CreatePermission(ctx, rule); err != nil {
+			t.Fatal(err)
+		}
 		if err := groups.DeleteGroup(ctx, "ops"); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := perms.FindPermissionByID(ctx, rule.ID); mft.ErrorCode(err) != mft.ENOTFOUND {
+			t.Fatalf("the deleted group's rule survives: %v", err)
 		}
 		got, _ := users.FindUserByID(ctx, u.ID)
 		if !slices.Equal(got.Groups, []string{"sales-team"}) {

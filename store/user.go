@@ -199,6 +199,9 @@ func (s *UserService) DeleteUser(ctx context.Context, id string) error {
 		if err := deleteTokensOf(tx, id); err != nil {
 			return err
 		}
+		if err := deletePermissionsOf(tx, "user:"+id); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketUsers).Delete([]byte(id))
 	})
 }
