@@ -202,6 +202,30 @@ func list[T any](b *bolt.Bucket, page mft.Page, keep func(*T) bool) ([]*T, bool,
 	return out, false, nil
 }
 
+// deleteWhere removes the values of b that match and returns how many.
+func deleteWhere[T any](b *bolt.Bucket, match func(*T) bool) (int, error) {
+	var keys [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		item := new(T)
+		if err := json.Unmarshal(v, item); err != nil {
+			return fmt.Errorf("store: decode %s: %w", k, err)
+		}
+		if match(item) {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
 // ErrLocked is returned by BackupFile when a running server holds the file.
 var ErrLocked = errors.New("store: database is in use by a running server")
 

@@ -151,25 +151,6 @@ func findPermissionByID(tx *bolt.Tx, id string) (*mft.Permission, error) {
 
 // deletePermissionsOf removes every rule of a subject that is being deleted.
 func deletePermissionsOf(tx *bolt.Tx, subject string) error {
-	b := tx.Bucket(bucketPermissions)
-	var keys [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		var p mft.Permission
-		if _, err := get(b, string(k), &p); err != nil {
-			return err
-		}
-		if p.Subject == subject {
-			keys = append(keys, append([]byte(nil), k...))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := deleteWhere(tx.Bucket(bucketPermissions), func(p *mft.Permission) bool { return p.Subject == subject })
+	return err
 }

@@ -71,25 +71,5 @@ func deleteTokensOf(tx *bolt.Tx, userID string) error {
 
 // deleteTokensWhere removes the tokens that match and returns how many.
 func deleteTokensWhere(tx *bolt.Tx, match func(*mft.Token) bool) (int, error) {
-	b := tx.Bucket(bucketTokens)
-	var keys [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		var t mft.Token
-		if _, err := get(b, string(k), &t); err != nil {
-			return err
-		}
-		if match(&t) {
-			keys = append(keys, append([]byte(nil), k...))
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return 0, err
-		}
-	}
-	return len(keys), nil
+	return deleteWhere(tx.Bucket(bucketTokens), match)
 }
