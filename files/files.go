@@ -5,7 +5,6 @@
 package files
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -158,5 +157,3 @@ func info(clientPath string, fi fs.FileInfo) mft.FileInfo {
 	}
 	return mft.FileInfo{Name: path.Base(clientPath), Path: clientPath, Type: t, Size: size, ModifiedAt: fi.ModTime().UTC().Truncate(time.Second)}
 }
-
-var _ = context.Background

@@ -2,6 +2,8 @@ package files
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"slices"
 	"sort"
@@ -140,15 +142,14 @@ func (v *view) mountNames() []string {
 // operation does, symlinks included, can leave that tree. A user's home is
 // created on first use.
 func (s *Service) openTree(t target) (*os.Root, error) {
-	if t.base == "/" {
-		return s.root.OpenRoot(".")
-	}
-	if t.base == t.view.home {
-		if err := s.root.MkdirAll(rel("/", t.base), 0o700); err != nil {
+	name := rel("/", t.base)
+	r, err := s.root.OpenRoot(name)
+	if errors.Is(err, fs.ErrNotExist) && t.base == t.view.home {
+		if err := s.root.MkdirAll(name, 0o700); err != nil {
 			return nil, fsError(err, t.client)
 		}
+		r, err = s.root.OpenRoot(name)
 	}
-	r, err := s.root.OpenRoot(rel("/", t.base))
 	if err != nil {
 		return nil, fsError(err, t.client)
 	}

@@ -95,7 +95,7 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
-	if err := lw.check(opts.Size); opts.Size >= 0 && err != nil {
+	if err := lw.check(opts.Size); err != nil { // -1 (unknown) breaks no limit
 		return mft.FileInfo{}, err
 	}
 

@@ -78,9 +78,6 @@ type loginResponse struct {
 // handleLogin trades an email or username and password for a temporary key.
 func (s *Server) handleLogin(c echo.Context) error {
 	ip := clientIP(c)
-	if err := s.Auth.CheckBan(ip); err != nil {
-		return err
-	}
 	var req loginRequest
 	if err := s.decode(c, "user", &req); err != nil {
 		return err

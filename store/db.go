@@ -202,6 +202,22 @@ func list[T any](b *bolt.Bucket, page mft.Page, keep func(*T) bool) ([]*T, bool,
 	return out, false, nil
 }
 
+// findAll decodes every value of b that keep accepts, in key order.
+func findAll[T any](b *bolt.Bucket, keep func(*T) bool) ([]*T, error) {
+	var out []*T
+	err := b.ForEach(func(k, v []byte) error {
+		item := new(T)
+		if err := json.Unmarshal(v, item); err != nil {
+			return fmt.Errorf("store: decode %s: %w", k, err)
+		}
+		if keep(item) {
+			out = append(out, item)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // deleteWhere removes the values of b that match and returns how many.
 func deleteWhere[T any](b *bolt.Bucket, match func(*T) bool) (int, error) {
 	var keys [][]byte

@@ -53,7 +53,7 @@ func (s *PermissionService) FindPermissionsForSubjects(ctx context.Context, subj
 	var out []*mft.Permission
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		out, _, err = list(tx.Bucket(bucketPermissions), mft.Page{Limit: 1 << 30}, func(p *mft.Permission) bool {
+		out, err = findAll(tx.Bucket(bucketPermissions), func(p *mft.Permission) bool {
 			return slices.Contains(subjects, p.Subject)
 		})
 		return err
