@@ -30,6 +30,7 @@ type app struct {
 	groups *store.GroupService
 	tokens *store.TokenService
 	perms  *store.PermissionService
+	fold   *store.FolderService
 	usage  *store.UsageService
 	audit  *store.AuditService
 	files  *files.Service
@@ -57,9 +58,9 @@ func openApp(ctx context.Context, cfg *config.Config, stdout io.Writer) (*app, e
 		return nil, err
 	}
 	a := &app{cfg: cfg, db: db, users: store.NewUserService(db), groups: store.NewGroupService(db),
-		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db), usage: store.NewUsageService(db),
+		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db), fold: store.NewFolderService(db), usage: store.NewUsageService(db),
 		audit: store.NewAuditService(db), files: fsvc}
-	fsvc.Permissions, fsvc.Usage = a.perms, a.usage
+	fsvc.Permissions, fsvc.Usage, fsvc.Folders = a.perms, a.usage, a.fold
 	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
 		a.close()
 		return nil, err

@@ -23,6 +23,8 @@ Usage:
   depot init    [--config FILE]   create the data directory and first administrator
   depot backup  --out FILE [--config FILE] [--url URL]
                                   write a consistent snapshot of the database
+  depot fsck    [--config FILE]   recount storage usage from the disk and remove
+                                  leftover upload files (with the server stopped)
   depot version                   print the version
 
 Every setting can also come from DEPOT_<SECTION>_<KEY> environment variables;
@@ -70,6 +72,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return backup(ctx, *configPath, *out, *url, stdout)
+	case "fsck":
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return fsck(ctx, *configPath, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "depot", version)
 		return nil

@@ -318,3 +318,62 @@ func TestCLI_Errors(t *testing.T) {
 		t.Fatalf("version: %q %v", stdout.String(), err)
 	}
 }
+
+// After a crash, start-up recounts usage from the disk, so files written
+// behind the server's back count toward the quota; `depot fsck` does the
+// same by hand and refuses to run beside a server.
+func TestEndToEnd_UncleanStartAndFsck(t *testing.T) {
+	bin, err := buildDepot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	p := startDepot(t, data)
+	admin := []string{"--user", e2eAdminKey + ":x"}
+	code, body := curl(t, append(admin, "-X", "POST", "-d", `{"user":{"email":"q@example.com","quota_mb":1}}`, p.url+"/admin/users")...)
+	if code != 201 {
+		t.Fatalf("create user: %d %s", code, body)
+	}
+	var u struct {
+		User struct {
+			ID     string
+			APIKey string `json:"api_key"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &u); err != nil {
+		t.Fatal(err)
+	}
+	user := []string{"--user", u.User.APIKey + ":x"}
+	upload := func(p *depotProcess, name string, size int) int {
+		f := filepath.Join(t.TempDir(), name)
+		os.WriteFile(f, make([]byte, size), 0o600)
+		code, _ := curl(t, append(user, "-T", f, p.url+"/api/files/content?path=/"+name)...)
+		return code
+	}
+	if code := upload(p, "a.bin", 400<<10); code != 201 {
+		t.Fatalf("upload: %d", code)
+	}
+	fsck := exec.Command(bin, "fsck")
+	fsck.Env = append(os.Environ(), "DEPOT_DATA_DIR="+data)
+	if out, err := fsck.CombinedOutput(); err == nil {
+		t.Fatalf("fsck ran beside a live server:\n%s", out)
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+	// Written while the server was down, as by a restore.
+	if err := os.WriteFile(filepath.Join(data, "files", "users", u.User.ID, "restored.bin"), make([]byte, 500<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = startDepot(t, data)
+	if code := upload(p, "b.bin", 200<<10); code != 507 {
+		t.Fatalf("after an unclean start, an upload over the recounted quota answered %d, want 507", code)
+	}
+	p.stop(t)
+	os.WriteFile(filepath.Join(data, "tmp", ".upload-leftover"), []byte("x"), 0o600)
+	fsck = exec.Command(bin, "fsck")
+	fsck.Env = append(os.Environ(), "DEPOT_DATA_DIR="+data)
+	out, err := fsck.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "2 files, 921600 bytes") || !strings.Contains(string(out), "1 leftover") {
+		t.Fatalf("fsck: %v\n%s", err, out)
+	}
+}

@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"depot/auth"
 	"depot/config"
+	"depot/files"
 	"depot/mft"
 	"depot/server"
 	"depot/store"
@@ -30,6 +36,9 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer a.close()
+	if err := a.startFiles(ctx, logger); err != nil {
+		return err
+	}
 
 	auditLog := &store.AuditLog{Service: a.audit, Logger: logger}
 	auditLog.Open()
@@ -63,6 +72,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Groups:            a.groups,
 		Files:             a.files,
 		Perms:             a.perms,
+		Folders:           a.fold,
 		Audit:             a.audit,
 		Auth: &auth.Authenticator{Users: a.users, Tokens: a.tokens, Defender: defender,
 			TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: auditLog},
@@ -87,11 +97,12 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		logger.Warn("requests still running at the shutdown deadline were cut off", "err", err)
 	}
 	logger.Info("stopped")
-	return nil
+	return a.markClean()
 }
 
-// sweep deletes expired temporary keys and audit events past their
-// retention, at start and then every hour.
+// sweep deletes expired temporary keys, audit events past their retention,
+// files past their folder's retention and abandoned upload pieces, at start
+// and then every hour.
 func sweep(ctx context.Context, a *app, logger *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -104,6 +115,14 @@ func sweep(ctx context.Context, a *app, logger *slog.Logger) {
 			logger.Warn("sweep audit log", "err", err)
 		} else if n > 0 {
 			logger.Info("audit events past retention deleted", "count", n)
+		}
+		if n, err := a.files.ExpireFiles(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("sweep files past retention", "err", err)
+		} else if n > 0 {
+			logger.Info("files past their folder's retention deleted", "count", n)
+		}
+		if _, err := a.files.SweepStaging(files.StagingTTL); err != nil {
+			logger.Warn("sweep staging files", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -126,4 +145,62 @@ func initData(ctx context.Context, configPath string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Data directory %s is ready.\n", cfg.Data.Dir)
 	return a.close()
+}
+
+// runningMarker exists in the data directory while a server runs; finding
+// it at start-up means the last run did not shut down cleanly.
+const runningMarker = "depot.running"
+
+// startFiles prepares storage for serving: after an unclean stop it
+// recounts usage from the disk; it always removes leftover staging files
+// (no upload can be running yet) and marks the data directory in use.
+func (a *app) startFiles(ctx context.Context, logger *slog.Logger) error {
+	marker := filepath.Join(a.cfg.Data.Dir, runningMarker)
+	if _, err := os.Stat(marker); err == nil {
+		logger.Warn("the last run did not stop cleanly; recounting storage usage")
+		bytes, count, err := a.files.Fsck(ctx)
+		if err != nil {
+			return fmt.Errorf("recount storage usage: %w", err)
+		}
+		logger.Info("storage usage recounted", "files", count, "bytes", bytes)
+	}
+	if n, err := a.files.SweepStaging(0); err != nil {
+		logger.Warn("remove leftover staging files", "err", err)
+	} else if n > 0 {
+		logger.Info("leftover staging files removed", "count", n)
+	}
+	return os.WriteFile(marker, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+}
+
+// markClean records a clean shutdown.
+func (a *app) markClean() error {
+	err := os.Remove(filepath.Join(a.cfg.Data.Dir, runningMarker))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// fsck recounts storage usage and removes leftover upload files. The
+// database lock keeps it from running beside a server.
+func fsck(ctx context.Context, configPath string, stdout io.Writer) error {
+	cfg, err := config.Load(configPath, environ())
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, io.Discard)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	bytes, count, err := a.files.Fsck(ctx)
+	if err != nil {
+		return err
+	}
+	removed, err := a.files.SweepStaging(0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Storage holds %d files, %d bytes; usage recounted. %d leftover upload files removed.\n", count, bytes, removed)
+	return a.markClean()
 }

@@ -27,13 +27,15 @@ const (
 type Service struct {
 	Permissions mft.PermissionService
 	Usage       mft.UsageService
+	// Folders holds folder rules; nil means none.
+	Folders mft.FolderService
 	// Events receives file events; nil drops them.
 	Events mft.EventSink
 	Now    func() time.Time
 
-	root   *os.Root // data/files
-	tmp    *os.File // data/tmp, for renameat2 from staging to the tree
-	tmpDir string
+	root    *os.Root // data/files
+	tmpRoot *os.Root // data/tmp: staging files and upload pieces
+	tmp     *os.File // data/tmp, for renameat2 from staging to the tree
 }
 
 // Open opens the storage root and staging directory below dataDir
@@ -49,17 +51,23 @@ func Open(dataDir string) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("files: open storage root: %w", err)
 	}
-	tmp, err := os.Open(tmpDir)
+	tmpRoot, err := os.OpenRoot(tmpDir)
 	if err != nil {
 		root.Close()
 		return nil, fmt.Errorf("files: open staging directory: %w", err)
 	}
-	return &Service{root: root, tmp: tmp, tmpDir: tmpDir, Now: time.Now}, nil
+	tmp, err := tmpRoot.Open(".")
+	if err != nil {
+		root.Close()
+		tmpRoot.Close()
+		return nil, fmt.Errorf("files: open staging directory: %w", err)
+	}
+	return &Service{root: root, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now}, nil
 }
 
 // Close releases the directory handles.
 func (s *Service) Close() error {
-	return errors.Join(s.root.Close(), s.tmp.Close())
+	return errors.Join(s.root.Close(), s.tmp.Close(), s.tmpRoot.Close())
 }
 
 // Actor is who performs an operation, over which protocol, from where.

@@ -225,12 +225,19 @@ func (s *Service) Rename(ctx context.Context, a Actor, from, to string) (mft.Fil
 	if err != nil || !parent.IsDir() {
 		return mft.FileInfo{}, mft.Errorf(mft.ENOTFOUND, "The folder %s does not exist.", path.Dir(dst.client))
 	}
+	size := fi.Size()
+	if fi.IsDir() {
+		if size, err = s.Usage.Usage(ctx, src.storage); err != nil {
+			return mft.FileInfo{}, err
+		}
+	}
+	if err := s.checkMove(ctx, a, src, dst, size, fi.IsDir()); err != nil {
+		return mft.FileInfo{}, err
+	}
 	if err := renameNoReplace(srcRoot, rel(src.base, src.storage), dstRoot, rel(dst.base, dst.storage)); err != nil {
 		return mft.FileInfo{}, fsError(err, dst.client)
 	}
-	size := fi.Size()
 	if fi.IsDir() {
-		size, _ = s.Usage.Usage(ctx, src.storage)
 		_ = s.Usage.MoveUsage(ctx, src.storage, dst.storage, size)
 	} else {
 		s.addUsage(ctx, path.Dir(src.storage), -size)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"sync"
@@ -36,6 +37,7 @@ type limitWriter struct {
 	n       int64
 	maxSize int64 // file size limit, 0 = none
 	quota   int64 // bytes left in the quota, -1 = none
+	oldSize int64 // size of the file being replaced
 	h       hash.Hash
 }
 
@@ -65,41 +67,13 @@ func (lw *limitWriter) Write(p []byte) (int, error) {
 // rename: a half-written file is never visible, and a refused or broken
 // upload leaves nothing behind. The answer carries the sha256.
 func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
-	t, root, err := s.prepare(ctx, a, clientPath, mft.PermUpload)
+	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
 	defer root.Close()
-	if t.isTreeRoot() {
-		return mft.FileInfo{}, mft.Errorf(mft.EINVALID, "Give the file a name: %s is a folder.", t.client)
-	}
 	name := rel(t.base, t.storage)
-	parent, err := root.Stat(path.Dir(name))
-	if err != nil || !parent.IsDir() {
-		return mft.FileInfo{}, mft.Errorf(mft.ENOTFOUND, "The folder %s does not exist.", path.Dir(t.client))
-	}
-	var oldSize int64
-	if fi, err := root.Lstat(name); err == nil {
-		switch {
-		case fi.IsDir():
-			return mft.FileInfo{}, mft.Errorf(mft.ECONFLICT, "%s is a folder.", t.client)
-		case !opts.Overwrite:
-			return mft.FileInfo{}, mft.Errorf(mft.ECONFLICT, "%s already exists.", t.client)
-		}
-		if err := t.need(mft.PermOverwrite); err != nil {
-			return mft.FileInfo{}, err
-		}
-		oldSize = fi.Size()
-	}
-	lw, err := s.limits(ctx, a, t, oldSize)
-	if err != nil {
-		return mft.FileInfo{}, err
-	}
-	if err := lw.check(opts.Size); err != nil { // -1 (unknown) breaks no limit
-		return mft.FileInfo{}, err
-	}
-
-	staging, err := os.CreateTemp(s.tmpDir, ".upload-*")
+	staging, stagingName, err := s.createStaging(".upload-")
 	if err != nil {
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
@@ -107,7 +81,7 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 	defer func() {
 		if !published {
 			staging.Close()
-			os.Remove(staging.Name())
+			s.tmpRoot.Remove(stagingName)
 		}
 	}()
 	lw.w, lw.h = staging, sha256.New()
@@ -127,7 +101,7 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 	if err := staging.Sync(); err != nil {
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
-	if err := s.commit(root, staging, name, opts.Overwrite); err != nil {
+	if err := s.commit(root, staging, stagingName, name, opts.Overwrite); err != nil {
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
 	published = true
@@ -136,38 +110,192 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
 	sum := hex.EncodeToString(lw.h.Sum(nil))
-	s.addUsage(ctx, path.Dir(t.storage), lw.n-oldSize)
+	s.addUsage(ctx, path.Dir(t.storage), lw.n-lw.oldSize)
 	s.publish(mft.Event{Event: mft.EventFileUploaded, Path: t.storage, Size: lw.n, SHA256: sum}, a)
 	out := info(t.client, fi)
 	out.SHA256 = sum
 	return out, nil
 }
 
-// onlyReader hides a body's WriteTo, so that io.CopyBuffer goes through
-// limitWriter's checks on every chunk.
-type onlyReader struct{ io.Reader }
-
-// limits returns a writer that enforces the user's max file size and, for
-// files in their home, their quota; replacing a file frees its old size.
-func (s *Service) limits(ctx context.Context, a Actor, t target, oldSize int64) (*limitWriter, error) {
-	lw := &limitWriter{quota: -1}
-	u := a.User
-	if u.MaxFileSize > 0 {
-		lw.maxSize = u.MaxFileSize * mb
+// beginUpload resolves and checks the target of an upload (permission,
+// parent folder, existing file, limits against the announced size) and
+// returns its open tree and a limitWriter for the bytes.
+func (s *Service) beginUpload(ctx context.Context, a Actor, clientPath string, opts UploadOptions) (target, *os.Root, *limitWriter, error) {
+	t, root, err := s.prepare(ctx, a, clientPath, mft.PermUpload)
+	if err != nil {
+		return target{}, nil, nil, err
 	}
-	if u.QuotaMB > 0 && mft.HasPathPrefix(t.storage, u.Home) {
-		used, err := s.Usage.Usage(ctx, u.Home)
-		if err != nil {
+	lw, err := s.checkUpload(ctx, a, t, root, opts)
+	if err != nil {
+		root.Close()
+		return target{}, nil, nil, err
+	}
+	return t, root, lw, nil
+}
+
+func (s *Service) checkUpload(ctx context.Context, a Actor, t target, root *os.Root, opts UploadOptions) (*limitWriter, error) {
+	if t.isTreeRoot() {
+		return nil, mft.Errorf(mft.EINVALID, "Give the file a name: %s is a folder.", t.client)
+	}
+	name := rel(t.base, t.storage)
+	parent, err := root.Stat(path.Dir(name))
+	if err != nil || !parent.IsDir() {
+		return nil, mft.Errorf(mft.ENOTFOUND, "The folder %s does not exist.", path.Dir(t.client))
+	}
+	var oldSize int64
+	if fi, err := root.Lstat(name); err == nil {
+		switch {
+		case fi.IsDir():
+			return nil, mft.Errorf(mft.ECONFLICT, "%s is a folder.", t.client)
+		case !opts.Overwrite:
+			return nil, mft.Errorf(mft.ECONFLICT, "%s already exists.", t.client)
+		}
+		if err := t.need(mft.PermOverwrite); err != nil {
 			return nil, err
 		}
-		lw.quota = max(u.QuotaMB*mb-used+oldSize, 0)
+		oldSize = fi.Size()
+	}
+	lw, err := s.limits(ctx, a, t, oldSize)
+	if err != nil {
+		return nil, err
+	}
+	lw.oldSize = oldSize
+	if err := lw.check(opts.Size); err != nil { // -1 (unknown) breaks no limit
+		return nil, err
 	}
 	return lw, nil
 }
 
+// createStaging creates a new empty file in data/tmp whose name starts
+// with prefix (which may name a folder below tmp), and returns it with its
+// name relative to tmp.
+func (s *Service) createStaging(prefix string) (*os.File, string, error) {
+	for {
+		name := prefix + randText()
+		f, err := s.tmpRoot.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, name, err
+		}
+	}
+}
+
+// onlyReader hides a body's WriteTo, so that io.CopyBuffer goes through
+// limitWriter's checks on every chunk.
+type onlyReader struct{ io.Reader }
+
+// quota is a byte limit on everything stored below a storage path.
+type quota struct {
+	path  string
+	limit int64
+}
+
+// limits returns a writer that enforces, for a file written at the target
+// in place of oldSize bytes: the user's max file size, their quota (for
+// files in their home) and the rules of every folder above the target.
+func (s *Service) limits(ctx context.Context, a Actor, t target, oldSize int64) (*limitWriter, error) {
+	lw := &limitWriter{quota: -1}
+	rules, err := s.rulesAbove(ctx, a, path.Dir(t.storage))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rules.folders {
+		if err := r.CheckName(path.Base(t.storage)); err != nil {
+			return nil, err
+		}
+	}
+	lw.maxSize = rules.maxSize
+	for _, q := range rules.quotas {
+		used, err := s.Usage.Usage(ctx, q.path)
+		if err != nil {
+			return nil, err
+		}
+		left := max(q.limit-used+oldSize, 0)
+		if lw.quota < 0 || left < lw.quota {
+			lw.quota = left
+		}
+	}
+	return lw, nil
+}
+
+// rules are the limits that apply below one storage folder.
+type rules struct {
+	folders []*mft.Folder
+	maxSize int64 // bytes, 0 = none
+	quotas  []quota
+}
+
+// rulesAbove gathers the user's limits and the folder rules on dir and its
+// ancestors; the smallest size limit wins and every quota applies.
+func (s *Service) rulesAbove(ctx context.Context, a Actor, dir string) (rules, error) {
+	var r rules
+	u := a.User
+	if u.MaxFileSize > 0 {
+		r.maxSize = u.MaxFileSize * mb
+	}
+	if u.QuotaMB > 0 && mft.HasPathPrefix(dir, u.Home) {
+		r.quotas = append(r.quotas, quota{u.Home, u.QuotaMB * mb})
+	}
+	if s.Folders == nil {
+		return r, nil
+	}
+	folders, err := s.Folders.FindFoldersAbove(ctx, dir)
+	if err != nil {
+		return r, err
+	}
+	r.folders = folders
+	for _, f := range folders {
+		if f.MaxFileSize > 0 && (r.maxSize == 0 || f.MaxFileSize*mb < r.maxSize) {
+			r.maxSize = f.MaxFileSize * mb
+		}
+		if f.QuotaMB > 0 {
+			r.quotas = append(r.quotas, quota{f.Path, f.QuotaMB * mb})
+		}
+	}
+	return r, nil
+}
+
+// checkMove applies the destination's rules to a rename: the name must be
+// allowed, a file must fit the size limit, and the bytes must fit every
+// quota the source is not already counted in. A folder cannot be moved
+// into a folder whose extension rules it is not already under, since its
+// contents were never checked against them.
+func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size int64, isDir bool) error {
+	r, err := s.rulesAbove(ctx, a, path.Dir(dst.storage))
+	if err != nil {
+		return err
+	}
+	for _, f := range r.folders {
+		if isDir {
+			if (len(f.AllowedExtensions) > 0 || len(f.BlockedExtensions) > 0) && !mft.HasPathPrefix(src.storage, f.Path) {
+				return mft.Errorf(mft.EINVALID, "%s has file extension rules; move the files one by one.", path.Dir(dst.client))
+			}
+			continue
+		}
+		if err := f.CheckName(path.Base(dst.storage)); err != nil {
+			return err
+		}
+	}
+	if !isDir && r.maxSize > 0 && size > r.maxSize {
+		return mft.Errorf(mft.ETOOLARGE, "The file is larger than the limit of %d bytes.", r.maxSize)
+	}
+	for _, q := range r.quotas {
+		if mft.HasPathPrefix(src.storage, q.path) {
+			continue
+		}
+		used, err := s.Usage.Usage(ctx, q.path)
+		if err != nil {
+			return err
+		}
+		if used+size > q.limit {
+			return mft.Errorf(mft.EQUOTA, "%s does not fit in the quota of %s (%d bytes left).", src.client, q.path, max(q.limit-used, 0))
+		}
+	}
+	return nil
+}
+
 // commit closes the synced staging file, renames it to name inside root
 // (refusing to replace unless overwrite) and syncs the folder.
-func (s *Service) commit(root *os.Root, staging *os.File, name string, overwrite bool) error {
+func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name string, overwrite bool) error {
 	if err := staging.Close(); err != nil {
 		return err
 	}
@@ -176,7 +304,7 @@ func (s *Service) commit(root *os.Root, staging *os.File, name string, overwrite
 		return err
 	}
 	defer dir.Close()
-	if err := renameat(s.tmp, path.Base(staging.Name()), dir, path.Base(name), !overwrite); err != nil {
+	if err := renameat(s.tmp, stagingName, dir, path.Base(name), !overwrite); err != nil {
 		return err
 	}
 	return dir.Sync()

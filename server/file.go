@@ -111,7 +111,24 @@ func (s *Server) handleFileUpload(c echo.Context) error {
 		return err
 	}
 	r := c.Request()
-	fi, err := s.Files.Upload(r.Context(), actor(c), p, r.Body, files.UploadOptions{Overwrite: overwrite, Size: r.ContentLength})
+	opts := files.UploadOptions{Overwrite: overwrite, Size: r.ContentLength}
+	var fi mft.FileInfo
+	if c.QueryParam("chunks") != "" || c.QueryParam("chunk") != "" {
+		chunk, chunks, perr := chunkQuery(c)
+		if perr != nil {
+			return perr
+		}
+		var (
+			progress files.Chunk
+			done     bool
+		)
+		fi, progress, done, err = s.Files.UploadChunk(r.Context(), actor(c), p, r.Body, chunk, chunks, opts)
+		if err == nil && !done {
+			return writeOne(c, http.StatusAccepted, "chunk", progress)
+		}
+	} else {
+		fi, err = s.Files.Upload(r.Context(), actor(c), p, r.Body, opts)
+	}
 	if err != nil {
 		if code := mft.ErrorCode(err); code == mft.ETOOLARGE || code == mft.EQUOTA {
 			c.Response().Header().Set("Connection", "close") // do not read the rest of a refused body
@@ -119,6 +136,17 @@ func (s *Server) handleFileUpload(c echo.Context) error {
 		return err
 	}
 	return writeOne(c, http.StatusCreated, "file", fi)
+}
+
+// chunkQuery reads the chunk and chunks parameters of a piece of a
+// chunked upload (LiquidFiles semantics: chunk counts from 0).
+func chunkQuery(c echo.Context) (chunk, chunks int, err error) {
+	chunks, err1 := strconv.Atoi(c.QueryParam("chunks"))
+	chunk, err2 := strconv.Atoi(c.QueryParam("chunk"))
+	if err1 != nil || err2 != nil {
+		return 0, 0, mft.Errorf(mft.EMALFORMED, "A chunked upload needs both chunk (from 0) and chunks (the number of pieces) as whole numbers.")
+	}
+	return chunk, chunks, nil
 }
 
 type renameRequest struct {

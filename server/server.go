@@ -41,12 +41,13 @@ type Server struct {
 	// Version is reported by /healthz.
 	Version string
 
-	Logger *slog.Logger
-	Users  mft.UserService
-	Groups mft.GroupService
-	Files  *files.Service
-	Perms  mft.PermissionService
-	Audit  mft.AuditService
+	Logger  *slog.Logger
+	Users   mft.UserService
+	Groups  mft.GroupService
+	Files   *files.Service
+	Perms   mft.PermissionService
+	Folders mft.FolderService
+	Audit   mft.AuditService
 	// Events receives auth events for the audit log; nil drops them.
 	Events   mft.EventSink
 	Auth     *auth.Authenticator
@@ -132,6 +133,7 @@ func (s *Server) routes() *echo.Echo {
 	s.userRoutes(admin)
 	s.groupRoutes(admin)
 	s.permissionRoutes(admin)
+	s.folderRoutes(admin)
 	admin.GET("/audit", s.handleAudit)
 	admin.GET("/bans", s.handleBanList)
 	admin.DELETE("/bans/:ip", s.handleBanDelete)

@@ -59,8 +59,8 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 	if err != nil {
 		tb.Fatal(err)
 	}
-	perms := store.NewPermissionService(db)
-	fsvc.Permissions, fsvc.Usage = perms, store.NewUsageService(db)
+	perms, folders := store.NewPermissionService(db), store.NewFolderService(db)
+	fsvc.Permissions, fsvc.Usage, fsvc.Folders = perms, store.NewUsageService(db), folders
 	auditSvc := store.NewAuditService(db)
 	auditLog := &store.AuditLog{Service: auditSvc, Interval: 10 * time.Millisecond}
 	auditLog.Open()
@@ -72,6 +72,7 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 		Groups:       store.NewGroupService(db),
 		Files:        fsvc,
 		Perms:        perms,
+		Folders:      folders,
 		Audit:        auditSvc,
 		Auth:         &auth.Authenticator{Users: users, Tokens: tokens, Defender: defender, TokenTTL: time.Hour, Now: time.Now, Events: auditLog},
 		Defender:     defender,

@@ -115,6 +115,7 @@ type AuditLog struct {
 	Logger   *slog.Logger
 	Interval time.Duration // longest an event waits before it is written
 
+	flushMu sync.Mutex // held while a batch is written, so Flush waits for one in flight
 	mu      sync.Mutex
 	pending []mft.Event
 	wake    chan struct{}
@@ -157,8 +158,11 @@ func (l *AuditLog) Publish(ev mft.Event) {
 	}
 }
 
-// Flush writes every queued event now.
+// Flush writes every queued event now; when it returns, every event
+// published before the call is stored.
 func (l *AuditLog) Flush() error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	for {
 		l.mu.Lock()
 		batch := l.pending

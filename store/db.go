@@ -32,7 +32,8 @@ var (
 	bucketTokens        = []byte("Tokens")
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUsersEmail, bucketUsersUsername,
-		bucketUsersAPIKey, bucketGroups, bucketTokens, bucketUsage, bucketAudit, bucketPermissions}
+		bucketUsersAPIKey, bucketGroups, bucketTokens, bucketUsage, bucketAudit, bucketPermissions,
+		bucketFolders, bucketFoldersPath}
 
 	keySchemaVersion = []byte("schema_version")
 )

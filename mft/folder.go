@@ -1,0 +1,113 @@
+package mft
+
+import (
+	"context"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Folder holds the rules of a storage folder and everything below it:
+// which file extensions may be stored, how large a file may be, how many
+// bytes the folder may hold and how many days files are kept.
+type Folder struct {
+	ID                string    `json:"id"`
+	Path              string    `json:"path"`
+	AllowedExtensions []string  `json:"allowed_extensions"`
+	BlockedExtensions []string  `json:"blocked_extensions"`
+	MaxFileSize       int64     `json:"max_file_size"` // MB, 0 = no limit
+	QuotaMB           int64     `json:"quota_mb"`      // 0 = no limit
+	RetentionDays     int       `json:"retention_days"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
+}
+
+// Validate normalizes the extension lists (lower case, no leading dot,
+// no duplicates) and reports the first problem as an EINVALID error.
+func (f *Folder) Validate() error {
+	if err := ValidateStoragePath("path", f.Path); err != nil {
+		return err
+	}
+	var err error
+	if f.AllowedExtensions, err = normalizeExtensions("allowed_extensions", f.AllowedExtensions); err != nil {
+		return err
+	}
+	if f.BlockedExtensions, err = normalizeExtensions("blocked_extensions", f.BlockedExtensions); err != nil {
+		return err
+	}
+	switch {
+	case f.MaxFileSize < 0:
+		return Errorf(EINVALID, "max_file_size must be 0 (no limit) or a number of megabytes")
+	case f.QuotaMB < 0:
+		return Errorf(EINVALID, "quota_mb must be 0 (no limit) or a number of megabytes")
+	case f.RetentionDays < 0 || f.RetentionDays > 36500:
+		return Errorf(EINVALID, "retention_days must be 0 (keep forever) up to 36500")
+	}
+	return nil
+}
+
+func normalizeExtensions(field string, exts []string) ([]string, error) {
+	out := []string{}
+	for _, e := range exts {
+		e = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(e), "."))
+		if e == "" || len(e) > 32 || strings.ContainsAny(e, "/\\*?. \x00") {
+			return nil, Errorf(EINVALID, "%s: %q is not a file extension such as \"csv\"", field, e)
+		}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Extension returns the lower-case extension of a file name without the
+// dot ("" for none); "report.tar.gz" has "gz".
+func Extension(name string) string {
+	ext := path.Ext(name)
+	if ext == "" || ext == name {
+		return ""
+	}
+	return strings.ToLower(ext[1:])
+}
+
+// CheckName returns EINVALID if the rule refuses a file of that name.
+func (f *Folder) CheckName(name string) error {
+	ext := Extension(name)
+	if slices.Contains(f.BlockedExtensions, ext) && ext != "" {
+		return Errorf(EINVALID, "Files ending in .%s may not be stored in %s.", ext, f.Path)
+	}
+	if len(f.AllowedExtensions) > 0 && !slices.Contains(f.AllowedExtensions, ext) {
+		return Errorf(EINVALID, "%s only accepts files ending in .%s.", f.Path, strings.Join(f.AllowedExtensions, ", ."))
+	}
+	return nil
+}
+
+// FolderUpdate holds the fields a partial update changes.
+type FolderUpdate struct {
+	AllowedExtensions *[]string
+	BlockedExtensions *[]string
+	MaxFileSize       *int64
+	QuotaMB           *int64
+	RetentionDays     *int
+}
+
+// FolderService stores folder rules.
+type FolderService interface {
+	// FindFolderByID returns ENOTFOUND if the rule does not exist.
+	FindFolderByID(ctx context.Context, id string) (*Folder, error)
+	// FindFolders returns one page of rules ordered by id.
+	FindFolders(ctx context.Context, page Page) ([]*Folder, bool, error)
+	// FindFoldersAbove returns the rules on storage path p and each of its
+	// ancestors, nearest first.
+	FindFoldersAbove(ctx context.Context, p string) ([]*Folder, error)
+	// FindRetentionFolders returns every rule with retention_days set.
+	FindRetentionFolders(ctx context.Context) ([]*Folder, error)
+	// CreateFolder returns EINVALID if f is invalid or its path already
+	// has a rule.
+	CreateFolder(ctx context.Context, f *Folder) error
+	// UpdateFolder returns ENOTFOUND or EINVALID.
+	UpdateFolder(ctx context.Context, id string, upd FolderUpdate) (*Folder, error)
+	// DeleteFolder returns ENOTFOUND. The files stay.
+	DeleteFolder(ctx context.Context, id string) error
+}

@@ -1,0 +1,169 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// pieces splits body into n pieces.
+func pieces(body string, n int) []string {
+	size := (len(body) + n - 1) / n
+	out := make([]string, n)
+	for i := range n {
+		out[i] = body[min(i*size, len(body)):min((i+1)*size, len(body))]
+	}
+	return out
+}
+
+// Pieces arrive in any order, a retried piece replaces the first copy,
+// and the piece that completes the set gets the whole file and its sha256.
+func TestFiles_ChunkedUpload(t *testing.T) {
+	ts := MustOpenServer(t)
+	key := ts.createUser(t, `{"user":{"email":"ch@example.com"}}`).User.APIKey
+	body := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB
+	p := pieces(body, 4)
+	chunk := func(i int, data string) response {
+		return ts.put(t, key, "/big.bin", data, fmt.Sprintf("chunk=%d&chunks=4", i))
+	}
+	for n, i := range []int{2, 0, 3} {
+		r := chunk(i, p[i])
+		want(t, r, 202)
+		if !strings.Contains(r.body, fmt.Sprintf(`"received":%d`, n+1)) {
+			t.Fatalf("progress after %d pieces: %s", n+1, r.body)
+		}
+	}
+	want(t, chunk(0, strings.Repeat("x", len(p[0]))), 202) // a retry replaces
+	want(t, chunk(0, p[0]), 202)
+	want(t, ts.do(t, "GET", "/api/files/stat?path=/big.bin", key, ""), 404) // nothing visible yet
+	r := chunk(1, p[1])
+	want(t, r, 201)
+	if !strings.Contains(r.body, sha(body)) || !strings.Contains(r.body, fmt.Sprintf(`"size":%d`, len(body))) {
+		t.Fatalf("final piece answered %s", r.body)
+	}
+	if got := ts.do(t, "GET", "/api/files/content?path=/big.bin", key, "").body; got != body {
+		t.Fatalf("assembled %d bytes, differ from the %d sent", len(got), len(body))
+	}
+	if left := treeFiles(t, filepath.Join(ts.dataDir, "tmp")); len(left) != 0 {
+		t.Fatalf("pieces left: %v", left)
+	}
+
+	// All pieces at once: exactly one request assembles.
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	body2 := strings.Repeat("Z", 8<<10)
+	for i, piece := range pieces(body2, 8) {
+		wg.Go(func() {
+			statuses[i] = ts.put(t, key, "/par.bin", piece, fmt.Sprintf("chunk=%d&chunks=8", i)).status
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range statuses {
+		if s == 201 {
+			created++
+		} else if s != 202 {
+			t.Fatalf("statuses %v", statuses)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("statuses %v: want exactly one 201", statuses)
+	}
+	if got := ts.do(t, "GET", "/api/files/content?path=/par.bin", key, "").body; got != body2 {
+		t.Fatal("parallel pieces assembled wrongly")
+	}
+}
+
+func TestFiles_ChunkedUploadRefusals(t *testing.T) {
+	ts := MustOpenServer(t)
+	key := ts.createUser(t, `{"user":{"email":"cr@example.com","max_file_size":1}}`).User.APIKey
+	for q, status := range map[string]int{
+		"chunk=0":              400,
+		"chunks=2":             400,
+		"chunk=a&chunks=2":     400,
+		"chunk=2&chunks=2":     400,
+		"chunk=-1&chunks=2":    400,
+		"chunk=0&chunks=0":     400,
+		"chunk=0&chunks=99999": 400,
+	} {
+		r := ts.put(t, key, "/x.bin", "data", q)
+		want(t, r, status)
+		r.errors(t)
+	}
+	// Pieces that together pass the size limit are refused, and the
+	// upload's pieces go away with the sweep.
+	want(t, ts.put(t, key, "/y.bin", strings.Repeat("a", 700<<10), "chunk=0&chunks=3"), 202)
+	want(t, ts.put(t, key, "/y.bin", strings.Repeat("b", 700<<10), "chunk=1&chunks=3"), 413)
+	want(t, ts.put(t, key, "/../y.bin", "a", "chunk=0&chunks=3"), 400)
+	if n, err := ts.files.SweepStaging(time.Hour); err != nil || n != 0 {
+		t.Fatalf("a fresh upload's pieces were swept: %d, %v", n, err)
+	}
+	ts.files.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
+	if n, err := ts.files.SweepStaging(time.Hour); err != nil || n != 1 {
+		t.Fatalf("sweep removed %d, %v; want the abandoned upload", n, err)
+	}
+	if left := treeFiles(t, filepath.Join(ts.dataDir, "tmp")); len(left) != 0 {
+		t.Fatalf("pieces left: %v", left)
+	}
+	if got := treeFiles(t, filepath.Join(ts.dataDir, "files")); len(got) != 0 {
+		t.Fatalf("files: %v", got)
+	}
+}
+
+// Staging files left by a crash go away with the sweep; fresh ones stay
+// until they are an hour idle.
+func TestFiles_StagingSweep(t *testing.T) {
+	ts := MustOpenServer(t)
+	tmp := filepath.Join(ts.dataDir, "tmp")
+	old := time.Now().Add(-2 * time.Hour)
+	for _, name := range []string{".upload-dead", ".upload-live"} {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chtimes(filepath.Join(tmp, ".upload-dead"), old, old)
+	if n, err := ts.files.SweepStaging(time.Hour); err != nil || n != 1 {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+	if left := treeFiles(t, tmp); strings.Join(left, ",") != "/.upload-live" {
+		t.Fatalf("left %v", left)
+	}
+	if n, err := ts.files.SweepStaging(0); err != nil || n != 1 { // at start-up: everything
+		t.Fatalf("start-up sweep %d, %v", n, err)
+	}
+}
+
+// Fsck recounts usage from the disk, fixing a table that drifted.
+func TestFiles_Fsck(t *testing.T) {
+	ts := MustOpenServer(t)
+	ctx := context.Background()
+	u := ts.createUser(t, `{"user":{"email":"f@example.com","quota_mb":1}}`)
+	want(t, ts.do(t, "POST", "/api/folders", u.User.APIKey, `{"path":"/d"}`), 201)
+	want(t, ts.put(t, u.User.APIKey, "/d/a.bin", strings.Repeat("a", 1000)), 201)
+	want(t, ts.put(t, u.User.APIKey, "/b.bin", strings.Repeat("b", 500)), 201)
+	home := "/users/" + u.User.ID
+	// A file written behind the service's back (a restore, a crash).
+	if err := os.WriteFile(filepath.Join(ts.dataDir, "files", home, "d", "c.bin"), make([]byte, 800<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("/etc/passwd", filepath.Join(ts.dataDir, "files", home, "link")) // not counted
+	if err := ts.files.Usage.ReplaceUsage(ctx, map[string]int64{home: 99}); err != nil {
+		t.Fatal(err)
+	}
+	bytes, count, err := ts.files.Fsck(ctx)
+	if err != nil || count != 3 || bytes != 1500+800<<10 {
+		t.Fatalf("fsck: %d files, %d bytes, %v", count, bytes, err)
+	}
+	for dir, wantN := range map[string]int64{"/": bytes, home: bytes, home + "/d": 1000 + 800<<10} {
+		if got, _ := ts.files.Usage.Usage(ctx, dir); got != wantN {
+			t.Errorf("usage %s = %d, want %d", dir, got, wantN)
+		}
+	}
+	// The recounted usage is what the quota sees.
+	want(t, ts.put(t, u.User.APIKey, "/more.bin", strings.Repeat("m", 300<<10)), 507)
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/mft"
+)
+
+// folderRuleRequest is the body of POST and PUT /admin/folders.
+type folderRuleRequest struct {
+	Path              *string   `json:"path"`
+	AllowedExtensions *[]string `json:"allowed_extensions"`
+	BlockedExtensions *[]string `json:"blocked_extensions"`
+	MaxFileSize       *int64    `json:"max_file_size"`
+	QuotaMB           *int64    `json:"quota_mb"`
+	RetentionDays     *int      `json:"retention_days"`
+}
+
+func (r *folderRuleRequest) update() mft.FolderUpdate {
+	return mft.FolderUpdate{AllowedExtensions: r.AllowedExtensions, BlockedExtensions: r.BlockedExtensions,
+		MaxFileSize: r.MaxFileSize, QuotaMB: r.QuotaMB, RetentionDays: r.RetentionDays}
+}
+
+func (s *Server) folderRoutes(g *echo.Group) {
+	g.GET("/folders", s.handleFolderRuleList)
+	g.POST("/folders", s.handleFolderRuleCreate)
+	g.GET("/folders/:id", s.handleFolderRuleView)
+	g.PUT("/folders/:id", s.handleFolderRuleUpdate)
+	g.DELETE("/folders/:id", s.handleFolderRuleDelete)
+}
+
+func (s *Server) handleFolderRuleList(c echo.Context) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	list, more, err := s.Folders.FindFolders(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	last := ""
+	if len(list) > 0 {
+		last = list[len(list)-1].ID
+	}
+	return writeList(s, c, "folder", list, p, more, last)
+}
+
+func (s *Server) handleFolderRuleCreate(c echo.Context) error {
+	var req folderRuleRequest
+	if err := s.decode(c, "folder", &req); err != nil {
+		return err
+	}
+	if req.Path == nil {
+		return mft.Errorf(mft.EINVALID, "path is required, such as /shared/reports")
+	}
+	f := &mft.Folder{Path: *req.Path}
+	upd := req.update()
+	if upd.AllowedExtensions != nil {
+		f.AllowedExtensions = *upd.AllowedExtensions
+	}
+	if upd.BlockedExtensions != nil {
+		f.BlockedExtensions = *upd.BlockedExtensions
+	}
+	if upd.MaxFileSize != nil {
+		f.MaxFileSize = *upd.MaxFileSize
+	}
+	if upd.QuotaMB != nil {
+		f.QuotaMB = *upd.QuotaMB
+	}
+	if upd.RetentionDays != nil {
+		f.RetentionDays = *upd.RetentionDays
+	}
+	if err := s.Folders.CreateFolder(c.Request().Context(), f); err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusCreated, "folder", f)
+}
+
+func (s *Server) handleFolderRuleView(c echo.Context) error {
+	f, err := s.Folders.FindFolderByID(c.Request().Context(), pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "folder", f)
+}
+
+// handleFolderRuleUpdate changes the rules; the path identifies them and
+// cannot change.
+func (s *Server) handleFolderRuleUpdate(c echo.Context) error {
+	id := pathParam(c, "id")
+	ctx := c.Request().Context()
+	if _, err := s.Folders.FindFolderByID(ctx, id); err != nil {
+		return err
+	}
+	var req folderRuleRequest
+	if err := s.decode(c, "folder", &req); err != nil {
+		return err
+	}
+	if req.Path != nil {
+		return mft.Errorf(mft.EINVALID, "path cannot change; delete these rules and create others.")
+	}
+	f, err := s.Folders.UpdateFolder(ctx, id, req.update())
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "folder", f)
+}
+
+func (s *Server) handleFolderRuleDelete(c echo.Context) error {
+	if err := s.Folders.DeleteFolder(c.Request().Context(), pathParam(c, "id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusOK)
+}

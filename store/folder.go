@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"path"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/mft"
+)
+
+var (
+	bucketFolders     = []byte("Folders")
+	bucketFoldersPath = []byte("Folders.Path")
+)
+
+// FolderService stores folder rules in bbolt, indexed by path so that the
+// rules above a file are found with one lookup per ancestor.
+type FolderService struct {
+	db *DB
+}
+
+var _ mft.FolderService = (*FolderService)(nil)
+
+// NewFolderService returns a FolderService backed by db.
+func NewFolderService(db *DB) *FolderService { return &FolderService{db: db} }
+
+// FindFolderByID returns ENOTFOUND if the rule does not exist.
+func (s *FolderService) FindFolderByID(ctx context.Context, id string) (*mft.Folder, error) {
+	var f *mft.Folder
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		f, err = findFolderByID(tx, id)
+		return err
+	})
+	return f, err
+}
+
+// FindFolders returns one page of rules ordered by id.
+func (s *FolderService) FindFolders(ctx context.Context, page mft.Page) ([]*mft.Folder, bool, error) {
+	var (
+		out  []*mft.Folder
+		more bool
+	)
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, more, err = list[mft.Folder](tx.Bucket(bucketFolders), page, nil)
+		return err
+	})
+	return out, more, err
+}
+
+// FindFoldersAbove returns the rules on p and its ancestors, nearest first.
+func (s *FolderService) FindFoldersAbove(ctx context.Context, p string) ([]*mft.Folder, error) {
+	var out []*mft.Folder
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketFoldersPath)
+		for dir := p; ; dir = path.Dir(dir) {
+			if id := idx.Get([]byte(dir)); id != nil {
+				f, err := findFolderByID(tx, string(id))
+				if err != nil {
+					return err
+				}
+				out = append(out, f)
+			}
+			if dir == "/" || dir == "." {
+				return nil
+			}
+		}
+	})
+	return out, err
+}
+
+// FindRetentionFolders returns every rule with retention_days set.
+func (s *FolderService) FindRetentionFolders(ctx context.Context) ([]*mft.Folder, error) {
+	var out []*mft.Folder
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = findAll(tx.Bucket(bucketFolders), func(f *mft.Folder) bool { return f.RetentionDays > 0 })
+		return err
+	})
+	return out, err
+}
+
+// CreateFolder validates and stores f with a new id.
+func (s *FolderService) CreateFolder(ctx context.Context, f *mft.Folder) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	f.ID = "fld_" + strings.ToLower(rand.Text()[:16])
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		if id := tx.Bucket(bucketFoldersPath).Get([]byte(f.Path)); id != nil {
+			return mft.Errorf(mft.EINVALID, "path: %s already has folder rules (%s); update those", f.Path, id)
+		}
+		f.CreatedAt = s.db.now()
+		f.UpdatedAt = f.CreatedAt
+		if err := tx.Bucket(bucketFoldersPath).Put([]byte(f.Path), []byte(f.ID)); err != nil {
+			return err
+		}
+		return put(tx.Bucket(bucketFolders), f.ID, f)
+	})
+}
+
+// UpdateFolder changes the rules of a folder; its path stays.
+func (s *FolderService) UpdateFolder(ctx context.Context, id string, upd mft.FolderUpdate) (*mft.Folder, error) {
+	var out *mft.Folder
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		f, err := findFolderByID(tx, id)
+		if err != nil {
+			return err
+		}
+		if upd.AllowedExtensions != nil {
+			f.AllowedExtensions = slices.Clone(*upd.AllowedExtensions)
+		}
+		if upd.BlockedExtensions != nil {
+			f.BlockedExtensions = slices.Clone(*upd.BlockedExtensions)
+		}
+		if upd.MaxFileSize != nil {
+			f.MaxFileSize = *upd.MaxFileSize
+		}
+		if upd.QuotaMB != nil {
+			f.QuotaMB = *upd.QuotaMB
+		}
+		if upd.RetentionDays != nil {
+			f.RetentionDays = *upd.RetentionDays
+		}
+		if err := f.Validate(); err != nil {
+			return err
+		}
+		f.UpdatedAt = s.db.now()
+		out = f
+		return put(tx.Bucket(bucketFolders), f.ID, f)
+	})
+	return out, err
+}
+
+// DeleteFolder removes a rule; the files stay.
+func (s *FolderService) DeleteFolder(ctx context.Context, id string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		f, err := findFolderByID(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketFoldersPath).Delete([]byte(f.Path)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketFolders).Delete([]byte(id))
+	})
+}
+
+func findFolderByID(tx *bolt.Tx, id string) (*mft.Folder, error) {
+	var f mft.Folder
+	if ok, err := get(tx.Bucket(bucketFolders), id, &f); err != nil {
+		return nil, err
+	} else if !ok || id == "" {
+		return nil, mft.Errorf(mft.ENOTFOUND, "Folder rules not found.")
+	}
+	return &f, nil
+}
