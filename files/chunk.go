@@ -111,20 +111,8 @@ func (s *Service) storePiece(dir string, chunk int, body io.Reader, lw *limitWri
 			s.tmpRoot.Remove(tmpName)
 		}
 	}()
-	start := lw.n
-	lw.w, lw.h = f, sha256.New()
-	bufp := copyBufs.Get().(*[]byte)
-	_, err = io.CopyBuffer(lw, onlyReader{body}, *bufp)
-	copyBufs.Put(bufp)
-	if err != nil {
-		var me *mft.Error
-		if errors.As(err, &me) {
-			return err
-		}
-		return mft.Errorf(mft.EMALFORMED, "The upload was interrupted after %d bytes.", lw.n-start)
-	}
-	if size >= 0 && lw.n-start != size {
-		return mft.Errorf(mft.EMALFORMED, "Received %d bytes, but %d were announced.", lw.n-start, size)
+	if err := lw.receive(f, body, size, clientPath); err != nil {
+		return err
 	}
 	if err := f.Close(); err != nil {
 		return fsError(err, clientPath)

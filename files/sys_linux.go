@@ -24,3 +24,9 @@ func renameat(oldDir *os.File, oldName string, newDir *os.File, newName string, 
 	}
 	return unix.Renameat2(int(oldDir.Fd()), oldName, int(newDir.Fd()), newName, flags)
 }
+
+// startWriteback asks the kernel to start writing a range of f to disk
+// without waiting; a failure only means the final fsync does the work.
+func startWriteback(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}

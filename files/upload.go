@@ -27,13 +27,9 @@ type UploadOptions struct {
 // mb is one megabyte, the unit of quota_mb and max_file_size.
 const mb = 1 << 20
 
-// copyBufs are the buffers uploads copy through.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
-// limitWriter counts and hashes what it writes, and refuses a write that
-// would cross the size limit or the quota.
+// limitWriter counts and hashes the bytes of an upload, and refuses bytes
+// that would cross the size limit or the quota.
 type limitWriter struct {
-	w       io.Writer
 	n       int64
 	maxSize int64 // file size limit, 0 = none
 	quota   int64 // bytes left in the quota, -1 = none
@@ -52,14 +48,99 @@ func (lw *limitWriter) check(size int64) error {
 	return nil
 }
 
-func (lw *limitWriter) Write(p []byte) (int, error) {
-	if err := lw.check(lw.n + int64(len(p))); err != nil {
-		return 0, err
+const (
+	// recvBufSize is the unit an upload is read, written and hashed in.
+	recvBufSize = 1 << 20
+	// recvBufs is how many units are in flight: one being read and
+	// written while the others are hashed.
+	recvBufs = 3
+	// writebackEvery is how many bytes are written before the kernel is
+	// asked to start writing them to disk, so that the final fsync only
+	// waits for the tail.
+	writebackEvery = 8 << 20
+)
+
+var recvPool = sync.Pool{New: func() any { b := make([]byte, recvBufSize); return &b }}
+
+// receive copies body to f, checking the limits before each write. The
+// sha256 runs in its own goroutine on each buffer while the next one is
+// read and written, and written ranges are handed to the disk as they
+// fill. It returns an *mft.Error: the limit that was crossed, an
+// interrupted body, or a body whose length is not the announced one
+// (announced < 0: unknown).
+func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clientPath string) error {
+	type unit struct {
+		buf *[]byte
+		n   int
 	}
-	n, err := lw.w.Write(p)
-	lw.h.Write(p[:n])
-	lw.n += int64(n)
-	return n, err
+	lw.h = sha256.New()
+	free := make(chan *[]byte, recvBufs)
+	for range recvBufs {
+		free <- recvPool.Get().(*[]byte)
+	}
+	hashq := make(chan unit, recvBufs)
+	hashed := make(chan struct{})
+	go func() {
+		for u := range hashq {
+			lw.h.Write((*u.buf)[:u.n])
+			free <- u.buf
+		}
+		close(hashed)
+	}()
+	start, flushed := lw.n, int64(0)
+	var err error
+	for {
+		buf := <-free
+		n, rerr := fill(body, *buf)
+		if n > 0 {
+			if err = lw.check(lw.n + int64(n)); err == nil {
+				_, err = f.Write((*buf)[:n])
+				err = fsError(err, clientPath)
+			}
+			if err != nil {
+				free <- buf
+				break
+			}
+			lw.n += int64(n)
+			hashq <- unit{buf, n}
+			if written := lw.n - start; written-flushed >= writebackEvery {
+				startWriteback(f, flushed, written-flushed)
+				flushed = written
+			}
+		} else {
+			free <- buf
+		}
+		if rerr == io.EOF {
+			if announced >= 0 && lw.n-start != announced {
+				err = mft.Errorf(mft.EMALFORMED, "Received %d bytes, but %d were announced.", lw.n-start, announced)
+			}
+			break
+		}
+		if rerr != nil {
+			err = mft.Errorf(mft.EMALFORMED, "The upload was interrupted after %d bytes.", lw.n-start)
+			break
+		}
+	}
+	close(hashq)
+	<-hashed
+	for range recvBufs {
+		recvPool.Put(<-free)
+	}
+	return err
+}
+
+// fill reads until buf is full or the reader fails; io.EOF means the body
+// ended cleanly.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Upload streams body to a staging file, enforcing the size and quota
@@ -84,19 +165,8 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 			s.tmpRoot.Remove(stagingName)
 		}
 	}()
-	lw.w, lw.h = staging, sha256.New()
-	bufp := copyBufs.Get().(*[]byte)
-	_, err = io.CopyBuffer(lw, onlyReader{body}, *bufp)
-	copyBufs.Put(bufp)
-	if err != nil {
-		var me *mft.Error
-		if errors.As(err, &me) {
-			return mft.FileInfo{}, err
-		}
-		return mft.FileInfo{}, mft.Errorf(mft.EMALFORMED, "The upload was interrupted after %d bytes.", lw.n)
-	}
-	if opts.Size >= 0 && lw.n != opts.Size {
-		return mft.FileInfo{}, mft.Errorf(mft.EMALFORMED, "Received %d bytes, but %d were announced.", lw.n, opts.Size)
+	if err := lw.receive(staging, body, opts.Size, t.client); err != nil {
+		return mft.FileInfo{}, err
 	}
 	if err := staging.Sync(); err != nil {
 		return mft.FileInfo{}, fsError(err, t.client)
@@ -178,10 +248,6 @@ func (s *Service) createStaging(prefix string) (*os.File, string, error) {
 		}
 	}
 }
-
-// onlyReader hides a body's WriteTo, so that io.CopyBuffer goes through
-// limitWriter's checks on every chunk.
-type onlyReader struct{ io.Reader }
 
 // quota is a byte limit on everything stored below a storage path.
 type quota struct {
