@@ -18,6 +18,7 @@ import (
 	"depot/files"
 	"depot/mft"
 	"depot/server"
+	"depot/sftpd"
 	"depot/store"
 )
 
@@ -59,6 +60,24 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		pr, _ := mft.ParsePrefix(p) // validated by config
 		proxies = append(proxies, pr)
 	}
+	authn := &auth.Authenticator{Users: a.users, Tokens: a.tokens, Defender: defender,
+		TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: auditLog}
+	sftpSrv := &sftpd.Server{
+		Addr:                  cfg.SFTP.Listen,
+		HostKeyDir:            cfg.Data.Dir,
+		Files:                 a.files,
+		Auth:                  authn,
+		Users:                 a.users,
+		Logger:                logger,
+		IdleTimeout:           cfg.SFTP.IdleTimeout.D(),
+		MaxConnections:        cfg.SFTP.MaxConnections,
+		MaxConnectionsPerUser: cfg.SFTP.MaxConnectionsPerUser,
+		MaxTransfers:          cfg.SFTP.MaxTransfers,
+		Ciphers:               cfg.SFTP.Ciphers,
+	}
+	if err := sftpSrv.Open(); err != nil {
+		return err
+	}
 	srv := &server.Server{
 		Addr:              cfg.HTTP.Listen,
 		PublicURL:         cfg.HTTP.PublicURL,
@@ -74,27 +93,34 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Perms:             a.perms,
 		Folders:           a.fold,
 		Audit:             a.audit,
-		Auth: &auth.Authenticator{Users: a.users, Tokens: a.tokens, Defender: defender,
-			TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: auditLog},
-		Defender: defender,
-		Limiter:  auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
-		Backup:   a.db.Backup,
-		Ping:     a.db.Ping,
+		Auth:              authn,
+		Sessions:          sftpSrv,
+		Defender:          defender,
+		Limiter:           auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
+		Backup:            a.db.Backup,
+		Ping:              a.db.Ping,
 	}
 	if err := srv.Open(); err != nil {
+		sftpSrv.Close(ctx)
 		return err
 	}
 	logger.Info("depot started", "version", version, "http", srv.ListenAddr().String(),
 		"public_url", srv.PublicURL, "data", cfg.Data.Dir)
-	fmt.Fprintf(stdout, "Depot %s is serving the API on %s (public URL %s).\n", version, srv.ListenAddr(), srv.PublicURL)
+	logger.Info("sftp started", "addr", sftpSrv.ListenAddr().String())
+	fmt.Fprintf(stdout, "Depot %s is serving the API on %s (public URL %s) and SFTP on %s.\n", version, srv.ListenAddr(), srv.PublicURL, sftpSrv.ListenAddr())
 
 	go sweep(ctx, a, logger)
 	<-ctx.Done()
 	logger.Info("shutting down", "grace", shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	sftpDone := make(chan error, 1)
+	go func() { sftpDone <- sftpSrv.Close(sctx) }()
 	if err := srv.Close(sctx); err != nil {
 		logger.Warn("requests still running at the shutdown deadline were cut off", "err", err)
+	}
+	if err := <-sftpDone; err != nil {
+		logger.Warn("sftp shutdown", "err", err)
 	}
 	logger.Info("stopped")
 	return a.markClean()

@@ -101,10 +101,7 @@ func (a *Authenticator) Login(ctx context.Context, login, password string, ip ne
 	if err := a.CheckBan(ip); err != nil {
 		return nil, err
 	}
-	u, err := a.Users.FindUserByEmail(ctx, login)
-	if mft.ErrorCode(err) == mft.ENOTFOUND {
-		u, err = a.Users.FindUserByUsername(ctx, login)
-	}
+	u, err := a.FindLogin(ctx, login)
 	hash := ""
 	switch mft.ErrorCode(err) {
 	case "":

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,10 +52,20 @@ type HTTP struct {
 	RateBurst         int      `toml:"rate_burst"`
 }
 
+// SFTPCiphers are the ciphers sftp.ciphers may name: AEAD or CTR modes
+// only.
+var SFTPCiphers = []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
+	"aes128-ctr", "aes192-ctr", "aes256-ctr"}
+
 // SFTP configures the SFTP daemon.
 type SFTP struct {
-	Listen     string `toml:"listen"`
-	PublicHost string `toml:"public_host"`
+	Listen                string   `toml:"listen"`
+	PublicHost            string   `toml:"public_host"`
+	IdleTimeout           Duration `toml:"idle_timeout"`
+	MaxConnections        int      `toml:"max_connections"`
+	MaxConnectionsPerUser int      `toml:"max_connections_per_user"`
+	MaxTransfers          int      `toml:"max_transfers"`
+	Ciphers               []string `toml:"ciphers"`
 }
 
 // Auth configures logins.
@@ -95,7 +106,9 @@ func Default() *Config {
 			RateLimit:         50,
 			RateBurst:         100,
 		},
-		SFTP:     SFTP{Listen: ":2022", PublicHost: "localhost"},
+		SFTP: SFTP{Listen: ":2022", PublicHost: "localhost", IdleTimeout: Duration(15 * time.Minute),
+			MaxConnections: 500, MaxConnectionsPerUser: 20, MaxTransfers: 16,
+			Ciphers: []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"}},
 		Auth:     Auth{TokenTTL: Duration(24 * time.Hour)},
 		Defender: Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
 		Audit:    Audit{Retention: Duration(90 * 24 * time.Hour)},
@@ -159,6 +172,20 @@ func (c *Config) Validate() error {
 	}
 	if err := checkListen("sftp.listen", c.SFTP.Listen); err != nil {
 		return err
+	}
+	if c.SFTP.MaxConnections < 1 || c.SFTP.MaxConnectionsPerUser < 1 || c.SFTP.MaxTransfers < 1 {
+		return fmt.Errorf("sftp.max_connections, sftp.max_connections_per_user and sftp.max_transfers must be at least 1")
+	}
+	if c.SFTP.IdleTimeout.D() < time.Second {
+		return fmt.Errorf("sftp.idle_timeout must be at least 1s")
+	}
+	if len(c.SFTP.Ciphers) == 0 {
+		return fmt.Errorf("sftp.ciphers must name at least one of %s", strings.Join(SFTPCiphers, ", "))
+	}
+	for _, name := range c.SFTP.Ciphers {
+		if !slices.Contains(SFTPCiphers, name) {
+			return fmt.Errorf("sftp.ciphers: %q is not one of %s", name, strings.Join(SFTPCiphers, ", "))
+		}
 	}
 	if c.HTTP.PublicURL != "" {
 		u, err := url.Parse(c.HTTP.PublicURL)

@@ -183,6 +183,17 @@ func (s *Service) Remove(ctx context.Context, a Actor, clientPath string, recurs
 // Rename moves a file or folder. It needs rename permission at both ends,
 // refuses to replace an existing target and to move a folder into itself.
 func (s *Service) Rename(ctx context.Context, a Actor, from, to string) (mft.FileInfo, error) {
+	return s.rename(ctx, a, from, to, false)
+}
+
+// Replace is Rename that atomically replaces a file at the target (POSIX
+// rename semantics), which also needs overwrite permission there; a folder
+// at the target is never replaced.
+func (s *Service) Replace(ctx context.Context, a Actor, from, to string) (mft.FileInfo, error) {
+	return s.rename(ctx, a, from, to, true)
+}
+
+func (s *Service) rename(ctx context.Context, a Actor, from, to string, replace bool) (mft.FileInfo, error) {
 	v, err := s.viewOf(ctx, a)
 	if err != nil {
 		return mft.FileInfo{}, err
@@ -234,8 +245,23 @@ func (s *Service) Rename(ctx context.Context, a Actor, from, to string) (mft.Fil
 	if err := s.checkMove(ctx, a, src, dst, size, fi.IsDir()); err != nil {
 		return mft.FileInfo{}, err
 	}
-	if err := renameNoReplace(srcRoot, rel(src.base, src.storage), dstRoot, rel(dst.base, dst.storage)); err != nil {
+	var replaced int64
+	if replace {
+		if old, err := dstRoot.Lstat(rel(dst.base, dst.storage)); err == nil {
+			if old.IsDir() || fi.IsDir() {
+				return mft.FileInfo{}, mft.Errorf(mft.ECONFLICT, "%s already exists.", dst.client)
+			}
+			if err := dst.need(mft.PermOverwrite); err != nil {
+				return mft.FileInfo{}, err
+			}
+			replaced = old.Size()
+		}
+	}
+	if err := moveName(srcRoot, rel(src.base, src.storage), dstRoot, rel(dst.base, dst.storage), !replace); err != nil {
 		return mft.FileInfo{}, fsError(err, dst.client)
+	}
+	if replaced > 0 {
+		s.addUsage(ctx, path.Dir(dst.storage), -replaced)
 	}
 	if fi.IsDir() {
 		_ = s.Usage.MoveUsage(ctx, src.storage, dst.storage, size)
@@ -274,10 +300,10 @@ func (s *Service) addUsage(ctx context.Context, dir string, delta int64) {
 	_ = s.Usage.AddUsage(context.WithoutCancel(ctx), dir, delta)
 }
 
-// renameNoReplace moves a name from one tree to another without replacing
-// an existing target. The parents are opened through their os.Root, so a
-// symlink cannot redirect the move outside either tree.
-func renameNoReplace(srcRoot *os.Root, srcName string, dstRoot *os.Root, dstName string) error {
+// moveName moves a name from one tree to another, replacing an existing
+// target only if !noReplace. The parents are opened through their os.Root,
+// so a symlink cannot redirect the move outside either tree.
+func moveName(srcRoot *os.Root, srcName string, dstRoot *os.Root, dstName string, noReplace bool) error {
 	sd, err := dirFD(srcRoot, path.Dir(srcName))
 	if err != nil {
 		return err
@@ -288,5 +314,5 @@ func renameNoReplace(srcRoot *os.Root, srcName string, dstRoot *os.Root, dstName
 		return err
 	}
 	defer dd.Close()
-	return renameat(sd, path.Base(srcName), dd, path.Base(dstName), true)
+	return renameat(sd, path.Base(srcName), dd, path.Base(dstName), noReplace)
 }

@@ -22,6 +22,8 @@ type UploadOptions struct {
 	// Size is the announced length, or -1 when unknown; a size that breaks a
 	// limit is refused before any byte is read.
 	Size int64
+	// Resume starts a Create from the existing file's content.
+	Resume bool
 }
 
 // mb is one megabyte, the unit of quota_mb and max_file_size.

@@ -47,7 +47,9 @@ type Server struct {
 	Files   *files.Service
 	Perms   mft.PermissionService
 	Folders mft.FolderService
-	Audit   mft.AuditService
+	// Sessions lists and ends live SFTP sessions; nil when SFTP is off.
+	Sessions mft.SessionService
+	Audit    mft.AuditService
 	// Events receives auth events for the audit log; nil drops them.
 	Events   mft.EventSink
 	Auth     *auth.Authenticator
@@ -134,6 +136,7 @@ func (s *Server) routes() *echo.Echo {
 	s.groupRoutes(admin)
 	s.permissionRoutes(admin)
 	s.folderRoutes(admin)
+	s.sessionRoutes(admin)
 	admin.GET("/audit", s.handleAudit)
 	admin.GET("/bans", s.handleBanList)
 	admin.DELETE("/bans/:ip", s.handleBanDelete)

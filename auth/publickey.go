@@ -1,0 +1,66 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+
+	"golang.org/x/crypto/ssh"
+
+	"depot/mft"
+)
+
+// FindLogin returns the user whose email or username is login.
+func (a *Authenticator) FindLogin(ctx context.Context, login string) (*mft.User, error) {
+	u, err := a.Users.FindUserByEmail(ctx, login)
+	if mft.ErrorCode(err) == mft.ENOTFOUND {
+		u, err = a.Users.FindUserByUsername(ctx, login)
+	}
+	return u, err
+}
+
+// CheckPublicKey returns the user login names if key is one of their
+// ssh_keys and they may log in from ip over protocol. An unknown user or
+// key gives EUNAUTHORIZED and is not counted toward a ban here: SSH
+// clients offer every key they hold, so the caller counts one failure per
+// connection that never authenticates (RecordFailure). A refused account
+// is audited.
+func (a *Authenticator) CheckPublicKey(ctx context.Context, login string, key ssh.PublicKey, ip netip.Addr, protocol string) (*mft.User, error) {
+	if err := a.CheckBan(ip); err != nil {
+		return nil, err
+	}
+	u, err := a.FindLogin(ctx, login)
+	if mft.ErrorCode(err) == mft.ENOTFOUND {
+		return nil, errInvalid("user or key")
+	} else if err != nil {
+		return nil, err
+	}
+	offered := key.Marshal()
+	known := false
+	for _, line := range u.SSHKeys {
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+		if err == nil && bytes.Equal(k.Marshal(), offered) {
+			known = true
+			break
+		}
+	}
+	if !known {
+		return nil, errInvalid("user or key")
+	}
+	if err := a.CheckUser(u, ip, protocol); err != nil {
+		a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
+		return nil, err
+	}
+	return u, nil
+}
+
+// RecordFailure counts a failed login toward a ban and audits it.
+func (a *Authenticator) RecordFailure(login string, ip netip.Addr, protocol, msg string) {
+	a.fail(login, ip, protocol, msg)
+}
+
+// RecordLogin audits a successful login by method ("password",
+// "publickey").
+func (a *Authenticator) RecordLogin(u *mft.User, ip netip.Addr, protocol, method string) {
+	a.audit(mft.EventUserLogin, u.ID, ip, protocol, mft.StatusOK, method)
+}

@@ -1,0 +1,171 @@
+package files
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path"
+	"sync"
+
+	"depot/mft"
+)
+
+// Pending is an upload written at random offsets, as SFTP clients do:
+// the bytes go to a staging file, the limits are checked on every write,
+// and nothing is visible at the final path until Commit.
+type Pending struct {
+	s      *Service
+	a      Actor
+	ctx    context.Context
+	t      target
+	root   *os.Root
+	lw     *limitWriter
+	f      *os.File
+	name   string // staging name in data/tmp
+	mu     sync.Mutex
+	size   int64 // highest offset written
+	hashed int64 // bytes hashed in order so far
+	rehash bool  // a hashed range was written again
+	done   bool
+}
+
+// Create starts an upload to clientPath that is published by Commit. With
+// opts.Resume an existing file's content is the starting point (for
+// clients that resume an upload); otherwise the upload replaces it.
+func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts UploadOptions) (*Pending, error) {
+	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
+	if err != nil {
+		return nil, err
+	}
+	f, name, err := s.createStaging(".upload-")
+	if err != nil {
+		root.Close()
+		return nil, fsError(err, t.client)
+	}
+	p := &Pending{s: s, a: a, ctx: context.WithoutCancel(ctx), t: t, root: root, lw: lw, f: f, name: name}
+	p.lw.h = sha256.New()
+	if opts.Resume && lw.oldSize > 0 {
+		old, err := root.Open(rel(t.base, t.storage))
+		if err == nil {
+			p.size, err = f.ReadFrom(old)
+			old.Close()
+		}
+		if err != nil {
+			p.Abort()
+			return nil, fsError(err, t.client)
+		}
+	}
+	return p, nil
+}
+
+// Path is the upload's path as the client sees it.
+func (p *Pending) Path() string { return p.t.client }
+
+// Size is the upload's current length.
+func (p *Pending) Size() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.size
+}
+
+// WriteAt writes b at off; writes may arrive in any order and at once.
+// A write that would make the file break a limit fails with ETOOLARGE or
+// EQUOTA.
+func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
+	end := off + int64(len(b))
+	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		return 0, mft.Errorf(mft.ECONFLICT, "The upload of %s is already finished.", p.t.client)
+	}
+	if err := p.lw.check(max(end, p.size)); err != nil {
+		p.mu.Unlock()
+		return 0, err
+	}
+	p.size = max(end, p.size)
+	switch {
+	case off == p.hashed: // in order: hash now, before the caller reuses b
+		p.lw.h.Write(b)
+		p.hashed = end
+	case off < p.hashed:
+		p.rehash = true
+	}
+	p.mu.Unlock()
+	n, err := p.f.WriteAt(b, off)
+	return n, fsError(err, p.t.client)
+}
+
+// ReadAt reads back what was written so far.
+func (p *Pending) ReadAt(b []byte, off int64) (int, error) {
+	return p.f.ReadAt(b, off)
+}
+
+// Commit publishes the upload at its path (replacing a file there), and
+// returns it with its sha256. After an error nothing is published.
+func (p *Pending) Commit() (mft.FileInfo, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return mft.FileInfo{}, mft.Errorf(mft.ECONFLICT, "The upload of %s is already finished.", p.t.client)
+	}
+	p.done = true
+	defer p.root.Close()
+	published := false
+	defer func() {
+		if !published {
+			p.f.Close()
+			p.s.tmpRoot.Remove(p.name)
+		}
+	}()
+	if p.rehash || p.hashed != p.size { // written out of order: hash it from disk
+		p.lw.h.Reset()
+		if _, err := io.Copy(p.lw.h, io.NewSectionReader(p.f, 0, p.size)); err != nil {
+			return mft.FileInfo{}, fsError(err, p.t.client)
+		}
+	}
+	if err := p.f.Truncate(p.size); err != nil { // a resumed upload may have shrunk
+		return mft.FileInfo{}, fsError(err, p.t.client)
+	}
+	if err := p.f.Sync(); err != nil {
+		return mft.FileInfo{}, fsError(err, p.t.client)
+	}
+	name := rel(p.t.base, p.t.storage)
+	if err := p.s.commit(p.root, p.f, p.name, name, true); err != nil {
+		return mft.FileInfo{}, fsError(err, p.t.client)
+	}
+	published = true
+	fi, err := p.root.Lstat(name)
+	if err != nil {
+		return mft.FileInfo{}, fsError(err, p.t.client)
+	}
+	sum := hex.EncodeToString(p.lw.h.Sum(nil))
+	p.s.addUsage(p.ctx, path.Dir(p.t.storage), p.size-p.lw.oldSize)
+	p.s.publish(mft.Event{Event: mft.EventFileUploaded, Path: p.t.storage, Size: p.size, SHA256: sum}, p.a)
+	out := info(p.t.client, fi)
+	out.SHA256 = sum
+	return out, nil
+}
+
+// Abort drops the upload and its staging file; it is a no-op after
+// Commit.
+func (p *Pending) Abort() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return
+	}
+	p.done = true
+	p.f.Close()
+	p.s.tmpRoot.Remove(p.name)
+	p.root.Close()
+}
+
+// Quota returns the bytes used in the actor's home and its quota in bytes
+// (0: none), for clients that ask how much space is left.
+func (s *Service) Quota(ctx context.Context, a Actor) (used, limit int64, err error) {
+	u := a.User
+	used, err = s.Usage.Usage(ctx, u.Home)
+	return used, u.QuotaMB * mb, err
+}

@@ -1,0 +1,315 @@
+package sftpd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pkg/sftp"
+
+	"depot/files"
+	"depot/mft"
+)
+
+// handler serves one session's requests through the files service.
+type handler struct {
+	s     *Server
+	sess  *session
+	actor files.Actor
+	ctx   context.Context
+
+	mu      sync.Mutex
+	uploads map[string]*upload // in progress, by client path, for FSTAT/SETSTAT
+}
+
+func (h *handler) handlers() sftp.Handlers {
+	return sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h}
+}
+
+// sftpError turns a files error into what the client sees: the standard
+// status codes where SFTP has one, otherwise a failure with the files
+// service's message (client paths only, never host paths).
+func (h *handler) sftpError(err error) error {
+	switch mft.ErrorCode(err) {
+	case "":
+		return nil
+	case mft.ENOTFOUND:
+		return sftp.ErrSSHFxNoSuchFile
+	case mft.EFORBIDDEN, mft.EUNAUTHORIZED:
+		return sftp.ErrSSHFxPermissionDenied
+	case mft.EINTERNAL:
+		h.s.Logger.Error("sftp request failed", "session", h.sess.id, "user", h.actor.User.ID, "err", err)
+		return errors.New("Internal error.")
+	}
+	return errors.New(mft.ErrorMessage(err))
+}
+
+// Fileread opens a file for download (get, reget).
+func (h *handler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
+	t := &transfer{path: r.Filepath, direction: "download", started: time.Now().UTC()}
+	if err := h.sess.begin(t, h.s.MaxTransfers); err != nil {
+		return nil, err
+	}
+	f, _, err := h.s.Files.Open(h.ctx, h.actor, r.Filepath)
+	if err != nil {
+		h.sess.finish(t)
+		return nil, h.sftpError(err)
+	}
+	return &download{f: f, t: t, sess: h.sess}, nil
+}
+
+// download counts what is read and ends the transfer on close.
+type download struct {
+	f    *os.File
+	t    *transfer
+	sess *session
+	once sync.Once
+}
+
+func (d *download) ReadAt(p []byte, off int64) (int, error) {
+	n, err := d.f.ReadAt(p, off)
+	d.t.bytes.Add(int64(n))
+	return n, err
+}
+
+func (d *download) Close() error {
+	d.once.Do(func() { d.sess.finish(d.t) })
+	return d.f.Close()
+}
+
+// Filewrite starts an upload: bytes go to a staging file and are
+// published when the client closes the handle.
+func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
+	return h.create(r)
+}
+
+// OpenFile serves opens for reading and writing at once.
+func (h *handler) OpenFile(r *sftp.Request) (sftp.WriterAtReaderAt, error) {
+	return h.create(r)
+}
+
+func (h *handler) create(r *sftp.Request) (*upload, error) {
+	t := &transfer{path: r.Filepath, direction: "upload", started: time.Now().UTC()}
+	if err := h.sess.begin(t, h.s.MaxTransfers); err != nil {
+		return nil, err
+	}
+	flags := r.Pflags()
+	p, err := h.s.Files.Create(h.ctx, h.actor, r.Filepath, files.UploadOptions{Overwrite: !flags.Excl, Size: -1, Resume: !flags.Trunc})
+	if err != nil {
+		h.sess.finish(t)
+		return nil, h.sftpError(err)
+	}
+	u := &upload{p: p, t: t, h: h}
+	h.mu.Lock()
+	h.uploads[p.Path()] = u
+	h.mu.Unlock()
+	return u, nil
+}
+
+// upload is an open write handle.
+type upload struct {
+	p      *files.Pending
+	t      *transfer
+	h      *handler
+	mu     sync.Mutex
+	failed error
+	closed bool
+}
+
+func (u *upload) WriteAt(b []byte, off int64) (int, error) {
+	n, err := u.p.WriteAt(b, off)
+	u.t.bytes.Add(int64(n))
+	if err != nil {
+		u.TransferError(err)
+		return n, u.h.sftpError(err)
+	}
+	return n, nil
+}
+
+func (u *upload) ReadAt(b []byte, off int64) (int, error) { return u.p.ReadAt(b, off) }
+
+// TransferError is called by pkg/sftp when the connection breaks with the
+// handle open: the upload is then dropped on close, never published.
+func (u *upload) TransferError(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.failed == nil {
+		u.failed = err
+	}
+}
+
+// Close publishes the upload, unless a write failed or the connection
+// broke; the client learns from the close status whether it was kept.
+func (u *upload) Close() error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return nil
+	}
+	u.closed = true
+	failed := u.failed
+	u.mu.Unlock()
+	defer func() {
+		u.h.mu.Lock()
+		if u.h.uploads[u.p.Path()] == u {
+			delete(u.h.uploads, u.p.Path())
+		}
+		u.h.mu.Unlock()
+		u.h.sess.finish(u.t)
+	}()
+	if failed != nil {
+		u.p.Abort()
+		return u.h.sftpError(failed)
+	}
+	if _, err := u.p.Commit(); err != nil {
+		return u.h.sftpError(err)
+	}
+	return nil
+}
+
+// Filecmd serves setstat, rename, rmdir, remove, mkdir, link and symlink.
+func (h *handler) Filecmd(r *sftp.Request) error {
+	ctx, a, p := h.ctx, h.actor, r.Filepath
+	switch r.Method {
+	case "Setstat":
+		// Modes, owners and times are accepted and ignored: Depot owns
+		// them. The file must exist, or be an upload in progress.
+		if h.pending(p) != nil {
+			return nil
+		}
+		_, err := h.s.Files.Stat(ctx, a, p)
+		return h.sftpError(err)
+	case "Rename":
+		_, err := h.s.Files.Rename(ctx, a, p, r.Target)
+		return h.sftpError(err)
+	case "Rmdir", "Remove":
+		fi, err := h.s.Files.Stat(ctx, a, p)
+		if err != nil {
+			return h.sftpError(err)
+		}
+		if isDir := fi.Type == mft.TypeFolder; isDir != (r.Method == "Rmdir") {
+			if isDir {
+				return errors.New(p + " is a folder; use rmdir.")
+			}
+			return errors.New(p + " is not a folder.")
+		}
+		return h.sftpError(h.s.Files.Remove(ctx, a, p, false))
+	case "Mkdir":
+		_, err := h.s.Files.Mkdir(ctx, a, p)
+		return h.sftpError(err)
+	case "Link", "Symlink":
+		return sftp.ErrSSHFxPermissionDenied
+	}
+	return sftp.ErrSSHFxOpUnsupported
+}
+
+// PosixRename replaces the target if it is a file (posix-rename@openssh.com).
+func (h *handler) PosixRename(r *sftp.Request) error {
+	_, err := h.s.Files.Replace(h.ctx, h.actor, r.Filepath, r.Target)
+	return h.sftpError(err)
+}
+
+// StatVFS reports the user's quota as the filesystem's size, or the disk's
+// when the user has none.
+func (h *handler) StatVFS(r *sftp.Request) (*sftp.StatVFS, error) {
+	used, limit, err := h.s.Files.Quota(h.ctx, h.actor)
+	if err != nil {
+		return nil, h.sftpError(err)
+	}
+	const bsize = 4096
+	st := &sftp.StatVFS{Bsize: bsize, Frsize: bsize, Namemax: files.MaxNameLen, Files: 1 << 32, Ffree: 1 << 31, Favail: 1 << 31}
+	if limit > 0 {
+		st.Blocks = uint64(limit / bsize)
+		st.Bfree = uint64(max(limit-used, 0) / bsize)
+		st.Bavail = st.Bfree
+		return st, nil
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(h.s.HostKeyDir, &fs); err != nil {
+		return nil, errors.New("Internal error.")
+	}
+	st.Blocks = fs.Blocks * uint64(fs.Bsize) / bsize
+	st.Bfree = fs.Bfree * uint64(fs.Bsize) / bsize
+	st.Bavail = fs.Bavail * uint64(fs.Bsize) / bsize
+	return st, nil
+}
+
+func (h *handler) pending(p string) *upload {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.uploads[path.Clean(p)]
+}
+
+// Filelist serves list, stat and readlink.
+func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
+	switch r.Method {
+	case "List":
+		list, err := h.s.Files.List(h.ctx, h.actor, r.Filepath)
+		if err != nil {
+			return nil, h.sftpError(err)
+		}
+		out := make(listerAt, len(list))
+		for i, fi := range list {
+			out[i] = fileInfo{fi}
+		}
+		return out, nil
+	case "Stat":
+		if u := h.pending(r.Filepath); u != nil { // FSTAT of an upload in progress
+			return listerAt{fileInfo{mft.FileInfo{Name: path.Base(r.Filepath), Type: mft.TypeFile, Size: u.p.Size(), ModifiedAt: time.Now()}}}, nil
+		}
+		fi, err := h.s.Files.Stat(h.ctx, h.actor, r.Filepath)
+		if err != nil {
+			return nil, h.sftpError(err)
+		}
+		return listerAt{fileInfo{fi}}, nil
+	case "Readlink":
+		return nil, sftp.ErrSSHFxNoSuchFile
+	}
+	return nil, sftp.ErrSSHFxOpUnsupported
+}
+
+// Lstat is Stat: symlinks are never shown.
+func (h *handler) Lstat(r *sftp.Request) (sftp.ListerAt, error) {
+	r.Method = "Stat"
+	return h.Filelist(r)
+}
+
+// RealPath resolves a path in the user's tree; ".." stops at "/", so
+// `cd /..` stays at the root.
+func (h *handler) RealPath(p string) (string, error) {
+	return path.Clean("/" + p), nil
+}
+
+// listerAt serves a listing in the pages pkg/sftp asks for.
+type listerAt []os.FileInfo
+
+func (l listerAt) ListAt(dst []os.FileInfo, off int64) (int, error) {
+	if off >= int64(len(l)) {
+		return 0, io.EOF
+	}
+	n := copy(dst, l[off:])
+	if off+int64(n) >= int64(len(l)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// fileInfo presents a files entry as os.FileInfo.
+type fileInfo struct{ fi mft.FileInfo }
+
+func (f fileInfo) Name() string       { return f.fi.Name }
+func (f fileInfo) Size() int64        { return f.fi.Size }
+func (f fileInfo) ModTime() time.Time { return f.fi.ModifiedAt }
+func (f fileInfo) IsDir() bool        { return f.fi.Type == mft.TypeFolder }
+func (f fileInfo) Sys() any           { return nil }
+func (f fileInfo) Mode() os.FileMode {
+	if f.IsDir() {
+		return os.ModeDir | 0o755
+	}
+	return 0o644
+}

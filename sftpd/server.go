@@ -1,0 +1,166 @@
+// Package sftpd is Depot's SFTP daemon: gliderlabs/ssh for the SSH layer
+// and pkg/sftp's request server over the files service, so permissions,
+// limits, events and audit are the same as over HTTP.
+package sftpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"depot/auth"
+	"depot/files"
+	"depot/mft"
+)
+
+// Server serves SFTP on Addr.
+type Server struct {
+	Addr string
+	// HostKeyDir holds the host keys; missing ones are generated.
+	HostKeyDir            string
+	Files                 *files.Service
+	Auth                  *auth.Authenticator
+	Users                 mft.UserService
+	Logger                *slog.Logger
+	IdleTimeout           time.Duration
+	MaxConnections        int
+	MaxConnectionsPerUser int
+	// MaxTransfers bounds the files open at once in one session.
+	MaxTransfers int
+	// Ciphers are offered in this order; see config.SFTPCiphers.
+	Ciphers []string
+
+	srv     *ssh.Server
+	ln      net.Listener
+	conns   atomic.Int64
+	closing atomic.Bool
+	serving chan struct{}
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	perUser  map[string]int
+}
+
+// Modern algorithms only: no SHA-1, no CBC, no DH groups below 2048 bits.
+// Strict key exchange (Terrapin, CVE-2023-48795) is negotiated by x/crypto.
+var (
+	kexAlgos = []string{gossh.KeyExchangeMLKEM768X25519, gossh.KeyExchangeCurve25519, "curve25519-sha256@libssh.org",
+		gossh.KeyExchangeECDHP256, gossh.KeyExchangeECDHP384, gossh.KeyExchangeECDHP521}
+	macAlgos        = []string{gossh.HMACSHA256ETM, gossh.HMACSHA512ETM, gossh.HMACSHA256, gossh.HMACSHA512}
+	userKeyAlgos    = []string{gossh.KeyAlgoED25519, gossh.KeyAlgoSKED25519, gossh.KeyAlgoECDSA256, gossh.KeyAlgoECDSA384, gossh.KeyAlgoECDSA521, gossh.KeyAlgoSKECDSA256, gossh.KeyAlgoRSASHA512, gossh.KeyAlgoRSASHA256}
+	rsaHostKeyAlgos = []string{gossh.KeyAlgoRSASHA512, gossh.KeyAlgoRSASHA256}
+)
+
+// Open loads the host keys and starts listening.
+func (s *Server) Open() error {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	signers, err := loadHostKeys(s.HostKeyDir)
+	if err != nil {
+		return err
+	}
+	s.sessions, s.perUser = map[string]*session{}, map[string]int{}
+	s.srv = &ssh.Server{
+		Handler:                    refuseShell,
+		SubsystemHandlers:          map[string]ssh.SubsystemHandler{"sftp": s.handleSFTP},
+		ChannelHandlers:            map[string]ssh.ChannelHandler{"session": ssh.DefaultSessionHandler},
+		RequestHandlers:            map[string]ssh.RequestHandler{},
+		ConnCallback:               s.acceptConn,
+		ServerConfigCallback:       s.sshConfig,
+		KeyboardInteractiveHandler: refuseKeyboardInteractive,
+		IdleTimeout:                s.IdleTimeout,
+		Version:                    "Depot",
+	}
+	for _, signer := range signers {
+		if signer.PublicKey().Type() == gossh.KeyAlgoRSA {
+			as, ok := signer.(gossh.AlgorithmSigner)
+			if !ok {
+				return errors.New("sftpd: RSA host key cannot choose its signature algorithm")
+			}
+			if signer, err = gossh.NewSignerWithAlgorithms(as, rsaHostKeyAlgos); err != nil {
+				return err
+			}
+		}
+		s.srv.AddHostKey(signer)
+	}
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("sftpd: %w", err)
+	}
+	s.ln = ln
+	s.serving = make(chan struct{})
+	go func() {
+		defer close(s.serving)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
+			s.Logger.Error("sftp server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// ListenAddr returns the address the server listens on.
+func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
+
+// Close stops accepting connections, ends idle sessions at once and lets
+// sessions with open transfers finish until ctx is done, then closes them.
+func (s *Server) Close(ctx context.Context) error {
+	s.closing.Store(true)
+	s.ln.Close()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		busy := 0
+		for _, sess := range s.liveSessions() {
+			if sess.openTransfers() == 0 {
+				sess.end()
+			} else {
+				busy++
+			}
+		}
+		if busy == 0 && s.conns.Load() == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			s.srv.Close()
+			<-s.serving
+			return fmt.Errorf("sftpd: %d sessions with transfers were cut off at the shutdown deadline", busy)
+		case <-t.C:
+		}
+	}
+	s.srv.Close()
+	<-s.serving
+	return nil
+}
+
+func (s *Server) liveSessions() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		out = append(out, sess)
+	}
+	return out
+}
+
+// refuseShell answers exec and shell requests: this server only speaks SFTP.
+// (gliderlabs/ssh panics on such requests when Handler is nil.)
+func refuseShell(sess ssh.Session) {
+	fmt.Fprintln(sess.Stderr(), "This server only provides SFTP.")
+	sess.Exit(1)
+}
+
+// refuseKeyboardInteractive is set only so that gliderlabs/ssh does not
+// turn client authentication off (it does when no handler is set); the
+// password and public-key callbacks are installed by sshConfig, where the
+// username of each attempt is known.
+func refuseKeyboardInteractive(ssh.Context, gossh.KeyboardInteractiveChallenge) bool { return false }

@@ -1,0 +1,170 @@
+package sftpd
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"sync"
+)
+
+// OpenSSH's limits (sftp-server.c): a client that sees limits@openssh.com
+// sends and asks for 255 KiB per request instead of 32 KiB. pkg/sftp
+// accepts packets up to 256 KiB, so these fit with room for the header.
+const (
+	maxPacket = 256 * 1024
+	maxData   = maxPacket - 1024
+)
+
+const (
+	fxpVersion       = 2
+	fxpExtended      = 200
+	fxpExtendedReply = 201
+	limitsExtension  = "limits@openssh.com"
+)
+
+// shim sits between the SSH channel and pkg/sftp's request server, which
+// does not implement limits@openssh.com: it adds the extension to the
+// server's VERSION packet and answers the client's limits requests
+// itself. Every other byte passes through untouched, and its replies are
+// written only between the server's packets.
+type shim struct {
+	rw     io.ReadWriteCloser
+	r      *bufio.Reader
+	remain int    // bytes of the current client packet not yet delivered
+	held   []byte // a small packet read whole but not ours
+
+	wmu       sync.Mutex // held from the start to the end of each packet written
+	out       int        // bytes of the server's current packet still to come
+	hdr       []byte     // a packet header split across writes
+	versionOK bool
+}
+
+func newShim(rw io.ReadWriteCloser) *shim {
+	return &shim{rw: rw, r: bufio.NewReaderSize(rw, 64<<10)}
+}
+
+// Read delivers the client's packets, minus the limits requests.
+func (s *shim) Read(p []byte) (int, error) {
+	for s.remain == 0 && len(s.held) == 0 {
+		hdr, err := s.r.Peek(5)
+		if err != nil {
+			return 0, err
+		}
+		length := int(binary.BigEndian.Uint32(hdr))
+		if hdr[4] != fxpExtended || length > 1024 {
+			s.remain = 4 + length
+			break
+		}
+		pkt := make([]byte, 4+length)
+		if _, err := io.ReadFull(s.r, pkt); err != nil {
+			return 0, err
+		}
+		if !s.answerLimits(pkt) {
+			s.held = pkt
+		}
+	}
+	if len(s.held) > 0 {
+		n := copy(p, s.held)
+		s.held = s.held[n:]
+		return n, nil
+	}
+	if len(p) > s.remain {
+		p = p[:s.remain]
+	}
+	n, err := s.r.Read(p)
+	s.remain -= n
+	return n, err
+}
+
+// answerLimits replies to an SSH_FXP_EXTENDED limits@openssh.com request.
+func (s *shim) answerLimits(pkt []byte) bool {
+	body := pkt[5:]
+	if len(body) < 8 {
+		return false
+	}
+	id := body[:4]
+	nameLen := int(binary.BigEndian.Uint32(body[4:8]))
+	if nameLen != len(limitsExtension) || len(body) < 8+nameLen || string(body[8:8+nameLen]) != limitsExtension {
+		return false
+	}
+	reply := binary.BigEndian.AppendUint32(nil, 1+4+4*8)
+	reply = append(reply, fxpExtendedReply)
+	reply = append(reply, id...)
+	reply = binary.BigEndian.AppendUint64(reply, maxPacket)
+	reply = binary.BigEndian.AppendUint64(reply, maxData) // read length
+	reply = binary.BigEndian.AppendUint64(reply, maxData) // write length
+	// Open handles: 0, no fixed limit. OpenSSH's client caps its requests
+	// in flight at this number, so the per-session file limit
+	// (max_transfers) is enforced at open instead of announced here.
+	reply = binary.BigEndian.AppendUint64(reply, 0)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.rw.Write(reply) // an error surfaces on the next read
+	return true
+}
+
+// Write passes the server's packets on, holding wmu across each packet so
+// a reply from answerLimits never lands inside one, and adds the
+// extension to the VERSION packet.
+func (s *shim) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if s.out == 0 { // a packet starts
+			need := 4 - len(s.hdr)
+			if len(p) < need {
+				s.hdr = append(s.hdr, p...)
+				return written + len(p), nil
+			}
+			s.hdr = append(s.hdr, p[:need]...)
+			p, written = p[need:], written+need
+			s.out = int(binary.BigEndian.Uint32(s.hdr))
+			s.wmu.Lock()
+			if !s.versionOK && len(p) >= s.out && s.out > 0 && p[0] == fxpVersion {
+				s.versionOK = true
+				n, err := s.writeVersion(p[:s.out])
+				s.hdr, p, written, s.out = s.hdr[:0], p[n:], written+n, 0
+				s.wmu.Unlock()
+				if err != nil {
+					return written, err
+				}
+				continue
+			}
+			if _, err := s.rw.Write(s.hdr); err != nil {
+				s.wmu.Unlock()
+				return written, err
+			}
+			s.hdr = s.hdr[:0]
+			if s.out == 0 {
+				s.wmu.Unlock()
+				continue
+			}
+		}
+		chunk := min(len(p), s.out)
+		n, err := s.rw.Write(p[:chunk])
+		p, written, s.out = p[n:], written+n, s.out-n
+		if s.out == 0 || err != nil {
+			s.wmu.Unlock()
+		}
+		if err != nil {
+			s.out = 0
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// writeVersion sends the VERSION packet body with limits@openssh.com added
+// and returns how many bytes of body it consumed.
+func (s *shim) writeVersion(body []byte) (int, error) {
+	ext := binary.BigEndian.AppendUint32(nil, uint32(len(limitsExtension)))
+	ext = append(ext, limitsExtension...)
+	ext = binary.BigEndian.AppendUint32(ext, 1)
+	ext = append(ext, '1')
+	pkt := binary.BigEndian.AppendUint32(nil, uint32(len(body)+len(ext)))
+	pkt = append(pkt, body...)
+	pkt = append(pkt, ext...)
+	_, err := s.rw.Write(pkt)
+	return len(body), err
+}
+
+func (s *shim) Close() error { return s.rw.Close() }
