@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 declare -A tools=(
 	[curl]=curl
 	[gcc]=gcc
+	[sftp]=openssh-client
+	[sshpass]=sshpass
 )
 
 missing=()

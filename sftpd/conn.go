@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -105,7 +106,14 @@ func reject(c net.Conn, reason uint32, msg string) {
 	pkt = append(pkt, byte(pad))
 	pkt = append(pkt, payload...)
 	pkt = append(pkt, make([]byte, pad)...)
-	c.Write(append([]byte("SSH-2.0-Depot\r\n"), pkt...))
+	if _, err := c.Write(append([]byte("SSH-2.0-Depot\r\n"), pkt...)); err != nil {
+		return
+	}
+	// Read what the client sends (its version and KEXINIT) until it hangs
+	// up after reading the reason: closing at once would make its writes
+	// fail before it reads, and it would print only "broken pipe".
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	io.CopyN(io.Discard, c, 64<<10)
 }
 
 // sshConfig builds the server configuration for one connection, with the
