@@ -435,3 +435,72 @@ func TestFiftySessions(t *testing.T) {
 }
 
 func pemEncode(b *pem.Block) []byte { return pem.EncodeToMemory(b) }
+
+// A quota cuts an upload off mid-stream with a failure, and nothing stays.
+func TestQuotaCutOff(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "small", func(u *mft.User) { u.QuotaMB = 1 })
+	c, _ := e.dial(t, p)
+	f, err := c.Create("/over.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr := io.Copy(f, bytes.NewReader(make([]byte, 3<<20)))
+	cerr := f.Close()
+	if werr == nil && cerr == nil {
+		t.Fatal("an upload over the quota succeeded")
+	}
+	if !strings.Contains(fmt.Sprint(werr, cerr), "quota") {
+		t.Fatalf("errors do not name the quota: %v / %v", werr, cerr)
+	}
+	if _, err := e.stored(p.user, "over.bin"); !os.IsNotExist(err) {
+		t.Fatal("the refused upload was kept")
+	}
+	if left, _ := os.ReadDir(filepath.Join(e.dir, "tmp")); len(left) != 0 {
+		t.Fatalf("staging files left: %v", left)
+	}
+	st, err := c.StatVFS("/")
+	if err != nil || st.TotalSpace() != 1<<20 {
+		t.Fatalf("statvfs: %+v %v; want the 1 MiB quota as the size", st, err)
+	}
+}
+
+// Live sessions are listed with their user and transfers, and ending one
+// closes the client's connection.
+func TestSessions(t *testing.T) {
+	e := openEnv(t, func(s *sftpd.Server) { s.MaxConnectionsPerUser = 1 })
+	p := e.addUser(t, "watched")
+	c, _ := e.dial(t, p)
+	f, err := c.Create("/slow.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("some bytes"))
+	list := e.srv.Sessions()
+	if len(list) != 1 || list[0].User != "watched" || list[0].IP != "127.0.0.1" || len(list[0].Transfers) != 1 ||
+		list[0].Transfers[0].Path != "/slow.bin" || list[0].Transfers[0].Direction != "upload" || list[0].BytesIn == 0 {
+		t.Fatalf("sessions %+v", list)
+	}
+	// A second session for the same user is over the per-user limit.
+	conn, err := gossh.Dial("tcp", e.srv.ListenAddr().String(), &gossh.ClientConfig{User: "watched",
+		Auth: []gossh.AuthMethod{gossh.PublicKeys(p.signer)}, HostKeyCallback: gossh.InsecureIgnoreHostKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sftp.NewClient(conn); err == nil {
+		t.Fatal("a session over the per-user limit was served")
+	}
+	conn.Close()
+	if err := e.srv.EndSession("ses_nope"); mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("unknown session: %v", err)
+	}
+	if err := e.srv.EndSession(list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stat("/"); err == nil {
+		t.Fatal("the ended session still answers")
+	}
+	if _, err := e.stored(p.user, "slow.bin"); !os.IsNotExist(err) {
+		t.Fatal("the ended session's unfinished upload was published")
+	}
+}
