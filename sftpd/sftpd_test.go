@@ -504,3 +504,23 @@ func TestSessions(t *testing.T) {
 		t.Fatal("the ended session's unfinished upload was published")
 	}
 }
+
+// Over max_connections a client is told why before authentication; an
+// idle session is closed after idle_timeout.
+func TestConnectionLimits(t *testing.T) {
+	e := openEnv(t, func(s *sftpd.Server) { s.MaxConnections = 1; s.IdleTimeout = 300 * time.Millisecond })
+	p := e.addUser(t, "limited")
+	c, _ := e.dial(t, p)
+	out, err := e.sftpBatch(t, p, false, "ls")
+	if err == nil || !strings.Contains(out, "Too many connections") {
+		t.Fatalf("second connection: %v\n%s", err, out)
+	}
+	time.Sleep(time.Second) // longer than the idle timeout
+	if _, err := c.ReadDir("/"); err == nil {
+		t.Fatal("an idle session outlived the idle timeout")
+	}
+	// Its slot is free again.
+	if out, err := e.sftpBatch(t, p, false, "ls"); err != nil {
+		t.Fatalf("after the idle session closed: %v\n%s", err, out)
+	}
+}
