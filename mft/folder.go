@@ -92,6 +92,25 @@ type FolderUpdate struct {
 	RetentionDays     *int
 }
 
+// Apply sets the fields upd names.
+func (f *Folder) Apply(upd FolderUpdate) {
+	if upd.AllowedExtensions != nil {
+		f.AllowedExtensions = slices.Clone(*upd.AllowedExtensions)
+	}
+	if upd.BlockedExtensions != nil {
+		f.BlockedExtensions = slices.Clone(*upd.BlockedExtensions)
+	}
+	if upd.MaxFileSize != nil {
+		f.MaxFileSize = *upd.MaxFileSize
+	}
+	if upd.QuotaMB != nil {
+		f.QuotaMB = *upd.QuotaMB
+	}
+	if upd.RetentionDays != nil {
+		f.RetentionDays = *upd.RetentionDays
+	}
+}
+
 // FolderService stores folder rules.
 type FolderService interface {
 	// FindFolderByID returns ENOTFOUND if the rule does not exist.

@@ -56,22 +56,7 @@ func (s *Server) handleFolderRuleCreate(c echo.Context) error {
 		return mft.Errorf(mft.EINVALID, "path is required, such as /shared/reports")
 	}
 	f := &mft.Folder{Path: *req.Path}
-	upd := req.update()
-	if upd.AllowedExtensions != nil {
-		f.AllowedExtensions = *upd.AllowedExtensions
-	}
-	if upd.BlockedExtensions != nil {
-		f.BlockedExtensions = *upd.BlockedExtensions
-	}
-	if upd.MaxFileSize != nil {
-		f.MaxFileSize = *upd.MaxFileSize
-	}
-	if upd.QuotaMB != nil {
-		f.QuotaMB = *upd.QuotaMB
-	}
-	if upd.RetentionDays != nil {
-		f.RetentionDays = *upd.RetentionDays
-	}
+	f.Apply(req.update())
 	if err := s.Folders.CreateFolder(c.Request().Context(), f); err != nil {
 		return err
 	}

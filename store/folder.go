@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"path"
-	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -112,21 +111,7 @@ func (s *FolderService) UpdateFolder(ctx context.Context, id string, upd mft.Fol
 		if err != nil {
 			return err
 		}
-		if upd.AllowedExtensions != nil {
-			f.AllowedExtensions = slices.Clone(*upd.AllowedExtensions)
-		}
-		if upd.BlockedExtensions != nil {
-			f.BlockedExtensions = slices.Clone(*upd.BlockedExtensions)
-		}
-		if upd.MaxFileSize != nil {
-			f.MaxFileSize = *upd.MaxFileSize
-		}
-		if upd.QuotaMB != nil {
-			f.QuotaMB = *upd.QuotaMB
-		}
-		if upd.RetentionDays != nil {
-			f.RetentionDays = *upd.RetentionDays
-		}
+		f.Apply(upd)
 		if err := f.Validate(); err != nil {
 			return err
 		}
