@@ -104,24 +104,17 @@ func (s *Service) storePiece(dir string, chunk int, body io.Reader, lw *limitWri
 	if err != nil {
 		return fsError(err, clientPath)
 	}
-	stored := false
-	defer func() {
-		if !stored {
-			f.Close()
-			s.tmpRoot.Remove(tmpName)
-		}
-	}()
-	if err := lw.receive(f, body, size, clientPath); err != nil {
-		return err
+	err = lw.receive(f, body, size, clientPath)
+	if err == nil {
+		err = fsError(f.Close(), clientPath)
 	}
-	if err := f.Close(); err != nil {
-		return fsError(err, clientPath)
+	if err == nil {
+		err = fsError(s.tmpRoot.Rename(tmpName, path.Join(dir, strconv.Itoa(chunk))), clientPath)
 	}
-	if err := s.tmpRoot.Rename(tmpName, path.Join(dir, strconv.Itoa(chunk))); err != nil {
-		return fsError(err, clientPath)
+	if err != nil {
+		s.dropStaging(f, tmpName)
 	}
-	stored = true
-	return nil
+	return err
 }
 
 // pieces returns the size of each stored piece of the upload in dir.

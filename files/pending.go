@@ -3,10 +3,8 @@ package files
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"os"
-	"path"
 	"sync"
 
 	"depot/mft"
@@ -112,40 +110,19 @@ func (p *Pending) Commit() (mft.FileInfo, error) {
 	}
 	p.done = true
 	defer p.root.Close()
-	published := false
-	defer func() {
-		if !published {
-			p.f.Close()
-			p.s.tmpRoot.Remove(p.name)
-		}
-	}()
 	if p.rehash || p.hashed != p.size { // written out of order: hash it from disk
 		p.lw.h.Reset()
 		if _, err := io.Copy(p.lw.h, io.NewSectionReader(p.f, 0, p.size)); err != nil {
+			p.s.dropStaging(p.f, p.name)
 			return mft.FileInfo{}, fsError(err, p.t.client)
 		}
 	}
 	if err := p.f.Truncate(p.size); err != nil { // a resumed upload may have shrunk
+		p.s.dropStaging(p.f, p.name)
 		return mft.FileInfo{}, fsError(err, p.t.client)
 	}
-	if err := p.f.Sync(); err != nil {
-		return mft.FileInfo{}, fsError(err, p.t.client)
-	}
-	name := rel(p.t.base, p.t.storage)
-	if err := p.s.commit(p.root, p.f, p.name, name, true); err != nil {
-		return mft.FileInfo{}, fsError(err, p.t.client)
-	}
-	published = true
-	fi, err := p.root.Lstat(name)
-	if err != nil {
-		return mft.FileInfo{}, fsError(err, p.t.client)
-	}
-	sum := hex.EncodeToString(p.lw.h.Sum(nil))
-	p.s.addUsage(p.ctx, path.Dir(p.t.storage), p.size-p.lw.oldSize)
-	p.s.publish(mft.Event{Event: mft.EventFileUploaded, Path: p.t.storage, Size: p.size, SHA256: sum}, p.a)
-	out := info(p.t.client, fi)
-	out.SHA256 = sum
-	return out, nil
+	p.lw.n = p.size
+	return p.s.publishStaging(p.ctx, p.a, p.t, p.root, p.f, p.name, true, p.lw)
 }
 
 // Abort drops the upload and its staging file; it is a no-op after
@@ -157,8 +134,7 @@ func (p *Pending) Abort() {
 		return
 	}
 	p.done = true
-	p.f.Close()
-	p.s.tmpRoot.Remove(p.name)
+	p.s.dropStaging(p.f, p.name)
 	p.root.Close()
 }
 

@@ -35,7 +35,7 @@ func (s *Service) SweepStaging(olderThan time.Duration) (int, error) {
 		fi, err := e.Info()
 		return err == nil && now.Sub(fi.ModTime()) > max(ttl, olderThan)
 	}
-	entries, err := readDir(s.tmpRoot.FS(), ".")
+	entries, err := fs.ReadDir(s.tmpRoot.FS(), ".")
 	if err != nil {
 		return 0, err
 	}
@@ -50,7 +50,7 @@ func (s *Service) SweepStaging(olderThan time.Duration) (int, error) {
 		}
 		removed++
 	}
-	uploads, err := readDir(s.tmpRoot.FS(), chunksDir)
+	uploads, err := fs.ReadDir(s.tmpRoot.FS(), chunksDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return removed, err
 	}
@@ -70,8 +70,6 @@ func (s *Service) SweepStaging(olderThan time.Duration) (int, error) {
 	}
 	return removed, errors.Join(errs...)
 }
-
-func readDir(fsys fs.FS, name string) ([]fs.DirEntry, error) { return fs.ReadDir(fsys, name) }
 
 // ExpireFiles deletes the files older than the retention_days of the
 // nearest folder rule that sets one, audits each deletion as the system,

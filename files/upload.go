@@ -155,28 +155,31 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 		return mft.FileInfo{}, err
 	}
 	defer root.Close()
-	name := rel(t.base, t.storage)
 	staging, stagingName, err := s.createStaging(".upload-")
 	if err != nil {
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
-	published := false
-	defer func() {
-		if !published {
-			staging.Close()
-			s.tmpRoot.Remove(stagingName)
-		}
-	}()
 	if err := lw.receive(staging, body, opts.Size, t.client); err != nil {
+		s.dropStaging(staging, stagingName)
 		return mft.FileInfo{}, err
 	}
-	if err := staging.Sync(); err != nil {
+	return s.publishStaging(ctx, a, t, root, staging, stagingName, opts.Overwrite, lw)
+}
+
+// publishStaging syncs a complete staging file, renames it to the target
+// (replacing a file there only if overwrite), records the usage and the
+// file.uploaded event, and returns the file with its sha256. On error the
+// staging file is removed and nothing is published.
+func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *os.Root, staging *os.File, stagingName string, overwrite bool, lw *limitWriter) (mft.FileInfo, error) {
+	name := rel(t.base, t.storage)
+	err := staging.Sync()
+	if err == nil {
+		err = s.commit(root, staging, stagingName, name, overwrite)
+	}
+	if err != nil {
+		s.dropStaging(staging, stagingName)
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
-	if err := s.commit(root, staging, stagingName, name, opts.Overwrite); err != nil {
-		return mft.FileInfo{}, fsError(err, t.client)
-	}
-	published = true
 	fi, err := root.Lstat(name)
 	if err != nil {
 		return mft.FileInfo{}, fsError(err, t.client)
@@ -187,6 +190,13 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 	out := info(t.client, fi)
 	out.SHA256 = sum
 	return out, nil
+}
+
+// dropStaging closes and removes a staging file that will not be
+// published.
+func (s *Service) dropStaging(f *os.File, name string) {
+	f.Close()
+	s.tmpRoot.Remove(name)
 }
 
 // beginUpload resolves and checks the target of an upload (permission,
@@ -333,18 +343,20 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 		return err
 	}
 	for _, f := range r.folders {
-		if isDir {
-			if (len(f.AllowedExtensions) > 0 || len(f.BlockedExtensions) > 0) && !mft.HasPathPrefix(src.storage, f.Path) {
-				return mft.Errorf(mft.EINVALID, "%s has file extension rules; move the files one by one.", path.Dir(dst.client))
+		already := mft.HasPathPrefix(src.storage, f.Path)
+		switch {
+		case isDir && !already && (len(f.AllowedExtensions) > 0 || len(f.BlockedExtensions) > 0):
+			return mft.Errorf(mft.EINVALID, "%s has file extension rules; move the files one by one.", path.Dir(dst.client))
+		case isDir:
+		case !already && f.MaxFileSize > 0 && size > f.MaxFileSize*mb:
+			// The user's own max_file_size and the rules the file is
+			// already under were met when it was stored.
+			return mft.Errorf(mft.ETOOLARGE, "The file is larger than the limit of %d bytes in %s.", f.MaxFileSize*mb, f.Path)
+		default:
+			if err := f.CheckName(path.Base(dst.storage)); err != nil {
+				return err
 			}
-			continue
 		}
-		if err := f.CheckName(path.Base(dst.storage)); err != nil {
-			return err
-		}
-	}
-	if !isDir && r.maxSize > 0 && size > r.maxSize {
-		return mft.Errorf(mft.ETOOLARGE, "The file is larger than the limit of %d bytes.", r.maxSize)
 	}
 	for _, q := range r.quotas {
 		if mft.HasPathPrefix(src.storage, q.path) {

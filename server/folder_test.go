@@ -175,3 +175,20 @@ func TestFolders_Retention(t *testing.T) {
 		t.Fatalf("usage of /keep %d, %v; want 10", used, err)
 	}
 }
+
+// A size limit applies to what is stored or moved in, not to files already
+// under it: renaming a file that predates a smaller limit still works.
+func TestFolders_SizeLimitOnMoves(t *testing.T) {
+	ts := MustOpenServer(t)
+	u := ts.createUser(t, `{"user":{"email":"m@example.com"}}`)
+	key, home := u.User.APIKey, "/users/"+u.User.ID
+	want(t, ts.do(t, "POST", "/api/folders", key, `{"path":"/small"}`), 201)
+	ts.createFolderRule(t, `{"folder":{"path":"`+home+`/small","max_file_size":1}}`)
+	want(t, ts.put(t, key, "/big.bin", strings.Repeat("b", 2<<20)), 201)
+	want(t, ts.do(t, "PUT", "/admin/users/"+u.User.ID, adminKey, `{"user":{"max_file_size":1}}`), 200)
+	want(t, ts.do(t, "POST", "/api/files/rename", key, `{"from":"/big.bin","to":"/renamed.bin"}`), 200)
+	r := ts.do(t, "POST", "/api/files/rename", key, `{"from":"/renamed.bin","to":"/small/big.bin"}`)
+	want(t, r, 413)
+	r.errors(t)
+	want(t, ts.do(t, "GET", "/api/files/stat?path=/renamed.bin", key, ""), 200)
+}
