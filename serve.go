@@ -40,6 +40,13 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	if err := a.startFiles(ctx, logger); err != nil {
 		return err
 	}
+	// Any return, also a failed start, is a clean stop; only a crash
+	// leaves the marker behind.
+	defer func() {
+		if err := a.markClean(); err != nil {
+			logger.Warn("mark clean shutdown", "err", err)
+		}
+	}()
 
 	auditLog := &store.AuditLog{Service: a.audit, Logger: logger}
 	auditLog.Open()
@@ -123,7 +130,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		logger.Warn("sftp shutdown", "err", err)
 	}
 	logger.Info("stopped")
-	return a.markClean()
+	return nil
 }
 
 // sweep deletes expired temporary keys, audit events past their retention,

@@ -112,24 +112,24 @@ func (s *Server) handleFileUpload(c echo.Context) error {
 	}
 	r := c.Request()
 	opts := files.UploadOptions{Overwrite: overwrite, Size: r.ContentLength}
-	var fi mft.FileInfo
+	var (
+		fi            mft.FileInfo
+		done          = true
+		prog          files.Chunk
+		chunk, chunks int
+	)
 	if c.QueryParam("chunks") != "" || c.QueryParam("chunk") != "" {
-		chunk, chunks, perr := chunkQuery(c)
-		if perr != nil {
-			return perr
+		if chunk, chunks, err = chunkQuery(c); err != nil {
+			return err
 		}
-		var (
-			progress files.Chunk
-			done     bool
-		)
-		fi, progress, done, err = s.Files.UploadChunk(r.Context(), actor(c), p, r.Body, chunk, chunks, opts)
-		if err == nil && !done {
-			return writeOne(c, http.StatusAccepted, "chunk", progress)
-		}
+		fi, prog, done, err = s.Files.UploadChunk(r.Context(), actor(c), p, r.Body, chunk, chunks, opts)
 	} else {
 		fi, err = s.Files.Upload(r.Context(), actor(c), p, r.Body, opts)
 	}
-	if err != nil {
+	switch {
+	case err == nil && !done:
+		return writeOne(c, http.StatusAccepted, "chunk", prog)
+	case err != nil:
 		if code := mft.ErrorCode(err); code == mft.ETOOLARGE || code == mft.EQUOTA {
 			c.Response().Header().Set("Connection", "close") // do not read the rest of a refused body
 		}

@@ -32,8 +32,16 @@ type connState struct {
 	ctx       ssh.Context
 	ip        netip.Addr
 	once      sync.Once
+	mu        sync.Mutex
 	login     string // the last username tried with a rejected key
 	keyFailed bool
+}
+
+// keyRejected remembers that a key offered for login was not accepted.
+func (c *connState) keyRejected(login string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keyFailed, c.login = true, login
 }
 
 type connStateKey struct{}
@@ -71,8 +79,11 @@ func (s *Server) acceptConn(ctx ssh.Context, c net.Conn) net.Conn {
 func (c *connState) Close() error {
 	c.once.Do(func() {
 		c.s.conns.Add(-1)
-		if c.keyFailed && c.ctx.Value(ssh.ContextKeyConn) == nil {
-			c.s.Auth.RecordFailure(c.login, c.ip, mft.AuditSFTP, "public key not accepted")
+		c.mu.Lock()
+		failed, login := c.keyFailed, c.login
+		c.mu.Unlock()
+		if failed && c.ctx.Value(ssh.ContextKeyConn) == nil {
+			c.s.Auth.RecordFailure(login, c.ip, mft.AuditSFTP, "public key not accepted")
 		}
 	})
 	return c.Conn.Close()
@@ -136,7 +147,7 @@ func (s *Server) sshConfig(ctx ssh.Context) *gossh.ServerConfig {
 		u, err := s.Auth.CheckPublicKey(context.Background(), meta.User(), key, st.ip, mft.ProtocolSFTP)
 		if err != nil {
 			if mft.ErrorCode(err) == mft.EUNAUTHORIZED {
-				st.keyFailed, st.login = true, meta.User()
+				st.keyRejected(meta.User())
 			}
 			return nil, errors.New(mft.ErrorMessage(err))
 		}
