@@ -137,11 +137,3 @@ func (p *Pending) Abort() {
 	p.s.dropStaging(p.f, p.name)
 	p.root.Close()
 }
-
-// Quota returns the bytes used in the actor's home and its quota in bytes
-// (0: none), for clients that ask how much space is left.
-func (s *Service) Quota(ctx context.Context, a Actor) (used, limit int64, err error) {
-	u := a.User
-	used, err = s.Usage.Usage(ctx, u.Home)
-	return used, u.QuotaMB * mb, err
-}

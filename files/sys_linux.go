@@ -30,3 +30,13 @@ func renameat(oldDir *os.File, oldName string, newDir *os.File, newName string, 
 func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
+
+// diskSpace returns the size of the filesystem holding dir and what is
+// available on it.
+func diskSpace(dir *os.File) (total, free int64, err error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(dir.Fd()), &st); err != nil {
+		return 0, 0, err
+	}
+	return int64(st.Blocks) * st.Bsize, int64(st.Bavail) * st.Bsize, nil
+}

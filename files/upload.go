@@ -389,3 +389,13 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 	}
 	return dir.Sync()
 }
+
+// Space returns the size of the actor's space and what is free in it: their
+// quota when they have one, otherwise the storage disk's.
+func (s *Service) Space(ctx context.Context, a Actor) (total, free int64, err error) {
+	if u := a.User; u.QuotaMB > 0 {
+		used, err := s.Usage.Usage(ctx, u.Home)
+		return u.QuotaMB * mb, max(u.QuotaMB*mb-used, 0), err
+	}
+	return diskSpace(s.tmp)
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -217,26 +216,13 @@ func (h *handler) PosixRename(r *sftp.Request) error {
 // StatVFS reports the user's quota as the filesystem's size, or the disk's
 // when the user has none.
 func (h *handler) StatVFS(r *sftp.Request) (*sftp.StatVFS, error) {
-	used, limit, err := h.s.Files.Quota(h.ctx, h.actor)
+	total, free, err := h.s.Files.Space(h.ctx, h.actor)
 	if err != nil {
 		return nil, h.sftpError(err)
 	}
 	const bsize = 4096
-	st := &sftp.StatVFS{Bsize: bsize, Frsize: bsize, Namemax: files.MaxNameLen, Files: 1 << 32, Ffree: 1 << 31, Favail: 1 << 31}
-	if limit > 0 {
-		st.Blocks = uint64(limit / bsize)
-		st.Bfree = uint64(max(limit-used, 0) / bsize)
-		st.Bavail = st.Bfree
-		return st, nil
-	}
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(h.s.HostKeyDir, &fs); err != nil {
-		return nil, errors.New("Internal error.")
-	}
-	st.Blocks = fs.Blocks * uint64(fs.Bsize) / bsize
-	st.Bfree = fs.Bfree * uint64(fs.Bsize) / bsize
-	st.Bavail = fs.Bavail * uint64(fs.Bsize) / bsize
-	return st, nil
+	return &sftp.StatVFS{Bsize: bsize, Frsize: bsize, Namemax: files.MaxNameLen, Files: 1 << 32, Ffree: 1 << 31, Favail: 1 << 31,
+		Blocks: uint64(total / bsize), Bfree: uint64(free / bsize), Bavail: uint64(free / bsize)}, nil
 }
 
 func (h *handler) pending(p string) *upload {
