@@ -11,13 +11,8 @@ work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/depot" .
 go build -o "$work/createusers" ./bench/createusers
-key=bench-admin-key-0123456789
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
-DEPOT_DATA_DIR=$work/data DEPOT_HTTP_LISTEN=127.0.0.1:$port DEPOT_ADMIN_API_KEY=$key \
-	DEPOT_HTTP_RATE_LIMIT=0 DEPOT_LOG_LEVEL=warn "$work/depot" serve >/dev/null 2>&1 &
-pid=$!
-until curl -fs "$url/healthz" >/dev/null; do sleep 0.1; done
+. bench/lib.sh
+start_depot "$work/depot" "$work/data"
 
 echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3), disk $(df -h "$work" | awk 'NR==2{print $1}')"
 echo "== user creation"

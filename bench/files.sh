@@ -18,13 +18,8 @@ fpid=
 go build -o "$work/depot" .
 go build -o "$work/httpfloor" ./bench/httpfloor
 go build -o "$work/smallfiles" ./bench/smallfiles
-key=bench-admin-key-0123456789
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
-DEPOT_DATA_DIR=$work/data DEPOT_HTTP_LISTEN=127.0.0.1:$port DEPOT_ADMIN_API_KEY=$key \
-	DEPOT_HTTP_RATE_LIMIT=0 DEPOT_LOG_LEVEL=warn "$work/depot" serve >/dev/null 2>&1 &
-pid=$!
-until curl -fs "$url/healthz" >/dev/null; do sleep 0.1; done
+. bench/lib.sh
+start_depot "$work/depot" "$work/data"
 
 secs() { local s=$EPOCHREALTIME; "$@" >/dev/null; echo "$EPOCHREALTIME - $s" | bc -l; }
 rate() { printf '%7.0f MiB/s (%.2fs)' "$(echo "$size_mib / $1" | bc -l)" "$1"; }
@@ -33,7 +28,7 @@ echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3), disk $(df -h "$
 echo "== ${size_mib} MiB file, best of 5 rounds"
 head -c "${size_mib}M" /dev/urandom >"$work/src.bin"
 best() { sort -g | head -1; }
-fport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+fport=$(free_port)
 "$work/httpfloor" -listen "127.0.0.1:$fport" -file "$work/src.bin" &
 fpid=$!
 until curl -fs -o /dev/null "http://127.0.0.1:$fport/"; do sleep 0.1; done

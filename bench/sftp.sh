@@ -11,17 +11,13 @@ command -v sftp >/dev/null && test -x /usr/sbin/sshd || { echo "needs openssh-cl
 work=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}")
 trap 'kill $pid $spid 2>/dev/null; wait $pid $spid 2>/dev/null; rm -rf "$work"' EXIT
 spid=
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 go build -o "$work/depot" .
 ssh-keygen -q -t ed25519 -N '' -f "$work/key"
-key=bench-admin-key-0123456789
-hport=$(free_port) dport=$(free_port) oport=$(free_port)
-DEPOT_DATA_DIR=$work/data DEPOT_HTTP_LISTEN=127.0.0.1:$hport DEPOT_SFTP_LISTEN=127.0.0.1:$dport \
-	DEPOT_ADMIN_API_KEY=$key DEPOT_LOG_LEVEL=warn "$work/depot" serve >/dev/null 2>&1 &
-pid=$!
-until curl -fs "http://127.0.0.1:$hport/healthz" >/dev/null; do sleep 0.1; done
+dport=$(free_port) oport=$(free_port)
+start_depot "$work/depot" "$work/data" "$dport"
 curl -fsS --user "$key:x" -d "{\"user\":{\"username\":\"bench\",\"ssh_keys\":[\"$(cat "$work/key.pub")\"]}}" \
-	"http://127.0.0.1:$hport/admin/users" >/dev/null
+	"$url/admin/users" >/dev/null
 
 # OpenSSH's sshd as the peer, serving $work/openssh as the current user.
 mkdir -p /run/sshd "$work/openssh"

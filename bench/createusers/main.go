@@ -6,12 +6,11 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"depot/bench/load"
 )
 
 func main() {
@@ -22,38 +21,15 @@ func main() {
 	prefix := flag.String("prefix", "bench", "email prefix, so runs do not collide")
 	flag.Parse()
 
-	var next, failed atomic.Int64
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *c}}
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range *c {
-		wg.Go(func() {
-			for {
-				i := next.Add(1)
-				if i > int64(*n) {
-					return
-				}
-				body := fmt.Sprintf(`{"user":{"email":"%s%05d@example.com","name":"Bench User %d"}}`, *prefix, i, i)
-				req, _ := http.NewRequest("POST", *url+"/admin/users", bytes.NewBufferString(body))
-				req.SetBasicAuth(*key, "x")
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					failed.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	d := time.Since(start)
+	r := load.Run(*n, *c, http.StatusCreated, func(i int) *http.Request {
+		body := fmt.Sprintf(`{"user":{"email":"%s%05d@example.com","name":"Bench User %d"}}`, *prefix, i, i)
+		req, _ := http.NewRequest("POST", *url+"/admin/users", bytes.NewBufferString(body))
+		req.SetBasicAuth(*key, "x")
+		return req
+	})
 	fmt.Printf("created %d users with %d clients in %v: %.0f users/s, %d failed\n",
-		*n-int(failed.Load()), *c, d.Round(time.Millisecond), float64(*n)/d.Seconds(), failed.Load())
-	if failed.Load() > 0 {
+		r.N-r.Failed, *c, r.Elapsed.Round(time.Millisecond), r.PerSecond(), r.Failed)
+	if r.Failed > 0 {
 		os.Exit(1)
 	}
 }

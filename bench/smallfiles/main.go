@@ -8,12 +8,11 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"depot/bench/load"
 )
 
 func main() {
@@ -25,45 +24,22 @@ func main() {
 	dir := flag.String("dir", "/bench", "folder to upload into (created)")
 	flag.Parse()
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *c}}
 	req, _ := http.NewRequest("POST", *url+"/api/folders", bytes.NewBufferString(`{"path":"`+*dir+`"}`))
 	req.SetBasicAuth(*key, "x")
-	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
 		fmt.Fprintf(os.Stderr, "create %s: %v %v\n", *dir, err, resp)
 		os.Exit(1)
 	}
 	body := make([]byte, *size)
 	rand.Read(body)
-	var next, failed atomic.Int64
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range *c {
-		wg.Go(func() {
-			for {
-				i := next.Add(1)
-				if i > int64(*n) {
-					return
-				}
-				req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/files/content?path=%s/%06d.bin", *url, *dir, i), bytes.NewReader(body))
-				req.SetBasicAuth(*key, "x")
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					failed.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	d := time.Since(start)
+	r := load.Run(*n, *c, http.StatusCreated, func(i int) *http.Request {
+		req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/files/content?path=%s/%06d.bin", *url, *dir, i), bytes.NewReader(body))
+		req.SetBasicAuth(*key, "x")
+		return req
+	})
 	fmt.Printf("uploaded %d files of %d bytes with %d clients in %v: %.0f files/s, %d failed\n",
-		*n-int(failed.Load()), *size, *c, d.Round(time.Millisecond), float64(*n)/d.Seconds(), failed.Load())
-	if failed.Load() > 0 {
+		r.N-r.Failed, *size, *c, r.Elapsed.Round(time.Millisecond), r.PerSecond(), r.Failed)
+	if r.Failed > 0 {
 		os.Exit(1)
 	}
 }

@@ -1,0 +1,18 @@
+# Shared by the bench scripts (source it): a free port, and a Depot started
+# on loopback with rate limiting off and the admin key $key.
+key=bench-admin-key-0123456789
+pid=
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_depot BIN DATA_DIR [SFTP_PORT]: starts BIN serve, waits until it
+# answers, and sets $pid and $url.
+start_depot() {
+	local port sftp_port=${3:-$(free_port)}
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	DEPOT_DATA_DIR=$2 DEPOT_HTTP_LISTEN=127.0.0.1:$port DEPOT_SFTP_LISTEN=127.0.0.1:$sftp_port \
+		DEPOT_ADMIN_API_KEY=$key DEPOT_HTTP_RATE_LIMIT=0 DEPOT_LOG_LEVEL=warn "$1" serve >/dev/null 2>&1 &
+	pid=$!
+	until curl -fs "$url/healthz" >/dev/null; do sleep 0.1; done
+}
