@@ -524,3 +524,47 @@ func TestConnectionLimits(t *testing.T) {
 		t.Fatalf("after the idle session closed: %v\n%s", err, out)
 	}
 }
+
+// Hostile names over SFTP get an error and change nothing; a rename onto
+// an existing file needs posix-rename, and plain rename refuses.
+func TestHostileNamesAndRenames(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "hostile")
+	c, _ := e.dial(t, p)
+	for _, name := range []string{"/a\x00b", "/a\\b", "/" + strings.Repeat("n", 300), "/ctl\x01"} {
+		if f, err := c.Create(name); err == nil {
+			f.Close()
+			t.Errorf("created %q", name)
+		}
+		if err := c.Mkdir(name); err == nil {
+			t.Errorf("made folder %q", name)
+		}
+	}
+	for _, name := range []string{"a.txt", "b.txt"} {
+		f, err := c.Create("/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte(name))
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Rename("/a.txt", "/b.txt"); err == nil {
+		t.Fatal("plain rename replaced an existing file")
+	}
+	if err := c.PosixRename("/a.txt", "/b.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.stored(p.user, "b.txt"); string(got) != "a.txt" {
+		t.Fatalf("b.txt holds %q after posix-rename", got)
+	}
+	entries, _ := os.ReadDir(filepath.Join(e.dir, "files", p.user.Home))
+	if len(entries) != 1 {
+		t.Fatalf("home holds %d entries, want only b.txt", len(entries))
+	}
+	used, _ := e.files.Usage.Usage(context.Background(), p.user.Home)
+	if used != int64(len("a.txt")) {
+		t.Fatalf("usage %d after replacing, want %d", used, len("a.txt"))
+	}
+}
