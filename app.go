@@ -61,6 +61,7 @@ func openApp(ctx context.Context, cfg *config.Config, stdout io.Writer) (*app, e
 		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db), fold: store.NewFolderService(db), usage: store.NewUsageService(db),
 		audit: store.NewAuditService(db), files: fsvc}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders = a.perms, a.usage, a.fold
+	fsvc.Sync = cfg.Data.SyncUploads
 	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
 		a.close()
 		return nil, err

@@ -205,8 +205,12 @@ func (a *app) startFiles(ctx context.Context, logger *slog.Logger) error {
 	return os.WriteFile(marker, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 }
 
-// markClean records a clean shutdown.
+// markClean writes the pending usage changes and records a clean
+// shutdown; if the usage cannot be written, the next start recounts it.
 func (a *app) markClean() error {
+	if err := a.usage.Flush(context.Background()); err != nil {
+		return fmt.Errorf("write storage usage: %w", err)
+	}
 	err := os.Remove(filepath.Join(a.cfg.Data.Dir, runningMarker))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
-# SFTP throughput on loopback: OpenSSH's sftp client uploading and
-# downloading a file (default 1 GiB) to Depot's SFTP daemon and to
-# OpenSSH's own sshd (internal-sftp) on the same disk, in one run, with the
-# client's default settings (each server's cipher choice shows).
-# Usage: bench/sftp.sh [size_mib]   (needs openssh-client, openssh-server)
+# SFTP on loopback: OpenSSH's sftp client against Depot's SFTP daemon and
+# against OpenSSH's own sshd (internal-sftp) on the same disk, in one run.
+#   throughput: put and get of 256 MiB and 1 GiB files, with the client's
+#     default request size and with -B 32768, with the same cipher on both
+#     sides (aes128-gcm@openssh.com) and with the client's default cipher
+#     list; Depot and sshd alternate, median of $ROUNDS (default 3).
+#   small files: 1,000 files of 4 KiB put in one session (files/s), also
+#     with data.sync_uploads = false (OpenSSH never syncs).
+#   memory: PSS of the server with 100 idle sessions and during 20
+#     concurrent uploads of $RSS_MIB MiB (default 1024).
+# Usage: bench/sftp.sh            (needs openssh-client, openssh-server, bc)
+# Env: ROUNDS=3 SIZES="256 1024" RSS_MIB=1024 ONLY=throughput|small|memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mib=${1:-1024}
+rounds=${ROUNDS:-3} sizes=${SIZES:-256 1024} rss_mib=${RSS_MIB:-1024} only=${ONLY:-}
 command -v sftp >/dev/null && test -x /usr/sbin/sshd || { echo "needs openssh-client and openssh-server"; exit 1; }
 work=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}")
-trap 'kill $pid $spid 2>/dev/null; wait $pid $spid 2>/dev/null; rm -rf "$work"' EXIT
 spid=
+cleanup() { jobs -p | xargs -r kill 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
 . bench/lib.sh
 go build -o "$work/depot" .
 ssh-keygen -q -t ed25519 -N '' -f "$work/key"
 dport=$(free_port) oport=$(free_port)
+add_user() { curl -fsS --user "$key:x" -d "{\"user\":{\"username\":\"bench\",\"ssh_keys\":[\"$(cat "$work/key.pub")\"]}}" \
+	"$url/admin/users" >/dev/null; }
+# A second Depot with data.sync_uploads = false, for the small-file run.
+nport=$(free_port)
+DEPOT_DATA_SYNC_UPLOADS=false start_depot "$work/depot" "$work/data-nosync" "$nport"
+add_user
+npid=$pid
 start_depot "$work/depot" "$work/data" "$dport"
-curl -fsS --user "$key:x" -d "{\"user\":{\"username\":\"bench\",\"ssh_keys\":[\"$(cat "$work/key.pub")\"]}}" \
-	"$url/admin/users" >/dev/null
+add_user
 
 # OpenSSH's sshd as the peer, serving $work/openssh as the current user.
 mkdir -p /run/sshd "$work/openssh"
@@ -32,34 +46,141 @@ AuthorizedKeysFile $work/authorized_keys
 PermitRootLogin prohibit-password
 StrictModes no
 UsePAM no
+MaxStartups 200
+MaxSessions 200
 Subsystem sftp internal-sftp
 CONF
 /usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
 spid=$!
-sleep 0.5
+until (exec 3<>"/dev/tcp/127.0.0.1/$oport") 2>/dev/null; do sleep 0.1; done
 
-head -c "${size_mib}M" /dev/urandom >"$work/src.bin"
-opts=(-i "$work/key" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=error)
+# server NAME → "port user remote_dir"
+declare -A server=([depot]="$dport bench /" [depot-nosync]="$nport bench /" [openssh]="$oport $(id -un) $work/openssh")
+opts=(-i "$work/key" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null)
 secs() { local s=$EPOCHREALTIME; "$@" >/dev/null; echo "$EPOCHREALTIME - $s" | bc -l; }
-run() { # run NAME PORT USER REMOTE_DIR
-	local name=$1 port=$2 user=$3 dir=$4
-	printf 'put %s %s/big.bin\n' "$work/src.bin" "$dir" >"$work/put"
-	printf 'get %s/big.bin %s\n' "$dir" "$work/down.bin" >"$work/get"
-	echo "$name-up $(secs sftp -b "$work/put" -P "$port" "${opts[@]}" "$user@127.0.0.1")"
-	rm -f "$work/down.bin"
-	echo "$name-down $(secs sftp -b "$work/get" -P "$port" "${opts[@]}" "$user@127.0.0.1")"
-	cmp "$work/src.bin" "$work/down.bin"
+sftp_to() { # sftp_to NAME [sftp options…] : batch from stdin
+	local port user dir name=$1
+	shift
+	read -r port user dir <<<"${server[$name]}"
+	sftp -q -b - -P "$port" "${opts[@]}" -o LogLevel=error "$@" "$user@127.0.0.1"
 }
-for i in 1 2 3; do
-	run depot "$dport" bench /
-	run openssh "$oport" "$(id -un)" "$work/openssh"
-done >"$work/times"
-cipher() { sftp -vv -b /dev/null -P "$1" "${opts[@]}" -o LogLevel=debug1 "$2@127.0.0.1" 2>&1 | sed -n 's/.*client->server cipher: \([^ ]*\) MAC: \([^ ]*\).*/\1 \2/p' | head -1; }
-best() { awk -v k="$1" '$1==k{print $2}' "$work/times" | sort -g | head -1; }
-echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3), $(ssh -V 2>&1)"
-echo "== ${size_mib} MiB, best of 3; depot cipher: $(cipher "$dport" bench); openssh cipher: $(cipher "$oport" "$(id -un)")"
-for dir in up down; do
-	d=$(best "depot-$dir") o=$(best "openssh-$dir")
-	printf '%-5s depot %6.0f MiB/s (%.2fs)  openssh %6.0f MiB/s (%.2fs)  depot/openssh %.2f\n' "$dir" \
-		"$(echo "$size_mib / $d" | bc -l)" "$d" "$(echo "$size_mib / $o" | bc -l)" "$o" "$(echo "$o / $d" | bc -l)"
-done
+dir_of() { local p u d; read -r p u d <<<"${server[$1]}"; echo "$d"; }
+median() { sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+negotiated() { # cipher and MAC the client picks with NAME for the given options
+	local port user dir
+	read -r port user dir <<<"${server[$1]}"
+	shift
+	sftp -b /dev/null -P "$port" "${opts[@]}" -o LogLevel=debug1 "$@" "$user@127.0.0.1" 2>&1 |
+		sed -n 's/.*client->server cipher: \([^ ]*\) MAC: \([^ ]*\).*/\1 (MAC \2)/p' | head -1
+}
+echo "== $(date -u +%F), $(nproc) cores, $(go version | cut -d' ' -f3), client $(ssh -V 2>&1 | cut -d, -f1)"
+
+throughput() {
+	local size name ciph bs i d t
+	for size in $sizes; do
+		head -c "${size}M" /dev/urandom >"$work/src.bin"
+		for ciph in aes128-gcm@openssh.com default; do
+			for bs in default 32768; do
+				local args=()
+				[ "$ciph" = default ] || args+=(-c "$ciph")
+				[ "$bs" = default ] || args+=(-B "$bs")
+				for ((i = 0; i < rounds; i++)); do
+					for name in depot openssh; do
+						d=$(dir_of $name)
+						t=$(secs sftp_to $name "${args[@]}" <<<"put $work/src.bin $d/big.bin")
+						echo "$name up $t" >>"$work/t"
+						rm -f "$work/down.bin"
+						t=$(secs sftp_to $name "${args[@]}" <<<"get $d/big.bin $work/down.bin")
+						echo "$name down $t" >>"$work/t"
+						cmp -s "$work/src.bin" "$work/down.bin" || { echo "$name: download differs"; exit 1; }
+					done
+				done
+				local label="cipher $ciph"
+				[ "$ciph" = default ] && label="default ciphers: depot $(negotiated depot), openssh $(negotiated openssh)"
+				echo "-- $size MiB, request size $bs, $label"
+				for dir in up down; do
+					local dm om
+					dm=$(awk -v k=$dir '$1=="depot"&&$2==k{print $3}' "$work/t" | median)
+					om=$(awk -v k=$dir '$1=="openssh"&&$2==k{print $3}' "$work/t" | median)
+					printf '   %-4s depot %5.0f MiB/s (%.2fs)  openssh %5.0f MiB/s (%.2fs)  depot/openssh %.2f\n' $dir \
+						"$(echo "$size / $dm" | bc -l)" "$dm" "$(echo "$size / $om" | bc -l)" "$om" "$(echo "$om / $dm" | bc -l)"
+				done
+				rm -f "$work/t"
+			done
+		done
+	done
+	rm -f "$work/src.bin" "$work/down.bin"
+}
+
+small() {
+	local name i t d
+	mkdir -p "$work/small"
+	for ((i = 0; i < 1000; i++)); do head -c 4096 /dev/urandom >"$work/small/f$i"; done
+	for ((i = 0; i < rounds; i++)); do
+		for name in depot depot-nosync openssh; do
+			d=$(dir_of $name)
+			{
+				echo "-mkdir $d/small$i"
+				for f in "$work"/small/*; do echo "put $f $d/small$i/"; done
+			} >"$work/batch"
+			t=$(secs sftp_to $name -c aes128-gcm@openssh.com <"$work/batch")
+			echo "$name $t" >>"$work/t"
+		done
+	done
+	local dm om
+	om=$(awk '$1=="openssh"{print $2}' "$work/t" | median)
+	echo "-- 1,000 files of 4 KiB in one session (cipher aes128-gcm), median of $rounds"
+	for name in depot depot-nosync; do
+		dm=$(awk -v k=$name '$1==k{print $2}' "$work/t" | median)
+		printf '   %-12s %5.0f files/s (%.2fs)  openssh %5.0f files/s (%.2fs)  depot/openssh %.2f\n' $name \
+			"$(echo "1000 / $dm" | bc -l)" "$dm" "$(echo "1000 / $om" | bc -l)" "$om" "$(echo "$om / $dm" | bc -l)"
+	done
+	rm -f "$work/t"
+}
+
+# pss_kib NAME: proportional set size of the server, all its processes (sshd
+# forks two per connection), in KiB.
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+pss_kib() {
+	local root=$pid p
+	[ "$1" = openssh ] && root=$spid
+	for p in $root $(descendants $root); do
+		awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup 2>/dev/null || true
+	done | awk '{s+=$1} END{print s+0}'
+}
+any_alive() { local p; for p; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+memory() {
+	local name i peak now
+	echo "-- memory (PSS of all server processes)"
+	for name in depot openssh; do
+		local base idle
+		base=$(pss_kib $name)
+		for ((i = 0; i < 100; i++)); do
+			(sleep 20 | sftp_to $name >/dev/null 2>&1) &
+		done
+		sleep 8
+		idle=$(pss_kib $name)
+		sleep 14
+		head -c "${rss_mib}M" /dev/urandom >"$work/src.bin"
+		peak=0
+		local ups=()
+		for ((i = 0; i < 20; i++)); do
+			sftp_to $name -c aes128-gcm@openssh.com <<<"put $work/src.bin $(dir_of $name)/c$i.bin" >/dev/null &
+			ups+=($!)
+		done
+		while any_alive "${ups[@]}"; do
+			now=$(pss_kib $name)
+			((now > peak)) && peak=$now
+			sleep 0.5
+		done
+		printf '   %-7s at rest %4d MiB, 100 idle sessions %4d MiB, 20 concurrent %d MiB uploads peak %4d MiB\n' \
+			$name $((base / 1024)) $((idle / 1024)) "$rss_mib" $((peak / 1024))
+		rm -f "$work/src.bin"
+		sftp_to $name <<<"rm $(dir_of $name)/c*.bin" >/dev/null
+	done
+}
+
+case $only in
+'') throughput; small; memory ;;
+*) $only ;;
+esac

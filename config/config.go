@@ -38,6 +38,11 @@ type Config struct {
 // Data says where Depot keeps its database and files.
 type Data struct {
 	Dir string `toml:"dir"`
+	// SyncUploads makes every upload durable (file and folder synced to
+	// disk) before it is published and acknowledged. Off, an upload is
+	// acknowledged once it is in the page cache, as OpenSSH's sftp-server
+	// does; a power loss can then lose recent uploads.
+	SyncUploads bool `toml:"sync_uploads"`
 }
 
 // HTTP configures the admin and user API and the public pages.
@@ -96,7 +101,7 @@ type Log struct {
 // no file and no environment.
 func Default() *Config {
 	return &Config{
-		Data: Data{Dir: "./data"},
+		Data: Data{Dir: "./data", SyncUploads: true},
 		HTTP: HTTP{
 			Listen:            ":8080",
 			TrustedProxies:    []string{},

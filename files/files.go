@@ -32,6 +32,9 @@ type Service struct {
 	// Events receives file events; nil drops them.
 	Events mft.EventSink
 	Now    func() time.Time
+	// Sync makes each upload durable (file and folder synced) before it is
+	// published and acknowledged; Open sets it.
+	Sync bool
 
 	root    *os.Root // data/files
 	tmpRoot *os.Root // data/tmp: staging files and upload pieces
@@ -62,7 +65,7 @@ func Open(dataDir string) (*Service, error) {
 		tmpRoot.Close()
 		return nil, fmt.Errorf("files: open staging directory: %w", err)
 	}
-	return &Service{root: root, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now}, nil
+	return &Service{root: root, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now, Sync: true}, nil
 }
 
 // Close releases the directory handles.

@@ -166,13 +166,16 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 	return s.publishStaging(ctx, a, t, root, staging, stagingName, opts.Overwrite, lw)
 }
 
-// publishStaging syncs a complete staging file, renames it to the target
-// (replacing a file there only if overwrite), records the usage and the
-// file.uploaded event, and returns the file with its sha256. On error the
-// staging file is removed and nothing is published.
+// publishStaging syncs a complete staging file (with s.Sync), renames it
+// to the target (replacing a file there only if overwrite), records the
+// usage and the file.uploaded event, and returns the file with its sha256.
+// On error the staging file is removed and nothing is published.
 func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *os.Root, staging *os.File, stagingName string, overwrite bool, lw *limitWriter) (mft.FileInfo, error) {
 	name := rel(t.base, t.storage)
-	err := staging.Sync()
+	var err error
+	if s.Sync {
+		err = staging.Sync()
+	}
 	if err == nil {
 		err = s.commit(root, staging, stagingName, name, overwrite)
 	}
@@ -373,8 +376,8 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 	return nil
 }
 
-// commit closes the synced staging file, renames it to name inside root
-// (refusing to replace unless overwrite) and syncs the folder.
+// commit closes the staging file, renames it to name inside root (refusing
+// to replace unless overwrite) and, with s.Sync, syncs the folder.
 func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name string, overwrite bool) error {
 	if err := staging.Close(); err != nil {
 		return err
@@ -386,6 +389,9 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 	defer dir.Close()
 	if err := renameat(s.tmp, stagingName, dir, path.Base(name), !overwrite); err != nil {
 		return err
+	}
+	if !s.Sync {
+		return nil
 	}
 	return dir.Sync()
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -52,6 +53,18 @@ type DB struct {
 	Now func() time.Time
 
 	db *bolt.DB
+
+	// Group commit (see update): writers queue under queueMu; whoever
+	// holds commitMu commits everything queued in one transaction.
+	queueMu  sync.Mutex
+	queue    []*write
+	commitMu sync.Mutex
+}
+
+// write is one queued update and where its result goes.
+type write struct {
+	fn   func(tx *bolt.Tx) error
+	done chan error
 }
 
 // NewDB returns a DB for the file at path; call Open before use.
@@ -71,7 +84,6 @@ func (db *DB) Open() error {
 	} else if err != nil {
 		return fmt.Errorf("store: open %s: %w", db.Path, err)
 	}
-	bdb.MaxBatchDelay = 2 * time.Millisecond
 	db.db = bdb
 	if err := db.db.Update(db.migrate); err != nil {
 		db.db.Close()
@@ -137,14 +149,58 @@ func (db *DB) now() time.Time {
 	return db.Now().UTC().Truncate(time.Microsecond)
 }
 
-// update runs fn in a write transaction, batched with concurrent writers so
-// that they share one fsync. fn may run more than once and must only change
-// state through tx.
+// update runs fn in a write transaction, shared with concurrent writers so
+// that they pay for one fsync: a writer queues fn, then whoever gets to
+// commit first commits every queued fn in one transaction. A lone writer
+// commits at once (bbolt's Batch would wait for company first); writers
+// arriving during a commit form the next group. fn may run more than once
+// and must only change state through tx.
 func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.db.Batch(fn)
+	w := &write{fn: fn, done: make(chan error, 1)}
+	db.queueMu.Lock()
+	db.queue = append(db.queue, w)
+	db.queueMu.Unlock()
+
+	db.commitMu.Lock()
+	db.queueMu.Lock()
+	group := db.queue
+	db.queue = nil
+	db.queueMu.Unlock()
+	if len(group) > 0 { // else an earlier committer took w along
+		db.commitGroup(group)
+	}
+	db.commitMu.Unlock()
+	return <-w.done
+}
+
+// errRetrySolo rolls a group back when one of its writes fails, so that
+// the others are not lost with it.
+var errRetrySolo = errors.New("store: retry writes one by one")
+
+// commitGroup commits the writes of a group in one transaction. If one of
+// them fails, the group is rolled back and each write runs in its own
+// transaction, so that each gets its own answer.
+func (db *DB) commitGroup(group []*write) {
+	err := db.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range group {
+			if err := w.fn(tx); err != nil {
+				return errRetrySolo
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errRetrySolo) {
+		for _, w := range group {
+			w.done <- db.db.Update(w.fn)
+		}
+		return
+	}
+	for _, w := range group {
+		w.done <- err
+	}
 }
 
 // view runs fn in a read transaction.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"path"
+	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -14,25 +16,42 @@ import (
 var bucketUsage = []byte("Usage")
 
 // UsageService keeps, for every folder of the storage tree, the bytes
-// stored below it. An upload adds its size to each ancestor in one batched
-// transaction, so a quota check for a home or a folder is one lookup.
+// stored below it, so a quota check for a home or a folder is one lookup.
+//
+// Uploads and deletions only add to an in-memory table of pending changes,
+// which is written to the database within FlushDelay (and before any move,
+// deletion or replacement of the table, in the same transaction): a small
+// upload then costs no commit of its own. Readers see stored plus pending.
+// Changes not yet written when the process dies are not lost in effect:
+// after an unclean stop, depot serve recounts the table from the disk.
 type UsageService struct {
 	db *DB
+	// FlushDelay is how long a change may stay in memory; NewUsageService
+	// sets 100ms.
+	FlushDelay time.Duration
+
+	mu        sync.Mutex       // guards pending and scheduled; held while flushing
+	pending   map[string]int64 // folder → bytes to add
+	scheduled bool
 }
 
 var _ mft.UsageService = (*UsageService)(nil)
 
 // NewUsageService returns a UsageService backed by db.
-func NewUsageService(db *DB) *UsageService { return &UsageService{db: db} }
+func NewUsageService(db *DB) *UsageService {
+	return &UsageService{db: db, FlushDelay: 100 * time.Millisecond, pending: map[string]int64{}}
+}
 
 // Usage returns the bytes stored below dir.
 func (s *UsageService) Usage(ctx context.Context, dir string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var n int64
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		n = getUsage(tx.Bucket(bucketUsage), dir)
 		return nil
 	})
-	return n, err
+	return max(n+s.pending[dir], 0), err
 }
 
 // AddUsage adds delta to dir and each of its ancestors.
@@ -40,16 +59,55 @@ func (s *UsageService) AddUsage(ctx context.Context, dir string, delta int64) er
 	if delta == 0 {
 		return nil
 	}
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
-		return addUsage(tx.Bucket(bucketUsage), dir, delta)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for d := dir; ; d = path.Dir(d) {
+		s.pending[d] += delta
+		if d == "/" || d == "." {
+			break
+		}
+	}
+	if !s.scheduled {
+		s.scheduled = true
+		time.AfterFunc(s.FlushDelay, func() { _ = s.Flush(context.Background()) })
+	}
+	return nil
+}
+
+// Flush writes the pending changes to the database now.
+func (s *UsageService) Flush(ctx context.Context) error {
+	return s.update(ctx, func(*bolt.Bucket) error { return nil })
+}
+
+// update runs fn on the usage table in one transaction with the pending
+// changes applied first, which are then no longer pending.
+func (s *UsageService) update(ctx context.Context, fn func(b *bolt.Bucket) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scheduled = false
+	pending := s.pending
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsage)
+		for dir, delta := range pending {
+			if err := b.Put([]byte(dir), encodeInt(max(getUsage(b, dir)+delta, 0))); err != nil {
+				return err
+			}
+		}
+		return fn(tx.Bucket(bucketUsage))
 	})
+	if err == nil {
+		s.pending = map[string]int64{}
+	}
+	return err
 }
 
 // MoveUsage re-keys the folder tree at from to to and moves size bytes
 // from from's ancestors to to's.
 func (s *UsageService) MoveUsage(ctx context.Context, from, to string, size int64) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsage)
+	return s.update(ctx, func(b *bolt.Bucket) error {
 		type kv struct {
 			k string
 			v int64
@@ -81,8 +139,7 @@ func (s *UsageService) MoveUsage(ctx context.Context, from, to string, size int6
 // DeleteUsage forgets the folder tree at dir and subtracts its bytes from
 // its ancestors.
 func (s *UsageService) DeleteUsage(ctx context.Context, dir string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsage)
+	return s.update(ctx, func(b *bolt.Bucket) error {
 		size := getUsage(b, dir)
 		var keys [][]byte
 		c := b.Cursor()
@@ -104,7 +161,9 @@ func (s *UsageService) DeleteUsage(ctx context.Context, dir string) error {
 
 // ReplaceUsage replaces the whole table, as after a walk of the disk.
 func (s *UsageService) ReplaceUsage(ctx context.Context, usage map[string]int64) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket(bucketUsage); err != nil {
 			return err
 		}
@@ -119,6 +178,10 @@ func (s *UsageService) ReplaceUsage(ctx context.Context, usage map[string]int64)
 		}
 		return nil
 	})
+	if err == nil {
+		s.pending = map[string]int64{} // the walk saw them
+	}
+	return err
 }
 
 // addUsage adds delta to dir and every ancestor up to "/", never going

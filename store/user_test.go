@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -285,5 +287,34 @@ func TestUserService_ConcurrentCreate(t *testing.T) {
 	}
 	if n, _ := s.CountUsers(ctx); n != 200 {
 		t.Fatalf("%d users, want 200", n)
+	}
+}
+
+// Concurrent writes share commits; one that fails (a duplicate email) must
+// get its own error without taking the others of its group down with it.
+func TestUserService_ConcurrentCreateWithConflicts(t *testing.T) {
+	ctx := context.Background()
+	s := store.NewUserService(MustOpenDB(t))
+	var wg sync.WaitGroup
+	var ok, conflict atomic.Int32
+	for i := range 200 {
+		wg.Go(func() {
+			err := s.CreateUser(ctx, newUser(fmt.Sprintf("d%03d@example.com", i/2)))
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case strings.Contains(err.Error(), "already exists"):
+				conflict.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 100 || conflict.Load() != 100 {
+		t.Fatalf("%d created and %d conflicts, want 100 and 100", ok.Load(), conflict.Load())
+	}
+	if n, _ := s.CountUsers(ctx); n != 100 {
+		t.Fatalf("%d users, want 100", n)
 	}
 }

@@ -1,0 +1,92 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"depot/store"
+)
+
+// Changes are visible at once, written by Flush (or within FlushDelay),
+// and moves and deletions take the pending changes along.
+func TestUsageService_WriteBehind(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "depot.db")
+	db := store.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	s := store.NewUsageService(db)
+	s.FlushDelay = time.Hour // only explicit flushes in this test
+	want := func(dir string, n int64) {
+		t.Helper()
+		if got, err := s.Usage(ctx, dir); err != nil || got != n {
+			t.Fatalf("usage of %s = %d (%v), want %d", dir, got, err, n)
+		}
+	}
+	for _, d := range []string{"/users/a/in", "/users/a/in", "/users/b"} {
+		if err := s.AddUsage(ctx, d, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want("/users/a/in", 200)
+	want("/users/a", 200)
+	want("/", 300)
+	if err := s.MoveUsage(ctx, "/users/a/in", "/users/b/in", 200); err != nil {
+		t.Fatal(err)
+	}
+	want("/users/a", 0)
+	want("/users/b", 300)
+	want("/users/b/in", 200)
+	if err := s.AddUsage(ctx, "/users/b/in", -50); err != nil {
+		t.Fatal(err)
+	}
+	want("/users/b", 250)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddUsage(ctx, "/users/c", 7); err != nil { // lost: never flushed
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db = store.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s = store.NewUsageService(db)
+	want("/users/b", 250)
+	want("/users/b/in", 150)
+	want("/users/c", 0)
+	want("/", 250)
+	if err := s.DeleteUsage(ctx, "/users/b"); err != nil {
+		t.Fatal(err)
+	}
+	want("/", 0)
+}
+
+// Without an explicit flush, changes reach the database within FlushDelay.
+func TestUsageService_FlushesOnItsOwn(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "depot.db")
+	db := store.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	s := store.NewUsageService(db)
+	s.FlushDelay = time.Millisecond
+	if err := s.AddUsage(ctx, "/users/a", 42); err != nil {
+		t.Fatal(err)
+	}
+	other := store.NewUsageService(db) // sees only what is in the database
+	for {
+		if n, _ := other.Usage(ctx, "/users/a"); n == 42 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	db.Close()
+}
