@@ -31,6 +31,7 @@ type app struct {
 	tokens *store.TokenService
 	perms  *store.PermissionService
 	fold   *store.FolderService
+	drops  *store.FiledropService
 	usage  *store.UsageService
 	audit  *store.AuditService
 	files  *files.Service
@@ -59,6 +60,7 @@ func openApp(ctx context.Context, cfg *config.Config, stdout io.Writer) (*app, e
 	}
 	a := &app{cfg: cfg, db: db, users: store.NewUserService(db), groups: store.NewGroupService(db),
 		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db), fold: store.NewFolderService(db), usage: store.NewUsageService(db),
+		drops: store.NewFiledropService(db),
 		audit: store.NewAuditService(db), files: fsvc}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders = a.perms, a.usage, a.fold
 	fsvc.Sync = cfg.Data.SyncUploads

@@ -99,6 +99,8 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Files:             a.files,
 		Perms:             a.perms,
 		Folders:           a.fold,
+		Filedrops:         a.drops,
+		Submissions:       a.drops,
 		Audit:             a.audit,
 		Auth:              authn,
 		Sessions:          sftpSrv,
@@ -116,7 +118,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	logger.Info("sftp started", "addr", sftpSrv.ListenAddr().String())
 	fmt.Fprintf(stdout, "Depot %s is serving the API on %s (public URL %s) and SFTP on %s.\n", version, srv.ListenAddr(), srv.PublicURL, sftpSrv.ListenAddr())
 
-	go sweep(ctx, a, logger)
+	go sweep(ctx, a, srv, logger)
 	<-ctx.Done()
 	logger.Info("shutting down", "grace", shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -134,9 +136,10 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 }
 
 // sweep deletes expired temporary keys, audit events past their retention,
-// files past their folder's retention and abandoned upload pieces, at start
+// files past their folder's retention, abandoned upload pieces and
+// expired filedrop submissions and deliveries, at start
 // and then every hour.
-func sweep(ctx context.Context, a *app, logger *slog.Logger) {
+func sweep(ctx context.Context, a *app, srv *server.Server, logger *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -156,6 +159,11 @@ func sweep(ctx context.Context, a *app, logger *slog.Logger) {
 		}
 		if _, err := a.files.SweepStaging(files.StagingTTL); err != nil {
 			logger.Warn("sweep staging files", "err", err)
+		}
+		if n, err := srv.SweepFiledrops(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("sweep filedrop uploads and deliveries", "err", err)
+		} else if n > 0 {
+			logger.Info("expired filedrop submissions and deliveries removed", "count", n)
 		}
 		select {
 		case <-ctx.Done():

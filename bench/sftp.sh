@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SFTP on loopback: OpenSSH's sftp client against Depot's SFTP daemon and
 # against OpenSSH's own sshd (internal-sftp) on the same disk, in one run.
-#   throughput: put and get of 256 MiB and 1 GiB files, with the client's
+#   throughput: put and get of 256 MiB and 1 GiB files (Depot with and
+#     without data.sync_uploads), with the client's
 #     default request size and with -B 32768, with the same cipher on both
 #     sides (aes128-gcm@openssh.com) and with the client's default cipher
 #     list; Depot and sshd alternate, median of $ROUNDS (default 3).
@@ -85,7 +86,7 @@ throughput() {
 				[ "$ciph" = default ] || args+=(-c "$ciph")
 				[ "$bs" = default ] || args+=(-B "$bs")
 				for ((i = 0; i < rounds; i++)); do
-					for name in depot openssh; do
+					for name in depot depot-nosync openssh; do
 						d=$(dir_of $name)
 						t=$(secs sftp_to $name "${args[@]}" <<<"put $work/src.bin $d/big.bin")
 						echo "$name up $t" >>"$work/t"
@@ -100,10 +101,12 @@ throughput() {
 				echo "-- $size MiB, request size $bs, $label"
 				for dir in up down; do
 					local dm om
-					dm=$(awk -v k=$dir '$1=="depot"&&$2==k{print $3}' "$work/t" | median)
 					om=$(awk -v k=$dir '$1=="openssh"&&$2==k{print $3}' "$work/t" | median)
-					printf '   %-4s depot %5.0f MiB/s (%.2fs)  openssh %5.0f MiB/s (%.2fs)  depot/openssh %.2f\n' $dir \
-						"$(echo "$size / $dm" | bc -l)" "$dm" "$(echo "$size / $om" | bc -l)" "$om" "$(echo "$om / $dm" | bc -l)"
+					for name in depot depot-nosync; do
+						dm=$(awk -v n=$name -v k=$dir '$1==n&&$2==k{print $3}' "$work/t" | median)
+						printf '   %-4s %-12s %5.0f MiB/s (%.2fs)  openssh %5.0f MiB/s (%.2fs)  depot/openssh %.2f\n' $dir $name \
+							"$(echo "$size / $dm" | bc -l)" "$dm" "$(echo "$size / $om" | bc -l)" "$om" "$(echo "$om / $dm" | bc -l)"
+					done
 				done
 				rm -f "$work/t"
 			done

@@ -37,6 +37,9 @@ type limitWriter struct {
 	quota   int64 // bytes left in the quota, -1 = none
 	oldSize int64 // size of the file being replaced
 	h       hash.Hash
+	// writeback hands written ranges to the disk as they fill, so that the
+	// fsync before publishing only waits for the tail (with Service.Sync).
+	writeback bool
 }
 
 // check returns ETOOLARGE or EQUOTA if a file of size bytes breaks a limit.
@@ -105,7 +108,7 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 			}
 			lw.n += int64(n)
 			hashq <- unit{buf, n}
-			if written := lw.n - start; written-flushed >= writebackEvery {
+			if written := lw.n - start; lw.writeback && written-flushed >= writebackEvery {
 				startWriteback(f, flushed, written-flushed)
 				flushed = written
 			}
@@ -274,7 +277,7 @@ type quota struct {
 // in place of oldSize bytes: the user's max file size, their quota (for
 // files in their home) and the rules of every folder above the target.
 func (s *Service) limits(ctx context.Context, a Actor, t target, oldSize int64) (*limitWriter, error) {
-	lw := &limitWriter{quota: -1}
+	lw := &limitWriter{quota: -1, writeback: s.Sync}
 	rules, err := s.rulesAbove(ctx, a, path.Dir(t.storage))
 	if err != nil {
 		return nil, err

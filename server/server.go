@@ -47,6 +47,13 @@ type Server struct {
 	Files   *files.Service
 	Perms   mft.PermissionService
 	Folders mft.FolderService
+	// Filedrops and Submissions store filedrops, their uploads and the
+	// messages they deliver.
+	Filedrops   mft.FiledropService
+	Submissions mft.SubmissionService
+	// SMTPConfigured tells whether Depot can send email (filedrop
+	// validation codes need it).
+	SMTPConfigured bool
 	// Sessions lists and ends live SFTP sessions; nil when SFTP is off.
 	Sessions mft.SessionService
 	Audit    mft.AuditService
@@ -59,6 +66,8 @@ type Server struct {
 	Backup func(io.Writer) (int64, error)
 	// Ping checks that the database answers, for /healthz.
 	Ping func(context.Context) error
+	// Now is the clock of expiries; Open sets time.Now.
+	Now func() time.Time
 
 	ln   net.Listener
 	http *http.Server
@@ -73,6 +82,9 @@ func (s *Server) Open() error {
 	}
 	if s.MaxJSONBytes <= 0 {
 		s.MaxJSONBytes = 1 << 20
+	}
+	if s.Now == nil {
+		s.Now = time.Now
 	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -127,11 +139,13 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/healthz", s.handleHealth)
 	e.POST("/api/login", s.handleLogin)
 
+	e.GET("/assets/*", s.handleAssets)
 	user := e.Group("", s.authenticate)
 	user.GET("/account", s.handleAccount)
 	s.fileRoutes(user)
 
 	admin := e.Group("/admin", s.authenticate, s.requireAdmin)
+	s.filedropRoutes(admin, e, user)
 	s.userRoutes(admin)
 	s.groupRoutes(admin)
 	s.permissionRoutes(admin)

@@ -62,6 +62,7 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 	perms, folders := store.NewPermissionService(db), store.NewFolderService(db)
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders = perms, store.NewUsageService(db), folders
 	auditSvc := store.NewAuditService(db)
+	drops := store.NewFiledropService(db)
 	auditLog := &store.AuditLog{Service: auditSvc, Interval: 10 * time.Millisecond}
 	auditLog.Open()
 	fsvc.Events = auditLog
@@ -73,6 +74,9 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 		Files:        fsvc,
 		Perms:        perms,
 		Folders:      folders,
+		Filedrops:    drops,
+		Submissions:  drops,
+		Events:       auditLog,
 		Audit:        auditSvc,
 		Auth:         &auth.Authenticator{Users: users, Tokens: tokens, Defender: defender, TokenTTL: time.Hour, Now: time.Now, Events: auditLog},
 		Defender:     defender,

@@ -34,7 +34,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUsersEmail, bucketUsersUsername,
 		bucketUsersAPIKey, bucketGroups, bucketTokens, bucketUsage, bucketAudit, bucketPermissions,
-		bucketFolders, bucketFoldersPath}
+		bucketFolders, bucketFoldersPath, bucketFiledrops, bucketSubmissions, bucketSubmissionsKey, bucketMessages}
 
 	keySchemaVersion = []byte("schema_version")
 )

@@ -1,0 +1,110 @@
+package files
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+
+	"depot/mft"
+)
+
+// Deliver moves the file at storage path from (outside any user's reach,
+// such as a filedrop submission's holding folder) into to's tree at
+// toPath, creating the missing folders. The destination is checked as an
+// upload of to's: upload permission, extension and size rules of the
+// folders above it, and every quota it lands in. It never replaces a file.
+// The file.uploaded event names to with sum as the file's sha256. It
+// returns the storage path the file now has.
+func (s *Service) Deliver(ctx context.Context, from string, to Actor, toPath, sum string) (string, error) {
+	v, err := s.viewOf(ctx, to)
+	if err != nil {
+		return "", err
+	}
+	dst, err := v.resolve(toPath)
+	if err != nil {
+		return "", err
+	}
+	if err := dst.need(mft.PermUpload); err != nil {
+		return "", err
+	}
+	if dst.isTreeRoot() {
+		return "", mft.Errorf(mft.EINVALID, "Give the file a name: %s is a folder.", dst.client)
+	}
+	from, err = CleanPath(from)
+	if err != nil {
+		return "", err
+	}
+	src := target{client: from, storage: from, base: "/", view: &view{admin: true, home: "/"}}
+	fi, err := s.lstat(s.root, src)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", mft.Errorf(mft.EINVALID, "%s is not a file.", from)
+	}
+	if err := s.checkMove(ctx, to, src, dst, fi.Size(), false); err != nil {
+		return "", err
+	}
+	dstRoot, err := s.openTree(dst)
+	if err != nil {
+		return "", err
+	}
+	defer dstRoot.Close()
+	name := rel(dst.base, dst.storage)
+	if err := dstRoot.MkdirAll(path.Dir(name), 0o700); err != nil {
+		return "", fsError(err, path.Dir(dst.client))
+	}
+	if err := moveName(s.root, rel("/", from), dstRoot, name, true); err != nil {
+		return "", fsError(err, dst.client)
+	}
+	s.addUsage(ctx, path.Dir(from), -fi.Size())
+	s.addUsage(ctx, path.Dir(dst.storage), fi.Size())
+	s.publish(mft.Event{Event: mft.EventFileUploaded, Path: dst.storage, Size: fi.Size(), SHA256: sum}, to)
+	return dst.storage, nil
+}
+
+// RemoveStorage removes the file or folder tree at a storage path, outside
+// any user's view (for sweeps of holding folders and expired deliveries),
+// and takes its bytes off the usage. A missing path is not an error.
+func (s *Service) RemoveStorage(ctx context.Context, storagePath string) error {
+	p, err := CleanPath(storagePath)
+	if err != nil {
+		return err
+	}
+	if p == "/" {
+		return mft.Errorf(mft.EINVALID, "The storage root cannot be removed.")
+	}
+	fi, err := s.root.Lstat(rel("/", p))
+	if err != nil {
+		return nil
+	}
+	if err := s.root.RemoveAll(rel("/", p)); err != nil {
+		return fsError(err, p)
+	}
+	if fi.IsDir() {
+		return s.Usage.DeleteUsage(context.WithoutCancel(ctx), p)
+	}
+	s.addUsage(ctx, path.Dir(p), -fi.Size())
+	return nil
+}
+
+// OpenStorage opens the file at a storage path for reading, outside any
+// user's view (the caller has decided who may read it).
+func (s *Service) OpenStorage(storagePath string) (*os.File, fs.FileInfo, error) {
+	p, err := CleanPath(storagePath)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := s.root.OpenFile(rel("/", p), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, nil, fsError(err, path.Base(p))
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, mft.Errorf(mft.ENOTFOUND, "%s does not exist.", path.Base(p))
+	}
+	return f, fi, nil
+}

@@ -1,0 +1,234 @@
+// Depot filedrop page: gets an upload key, checks files against the
+// filedrop's rules, uploads them in chunks (retrying a failed chunk), shows
+// progress per file and in total, then delivers them as one message.
+"use strict";
+
+(function () {
+  const CHUNK = 8 * 1024 * 1024; // bytes per request
+  const RETRIES = 4;             // extra tries of a failed chunk
+
+  const root = document.getElementById("filedrop");
+  const name = root.dataset.name;
+  const maxBytes = Number(root.dataset.maxMb) * 1024 * 1024;
+  const extList = (s) => s.split(",").map((e) => e.trim().toLowerCase()).filter(Boolean);
+  const accepted = extList(root.dataset.accepted || "");
+  const invalid = extList(root.dataset.invalid || "");
+  const $ = (id) => document.getElementById(id);
+  const base = "/filedrop/" + encodeURIComponent(name);
+
+  let key = "";
+  let files = [];   // {file, row, bar, status, id, result}
+  let sending = false;
+
+  function showError(msg) {
+    const el = $("error");
+    el.textContent = msg;
+    el.hidden = !msg;
+  }
+
+  function errorOf(status, body) {
+    try {
+      const j = JSON.parse(body);
+      if (j.errors && j.errors.length) return j.errors.join(" ");
+    } catch (e) { /* not JSON */ }
+    return "The server answered " + status + ".";
+  }
+
+  function formatSize(n) {
+    const units = ["bytes", "KB", "MB", "GB", "TB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
+  }
+
+  function extension(filename) {
+    const dot = filename.lastIndexOf(".");
+    return dot > 0 ? filename.slice(dot + 1).toLowerCase() : "";
+  }
+
+  // check returns why a file cannot be sent, or "".
+  function check(file) {
+    const ext = extension(file.name);
+    if (invalid.includes(ext)) return "files of type ." + ext + " are not accepted here";
+    if (accepted.length && !accepted.includes(ext)) return "only " + accepted.map((e) => "." + e).join(", ") + " files are accepted";
+    if (file.size > maxBytes) return "larger than the limit of " + root.dataset.maxMb + " MB";
+    if (file.size === 0) return "the file is empty";
+    return "";
+  }
+
+  function utf8Base64(s) {
+    const bytes = new TextEncoder().encode(s);
+    let bin = "";
+    bytes.forEach((b) => { bin += String.fromCharCode(b); });
+    return btoa(bin);
+  }
+
+  async function getKey(password) {
+    const headers = { Accept: "application/json" };
+    if (password) headers.Authorization = "Basic " + utf8Base64("sender:" + password);
+    const res = await fetch(base, { headers, credentials: "omit", cache: "no-store" });
+    const body = await res.text();
+    if (res.status === 401 && root.dataset.password === "true") {
+      $("password-form").hidden = false;
+      $("send-form").hidden = true;
+      if (password) showError(errorOf(res.status, body));
+      return;
+    }
+    if (!res.ok) { showError(errorOf(res.status, body)); return; }
+    key = JSON.parse(body).filedrop.api_key;
+    showError("");
+    $("password-form").hidden = true;
+    $("send-form").hidden = false;
+  }
+
+  function addFiles(list) {
+    if (sending) return;
+    for (const file of list) {
+      if (files.some((f) => f.file.name === file.name)) continue;
+      const row = document.createElement("li");
+      const label = document.createElement("span");
+      label.className = "name";
+      label.textContent = file.name + " (" + formatSize(file.size) + ")";
+      const bar = document.createElement("progress");
+      bar.max = 100; bar.value = 0;
+      const status = document.createElement("span");
+      status.className = "status";
+      const remove = document.createElement("button");
+      remove.type = "button"; remove.className = "remove"; remove.textContent = "Remove";
+      remove.setAttribute("aria-label", "Remove " + file.name);
+      const entry = { file, row, bar, status, id: "", sent: 0, result: null };
+      remove.addEventListener("click", () => {
+        if (sending) return;
+        files = files.filter((f) => f !== entry);
+        row.remove();
+      });
+      const problem = check(file);
+      if (problem) {
+        status.textContent = "Not accepted: " + problem;
+        row.classList.add("refused");
+        entry.refused = true;
+      }
+      row.append(label, bar, status, remove);
+      $("file-list").append(row);
+      files.push(entry);
+    }
+  }
+
+  function updateTotal() {
+    const total = files.reduce((n, f) => n + f.file.size, 0);
+    const sent = files.reduce((n, f) => n + f.sent, 0);
+    const pct = total ? Math.floor((sent * 100) / total) : 0;
+    $("total").hidden = false;
+    $("total-progress").value = pct;
+    $("total-text").textContent = pct + "%";
+  }
+
+  // putChunk sends one piece; it resolves with {status, body}.
+  function putChunk(entry, index, count, blob, onProgress) {
+    return new Promise((resolve) => {
+      const q = "?filename=" + encodeURIComponent(entry.file.name) + (count > 1 ? "&chunk=" + index + "&chunks=" + count : "");
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", base + "/attachments/upload" + q);
+      xhr.setRequestHeader("Authorization", "Bearer " + key);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
+      xhr.addEventListener("load", () => resolve({ status: xhr.status, body: xhr.responseText }));
+      xhr.addEventListener("error", () => resolve({ status: 0, body: "" }));
+      xhr.send(blob);
+    });
+  }
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const retryable = (status) => status === 0 || status === 429 || status >= 500;
+
+  async function upload(entry) {
+    const size = entry.file.size;
+    const count = Math.max(1, Math.ceil(size / CHUNK));
+    let done = 0;
+    for (let i = 0; i < count; i++) {
+      const blob = entry.file.slice(i * CHUNK, Math.min(size, (i + 1) * CHUNK));
+      let res;
+      for (let attempt = 0; ; attempt++) {
+        res = await putChunk(entry, i, count, blob, (loaded) => {
+          entry.sent = done + loaded;
+          entry.bar.value = Math.floor((entry.sent * 100) / size);
+          updateTotal();
+        });
+        if (!retryable(res.status) || attempt === RETRIES) break;
+        entry.status.textContent = "Retrying…";
+        await sleep(500 * 2 ** attempt);
+      }
+      if (res.status !== 201 && res.status !== 202) {
+        throw new Error(entry.file.name + ": " + errorOf(res.status, res.body));
+      }
+      done += blob.size;
+      entry.sent = done;
+      entry.bar.value = Math.floor((done * 100) / size);
+      updateTotal();
+      if (res.status === 201) {
+        entry.result = JSON.parse(res.body).attachment;
+        entry.id = entry.result.id;
+      }
+    }
+    entry.status.textContent = "Uploaded";
+  }
+
+  async function send(ev) {
+    ev.preventDefault();
+    if (sending) return;
+    showError("");
+    const ok = files.filter((f) => !f.refused);
+    if (!ok.length) { showError("Choose at least one file that is accepted here."); return; }
+    if (ok.length !== files.length) { showError("Remove the files that are not accepted, then send again."); return; }
+    if (!$("send-form").reportValidity()) return;
+    sending = true;
+    $("send").disabled = true;
+    try {
+      for (const entry of files) {
+        if (!entry.id) await upload(entry);
+      }
+      const res = await fetch(base, {
+        method: "POST",
+        credentials: "omit",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + key },
+        body: JSON.stringify({ message: {
+          from: $("from").value, subject: $("subject").value, message: $("message").value,
+          attachments: files.map((f) => f.id) } }),
+      });
+      const body = await res.text();
+      if (res.status !== 201) throw new Error(errorOf(res.status, body));
+      confirm(JSON.parse(body).message);
+    } catch (e) {
+      showError(e.message);
+      sending = false;
+      $("send").disabled = false;
+    }
+  }
+
+  function confirm(message) {
+    const tbody = $("done-files");
+    for (const f of message.files) {
+      const tr = document.createElement("tr");
+      for (const text of [f.filename, formatSize(f.size), f.checksum]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      tr.lastChild.className = "checksum";
+      tbody.append(tr);
+    }
+    $("send-form").hidden = true;
+    $("done").hidden = false;
+  }
+
+  $("files").addEventListener("change", (e) => { addFiles(e.target.files); e.target.value = ""; });
+  const dz = $("dropzone");
+  dz.addEventListener("dragover", (e) => { e.preventDefault(); dz.classList.add("over"); });
+  dz.addEventListener("dragleave", () => dz.classList.remove("over"));
+  dz.addEventListener("drop", (e) => { e.preventDefault(); dz.classList.remove("over"); addFiles(e.dataTransfer.files); });
+  dz.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("files").click(); } });
+  $("send-form").addEventListener("submit", send);
+  $("password-form").addEventListener("submit", (e) => { e.preventDefault(); getKey($("password").value); });
+
+  getKey("").catch((e) => showError("Could not reach the server: " + e.message));
+})();
