@@ -11,6 +11,7 @@ declare -A tools=(
 	[gcc]=gcc
 	[sftp]=openssh-client
 	[sshpass]=sshpass
+	[chromium]=chromium
 )
 
 missing=()

@@ -414,8 +414,14 @@ func (s *Server) handleFiledropDeliver(c echo.Context) error {
 		}
 	}
 	now := s.Now().UTC()
-	folder := fmt.Sprintf("/filedrops/%s/%s_%s", f.Name, now.Format("20060102-150405"), mft.Slug(req.From))
 	ownerActor := files.Actor{User: owner, Protocol: mft.AuditWeb, IP: clientIP(c).String()}
+	folder := fmt.Sprintf("/filedrops/%s/%s_%s", f.Name, now.Format("20060102-150405"), mft.Slug(req.From))
+	for i := 2; ; i++ { // the same sender twice in one second
+		if _, err := s.Files.Stat(ctx, ownerActor, folder); mft.ErrorCode(err) == mft.ENOTFOUND {
+			break
+		}
+		folder = fmt.Sprintf("/filedrops/%s/%s_%s-%d", f.Name, now.Format("20060102-150405"), mft.Slug(req.From), i)
+	}
 	m := &mft.Message{Filedrop: f.Name, Sender: req.From, Subject: req.Subject, Message: req.Message,
 		Recipients: recipients, Authorization: f.Authorization, IP: clientIP(c).String(),
 		ExpiresAt: now.AddDate(0, 0, f.ExpiresAfter)}

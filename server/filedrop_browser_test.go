@@ -1,0 +1,121 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"depot/internal/testtool"
+)
+
+// A real headless Chromium opens the filedrop page at desktop and phone
+// widths, chooses two files (one large enough to go in several chunks),
+// sends them, sees every progress bar reach 100% and the confirmation, and
+// the files arrive intact in the owner's home.
+func TestFiledrops_Browser(t *testing.T) {
+	chromium := testtool.Path(t, "chromium")
+	ts := MustOpenServer(t)
+	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"browser","title":"Send us your files",
+		"owner":"`+ou.ID+`","invalid_extensions":"exe","max_filesize":50}}`), 201)
+
+	dir := t.TempDir()
+	small := filepath.Join(dir, "notes.txt")
+	large := filepath.Join(dir, "data.bin")
+	blocked := filepath.Join(dir, "setup.exe")
+	want := map[string][]byte{"notes.txt": []byte("hello from the browser\n"), "data.bin": make([]byte, 20<<20+12345)}
+	for i := range want["data.bin"] {
+		want["data.bin"][i] = byte(i * 7)
+	}
+	for name, data := range want {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(blocked, []byte("MZ"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
+		t.Run(size.name, func(t *testing.T) {
+			opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+				chromedp.WindowSize(int(size.w), int(size.h)))
+			actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+			defer cancel()
+			ctx, cancel := chromedp.NewContext(actx)
+			defer cancel()
+
+			text := func(sel string) string {
+				v, _ := chromedp.Run(ctx, chromedp.TextContent(sel))
+				return v
+			}
+			err := chromedp.Do(ctx,
+				chromedp.EmulateViewport(size.w, size.h),
+				chromedp.Navigate(ts.URL()+"/filedrop/browser"),
+				chromedp.WaitVisible("#send-form"),
+				// The refused file is flagged before any upload.
+				chromedp.SetUploadFiles("#files", []string{blocked}),
+				chromedp.WaitVisible("#file-list li.refused"),
+			)
+			if err != nil {
+				t.Fatalf("chromium: %v", err)
+			}
+			refused := text("#file-list li.refused .status")
+			err = chromedp.Do(ctx,
+				chromedp.Click("#file-list li.refused .remove"),
+				chromedp.WaitNotPresent("#file-list li.refused"),
+				chromedp.SetUploadFiles("#files", []string{small, large}),
+				chromedp.SendKeys("#from", "pat@partner.example"),
+				chromedp.SendKeys("#subject", "From "+size.name),
+				chromedp.Click("#send"),
+				chromedp.WaitVisible("#done"),
+			)
+			if err != nil {
+				t.Fatalf("chromium: %v (page error %q)", err, text("#error"))
+			}
+			total, confirmation := text("#total-text"), text("#done-files")
+			bars, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#file-list progress")].map(p => String(p.value))`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(refused, ".exe") {
+				t.Errorf("refusal %q does not name .exe", refused)
+			}
+			if total != "100%" || strings.Join(bars, ",") != "100,100" {
+				t.Errorf("progress: total %q, files %v", total, bars)
+			}
+			for name, data := range want {
+				if !strings.Contains(confirmation, name) || !strings.Contains(confirmation, sum(string(data))) {
+					t.Errorf("confirmation %q lacks %s and its sha256", confirmation, name)
+				}
+			}
+		})
+	}
+
+	// Both deliveries arrived intact.
+	deliveries, _ := filepath.Glob(filepath.Join(ts.dataDir, "files", "users", ou.ID, "filedrops", "browser", "*_pat-partner-example*"))
+	if len(deliveries) == 0 {
+		t.Fatal("no delivery in the owner's home")
+	}
+	n := 0
+	for _, d := range deliveries {
+		for name, data := range want {
+			got, err := os.ReadFile(filepath.Join(d, name))
+			if err != nil || string(got) != string(data) {
+				t.Fatalf("%s/%s: %d bytes, %v", d, name, len(got), err)
+			}
+			n++
+		}
+	}
+	if n != 4 {
+		t.Fatalf("%d files delivered, want 4: %v", n, fmt.Sprint(deliveries))
+	}
+}
