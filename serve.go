@@ -16,6 +16,7 @@ import (
 	"depot/auth"
 	"depot/config"
 	"depot/files"
+	"depot/mail"
 	"depot/mft"
 	"depot/server"
 	"depot/sftpd"
@@ -108,6 +109,10 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Limiter:           auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
 		Backup:            a.db.Backup,
 		Ping:              a.db.Ping,
+	}
+	if cfg.SMTP.Host != "" {
+		srv.Mailer = &mail.Sender{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
+			Password: cfg.SMTP.Password, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS}
 	}
 	if err := srv.Open(); err != nil {
 		sftpSrv.Close(ctx)

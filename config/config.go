@@ -28,6 +28,7 @@ type Config struct {
 	Auth     Auth     `toml:"auth"`
 	Defender Defender `toml:"defender"`
 	Audit    Audit    `toml:"audit"`
+	SMTP     SMTP     `toml:"smtp"`
 	Log      Log      `toml:"log"`
 
 	// AdminAPIKey comes only from DEPOT_ADMIN_API_KEY: on first start it
@@ -91,6 +92,19 @@ type Audit struct {
 	Retention Duration `toml:"retention"`
 }
 
+// SMTP configures outgoing email (filedrop notifications and validation
+// codes). An empty host means Depot sends no email.
+type SMTP struct {
+	Host     string `toml:"host"`
+	Port     int    `toml:"port"`
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	From     string `toml:"from"`
+	// TLS is "starttls" (required upgrade), "tls" (implicit, port 465) or
+	// "none" (plain, for a relay on localhost only).
+	TLS string `toml:"tls"`
+}
+
 // Log configures the structured log on standard error.
 type Log struct {
 	Level  string `toml:"level"`
@@ -115,6 +129,7 @@ func Default() *Config {
 			MaxConnections: 500, MaxConnectionsPerUser: 20, MaxTransfers: 16,
 			Ciphers: []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"}},
 		Auth:     Auth{TokenTTL: Duration(24 * time.Hour)},
+		SMTP:     SMTP{Port: 587, TLS: "starttls"},
 		Defender: Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
 		Audit:    Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:      Log{Level: "info", Format: "text"},
@@ -196,6 +211,16 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(c.HTTP.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("http.public_url %q must be an absolute http or https URL such as https://depot.example.com", c.HTTP.PublicURL)
+		}
+	}
+	if c.SMTP.Host != "" {
+		switch {
+		case c.SMTP.Port < 1 || c.SMTP.Port > 65535:
+			return fmt.Errorf("smtp.port must be 1 to 65535")
+		case !strings.Contains(c.SMTP.From, "@"):
+			return fmt.Errorf("smtp.from must be the sender address, such as depot@example.com")
+		case c.SMTP.TLS != "starttls" && c.SMTP.TLS != "tls" && c.SMTP.TLS != "none":
+			return fmt.Errorf("smtp.tls must be starttls, tls or none")
 		}
 	}
 	for _, p := range c.HTTP.TrustedProxies {

@@ -78,6 +78,8 @@ type Actor struct {
 	User     *mft.User
 	Protocol string
 	IP       string
+	// Depth is set for automations: how many automations led here.
+	Depth int
 }
 
 // CleanPath checks a client path and returns it cleaned, absolute and
@@ -151,7 +153,7 @@ func (s *Service) publish(ev mft.Event, a Actor) {
 	if a.User != nil {
 		ev.Actor, ev.Bucket = a.User.ID, a.User.Bucket
 	}
-	ev.Protocol, ev.IP = a.Protocol, a.IP
+	ev.Protocol, ev.IP, ev.Depth = a.Protocol, a.IP, a.Depth
 	if ev.Status == "" {
 		ev.Status = mft.StatusOK
 	}

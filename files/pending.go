@@ -25,7 +25,11 @@ type Pending struct {
 	mu     sync.Mutex
 	size   int64 // highest offset written
 	hashed int64 // bytes hashed in order so far
-	rehash bool  // a hashed range was written again
+	// ahead holds ranges written beyond hashed (start → end), hashed from
+	// the file as soon as the gap before them is filled, so that writes
+	// arriving out of order do not leave the whole file to hash at Commit.
+	ahead  map[int64]int64
+	rehash bool // a hashed range was written again
 	done   bool
 }
 
@@ -83,16 +87,54 @@ func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
 		return 0, err
 	}
 	p.size = max(end, p.size)
-	switch {
-	case off == p.hashed: // in order: hash now, before the caller reuses b
+	if off == p.hashed { // in order: hash now, before the caller reuses b
 		p.lw.h.Write(b)
 		p.hashed = end
-	case off < p.hashed:
-		p.rehash = true
+		p.catchUp()
+		p.mu.Unlock()
+		n, err := p.f.WriteAt(b, off)
+		return n, fsError(err, p.t.client)
 	}
 	p.mu.Unlock()
 	n, err := p.f.WriteAt(b, off)
-	return n, fsError(err, p.t.client)
+	if err != nil {
+		return n, fsError(err, p.t.client)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if off < p.hashed {
+		p.rehash = true
+		return n, nil
+	}
+	if p.ahead == nil {
+		p.ahead = map[int64]int64{}
+	}
+	p.ahead[off] = max(p.ahead[off], end)
+	p.catchUp()
+	return n, nil
+}
+
+// catchUp hashes, from the file, the ranges written ahead that now follow
+// the hashed prefix. A read error leaves them for Commit's full rehash.
+func (p *Pending) catchUp() {
+	for {
+		end, ok := p.ahead[p.hashed]
+		if !ok {
+			return
+		}
+		delete(p.ahead, p.hashed)
+		if end <= p.hashed {
+			continue
+		}
+		buf := recvPool.Get().(*[]byte)
+		_, err := io.CopyBuffer(p.lw.h, io.NewSectionReader(p.f, p.hashed, end-p.hashed), *buf)
+		recvPool.Put(buf)
+		if err != nil {
+			p.rehash = true
+			return
+		}
+		p.hashed = end
+	}
 }
 
 // ReadAt reads back what was written so far.
@@ -110,7 +152,7 @@ func (p *Pending) Commit() (mft.FileInfo, error) {
 	}
 	p.done = true
 	defer p.root.Close()
-	if p.rehash || p.hashed != p.size { // written out of order: hash it from disk
+	if p.rehash || p.hashed != p.size { // overwritten or overlapping: hash it all from disk
 		p.lw.h.Reset()
 		if _, err := io.Copy(p.lw.h, io.NewSectionReader(p.f, 0, p.size)); err != nil {
 			p.s.dropStaging(p.f, p.name)

@@ -37,6 +37,9 @@ type Event struct {
 	SHA256   string    `json:"sha256,omitempty"`
 	Status   string    `json:"status"`
 	Message  string    `json:"message,omitempty"`
+	// Depth counts the automations that led to this event (0: a person
+	// or system did it); it bounds chains of automations.
+	Depth int `json:"depth,omitempty"`
 }
 
 // EventSink receives events. Publish must not block for long: sinks queue

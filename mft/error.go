@@ -64,3 +64,12 @@ func ErrorMessage(err error) string {
 	}
 	return "Internal error."
 }
+
+// KeepError asks an update function's caller to store the change anyway
+// and then return Err (a wrong validation code still counts as a try).
+type KeepError struct{ Err error }
+
+func (e *KeepError) Error() string { return e.Err.Error() }
+
+// Keep wraps err in a KeepError.
+func Keep(err error) error { return &KeepError{Err: err} }

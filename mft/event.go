@@ -24,3 +24,19 @@ const (
 	EventAutomationSucceeded   = "automation.succeeded"
 	EventAutomationFailed      = "automation.failed"
 )
+
+// EventNames lists every event, for validation of subscriptions.
+var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDeleted, EventFileRenamed,
+	EventFolderCreated, EventFolderDeleted, EventFiledropReceived, EventDropzoneFileConfirmed, EventLinkDownloaded,
+	EventUserCreated, EventUserUpdated, EventUserDeleted, EventUserLogin, EventUserLoginFailed, EventIPBanned,
+	EventBucketCreated, EventBucketUpdated, EventBucketDeleted, EventAutomationSucceeded, EventAutomationFailed}
+
+// MultiSink hands each event to every sink in turn.
+type MultiSink []EventSink
+
+// Publish implements EventSink.
+func (m MultiSink) Publish(ev Event) {
+	for _, s := range m {
+		s.Publish(ev)
+	}
+}

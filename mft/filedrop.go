@@ -160,6 +160,11 @@ func set[T any](dst *T, v *T) {
 	}
 }
 
+// Mailer sends plain-text email.
+type Mailer interface {
+	Send(ctx context.Context, to []string, subject, body string) error
+}
+
 // FiledropService stores filedrops.
 type FiledropService interface {
 	FindFiledrop(ctx context.Context, name string) (*Filedrop, error)
@@ -180,6 +185,14 @@ type Submission struct {
 	IP          string       `json:"ip"`
 	Attachments []Attachment `json:"attachments"`
 	Delivered   bool         `json:"delivered"`
+	// Email validation (filedrops with require_validation): the address a
+	// code was sent to, the code's hash, wrong tries and sends so far, and
+	// the address once confirmed.
+	CodeEmail string `json:"code_email,omitempty"`
+	CodeHash  string `json:"code_hash,omitempty"`
+	CodeTries int    `json:"code_tries,omitempty"`
+	CodeSends int    `json:"code_sends,omitempty"`
+	Validated string `json:"validated,omitempty"`
 	CreatedAt   time.Time    `json:"created_at"`
 	ExpiresAt   time.Time    `json:"expires_at"`
 }
@@ -235,6 +248,8 @@ type SubmissionService interface {
 	// AddAttachment records a complete upload in a submission, replacing
 	// one with the same filename.
 	AddAttachment(ctx context.Context, id string, a Attachment) (Attachment, error)
+	// UpdateSubmission changes a submission through fn in one transaction.
+	UpdateSubmission(ctx context.Context, id string, fn func(*Submission) error) (*Submission, error)
 	// Deliver marks the submission delivered and stores m, in one step.
 	Deliver(ctx context.Context, submissionID string, m *Message) error
 	// FindStaleSubmissions returns undelivered submissions that expired

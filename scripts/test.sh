@@ -12,6 +12,7 @@ declare -A tools=(
 	[sftp]=openssh-client
 	[sshpass]=sshpass
 	[chromium]=chromium
+	[python3]=python3 # its smtpd module is the SMTP peer of the mail tests
 )
 
 missing=()

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"math/big"
 	"fmt"
 	"mime"
 	"net/http"
@@ -72,6 +74,7 @@ func (s *Server) filedropRoutes(admin *echo.Group, e *echo.Echo, user *echo.Grou
 	e.GET("/filedrop/:name", s.handleFiledropPage)
 	e.POST("/filedrop/:name/attachments/upload", s.handleFiledropUpload)
 	e.POST("/filedrop/:name", s.handleFiledropDeliver)
+	e.POST("/filedrop/:name/validation", s.handleFiledropValidation)
 
 	user.GET("/api/messages", s.handleMessageList)
 	user.GET("/api/messages/:id", s.handleMessageView)
@@ -125,7 +128,7 @@ func (s *Server) filedropUpdate(ctx context.Context, r *filedropRequest) (mft.Fi
 			}
 		}
 	}
-	if r.RequireValidation != nil && *r.RequireValidation && !s.SMTPConfigured {
+	if r.RequireValidation != nil && *r.RequireValidation && s.Mailer == nil {
 		return u, mft.Errorf(mft.EINVALID, "require_validation sends the sender a code by email: set smtp.host in the configuration first")
 	}
 	if r.Password != nil {
@@ -209,6 +212,8 @@ type publicFiledrop struct {
 	AcceptedFiletypes string `json:"accepted_filetypes"`
 	InvalidExtensions string `json:"invalid_extensions"`
 	MaxFilesize       int64  `json:"max_filesize"`
+	RequireValidation bool   `json:"require_validation"`
+	PasswordProtected bool   `json:"password_protected"`
 	ExpiresAt         string `json:"expires_at"`
 }
 
@@ -249,7 +254,8 @@ func (s *Server) handleFiledropPage(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return writeOne(c, http.StatusOK, "filedrop", publicFiledrop{Name: f.Name, Title: f.Title, Description: f.Description,
 		APIKey: key, AcceptedFiletypes: f.AcceptedFiletypes, InvalidExtensions: f.InvalidExtensions,
-		MaxFilesize: f.MaxFilesize, ExpiresAt: sub.ExpiresAt.UTC().Format(timeFormat)})
+		MaxFilesize: f.MaxFilesize, RequireValidation: f.RequireValidation, PasswordProtected: f.PasswordHash != "",
+		ExpiresAt: sub.ExpiresAt.UTC().Format(timeFormat)})
 }
 
 // submission resolves the upload key of a request to its filedrop and
@@ -306,6 +312,9 @@ func newAttachmentView(a mft.Attachment) attachmentView {
 func (s *Server) handleFiledropUpload(c echo.Context) error {
 	f, sub, err := s.submission(c)
 	if err != nil {
+		return err
+	}
+	if err := needValidation(f, sub); err != nil {
 		return err
 	}
 	name := c.QueryParam("filename")
@@ -376,11 +385,17 @@ func (s *Server) handleFiledropDeliver(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := needValidation(f, sub); err != nil {
+		return err
+	}
 	var req deliverRequest
 	if err := s.decode(c, "message", &req); err != nil {
 		return err
 	}
 	req.From = strings.TrimSpace(req.From)
+	if f.RequireValidation && !strings.EqualFold(req.From, sub.Validated) {
+		return mft.Errorf(mft.EINVALID, "from must be the address you confirmed (%s).", sub.Validated)
+	}
 	switch {
 	case req.From == "" || len(req.From) > 254 || !strings.Contains(req.From, "@") || strings.ContainsAny(req.From, " <>\"/\\"):
 		return mft.Errorf(mft.EINVALID, "from must be your email address.")
@@ -441,7 +456,127 @@ func (s *Server) handleFiledropDeliver(c echo.Context) error {
 			IP: m.IP, Path: m.Folder, Status: mft.StatusOK,
 			Message: fmt.Sprintf("%d file(s) from %s through filedrop %s", len(m.Files), m.Sender, f.Name)})
 	}
+	s.notify(f, owner, m)
 	return writeOne(c, http.StatusCreated, "message", s.newMessageView(m))
+}
+
+// notify emails the owner and cc of a delivery, in the background: the
+// sender does not wait for the mail relay, and a failure is only logged.
+func (s *Server) notify(f *mft.Filedrop, owner *mft.User, m *mft.Message) {
+	if s.Mailer == nil {
+		return
+	}
+	var to []string
+	if owner.Email != "" {
+		to = append(to, owner.Email)
+	}
+	to = append(to, f.CCs()...)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s sent you %d file(s) through the filedrop %q.\n\n", m.Sender, len(m.Files), f.Title)
+	if m.Subject != "" {
+		fmt.Fprintf(&b, "Subject: %s\n", m.Subject)
+	}
+	if m.Message != "" {
+		fmt.Fprintf(&b, "Message:\n%s\n", m.Message)
+	}
+	b.WriteString("\nFiles:\n")
+	for _, a := range m.Files {
+		fmt.Fprintf(&b, "  %s (%d bytes, sha256 %s)\n", a.Filename, a.Size, a.Checksum)
+	}
+	fmt.Fprintf(&b, "\nThey are in your folder %s until %s.\nMessage: %s/api/messages/%s\n",
+		m.Folder, m.ExpiresAt.UTC().Format(timeFormat), s.PublicURL, m.ID)
+	subject := fmt.Sprintf("Files from %s via %s", m.Sender, f.Title)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.Mailer.Send(ctx, to, subject, b.String()); err != nil {
+			s.Logger.Warn("filedrop notice not sent", "message", m.ID, "err", err)
+		}
+	}()
+}
+
+// needValidation refuses uploads and deliveries of a filedrop with
+// require_validation until the sender confirmed their address.
+func needValidation(f *mft.Filedrop, sub *mft.Submission) error {
+	if f.RequireValidation && sub.Validated == "" {
+		return mft.Errorf(mft.EFORBIDDEN, "Confirm your email address first: POST /filedrop/%s/validation {\"email\"}, then the code you receive.", f.Name)
+	}
+	return nil
+}
+
+// Validation limits: codes sent and wrong codes per submission.
+const (
+	maxCodeSends = 5
+	maxCodeTries = 5
+)
+
+type validationRequest struct {
+	Email string `json:"email"`
+	Code  string `json:"code"`
+}
+
+type validationView struct {
+	Email     string `json:"email"`
+	Sent      bool   `json:"sent,omitempty"`
+	Validated bool   `json:"validated"`
+}
+
+// handleFiledropValidation sends a code to the sender's address
+// ({"email"}), or confirms the address with the code ({"email","code"}).
+func (s *Server) handleFiledropValidation(c echo.Context) error {
+	f, sub, err := s.submission(c)
+	if err != nil {
+		return err
+	}
+	if !f.RequireValidation || s.Mailer == nil {
+		return mft.Errorf(mft.EINVALID, "This filedrop does not validate email addresses.")
+	}
+	var req validationRequest
+	if err := s.decode(c, "validation", &req); err != nil {
+		return err
+	}
+	email := strings.ToLower(strings.TrimSpace(req.Email))
+	if email == "" || len(email) > 254 || !strings.Contains(email, "@") || strings.ContainsAny(email, " <>\"/\\\r\n") {
+		return mft.Errorf(mft.EINVALID, "email must be your email address.")
+	}
+	ctx := c.Request().Context()
+	if req.Code == "" {
+		code := fmt.Sprintf("%06d", randomInt(1_000_000))
+		_, err := s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *mft.Submission) error {
+			if sub.CodeSends >= maxCodeSends {
+				return mft.Errorf(mft.ERATELIMIT, "Too many codes sent; open the filedrop again later.")
+			}
+			sub.CodeSends++
+			sub.CodeEmail, sub.CodeHash, sub.CodeTries = email, auth.HashKey(code), 0
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		body := fmt.Sprintf("Your code for the filedrop %q is %s.\n\nIf you did not ask for it, ignore this email.\n", f.Title, code)
+		if err := s.Mailer.Send(ctx, []string{email}, "Your code for "+f.Title, body); err != nil {
+			s.Logger.Warn("validation code not sent", "filedrop", f.Name, "err", err)
+			return mft.Errorf(mft.EUNAVAILABLE, "The code could not be sent; try again in a minute.")
+		}
+		return writeOne(c, http.StatusAccepted, "validation", validationView{Email: email, Sent: true})
+	}
+	_, err = s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *mft.Submission) error {
+		switch {
+		case sub.CodeHash == "" || sub.CodeEmail != email:
+			return mft.Errorf(mft.EINVALID, "Ask for a code for %s first.", email)
+		case sub.CodeTries >= maxCodeTries:
+			return mft.Errorf(mft.EFORBIDDEN, "Too many wrong codes; ask for a new one.")
+		case !auth.KeyMatches(strings.TrimSpace(req.Code), sub.CodeHash):
+			sub.CodeTries++
+			return mft.Keep(mft.Errorf(mft.EINVALID, "The code is not right."))
+		}
+		sub.Validated, sub.CodeHash = email, ""
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "validation", validationView{Email: email, Validated: true})
 }
 
 type messageView struct {
@@ -566,4 +701,13 @@ func (s *Server) SweepFiledrops(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// randomInt returns a uniform random number in [0, n).
+func randomInt(n int64) int64 {
+	v, err := rand.Int(rand.Reader, big.NewInt(n))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return v.Int64()
 }

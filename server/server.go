@@ -51,9 +51,16 @@ type Server struct {
 	// messages they deliver.
 	Filedrops   mft.FiledropService
 	Submissions mft.SubmissionService
-	// SMTPConfigured tells whether Depot can send email (filedrop
-	// validation codes need it).
-	SMTPConfigured bool
+	// Automations stores automations, runs, webhooks and deliveries;
+	// Engine queues their work; CheckSchedule validates cron expressions.
+	Automations   mft.AutomationService
+	Engine        AutomationEngine
+	CheckSchedule func(spec, tz string) error
+	// Sealer encrypts secrets kept at rest.
+	Sealer *auth.Sealer
+	// Mailer sends email (filedrop notices and validation codes); nil
+	// when smtp.host is not set.
+	Mailer mft.Mailer
 	// Sessions lists and ends live SFTP sessions; nil when SFTP is off.
 	Sessions mft.SessionService
 	Audit    mft.AuditService
@@ -146,6 +153,7 @@ func (s *Server) routes() *echo.Echo {
 
 	admin := e.Group("/admin", s.authenticate, s.requireAdmin)
 	s.filedropRoutes(admin, e, user)
+	s.automationRoutes(admin)
 	s.userRoutes(admin)
 	s.groupRoutes(admin)
 	s.permissionRoutes(admin)

@@ -34,7 +34,8 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUsersEmail, bucketUsersUsername,
 		bucketUsersAPIKey, bucketGroups, bucketTokens, bucketUsage, bucketAudit, bucketPermissions,
-		bucketFolders, bucketFoldersPath, bucketFiledrops, bucketSubmissions, bucketSubmissionsKey, bucketMessages}
+		bucketFolders, bucketFoldersPath, bucketFiledrops, bucketSubmissions, bucketSubmissionsKey, bucketMessages,
+		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries}
 
 	keySchemaVersion = []byte("schema_version")
 )

@@ -3,7 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -183,6 +183,33 @@ func (s *FiledropService) AddAttachment(ctx context.Context, id string, a mft.At
 	return a, err
 }
 
+// UpdateSubmission changes a submission through fn; an error from fn
+// leaves it as it was, unless fn returns mft.Keep(err): then the change is
+// stored and err returned.
+func (s *FiledropService) UpdateSubmission(ctx context.Context, id string, fn func(*mft.Submission) error) (*mft.Submission, error) {
+	var out *mft.Submission
+	var kept error
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		sub, err := findSubmission(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(sub); err != nil {
+			var k *mft.KeepError
+			if !errors.As(err, &k) {
+				return err
+			}
+			kept = k.Err
+		}
+		out = sub
+		return put(tx.Bucket(bucketSubmissions), sub.ID, sub)
+	})
+	if err == nil && kept != nil {
+		return out, kept
+	}
+	return out, err
+}
+
 // Deliver marks the submission delivered and stores the message.
 func (s *FiledropService) Deliver(ctx context.Context, submissionID string, m *mft.Message) error {
 	m.CreatedAt = s.db.now()
@@ -256,33 +283,7 @@ func (s *FiledropService) FindMessage(ctx context.Context, id string) (*mft.Mess
 // FindMessagesFor returns the messages a user receives, newest first; the
 // page's After is the last id of the previous page.
 func (s *FiledropService) FindMessagesFor(ctx context.Context, userID string, page mft.Page) ([]*mft.Message, bool, error) {
-	page = page.Normalize()
-	var out []*mft.Message
-	more := false
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketMessages).Cursor()
-		k, v := c.Last()
-		if page.After != "" {
-			c.Seek([]byte(page.After))
-			k, v = c.Prev()
-		}
-		for ; k != nil; k, v = c.Prev() {
-			var m mft.Message
-			if err := json.Unmarshal(v, &m); err != nil {
-				return fmt.Errorf("store: decode %s: %w", k, err)
-			}
-			if !slices.Contains(m.Recipients, userID) {
-				continue
-			}
-			if len(out) == page.Limit {
-				more = true
-				return nil
-			}
-			out = append(out, &m)
-		}
-		return nil
-	})
-	return out, more, err
+	return findNewest(s.db, ctx, bucketMessages, page, func(m *mft.Message) bool { return slices.Contains(m.Recipients, userID) })
 }
 
 // FindExpiredMessages returns the messages whose files expired before t.

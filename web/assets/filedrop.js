@@ -75,9 +75,39 @@
       return;
     }
     if (!res.ok) { showError(errorOf(res.status, body)); return; }
-    key = JSON.parse(body).filedrop.api_key;
+    const info = JSON.parse(body).filedrop;
+    key = info.api_key;
     showError("");
     $("password-form").hidden = true;
+    $(info.require_validation ? "validate-form" : "send-form").hidden = false;
+  }
+
+  async function postJSON(path, payload) {
+    const res = await fetch(base + path, {
+      method: "POST", credentials: "omit",
+      headers: { "Content-Type": "application/json", Authorization: "Bearer " + key },
+      body: JSON.stringify(payload),
+    });
+    return { status: res.status, body: await res.text() };
+  }
+
+  async function sendCode(ev) {
+    ev.preventDefault();
+    showError("");
+    const res = await postJSON("/validation", { validation: { email: $("v-email").value } });
+    if (res.status !== 202) { showError(errorOf(res.status, res.body)); return; }
+    $("v-code-row").hidden = false;
+    $("v-code").focus();
+  }
+
+  async function confirmCode() {
+    showError("");
+    const email = $("v-email").value;
+    const res = await postJSON("/validation", { validation: { email, code: $("v-code").value } });
+    if (res.status !== 200) { showError(errorOf(res.status, res.body)); return; }
+    $("from").value = JSON.parse(res.body).validation.email;
+    $("from").readOnly = true;
+    $("validate-form").hidden = true;
     $("send-form").hidden = false;
   }
 
@@ -187,17 +217,11 @@
       for (const entry of files) {
         if (!entry.id) await upload(entry);
       }
-      const res = await fetch(base, {
-        method: "POST",
-        credentials: "omit",
-        headers: { "Content-Type": "application/json", Authorization: "Bearer " + key },
-        body: JSON.stringify({ message: {
-          from: $("from").value, subject: $("subject").value, message: $("message").value,
-          attachments: files.map((f) => f.id) } }),
-      });
-      const body = await res.text();
-      if (res.status !== 201) throw new Error(errorOf(res.status, body));
-      confirm(JSON.parse(body).message);
+      const res = await postJSON("", { message: {
+        from: $("from").value, subject: $("subject").value, message: $("message").value,
+        attachments: files.map((f) => f.id) } });
+      if (res.status !== 201) throw new Error(errorOf(res.status, res.body));
+      confirm(JSON.parse(res.body).message);
     } catch (e) {
       showError(e.message);
       sending = false;
@@ -228,6 +252,8 @@
   dz.addEventListener("drop", (e) => { e.preventDefault(); dz.classList.remove("over"); addFiles(e.dataTransfer.files); });
   dz.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("files").click(); } });
   $("send-form").addEventListener("submit", send);
+  $("validate-form").addEventListener("submit", (e) => sendCode(e).catch((err) => showError(err.message)));
+  $("v-confirm").addEventListener("click", () => confirmCode().catch((err) => showError(err.message)));
   $("password-form").addEventListener("submit", (e) => { e.preventDefault(); getKey($("password").value); });
 
   getKey("").catch((e) => showError("Could not reach the server: " + e.message));

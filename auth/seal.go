@@ -1,0 +1,68 @@
+package auth
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strings"
+)
+
+// sealPrefix marks a sealed value, so that a value is never sealed twice
+// nor mistaken for plain text.
+const sealPrefix = "sealed:v1:"
+
+// Sealer encrypts secrets kept at rest (webhook secrets, PGP private keys
+// and passphrases) with AES-256-GCM under the data directory's secret.key.
+type Sealer struct {
+	aead cipher.AEAD
+}
+
+// NewSealer returns a Sealer for a 32-byte key.
+func NewSealer(key []byte) (*Sealer, error) {
+	if len(key) != 32 {
+		return nil, errors.New("auth: the secret key must be 32 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{aead: aead}, nil
+}
+
+// Seal encrypts plain; "" and already sealed values are returned as they are.
+func (s *Sealer) Seal(plain string) string {
+	if plain == "" || IsSealed(plain) {
+		return plain
+	}
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	out := s.aead.Seal(nonce, nonce, []byte(plain), []byte(sealPrefix))
+	return sealPrefix + base64.RawStdEncoding.EncodeToString(out)
+}
+
+// Open decrypts a sealed value; a value that is not sealed is returned as
+// it is.
+func (s *Sealer) Open(sealed string) (string, error) {
+	if !IsSealed(sealed) {
+		return sealed, nil
+	}
+	data, err := base64.RawStdEncoding.DecodeString(strings.TrimPrefix(sealed, sealPrefix))
+	if err != nil || len(data) < s.aead.NonceSize() {
+		return "", errors.New("auth: sealed value is damaged")
+	}
+	n := s.aead.NonceSize()
+	plain, err := s.aead.Open(nil, data[:n], data[n:], []byte(sealPrefix))
+	if err != nil {
+		return "", errors.New("auth: sealed value does not open with this secret.key")
+	}
+	return string(plain), nil
+}
+
+// IsSealed reports whether v was made by Seal.
+func IsSealed(v string) bool { return strings.HasPrefix(v, sealPrefix) }

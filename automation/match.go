@@ -1,0 +1,136 @@
+package automation
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"depot/mft"
+)
+
+// parser reads standard five-field cron expressions and descriptors such
+// as @every 5m, @hourly and @daily.
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Schedule parses a cron expression in a time zone (empty: UTC).
+func Schedule(spec, tz string) (cron.Schedule, error) {
+	if tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil {
+			return nil, fmt.Errorf("timezone %q is not a time zone such as Europe/Berlin", tz)
+		}
+		if !strings.HasPrefix(spec, "@every") {
+			spec = "CRON_TZ=" + tz + " " + spec
+		}
+	}
+	s, err := parser.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a cron expression such as \"0 2 * * *\" or \"@every 5m\": %v", spec, err)
+	}
+	return s, nil
+}
+
+// CheckSchedule is Schedule for mft.Automation.Validate.
+func CheckSchedule(spec, tz string) error {
+	_, err := Schedule(spec, tz)
+	return err
+}
+
+// subject is what conditions look at: a file and who or what caused it.
+type subject struct {
+	path, user, bucket string
+	size               int64
+	modified           time.Time
+	hasFile            bool
+	groups             func(user string) []string // the groups of a user
+}
+
+// matchEvent applies the conditions to an event's file.
+func matchEvent(conds []mft.Condition, ev mft.Event, now time.Time, groups func(string) []string) bool {
+	p := ev.Path
+	if ev.NewPath != "" {
+		p = ev.NewPath
+	}
+	return match(conds, subject{path: p, user: ev.Actor, bucket: ev.Bucket, size: ev.Size, modified: ev.Time, hasFile: p != "", groups: groups}, now)
+}
+
+// matchFile applies the conditions to a file of a source folder.
+func matchFile(conds []mft.Condition, fi mft.FileInfo, now time.Time) bool {
+	return match(conds, subject{path: fi.Path, size: fi.Size, modified: fi.ModifiedAt, hasFile: true,
+		groups: func(string) []string { return nil }}, now)
+}
+
+func match(conds []mft.Condition, s subject, now time.Time) bool {
+	for _, c := range conds {
+		if holds(c, s, now) == c.Negate {
+			return false
+		}
+	}
+	return true
+}
+
+func holds(c mft.Condition, s subject, now time.Time) bool {
+	switch c.Type {
+	case "path":
+		return s.hasFile && Glob(c.Pattern, s.path)
+	case "name":
+		ok, _ := path.Match(strings.ToLower(c.Pattern), strings.ToLower(path.Base(s.path)))
+		return s.hasFile && ok
+	case "size":
+		return s.hasFile && (c.Min == nil || s.size >= *c.Min) && (c.Max == nil || s.size <= *c.Max)
+	case "user":
+		return s.user == c.Value
+	case "group":
+		return s.user != "" && slices.Contains(s.groups(s.user), c.Value)
+	case "bucket":
+		return s.bucket == c.Value
+	case "age":
+		d, _ := time.ParseDuration(c.Older)
+		return s.hasFile && !s.modified.IsZero() && now.Sub(s.modified) >= d
+	}
+	return false
+}
+
+// Glob matches a slash-separated path against a pattern in which * and ?
+// stay within one segment and ** spans any number of segments.
+func Glob(pattern, name string) bool {
+	return globParts(strings.Split(strings.Trim(pattern, "/"), "/"), strings.Split(strings.Trim(name, "/"), "/"))
+}
+
+func globParts(pat, name []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			for i := 0; i <= len(name); i++ {
+				if globParts(pat[1:], name[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(name) == 0 {
+			return false
+		}
+		if ok, _ := path.Match(pat[0], name[0]); !ok {
+			return false
+		}
+		pat, name = pat[1:], name[1:]
+	}
+	return len(name) == 0
+}
+
+// expand fills the placeholders of a destination for a file at p.
+func expand(pattern, p, user, bucket string, now time.Time) string {
+	name := path.Base(p)
+	ext := strings.TrimPrefix(path.Ext(name), ".")
+	base := strings.TrimSuffix(name, path.Ext(name))
+	return strings.NewReplacer(
+		"{NAME}", name, "{BASENAME}", base, "{EXT}", ext, "{DIR}", path.Dir(p),
+		"{USER}", user, "{BUCKET}", bucket,
+		"{YYYY}", now.Format("2006"), "{MM}", now.Format("01"), "{DD}", now.Format("02"),
+		"{HH}", now.Format("15"), "{mm}", now.Format("04"), "{ss}", now.Format("05"),
+		"{TIMESTAMP}", fmt.Sprint(now.Unix()),
+	).Replace(pattern)
+}

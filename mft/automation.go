@@ -1,0 +1,341 @@
+package mft
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Automation triggers.
+const (
+	TriggerEvent    = "event"
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+)
+
+// Condition types.
+var ConditionTypes = []string{"path", "name", "size", "user", "group", "bucket", "age"}
+
+// Action types.
+var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt"}
+
+// Automation is a workflow: on an event, a schedule or by hand, a chain of
+// actions runs on a file when its conditions hold.
+type Automation struct {
+	ID         string      `json:"id"`
+	Name       string      `json:"name"`
+	Enabled    bool        `json:"enabled"`
+	Trigger    string      `json:"trigger"`
+	Events     []string    `json:"events"`
+	Schedule   string      `json:"schedule,omitempty"`
+	Timezone   string      `json:"timezone,omitempty"`
+	Source     *Source     `json:"source,omitempty"`
+	Conditions []Condition `json:"conditions"`
+	Actions    []Action    `json:"actions"`
+	Retry      Retry       `json:"retry"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+}
+
+// Source is the folder whose files a scheduled automation processes.
+type Source struct {
+	Path      string `json:"path"`
+	Recursive bool   `json:"recursive"`
+}
+
+// Condition decides whether a file is processed; Negate inverts it.
+type Condition struct {
+	Type    string `json:"type"`
+	Negate  bool   `json:"negate,omitempty"`
+	Pattern string `json:"pattern,omitempty"` // path, name: glob (path allows **)
+	Min     *int64 `json:"min,omitempty"`     // size: bytes
+	Max     *int64 `json:"max,omitempty"`
+	Value   string `json:"value,omitempty"` // user, group, bucket: id
+	Older   string `json:"older_than,omitempty"`
+}
+
+// Action is one step of the chain. Secrets (webhook secret, private key,
+// passphrase) are stored encrypted and never shown.
+type Action struct {
+	Type         string `json:"type"`
+	URL          string `json:"url,omitempty"`
+	Secret       string `json:"secret,omitempty"`
+	To           string `json:"to,omitempty"`
+	PublicKey    string `json:"public_key,omitempty"`
+	KeepOriginal bool   `json:"keep_original,omitempty"`
+	PrivateKey   string `json:"private_key,omitempty"`
+	Passphrase   string `json:"passphrase,omitempty"`
+}
+
+// Retry says how often a failed run is tried in all.
+type Retry struct {
+	Attempts int `json:"attempts"`
+}
+
+// DefaultRetryAttempts is how often a run is tried when retry is unset.
+const DefaultRetryAttempts = 3
+
+// Validate reports the first problem, naming the field. parseSchedule
+// checks a cron expression in a time zone (the automation package's
+// parser; mft imports only the standard library).
+func (a *Automation) Validate(parseSchedule func(spec, tz string) error) error {
+	switch {
+	case strings.TrimSpace(a.Name) == "" || len(a.Name) > 200:
+		return Errorf(EINVALID, "name is required (at most 200 characters)")
+	case a.Trigger != TriggerEvent && a.Trigger != TriggerSchedule && a.Trigger != TriggerManual:
+		return Errorf(EINVALID, "trigger must be event, schedule or manual")
+	case len(a.Actions) == 0:
+		return Errorf(EINVALID, "actions must list at least one action")
+	case len(a.Actions) > 20 || len(a.Conditions) > 20:
+		return Errorf(EINVALID, "at most 20 actions and 20 conditions")
+	case a.Retry.Attempts < 0 || a.Retry.Attempts > 20:
+		return Errorf(EINVALID, "retry.attempts must be 1 to 20")
+	}
+	if a.Retry.Attempts == 0 {
+		a.Retry.Attempts = DefaultRetryAttempts
+	}
+	if a.Events == nil {
+		a.Events = []string{}
+	}
+	if a.Conditions == nil {
+		a.Conditions = []Condition{}
+	}
+	switch a.Trigger {
+	case TriggerEvent:
+		if len(a.Events) == 0 {
+			return Errorf(EINVALID, "events: an event automation needs at least one event, such as file.uploaded")
+		}
+		for _, e := range a.Events {
+			if !slices.Contains(EventNames, e) {
+				return Errorf(EINVALID, "events: %q is not an event; one of %s", e, strings.Join(EventNames, ", "))
+			}
+		}
+		if a.Schedule != "" || a.Source != nil {
+			return Errorf(EINVALID, "schedule and source are for trigger schedule")
+		}
+	case TriggerSchedule:
+		if a.Schedule == "" {
+			return Errorf(EINVALID, "schedule is required for trigger schedule, such as \"@every 5m\" or \"0 2 * * *\"")
+		}
+		if err := parseSchedule(a.Schedule, a.Timezone); err != nil {
+			return Errorf(EINVALID, "schedule: %v", err)
+		}
+	case TriggerManual:
+		if a.Schedule != "" {
+			return Errorf(EINVALID, "schedule is for trigger schedule")
+		}
+	}
+	if a.Trigger != TriggerEvent && len(a.Events) > 0 {
+		return Errorf(EINVALID, "events are for trigger event")
+	}
+	if a.Source != nil {
+		if err := ValidateStoragePath("source.path", a.Source.Path); err != nil {
+			return err
+		}
+	}
+	for i := range a.Conditions {
+		if err := a.Conditions[i].validate(i); err != nil {
+			return err
+		}
+	}
+	for i := range a.Actions {
+		if err := a.Actions[i].validate(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Condition) validate(i int) error {
+	field := fmt.Sprintf("conditions[%d]", i)
+	switch c.Type {
+	case "path", "name":
+		if c.Pattern == "" {
+			return Errorf(EINVALID, "%s.pattern is required for a %s condition, such as \"*.csv\"", field, c.Type)
+		}
+		if _, err := path.Match(strings.ReplaceAll(c.Pattern, "**", "*"), ""); err != nil {
+			return Errorf(EINVALID, "%s.pattern %q is not a valid glob", field, c.Pattern)
+		}
+	case "size":
+		if c.Min == nil && c.Max == nil {
+			return Errorf(EINVALID, "%s: a size condition needs min and/or max (bytes)", field)
+		}
+		if c.Min != nil && c.Max != nil && *c.Min > *c.Max {
+			return Errorf(EINVALID, "%s: min is larger than max", field)
+		}
+	case "user", "group", "bucket":
+		if c.Value == "" {
+			return Errorf(EINVALID, "%s.value is required for a %s condition (an id)", field, c.Type)
+		}
+	case "age":
+		if d, err := time.ParseDuration(c.Older); err != nil || d <= 0 {
+			return Errorf(EINVALID, "%s.older_than must be a duration such as \"10m\" or \"24h\"", field)
+		}
+	default:
+		return Errorf(EINVALID, "%s.type %q is not a condition; one of %s", field, c.Type, strings.Join(ConditionTypes, ", "))
+	}
+	return nil
+}
+
+func (a *Action) validate(i int) error {
+	field := fmt.Sprintf("actions[%d]", i)
+	switch a.Type {
+	case "webhook":
+		u, err := url.Parse(a.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Errorf(EINVALID, "%s.url must be an http or https URL", field)
+		}
+	case "rename":
+		if a.To == "" || strings.Contains(a.To, "/") {
+			return Errorf(EINVALID, "%s.to is required for rename: a new name (placeholders allowed), without /", field)
+		}
+	case "copy", "move":
+		if a.To == "" || !strings.HasPrefix(a.To, "/") {
+			return Errorf(EINVALID, "%s.to is required for %s: an absolute path; a trailing / keeps the name", field, a.Type)
+		}
+	case "delete":
+	case "pgp_encrypt":
+		if !strings.Contains(a.PublicKey, "BEGIN PGP PUBLIC KEY BLOCK") {
+			return Errorf(EINVALID, "%s.public_key must be an armored OpenPGP public key", field)
+		}
+	case "pgp_decrypt":
+		if !strings.Contains(a.PrivateKey, "BEGIN PGP PRIVATE KEY BLOCK") {
+			return Errorf(EINVALID, "%s.private_key must be an armored OpenPGP private key", field)
+		}
+	default:
+		return Errorf(EINVALID, "%s.type %q is not an action; one of %s", field, a.Type, strings.Join(ActionTypes, ", "))
+	}
+	return nil
+}
+
+// Run statuses.
+const (
+	RunQueued    = "queued"
+	RunRunning   = "running"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+)
+
+// Run is one execution of an automation, on one file or none.
+type Run struct {
+	ID         string     `json:"id"`
+	Automation string     `json:"automation"`
+	Trigger    string     `json:"trigger"`
+	Status     string     `json:"status"`
+	Attempt    int        `json:"attempt"`
+	Files      []string   `json:"files"`
+	Event      *Event     `json:"event,omitempty"`
+	Steps      []Step     `json:"steps"`
+	Error      string     `json:"error,omitempty"`
+	Depth      int        `json:"depth,omitempty"`
+	NotBefore  time.Time  `json:"not_before"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// Step is what one action of a run did.
+type Step struct {
+	Action     string `json:"action"`
+	Input      string `json:"input"`
+	Output     string `json:"output"`
+	DurationMS int64  `json:"duration_ms"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Webhook sends events to a URL.
+type Webhook struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	Events    []string  `json:"events"`
+	Paths     []string  `json:"paths"`
+	Bucket    string    `json:"bucket,omitempty"`
+	Secret    string    `json:"secret,omitempty"` // encrypted at rest
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Matches reports whether the webhook wants ev.
+func (w *Webhook) Matches(ev Event) bool {
+	if !w.Active {
+		return false
+	}
+	if !slices.Contains(w.Events, "*") && !slices.Contains(w.Events, ev.Event) {
+		return false
+	}
+	if w.Bucket != "" && ev.Bucket != w.Bucket {
+		return false
+	}
+	if len(w.Paths) > 0 {
+		for _, p := range w.Paths {
+			if ev.Path != "" && HasPathPrefix(ev.Path, p) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Delivery is one event on its way to a webhook, with every attempt.
+type Delivery struct {
+	ID        string     `json:"id"`
+	Webhook   string     `json:"webhook"`
+	Event     string     `json:"event"`
+	Payload   string     `json:"payload"` // the exact JSON body that is signed
+	Status    string     `json:"status"`  // queued, delivered, failed
+	Attempts  []Attempt  `json:"attempts"`
+	NotBefore time.Time  `json:"not_before"`
+	CreatedAt time.Time  `json:"created_at"`
+	DoneAt    *time.Time `json:"done_at,omitempty"`
+}
+
+// Attempt is one POST of a delivery.
+type Attempt struct {
+	Time       time.Time `json:"time"`
+	StatusCode int       `json:"status_code"`
+	DurationMS int64     `json:"duration_ms"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// AutomationService stores automations, their runs (the job queue),
+// webhooks and their deliveries.
+type AutomationService interface {
+	FindAutomation(ctx context.Context, id string) (*Automation, error)
+	FindAutomations(ctx context.Context, page Page) ([]*Automation, bool, error)
+	AllAutomations(ctx context.Context) ([]*Automation, error)
+	CreateAutomation(ctx context.Context, a *Automation) error
+	PutAutomation(ctx context.Context, a *Automation) error
+	DeleteAutomation(ctx context.Context, id string) error
+
+	CreateRun(ctx context.Context, r *Run) error
+	PutRun(ctx context.Context, r *Run) error
+	FindRun(ctx context.Context, id string) (*Run, error)
+	// FindRuns returns an automation's runs, newest first.
+	FindRuns(ctx context.Context, automation string, page Page) ([]*Run, bool, error)
+	// PendingRuns returns the runs queued or (after a crash) running.
+	PendingRuns(ctx context.Context) ([]*Run, error)
+	// MarkProcessed records that a scheduled automation processed a file
+	// in this version (size and time); Processed tells whether it did.
+	MarkProcessed(ctx context.Context, automation, path, version string) error
+	Processed(ctx context.Context, automation, path, version string) (bool, error)
+
+	FindWebhook(ctx context.Context, id string) (*Webhook, error)
+	FindWebhooks(ctx context.Context, page Page) ([]*Webhook, bool, error)
+	AllWebhooks(ctx context.Context) ([]*Webhook, error)
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	PutWebhook(ctx context.Context, w *Webhook) error
+	DeleteWebhook(ctx context.Context, id string) error
+
+	CreateDeliveries(ctx context.Context, ds []*Delivery) error
+	PutDelivery(ctx context.Context, d *Delivery) error
+	FindDelivery(ctx context.Context, id string) (*Delivery, error)
+	// FindDeliveries returns a webhook's deliveries, newest first.
+	FindDeliveries(ctx context.Context, webhook string, page Page) ([]*Delivery, bool, error)
+	PendingDeliveries(ctx context.Context) ([]*Delivery, error)
+}

@@ -1,0 +1,133 @@
+package server_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"depot/internal/testtool"
+	"depot/mail"
+	"depot/server"
+)
+
+// smtpSink is Python's standard-library SMTP debugging server on a
+// loopback port: it accepts every message and prints it.
+type smtpSink struct {
+	port int
+	mu   sync.Mutex
+	out  bytes.Buffer
+}
+
+func (s *smtpSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.Write(p)
+}
+
+// wait returns the output once it matches re.
+func (s *smtpSink) wait(re *regexp.Regexp) []string {
+	for {
+		s.mu.Lock()
+		m := re.FindStringSubmatch(s.out.String())
+		s.mu.Unlock()
+		if m != nil {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func startSMTP(tb testing.TB) *smtpSink {
+	tb.Helper()
+	python := testtool.Path(tb, "python3")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sink := &smtpSink{port: ln.Addr().(*net.TCPAddr).Port}
+	ln.Close()
+	cmd := exec.Command(python, "-u", "-W", "ignore", "-m", "smtpd", "-n", "-c", "DebuggingServer", fmt.Sprintf("127.0.0.1:%d", sink.port))
+	cmd.Stdout, cmd.Stderr = sink, sink
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Close()
+			return sink
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestFiledrops_ValidationAndNotice(t *testing.T) {
+	sink := startSMTP(t)
+	ts := MustOpenServer(t, func(s *server.Server) {
+		s.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.port, From: "depot@example.com", TLS: "none"}
+	})
+	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"checked","title":"Checked","owner":"`+ou.ID+`","require_validation":true}}`), 201)
+	r, s := ts.openFiledrop(t, "checked", "")
+	want(t, r, 200)
+	if !strings.Contains(r.body, `"require_validation":true`) {
+		t.Fatalf("filedrop JSON: %s", r.body)
+	}
+	validate := func(body string) response {
+		return ts.doWith(t, "POST", "/filedrop/checked/validation", body, func(r *http_Request) {
+			r.Header.Set("Authorization", "Bearer "+s.key)
+		})
+	}
+
+	// Nothing goes in before the address is confirmed.
+	want(t, s.upload(t, "filename=a.txt", "x"), 403)
+	want(t, validate(`{"validation":{"email":"pat@partner.example","code":"123456"}}`), 422) // no code asked for yet
+	want(t, validate(`{"validation":{"email":"pat@partner.example"}}`), 202)
+	code := sink.wait(regexp.MustCompile(`is (\d{6})\.`))[1]
+	want(t, validate(`{"validation":{"email":"pat@partner.example","code":"000000x"}}`), 422)
+	want(t, validate(`{"validation":{"email":"other@partner.example","code":"`+code+`"}}`), 422)
+	want(t, validate(`{"validation":{"email":"pat@partner.example","code":"`+code+`"}}`), 200)
+
+	r = s.upload(t, "filename=a.txt", "validated upload")
+	want(t, r, 201)
+	var a attachmentBody
+	r.json(t, &a)
+	want(t, s.deliver(t, `{"message":{"from":"someone@else.example","attachments":["`+a.Attachment.ID+`"]}}`), 422)
+	want(t, s.deliver(t, `{"message":{"from":"Pat@Partner.example","subject":"Hello","attachments":["`+a.Attachment.ID+`"]}}`), 201)
+
+	// The owner is told, with the file's checksum.
+	notice := sink.wait(regexp.MustCompile(`(?s)To: owner@example.com.*Files from Pat@Partner.example via Checked.*a\.txt \(16 bytes, sha256 ([0-9a-f]{64})\)`))
+	if notice[1] != sum("validated upload") {
+		t.Fatalf("notice checksum %s", notice[1])
+	}
+}
+
+// Too many wrong codes lock the code; asking for a new one starts over.
+func TestFiledrops_ValidationTries(t *testing.T) {
+	sink := startSMTP(t)
+	ts := MustOpenServer(t, func(s *server.Server) {
+		s.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.port, From: "depot@example.com", TLS: "none"}
+	})
+	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"checked","title":"Checked","owner":"`+ou.ID+`","require_validation":true}}`), 201)
+	_, s := ts.openFiledrop(t, "checked", "")
+	validate := func(body string) response {
+		return ts.doWith(t, "POST", "/filedrop/checked/validation", body, func(r *http_Request) {
+			r.Header.Set("Authorization", "Bearer "+s.key)
+		})
+	}
+	want(t, validate(`{"validation":{"email":"pat@partner.example"}}`), 202)
+	code := sink.wait(regexp.MustCompile(`is (\d{6})\.`))[1]
+	for range 5 {
+		want(t, validate(`{"validation":{"email":"pat@partner.example","code":"999999x"}}`), 422)
+	}
+	want(t, validate(`{"validation":{"email":"pat@partner.example","code":"`+code+`"}}`), 403)
+	want(t, s.upload(t, "filename=a.txt", "x"), 403)
+}

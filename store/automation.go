@@ -1,0 +1,270 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/mft"
+)
+
+var (
+	bucketAutomations = []byte("Automations")
+	bucketRuns        = []byte("Runs")      // run id (time-ordered) → run
+	bucketProcessed   = []byte("Processed") // automation \x00 path → version
+	bucketWebhooks    = []byte("Webhooks")
+	bucketDeliveries  = []byte("Deliveries") // delivery id (time-ordered) → delivery
+)
+
+// AutomationService stores automations, runs, webhooks and deliveries.
+// Runs and deliveries are the job queues: they are written before they
+// are worked on, so a crash loses none.
+type AutomationService struct {
+	db *DB
+}
+
+var _ mft.AutomationService = (*AutomationService)(nil)
+
+// NewAutomationService returns an AutomationService backed by db.
+func NewAutomationService(db *DB) *AutomationService { return &AutomationService{db: db} }
+
+func (s *AutomationService) FindAutomation(ctx context.Context, id string) (*mft.Automation, error) {
+	return findOne[mft.Automation](s.db, ctx, bucketAutomations, id, "Automation not found.")
+}
+
+func (s *AutomationService) FindAutomations(ctx context.Context, page mft.Page) ([]*mft.Automation, bool, error) {
+	return findPage[mft.Automation](s.db, ctx, bucketAutomations, page)
+}
+
+func (s *AutomationService) AllAutomations(ctx context.Context) ([]*mft.Automation, error) {
+	return findEvery[mft.Automation](s.db, ctx, bucketAutomations, func(*mft.Automation) bool { return true })
+}
+
+// CreateAutomation stores a with a new id.
+func (s *AutomationService) CreateAutomation(ctx context.Context, a *mft.Automation) error {
+	a.CreatedAt = s.db.now()
+	a.UpdatedAt = a.CreatedAt
+	a.ID = newID("au_", a.CreatedAt)
+	return s.PutAutomation(ctx, a)
+}
+
+// PutAutomation stores a as it is.
+func (s *AutomationService) PutAutomation(ctx context.Context, a *mft.Automation) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketAutomations), a.ID, a) })
+}
+
+// DeleteAutomation removes an automation and what it processed; its runs
+// stay for the record.
+func (s *AutomationService) DeleteAutomation(ctx context.Context, id string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAutomations)
+		if b.Get([]byte(id)) == nil {
+			return mft.Errorf(mft.ENOTFOUND, "Automation not found.")
+		}
+		if err := deletePrefix(tx.Bucket(bucketProcessed), id+"\x00"); err != nil {
+			return err
+		}
+		return b.Delete([]byte(id))
+	})
+}
+
+// CreateRun stores a queued run with a new time-ordered id.
+func (s *AutomationService) CreateRun(ctx context.Context, r *mft.Run) error {
+	r.CreatedAt = s.db.now()
+	r.ID = newID("run_", r.CreatedAt)
+	return s.PutRun(ctx, r)
+}
+
+func (s *AutomationService) PutRun(ctx context.Context, r *mft.Run) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketRuns), r.ID, r) })
+}
+
+func (s *AutomationService) FindRun(ctx context.Context, id string) (*mft.Run, error) {
+	return findOne[mft.Run](s.db, ctx, bucketRuns, id, "Run not found.")
+}
+
+func (s *AutomationService) FindRuns(ctx context.Context, automation string, page mft.Page) ([]*mft.Run, bool, error) {
+	return findNewest(s.db, ctx, bucketRuns, page, func(r *mft.Run) bool { return r.Automation == automation })
+}
+
+func (s *AutomationService) PendingRuns(ctx context.Context) ([]*mft.Run, error) {
+	return findEvery(s.db, ctx, bucketRuns, func(r *mft.Run) bool {
+		return r.Status == mft.RunQueued || r.Status == mft.RunRunning
+	})
+}
+
+func (s *AutomationService) MarkProcessed(ctx context.Context, automation, path, version string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProcessed).Put([]byte(automation+"\x00"+path), []byte(version))
+	})
+}
+
+func (s *AutomationService) Processed(ctx context.Context, automation, path, version string) (bool, error) {
+	done := false
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		done = string(tx.Bucket(bucketProcessed).Get([]byte(automation+"\x00"+path))) == version
+		return nil
+	})
+	return done, err
+}
+
+func (s *AutomationService) FindWebhook(ctx context.Context, id string) (*mft.Webhook, error) {
+	return findOne[mft.Webhook](s.db, ctx, bucketWebhooks, id, "Webhook not found.")
+}
+
+func (s *AutomationService) FindWebhooks(ctx context.Context, page mft.Page) ([]*mft.Webhook, bool, error) {
+	return findPage[mft.Webhook](s.db, ctx, bucketWebhooks, page)
+}
+
+func (s *AutomationService) AllWebhooks(ctx context.Context) ([]*mft.Webhook, error) {
+	return findEvery(s.db, ctx, bucketWebhooks, func(*mft.Webhook) bool { return true })
+}
+
+func (s *AutomationService) CreateWebhook(ctx context.Context, w *mft.Webhook) error {
+	w.CreatedAt = s.db.now()
+	w.UpdatedAt = w.CreatedAt
+	w.ID = newID("wh_", w.CreatedAt)
+	return s.PutWebhook(ctx, w)
+}
+
+func (s *AutomationService) PutWebhook(ctx context.Context, w *mft.Webhook) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketWebhooks), w.ID, w) })
+}
+
+// DeleteWebhook removes a webhook and its deliveries.
+func (s *AutomationService) DeleteWebhook(ctx context.Context, id string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketWebhooks)
+		if b.Get([]byte(id)) == nil {
+			return mft.Errorf(mft.ENOTFOUND, "Webhook not found.")
+		}
+		if _, err := deleteWhere(tx.Bucket(bucketDeliveries), func(d *mft.Delivery) bool { return d.Webhook == id }); err != nil {
+			return err
+		}
+		return b.Delete([]byte(id))
+	})
+}
+
+// CreateDeliveries stores new deliveries in one transaction.
+func (s *AutomationService) CreateDeliveries(ctx context.Context, ds []*mft.Delivery) error {
+	now := s.db.now()
+	for _, d := range ds {
+		d.CreatedAt = now
+		d.ID = newID("dlv_", now)
+	}
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		for _, d := range ds {
+			if err := put(tx.Bucket(bucketDeliveries), d.ID, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *AutomationService) PutDelivery(ctx context.Context, d *mft.Delivery) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketDeliveries), d.ID, d) })
+}
+
+func (s *AutomationService) FindDelivery(ctx context.Context, id string) (*mft.Delivery, error) {
+	return findOne[mft.Delivery](s.db, ctx, bucketDeliveries, id, "Delivery not found.")
+}
+
+func (s *AutomationService) FindDeliveries(ctx context.Context, webhook string, page mft.Page) ([]*mft.Delivery, bool, error) {
+	return findNewest(s.db, ctx, bucketDeliveries, page, func(d *mft.Delivery) bool { return d.Webhook == webhook })
+}
+
+func (s *AutomationService) PendingDeliveries(ctx context.Context) ([]*mft.Delivery, error) {
+	return findEvery(s.db, ctx, bucketDeliveries, func(d *mft.Delivery) bool { return d.Status == "queued" })
+}
+
+// findOne decodes the value at id or answers ENOTFOUND with msg.
+func findOne[T any](db *DB, ctx context.Context, bucket []byte, id, msg string) (*T, error) {
+	v := new(T)
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		ok, err := get(tx.Bucket(bucket), id, v)
+		if err != nil {
+			return err
+		} else if !ok || id == "" {
+			return mft.Errorf(mft.ENOTFOUND, "%s", msg)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func findPage[T any](db *DB, ctx context.Context, bucket []byte, page mft.Page) ([]*T, bool, error) {
+	var (
+		out  []*T
+		more bool
+	)
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, more, err = list[T](tx.Bucket(bucket), page, nil)
+		return err
+	})
+	return out, more, err
+}
+
+func findEvery[T any](db *DB, ctx context.Context, bucket []byte, keep func(*T) bool) ([]*T, error) {
+	var out []*T
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = findAll(tx.Bucket(bucket), keep)
+		return err
+	})
+	return out, err
+}
+
+// findNewest returns one page of a time-ordered bucket, newest first; the
+// page's After is the last id of the previous page.
+func findNewest[T any](db *DB, ctx context.Context, bucket []byte, page mft.Page, keep func(*T) bool) ([]*T, bool, error) {
+	page = page.Normalize()
+	var out []*T
+	more := false
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		k, v := c.Last()
+		if page.After != "" {
+			c.Seek([]byte(page.After))
+			k, v = c.Prev()
+		}
+		for ; k != nil; k, v = c.Prev() {
+			item := new(T)
+			if err := json.Unmarshal(v, item); err != nil {
+				return fmt.Errorf("store: decode %s: %w", k, err)
+			}
+			if !keep(item) {
+				continue
+			}
+			if len(out) == page.Limit {
+				more = true
+				return nil
+			}
+			out = append(out, item)
+		}
+		return nil
+	})
+	return out, more, err
+}
+
+// deletePrefix removes every key of b that starts with prefix.
+func deletePrefix(b *bolt.Bucket, prefix string) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
