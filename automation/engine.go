@@ -34,8 +34,8 @@ const WebhookRetryFor = 24 * time.Hour
 // Engine queues and runs automations and webhook deliveries. Set the
 // exported fields, then call Open.
 type Engine struct {
-	Store  mft.AutomationService
-	Files  *files.Service
+	Store mft.AutomationService
+	Files *files.Service
 	// Users resolves the groups of an event's user for group conditions.
 	Users  mft.UserService
 	Sealer *auth.Sealer

@@ -3,8 +3,8 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"math/big"
 	"fmt"
+	"math/big"
 	"mime"
 	"net/http"
 	"net/url"
