@@ -32,6 +32,7 @@ type app struct {
 	perms  *store.PermissionService
 	fold   *store.FolderService
 	drops  *store.FiledropService
+	autos  *store.AutomationService
 	usage  *store.UsageService
 	audit  *store.AuditService
 	files  *files.Service
@@ -60,7 +61,7 @@ func openApp(ctx context.Context, cfg *config.Config, stdout io.Writer) (*app, e
 	}
 	a := &app{cfg: cfg, db: db, users: store.NewUserService(db), groups: store.NewGroupService(db),
 		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db), fold: store.NewFolderService(db), usage: store.NewUsageService(db),
-		drops: store.NewFiledropService(db),
+		drops: store.NewFiledropService(db), autos: store.NewAutomationService(db),
 		audit: store.NewAuditService(db), files: fsvc}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders = a.perms, a.usage, a.fold
 	fsvc.Sync = cfg.Data.SyncUploads
@@ -94,6 +95,15 @@ func ensureSecret(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// sealer returns the Sealer of secrets at rest, keyed by secret.key.
+func (a *app) sealer() (*auth.Sealer, error) {
+	key, err := os.ReadFile(filepath.Join(a.cfg.Data.Dir, "secret.key"))
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewSealer(key)
 }
 
 // bootstrapAdmin creates admin@localhost when the database has no users and

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"depot/auth"
+	"depot/automation"
 	"depot/config"
 	"depot/files"
 	"depot/mail"
@@ -52,7 +53,27 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	auditLog := &store.AuditLog{Service: a.audit, Logger: logger}
 	auditLog.Open()
 	defer auditLog.Close()
-	a.files.Events = auditLog
+	sealer, err := a.sealer()
+	if err != nil {
+		return err
+	}
+	// Every event goes to the audit log and to the automation engine
+	// (automations and webhooks).
+	engine := &automation.Engine{Store: a.autos, Files: a.files, Users: a.users, Sealer: sealer, Logger: logger,
+		Workers: cfg.Automation.Workers}
+	events := mft.MultiSink{auditLog, engine}
+	engine.Events = events
+	a.files.Events = events
+	if err := engine.Open(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		ectx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := engine.Close(ectx); err != nil {
+			logger.Warn("automation runs still going at the shutdown deadline are retried at the next start", "err", err)
+		}
+	}()
 
 	defender := auth.NewDefender(0, cfg.Defender.Window.D(), cfg.Defender.BanTime.D())
 	if cfg.Defender.Enabled {
@@ -60,7 +81,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	}
 	defender.OnBan = func(b auth.Ban) {
 		logger.Warn("ip banned after failed logins", "ip", b.IP, "until", b.Until, "failures", b.Failures)
-		auditLog.Publish(mft.Event{Event: mft.EventIPBanned, IP: b.IP, Protocol: mft.AuditSystem, Status: mft.StatusOK,
+		events.Publish(mft.Event{Event: mft.EventIPBanned, IP: b.IP, Protocol: mft.AuditSystem, Status: mft.StatusOK,
 			Message: fmt.Sprintf("%d failed logins; banned until %s", b.Failures, b.Until.UTC().Format(time.RFC3339))})
 	}
 	var proxies []netip.Prefix
@@ -69,7 +90,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		proxies = append(proxies, pr)
 	}
 	authn := &auth.Authenticator{Users: a.users, Tokens: a.tokens, Defender: defender,
-		TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: auditLog}
+		TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: events}
 	sftpSrv := &sftpd.Server{
 		Addr:                  cfg.SFTP.Listen,
 		HostKeyDir:            cfg.Data.Dir,
@@ -101,6 +122,11 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Perms:             a.perms,
 		Folders:           a.fold,
 		Filedrops:         a.drops,
+		Automations:       a.autos,
+		Engine:            engine,
+		CheckSchedule:     automation.CheckSchedule,
+		Sealer:            sealer,
+		Events:            events,
 		Submissions:       a.drops,
 		Audit:             a.audit,
 		Auth:              authn,

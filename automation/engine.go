@@ -64,6 +64,8 @@ type Engine struct {
 	wake        chan struct{}
 	cron        *cron.Cron
 	entries     map[string]cron.EntryID
+	closed      bool
+	stopping    chan struct{}
 	ctx         context.Context
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
@@ -91,6 +93,7 @@ func (e *Engine) Open(ctx context.Context) error {
 		e.Client = newClient()
 	}
 	e.wake = make(chan struct{}, 1)
+	e.stopping = make(chan struct{})
 	e.entries = map[string]cron.EntryID{}
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.cron = cron.New(cron.WithParser(parser), cron.WithLocation(time.UTC))
@@ -123,17 +126,28 @@ func (e *Engine) Open(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the schedules and waits for the runs and deliveries in
-// progress until ctx is done; what is still queued stays stored.
+// Close stops the schedules, starts nothing new, and lets the runs and
+// deliveries in progress finish until ctx is done; then it cancels them.
+// What is queued or cut off stays stored and goes on at the next start.
 func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
 	<-e.cron.Stop().Done()
-	e.cancel()
+	close(e.stopping)
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
+	defer e.cancel()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		e.cancel()
+		<-done
 		return ctx.Err()
 	}
 }
@@ -369,7 +383,7 @@ func (e *Engine) dispatch() {
 		next := e.startDue()
 		timer.Reset(next)
 		select {
-		case <-e.ctx.Done():
+		case <-e.stopping:
 			return
 		case <-e.wake:
 		case <-timer.C:
@@ -383,6 +397,9 @@ func (e *Engine) startDue() time.Duration {
 	defer e.mu.Unlock()
 	now := e.Now()
 	wait := time.Hour
+	if e.closed {
+		return wait
+	}
 	sort.SliceStable(e.runs, func(i, j int) bool { return e.runs[i].NotBefore.Before(e.runs[j].NotBefore) })
 	sort.SliceStable(e.deliveries, func(i, j int) bool { return e.deliveries[i].NotBefore.Before(e.deliveries[j].NotBefore) })
 	for e.busy < e.Workers && len(e.runs) > 0 && !e.runs[0].NotBefore.After(now) {

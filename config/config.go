@@ -22,14 +22,15 @@ import (
 // Config is every setting of a Depot server. Field tags name the TOML keys;
 // the environment variable of a key is DEPOT_<SECTION>_<KEY> in upper case.
 type Config struct {
-	Data     Data     `toml:"data"`
-	HTTP     HTTP     `toml:"http"`
-	SFTP     SFTP     `toml:"sftp"`
-	Auth     Auth     `toml:"auth"`
-	Defender Defender `toml:"defender"`
-	Audit    Audit    `toml:"audit"`
-	SMTP     SMTP     `toml:"smtp"`
-	Log      Log      `toml:"log"`
+	Data       Data       `toml:"data"`
+	HTTP       HTTP       `toml:"http"`
+	SFTP       SFTP       `toml:"sftp"`
+	Auth       Auth       `toml:"auth"`
+	Defender   Defender   `toml:"defender"`
+	Audit      Audit      `toml:"audit"`
+	SMTP       SMTP       `toml:"smtp"`
+	Automation Automation `toml:"automation"`
+	Log        Log        `toml:"log"`
 
 	// AdminAPIKey comes only from DEPOT_ADMIN_API_KEY: on first start it
 	// becomes the API key of admin@localhost.
@@ -105,6 +106,12 @@ type SMTP struct {
 	TLS string `toml:"tls"`
 }
 
+// Automation configures the runner of automations and webhooks.
+type Automation struct {
+	// Workers is how many runs and webhook deliveries go at once.
+	Workers int `toml:"workers"`
+}
+
 // Log configures the structured log on standard error.
 type Log struct {
 	Level  string `toml:"level"`
@@ -128,11 +135,12 @@ func Default() *Config {
 		SFTP: SFTP{Listen: ":2022", PublicHost: "localhost", IdleTimeout: Duration(15 * time.Minute),
 			MaxConnections: 500, MaxConnectionsPerUser: 20, MaxTransfers: 16,
 			Ciphers: []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"}},
-		Auth:     Auth{TokenTTL: Duration(24 * time.Hour)},
-		SMTP:     SMTP{Port: 587, TLS: "starttls"},
-		Defender: Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
-		Audit:    Audit{Retention: Duration(90 * 24 * time.Hour)},
-		Log:      Log{Level: "info", Format: "text"},
+		Auth:       Auth{TokenTTL: Duration(24 * time.Hour)},
+		SMTP:       SMTP{Port: 587, TLS: "starttls"},
+		Automation: Automation{Workers: 4},
+		Defender:   Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
+		Audit:      Audit{Retention: Duration(90 * 24 * time.Hour)},
+		Log:        Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -212,6 +220,9 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("http.public_url %q must be an absolute http or https URL such as https://depot.example.com", c.HTTP.PublicURL)
 		}
+	}
+	if c.Automation.Workers < 1 || c.Automation.Workers > 256 {
+		return fmt.Errorf("automation.workers must be 1 to 256")
 	}
 	if c.SMTP.Host != "" {
 		switch {

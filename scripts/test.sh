@@ -13,6 +13,7 @@ declare -A tools=(
 	[sshpass]=sshpass
 	[chromium]=chromium
 	[python3]=python3 # its smtpd module is the SMTP peer of the mail tests
+	[gpg]=gnupg
 )
 
 missing=()

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"depot/auth"
+	"depot/automation"
 	"depot/files"
 	"depot/mft"
 	"depot/server"
@@ -28,6 +30,7 @@ type testServer struct {
 	defender *auth.Defender
 	files    *files.Service
 	audit    *store.AuditLog
+	engine   *automation.Engine
 }
 
 type option func(*server.Server)
@@ -65,32 +68,45 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 	drops := store.NewFiledropService(db)
 	auditLog := &store.AuditLog{Service: auditSvc, Interval: 10 * time.Millisecond}
 	auditLog.Open()
-	fsvc.Events = auditLog
+	sealer, _ := auth.NewSealer(bytes.Repeat([]byte{1}, 32))
+	autos := store.NewAutomationService(db)
+	engine := &automation.Engine{Store: autos, Files: fsvc, Users: users, Sealer: sealer, Workers: 4,
+		RetryBase: 10 * time.Millisecond, WebhookRetryBase: 10 * time.Millisecond}
+	events := mft.MultiSink{auditLog, engine}
+	engine.Events = events
+	fsvc.Events = events
 	s := &server.Server{
-		Addr:         "127.0.0.1:0",
-		MaxJSONBytes: 64 << 10,
-		Users:        users,
-		Groups:       store.NewGroupService(db),
-		Files:        fsvc,
-		Perms:        perms,
-		Folders:      folders,
-		Filedrops:    drops,
-		Submissions:  drops,
-		Events:       auditLog,
-		Audit:        auditSvc,
-		Auth:         &auth.Authenticator{Users: users, Tokens: tokens, Defender: defender, TokenTTL: time.Hour, Now: time.Now, Events: auditLog},
-		Defender:     defender,
-		Limiter:      auth.NewRateLimiter(0, 0),
-		Backup:       db.Backup,
-		Ping:         db.Ping,
+		Addr:          "127.0.0.1:0",
+		MaxJSONBytes:  64 << 10,
+		Users:         users,
+		Groups:        store.NewGroupService(db),
+		Files:         fsvc,
+		Perms:         perms,
+		Folders:       folders,
+		Filedrops:     drops,
+		Submissions:   drops,
+		Events:        events,
+		Automations:   autos,
+		Engine:        engine,
+		CheckSchedule: automation.CheckSchedule,
+		Sealer:        sealer,
+		Audit:         auditSvc,
+		Auth:          &auth.Authenticator{Users: users, Tokens: tokens, Defender: defender, TokenTTL: time.Hour, Now: time.Now, Events: events},
+		Defender:      defender,
+		Limiter:       auth.NewRateLimiter(0, 0),
+		Backup:        db.Backup,
+		Ping:          db.Ping,
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	if err := engine.Open(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}
-	ts := &testServer{Server: s, db: db, path: path, dataDir: dataDir, defender: defender, files: fsvc, audit: auditLog}
+	ts := &testServer{Server: s, db: db, path: path, dataDir: dataDir, defender: defender, files: fsvc, audit: auditLog, engine: engine}
 	tb.Cleanup(ts.close)
 	return ts
 }
@@ -99,6 +115,7 @@ func (ts *testServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ts.Close(ctx)
+	ts.engine.Close(ctx)
 	ts.audit.Close()
 	ts.files.Close()
 	ts.db.Close()
