@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -375,5 +377,93 @@ func TestEndToEnd_UncleanStartAndFsck(t *testing.T) {
 	out, err := fsck.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "2 files, 921600 bytes") || !strings.Contains(string(out), "1 leftover") {
 		t.Fatalf("fsck: %v\n%s", err, out)
+	}
+}
+
+// Automation runs are stored before they run: one running and one queued
+// when the process is killed both run after the restart.
+func TestEndToEnd_AutomationJobsSurviveSIGKILL(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	release := make(chan struct{})
+	first := make(chan struct{})
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(body))
+		n := len(got)
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			<-release // hold the first run until the process is gone
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer recv.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+
+	data := t.TempDir()
+	p := startDepot(t, data, "DEPOT_AUTOMATION_WORKERS=1")
+	admin := []string{"--user", e2eAdminKey + ":x"}
+	code, body := curl(t, append(admin, "-X", "POST", "-d",
+		`{"automation":{"name":"notify","trigger":"manual","actions":[{"type":"webhook","url":"`+recv.URL+`"}]}}`, p.url+"/admin/automations")...)
+	if code != 201 {
+		t.Fatalf("create automation: %d %s", code, body)
+	}
+	var a struct{ Automation struct{ ID string } }
+	json.Unmarshal([]byte(body), &a)
+	runURL := p.url + "/admin/automations/" + a.Automation.ID + "/run"
+	var runIDs []string
+	for range 2 {
+		code, body = curl(t, append(admin, "-X", "POST", runURL)...)
+		if code != 202 {
+			t.Fatalf("run: %d %s", code, body)
+		}
+		var r struct{ Run struct{ ID string } }
+		json.Unmarshal([]byte(body), &r)
+		runIDs = append(runIDs, r.Run.ID)
+	}
+	<-first // run 1 is running, run 2 waits for the one worker
+	p.cmd.Process.Kill()
+	<-p.done
+	close(release)
+
+	p = startDepot(t, data)
+	for {
+		code, body = curl(t, append(admin, p.url+"/admin/automations/"+a.Automation.ID+"/runs")...)
+		if code != 200 {
+			t.Fatalf("runs: %d %s", code, body)
+		}
+		var runs []struct{ Run struct{ ID, Status string } }
+		json.Unmarshal([]byte(body), &runs)
+		done := map[string]bool{}
+		for _, r := range runs {
+			if r.Run.Status == "succeeded" {
+				done[r.Run.ID] = true
+			}
+		}
+		if len(runs) == 2 && done[runIDs[0]] && done[runIDs[1]] {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	runsSeen := map[string]bool{}
+	for _, b := range got {
+		for _, id := range runIDs {
+			if strings.Contains(b, id) {
+				runsSeen[id] = true
+			}
+		}
+	}
+	if len(runsSeen) != 2 {
+		t.Fatalf("the receiver saw runs %v, want both %v", runsSeen, runIDs)
 	}
 }
