@@ -1,6 +1,7 @@
 package automation
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -146,13 +147,17 @@ func (x *step) encrypt(ctx context.Context, act mft.Action, file string) (string
 	to := file + ".pgp"
 	pr, pw := io.Pipe()
 	go func() {
-		w, err := openpgp.Encrypt(pw, keys, nil, &openpgp.FileHints{IsBinary: true, FileName: path.Base(file), ModTime: fi.ModifiedAt},
+		bw := bufio.NewWriterSize(pw, 1<<20) // hand the upload whole units, not OpenPGP's small packets
+		w, err := openpgp.Encrypt(bw, keys, nil, &openpgp.FileHints{IsBinary: true, FileName: path.Base(file), ModTime: fi.ModifiedAt},
 			&packet.Config{DefaultCipher: packet.CipherAES256})
 		if err == nil {
 			buf := make([]byte, 1<<20)
 			_, err = io.CopyBuffer(w, src, buf)
 			if cerr := w.Close(); err == nil {
 				err = cerr
+			}
+			if ferr := bw.Flush(); err == nil {
+				err = ferr
 			}
 		}
 		pw.CloseWithError(err)

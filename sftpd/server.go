@@ -126,7 +126,7 @@ func (s *Server) Close(ctx context.Context) error {
 				busy++
 			}
 		}
-		if busy == 0 && s.conns.Load() == 0 {
+		if busy == 0 { // what is left is idle: close it all now
 			break
 		}
 		select {

@@ -568,3 +568,56 @@ func TestHostileNamesAndRenames(t *testing.T) {
 		t.Fatalf("usage %d after replacing, want %d", used, len("a.txt"))
 	}
 }
+
+// Close lets a transfer in flight finish before the deadline (the upload
+// is published), refuses new connections, and closes idle sessions at once.
+func TestGracefulShutdown(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "busy")
+	idle, _ := e.dial(t, p)
+	c, _ := e.dial(t, p)
+	f, err := c.Create("/inflight.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("depot"), 200000)
+	if _, err := f.Write(data[:len(data)/2]); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		closed <- e.srv.Close(ctx)
+	}()
+	// The idle session goes first; new connections are refused.
+	for {
+		if _, err := idle.Stat("/"); err != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := net.Dial("tcp", e.srv.ListenAddr().String()); err == nil {
+		t.Fatal("a new connection was accepted during shutdown")
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) with a transfer in flight", err)
+	default:
+	}
+	// The busy session finishes its upload.
+	if _, err := f.Write(data[len(data)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	got, err := e.stored(p.user, "inflight.bin")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the upload in flight was not published intact: %d bytes, %v", len(got), err)
+	}
+}
