@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -34,6 +35,17 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		return err
 	}
 	logger := newLogger(cfg.Log, stderr)
+	if path := os.Getenv("DEPOT_CPU_PROFILE"); path != "" { // for diagnosis: a CPU profile of the whole run
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	a, err := openApp(ctx, cfg, stdout)
 	if err != nil {
 		return err

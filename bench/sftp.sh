@@ -11,10 +11,12 @@
 #   memory: PSS of the server with 100 idle sessions and during 20
 #     concurrent uploads of $RSS_MIB MiB (default 1024).
 # Usage: bench/sftp.sh            (needs openssh-client, openssh-server, bc)
-# Env: ROUNDS=3 SIZES="256 1024" RSS_MIB=1024 ONLY=throughput|small|memory
+# Env: ROUNDS=3 SIZES="256 1024" REQUESTS="default 32768"
+#      CIPHERS="aes128-gcm@openssh.com default" RSS_MIB=1024 ONLY=throughput|small|memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3} sizes=${SIZES:-256 1024} rss_mib=${RSS_MIB:-1024} only=${ONLY:-}
+requests=${REQUESTS:-default 32768} ciphers=${CIPHERS:-aes128-gcm@openssh.com default}
 command -v sftp >/dev/null && test -x /usr/sbin/sshd || { echo "needs openssh-client and openssh-server"; exit 1; }
 work=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}")
 spid=
@@ -80,8 +82,8 @@ throughput() {
 	local size name ciph bs i d t
 	for size in $sizes; do
 		head -c "${size}M" /dev/urandom >"$work/src.bin"
-		for ciph in aes128-gcm@openssh.com default; do
-			for bs in default 32768; do
+		for ciph in $ciphers; do
+			for bs in $requests; do
 				local args=()
 				[ "$ciph" = default ] || args+=(-c "$ciph")
 				[ "$bs" = default ] || args+=(-B "$bs")

@@ -29,6 +29,7 @@ const (
 // written only between the server's packets.
 type shim struct {
 	rw     io.ReadWriteCloser
+	w      *batcher // writes to rw, coalesced
 	r      *bufio.Reader
 	remain int    // bytes of the current client packet not yet delivered
 	held   []byte // a small packet read whole but not ours
@@ -40,7 +41,7 @@ type shim struct {
 }
 
 func newShim(rw io.ReadWriteCloser) *shim {
-	return &shim{rw: rw, r: bufio.NewReaderSize(rw, 64<<10)}
+	return &shim{rw: rw, w: newBatcher(rw), r: bufio.NewReaderSize(rw, 64<<10)}
 }
 
 // Read delivers the client's packets, minus the limits requests.
@@ -99,7 +100,7 @@ func (s *shim) answerLimits(pkt []byte) bool {
 	reply = binary.BigEndian.AppendUint64(reply, 0)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.rw.Write(reply) // an error surfaces on the next read
+	s.w.Write(reply) // an error surfaces on the next read
 	return true
 }
 
@@ -129,7 +130,7 @@ func (s *shim) Write(p []byte) (int, error) {
 				}
 				continue
 			}
-			if _, err := s.rw.Write(s.hdr); err != nil {
+			if _, err := s.w.Write(s.hdr); err != nil {
 				s.wmu.Unlock()
 				return written, err
 			}
@@ -140,7 +141,7 @@ func (s *shim) Write(p []byte) (int, error) {
 			}
 		}
 		chunk := min(len(p), s.out)
-		n, err := s.rw.Write(p[:chunk])
+		n, err := s.w.Write(p[:chunk])
 		p, written, s.out = p[n:], written+n, s.out-n
 		if s.out == 0 || err != nil {
 			s.wmu.Unlock()
@@ -163,8 +164,86 @@ func (s *shim) writeVersion(body []byte) (int, error) {
 	pkt := binary.BigEndian.AppendUint32(nil, uint32(len(body)+len(ext)))
 	pkt = append(pkt, body...)
 	pkt = append(pkt, ext...)
-	_, err := s.rw.Write(pkt)
+	_, err := s.w.Write(pkt)
 	return len(body), err
 }
 
-func (s *shim) Close() error { return s.rw.Close() }
+// Close sends what is still queued, then closes the channel.
+func (s *shim) Close() error {
+	s.w.drain()
+	return s.rw.Close()
+}
+
+// maxBatch is how many queued bytes make a writer wait for the channel.
+const maxBatch = 1 << 20
+
+// batcher coalesces the server's writes: they are queued, and one
+// goroutine at a time hands everything queued to the channel in one
+// write. While the channel is busy, replies pile up and leave together, so
+// a burst of small replies (32 KiB writes each answered by a status, and
+// each packet written as header and body) costs one encrypted SSH packet
+// and one system call instead of dozens; an idle session's reply leaves
+// at once. A write error is returned by the next Write.
+type batcher struct {
+	w        io.Writer
+	mu       sync.Mutex
+	cond     *sync.Cond
+	buf      []byte
+	spare    []byte
+	flushing bool
+	err      error
+}
+
+func newBatcher(w io.Writer) *batcher {
+	b := &batcher{w: w}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *batcher) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for len(b.buf) >= maxBatch && b.err == nil {
+		b.cond.Wait()
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	b.buf = append(b.buf, p...)
+	if !b.flushing {
+		b.flushing = true
+		go b.flush()
+	}
+	return len(p), nil
+}
+
+// flush writes the queue until it is empty.
+func (b *batcher) flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for len(b.buf) > 0 && b.err == nil {
+		out := b.buf
+		b.buf = b.spare[:0]
+		b.mu.Unlock()
+		_, err := b.w.Write(out)
+		b.mu.Lock()
+		if cap(out) <= 2*maxBatch {
+			b.spare = out[:0]
+		}
+		if err != nil {
+			b.err = err
+		}
+		b.cond.Broadcast()
+	}
+	b.flushing = false
+	b.cond.Broadcast()
+}
+
+// drain waits until everything queued is written (or failed).
+func (b *batcher) drain() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.flushing {
+		b.cond.Wait()
+	}
+}
