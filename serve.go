@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"runtime/pprof"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
