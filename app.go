@@ -24,18 +24,19 @@ const adminEmail = "admin@localhost"
 
 // app holds the opened data directory and the services built on it.
 type app struct {
-	cfg    *config.Config
-	db     *store.DB
-	users  *store.UserService
-	groups *store.GroupService
-	tokens *store.TokenService
-	perms  *store.PermissionService
-	fold   *store.FolderService
-	drops  *store.FiledropService
-	autos  *store.AutomationService
-	usage  *store.UsageService
-	audit  *store.AuditService
-	files  *files.Service
+	cfg     *config.Config
+	db      *store.DB
+	users   *store.UserService
+	groups  *store.GroupService
+	tokens  *store.TokenService
+	perms   *store.PermissionService
+	fold    *store.FolderService
+	drops   *store.FiledropService
+	autos   *store.AutomationService
+	buckets *store.BucketService
+	usage   *store.UsageService
+	audit   *store.AuditService
+	files   *files.Service
 }
 
 // openApp prepares the data directory (files/, tmp/, secret.key), opens the
@@ -62,8 +63,9 @@ func openApp(ctx context.Context, cfg *config.Config, stdout io.Writer) (*app, e
 	a := &app{cfg: cfg, db: db, users: store.NewUserService(db), groups: store.NewGroupService(db),
 		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db), fold: store.NewFolderService(db), usage: store.NewUsageService(db),
 		drops: store.NewFiledropService(db), autos: store.NewAutomationService(db),
-		audit: store.NewAuditService(db), files: fsvc}
-	fsvc.Permissions, fsvc.Usage, fsvc.Folders = a.perms, a.usage, a.fold
+		buckets: store.NewBucketService(db),
+		audit:   store.NewAuditService(db), files: fsvc}
+	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.perms, a.usage, a.fold, a.buckets
 	fsvc.Sync = cfg.Data.SyncUploads
 	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
 		a.close()

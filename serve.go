@@ -102,7 +102,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		proxies = append(proxies, pr)
 	}
 	authn := &auth.Authenticator{Users: a.users, Tokens: a.tokens, Defender: defender,
-		TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: events}
+		TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: events, Buckets: a.buckets}
 	sftpSrv := &sftpd.Server{
 		Addr:                  cfg.SFTP.Listen,
 		HostKeyDir:            cfg.Data.Dir,
@@ -134,6 +134,9 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Perms:             a.perms,
 		Folders:           a.fold,
 		Filedrops:         a.drops,
+		Buckets:           a.buckets,
+		Settings:          a.buckets,
+		SFTPPublicHost:    cfg.SFTP.PublicHost,
 		Automations:       a.autos,
 		Engine:            engine,
 		CheckSchedule:     automation.CheckSchedule,

@@ -21,6 +21,8 @@ type Authenticator struct {
 	Now      func() time.Time
 	// Events receives user.login and user.login_failed; nil drops them.
 	Events mft.EventSink
+	// Buckets refuses the users of a deactivated bucket; nil: no buckets.
+	Buckets mft.BucketService
 }
 
 // audit publishes a login event.
@@ -144,6 +146,11 @@ func (a *Authenticator) CheckUser(u *mft.User, ip netip.Addr, protocol string) e
 		return mft.Errorf(mft.EFORBIDDEN, "This account may not log in from %s.", ip.Unmap())
 	case protocol != "" && !u.AllowsProtocol(protocol):
 		return mft.Errorf(mft.EFORBIDDEN, "This account may not use %s.", protocol)
+	}
+	if u.Bucket != "" && a.Buckets != nil {
+		if b, err := a.Buckets.FindBucket(context.Background(), u.Bucket); err != nil || !b.Active {
+			return mft.Errorf(mft.EFORBIDDEN, "This account's bucket is deactivated.")
+		}
 	}
 	return nil
 }

@@ -347,8 +347,9 @@ func (e *Engine) enqueueRun(ctx context.Context, r *mft.Run) error {
 		e.Logger.Error("automation run not stored", "automation", r.Automation, "err", err)
 		return err
 	}
+	queued := *r // the caller keeps r; the workers change their own copy
 	e.mu.Lock()
-	e.runs = append(e.runs, r)
+	e.runs = append(e.runs, &queued)
 	e.mu.Unlock()
 	e.poke()
 	return nil
@@ -360,8 +361,10 @@ func (e *Engine) Redeliver(ctx context.Context, d *mft.Delivery) error {
 	if err := e.Store.PutDelivery(ctx, d); err != nil {
 		return err
 	}
+	queued := *d // the caller keeps d; the workers change their own copy
+	queued.Attempts = slices.Clone(d.Attempts)
 	e.mu.Lock()
-	e.deliveries = append(e.deliveries, d)
+	e.deliveries = append(e.deliveries, &queued)
 	e.mu.Unlock()
 	e.poke()
 	return nil

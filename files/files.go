@@ -29,6 +29,9 @@ type Service struct {
 	Usage       mft.UsageService
 	// Folders holds folder rules; nil means none.
 	Folders mft.FolderService
+	// Buckets tells whether a bucket user's bucket is active; nil means
+	// no buckets.
+	Buckets mft.BucketService
 	// Events receives file events; nil drops them.
 	Events mft.EventSink
 	Now    func() time.Time

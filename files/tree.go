@@ -38,6 +38,13 @@ func (s *Service) viewOf(ctx context.Context, a Actor) (*view, error) {
 	if u.Role == mft.RoleAdmin {
 		return &view{admin: true, home: "/"}, nil
 	}
+	if u.Bucket != "" && s.Buckets != nil {
+		// Checked on every operation, so that deactivating a bucket stops
+		// sessions already open.
+		if b, err := s.Buckets.FindBucket(ctx, u.Bucket); err != nil || !b.Active {
+			return nil, mft.Errorf(mft.EFORBIDDEN, "This account's bucket is deactivated.")
+		}
+	}
 	subjects := []string{"user:" + u.ID}
 	for _, g := range u.Groups {
 		subjects = append(subjects, "group:"+g)
@@ -50,6 +57,9 @@ func (s *Service) viewOf(ctx context.Context, a Actor) (*view, error) {
 	v.rules = append(v.rules, &mft.Permission{Subject: "user:" + u.ID, Path: u.Home, Permissions: mft.AllPermissions})
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
 	for _, r := range rules {
+		if u.Bucket != "" && !mft.HasPathPrefix(r.Path, mft.BucketRoot(u.Bucket)) {
+			continue // a bucket's users reach nothing outside it
+		}
 		v.rules = append(v.rules, r)
 		if r.Mount != "" {
 			if _, taken := v.mounts[r.Mount]; !taken {

@@ -58,6 +58,11 @@ type Server struct {
 	CheckSchedule func(spec, tz string) error
 	// Sealer encrypts secrets kept at rest.
 	Sealer *auth.Sealer
+	// Buckets and Settings store customer buckets and the appliance
+	// settings; SFTPPublicHost names the host in a bucket's instructions.
+	Buckets        mft.BucketService
+	Settings       mft.SettingsService
+	SFTPPublicHost string
 	// Mailer sends email (filedrop notices and validation codes); nil
 	// when smtp.host is not set.
 	Mailer mft.Mailer
@@ -154,6 +159,7 @@ func (s *Server) routes() *echo.Echo {
 	admin := e.Group("/admin", s.authenticate, s.requireAdmin)
 	s.filedropRoutes(admin, e, user)
 	s.automationRoutes(admin)
+	s.bucketRoutes(admin)
 	s.userRoutes(admin)
 	s.groupRoutes(admin)
 	s.permissionRoutes(admin)

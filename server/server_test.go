@@ -66,6 +66,8 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders = perms, store.NewUsageService(db), folders
 	auditSvc := store.NewAuditService(db)
 	drops := store.NewFiledropService(db)
+	buckets := store.NewBucketService(db)
+	fsvc.Buckets = buckets
 	auditLog := &store.AuditLog{Service: auditSvc, Interval: 10 * time.Millisecond}
 	auditLog.Open()
 	sealer, _ := auth.NewSealer(bytes.Repeat([]byte{1}, 32))
@@ -76,26 +78,29 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 	engine.Events = events
 	fsvc.Events = events
 	s := &server.Server{
-		Addr:          "127.0.0.1:0",
-		MaxJSONBytes:  64 << 10,
-		Users:         users,
-		Groups:        store.NewGroupService(db),
-		Files:         fsvc,
-		Perms:         perms,
-		Folders:       folders,
-		Filedrops:     drops,
-		Submissions:   drops,
-		Events:        events,
-		Automations:   autos,
-		Engine:        engine,
-		CheckSchedule: automation.CheckSchedule,
-		Sealer:        sealer,
-		Audit:         auditSvc,
-		Auth:          &auth.Authenticator{Users: users, Tokens: tokens, Defender: defender, TokenTTL: time.Hour, Now: time.Now, Events: events},
-		Defender:      defender,
-		Limiter:       auth.NewRateLimiter(0, 0),
-		Backup:        db.Backup,
-		Ping:          db.Ping,
+		Addr:           "127.0.0.1:0",
+		MaxJSONBytes:   64 << 10,
+		Users:          users,
+		Groups:         store.NewGroupService(db),
+		Files:          fsvc,
+		Perms:          perms,
+		Folders:        folders,
+		Filedrops:      drops,
+		Buckets:        buckets,
+		Settings:       buckets,
+		SFTPPublicHost: "sftp.example.com",
+		Submissions:    drops,
+		Events:         events,
+		Automations:    autos,
+		Engine:         engine,
+		CheckSchedule:  automation.CheckSchedule,
+		Sealer:         sealer,
+		Audit:          auditSvc,
+		Auth:           &auth.Authenticator{Users: users, Tokens: tokens, Defender: defender, TokenTTL: time.Hour, Now: time.Now, Events: events, Buckets: buckets},
+		Defender:       defender,
+		Limiter:        auth.NewRateLimiter(0, 0),
+		Backup:         db.Backup,
+		Ping:           db.Ping,
 	}
 	for _, o := range opts {
 		o(s)

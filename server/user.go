@@ -156,6 +156,12 @@ func (s *Server) handleUserCreate(c echo.Context) error {
 	if err := s.decode(c, "user", &req); err != nil {
 		return err
 	}
+	return s.createUser(c, &req, nil)
+}
+
+// createUser creates the user of a request, after confine (if set) has
+// adjusted it, and answers with its API key, shown this once.
+func (s *Server) createUser(c echo.Context, req *userRequest, confine func(*mft.User) error) error {
 	upd, err := req.update()
 	if err != nil {
 		return err
@@ -171,12 +177,17 @@ func (s *Server) handleUserCreate(c echo.Context) error {
 	u.ID = mft.UserID(u.Email, u.Username)
 	u.Home = mft.HomeFor(u.ID)
 	applyCreate(u, upd)
+	if confine != nil {
+		if err := confine(u); err != nil {
+			return err
+		}
+	}
 	key := auth.NewKey()
 	u.APIKeyHash = auth.HashKey(key)
 	if err := s.Users.CreateUser(c.Request().Context(), u); err != nil {
 		return err
 	}
-	s.Logger.Info("user created", "user", u.ID, "by", caller(c).ID)
+	s.Logger.Info("user created", "user", u.ID, "bucket", u.Bucket, "by", caller(c).ID)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return writeOne(c, http.StatusCreated, "user", newUserView(u, key))
 }
@@ -235,12 +246,18 @@ func (s *Server) handleUserView(c echo.Context) error {
 func (s *Server) handleUserUpdate(c echo.Context) error {
 	id := pathParam(c, "id")
 	ctx := c.Request().Context()
-	if _, err := s.Users.FindUserByID(ctx, id); err != nil {
+	old, err := s.Users.FindUserByID(ctx, id)
+	if err != nil {
 		return err
 	}
 	var req userRequest
 	if err := s.decode(c, "user", &req); err != nil {
 		return err
+	}
+	if old.Bucket != "" {
+		if err := bucketConfined(old.Bucket, req.Role, req.Home); err != nil {
+			return err
+		}
 	}
 	if id == caller(c).ID {
 		if req.Role != nil && *req.Role != mft.RoleAdmin || req.Active != nil && !*req.Active {

@@ -35,7 +35,7 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUsersEmail, bucketUsersUsername,
 		bucketUsersAPIKey, bucketGroups, bucketTokens, bucketUsage, bucketAudit, bucketPermissions,
 		bucketFolders, bucketFoldersPath, bucketFiledrops, bucketSubmissions, bucketSubmissionsKey, bucketMessages,
-		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries}
+		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries, bucketBuckets}
 
 	keySchemaVersion = []byte("schema_version")
 )

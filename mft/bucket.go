@@ -1,0 +1,53 @@
+package mft
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Bucket is an isolated space for one customer: its users live in
+// /buckets/<id>/ and reach nothing else; Active false locks them all out
+// at once.
+type Bucket struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Active    bool      `json:"active"`
+	QuotaMB   int64     `json:"quota_mb"` // all its users together; 0 = none
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// BucketRoot is the storage folder of a bucket.
+func BucketRoot(id string) string { return "/buckets/" + id }
+
+// Validate reports the first problem as an EINVALID error.
+func (b *Bucket) Validate() error {
+	switch {
+	case strings.TrimSpace(b.Name) == "" || len(b.Name) > 200:
+		return Errorf(EINVALID, "name is required (at most 200 characters)")
+	case b.QuotaMB < 0:
+		return Errorf(EINVALID, "quota_mb must be 0 (no limit) or a number of megabytes")
+	}
+	return nil
+}
+
+// BucketService stores buckets.
+type BucketService interface {
+	FindBucket(ctx context.Context, id string) (*Bucket, error)
+	FindBuckets(ctx context.Context, page Page) ([]*Bucket, bool, error)
+	CreateBucket(ctx context.Context, b *Bucket) error
+	PutBucket(ctx context.Context, b *Bucket) error
+	DeleteBucket(ctx context.Context, id string) error
+}
+
+// Settings are the appliance-wide switches of /admin/settings.
+type Settings struct {
+	AllowBucketDeletion bool `json:"allow_bucket_deletion"`
+}
+
+// SettingsService stores the settings.
+type SettingsService interface {
+	Settings(ctx context.Context) (Settings, error)
+	PutSettings(ctx context.Context, s Settings) error
+}
