@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +36,7 @@ type app struct {
 	drops   *store.FiledropService
 	autos   *store.AutomationService
 	buckets *store.BucketService
+	zones   *store.DropzoneService
 	usage   *store.UsageService
 	audit   *store.AuditService
 	files   *files.Service
@@ -63,8 +66,8 @@ func openApp(ctx context.Context, cfg *config.Config, stdout io.Writer) (*app, e
 	a := &app{cfg: cfg, db: db, users: store.NewUserService(db), groups: store.NewGroupService(db),
 		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db), fold: store.NewFolderService(db), usage: store.NewUsageService(db),
 		drops: store.NewFiledropService(db), autos: store.NewAutomationService(db),
-		buckets: store.NewBucketService(db),
-		audit:   store.NewAuditService(db), files: fsvc}
+		buckets: store.NewBucketService(db), zones: store.NewDropzoneService(db),
+		audit: store.NewAuditService(db), files: fsvc}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.perms, a.usage, a.fold, a.buckets
 	fsvc.Sync = cfg.Data.SyncUploads
 	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
@@ -99,13 +102,17 @@ func ensureSecret(path string) error {
 	return f.Close()
 }
 
-// sealer returns the Sealer of secrets at rest, keyed by secret.key.
-func (a *app) sealer() (*auth.Sealer, error) {
+// sealer returns the Sealer of secrets at rest, keyed by secret.key, and
+// the key that signs upload URLs, derived from it.
+func (a *app) sealer() (*auth.Sealer, []byte, error) {
 	key, err := os.ReadFile(filepath.Join(a.cfg.Data.Dir, "secret.key"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return auth.NewSealer(key)
+	s, err := auth.NewSealer(key)
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("depot upload URLs"))
+	return s, m.Sum(nil), err
 }
 
 // bootstrapAdmin creates admin@localhost when the database has no users and

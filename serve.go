@@ -65,7 +65,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	auditLog := &store.AuditLog{Service: a.audit, Logger: logger}
 	auditLog.Open()
 	defer auditLog.Close()
-	sealer, err := a.sealer()
+	sealer, urlKey, err := a.sealer()
 	if err != nil {
 		return err
 	}
@@ -135,6 +135,8 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Folders:           a.fold,
 		Filedrops:         a.drops,
 		Buckets:           a.buckets,
+		Dropzones:         a.zones,
+		URLKey:            urlKey,
 		Settings:          a.buckets,
 		SFTPPublicHost:    cfg.SFTP.PublicHost,
 		Automations:       a.autos,
@@ -205,6 +207,11 @@ func sweep(ctx context.Context, a *app, srv *server.Server, logger *slog.Logger)
 		}
 		if _, err := a.files.SweepStaging(files.StagingTTL); err != nil {
 			logger.Warn("sweep staging files", "err", err)
+		}
+		if n, err := srv.SweepDropzones(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("sweep dropzones", "err", err)
+		} else if n > 0 {
+			logger.Info("unconfirmed or expired dropzone files removed", "count", n)
 		}
 		if n, err := srv.SweepFiledrops(ctx); err != nil && ctx.Err() == nil {
 			logger.Warn("sweep filedrop uploads and deliveries", "err", err)

@@ -63,6 +63,9 @@ type Server struct {
 	Buckets        mft.BucketService
 	Settings       mft.SettingsService
 	SFTPPublicHost string
+	// Dropzones stores dropzones; URLKey signs their upload URLs.
+	Dropzones mft.DropzoneService
+	URLKey    []byte
 	// Mailer sends email (filedrop notices and validation codes); nil
 	// when smtp.host is not set.
 	Mailer mft.Mailer
@@ -160,6 +163,7 @@ func (s *Server) routes() *echo.Echo {
 	s.filedropRoutes(admin, e, user)
 	s.automationRoutes(admin)
 	s.bucketRoutes(admin)
+	s.dropzoneRoutes(e, user)
 	s.userRoutes(admin)
 	s.groupRoutes(admin)
 	s.permissionRoutes(admin)

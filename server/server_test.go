@@ -87,6 +87,8 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 		Folders:        folders,
 		Filedrops:      drops,
 		Buckets:        buckets,
+		Dropzones:      store.NewDropzoneService(db),
+		URLKey:         []byte("test url key"),
 		Settings:       buckets,
 		SFTPPublicHost: "sftp.example.com",
 		Submissions:    drops,

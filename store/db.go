@@ -35,7 +35,8 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUsersEmail, bucketUsersUsername,
 		bucketUsersAPIKey, bucketGroups, bucketTokens, bucketUsage, bucketAudit, bucketPermissions,
 		bucketFolders, bucketFoldersPath, bucketFiledrops, bucketSubmissions, bucketSubmissionsKey, bucketMessages,
-		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries, bucketBuckets}
+		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries, bucketBuckets,
+		bucketDropzones, bucketDropzonesToken, bucketDropzoneFiles}
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -221,6 +222,14 @@ func get(b *bolt.Bucket, key string, v any) (bool, error) {
 		return false, fmt.Errorf("store: decode %s: %w", key, err)
 	}
 	return true, nil
+}
+
+// decode unmarshals the value v of key k.
+func decode(k, v []byte, dst any) error {
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("store: decode %s: %w", k, err)
+	}
+	return nil
 }
 
 func put(b *bolt.Bucket, key string, v any) error {

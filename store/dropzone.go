@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/mft"
+)
+
+var (
+	bucketDropzones      = []byte("Dropzones")
+	bucketDropzonesToken = []byte("Dropzones.TokenHash")
+	bucketDropzoneFiles  = []byte("DropzoneFiles") // "<dropzone>/<file>" → file
+)
+
+// DropzoneService stores dropzones and their files.
+type DropzoneService struct {
+	db *DB
+}
+
+var _ mft.DropzoneService = (*DropzoneService)(nil)
+
+// NewDropzoneService returns a DropzoneService backed by db.
+func NewDropzoneService(db *DB) *DropzoneService { return &DropzoneService{db: db} }
+
+// CreateDropzone validates d and stores it with a new id and its token's
+// hash indexed.
+func (s *DropzoneService) CreateDropzone(ctx context.Context, d *mft.Dropzone) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	d.CreatedAt = s.db.now()
+	d.ExpiresAt = d.CreatedAt.AddDate(0, 0, d.Days)
+	d.ID = "dz_" + strings.ToLower(rand.Text()[:16])
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketDropzonesToken).Put([]byte(d.TokenHash), []byte(d.ID)); err != nil {
+			return err
+		}
+		return put(tx.Bucket(bucketDropzones), d.ID, d)
+	})
+}
+
+func (s *DropzoneService) PutDropzone(ctx context.Context, d *mft.Dropzone) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketDropzones), d.ID, d) })
+}
+
+func (s *DropzoneService) FindDropzone(ctx context.Context, id string) (*mft.Dropzone, error) {
+	return findOne[mft.Dropzone](s.db, ctx, bucketDropzones, id, "Dropzone not found.")
+}
+
+func (s *DropzoneService) FindDropzoneByToken(ctx context.Context, hash string) (*mft.Dropzone, error) {
+	var id []byte
+	s.db.view(ctx, func(tx *bolt.Tx) error {
+		id = append(id, tx.Bucket(bucketDropzonesToken).Get([]byte(hash))...)
+		return nil
+	})
+	if len(id) == 0 || hash == "" {
+		return nil, mft.Errorf(mft.EUNAUTHORIZED, "Unknown dropzone token.")
+	}
+	return s.FindDropzone(ctx, string(id))
+}
+
+func (s *DropzoneService) FindDropzones(ctx context.Context, owner string, page mft.Page) ([]*mft.Dropzone, bool, error) {
+	var (
+		out  []*mft.Dropzone
+		more bool
+	)
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, more, err = list(tx.Bucket(bucketDropzones), page, func(d *mft.Dropzone) bool { return owner == "" || d.Owner == owner })
+		return err
+	})
+	return out, more, err
+}
+
+func (s *DropzoneService) AllDropzones(ctx context.Context) ([]*mft.Dropzone, error) {
+	return findEvery(s.db, ctx, bucketDropzones, func(*mft.Dropzone) bool { return true })
+}
+
+func (s *DropzoneService) UsedBytes(ctx context.Context, id string) (int64, error) {
+	var n int64
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		n, err = usedBytes(tx, id)
+		return err
+	})
+	return n, err
+}
+
+func usedBytes(tx *bolt.Tx, dropzone string) (int64, error) {
+	var n int64
+	c := tx.Bucket(bucketDropzoneFiles).Cursor()
+	prefix := dropzone + "/"
+	for k, v := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+		var f mft.DropzoneFile
+		if err := decode(k, v, &f); err != nil {
+			return 0, err
+		}
+		n += f.Size
+	}
+	return n, nil
+}
+
+// ReserveFile stores f with a new id if it fits in what is left.
+func (s *DropzoneService) ReserveFile(ctx context.Context, d *mft.Dropzone, f *mft.DropzoneFile) error {
+	f.CreatedAt = s.db.now()
+	f.ID = "dzf_" + strings.ToLower(rand.Text()[:16])
+	f.Dropzone, f.Status = d.ID, mft.DropzonePending
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		used, err := usedBytes(tx, d.ID)
+		if err != nil {
+			return err
+		}
+		if used+f.Size > d.Limit() {
+			return mft.Errorf(mft.EQUOTA, "%d bytes do not fit: %d of %d bytes are left in this dropzone.", f.Size, max(d.Limit()-used, 0), d.Limit())
+		}
+		return put(tx.Bucket(bucketDropzoneFiles), d.ID+"/"+f.ID, f)
+	})
+}
+
+func (s *DropzoneService) PutFile(ctx context.Context, f *mft.DropzoneFile) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketDropzoneFiles), f.Dropzone+"/"+f.ID, f) })
+}
+
+func (s *DropzoneService) FindFile(ctx context.Context, dropzone, id string) (*mft.DropzoneFile, error) {
+	return findOne[mft.DropzoneFile](s.db, ctx, bucketDropzoneFiles, dropzone+"/"+id, "File not found in this dropzone.")
+}
+
+func (s *DropzoneService) FindFiles(ctx context.Context, dropzone string) ([]*mft.DropzoneFile, error) {
+	return findEvery(s.db, ctx, bucketDropzoneFiles, func(f *mft.DropzoneFile) bool { return f.Dropzone == dropzone })
+}
+
+func (s *DropzoneService) DeleteFile(ctx context.Context, dropzone, id string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDropzoneFiles)
+		if b.Get([]byte(dropzone+"/"+id)) == nil {
+			return mft.Errorf(mft.ENOTFOUND, "File not found in this dropzone.")
+		}
+		return b.Delete([]byte(dropzone + "/" + id))
+	})
+}
