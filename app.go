@@ -37,6 +37,7 @@ type app struct {
 	autos   *store.AutomationService
 	buckets *store.BucketService
 	zones   *store.DropzoneService
+	links   *store.LinkService
 	usage   *store.UsageService
 	audit   *store.AuditService
 	files   *files.Service
@@ -67,6 +68,7 @@ func openApp(ctx context.Context, cfg *config.Config, stdout io.Writer) (*app, e
 		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db), fold: store.NewFolderService(db), usage: store.NewUsageService(db),
 		drops: store.NewFiledropService(db), autos: store.NewAutomationService(db),
 		buckets: store.NewBucketService(db), zones: store.NewDropzoneService(db),
+		links: store.NewLinkService(db),
 		audit: store.NewAuditService(db), files: fsvc}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.perms, a.usage, a.fold, a.buckets
 	fsvc.Sync = cfg.Data.SyncUploads

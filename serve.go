@@ -136,6 +136,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Filedrops:         a.drops,
 		Buckets:           a.buckets,
 		Dropzones:         a.zones,
+		Links:             a.links,
 		URLKey:            urlKey,
 		Settings:          a.buckets,
 		SFTPPublicHost:    cfg.SFTP.PublicHost,

@@ -108,3 +108,33 @@ func (s *Service) OpenStorage(storagePath string) (*os.File, fs.FileInfo, error)
 	}
 	return f, fi, nil
 }
+
+// Share resolves a client path that the actor may share (share permission,
+// plus upload for a link that takes uploads) and returns its storage path
+// and whether it is a folder.
+func (s *Service) Share(ctx context.Context, a Actor, clientPath string, upload bool) (string, bool, error) {
+	t, root, err := s.prepare(ctx, a, clientPath, mft.PermShare)
+	if err != nil {
+		return "", false, err
+	}
+	defer root.Close()
+	fi, err := s.lstat(root, t)
+	if err != nil {
+		return "", false, err
+	}
+	if upload {
+		if !fi.IsDir() {
+			return "", false, mft.Errorf(mft.EINVALID, "allow_upload needs a folder; %s is a file.", t.client)
+		}
+		if err := t.need(mft.PermUpload); err != nil {
+			return "", false, err
+		}
+	}
+	return t.storage, fi.IsDir(), nil
+}
+
+// ListStorage lists a folder at a storage path, outside any user's view
+// (the caller has decided who may see it).
+func (s *Service) ListStorage(ctx context.Context, storagePath string) ([]mft.FileInfo, error) {
+	return s.List(ctx, Actor{User: &mft.User{ID: "system", Role: mft.RoleAdmin, Home: "/"}, Protocol: mft.AuditSystem}, storagePath)
+}

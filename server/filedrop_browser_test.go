@@ -119,3 +119,48 @@ func TestFiledrops_Browser(t *testing.T) {
 		t.Fatalf("%d files delivered, want 4: %v", n, fmt.Sprint(deliveries))
 	}
 }
+
+// The upload page of a shared link is the same uploader: password first,
+// then files into the shared folder.
+func TestLinks_BrowserUpload(t *testing.T) {
+	chromium := testtool.Path(t, "chromium")
+	ts := MustOpenServer(t)
+	u := ts.createUser(t, `{"user":{"email":"collector@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/api/folders", u.APIKey, `{"path":"/inbox"}`), 201)
+	l := ts.createLink(t, u.APIKey, `{"link":{"path":"/inbox","allow_upload":true,"password":"drop-it-here"}}`).Link
+	dir := t.TempDir()
+	data := map[string]string{"one.txt": "first file\n", "two.csv": "a,b\n1,2\n"}
+	var paths []string
+	for name, body := range data {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		paths = append(paths, p)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL()+"/s/"+l.ID)); err != nil {
+		t.Fatal(err)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.WaitVisible("#password-form"),
+		chromedp.SendKeys("#password", "drop-it-here"),
+		chromedp.Click("#password-form button"),
+		chromedp.WaitVisible("#send-form"),
+		chromedp.SetUploadFiles("#files", paths),
+		chromedp.Click("#send"),
+		chromedp.WaitVisible("#done"),
+	)
+	if err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.TextContent("#error"))
+		t.Fatalf("chromium: %v (page error %q)", err, msg)
+	}
+	for name, body := range data {
+		r := ts.do(t, "GET", "/api/files/content?path=/inbox/"+name, u.APIKey, "")
+		if r.status != 200 || r.body != body {
+			t.Fatalf("%s: %d %q", name, r.status, r.body)
+		}
+	}
+}

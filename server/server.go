@@ -63,6 +63,8 @@ type Server struct {
 	Buckets        mft.BucketService
 	Settings       mft.SettingsService
 	SFTPPublicHost string
+	// Links stores shared links.
+	Links mft.LinkService
 	// Dropzones stores dropzones; URLKey signs their upload URLs.
 	Dropzones mft.DropzoneService
 	URLKey    []byte
@@ -164,6 +166,7 @@ func (s *Server) routes() *echo.Echo {
 	s.automationRoutes(admin)
 	s.bucketRoutes(admin)
 	s.dropzoneRoutes(e, user)
+	s.linkRoutes(e, user, admin)
 	s.userRoutes(admin)
 	s.groupRoutes(admin)
 	s.permissionRoutes(admin)

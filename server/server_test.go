@@ -88,6 +88,7 @@ func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testSe
 		Filedrops:      drops,
 		Buckets:        buckets,
 		Dropzones:      store.NewDropzoneService(db),
+		Links:          store.NewLinkService(db),
 		URLKey:         []byte("test url key"),
 		Settings:       buckets,
 		SFTPPublicHost: "sftp.example.com",

@@ -36,7 +36,7 @@ var (
 		bucketUsersAPIKey, bucketGroups, bucketTokens, bucketUsage, bucketAudit, bucketPermissions,
 		bucketFolders, bucketFoldersPath, bucketFiledrops, bucketSubmissions, bucketSubmissionsKey, bucketMessages,
 		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries, bucketBuckets,
-		bucketDropzones, bucketDropzonesToken, bucketDropzoneFiles}
+		bucketDropzones, bucketDropzonesToken, bucketDropzoneFiles, bucketLinks}
 
 	keySchemaVersion = []byte("schema_version")
 )

@@ -36,6 +36,33 @@ type Filedrop struct {
 	NeedsPassword     bool
 }
 
+// LinkFile is a file offered on a shared link's page.
+type LinkFile struct {
+	Name string
+	Size string
+}
+
+// Link is what a shared link's page shows.
+type Link struct {
+	ID            string
+	Name          string
+	SharedBy      string
+	ExpiresAt     string
+	Folder        bool
+	Size          string // of a single file
+	Files         []LinkFile
+	Upload        bool
+	MaxMB         int64
+	NeedsPassword bool
+	Gone          string // why the link no longer works
+	Error         string // why the last attempt failed
+}
+
+// RenderLink writes a shared link's page.
+func RenderLink(w io.Writer, l Link) error {
+	return templates.ExecuteTemplate(w, "link.html", l)
+}
+
 // RenderFiledrop writes the filedrop page.
 func RenderFiledrop(w io.Writer, f Filedrop) error {
 	return templates.ExecuteTemplate(w, "filedrop.html", f)

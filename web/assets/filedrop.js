@@ -8,15 +8,18 @@
   const RETRIES = 4;             // extra tries of a failed chunk
 
   const root = document.getElementById("filedrop");
-  const name = root.dataset.name;
+  // mode "filedrop": an upload key, then a delivery; mode "link": uploads
+  // straight into a shared folder, with the link's password if it has one.
+  const mode = root.dataset.mode;
+  const base = root.dataset.base;
   const maxBytes = Number(root.dataset.maxMb) * 1024 * 1024;
   const extList = (s) => s.split(",").map((e) => e.trim().toLowerCase()).filter(Boolean);
   const accepted = extList(root.dataset.accepted || "");
   const invalid = extList(root.dataset.invalid || "");
   const $ = (id) => document.getElementById(id);
-  const base = "/filedrop/" + encodeURIComponent(name);
 
   let key = "";
+  let password = "";
   let files = [];   // {file, row, bar, status, id, result}
   let sending = false;
 
@@ -82,10 +85,16 @@
     $(info.require_validation ? "validate-form" : "send-form").hidden = false;
   }
 
+  // authorization is the header that carries the upload credential.
+  function authorization() {
+    if (mode === "link") return password ? "Basic " + utf8Base64("link:" + password) : "";
+    return "Bearer " + key;
+  }
+
   async function postJSON(path, payload) {
     const res = await fetch(base + path, {
       method: "POST", credentials: "omit",
-      headers: { "Content-Type": "application/json", Authorization: "Bearer " + key },
+      headers: { "Content-Type": "application/json", Authorization: authorization() },
       body: JSON.stringify(payload),
     });
     return { status: res.status, body: await res.text() };
@@ -158,8 +167,8 @@
     return new Promise((resolve) => {
       const q = "?filename=" + encodeURIComponent(entry.file.name) + (count > 1 ? "&chunk=" + index + "&chunks=" + count : "");
       const xhr = new XMLHttpRequest();
-      xhr.open("POST", base + "/attachments/upload" + q);
-      xhr.setRequestHeader("Authorization", "Bearer " + key);
+      xhr.open("POST", base + (mode === "link" ? "/upload" : "/attachments/upload") + q);
+      if (authorization()) xhr.setRequestHeader("Authorization", authorization());
       xhr.setRequestHeader("Content-Type", "application/octet-stream");
       xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
       xhr.addEventListener("load", () => resolve({ status: xhr.status, body: xhr.responseText }));
@@ -196,7 +205,8 @@
       entry.bar.value = Math.floor((done * 100) / size);
       updateTotal();
       if (res.status === 201) {
-        entry.result = JSON.parse(res.body).attachment;
+        const j = JSON.parse(res.body);
+        entry.result = j.attachment || { id: j.file.path, filename: j.file.name, size: j.file.size, checksum: j.file.sha256 };
         entry.id = entry.result.id;
       }
     }
@@ -216,6 +226,10 @@
     try {
       for (const entry of files) {
         if (!entry.id) await upload(entry);
+      }
+      if (mode === "link") {
+        confirm({ files: files.map((f) => f.result) });
+        return;
       }
       const res = await postJSON("", { message: {
         from: $("from").value, subject: $("subject").value, message: $("message").value,
@@ -252,9 +266,21 @@
   dz.addEventListener("drop", (e) => { e.preventDefault(); dz.classList.remove("over"); addFiles(e.dataTransfer.files); });
   dz.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("files").click(); } });
   $("send-form").addEventListener("submit", send);
+  $("password-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (mode === "link") {
+      password = $("password").value;
+      $("password-form").hidden = true;
+      $("send-form").hidden = false;
+      return;
+    }
+    getKey($("password").value);
+  });
+  if (mode === "link") {
+    $(root.dataset.password === "true" ? "password-form" : "send-form").hidden = false;
+    return;
+  }
   $("validate-form").addEventListener("submit", (e) => sendCode(e).catch((err) => showError(err.message)));
   $("v-confirm").addEventListener("click", () => confirmCode().catch((err) => showError(err.message)));
-  $("password-form").addEventListener("submit", (e) => { e.preventDefault(); getKey($("password").value); });
-
   getKey("").catch((e) => showError("Could not reach the server: " + e.message));
 })();

@@ -1,0 +1,347 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/auth"
+	"depot/files"
+	"depot/mft"
+	"depot/web"
+)
+
+type linkRequest struct {
+	Path         string  `json:"path"`
+	ExpiresAt    optTime `json:"expires_at"`
+	Password     string  `json:"password"`
+	MaxDownloads int     `json:"max_downloads"`
+	AllowUpload  bool    `json:"allow_upload"`
+}
+
+type linkView struct {
+	ID           string `json:"id"`
+	URL          string `json:"url"`
+	Path         string `json:"path"`
+	Folder       bool   `json:"folder"`
+	ExpiresAt    string `json:"expires_at,omitempty"`
+	HasPassword  bool   `json:"has_password"`
+	MaxDownloads int    `json:"max_downloads"`
+	Downloads    int    `json:"downloads"`
+	AllowUpload  bool   `json:"allow_upload"`
+	CreatedBy    string `json:"created_by"`
+	CreatedAt    string `json:"created_at"`
+}
+
+func (s *Server) newLinkView(l *mft.Link) linkView {
+	v := linkView{ID: l.ID, URL: s.PublicURL + "/s/" + l.ID, Path: l.Path, Folder: l.Folder, HasPassword: l.PasswordHash != "",
+		MaxDownloads: l.MaxDownloads, Downloads: l.Downloads, AllowUpload: l.AllowUpload, CreatedBy: l.CreatedBy,
+		CreatedAt: l.CreatedAt.UTC().Format(timeFormat)}
+	if l.ExpiresAt != nil {
+		v.ExpiresAt = l.ExpiresAt.UTC().Format(timeFormat)
+	}
+	return v
+}
+
+func (s *Server) linkRoutes(e *echo.Echo, user, admin *echo.Group) {
+	user.GET("/api/links", s.handleLinkList)
+	user.POST("/api/links", s.handleLinkCreate)
+	user.DELETE("/api/links/:id", s.handleLinkDelete)
+	admin.GET("/links", s.handleLinkList)
+	admin.DELETE("/links/:id", s.handleLinkDelete)
+
+	e.GET("/s/:id", s.handleLinkPage)
+	e.GET("/s/:id/download", s.handleLinkDownload)
+	e.POST("/s/:id/download", s.handleLinkDownload)
+	e.POST("/s/:id/upload", s.handleLinkUpload)
+}
+
+// handleLinkList lists the caller's links (/api/links) or all of them
+// (/admin/links).
+func (s *Server) handleLinkList(c echo.Context) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	by := caller(c).ID
+	if strings.HasPrefix(c.Path(), "/admin/") {
+		by = ""
+	}
+	list, more, err := s.Links.FindLinks(c.Request().Context(), by, p)
+	if err != nil {
+		return err
+	}
+	views := make([]linkView, len(list))
+	last := ""
+	for i, l := range list {
+		views[i], last = s.newLinkView(l), l.ID
+	}
+	return writeList(s, c, "link", views, p, more, last)
+}
+
+// handleLinkCreate shares a path the caller has share permission on.
+func (s *Server) handleLinkCreate(c echo.Context) error {
+	var req linkRequest
+	if err := s.decode(c, "link", &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Path == "":
+		return mft.Errorf(mft.EINVALID, "path is required: the file or folder to share")
+	case req.MaxDownloads < 0:
+		return mft.Errorf(mft.EINVALID, "max_downloads must be 0 (no limit) or more")
+	case req.ExpiresAt.Set && !req.ExpiresAt.Time.After(s.Now()):
+		return mft.Errorf(mft.EINVALID, "expires_at must be in the future")
+	case req.Password != "" && len(req.Password) < 8:
+		return mft.Errorf(mft.EINVALID, "password must be at least 8 characters")
+	}
+	ctx := c.Request().Context()
+	storage, folder, err := s.Files.Share(ctx, actor(c), req.Path, req.AllowUpload)
+	if err != nil {
+		return err
+	}
+	l := &mft.Link{Path: storage, Folder: folder, MaxDownloads: req.MaxDownloads, AllowUpload: req.AllowUpload, CreatedBy: caller(c).ID}
+	if req.ExpiresAt.Set {
+		t := req.ExpiresAt.Time.UTC()
+		l.ExpiresAt = &t
+	}
+	if req.Password != "" {
+		if l.PasswordHash, err = auth.HashPassword(req.Password); err != nil {
+			return err
+		}
+	}
+	if err := s.Links.CreateLink(ctx, l); err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusCreated, "link", s.newLinkView(l))
+}
+
+func (s *Server) handleLinkDelete(c echo.Context) error {
+	ctx := c.Request().Context()
+	l, err := s.Links.FindLink(ctx, pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	if u := caller(c); u.Role != mft.RoleAdmin && l.CreatedBy != u.ID {
+		return mft.Errorf(mft.ENOTFOUND, "This link does not exist.")
+	}
+	if err := s.Links.DeleteLink(ctx, l.ID); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusOK)
+}
+
+// gone says why a link no longer serves downloads, or "".
+func (s *Server) gone(l *mft.Link) string {
+	switch {
+	case l.Expired(s.Now()):
+		return "This link has expired."
+	case !l.AllowUpload && l.MaxDownloads > 0 && l.Downloads >= l.MaxDownloads:
+		return fmt.Sprintf("This link has reached its %d downloads.", l.MaxDownloads)
+	}
+	return ""
+}
+
+// handleLinkPage shows the shared file or folder (410 once the link is
+// spent), or the upload page of an upload link.
+func (s *Server) handleLinkPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	l, err := s.Links.FindLink(ctx, pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	return s.renderLink(c, l, "")
+}
+
+func (s *Server) renderLink(c echo.Context, l *mft.Link, problem string) error {
+	ctx := c.Request().Context()
+	v := web.Link{ID: l.ID, Name: path.Base(l.Path), SharedBy: l.CreatedBy, Folder: l.Folder, Upload: l.AllowUpload,
+		NeedsPassword: l.PasswordHash != "", Gone: s.gone(l), Error: problem, MaxMB: 1 << 20}
+	if u, err := s.Users.FindUserByID(ctx, l.CreatedBy); err == nil && u.Name != "" {
+		v.SharedBy = u.Name
+	}
+	if l.ExpiresAt != nil {
+		v.ExpiresAt = l.ExpiresAt.UTC().Format("2 January 2006 15:04 UTC")
+	}
+	status := http.StatusOK
+	if v.Gone != "" {
+		status = http.StatusGone
+	} else if !l.AllowUpload {
+		if l.Folder {
+			list, err := s.Files.ListStorage(ctx, l.Path)
+			if err != nil {
+				return err
+			}
+			for _, f := range list {
+				if f.Type == mft.TypeFile {
+					v.Files = append(v.Files, web.LinkFile{Name: f.Name, Size: humanSize(f.Size)})
+				}
+			}
+		} else {
+			f, fi, err := s.Files.OpenStorage(l.Path)
+			if err != nil {
+				return err
+			}
+			f.Close()
+			v.Size = humanSize(fi.Size())
+		}
+	}
+	if problem != "" && status == http.StatusOK {
+		status = http.StatusUnauthorized
+	}
+	var buf bytes.Buffer
+	if err := web.RenderLink(&buf, v); err != nil {
+		return err
+	}
+	pageHeaders(c.Response().Header())
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+func humanSize(n int64) string {
+	units := []string{"bytes", "KB", "MB", "GB", "TB"}
+	f, i := float64(n), 0
+	for f >= 1024 && i < len(units)-1 {
+		f, i = f/1024, i+1
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+// linkPassword checks a link's password, given as the basic-auth password
+// or a form field; a wrong one counts toward the defender's ban.
+func (s *Server) linkPassword(c echo.Context, l *mft.Link) error {
+	if l.PasswordHash == "" {
+		return nil
+	}
+	ip := clientIP(c)
+	if err := s.Auth.CheckBan(ip); err != nil {
+		return err
+	}
+	_, pw, _ := c.Request().BasicAuth()
+	if pw == "" {
+		pw = c.FormValue("password")
+	}
+	if pw == "" {
+		return mft.Errorf(mft.EUNAUTHORIZED, "This link needs its password.")
+	}
+	if !auth.VerifyPassword(l.PasswordHash, pw) {
+		s.Auth.RecordFailure("link:"+l.ID, ip, mft.AuditWeb, "wrong link password")
+		return mft.Errorf(mft.EUNAUTHORIZED, "The password is not right.")
+	}
+	return nil
+}
+
+// handleLinkDownload serves the shared file (or ?file= / form file of a
+// shared folder), counting the download atomically against max_downloads.
+func (s *Server) handleLinkDownload(c echo.Context) error {
+	ctx := c.Request().Context()
+	l, err := s.Links.FindLink(ctx, pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	browser := c.Request().Method == http.MethodPost
+	if err := s.linkPassword(c, l); err != nil {
+		if browser && mft.ErrorCode(err) == mft.EUNAUTHORIZED {
+			return s.renderLink(c, l, mft.ErrorMessage(err))
+		}
+		return err
+	}
+	if l.AllowUpload {
+		return mft.Errorf(mft.EFORBIDDEN, "This link takes uploads; it does not serve downloads.")
+	}
+	target := l.Path
+	if l.Folder {
+		name := c.FormValue("file")
+		if name == "" || name != path.Base(name) || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
+			return mft.Errorf(mft.EMALFORMED, "Name the file to download: ?file=<name> (a file of the shared folder).")
+		}
+		target = l.Path + "/" + name
+	}
+	f, fi, err := s.Files.OpenStorage(target)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := s.Links.ClaimDownload(ctx, l.ID, s.Now()); err != nil {
+		return err
+	}
+	if s.Events != nil {
+		s.Events.Publish(mft.Event{Event: mft.EventLinkDownloaded, Time: s.Now().UTC(), Actor: l.CreatedBy, Protocol: mft.AuditWeb,
+			IP: clientIP(c).String(), Path: target, Size: fi.Size(), Status: mft.StatusOK, Message: "link " + l.ID})
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentDisposition, "attachment; filename*=UTF-8''"+url.PathEscape(path.Base(target)))
+	h.Set(echo.HeaderContentType, "application/octet-stream")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, f)
+	return nil
+}
+
+// handleLinkUpload stores a file (or a piece of one) in an upload link's
+// folder, as its creator (their permissions, rules and quotas apply).
+func (s *Server) handleLinkUpload(c echo.Context) error {
+	ctx := c.Request().Context()
+	l, err := s.Links.FindLink(ctx, pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	if !l.AllowUpload {
+		return mft.Errorf(mft.EFORBIDDEN, "This link does not take uploads.")
+	}
+	if l.Expired(s.Now()) {
+		return mft.Errorf(mft.EEXPIRED, "This link has expired.")
+	}
+	if err := s.linkPassword(c, l); err != nil {
+		return err
+	}
+	name := c.QueryParam("filename")
+	if name == "" || name != path.Base(name) || name == "." || name == ".." || strings.ContainsAny(name, "\\/") {
+		return mft.Errorf(mft.EMALFORMED, "filename is required and must be a plain file name, such as ?filename=report.pdf.")
+	}
+	creator, err := s.Users.FindUserByID(ctx, l.CreatedBy)
+	if err != nil || !creator.Active {
+		return mft.Errorf(mft.EFORBIDDEN, "This link's owner can no longer receive files.")
+	}
+	a := files.Actor{User: creator, Protocol: mft.AuditWeb, IP: clientIP(c).String()}
+	dir := l.Path // the creator sees storage paths as they are (an administrator) …
+	if creator.Role != mft.RoleAdmin {
+		if !mft.HasPathPrefix(l.Path, creator.Home) {
+			return mft.Errorf(mft.EFORBIDDEN, "This link's folder is no longer in its owner's home.")
+		}
+		dir = "/" + strings.TrimPrefix(strings.TrimPrefix(l.Path, creator.Home), "/") // … or relative to their home
+	}
+	clientPath := path.Join(dir, name)
+	r := c.Request()
+	opts := files.UploadOptions{Overwrite: false, Size: r.ContentLength}
+	var (
+		fi   mft.FileInfo
+		done = true
+		prog files.Chunk
+	)
+	if c.QueryParam("chunks") != "" || c.QueryParam("chunk") != "" {
+		chunk, chunks, err := chunkQuery(c)
+		if err != nil {
+			return err
+		}
+		fi, prog, done, err = s.Files.UploadChunk(ctx, a, clientPath, r.Body, chunk, chunks, opts)
+		if err != nil {
+			return refuseBody(c, err)
+		}
+	} else if fi, err = s.Files.Upload(ctx, a, clientPath, r.Body, opts); err != nil {
+		return refuseBody(c, err)
+	}
+	if !done {
+		return writeOne(c, http.StatusAccepted, "chunk", prog)
+	}
+	return writeOne(c, http.StatusCreated, "file", fi)
+}

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/mft"
+)
+
+var bucketLinks = []byte("Links")
+
+// LinkService stores shared links.
+type LinkService struct {
+	db *DB
+}
+
+var _ mft.LinkService = (*LinkService)(nil)
+
+// NewLinkService returns a LinkService backed by db.
+func NewLinkService(db *DB) *LinkService { return &LinkService{db: db} }
+
+// CreateLink stores l with a new unguessable id (130 random bits).
+func (s *LinkService) CreateLink(ctx context.Context, l *mft.Link) error {
+	l.CreatedAt = s.db.now()
+	l.ID = rand.Text()
+	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketLinks), l.ID, l) })
+}
+
+func (s *LinkService) FindLink(ctx context.Context, id string) (*mft.Link, error) {
+	return findOne[mft.Link](s.db, ctx, bucketLinks, id, "This link does not exist.")
+}
+
+func (s *LinkService) FindLinks(ctx context.Context, by string, page mft.Page) ([]*mft.Link, bool, error) {
+	var (
+		out  []*mft.Link
+		more bool
+	)
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, more, err = list(tx.Bucket(bucketLinks), page, func(l *mft.Link) bool { return by == "" || l.CreatedBy == by })
+		return err
+	})
+	return out, more, err
+}
+
+func (s *LinkService) DeleteLink(ctx context.Context, id string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLinks)
+		if b.Get([]byte(id)) == nil {
+			return mft.Errorf(mft.ENOTFOUND, "This link does not exist.")
+		}
+		return b.Delete([]byte(id))
+	})
+}
+
+func (s *LinkService) ClaimDownload(ctx context.Context, id string, now time.Time) (*mft.Link, error) {
+	var out mft.Link
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLinks)
+		if ok, err := get(b, id, &out); err != nil {
+			return err
+		} else if !ok {
+			return mft.Errorf(mft.ENOTFOUND, "This link does not exist.")
+		}
+		switch {
+		case out.Expired(now):
+			return mft.Errorf(mft.EEXPIRED, "This link has expired.")
+		case out.MaxDownloads > 0 && out.Downloads >= out.MaxDownloads:
+			return mft.Errorf(mft.EEXPIRED, "This link has reached its %d downloads.", out.MaxDownloads)
+		}
+		out.Downloads++
+		return put(b, id, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
