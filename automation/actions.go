@@ -40,7 +40,7 @@ func (e *Engine) runActions(ctx context.Context, a *mft.Automation, r *mft.Run) 
 		out, err := x.do(ctx, act, file)
 		s := mft.Step{Action: act.Type, Input: file, Output: out, DurationMS: time.Since(start).Milliseconds()}
 		if err != nil {
-			s.Error = mft.ErrorMessage(err)
+			s.Error = stepError(err)
 			r.Steps = append(r.Steps, s)
 			return fmt.Errorf("actions[%d] %s: %s", i, act.Type, s.Error)
 		}
@@ -48,6 +48,17 @@ func (e *Engine) runActions(ctx context.Context, a *mft.Automation, r *mft.Run) 
 		file = out
 	}
 	return nil
+}
+
+// stepError is what a run records of a failed action: the file service's
+// message (written for clients, never a host path), or the action's own
+// error (a webhook's answer, an OpenPGP problem).
+func stepError(err error) string {
+	var e *mft.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }
 
 // step runs single actions of one run.

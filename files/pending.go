@@ -31,6 +31,9 @@ type Pending struct {
 	ahead  map[int64]int64
 	rehash bool // a hashed range was written again
 	done   bool
+	// flushed is how far the file was handed to the disk (with s.Sync),
+	// so that the fsync at Commit only waits for the tail.
+	flushed int64
 }
 
 // Create starts an upload to clientPath that is published by Commit. With
@@ -91,8 +94,12 @@ func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
 		p.lw.h.Write(b)
 		p.hashed = end
 		p.catchUp()
+		from, to := p.writeback()
 		p.mu.Unlock()
 		n, err := p.f.WriteAt(b, off)
+		if to > from {
+			startWriteback(p.f, from, to-from)
+		}
 		return n, fsError(err, p.t.client)
 	}
 	p.mu.Unlock()
@@ -111,7 +118,22 @@ func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
 	}
 	p.ahead[off] = max(p.ahead[off], end)
 	p.catchUp()
+	if from, to := p.writeback(); to > from {
+		startWriteback(p.f, from, to-from)
+	}
 	return n, nil
+}
+
+// writeback returns the range to hand to the disk now: every
+// writebackEvery bytes of the hashed (so completely written, but for the
+// write in progress, whose pages the kernel skips until they are dirty)
+// prefix, when uploads are synced. p.mu is held.
+func (p *Pending) writeback() (from, to int64) {
+	if !p.lw.writeback || p.hashed-p.flushed < writebackEvery {
+		return 0, 0
+	}
+	from, p.flushed = p.flushed, p.hashed
+	return from, p.hashed
 }
 
 // catchUp hashes, from the file, the ranges written ahead that now follow

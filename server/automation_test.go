@@ -342,3 +342,65 @@ func TestWebhooks_SignedRetriedAndInactive(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// pgp_decrypt opens what gpg encrypted, with the private key and its
+// passphrase (both sealed at rest).
+func TestAutomations_PGPDecrypt(t *testing.T) {
+	ts := MustOpenServer(t)
+	home, _ := gpgHome(t)
+	out, err := exec.Command("gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+		"--armor", "--export-secret-keys", "pgp@example.com").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := json.Marshal(string(out))
+	u := ts.createUser(t, `{"user":{"email":"dec@example.com"}}`).User
+	plain := strings.Repeat("secret ledger line\n", 20000)
+	src := filepath.Join(t.TempDir(), "ledger.txt")
+	os.WriteFile(src, []byte(plain), 0o600)
+	enc, err := exec.Command("gpg", "--homedir", home, "--batch", "--trust-model", "always", "-r", "pgp@example.com", "-o", "-", "--encrypt", src).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ts.createAutomation(t, `{"automation":{"name":"decrypt","trigger":"event","events":["file.uploaded"],
+		"conditions":[{"type":"name","pattern":"*.gpg"}],
+		"actions":[{"type":"pgp_decrypt","private_key":`+string(priv)+`,"passphrase":""}]}}`)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/ledger.txt.gpg", u.APIKey, string(enc)), 201)
+	r := ts.waitRuns(t, id, 1)[0].Run
+	if r.Status != "succeeded" || r.Steps[0].Output != "/users/"+u.ID+"/ledger.txt" {
+		t.Fatalf("run %+v", r)
+	}
+	got := ts.do(t, "GET", "/api/files/content?path=/ledger.txt", u.APIKey, "")
+	if got.status != 200 || got.body != plain {
+		t.Fatalf("decrypted %d bytes (%d), want %d", len(got.body), got.status, len(plain))
+	}
+	if data, _ := os.ReadFile(ts.path); strings.Contains(string(data), "PGP PRIVATE KEY") {
+		t.Fatal("the private key is stored in clear")
+	}
+}
+
+// A failing run is retried with backoff up to retry.attempts; the run
+// records each attempt's outcome and fires automation.failed at the end.
+func TestAutomations_RetryThenFail(t *testing.T) {
+	ts := MustOpenServer(t)
+	flaky := newReceiver(t, 2)
+	id := ts.createAutomation(t, `{"automation":{"name":"ping","trigger":"manual","retry":{"attempts":3},
+		"actions":[{"type":"webhook","url":"`+flaky.URL+`","secret":"0123456789abcdef"}]}}`)
+	want(t, ts.do(t, "POST", "/admin/automations/"+id+"/run", adminKey, ""), 202)
+	r := ts.waitRuns(t, id, 1)[0].Run
+	if r.Status != "succeeded" || r.Attempt != 3 || flaky.count() != 3 {
+		t.Fatalf("run %+v after %d requests", r, flaky.count())
+	}
+	dead := newReceiver(t, 100)
+	id = ts.createAutomation(t, `{"automation":{"name":"dead","trigger":"manual","retry":{"attempts":2},
+		"actions":[{"type":"webhook","url":"`+dead.URL+`"}]}}`)
+	want(t, ts.do(t, "POST", "/admin/automations/"+id+"/run", adminKey, ""), 202)
+	r = ts.waitRuns(t, id, 1)[0].Run
+	if r.Status != "failed" || r.Attempt != 2 || dead.count() != 2 || !strings.Contains(r.Steps[0].Error, "500") {
+		t.Fatalf("run %+v", r)
+	}
+	ts.audit.Flush()
+	if a := ts.do(t, "GET", "/admin/audit?event=automation.failed", adminKey, ""); !strings.Contains(a.body, id) {
+		t.Fatalf("no automation.failed: %s", a.body)
+	}
+}
