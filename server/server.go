@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,8 +109,13 @@ func (s *Server) Open() error {
 		return fmt.Errorf("server: listen on %s: %w", s.Addr, err)
 	}
 	s.ln = ln
-	if s.PublicURL == "" {
-		s.PublicURL = "http://" + ln.Addr().String()
+	if s.PublicURL == "" { // set http.public_url for links that work from elsewhere
+		addr := ln.Addr().(*net.TCPAddr)
+		host := addr.IP.String()
+		if addr.IP.IsUnspecified() {
+			host = "localhost"
+		}
+		s.PublicURL = "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 	}
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	s.echo = s.routes()
