@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed templates/*.html
@@ -18,7 +19,18 @@ var templateFS embed.FS
 //go:embed assets
 var assetFS embed.FS
 
-var templates = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var templates = template.Must(template.New("").Funcs(template.FuncMap{"exts": exts}).ParseFS(templateFS, "templates/*.html"))
+
+// exts shows a comma-separated extension list as ".pdf, .csv".
+func exts(list string) string {
+	var out []string
+	for _, e := range strings.Split(list, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, "."+e)
+		}
+	}
+	return strings.Join(out, ", ")
+}
 
 // CSP is the Content-Security-Policy of every page: only Depot's own
 // scripts, styles and requests; no inline code, no framing.
