@@ -100,6 +100,16 @@ func TestDropzones_Flow(t *testing.T) {
 		t.Fatalf("reserved %+v", f.File)
 	}
 	want(t, ts.do(t, "POST", "/api/dropzones/"+d.ID+"/files/"+f.File.ID+"/confirm", d.Token, ""), 422) // not uploaded yet
+	// Sizes that would overflow the arithmetic, or are not sizes.
+	for _, size := range []string{"9223372036854775807", "9223372036854775800", "-1", "0", "1e3", `"12"`} {
+		r := ts.do(t, "POST", "/api/dropzones/"+d.ID+"/files", d.Token, `{"file":{"name":"x.bin","size":`+size+`}}`)
+		if r.status != 507 && r.status != 422 {
+			t.Fatalf("size %s: %d %s", size, r.status, r.body)
+		}
+	}
+	for _, name := range []string{"", "../x", "a/b", "..", `x\u0000y`} {
+		want(t, ts.do(t, "POST", "/api/dropzones/"+d.ID+"/files", d.Token, `{"file":{"name":"`+name+`","size":3}}`), 422)
+	}
 	stored := filepath.Join(ts.dataDir, "files", "dropzones", d.ID, f.File.ID)
 	// Wrong lengths: 400 and nothing kept.
 	for _, body := range []string{content[:5], content + "extra"} {

@@ -117,7 +117,7 @@ func (s *DropzoneService) ReserveFile(ctx context.Context, d *mft.Dropzone, f *m
 		if err != nil {
 			return err
 		}
-		if used+f.Size > d.Limit() {
+		if f.Size > d.Limit()-used { // not used+size, which a huge size overflows
 			return mft.Errorf(mft.EQUOTA, "%d bytes do not fit: %d of %d bytes are left in this dropzone.", f.Size, max(d.Limit()-used, 0), d.Limit())
 		}
 		return put(tx.Bucket(bucketDropzoneFiles), d.ID+"/"+f.ID, f)
