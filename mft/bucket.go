@@ -18,6 +18,10 @@ type Bucket struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// MaxMB bounds every size given in megabytes (1 PiB), so that converting
+// it to bytes cannot overflow.
+const MaxMB = 1 << 30
+
 // BucketRoot is the storage folder of a bucket.
 func BucketRoot(id string) string { return "/buckets/" + id }
 
@@ -26,8 +30,8 @@ func (b *Bucket) Validate() error {
 	switch {
 	case strings.TrimSpace(b.Name) == "" || len(b.Name) > 200:
 		return Errorf(EINVALID, "name is required (at most 200 characters)")
-	case b.QuotaMB < 0:
-		return Errorf(EINVALID, "quota_mb must be 0 (no limit) or a number of megabytes")
+	case b.QuotaMB < 0 || b.QuotaMB > MaxMB:
+		return Errorf(EINVALID, "quota_mb must be 0 (no limit) up to %d (megabytes)", MaxMB)
 	}
 	return nil
 }

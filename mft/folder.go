@@ -37,10 +37,10 @@ func (f *Folder) Validate() error {
 		return err
 	}
 	switch {
-	case f.MaxFileSize < 0:
-		return Errorf(EINVALID, "max_file_size must be 0 (no limit) or a number of megabytes")
-	case f.QuotaMB < 0:
-		return Errorf(EINVALID, "quota_mb must be 0 (no limit) or a number of megabytes")
+	case f.MaxFileSize < 0 || f.MaxFileSize > MaxMB:
+		return Errorf(EINVALID, "max_file_size must be 0 (no limit) up to %d (megabytes)", MaxMB)
+	case f.QuotaMB < 0 || f.QuotaMB > MaxMB:
+		return Errorf(EINVALID, "quota_mb must be 0 (no limit) up to %d (megabytes)", MaxMB)
 	case f.RetentionDays < 0 || f.RetentionDays > 36500:
 		return Errorf(EINVALID, "retention_days must be 0 (keep forever) up to 36500")
 	}

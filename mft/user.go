@@ -102,11 +102,11 @@ func (u *User) Validate() error {
 	if err := ValidateStoragePath("home", u.Home); err != nil {
 		return err
 	}
-	if u.QuotaMB < 0 {
-		return Errorf(EINVALID, "quota_mb must not be negative")
+	if u.QuotaMB < 0 || u.QuotaMB > MaxMB {
+		return Errorf(EINVALID, "quota_mb must be 0 (no limit) up to %d (megabytes)", MaxMB)
 	}
-	if u.MaxFileSize < 0 {
-		return Errorf(EINVALID, "max_file_size must not be negative")
+	if u.MaxFileSize < 0 || u.MaxFileSize > MaxMB {
+		return Errorf(EINVALID, "max_file_size must be 0 (no limit) up to %d (megabytes)", MaxMB)
 	}
 	if len(u.Groups) > MaxGroups {
 		return Errorf(EINVALID, "at most %d groups", MaxGroups)

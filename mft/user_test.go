@@ -2,6 +2,7 @@ package mft_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,3 +72,19 @@ func TestErrorCode(t *testing.T) {
 type errPlain struct{}
 
 func (errPlain) Error() string { return "disk on fire" }
+
+// Sizes in megabytes are bounded so that bytes = MB << 20 cannot overflow.
+func TestSizesInMBAreBounded(t *testing.T) {
+	u := &mft.User{ID: "x", Email: "x@example.com", Role: mft.RoleUser, Home: "/users/x", QuotaMB: mft.MaxMB + 1}
+	if err := u.Validate(); err == nil || !strings.Contains(err.Error(), "quota_mb") {
+		t.Fatalf("user: %v", err)
+	}
+	f := &mft.Folder{Path: "/shared", MaxFileSize: 1 << 50}
+	if err := f.Validate(); err == nil || !strings.Contains(err.Error(), "max_file_size") {
+		t.Fatalf("folder: %v", err)
+	}
+	b := &mft.Bucket{Name: "b", QuotaMB: 1 << 62}
+	if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "quota_mb") {
+		t.Fatalf("bucket: %v", err)
+	}
+}
