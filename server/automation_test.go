@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,5 +403,60 @@ func TestAutomations_RetryThenFail(t *testing.T) {
 	ts.audit.Flush()
 	if a := ts.do(t, "GET", "/admin/audit?event=automation.failed", adminKey, ""); !strings.Contains(a.body, id) {
 		t.Fatalf("no automation.failed: %s", a.body)
+	}
+}
+
+// Outbound webhooks do not follow a redirect to another host, and the
+// other host gets nothing.
+func TestWebhooks_NoRedirectToOtherHost(t *testing.T) {
+	ts := MustOpenServer(t)
+	u := ts.createUser(t, `{"user":{"email":"r@example.com"}}`).User
+	elsewhere := newReceiver(t, 0)
+	var hits atomic.Int32
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, elsewhere.URL+"/stolen", http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	r := ts.do(t, "POST", "/admin/webhooks", adminKey, `{"webhook":{"url":"`+redirector.URL+`","events":["file.uploaded"]}}`)
+	want(t, r, 201)
+	var wh struct {
+		Webhook struct{ ID string } `json:"webhook"`
+	}
+	r.json(t, &wh)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/x.txt", u.APIKey, "x"), 201)
+	for {
+		r = ts.do(t, "GET", "/admin/webhooks/"+wh.Webhook.ID+"/deliveries", adminKey, "")
+		if strings.Contains(r.body, `"status_code":307`) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if elsewhere.count() != 0 {
+		t.Fatalf("the redirect was followed to another host")
+	}
+}
+
+// A webhook scoped to a bucket gets only that bucket's events.
+func TestWebhooks_BucketScope(t *testing.T) {
+	ts := MustOpenServer(t)
+	bid := ts.createBucket(t, `{"bucket":{"name":"Scoped"}}`).Bucket.ID
+	r := ts.do(t, "POST", "/admin/buckets/"+bid+"/users", adminKey, `{"user":{"username":"scoped-user"}}`)
+	want(t, r, 201)
+	var bu userBody
+	r.json(t, &bu)
+	home := ts.createUser(t, `{"user":{"email":"home@example.com"}}`).User
+	rc := newReceiver(t, 0)
+	want(t, ts.do(t, "POST", "/admin/webhooks", adminKey, `{"webhook":{"url":"`+rc.URL+`","events":["file.uploaded"],"bucket":"`+bid+`"}}`), 201)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/home.txt", home.APIKey, "h"), 201)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/bucket.txt", bu.User.APIKey, "b"), 201)
+	for rc.count() < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // let a wrong delivery show up
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.bodies) != 1 || !strings.Contains(rc.bodies[0], "bucket.txt") || !strings.Contains(rc.bodies[0], bid) {
+		t.Fatalf("deliveries: %v", rc.bodies)
 	}
 }
