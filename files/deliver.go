@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"syscall"
+	"time"
 
 	"depot/mft"
 )
@@ -137,4 +138,18 @@ func (s *Service) Share(ctx context.Context, a Actor, clientPath string, upload 
 // (the caller has decided who may see it).
 func (s *Service) ListStorage(ctx context.Context, storagePath string) ([]mft.FileInfo, error) {
 	return s.List(ctx, Actor{User: &mft.User{ID: "system", Role: mft.RoleAdmin, Home: "/"}, Protocol: mft.AuditSystem}, storagePath)
+}
+
+// SetTimes sets the access and modification times of a file (SFTP
+// setstat, as in `put -p`); it needs upload permission there.
+func (s *Service) SetTimes(ctx context.Context, a Actor, clientPath string, atime, mtime time.Time) error {
+	t, root, err := s.prepare(ctx, a, clientPath, mft.PermUpload)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if _, err := s.lstat(root, t); err != nil {
+		return err
+	}
+	return fsError(root.Chtimes(rel(t.base, t.storage), atime, mtime), t.client)
 }

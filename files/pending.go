@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"depot/mft"
 )
@@ -34,6 +35,16 @@ type Pending struct {
 	// flushed is how far the file was handed to the disk (with s.Sync),
 	// so that the fsync at Commit only waits for the tail.
 	flushed int64
+	// atime and mtime, when set, are given to the file once published.
+	atime, mtime time.Time
+}
+
+// SetTimes keeps access and modification times for the published file
+// (clients that preserve times set them before they close the file).
+func (p *Pending) SetTimes(atime, mtime time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.atime, p.mtime = atime, mtime
 }
 
 // Create starts an upload to clientPath that is published by Commit. With
@@ -186,7 +197,13 @@ func (p *Pending) Commit() (mft.FileInfo, error) {
 		return mft.FileInfo{}, fsError(err, p.t.client)
 	}
 	p.lw.n = p.size
-	return p.s.publishStaging(p.ctx, p.a, p.t, p.root, p.f, p.name, true, p.lw)
+	fi, err := p.s.publishStaging(p.ctx, p.a, p.t, p.root, p.f, p.name, true, p.lw)
+	if err == nil && !p.mtime.IsZero() {
+		if p.root.Chtimes(rel(p.t.base, p.t.storage), p.atime, p.mtime) == nil {
+			fi.ModifiedAt = p.mtime.UTC()
+		}
+	}
+	return fi, err
 }
 
 // Abort drops the upload and its staging file; it is a no-op after

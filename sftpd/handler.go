@@ -176,10 +176,22 @@ func (h *handler) Filecmd(r *sftp.Request) error {
 	ctx, a, p := h.ctx, h.actor, r.Filepath
 	switch r.Method {
 	case "Setstat":
-		// Modes, owners and times are accepted and ignored: Depot owns
-		// them. The file must exist, or be an upload in progress.
-		if h.pending(p) != nil {
+		// Times are applied (clients that preserve them, such as put -p);
+		// modes and owners are accepted and ignored: Depot owns them. The
+		// file must exist, or be an upload in progress.
+		var atime, mtime time.Time
+		if r.AttrFlags().Acmodtime {
+			attrs := r.Attributes()
+			atime, mtime = time.Unix(int64(attrs.Atime), 0), time.Unix(int64(attrs.Mtime), 0)
+		}
+		if u := h.pending(p); u != nil {
+			if !mtime.IsZero() {
+				u.p.SetTimes(atime, mtime)
+			}
 			return nil
+		}
+		if !mtime.IsZero() {
+			return h.sftpError(h.s.Files.SetTimes(ctx, a, p, atime, mtime))
 		}
 		_, err := h.s.Files.Stat(ctx, a, p)
 		return h.sftpError(err)

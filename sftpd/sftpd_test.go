@@ -621,3 +621,44 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("the upload in flight was not published intact: %d bytes, %v", len(got), err)
 	}
 }
+
+// Times are kept: `put -p` (an FSETSTAT on the open upload) and a
+// setstat on a published file set the modification time; modes are
+// accepted and ignored.
+func TestSetstatTimes(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "keeper")
+	local, _ := randomFile(t, 1000)
+	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := os.Chtimes(local, old, old); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.sftpBatch(t, p, false, "put -p "+local+" /kept.bin", "put "+local+" /fresh.bin", "chmod 600 /fresh.bin")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	stat := func(name string) time.Time {
+		fi, err := os.Stat(filepath.Join(e.dir, "files", "users", p.user.ID, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.ModTime()
+	}
+	if got := stat("kept.bin"); !got.Equal(old) {
+		t.Fatalf("put -p: mtime %v, want %v", got, old)
+	}
+	if got := stat("fresh.bin"); time.Since(got) > time.Hour {
+		t.Fatalf("put: mtime %v, want now", got)
+	}
+	c, _ := e.dial(t, p)
+	later := time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := c.Chtimes("/fresh.bin", later, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := stat("fresh.bin"); !got.Equal(later) {
+		t.Fatalf("setstat: mtime %v, want %v", got, later)
+	}
+	if err := c.Chtimes("/missing.bin", later, later); err == nil {
+		t.Fatal("setstat on a missing file succeeded")
+	}
+}
