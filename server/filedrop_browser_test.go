@@ -164,3 +164,50 @@ func TestLinks_BrowserUpload(t *testing.T) {
 		}
 	}
 }
+
+// A password-protected filedrop's page asks for the password, says so
+// when it is wrong, and works once it is right.
+func TestFiledrops_BrowserPassword(t *testing.T) {
+	chromium := testtool.Path(t, "chromium")
+	ts := MustOpenServer(t)
+	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"locked","title":"Locked",
+		"owner":"`+ou.ID+`","password":"open-sesame"}}`), 201)
+	file := filepath.Join(t.TempDir(), "note.txt")
+	os.WriteFile(file, []byte("behind a password\n"), 0o600)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL()+"/filedrop/locked"),
+		chromedp.WaitVisible("#password-form"),
+		chromedp.SendKeys("#password", "wrong-one"),
+		chromedp.Click("#password-form button"),
+		chromedp.WaitVisible("#error"),
+	)
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.TextContent("#error")); !strings.Contains(msg, "password") {
+		t.Fatalf("wrong password message %q", msg)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SetValue("#password", "open-sesame"),
+		chromedp.Click("#password-form button"),
+		chromedp.WaitVisible("#send-form"),
+		chromedp.SetUploadFiles("#files", []string{file}),
+		chromedp.SendKeys("#from", "pat@partner.example"),
+		chromedp.Click("#send"),
+		chromedp.WaitVisible("#done"),
+	)
+	if err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.TextContent("#error"))
+		t.Fatalf("chromium: %v (page error %q)", err, msg)
+	}
+	got, _ := filepath.Glob(filepath.Join(ts.dataDir, "files", "users", ou.ID, "filedrops", "locked", "*", "note.txt"))
+	if len(got) != 1 {
+		t.Fatalf("delivered: %v", got)
+	}
+}
