@@ -35,6 +35,7 @@ type Pending struct {
 	// flushed is how far the file was handed to the disk (with s.Sync),
 	// so that the fsync at Commit only waits for the tail.
 	flushed int64
+	resumed bool // started from an existing file's content
 	// atime and mtime, when set, are given to the file once published.
 	atime, mtime time.Time
 }
@@ -63,6 +64,7 @@ func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts U
 	p := &Pending{s: s, a: a, ctx: context.WithoutCancel(ctx), t: t, root: root, lw: lw, f: f, name: name}
 	p.lw.h = sha256.New()
 	if opts.Resume && lw.oldSize > 0 {
+		p.resumed = true
 		old, err := root.Open(rel(t.base, t.storage))
 		if err == nil {
 			p.size, err = f.ReadFrom(old)
@@ -192,9 +194,11 @@ func (p *Pending) Commit() (mft.FileInfo, error) {
 			return mft.FileInfo{}, fsError(err, p.t.client)
 		}
 	}
-	if err := p.f.Truncate(p.size); err != nil { // a resumed upload may have shrunk
-		p.s.dropStaging(p.f, p.name)
-		return mft.FileInfo{}, fsError(err, p.t.client)
+	if p.resumed { // a resumed upload may have been rewritten shorter
+		if err := p.f.Truncate(p.size); err != nil {
+			p.s.dropStaging(p.f, p.name)
+			return mft.FileInfo{}, fsError(err, p.t.client)
+		}
 	}
 	p.lw.n = p.size
 	fi, err := p.s.publishStaging(p.ctx, p.a, p.t, p.root, p.f, p.name, true, p.lw)

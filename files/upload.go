@@ -179,15 +179,15 @@ func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *o
 	if s.Sync {
 		err = staging.Sync()
 	}
+	var fi fs.FileInfo // of the open file: a rename changes neither size nor times
+	if err == nil {
+		fi, err = staging.Stat()
+	}
 	if err == nil {
 		err = s.commit(root, staging, stagingName, name, overwrite)
 	}
 	if err != nil {
 		s.dropStaging(staging, stagingName)
-		return mft.FileInfo{}, fsError(err, t.client)
-	}
-	fi, err := root.Lstat(name)
-	if err != nil {
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
 	sum := hex.EncodeToString(lw.h.Sum(nil))
