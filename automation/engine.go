@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -58,8 +57,8 @@ type Engine struct {
 	mu          sync.Mutex
 	automations []*mft.Automation
 	webhooks    []*mft.Webhook
-	runs        []*mft.Run      // queued, by NotBefore
-	deliveries  []*mft.Delivery // queued, by NotBefore
+	runs        *queue[*mft.Run]
+	deliveries  *queue[*mft.Delivery]
 	busy        int
 	wake        chan struct{}
 	cron        *cron.Cron
@@ -117,7 +116,14 @@ func (e *Engine) Open(ctx context.Context) error {
 		return err
 	}
 	e.mu.Lock()
-	e.runs, e.deliveries = runs, deliveries
+	e.runs = newQueue(func(r *mft.Run) time.Time { return r.NotBefore })
+	e.deliveries = newQueue(func(d *mft.Delivery) time.Time { return d.NotBefore })
+	for _, r := range runs {
+		e.runs.push(r)
+	}
+	for _, d := range deliveries {
+		e.deliveries.push(d)
+	}
 	e.mu.Unlock()
 	e.cron.Start()
 	e.wg.Add(1)
@@ -249,7 +255,9 @@ func (e *Engine) Publish(ev mft.Event) {
 			}
 		}
 		e.mu.Lock()
-		e.deliveries = append(e.deliveries, ds...)
+		for _, d := range ds {
+			e.deliveries.push(d)
+		}
 		e.mu.Unlock()
 		e.poke()
 	}
@@ -349,7 +357,7 @@ func (e *Engine) enqueueRun(ctx context.Context, r *mft.Run) error {
 	}
 	queued := *r // the caller keeps r; the workers change their own copy
 	e.mu.Lock()
-	e.runs = append(e.runs, &queued)
+	e.runs.push(&queued)
 	e.mu.Unlock()
 	e.poke()
 	return nil
@@ -364,7 +372,7 @@ func (e *Engine) Redeliver(ctx context.Context, d *mft.Delivery) error {
 	queued := *d // the caller keeps d; the workers change their own copy
 	queued.Attempts = slices.Clone(d.Attempts)
 	e.mu.Lock()
-	e.deliveries = append(e.deliveries, &queued)
+	e.deliveries.push(&queued)
 	e.mu.Unlock()
 	e.poke()
 	return nil
@@ -403,38 +411,28 @@ func (e *Engine) startDue() time.Duration {
 	if e.closed {
 		return wait
 	}
-	sort.SliceStable(e.runs, func(i, j int) bool { return e.runs[i].NotBefore.Before(e.runs[j].NotBefore) })
-	sort.SliceStable(e.deliveries, func(i, j int) bool { return e.deliveries[i].NotBefore.Before(e.deliveries[j].NotBefore) })
-	for e.busy < e.Workers && len(e.runs) > 0 && !e.runs[0].NotBefore.After(now) {
-		r := e.runs[0]
-		e.runs = e.runs[1:]
+	for e.busy < e.Workers {
+		t, ok := e.runs.next()
+		if !ok || t.After(now) {
+			break
+		}
+		r := e.runs.pop()
 		e.start(func() { e.execute(r) })
 	}
-	for e.busy < e.Workers && len(e.deliveries) > 0 && !e.deliveries[0].NotBefore.After(now) {
-		d := e.deliveries[0]
-		e.deliveries = e.deliveries[1:]
+	for e.busy < e.Workers {
+		t, ok := e.deliveries.next()
+		if !ok || t.After(now) {
+			break
+		}
+		d := e.deliveries.pop()
 		e.start(func() { e.deliver(d) })
 	}
-	for _, t := range []time.Time{first(e.runs), firstD(e.deliveries)} {
-		if !t.IsZero() {
+	for _, next := range []func() (time.Time, bool){e.runs.next, e.deliveries.next} {
+		if t, ok := next(); ok {
 			wait = min(wait, max(t.Sub(now), time.Millisecond))
 		}
 	}
 	return wait
-}
-
-func first(rs []*mft.Run) time.Time {
-	if len(rs) == 0 {
-		return time.Time{}
-	}
-	return rs[0].NotBefore
-}
-
-func firstD(ds []*mft.Delivery) time.Time {
-	if len(ds) == 0 {
-		return time.Time{}
-	}
-	return ds[0].NotBefore
 }
 
 // start runs job in a worker; e.mu is held.
@@ -494,7 +492,7 @@ func (e *Engine) execute(r *mft.Run) {
 	case mft.RunQueued:
 		e.Logger.Warn("automation run failed; will retry", "automation", r.Automation, "run", r.ID, "attempt", r.Attempt-1, "err", err)
 		e.mu.Lock()
-		e.runs = append(e.runs, r)
+		e.runs.push(r)
 		e.mu.Unlock()
 	case mft.RunSucceeded:
 		e.publish(mft.EventAutomationSucceeded, r, "")

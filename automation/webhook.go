@@ -109,7 +109,7 @@ func (e *Engine) deliver(d *mft.Delivery) {
 	}
 	if d.Status == "queued" {
 		e.mu.Lock()
-		e.deliveries = append(e.deliveries, d)
+		e.deliveries.push(d)
 		e.mu.Unlock()
 	} else if d.Status == "failed" {
 		e.Logger.Warn("webhook delivery given up", "webhook", w.ID, "delivery", d.ID, "err", err)
