@@ -201,6 +201,11 @@ func sweep(ctx context.Context, a *app, srv *server.Server, logger *slog.Logger)
 		} else if n > 0 {
 			logger.Info("audit events past retention deleted", "count", n)
 		}
+		if n, err := a.autos.DeleteFinishedBefore(ctx, cutoff); err != nil && ctx.Err() == nil {
+			logger.Warn("sweep automation runs and webhook deliveries", "err", err)
+		} else if n > 0 {
+			logger.Info("automation runs and webhook deliveries past retention deleted", "count", n)
+		}
 		if n, err := a.files.ExpireFiles(ctx); err != nil && ctx.Err() == nil {
 			logger.Warn("sweep files past retention", "err", err)
 		} else if n > 0 {

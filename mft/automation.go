@@ -338,4 +338,7 @@ type AutomationService interface {
 	// FindDeliveries returns a webhook's deliveries, newest first.
 	FindDeliveries(ctx context.Context, webhook string, page Page) ([]*Delivery, bool, error)
 	PendingDeliveries(ctx context.Context) ([]*Delivery, error)
+	// DeleteFinishedBefore forgets runs and deliveries that ended before
+	// t (the audit retention) and returns how many.
+	DeleteFinishedBefore(ctx context.Context, t time.Time) (int, error)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -179,6 +180,21 @@ func (s *AutomationService) FindDeliveries(ctx context.Context, webhook string, 
 
 func (s *AutomationService) PendingDeliveries(ctx context.Context) ([]*mft.Delivery, error) {
 	return findEvery(s.db, ctx, bucketDeliveries, func(d *mft.Delivery) bool { return d.Status == "queued" })
+}
+
+// DeleteFinishedBefore forgets finished runs and deliveries older than t.
+func (s *AutomationService) DeleteFinishedBefore(ctx context.Context, t time.Time) (int, error) {
+	n := 0
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		runs, err := deleteWhere(tx.Bucket(bucketRuns), func(r *mft.Run) bool { return r.FinishedAt != nil && r.FinishedAt.Before(t) })
+		if err != nil {
+			return err
+		}
+		ds, err := deleteWhere(tx.Bucket(bucketDeliveries), func(d *mft.Delivery) bool { return d.DoneAt != nil && d.DoneAt.Before(t) })
+		n = runs + ds
+		return err
+	})
+	return n, err
 }
 
 // findOne decodes the value at id or answers ENOTFOUND with msg.
