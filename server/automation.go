@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -289,7 +290,7 @@ func (s *Server) applyWebhook(req *webhookRequest, w *mft.Webhook) error {
 		return mft.Errorf(mft.EINVALID, "events must list events, or [\"*\"] for all")
 	}
 	for _, e := range w.Events {
-		if e != "*" && !contains(mft.EventNames, e) {
+		if e != "*" && !slices.Contains(mft.EventNames, e) {
 			return mft.Errorf(mft.EINVALID, "events: %q is not an event; one of *, %s", e, strings.Join(mft.EventNames, ", "))
 		}
 	}
@@ -302,15 +303,6 @@ func (s *Server) applyWebhook(req *webhookRequest, w *mft.Webhook) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) handleWebhookList(c echo.Context) error {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -406,12 +407,7 @@ func (s *Server) handleFiledropDeliver(c echo.Context) error {
 	}
 	var atts []mft.Attachment
 	for _, id := range req.Attachments {
-		i := -1
-		for j, a := range sub.Attachments {
-			if a.ID == id {
-				i = j
-			}
-		}
+		i := slices.IndexFunc(sub.Attachments, func(a mft.Attachment) bool { return a.ID == id })
 		if i < 0 {
 			return mft.Errorf(mft.EINVALID, "attachments: %q was not uploaded with this key.", id)
 		}
