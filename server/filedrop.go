@@ -153,9 +153,12 @@ func (s *Server) handleFiledropCreate(c echo.Context) error {
 	if err := s.decode(c, "filedrop", &req); err != nil {
 		return err
 	}
-	for field, missing := range map[string]bool{"name": req.Name == nil, "title": req.Title == nil, "owner": req.Owner == nil} {
-		if missing {
-			return mft.Errorf(mft.EINVALID, "%s is required (name, title and owner are)", field)
+	for _, f := range []struct {
+		name    string
+		missing bool
+	}{{"name", req.Name == nil}, {"title", req.Title == nil}, {"owner", req.Owner == nil}} {
+		if f.missing {
+			return mft.Errorf(mft.EINVALID, "%s is required (name, title and owner are)", f.name)
 		}
 	}
 	ctx := c.Request().Context()
