@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -250,7 +248,7 @@ func (s *Server) handleDropzoneReserve(c echo.Context) error {
 		return err
 	}
 	switch {
-	case req.Name == "" || len(req.Name) > 255 || strings.ContainsAny(req.Name, "/\\\x00") || req.Name == "." || req.Name == "..":
+	case !plainName(req.Name):
 		return mft.Errorf(mft.EINVALID, "name must be a file name without /, such as report.pdf")
 	case req.Size == nil || *req.Size < 1:
 		return mft.Errorf(mft.EINVALID, "size is required: the file's exact length in bytes")
@@ -386,11 +384,7 @@ func (s *Server) handleDropzoneDownload(c echo.Context) error {
 		return err
 	}
 	defer fh.Close()
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentDisposition, "attachment; filename*=UTF-8''"+url.PathEscape(f.Name))
-	h.Set(echo.HeaderContentType, "application/octet-stream")
-	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(c.Response(), c.Request(), "", fi.ModTime(), fh)
+	serveDownload(c, fh, f.Name, fi.ModTime())
 	return nil
 }
 

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -90,12 +93,8 @@ func (s *Server) handleFileDownload(c echo.Context) error {
 		return err
 	}
 	defer f.Close()
-	h := c.Response().Header()
-	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModifiedAt.Unix(), fi.Size))
-	h.Set(echo.HeaderContentDisposition, "attachment; filename*=UTF-8''"+url.PathEscape(fi.Name))
-	h.Set(echo.HeaderContentType, "application/octet-stream")
-	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(c.Response(), c.Request(), "", fi.ModifiedAt, f)
+	c.Response().Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModifiedAt.Unix(), fi.Size))
+	serveDownload(c, f, fi.Name, fi.ModifiedAt)
 	return nil
 }
 
@@ -110,32 +109,74 @@ func (s *Server) handleFileUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r := c.Request()
-	opts := files.UploadOptions{Overwrite: overwrite, Size: r.ContentLength}
-	var (
-		fi            mft.FileInfo
-		done          = true
-		prog          files.Chunk
-		chunk, chunks int
-	)
-	if c.QueryParam("chunks") != "" || c.QueryParam("chunk") != "" {
-		if chunk, chunks, err = chunkQuery(c); err != nil {
-			return err
-		}
-		fi, prog, done, err = s.Files.UploadChunk(r.Context(), actor(c), p, r.Body, chunk, chunks, opts)
-	} else {
-		fi, err = s.Files.Upload(r.Context(), actor(c), p, r.Body, opts)
-	}
+	fi, prog, done, err := s.receiveUpload(c, actor(c), p, overwrite)
 	switch {
-	case err == nil && !done:
-		return writeOne(c, http.StatusAccepted, "chunk", prog)
 	case err != nil:
-		if code := mft.ErrorCode(err); code == mft.ETOOLARGE || code == mft.EQUOTA {
-			c.Response().Header().Set("Connection", "close") // do not read the rest of a refused body
-		}
 		return err
+	case !done:
+		return writeOne(c, http.StatusAccepted, "chunk", prog)
 	}
 	return writeOne(c, http.StatusCreated, "file", fi)
+}
+
+// receiveUpload streams the request body to clientPath as a, whole or as
+// one piece of a chunked upload (?chunk=i&chunks=n). After a piece that
+// does not complete the file, done is false and prog says how far it is.
+// A refusal for size closes the connection, so that the rest of the
+// refused body is not read.
+func (s *Server) receiveUpload(c echo.Context, a files.Actor, clientPath string, overwrite bool) (fi mft.FileInfo, prog files.Chunk, done bool, err error) {
+	r := c.Request()
+	opts := files.UploadOptions{Overwrite: overwrite, Size: r.ContentLength}
+	if c.QueryParam("chunks") != "" || c.QueryParam("chunk") != "" {
+		chunk, chunks, err := chunkQuery(c)
+		if err != nil {
+			return fi, prog, false, err
+		}
+		fi, prog, done, err = s.Files.UploadChunk(r.Context(), a, clientPath, r.Body, chunk, chunks, opts)
+		return fi, prog, done, refuseBody(c, err)
+	}
+	fi, err = s.Files.Upload(r.Context(), a, clientPath, r.Body, opts)
+	return fi, prog, true, refuseBody(c, err)
+}
+
+// refuseBody closes the connection after a refusal for size, so the rest
+// of the refused body is not read; it returns err.
+func refuseBody(c echo.Context, err error) error {
+	if code := mft.ErrorCode(err); code == mft.ETOOLARGE || code == mft.EQUOTA {
+		c.Response().Header().Set("Connection", "close")
+	}
+	return err
+}
+
+// serveDownload sends an open file as an attachment called name, with
+// Range and conditional requests, straight from the file.
+func serveDownload(c echo.Context, f *os.File, name string, modified time.Time) {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentDisposition, "attachment; filename*=UTF-8''"+url.PathEscape(name))
+	h.Set(echo.HeaderContentType, "application/octet-stream")
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(c.Response(), c.Request(), "", modified, f)
+}
+
+// plainName reports whether name is a file name alone: not empty, no
+// folder, no "." or "..", and nothing CleanPath refuses (control
+// characters, backslashes, over-long names).
+func plainName(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return false
+	}
+	_, err := files.CleanPath("/" + name)
+	return err == nil
+}
+
+// filenameQuery returns the required ?filename= of an upload to a public
+// page (a filedrop or an upload link).
+func filenameQuery(c echo.Context) (string, error) {
+	name := c.QueryParam("filename")
+	if !plainName(name) {
+		return "", mft.Errorf(mft.EMALFORMED, "filename is required and must be a plain file name, such as ?filename=report.pdf.")
+	}
+	return name, nil
 }
 
 // chunkQuery reads the chunk and chunks parameters of a piece of a

@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"mime"
 	"net/http"
-	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -237,18 +236,8 @@ func (s *Server) handleFiledropPage(c echo.Context) error {
 	if err := s.Auth.CheckBan(ip); err != nil {
 		return err
 	}
-	if f.PasswordHash != "" {
-		_, pw, _ := c.Request().BasicAuth()
-		if pw == "" {
-			pw = c.QueryParam("password")
-		}
-		if pw == "" {
-			return mft.Errorf(mft.EUNAUTHORIZED, "This filedrop needs a password: send it as the basic-auth password.")
-		}
-		if !auth.VerifyPassword(f.PasswordHash, pw) {
-			s.Auth.RecordFailure("filedrop:"+f.Name, ip, mft.AuditWeb, "wrong filedrop password")
-			return mft.Errorf(mft.EUNAUTHORIZED, "The password is not right.")
-		}
+	if err := s.pagePassword(c, f.PasswordHash, "filedrop", f.Name); err != nil {
+		return err
 	}
 	key := auth.NewKey()
 	sub := &mft.Submission{KeyHash: auth.HashKey(key), Filedrop: f.Name, IP: ip.String(), ExpiresAt: s.Now().Add(SubmissionTTL)}
@@ -321,58 +310,30 @@ func (s *Server) handleFiledropUpload(c echo.Context) error {
 	if err := needValidation(f, sub); err != nil {
 		return err
 	}
-	name := c.QueryParam("filename")
-	if name == "" || name != path.Base(name) || strings.ContainsAny(name, "\\/") || name == "." || name == ".." {
-		return mft.Errorf(mft.EMALFORMED, "filename is required and must be a plain file name, such as ?filename=report.pdf.")
-	}
-	if _, err := files.CleanPath("/" + name); err != nil {
+	name, err := filenameQuery(c)
+	if err != nil {
 		return err
 	}
 	if err := f.CheckFilename(name); err != nil {
 		return err
 	}
-	r := c.Request()
-	a := submitter(c, f, sub)
-	opts := files.UploadOptions{Overwrite: true, Size: r.ContentLength}
-	var (
-		fi   mft.FileInfo
-		done = true
-		prog files.Chunk
-	)
-	if c.QueryParam("chunks") != "" || c.QueryParam("chunk") != "" {
-		chunk, chunks, err := chunkQuery(c)
-		if err != nil {
-			return err
-		}
-		fi, prog, done, err = s.Files.UploadChunk(r.Context(), a, "/"+name, r.Body, chunk, chunks, opts)
-		if err != nil {
-			return refuseBody(c, err)
-		}
-	} else if fi, err = s.Files.Upload(r.Context(), a, "/"+name, r.Body, opts); err != nil {
-		return refuseBody(c, err)
-	}
-	if !done {
+	fi, prog, done, err := s.receiveUpload(c, submitter(c, f, sub), "/"+name, true)
+	switch {
+	case err != nil:
+		return err
+	case !done:
 		return writeOne(c, http.StatusAccepted, "chunk", prog)
 	}
 	ctype := mime.TypeByExtension(path.Ext(name))
 	if ctype == "" {
 		ctype = "application/octet-stream"
 	}
-	att, err := s.Submissions.AddAttachment(r.Context(), sub.ID, mft.Attachment{Filename: name, Size: fi.Size,
+	att, err := s.Submissions.AddAttachment(c.Request().Context(), sub.ID, mft.Attachment{Filename: name, Size: fi.Size,
 		Checksum: fi.SHA256, ContentType: ctype, Path: submissionFolder(sub) + "/" + name})
 	if err != nil {
 		return err
 	}
 	return writeOne(c, http.StatusCreated, "attachment", newAttachmentView(att))
-}
-
-// refuseBody closes the connection after a refusal for size, so the rest
-// of the refused body is not read.
-func refuseBody(c echo.Context, err error) error {
-	if code := mft.ErrorCode(err); code == mft.ETOOLARGE || code == mft.EQUOTA {
-		c.Response().Header().Set("Connection", "close")
-	}
-	return err
 }
 
 type deliverRequest struct {
@@ -657,11 +618,7 @@ func (s *Server) handleMessageDownload(c echo.Context) error {
 			return err
 		}
 		defer f.Close()
-		h := c.Response().Header()
-		h.Set(echo.HeaderContentDisposition, "attachment; filename*=UTF-8''"+url.PathEscape(a.Filename))
-		h.Set(echo.HeaderContentType, "application/octet-stream")
-		h.Set("X-Content-Type-Options", "nosniff")
-		http.ServeContent(c.Response(), c.Request(), "", fi.ModTime(), f)
+		serveDownload(c, f, a.Filename, fi.ModTime())
 		return nil
 	}
 	return mft.Errorf(mft.ENOTFOUND, "This message has no file %q.", id)

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -216,28 +214,34 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%.1f %s", f, units[i])
 }
 
-// linkPassword checks a link's password, given as the basic-auth password
-// or a form field; a wrong one counts toward the defender's ban.
-func (s *Server) linkPassword(c echo.Context, l *mft.Link) error {
-	if l.PasswordHash == "" {
+// pagePassword checks the password of a public page (a filedrop or a
+// link), given as the basic-auth password or a password field (form or
+// query); a wrong one counts toward the defender's ban. The caller has
+// checked the ban.
+func (s *Server) pagePassword(c echo.Context, hash, what, name string) error {
+	if hash == "" {
 		return nil
-	}
-	ip := clientIP(c)
-	if err := s.Auth.CheckBan(ip); err != nil {
-		return err
 	}
 	_, pw, _ := c.Request().BasicAuth()
 	if pw == "" {
 		pw = c.FormValue("password")
 	}
 	if pw == "" {
-		return mft.Errorf(mft.EUNAUTHORIZED, "This link needs its password.")
+		return mft.Errorf(mft.EUNAUTHORIZED, "This %s needs its password: send it as the basic-auth password.", what)
 	}
-	if !auth.VerifyPassword(l.PasswordHash, pw) {
-		s.Auth.RecordFailure("link:"+l.ID, ip, mft.AuditWeb, "wrong link password")
+	if !auth.VerifyPassword(hash, pw) {
+		s.Auth.RecordFailure(what+":"+name, clientIP(c), mft.AuditWeb, "wrong "+what+" password")
 		return mft.Errorf(mft.EUNAUTHORIZED, "The password is not right.")
 	}
 	return nil
+}
+
+// linkPassword checks the ban and a link's password.
+func (s *Server) linkPassword(c echo.Context, l *mft.Link) error {
+	if err := s.Auth.CheckBan(clientIP(c)); err != nil {
+		return err
+	}
+	return s.pagePassword(c, l.PasswordHash, "link", l.ID)
 }
 
 // handleLinkDownload serves the shared file (or ?file= / form file of a
@@ -261,7 +265,7 @@ func (s *Server) handleLinkDownload(c echo.Context) error {
 	target := l.Path
 	if l.Folder {
 		name := c.FormValue("file")
-		if name == "" || name != path.Base(name) || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
+		if !plainName(name) {
 			return mft.Errorf(mft.EMALFORMED, "Name the file to download: ?file=<name> (a file of the shared folder).")
 		}
 		target = l.Path + "/" + name
@@ -278,12 +282,8 @@ func (s *Server) handleLinkDownload(c echo.Context) error {
 		s.Events.Publish(mft.Event{Event: mft.EventLinkDownloaded, Time: s.Now().UTC(), Actor: l.CreatedBy, Protocol: mft.AuditWeb,
 			IP: clientIP(c).String(), Path: target, Size: fi.Size(), Status: mft.StatusOK, Message: "link " + l.ID})
 	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentDisposition, "attachment; filename*=UTF-8''"+url.PathEscape(path.Base(target)))
-	h.Set(echo.HeaderContentType, "application/octet-stream")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, f)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	serveDownload(c, f, path.Base(target), fi.ModTime())
 	return nil
 }
 
@@ -304,9 +304,9 @@ func (s *Server) handleLinkUpload(c echo.Context) error {
 	if err := s.linkPassword(c, l); err != nil {
 		return err
 	}
-	name := c.QueryParam("filename")
-	if name == "" || name != path.Base(name) || name == "." || name == ".." || strings.ContainsAny(name, "\\/") {
-		return mft.Errorf(mft.EMALFORMED, "filename is required and must be a plain file name, such as ?filename=report.pdf.")
+	name, err := filenameQuery(c)
+	if err != nil {
+		return err
 	}
 	creator, err := s.Users.FindUserByID(ctx, l.CreatedBy)
 	if err != nil || !creator.Active {
@@ -320,27 +320,11 @@ func (s *Server) handleLinkUpload(c echo.Context) error {
 		}
 		dir = "/" + strings.TrimPrefix(strings.TrimPrefix(l.Path, creator.Home), "/") // … or relative to their home
 	}
-	clientPath := path.Join(dir, name)
-	r := c.Request()
-	opts := files.UploadOptions{Overwrite: false, Size: r.ContentLength}
-	var (
-		fi   mft.FileInfo
-		done = true
-		prog files.Chunk
-	)
-	if c.QueryParam("chunks") != "" || c.QueryParam("chunk") != "" {
-		chunk, chunks, err := chunkQuery(c)
-		if err != nil {
-			return err
-		}
-		fi, prog, done, err = s.Files.UploadChunk(ctx, a, clientPath, r.Body, chunk, chunks, opts)
-		if err != nil {
-			return refuseBody(c, err)
-		}
-	} else if fi, err = s.Files.Upload(ctx, a, clientPath, r.Body, opts); err != nil {
-		return refuseBody(c, err)
-	}
-	if !done {
+	fi, prog, done, err := s.receiveUpload(c, a, path.Join(dir, name), false)
+	switch {
+	case err != nil:
+		return err
+	case !done:
 		return writeOne(c, http.StatusAccepted, "chunk", prog)
 	}
 	return writeOne(c, http.StatusCreated, "file", fi)
