@@ -243,16 +243,9 @@ func (e *Engine) Publish(ev mft.Event) {
 		}
 	}
 	if len(ds) > 0 {
-		if err := e.Store.CreateDeliveries(ctx, ds); err != nil {
+		if err := e.Store.CreateDeliveries(ctx, ds, func(id string) string { return payload(id, ev) }); err != nil {
 			e.Logger.Error("webhook deliveries not stored", "event", ev.Event, "err", err)
 			return
-		}
-		for _, d := range ds {
-			d.Payload = payload(d.ID, ev)
-			if err := e.Store.PutDelivery(ctx, d); err != nil {
-				e.Logger.Error("webhook delivery not stored", "event", ev.Event, "err", err)
-				return
-			}
 		}
 		e.mu.Lock()
 		for _, d := range ds {

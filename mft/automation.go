@@ -332,7 +332,9 @@ type AutomationService interface {
 	PutWebhook(ctx context.Context, w *Webhook) error
 	DeleteWebhook(ctx context.Context, id string) error
 
-	CreateDeliveries(ctx context.Context, ds []*Delivery) error
+	// CreateDeliveries gives each delivery an id and its payload
+	// (body(id)) and stores them all in one transaction.
+	CreateDeliveries(ctx context.Context, ds []*Delivery, body func(id string) string) error
 	PutDelivery(ctx context.Context, d *Delivery) error
 	FindDelivery(ctx context.Context, id string) (*Delivery, error)
 	// FindDeliveries returns a webhook's deliveries, newest first.

@@ -149,12 +149,14 @@ func (s *AutomationService) DeleteWebhook(ctx context.Context, id string) error 
 	})
 }
 
-// CreateDeliveries stores new deliveries in one transaction.
-func (s *AutomationService) CreateDeliveries(ctx context.Context, ds []*mft.Delivery) error {
+// CreateDeliveries stores new deliveries, with their ids and payloads, in
+// one transaction.
+func (s *AutomationService) CreateDeliveries(ctx context.Context, ds []*mft.Delivery, body func(id string) string) error {
 	now := s.db.now()
 	for _, d := range ds {
 		d.CreatedAt = now
 		d.ID = newID("dlv_", now)
+		d.Payload = body(d.ID)
 	}
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		for _, d := range ds {

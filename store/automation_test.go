@@ -24,7 +24,7 @@ func TestAutomationService_DeleteFinishedBefore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CreateDeliveries(ctx, []*mft.Delivery{{Webhook: "wh_1", Status: "delivered", DoneAt: &old}, {Webhook: "wh_1", Status: "queued"}}); err != nil {
+	if err := s.CreateDeliveries(ctx, []*mft.Delivery{{Webhook: "wh_1", Status: "delivered", DoneAt: &old}, {Webhook: "wh_1", Status: "queued"}}, func(id string) string { return "{}" }); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.DeleteFinishedBefore(ctx, now.Add(-24*time.Hour))
