@@ -9,7 +9,8 @@ import (
 // with a password, an expiry, a download limit, or uploads into the folder.
 type Link struct {
 	ID           string     `json:"id"`
-	Path         string     `json:"path"` // storage path
+	Path         string     `json:"path"`        // storage path
+	ClientPath   string     `json:"client_path"` // as its creator shared it, for uploads
 	Folder       bool       `json:"folder"`
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	PasswordHash string     `json:"password_hash,omitempty"`

@@ -104,7 +104,8 @@ func (s *Server) handleLinkCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	l := &mft.Link{Path: storage, Folder: folder, MaxDownloads: req.MaxDownloads, AllowUpload: req.AllowUpload, CreatedBy: caller(c).ID}
+	clientPath, _ := files.CleanPath(req.Path) // Share accepted it
+	l := &mft.Link{Path: storage, ClientPath: clientPath, Folder: folder, MaxDownloads: req.MaxDownloads, AllowUpload: req.AllowUpload, CreatedBy: caller(c).ID}
 	if req.ExpiresAt.Set {
 		t := req.ExpiresAt.Time.UTC()
 		l.ExpiresAt = &t
@@ -313,14 +314,9 @@ func (s *Server) handleLinkUpload(c echo.Context) error {
 		return mft.Errorf(mft.EFORBIDDEN, "This link's owner can no longer receive files.")
 	}
 	a := files.Actor{User: creator, Protocol: mft.AuditWeb, IP: clientIP(c).String()}
-	dir := l.Path // the creator sees storage paths as they are (an administrator) …
-	if creator.Role != mft.RoleAdmin {
-		if !mft.HasPathPrefix(l.Path, creator.Home) {
-			return mft.Errorf(mft.EFORBIDDEN, "This link's folder is no longer in its owner's home.")
-		}
-		dir = "/" + strings.TrimPrefix(strings.TrimPrefix(l.Path, creator.Home), "/") // … or relative to their home
-	}
-	fi, prog, done, err := s.receiveUpload(c, a, path.Join(dir, name), false)
+	// As the creator, through the path they shared (a home folder or a
+	// mount): their permissions, rules and quotas decide, as they are now.
+	fi, prog, done, err := s.receiveUpload(c, a, path.Join(l.ClientPath, name), false)
 	switch {
 	case err != nil:
 		return err

@@ -202,3 +202,32 @@ func TestLinks_Upload(t *testing.T) {
 		t.Fatalf("upload page: %s", r.body)
 	}
 }
+
+// An upload link on a mounted folder uploads through the mount.
+func TestLinks_UploadIntoMount(t *testing.T) {
+	ts := MustOpenServer(t)
+	u := ts.createUser(t, `{"user":{"email":"teamlead@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/api/folders", adminKey, `{"path":"/shared/partners"}`), 201)
+	want(t, ts.do(t, "POST", "/admin/permissions", adminKey, `{"permission":{"subject":"user:`+u.ID+`","path":"/shared/partners",
+		"permissions":["list","upload","download","share"],"mount":"partners"}}`), 201)
+	l := ts.createLink(t, u.APIKey, `{"link":{"path":"/partners","allow_upload":true}}`).Link
+	if l.Path != "/shared/partners" {
+		t.Fatalf("link path %q", l.Path)
+	}
+	r := ts.doWith(t, "POST", "/s/"+l.ID+"/upload?filename=drop.txt", "via the mount", nil)
+	want(t, r, 201)
+	r = ts.do(t, "GET", "/api/files/content?path=/shared/partners/drop.txt", adminKey, "")
+	if r.status != 200 || r.body != "via the mount" {
+		t.Fatalf("uploaded: %d %q", r.status, r.body)
+	}
+	// Without upload permission any more, the link stops taking files.
+	r = ts.do(t, "GET", "/admin/permissions", adminKey, "")
+	var perms []struct{ Permission struct{ ID string } }
+	r.json(t, &perms)
+	for _, p := range perms {
+		want(t, ts.do(t, "DELETE", "/admin/permissions/"+p.Permission.ID, adminKey, ""), 200)
+	}
+	if r := ts.doWith(t, "POST", "/s/"+l.ID+"/upload?filename=late.txt", "x", nil); r.status < 400 || r.status >= 500 {
+		t.Fatalf("upload after the permission went: %d %s", r.status, r.body)
+	}
+}
