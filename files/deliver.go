@@ -134,12 +134,6 @@ func (s *Service) Share(ctx context.Context, a Actor, clientPath string, upload 
 	return t.storage, fi.IsDir(), nil
 }
 
-// ListStorage lists a folder at a storage path, outside any user's view
-// (the caller has decided who may see it).
-func (s *Service) ListStorage(ctx context.Context, storagePath string) ([]mft.FileInfo, error) {
-	return s.List(ctx, Actor{User: &mft.User{ID: "system", Role: mft.RoleAdmin, Home: "/"}, Protocol: mft.AuditSystem}, storagePath)
-}
-
 // SetTimes sets the access and modification times of a file (SFTP
 // setstat, as in `put -p`); it needs upload permission there.
 func (s *Service) SetTimes(ctx context.Context, a Actor, clientPath string, atime, mtime time.Time) error {

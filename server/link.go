@@ -169,27 +169,13 @@ func (s *Server) renderLink(c echo.Context, l *mft.Link, problem string) error {
 		v.ExpiresAt = l.ExpiresAt.UTC().Format("2 January 2006 15:04 UTC")
 	}
 	status := http.StatusOK
+	if v.Gone == "" && !l.AllowUpload {
+		if err := s.linkContents(c, l, &v); err != nil {
+			v.Gone = mft.ErrorMessage(err)
+		}
+	}
 	if v.Gone != "" {
 		status = http.StatusGone
-	} else if !l.AllowUpload {
-		if l.Folder {
-			list, err := s.Files.ListStorage(ctx, l.Path)
-			if err != nil {
-				return err
-			}
-			for _, f := range list {
-				if f.Type == mft.TypeFile {
-					v.Files = append(v.Files, web.LinkFile{Name: f.Name, Size: humanSize(f.Size)})
-				}
-			}
-		} else {
-			f, fi, err := s.Files.OpenStorage(l.Path)
-			if err != nil {
-				return err
-			}
-			f.Close()
-			v.Size = humanSize(fi.Size())
-		}
 	}
 	if problem != "" && status == http.StatusOK {
 		status = http.StatusUnauthorized
@@ -201,6 +187,28 @@ func (s *Server) renderLink(c echo.Context, l *mft.Link, problem string) error {
 	pageHeaders(c.Response().Header())
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// linkContents fills in what a download link offers, as its creator sees
+// it now.
+func (s *Server) linkContents(c echo.Context, l *mft.Link, v *web.Link) error {
+	a, err := s.linkActor(c, l)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if !l.Folder {
+		fi, err := s.Files.Stat(ctx, a, l.ClientPath)
+		v.Size = humanSize(fi.Size)
+		return err
+	}
+	list, err := s.Files.List(ctx, a, l.ClientPath)
+	for _, f := range list {
+		if f.Type == mft.TypeFile {
+			v.Files = append(v.Files, web.LinkFile{Name: f.Name, Size: humanSize(f.Size)})
+		}
+	}
+	return err
 }
 
 func humanSize(n int64) string {
@@ -263,29 +271,50 @@ func (s *Server) handleLinkDownload(c echo.Context) error {
 	if l.AllowUpload {
 		return mft.Errorf(mft.EFORBIDDEN, "This link takes uploads; it does not serve downloads.")
 	}
-	target := l.Path
+	a, err := s.linkActor(c, l)
+	if err != nil {
+		return err
+	}
+	target := l.ClientPath
 	if l.Folder {
 		name := c.FormValue("file")
 		if !plainName(name) {
 			return mft.Errorf(mft.EMALFORMED, "Name the file to download: ?file=<name> (a file of the shared folder).")
 		}
-		target = l.Path + "/" + name
+		target = path.Join(l.ClientPath, name)
 	}
-	f, fi, err := s.Files.OpenStorage(target)
+	// Check first, count, then open (which records file.downloaded): a
+	// refused download is neither counted nor recorded.
+	if _, err := s.Files.Stat(ctx, a, target); err != nil {
+		return err
+	}
+	if _, err := s.Links.ClaimDownload(ctx, l.ID, s.Now()); err != nil {
+		return err
+	}
+	f, fi, err := s.Files.Open(ctx, a, target)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if _, err := s.Links.ClaimDownload(ctx, l.ID, s.Now()); err != nil {
-		return err
-	}
 	if s.Events != nil {
 		s.Events.Publish(mft.Event{Event: mft.EventLinkDownloaded, Time: s.Now().UTC(), Actor: l.CreatedBy, Protocol: mft.AuditWeb,
-			IP: clientIP(c).String(), Path: target, Size: fi.Size(), Status: mft.StatusOK, Message: "link " + l.ID})
+			IP: clientIP(c).String(), Path: path.Join(l.Path, strings.TrimPrefix(target, l.ClientPath)), Size: fi.Size,
+			Status: mft.StatusOK, Message: "link " + l.ID})
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	serveDownload(c, f, path.Base(target), fi.ModTime())
+	serveDownload(c, f, fi.Name, fi.ModifiedAt)
 	return nil
+}
+
+// linkActor is the link's creator as the file service sees them: a link
+// works through its creator's permissions as they are now, so it stops
+// when they lose the path or their account.
+func (s *Server) linkActor(c echo.Context, l *mft.Link) (files.Actor, error) {
+	u, err := s.Users.FindUserByID(c.Request().Context(), l.CreatedBy)
+	if err != nil || !u.Active {
+		return files.Actor{}, mft.Errorf(mft.EFORBIDDEN, "This link's owner can no longer share files.")
+	}
+	return files.Actor{User: u, Protocol: mft.AuditWeb, IP: clientIP(c).String()}, nil
 }
 
 // handleLinkUpload stores a file (or a piece of one) in an upload link's
@@ -309,13 +338,11 @@ func (s *Server) handleLinkUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	creator, err := s.Users.FindUserByID(ctx, l.CreatedBy)
-	if err != nil || !creator.Active {
-		return mft.Errorf(mft.EFORBIDDEN, "This link's owner can no longer receive files.")
+	a, err := s.linkActor(c, l)
+	if err != nil {
+		return err
 	}
-	a := files.Actor{User: creator, Protocol: mft.AuditWeb, IP: clientIP(c).String()}
-	// As the creator, through the path they shared (a home folder or a
-	// mount): their permissions, rules and quotas decide, as they are now.
+	// Through the path the creator shared (a home folder or a mount).
 	fi, prog, done, err := s.receiveUpload(c, a, path.Join(l.ClientPath, name), false)
 	switch {
 	case err != nil:

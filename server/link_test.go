@@ -169,6 +169,10 @@ func TestLinks_ConcurrentDownloadLimit(t *testing.T) {
 	if n := strings.Count(r.body, `"link.downloaded"`); n != 7 {
 		t.Fatalf("%d link.downloaded events, want 7", n)
 	}
+	r = ts.do(t, "GET", "/admin/audit?event=file.downloaded", adminKey, "")
+	if n := strings.Count(r.body, `"file.downloaded"`); n != 7 {
+		t.Fatalf("%d file.downloaded events, want 7 (refused downloads are not recorded)", n)
+	}
 }
 
 // An upload link takes files into its folder as its creator, with the
@@ -220,7 +224,11 @@ func TestLinks_UploadIntoMount(t *testing.T) {
 	if r.status != 200 || r.body != "via the mount" {
 		t.Fatalf("uploaded: %d %q", r.status, r.body)
 	}
-	// Without upload permission any more, the link stops taking files.
+	dl := ts.createLink(t, u.APIKey, `{"link":{"path":"/partners"}}`).Link
+	if r := ts.get(t, "/s/"+dl.ID+"/download?file=drop.txt", ""); r.status != 200 || r.body != "via the mount" {
+		t.Fatalf("download through the mount: %d %q", r.status, r.body)
+	}
+	// Without the permission any more, the links stop taking and serving files.
 	r = ts.do(t, "GET", "/admin/permissions", adminKey, "")
 	var perms []struct{ Permission struct{ ID string } }
 	r.json(t, &perms)
@@ -229,5 +237,9 @@ func TestLinks_UploadIntoMount(t *testing.T) {
 	}
 	if r := ts.doWith(t, "POST", "/s/"+l.ID+"/upload?filename=late.txt", "x", nil); r.status < 400 || r.status >= 500 {
 		t.Fatalf("upload after the permission went: %d %s", r.status, r.body)
+	}
+	want(t, ts.get(t, "/s/"+dl.ID, ""), 410)
+	if r := ts.get(t, "/s/"+dl.ID+"/download?file=drop.txt", ""); r.status < 400 || r.status >= 500 {
+		t.Fatalf("download after the permission went: %d %s", r.status, r.body)
 	}
 }
