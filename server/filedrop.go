@@ -390,6 +390,15 @@ func (s *Server) handleFiledropDeliver(c echo.Context) error {
 	}
 	now := s.Now().UTC()
 	ownerActor := files.Actor{User: owner, Protocol: mft.AuditWeb, IP: clientIP(c).String()}
+	// The files move one by one; check the room for all of them first, so
+	// that a delivery over the owner's quota moves none.
+	var total int64
+	for _, a := range atts {
+		total += a.Size
+	}
+	if _, free, err := s.Files.Space(ctx, ownerActor); err == nil && total > free {
+		return mft.Errorf(mft.EQUOTA, "These files (%d bytes) do not fit in the recipient's space (%d bytes left); nothing was delivered.", total, free)
+	}
 	folder := fmt.Sprintf("/filedrops/%s/%s_%s", f.Name, now.Format("20060102-150405"), mft.Slug(req.From))
 	for i := 2; ; i++ { // the same sender twice in one second
 		if _, err := s.Files.Stat(ctx, ownerActor, folder); mft.ErrorCode(err) == mft.ENOTFOUND {

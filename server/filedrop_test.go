@@ -392,3 +392,31 @@ func TestFiledrops_Page(t *testing.T) {
 	}
 	want(t, ts.do(t, "GET", "/assets/../server.go", "", ""), 404)
 }
+
+// A delivery that does not fit the owner's quota moves nothing and can be
+// sent again once there is room.
+func TestFiledrops_DeliveryOverQuota(t *testing.T) {
+	ts := MustOpenServer(t)
+	ou := ts.createUser(t, `{"user":{"email":"small@example.com","quota_mb":1}}`).User
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"tight","title":"Tight","owner":"`+ou.ID+`"}}`), 201)
+	_, s := ts.openFiledrop(t, "tight", "")
+	var ids []string
+	for _, name := range []string{"a.bin", "b.bin"} {
+		r := s.upload(t, "filename="+name, strings.Repeat("z", 600<<10))
+		want(t, r, 201)
+		var a attachmentBody
+		r.json(t, &a)
+		ids = append(ids, `"`+a.Attachment.ID+`"`)
+	}
+	body := `{"message":{"from":"p@partner.example","attachments":[` + strings.Join(ids, ",") + `]}}`
+	r := s.deliver(t, body)
+	want(t, r, 507)
+	if !strings.Contains(r.errors(t)[0], "nothing was delivered") {
+		t.Fatalf("message %s", r.body)
+	}
+	if got, _ := filepath.Glob(filepath.Join(ts.dataDir, "files", "users", ou.ID, "filedrops", "tight", "*", "*")); len(got) != 0 {
+		t.Fatalf("files moved: %v", got)
+	}
+	want(t, ts.do(t, "PUT", "/admin/users/"+ou.ID, adminKey, `{"user":{"quota_mb":10}}`), 200)
+	want(t, s.deliver(t, body), 201)
+}
