@@ -115,6 +115,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		MaxConnectionsPerUser: cfg.SFTP.MaxConnectionsPerUser,
 		MaxTransfers:          cfg.SFTP.MaxTransfers,
 		Ciphers:               cfg.SFTP.Ciphers,
+		SyncUploads:           cfg.SFTP.SyncUploads,
 	}
 	if err := sftpSrv.Open(); err != nil {
 		return err

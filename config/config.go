@@ -40,10 +40,11 @@ type Config struct {
 // Data says where Depot keeps its database and files.
 type Data struct {
 	Dir string `toml:"dir"`
-	// SyncUploads makes every upload durable (file and folder synced to
-	// disk) before it is published and acknowledged. Off, an upload is
-	// acknowledged once it is in the page cache, as OpenSSH's sftp-server
-	// does; a power loss can then lose recent uploads.
+	// SyncUploads makes every upload over HTTP, and every file an
+	// automation writes, durable (file and folder synced to disk) before
+	// it is published and acknowledged. Off, it is acknowledged once it is
+	// in the page cache; a power loss can then lose recent uploads. SFTP
+	// uploads follow sftp.sync_uploads instead.
 	SyncUploads bool `toml:"sync_uploads"`
 }
 
@@ -73,6 +74,10 @@ type SFTP struct {
 	MaxConnectionsPerUser int      `toml:"max_connections_per_user"`
 	MaxTransfers          int      `toml:"max_transfers"`
 	Ciphers               []string `toml:"ciphers"`
+	// SyncUploads makes every SFTP upload durable before its close is
+	// acknowledged. Off (the default, as OpenSSH's sftp-server), an upload
+	// is synced only when the client asks with fsync@openssh.com (put -f).
+	SyncUploads bool `toml:"sync_uploads"`
 }
 
 // Auth configures logins.

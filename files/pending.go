@@ -32,7 +32,7 @@ type Pending struct {
 	ahead  map[int64]int64
 	rehash bool // a hashed range was written again
 	done   bool
-	// flushed is how far the file was handed to the disk (with s.Sync),
+	// flushed is how far the file was handed to the disk (with lw.sync),
 	// so that the fsync at Commit only waits for the tail.
 	flushed int64
 	resumed bool // started from an existing file's content
@@ -62,6 +62,9 @@ func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts U
 		return nil, fsError(err, t.client)
 	}
 	p := &Pending{s: s, a: a, ctx: context.WithoutCancel(ctx), t: t, root: root, lw: lw, f: f, name: name}
+	if opts.SyncOnRequest {
+		lw.sync = false
+	}
 	p.lw.h = sha256.New()
 	if opts.Resume && lw.oldSize > 0 {
 		p.resumed = true
@@ -76,6 +79,21 @@ func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts U
 		}
 	}
 	return p, nil
+}
+
+// Sync makes the upload durable when it is published (SFTP's
+// fsync@openssh.com). Nothing of it is visible before Commit, and a
+// staging file never survives a restart, so durability only matters from
+// Commit on: Commit syncs the file before it renames it and the folder
+// after, and returns once both are on disk.
+func (p *Pending) Sync() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return mft.Errorf(mft.ECONFLICT, "The upload of %s is already finished.", p.t.client)
+	}
+	p.lw.sync = true
+	return nil
 }
 
 // Path is the upload's path as the client sees it.
@@ -142,7 +160,7 @@ func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
 // write in progress, whose pages the kernel skips until they are dirty)
 // prefix, when uploads are synced. p.mu is held.
 func (p *Pending) writeback() (from, to int64) {
-	if !p.lw.writeback || p.hashed-p.flushed < writebackEvery {
+	if !p.lw.sync || p.hashed-p.flushed < writebackEvery {
 		return 0, 0
 	}
 	from, p.flushed = p.flushed, p.hashed

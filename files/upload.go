@@ -24,6 +24,10 @@ type UploadOptions struct {
 	Size int64
 	// Resume starts a Create from the existing file's content.
 	Resume bool
+	// SyncOnRequest leaves a Create's upload unsynced unless Pending.Sync
+	// asks for it, whatever Service.Sync says: SFTP acknowledges an upload
+	// as OpenSSH's sftp-server does, durable when the client asks.
+	SyncOnRequest bool
 }
 
 // mb is one megabyte, the unit of quota_mb and max_file_size.
@@ -37,9 +41,11 @@ type limitWriter struct {
 	quota   int64 // bytes left in the quota, -1 = none
 	oldSize int64 // size of the file being replaced
 	h       hash.Hash
-	// writeback hands written ranges to the disk as they fill, so that the
-	// fsync before publishing only waits for the tail (with Service.Sync).
-	writeback bool
+	// sync makes the upload durable before it is published: written ranges
+	// are handed to the disk as they fill, so that the fsync before
+	// publishing only waits for the tail, and the file and its folder are
+	// synced.
+	sync bool
 }
 
 // check returns ETOOLARGE or EQUOTA if a file of size bytes breaks a limit.
@@ -108,7 +114,7 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 			}
 			lw.n += int64(n)
 			hashq <- unit{buf, n}
-			if written := lw.n - start; lw.writeback && written-flushed >= writebackEvery {
+			if written := lw.n - start; lw.sync && written-flushed >= writebackEvery {
 				startWriteback(f, flushed, written-flushed)
 				flushed = written
 			}
@@ -169,14 +175,14 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 	return s.publishStaging(ctx, a, t, root, staging, stagingName, opts.Overwrite, lw)
 }
 
-// publishStaging syncs a complete staging file (with s.Sync), renames it
+// publishStaging syncs a complete staging file (with lw.sync), renames it
 // to the target (replacing a file there only if overwrite), records the
 // usage and the file.uploaded event, and returns the file with its sha256.
 // On error the staging file is removed and nothing is published.
 func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *os.Root, staging *os.File, stagingName string, overwrite bool, lw *limitWriter) (mft.FileInfo, error) {
 	name := rel(t.base, t.storage)
 	var err error
-	if s.Sync {
+	if lw.sync {
 		err = staging.Sync()
 	}
 	var fi fs.FileInfo // of the open file: a rename changes neither size nor times
@@ -184,7 +190,7 @@ func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *o
 		fi, err = staging.Stat()
 	}
 	if err == nil {
-		err = s.commit(root, staging, stagingName, name, overwrite)
+		err = s.commit(root, staging, stagingName, name, overwrite, lw.sync)
 	}
 	if err != nil {
 		s.dropStaging(staging, stagingName)
@@ -277,7 +283,7 @@ type quota struct {
 // in place of oldSize bytes: the user's max file size, their quota (for
 // files in their home) and the rules of every folder above the target.
 func (s *Service) limits(ctx context.Context, a Actor, t target, oldSize int64) (*limitWriter, error) {
-	lw := &limitWriter{quota: -1, writeback: s.Sync}
+	lw := &limitWriter{quota: -1, sync: s.Sync}
 	rules, err := s.rulesAbove(ctx, a, path.Dir(t.storage))
 	if err != nil {
 		return nil, err
@@ -380,8 +386,8 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 }
 
 // commit closes the staging file, renames it to name inside root (refusing
-// to replace unless overwrite) and, with s.Sync, syncs the folder.
-func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name string, overwrite bool) error {
+// to replace unless overwrite) and, with sync, syncs the folder.
+func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name string, overwrite, sync bool) error {
 	if err := staging.Close(); err != nil {
 		return err
 	}
@@ -393,7 +399,7 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 	if err := renameat(s.tmp, stagingName, dir, path.Base(name), !overwrite); err != nil {
 		return err
 	}
-	if !s.Sync {
+	if !sync {
 		return nil
 	}
 	return dir.Sync()

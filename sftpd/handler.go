@@ -98,7 +98,8 @@ func (h *handler) create(r *sftp.Request) (*upload, error) {
 		return nil, err
 	}
 	flags := r.Pflags()
-	p, err := h.s.Files.Create(h.ctx, h.actor, r.Filepath, files.UploadOptions{Overwrite: !flags.Excl, Size: -1, Resume: !flags.Trunc})
+	p, err := h.s.Files.Create(h.ctx, h.actor, r.Filepath, files.UploadOptions{Overwrite: !flags.Excl, Size: -1, Resume: !flags.Trunc,
+		SyncOnRequest: !h.s.SyncUploads})
 	if err != nil {
 		h.sess.finish(t)
 		return nil, h.sftpError(err)
@@ -176,6 +177,9 @@ func (h *handler) Filecmd(r *sftp.Request) error {
 	ctx, a, p := h.ctx, h.actor, r.Filepath
 	switch r.Method {
 	case "Setstat":
+		if fsyncRequest(r) {
+			return h.fsync(p)
+		}
 		// Times are applied (clients that preserve them, such as put -p);
 		// modes and owners are accepted and ignored: Depot owns them. The
 		// file must exist, or be an upload in progress.
@@ -217,6 +221,30 @@ func (h *handler) Filecmd(r *sftp.Request) error {
 		return sftp.ErrSSHFxPermissionDenied
 	}
 	return sftp.ErrSSHFxOpUnsupported
+}
+
+// fsync serves fsync@openssh.com (which the shim hands over as a
+// setstat): an upload in progress is synced when it is published; any
+// other open file has nothing unsynced to offer.
+func (h *handler) fsync(p string) error {
+	if u := h.pending(p); u != nil {
+		return h.sftpError(u.p.Sync())
+	}
+	return nil
+}
+
+// fsyncRequest tells the setstat the shim made of an fsync@openssh.com
+// request.
+func fsyncRequest(r *sftp.Request) bool {
+	if r.Flags&attrExtended == 0 {
+		return false
+	}
+	for _, e := range r.Attributes().Extended {
+		if e.ExtType == fsyncExtension {
+			return true
+		}
+	}
+	return false
 }
 
 // PosixRename replaces the target if it is a file (posix-rename@openssh.com).

@@ -37,6 +37,9 @@ type Server struct {
 	MaxTransfers int
 	// Ciphers are offered in this order; see config.SFTPCiphers.
 	Ciphers []string
+	// SyncUploads syncs every upload before its close is acknowledged;
+	// otherwise only uploads whose client asks (fsync@openssh.com).
+	SyncUploads bool
 
 	srv     *ssh.Server
 	ln      net.Listener

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -128,6 +129,12 @@ func (e *env) addUser(t *testing.T, username string, edit ...func(*mft.User)) pa
 // output and error.
 func (e *env) sftpBatch(t *testing.T, p partner, usePassword bool, commands ...string) (string, error) {
 	t.Helper()
+	return e.sftpRun(t, p, usePassword, nil, commands...)
+}
+
+// sftpRun is sftpBatch with more options for the client.
+func (e *env) sftpRun(t *testing.T, p partner, usePassword bool, options []string, commands ...string) (string, error) {
+	t.Helper()
 	bin := testtool.Path(t, "sftp")
 	batch := filepath.Join(t.TempDir(), "batch")
 	os.WriteFile(batch, []byte(strings.Join(commands, "\n")+"\n"), 0o600)
@@ -136,6 +143,7 @@ func (e *env) sftpBatch(t *testing.T, p partner, usePassword bool, commands ...s
 	// the first value), or password logins are never tried.
 	args := []string{"-o", "BatchMode=no", "-b", batch, "-P", e.port(), "-o", "StrictHostKeyChecking=accept-new", "-o", "UserKnownHostsFile=" + known,
 		"-o", "ConnectTimeout=10"}
+	args = append(args, options...)
 	var cmd *exec.Cmd
 	if usePassword {
 		sshpass := testtool.Path(t, "sshpass")
@@ -660,5 +668,170 @@ func TestSetstatTimes(t *testing.T) {
 	}
 	if err := c.Chtimes("/missing.bin", later, later); err == nil {
 		t.Fatal("setstat on a missing file succeeded")
+	}
+}
+
+// fsync@openssh.com is offered and answered: OpenSSH's `put -f` and
+// pkg/sftp's File.Sync sync an upload in progress (it is made durable
+// when published), and a handle that is not open is refused.
+func TestFsync(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "durable")
+	local, data := randomFile(t, 300<<10)
+	out, err := e.sftpRun(t, p, false, []string{"-vvv"}, "put -f "+local+" /synced.bin")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{`Server supports extension "fsync@openssh.com" revision 1`, "Sent message fsync@openssh.com"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("sftp -vvv output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "remote fsync") {
+		t.Fatalf("the server refused fsync:\n%s", out)
+	}
+	if got, err := e.stored(p.user, "synced.bin"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("put -f stored %d bytes (%v), want the %d uploaded", len(got), err, len(data))
+	}
+
+	c, _ := e.dial(t, p)
+	f, err := c.Create("/pkg.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("Sync of an upload in progress: %v", err)
+	}
+	if _, err := e.stored(p.user, "pkg.bin"); !os.IsNotExist(err) {
+		t.Fatalf("the upload is visible before close: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.stored(p.user, "pkg.bin"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stored %d bytes (%v), want the %d uploaded", len(got), err, len(data))
+	}
+	if err := f.Sync(); err == nil {
+		t.Fatal("Sync of a closed handle succeeded")
+	}
+	r, err := c.Open("/pkg.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Sync(); err != nil {
+		t.Fatalf("Sync of a download handle: %v", err)
+	}
+}
+
+// rawSession opens the sftp subsystem and exchanges INIT and VERSION; it
+// returns the channel and the extensions the server announced.
+func (e *env) rawSession(t *testing.T, p partner) (io.Writer, io.Reader, map[string]string) {
+	t.Helper()
+	conn, err := gossh.Dial("tcp", e.srv.ListenAddr().String(), &gossh.ClientConfig{User: p.user.Username,
+		Auth: []gossh.AuthMethod{gossh.PublicKeys(p.signer)}, HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := sess.StdinPipe()
+	out, _ := sess.StdoutPipe()
+	if err := sess.RequestSubsystem("sftp"); err != nil {
+		t.Fatal(err)
+	}
+	in.Write(packet(1, u32(3))) // SSH_FXP_INIT, version 3
+	typ, body, err := readPacket(out)
+	if err != nil || typ != 2 || len(body) < 4 {
+		t.Fatalf("VERSION: type %d, %v", typ, err)
+	}
+	exts := map[string]string{}
+	for rest := body[4:]; len(rest) >= 8; {
+		var name, value string
+		name, rest = sshString(rest)
+		value, rest = sshString(rest)
+		exts[name] = value
+	}
+	return in, out, exts
+}
+
+func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+func str(s string) []byte { return append(u32(uint32(len(s))), s...) }
+
+// packet frames an SFTP packet of the given type.
+func packet(typ byte, parts ...[]byte) []byte {
+	body := []byte{typ}
+	for _, p := range parts {
+		body = append(body, p...)
+	}
+	return append(u32(uint32(len(body))), body...)
+}
+
+func readPacket(r io.Reader) (byte, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(hdr[:4])-1)
+	_, err := io.ReadFull(r, body)
+	return hdr[4], body, err
+}
+
+func sshString(b []byte) (string, []byte) {
+	if len(b) < 4 || int(binary.BigEndian.Uint32(b)) > len(b)-4 {
+		return "", nil
+	}
+	n := binary.BigEndian.Uint32(b)
+	return string(b[4 : 4+n]), b[4+n:]
+}
+
+// Malformed extended requests (the shim reads these itself) end at most
+// their own session: the server keeps serving, and a well-formed fsync of
+// an unknown handle gets a failure status.
+func TestMalformedExtendedRequests(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "fuzzy")
+	in, out, exts := e.rawSession(t, p)
+	if exts["fsync@openssh.com"] != "1" || exts["limits@openssh.com"] != "1" {
+		t.Fatalf("VERSION extensions %v, want fsync and limits at revision 1", exts)
+	}
+	in.Write(packet(200, u32(7), str("fsync@openssh.com"), str("no-such-handle")))
+	typ, body, err := readPacket(out)
+	if err != nil || typ != 101 || len(body) < 8 || binary.BigEndian.Uint32(body) != 7 || binary.BigEndian.Uint32(body[4:]) == 0 {
+		t.Fatalf("fsync of an unknown handle: type %d body %x, %v; want a failure STATUS for id 7", typ, body, err)
+	}
+	for name, pkt := range map[string][]byte{
+		"empty packet":       u32(0),
+		"empty, then 200":    append(u32(0), 200, 0, 0, 0),
+		"type only":          packet(200),
+		"short id":           packet(200, []byte{0, 0}),
+		"name longer":        packet(200, u32(1), u32(500), []byte("fsync")),
+		"fsync no handle":    packet(200, u32(1), str("fsync@openssh.com")),
+		"fsync short handle": packet(200, u32(1), str("fsync@openssh.com"), u32(40), []byte("x")),
+		"limits trailing":    packet(200, u32(1), str("limits@openssh.com"), []byte("junk")),
+	} {
+		in, out, _ := e.rawSession(t, p)
+		in.Write(pkt)
+		in.Write(packet(16, u32(9), str("."))) // REALPATH
+		// The server either answers the REALPATH or ends the session;
+		// it must not take the process down.
+		for {
+			typ, body, err := readPacket(out)
+			if err != nil || typ == 104 && binary.BigEndian.Uint32(body) == 9 {
+				break
+			}
+		}
+		t.Logf("%s: served on", name)
+	}
+	c, _ := e.dial(t, p)
+	if _, err := c.Getwd(); err != nil {
+		t.Fatalf("a new session after malformed requests: %v", err)
 	}
 }

@@ -17,16 +17,20 @@ const (
 
 const (
 	fxpVersion       = 2
+	fxpFsetstat      = 10
 	fxpExtended      = 200
 	fxpExtendedReply = 201
+	attrExtended     = 0x80000000
 	limitsExtension  = "limits@openssh.com"
+	fsyncExtension   = "fsync@openssh.com"
 )
 
 // shim sits between the SSH channel and pkg/sftp's request server, which
-// does not implement limits@openssh.com: it adds the extension to the
-// server's VERSION packet and answers the client's limits requests
-// itself. Every other byte passes through untouched, and its replies are
-// written only between the server's packets.
+// implements neither limits@openssh.com nor fsync@openssh.com: it adds
+// both to the server's VERSION packet, answers the client's limits
+// requests itself and hands fsync requests over as setstats (see
+// fsyncAsSetstat). Every other byte passes through untouched, and its
+// replies are written only between the server's packets.
 type shim struct {
 	rw     io.ReadWriteCloser
 	w      *batcher // writes to rw, coalesced
@@ -44,7 +48,8 @@ func newShim(rw io.ReadWriteCloser) *shim {
 	return &shim{rw: rw, w: newBatcher(rw), r: bufio.NewReaderSize(rw, 64<<10)}
 }
 
-// Read delivers the client's packets, minus the limits requests.
+// Read delivers the client's packets, minus the limits requests, with
+// fsync requests rewritten.
 func (s *shim) Read(p []byte) (int, error) {
 	for s.remain == 0 && len(s.held) == 0 {
 		hdr, err := s.r.Peek(5)
@@ -52,7 +57,7 @@ func (s *shim) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		length := int(binary.BigEndian.Uint32(hdr))
-		if hdr[4] != fxpExtended || length > 1024 {
+		if hdr[4] != fxpExtended || length < 1 || length > 1024 {
 			s.remain = 4 + length
 			break
 		}
@@ -60,7 +65,12 @@ func (s *shim) Read(p []byte) (int, error) {
 		if _, err := io.ReadFull(s.r, pkt); err != nil {
 			return 0, err
 		}
-		if !s.answerLimits(pkt) {
+		switch id, name, rest := extended(pkt); name {
+		case limitsExtension:
+			s.answerLimits(id)
+		case fsyncExtension:
+			s.held = fsyncAsSetstat(id, rest)
+		default:
 			s.held = pkt
 		}
 	}
@@ -77,17 +87,23 @@ func (s *shim) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// answerLimits replies to an SSH_FXP_EXTENDED limits@openssh.com request.
-func (s *shim) answerLimits(pkt []byte) bool {
+// extended splits an SSH_FXP_EXTENDED packet (length and type included)
+// into its request id, extension name and the rest; name is "" when the
+// packet is too short to hold them.
+func extended(pkt []byte) (id []byte, name string, rest []byte) {
+	if len(pkt) < 5+8 {
+		return nil, "", nil
+	}
 	body := pkt[5:]
-	if len(body) < 8 {
-		return false
-	}
-	id := body[:4]
 	nameLen := int(binary.BigEndian.Uint32(body[4:8]))
-	if nameLen != len(limitsExtension) || len(body) < 8+nameLen || string(body[8:8+nameLen]) != limitsExtension {
-		return false
+	if len(body) < 8+nameLen {
+		return nil, "", nil
 	}
+	return body[:4], string(body[8 : 8+nameLen]), body[8+nameLen:]
+}
+
+// answerLimits replies to a limits@openssh.com request.
+func (s *shim) answerLimits(id []byte) {
 	reply := binary.BigEndian.AppendUint32(nil, 1+4+4*8)
 	reply = append(reply, fxpExtendedReply)
 	reply = append(reply, id...)
@@ -101,7 +117,25 @@ func (s *shim) answerLimits(pkt []byte) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.w.Write(reply) // an error surfaces on the next read
-	return true
+}
+
+// fsyncAsSetstat turns the rest of an fsync@openssh.com request (the
+// handle, as an SSH string) into an SSH_FXP_FSETSTAT of that handle whose
+// only attribute is an extended one named fsync@openssh.com. pkg/sftp
+// resolves the handle of a setstat to its file, or answers EBADF, and
+// replies with a status, as fsync expects; the handler recognizes the
+// attribute (fsyncRequest). A malformed request passes the handle bytes as
+// they are, and pkg/sftp refuses the packet.
+func fsyncAsSetstat(id, handle []byte) []byte {
+	pkt := binary.BigEndian.AppendUint32(nil, uint32(1+4+len(handle)+4+4+4+len(fsyncExtension)+4))
+	pkt = append(pkt, fxpFsetstat)
+	pkt = append(pkt, id...)
+	pkt = append(pkt, handle...)
+	pkt = binary.BigEndian.AppendUint32(pkt, attrExtended)
+	pkt = binary.BigEndian.AppendUint32(pkt, 1)
+	pkt = binary.BigEndian.AppendUint32(pkt, uint32(len(fsyncExtension)))
+	pkt = append(pkt, fsyncExtension...)
+	return binary.BigEndian.AppendUint32(pkt, 0) // no data
 }
 
 // Write passes the server's packets on, holding wmu across each packet so
@@ -154,13 +188,16 @@ func (s *shim) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// writeVersion sends the VERSION packet body with limits@openssh.com added
-// and returns how many bytes of body it consumed.
+// writeVersion sends the VERSION packet body with limits@openssh.com and
+// fsync@openssh.com added and returns how many bytes of body it consumed.
 func (s *shim) writeVersion(body []byte) (int, error) {
-	ext := binary.BigEndian.AppendUint32(nil, uint32(len(limitsExtension)))
-	ext = append(ext, limitsExtension...)
-	ext = binary.BigEndian.AppendUint32(ext, 1)
-	ext = append(ext, '1')
+	var ext []byte
+	for _, name := range []string{limitsExtension, fsyncExtension} {
+		ext = binary.BigEndian.AppendUint32(ext, uint32(len(name)))
+		ext = append(ext, name...)
+		ext = binary.BigEndian.AppendUint32(ext, 1)
+		ext = append(ext, '1')
+	}
 	pkt := binary.BigEndian.AppendUint32(nil, uint32(len(body)+len(ext)))
 	pkt = append(pkt, body...)
 	pkt = append(pkt, ext...)
