@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // OpenSSH's limits (sftp-server.c): a client that sees limits@openssh.com
@@ -42,6 +43,11 @@ type shim struct {
 	out       int        // bytes of the server's current packet still to come
 	hdr       []byte     // a packet header split across writes
 	versionOK bool
+	// unanswered counts the client's packets handed to the server and not
+	// yet answered. A reply that leaves none is the one the client waits
+	// for before it sends more (one request at a time, as with many small
+	// files): it is written at once rather than queued for the batcher.
+	unanswered atomic.Int64
 }
 
 func newShim(rw io.ReadWriteCloser) *shim {
@@ -59,6 +65,7 @@ func (s *shim) Read(p []byte) (int, error) {
 		length := int(binary.BigEndian.Uint32(hdr))
 		if hdr[4] != fxpExtended || length < 1 || length > 1024 {
 			s.remain = 4 + length
+			s.unanswered.Add(1)
 			break
 		}
 		pkt := make([]byte, 4+length)
@@ -70,8 +77,10 @@ func (s *shim) Read(p []byte) (int, error) {
 			s.answerLimits(id)
 		case fsyncExtension:
 			s.held = fsyncAsSetstat(id, rest)
+			s.unanswered.Add(1)
 		default:
 			s.held = pkt
+			s.unanswered.Add(1)
 		}
 	}
 	if len(s.held) > 0 {
@@ -144,6 +153,22 @@ func fsyncAsSetstat(id, handle []byte) []byte {
 func (s *shim) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
+		if s.out == 0 && len(s.hdr) == 0 && s.versionOK && len(p) >= 4 {
+			if end := 4 + int(binary.BigEndian.Uint32(p)); len(p) >= end { // a whole packet
+				write := s.w.Write
+				if s.unanswered.Add(-1) == 0 {
+					write = s.w.WritePacket
+				}
+				s.wmu.Lock()
+				_, err := write(p[:end])
+				s.wmu.Unlock()
+				if err != nil {
+					return written, err
+				}
+				p, written = p[end:], written+end
+				continue
+			}
+		}
 		if s.out == 0 { // a packet starts
 			need := 4 - len(s.hdr)
 			if len(p) < need {
@@ -153,6 +178,7 @@ func (s *shim) Write(p []byte) (int, error) {
 			s.hdr = append(s.hdr, p[:need]...)
 			p, written = p[need:], written+need
 			s.out = int(binary.BigEndian.Uint32(s.hdr))
+			s.unanswered.Add(-1)
 			s.wmu.Lock()
 			if !s.versionOK && len(p) >= s.out && s.out > 0 && p[0] == fxpVersion {
 				s.versionOK = true
@@ -250,6 +276,35 @@ func (b *batcher) Write(p []byte) (int, error) {
 	if !b.flushing {
 		b.flushing = true
 		go b.flush()
+	}
+	return len(p), nil
+}
+
+// WritePacket writes a whole packet: at once, in the caller's goroutine,
+// when nothing is queued or being written (an idle session's reply costs
+// no hand-off to another goroutine), otherwise queued behind the rest.
+func (b *batcher) WritePacket(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.flushing || len(b.buf) > 0 || b.err != nil {
+		b.mu.Unlock()
+		return b.Write(p)
+	}
+	b.flushing = true
+	b.mu.Unlock()
+	_, err := b.w.Write(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.err = err
+	}
+	if len(b.buf) > 0 && b.err == nil {
+		go b.flush()
+	} else {
+		b.flushing = false
+		b.cond.Broadcast()
+	}
+	if err != nil {
+		return 0, err
 	}
 	return len(p), nil
 }
