@@ -32,8 +32,8 @@ type Pending struct {
 	ahead  map[int64]int64
 	rehash bool // a hashed range was written again
 	done   bool
-	// flushed is how far the file was handed to the disk (with lw.sync),
-	// so that the fsync at Commit only waits for the tail.
+	// flushed is how far the file was handed to the disk (see
+	// writebackEvery).
 	flushed int64
 	resumed bool // started from an existing file's content
 	// atime and mtime, when set, are given to the file once published.
@@ -158,9 +158,9 @@ func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
 // writeback returns the range to hand to the disk now: every
 // writebackEvery bytes of the hashed (so completely written, but for the
 // write in progress, whose pages the kernel skips until they are dirty)
-// prefix, when uploads are synced. p.mu is held.
+// prefix. p.mu is held.
 func (p *Pending) writeback() (from, to int64) {
-	if !p.lw.sync || p.hashed-p.flushed < writebackEvery {
+	if p.hashed-p.flushed < writebackEvery {
 		return 0, 0
 	}
 	from, p.flushed = p.flushed, p.hashed

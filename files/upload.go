@@ -41,10 +41,8 @@ type limitWriter struct {
 	quota   int64 // bytes left in the quota, -1 = none
 	oldSize int64 // size of the file being replaced
 	h       hash.Hash
-	// sync makes the upload durable before it is published: written ranges
-	// are handed to the disk as they fill, so that the fsync before
-	// publishing only waits for the tail, and the file and its folder are
-	// synced.
+	// sync makes the upload durable before it is published: the file and
+	// its folder are synced.
 	sync bool
 }
 
@@ -66,8 +64,10 @@ const (
 	// written while the others are hashed.
 	recvBufs = 3
 	// writebackEvery is how many bytes are written before the kernel is
-	// asked to start writing them to disk, so that the final fsync only
-	// waits for the tail.
+	// asked to start writing them to disk, synced upload or not: an fsync
+	// at the end then only waits for the tail, and an upload never piles up
+	// dirty pages for the close or a rename to flush (replacing a 1 GiB
+	// file over SFTP without sync: 2.42 s without this, 2.18 s with it).
 	writebackEvery = 8 << 20
 )
 
@@ -114,7 +114,7 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 			}
 			lw.n += int64(n)
 			hashq <- unit{buf, n}
-			if written := lw.n - start; lw.sync && written-flushed >= writebackEvery {
+			if written := lw.n - start; written-flushed >= writebackEvery {
 				startWriteback(f, flushed, written-flushed)
 				flushed = written
 			}
