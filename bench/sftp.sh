@@ -1,38 +1,59 @@
 #!/usr/bin/env bash
 # SFTP on loopback: OpenSSH's sftp client against Depot's SFTP daemon and
 # against OpenSSH's own sshd (internal-sftp) on the same disk, in one run.
-#   throughput: put and get of 256 MiB and 1 GiB files (Depot with and
-#     without data.sync_uploads), with the client's
+#   throughput: put and get of 256 MiB and 1 GiB files (Depot as shipped,
+#     and with sftp.sync_uploads = true), with the client's
 #     default request size and with -B 32768, with the same cipher on both
 #     sides (aes128-gcm@openssh.com) and with the client's default cipher
 #     list; Depot and sshd alternate, median of $ROUNDS (default 3).
-#   small files: 1,000 files of 4 KiB put in one session (files/s), also
-#     with data.sync_uploads = false (OpenSSH never syncs).
+#   small files: 1,000 files of 4 KiB put in one session (files/s): as
+#     shipped (neither server syncs), with put -f (both sync each file,
+#     fsync@openssh.com) and with sftp.sync_uploads = true.
 #   memory: PSS of the server with 100 idle sessions and during 20
 #     concurrent uploads of $RSS_MIB MiB (default 1024).
 # Usage: bench/sftp.sh            (needs openssh-client, openssh-server, bc)
 # Env: ROUNDS=3 SIZES="256 1024" REQUESTS="default 32768"
 #      CIPHERS="aes128-gcm@openssh.com default" RSS_MIB=1024 ONLY=throughput|small|memory
+#      BENCH_DIR=/var/tmp (where the servers' files go)
+#      BENCH_FS=ext4 (as root: a fresh ext4 filesystem, inode tables
+#        initialized, in an image file in $BENCH_DIR, loop-mounted; on this
+#        VM's root filesystem the first use of an inode costs up to 800 µs
+#        of kernel time, and which server meets fresh inodes decides the
+#        small-file result; see BENCHMARKS.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3} sizes=${SIZES:-256 1024} rss_mib=${RSS_MIB:-1024} only=${ONLY:-}
 requests=${REQUESTS:-default 32768} ciphers=${CIPHERS:-aes128-gcm@openssh.com default}
 command -v sftp >/dev/null && test -x /usr/sbin/sshd || { echo "needs openssh-client and openssh-server"; exit 1; }
-work=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}")
-spid=
-cleanup() { jobs -p | xargs -r kill 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+base=${BENCH_DIR:-/var/tmp} img= mnt=
+cleanup() {
+	jobs -p | xargs -r kill 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$work"
+	if [ -n "$mnt" ]; then umount "$mnt" && rmdir "$mnt"; fi
+	if [ -n "$img" ]; then rm -f "$img"; fi
+}
 trap cleanup EXIT
+if [ "${BENCH_FS:-}" = ext4 ]; then
+	img=$(mktemp -p "$base" depot-bench.XXXXXX.img)
+	truncate -s 48G "$img"
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$img"
+	mnt=$(mktemp -d)
+	mount -o loop "$img" "$mnt"
+	base=$mnt
+fi
+work=$(mktemp -d -p "$base")
+spid=
 . bench/lib.sh
 go build -o "$work/depot" .
 ssh-keygen -q -t ed25519 -N '' -f "$work/key"
 dport=$(free_port) oport=$(free_port)
 add_user() { curl -fsS --user "$key:x" -d "{\"user\":{\"username\":\"bench\",\"ssh_keys\":[\"$(cat "$work/key.pub")\"]}}" \
 	"$url/admin/users" >/dev/null; }
-# A second Depot with data.sync_uploads = false, for the small-file run.
+# A second Depot that syncs every upload (sftp.sync_uploads = true).
 nport=$(free_port)
-DEPOT_DATA_SYNC_UPLOADS=false start_depot "$work/depot" "$work/data-nosync" "$nport"
+DEPOT_SFTP_SYNC_UPLOADS=true start_depot "$work/depot" "$work/data-sync" "$nport"
 add_user
-npid=$pid
 start_depot "$work/depot" "$work/data" "$dport"
 add_user
 
@@ -58,7 +79,7 @@ spid=$!
 until (exec 3<>"/dev/tcp/127.0.0.1/$oport") 2>/dev/null; do sleep 0.1; done
 
 # server NAME → "port user remote_dir"
-declare -A server=([depot]="$dport bench /" [depot-nosync]="$nport bench /" [openssh]="$oport $(id -un) $work/openssh")
+declare -A server=([depot]="$dport bench /" [depot-sync]="$nport bench /" [openssh]="$oport $(id -un) $work/openssh")
 opts=(-i "$work/key" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null)
 secs() { local s=$EPOCHREALTIME; "$@" >/dev/null; echo "$EPOCHREALTIME - $s" | bc -l; }
 sftp_to() { # sftp_to NAME [sftp options…] : batch from stdin
@@ -76,7 +97,7 @@ negotiated() { # cipher and MAC the client picks with NAME for the given options
 	sftp -b /dev/null -P "$port" "${opts[@]}" -o LogLevel=debug1 "$@" "$user@127.0.0.1" 2>&1 |
 		sed -n 's/.*client->server cipher: \([^ ]*\) MAC: \([^ ]*\).*/\1 (MAC \2)/p' | head -1
 }
-echo "== $(date -u +%F), $(nproc) cores, $(go version | cut -d' ' -f3), client $(ssh -V 2>&1 | cut -d, -f1)"
+echo "== $(date -u +%F), $(nproc) cores, $(go version | cut -d" " -f3), client $(ssh -V 2>&1 | cut -d, -f1), files on $(df --output=source,fstype "$work" | tail -1 | tr -s " ")"
 
 throughput() {
 	local size name ciph bs i d t
@@ -88,7 +109,7 @@ throughput() {
 				[ "$ciph" = default ] || args+=(-c "$ciph")
 				[ "$bs" = default ] || args+=(-B "$bs")
 				for ((i = 0; i < rounds; i++)); do
-					for name in depot depot-nosync openssh; do
+					for name in depot depot-sync openssh; do
 						d=$(dir_of $name)
 						t=$(secs sftp_to $name "${args[@]}" <<<"put $work/src.bin $d/big.bin")
 						echo "$name up $t" >>"$work/t"
@@ -104,7 +125,7 @@ throughput() {
 				for dir in up down; do
 					local dm om
 					om=$(awk -v k=$dir '$1=="openssh"&&$2==k{print $3}' "$work/t" | median)
-					for name in depot depot-nosync; do
+					for name in depot depot-sync; do
 						dm=$(awk -v n=$name -v k=$dir '$1==n&&$2==k{print $3}' "$work/t" | median)
 						printf '   %-4s %-12s %5.0f MiB/s (%.2fs)  openssh %5.0f MiB/s (%.2fs)  depot/openssh %.2f\n' $dir $name \
 							"$(echo "$size / $dm" | bc -l)" "$dm" "$(echo "$size / $om" | bc -l)" "$om" "$(echo "$om / $dm" | bc -l)"
@@ -118,26 +139,30 @@ throughput() {
 }
 
 small() {
-	local name i t d
+	local run label name peer put i t d
 	mkdir -p "$work/small"
 	for ((i = 0; i < 1000; i++)); do head -c 4096 /dev/urandom >"$work/small/f$i"; done
+	# run = "label server put-command"
+	local runs=("depot depot put" "openssh openssh put" "depot-f depot put -f" "openssh-f openssh put -f" "depot-sync depot-sync put")
 	for ((i = 0; i < rounds; i++)); do
-		for name in depot depot-nosync openssh; do
+		for run in "${runs[@]}"; do
+			read -r label name put <<<"$run"
 			d=$(dir_of $name)
 			{
-				echo "-mkdir $d/small$i"
-				for f in "$work"/small/*; do echo "put $f $d/small$i/"; done
+				echo "-mkdir $d/small$label$i"
+				for f in "$work"/small/*; do echo "$put $f $d/small$label$i/"; done
 			} >"$work/batch"
 			t=$(secs sftp_to $name -c aes128-gcm@openssh.com <"$work/batch")
-			echo "$name $t" >>"$work/t"
+			echo "$label $t" >>"$work/t"
 		done
 	done
-	local dm om
-	om=$(awk '$1=="openssh"{print $2}' "$work/t" | median)
 	echo "-- 1,000 files of 4 KiB in one session (cipher aes128-gcm), median of $rounds"
-	for name in depot depot-nosync; do
+	local dm om
+	for run in "depot openssh as shipped (no sync)" "depot-f openssh-f put -f (fsync@openssh.com)" "depot-sync openssh sftp.sync_uploads=true vs no sync"; do
+		read -r name peer label <<<"$run"
 		dm=$(awk -v k=$name '$1==k{print $2}' "$work/t" | median)
-		printf '   %-12s %5.0f files/s (%.2fs)  openssh %5.0f files/s (%.2fs)  depot/openssh %.2f\n' $name \
+		om=$(awk -v k=$peer '$1==k{print $2}' "$work/t" | median)
+		printf '   %-40s depot %5.0f files/s (%.2fs)  openssh %5.0f files/s (%.2fs)  depot/openssh %.2f\n' "$label" \
 			"$(echo "1000 / $dm" | bc -l)" "$dm" "$(echo "1000 / $om" | bc -l)" "$om" "$(echo "$om / $dm" | bc -l)"
 	done
 	rm -f "$work/t"
