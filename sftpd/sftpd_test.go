@@ -727,6 +727,22 @@ func TestFsync(t *testing.T) {
 	}
 }
 
+// With sftp.sync_uploads every upload is synced at close; uploads,
+// including a resumed one, arrive intact.
+func TestSyncEveryUpload(t *testing.T) {
+	e := openEnv(t, func(s *sftpd.Server) { s.SyncUploads = true })
+	p := e.addUser(t, "always")
+	local, data := randomFile(t, 9<<20+17) // past one writeback unit
+	half := filepath.Join(t.TempDir(), "half.bin")
+	os.WriteFile(half, data[:len(data)/2], 0o600)
+	if out, err := e.sftpBatch(t, p, false, "put "+half+" /a.bin", "reput "+local+" /a.bin"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got, err := e.stored(p.user, "a.bin"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stored %d bytes (%v), want the %d uploaded", len(got), err, len(data))
+	}
+}
+
 // rawSession opens the sftp subsystem and exchanges INIT and VERSION; it
 // returns the channel and the extensions the server announced.
 func (e *env) rawSession(t *testing.T, p partner) (io.Writer, io.Reader, map[string]string) {
