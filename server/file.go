@@ -109,34 +109,35 @@ func (s *Server) handleFileUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	fi, prog, done, err := s.receiveUpload(c, actor(c), p, overwrite)
-	switch {
-	case err != nil:
+	fi, done, err := s.receiveUpload(c, actor(c), p, overwrite)
+	if err != nil || !done {
 		return err
-	case !done:
-		return writeOne(c, http.StatusAccepted, "chunk", prog)
 	}
 	return writeOne(c, http.StatusCreated, "file", fi)
 }
 
 // receiveUpload streams the request body to clientPath as a, whole or as
-// one piece of a chunked upload (?chunk=i&chunks=n). After a piece that
-// does not complete the file, done is false and prog says how far it is.
-// A refusal for size closes the connection, so that the rest of the
-// refused body is not read.
-func (s *Server) receiveUpload(c echo.Context, a files.Actor, clientPath string, overwrite bool) (fi mft.FileInfo, prog files.Chunk, done bool, err error) {
+// one piece of a chunked upload (?chunk=i&chunks=n). A piece that does
+// not complete the file is answered here (202 with how far it is), and
+// done is false; the caller answers for a complete file. A refusal for
+// size closes the connection, so that the rest of the refused body is not
+// read.
+func (s *Server) receiveUpload(c echo.Context, a files.Actor, clientPath string, overwrite bool) (fi mft.FileInfo, done bool, err error) {
 	r := c.Request()
 	opts := files.UploadOptions{Overwrite: overwrite, Size: r.ContentLength}
-	if c.QueryParam("chunks") != "" || c.QueryParam("chunk") != "" {
-		chunk, chunks, err := chunkQuery(c)
-		if err != nil {
-			return fi, prog, false, err
-		}
-		fi, prog, done, err = s.Files.UploadChunk(r.Context(), a, clientPath, r.Body, chunk, chunks, opts)
-		return fi, prog, done, refuseBody(c, err)
+	if c.QueryParam("chunks") == "" && c.QueryParam("chunk") == "" {
+		fi, err = s.Files.Upload(r.Context(), a, clientPath, r.Body, opts)
+		return fi, err == nil, refuseBody(c, err)
 	}
-	fi, err = s.Files.Upload(r.Context(), a, clientPath, r.Body, opts)
-	return fi, prog, true, refuseBody(c, err)
+	chunk, chunks, err := chunkQuery(c)
+	if err != nil {
+		return fi, false, err
+	}
+	fi, prog, done, err := s.Files.UploadChunk(r.Context(), a, clientPath, r.Body, chunk, chunks, opts)
+	if err == nil && !done {
+		err = writeOne(c, http.StatusAccepted, "chunk", prog)
+	}
+	return fi, done, refuseBody(c, err)
 }
 
 // refuseBody closes the connection after a refusal for size, so the rest

@@ -317,12 +317,9 @@ func (s *Server) handleFiledropUpload(c echo.Context) error {
 	if err := f.CheckFilename(name); err != nil {
 		return err
 	}
-	fi, prog, done, err := s.receiveUpload(c, submitter(c, f, sub), "/"+name, true)
-	switch {
-	case err != nil:
+	fi, done, err := s.receiveUpload(c, submitter(c, f, sub), "/"+name, true)
+	if err != nil || !done {
 		return err
-	case !done:
-		return writeOne(c, http.StatusAccepted, "chunk", prog)
 	}
 	ctype := mime.TypeByExtension(path.Ext(name))
 	if ctype == "" {

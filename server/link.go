@@ -343,12 +343,9 @@ func (s *Server) handleLinkUpload(c echo.Context) error {
 		return err
 	}
 	// Through the path the creator shared (a home folder or a mount).
-	fi, prog, done, err := s.receiveUpload(c, a, path.Join(l.ClientPath, name), false)
-	switch {
-	case err != nil:
+	fi, done, err := s.receiveUpload(c, a, path.Join(l.ClientPath, name), false)
+	if err != nil || !done {
 		return err
-	case !done:
-		return writeOne(c, http.StatusAccepted, "chunk", prog)
 	}
 	return writeOne(c, http.StatusCreated, "file", fi)
 }
