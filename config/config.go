@@ -56,6 +56,9 @@ type HTTP struct {
 	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
 	IdleTimeout       Duration `toml:"idle_timeout"`
 	MaxJSONBytes      int64    `toml:"max_json_bytes"`
+	JSONBodyTimeout   Duration `toml:"json_body_timeout"`
+	MinUploadRate     int64    `toml:"min_upload_rate"`
+	MinUploadWindow   Duration `toml:"min_upload_window"`
 	RateLimit         float64  `toml:"rate_limit"`
 	RateBurst         int      `toml:"rate_burst"`
 }
@@ -134,6 +137,9 @@ func Default() *Config {
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			IdleTimeout:       Duration(2 * time.Minute),
 			MaxJSONBytes:      1 << 20,
+			JSONBodyTimeout:   Duration(30 * time.Second),
+			MinUploadRate:     1024,
+			MinUploadWindow:   Duration(time.Minute),
 			RateLimit:         50,
 			RateBurst:         100,
 		},
@@ -247,6 +253,8 @@ func (c *Config) Validate() error {
 	for key, d := range map[string]Duration{
 		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
 		"http.idle_timeout":        c.HTTP.IdleTimeout,
+		"http.json_body_timeout":   c.HTTP.JSONBodyTimeout,
+		"http.min_upload_window":   c.HTTP.MinUploadWindow,
 		"auth.token_ttl":           c.Auth.TokenTTL,
 		"defender.window":          c.Defender.Window,
 		"defender.ban_time":        c.Defender.BanTime,
@@ -258,6 +266,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxJSONBytes < 1024 {
 		return errors.New("http.max_json_bytes must be at least 1024")
+	}
+	if c.HTTP.MinUploadRate < 0 {
+		return errors.New("http.min_upload_rate must not be negative (0 turns the check off)")
 	}
 	if c.HTTP.RateLimit < 0 || c.HTTP.RateBurst < 0 {
 		return errors.New("http.rate_limit and http.rate_burst must not be negative (0 turns rate limiting off)")

@@ -104,7 +104,11 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 		buf := <-free
 		n, rerr := fill(body, *buf)
 		if n > 0 {
-			if err = lw.check(lw.n + int64(n)); err == nil {
+			if announced >= 0 && lw.n-start+int64(n) > announced {
+				// A body longer than announced (or than a reservation) is cut
+				// off at once, before its excess reaches the disk.
+				err = mft.Errorf(mft.EMALFORMED, "The upload is longer than the %d bytes announced.", announced)
+			} else if err = lw.check(lw.n + int64(n)); err == nil {
 				_, err = f.Write((*buf)[:n])
 				err = fsError(err, clientPath)
 			}
@@ -128,7 +132,10 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 			break
 		}
 		if rerr != nil {
-			err = mft.Errorf(mft.EMALFORMED, "The upload was interrupted after %d bytes.", lw.n-start)
+			if !errors.As(rerr, new(*mft.Error)) { // a reader's own refusal says why
+				rerr = mft.Errorf(mft.EMALFORMED, "The upload was interrupted after %d bytes.", lw.n-start)
+			}
+			err = rerr
 			break
 		}
 	}

@@ -301,15 +301,26 @@ func (s *Server) handleDropzoneUpload(c echo.Context) error {
 	if !s.Now().Before(d.ExpiresAt) {
 		return mft.Errorf(mft.EEXPIRED, "This dropzone has expired.")
 	}
-	if f.Status != mft.DropzonePending {
-		return mft.Errorf(mft.ECONFLICT, "This file is already confirmed.")
-	}
 	r := c.Request()
 	if r.ContentLength >= 0 && r.ContentLength != f.Size {
 		c.Response().Header().Set("Connection", "close")
 		return mft.Errorf(mft.EMALFORMED, "Send exactly %d bytes, as reserved (this request has %d).", f.Size, r.ContentLength)
 	}
-	fi, err := s.Files.Upload(ctx, dropzoneActor(c, d), "/"+f.ID, r.Body, files.UploadOptions{Overwrite: true, Size: f.Size})
+	// One upload per URL at a time; the file is read again once claimed,
+	// so an upload that finished meanwhile is seen.
+	if _, busy := s.dropzoneUploads.LoadOrStore(f.ID, struct{}{}); busy {
+		return refuseBody(c, mft.Errorf(mft.ECONFLICT, "This file is being uploaded through another request."))
+	}
+	defer s.dropzoneUploads.Delete(f.ID)
+	if f, err = s.Dropzones.FindFile(ctx, f.Dropzone, f.ID); err != nil {
+		return err
+	}
+	if f.Uploaded {
+		return refuseBody(c, mft.Errorf(mft.ECONFLICT, "This upload URL has been used: the file was received. Reserve a new file to send another."))
+	}
+	// The reserved size is the announced length whether or not the request
+	// has one: a chunked body is cut off at its first byte too many.
+	fi, err := s.Files.Upload(ctx, dropzoneActor(c, d), "/"+f.ID, s.minRate(c), files.UploadOptions{Overwrite: true, Size: f.Size})
 	if err != nil {
 		if mft.ErrorCode(err) == mft.ETOOLARGE {
 			err = mft.Errorf(mft.EMALFORMED, "Send exactly %d bytes, as reserved.", f.Size)

@@ -126,24 +126,24 @@ func (s *Server) receiveUpload(c echo.Context, a files.Actor, clientPath string,
 	r := c.Request()
 	opts := files.UploadOptions{Overwrite: overwrite, Size: r.ContentLength}
 	if c.QueryParam("chunks") == "" && c.QueryParam("chunk") == "" {
-		fi, err = s.Files.Upload(r.Context(), a, clientPath, r.Body, opts)
+		fi, err = s.Files.Upload(r.Context(), a, clientPath, s.minRate(c), opts)
 		return fi, err == nil, refuseBody(c, err)
 	}
 	chunk, chunks, err := chunkQuery(c)
 	if err != nil {
 		return fi, false, err
 	}
-	fi, prog, done, err := s.Files.UploadChunk(r.Context(), a, clientPath, r.Body, chunk, chunks, opts)
+	fi, prog, done, err := s.Files.UploadChunk(r.Context(), a, clientPath, s.minRate(c), chunk, chunks, opts)
 	if err == nil && !done {
 		err = writeOne(c, http.StatusAccepted, "chunk", prog)
 	}
 	return fi, done, refuseBody(c, err)
 }
 
-// refuseBody closes the connection after a refusal for size, so the rest
+// refuseBody closes the connection after a refused upload, so the rest
 // of the refused body is not read; it returns err.
 func refuseBody(c echo.Context, err error) error {
-	if code := mft.ErrorCode(err); code == mft.ETOOLARGE || code == mft.EQUOTA {
+	if err != nil {
 		c.Response().Header().Set("Connection", "close")
 	}
 	return err

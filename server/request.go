@@ -22,13 +22,17 @@ import (
 // wrong types are EINVALID naming the field; broken JSON is EMALFORMED.
 func (s *Server) decode(c echo.Context, name string, dst any) error {
 	r := c.Request()
+	rc := http.NewResponseController(c.Response().Writer)
+	_ = rc.SetReadDeadline(time.Now().Add(s.JSONBodyTimeout))
 	body := http.MaxBytesReader(c.Response(), r.Body, s.MaxJSONBytes)
 	data, err := io.ReadAll(body)
+	_ = rc.SetReadDeadline(time.Time{})
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return mft.Errorf(mft.ETOOLARGE, "Request body is larger than %d bytes.", s.MaxJSONBytes)
 	} else if err != nil {
-		return mft.Errorf(mft.EMALFORMED, "Could not read the request body.")
+		c.Response().Header().Set("Connection", "close")
+		return mft.Errorf(mft.EMALFORMED, "Could not read the request body (it must arrive within %s).", s.JSONBodyTimeout)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return mft.Errorf(mft.EMALFORMED, "Request body is empty; send a JSON object such as {%q:{…}}.", name)

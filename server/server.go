@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,8 +38,14 @@ type Server struct {
 	// there is no whole-request timeout, so long transfers are not cut off.
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
-	// MaxJSONBytes caps JSON request bodies.
-	MaxJSONBytes int64
+	// MaxJSONBytes caps JSON request bodies; JSONBodyTimeout is how long a
+	// client has to send one (it reads the body before its key is known).
+	MaxJSONBytes    int64
+	JSONBodyTimeout time.Duration
+	// An upload body slower than MinUploadRate bytes per second averaged
+	// over MinUploadWindow is cut off and removed; 0 turns it off.
+	MinUploadRate   int64
+	MinUploadWindow time.Duration
 	// Version is reported by /healthz.
 	Version string
 
@@ -90,6 +97,9 @@ type Server struct {
 	ln   net.Listener
 	http *http.Server
 	echo *echo.Echo
+	// dropzoneUploads holds the ids of dropzone files being uploaded, so
+	// that a signed URL takes one upload at a time.
+	dropzoneUploads sync.Map
 }
 
 // Open starts listening (so a bad address fails at once) and serves in the
@@ -100,6 +110,9 @@ func (s *Server) Open() error {
 	}
 	if s.MaxJSONBytes <= 0 {
 		s.MaxJSONBytes = 1 << 20
+	}
+	if s.JSONBodyTimeout <= 0 {
+		s.JSONBodyTimeout = 30 * time.Second
 	}
 	if s.Now == nil {
 		s.Now = time.Now
