@@ -104,18 +104,20 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	authn := &auth.Authenticator{Users: a.users, Tokens: a.tokens, Defender: defender,
 		TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: events, Buckets: a.buckets}
 	sftpSrv := &sftpd.Server{
-		Addr:                  cfg.SFTP.Listen,
-		HostKeyDir:            cfg.Data.Dir,
-		Files:                 a.files,
-		Auth:                  authn,
-		Users:                 a.users,
-		Logger:                logger,
-		IdleTimeout:           cfg.SFTP.IdleTimeout.D(),
-		MaxConnections:        cfg.SFTP.MaxConnections,
-		MaxConnectionsPerUser: cfg.SFTP.MaxConnectionsPerUser,
-		MaxTransfers:          cfg.SFTP.MaxTransfers,
-		Ciphers:               cfg.SFTP.Ciphers,
-		SyncUploads:           cfg.SFTP.SyncUploads,
+		Addr:                    cfg.SFTP.Listen,
+		HostKeyDir:              cfg.Data.Dir,
+		Files:                   a.files,
+		Auth:                    authn,
+		Users:                   a.users,
+		Logger:                  logger,
+		IdleTimeout:             cfg.SFTP.IdleTimeout.D(),
+		MaxConnections:          cfg.SFTP.MaxConnections,
+		MaxConnectionsPerUser:   cfg.SFTP.MaxConnectionsPerUser,
+		MaxTransfers:            cfg.SFTP.MaxTransfers,
+		MaxUnauthenticatedPerIP: cfg.SFTP.MaxUnauthenticatedPerIP,
+		LoginGrace:              cfg.SFTP.LoginGraceTime.D(),
+		Ciphers:                 cfg.SFTP.Ciphers,
+		SyncUploads:             cfg.SFTP.SyncUploads,
 	}
 	if err := sftpSrv.Open(); err != nil {
 		return err

@@ -34,13 +34,38 @@ func (a *Authenticator) audit(event, actor string, ip netip.Addr, protocol, stat
 		Protocol: protocol, Status: status, Message: msg})
 }
 
-// fail counts a failed login toward a ban and audits it.
-func (a *Authenticator) fail(actor string, ip netip.Addr, protocol, msg string) {
-	a.Defender.Fail(ip)
+// fail audits a failed login; end, from begin, counts it toward a ban
+// (nil: count it with Defender.Fail).
+func (a *Authenticator) fail(end func(bool), actor string, ip netip.Addr, protocol, msg string) {
 	if len(actor) > 256 {
 		actor = actor[:256]
 	}
 	a.audit(mft.EventUserLoginFailed, actor, ip, protocol, mft.StatusDenied, msg)
+	if end != nil {
+		end(true)
+	} else {
+		a.Defender.Fail(ip)
+	}
+}
+
+// begin reserves a login attempt from ip with the defender before any
+// credential is checked, so that parallel guesses are counted as they
+// start; the returned end settles it (true: it failed). Returns EFORBIDDEN
+// for a banned address.
+func (a *Authenticator) begin(ctx context.Context, ip netip.Addr) (end func(failed bool), err error) {
+	if !a.Defender.Attempt(ctx, ip) {
+		if err := a.CheckBan(ip); err != nil {
+			return nil, err
+		}
+		return nil, mft.Errorf(mft.ERATELIMIT, "Too many logins from %s are being checked at once; try again.", ip.Unmap())
+	}
+	done := false
+	return func(failed bool) {
+		if !done {
+			done = true
+			a.Defender.Done(ip, failed)
+		}
+	}, nil
 }
 
 // errInvalid is the one answer for unknown users, wrong passwords and bad
@@ -62,9 +87,11 @@ func (a *Authenticator) CheckBan(ip netip.Addr) error {
 // Returns EUNAUTHORIZED for an unknown key (counted as a failure) and
 // EFORBIDDEN if the account may not log in now.
 func (a *Authenticator) AuthenticateKey(ctx context.Context, key string, ip netip.Addr, protocol string) (*mft.User, error) {
-	if err := a.CheckBan(ip); err != nil {
+	end, err := a.begin(ctx, ip)
+	if err != nil {
 		return nil, err
 	}
+	defer end(false)
 	hash := HashKey(key)
 	u, err := a.Users.FindUserByAPIKeyHash(ctx, hash)
 	stored := ""
@@ -81,13 +108,13 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string, ip neti
 	switch mft.ErrorCode(err) {
 	case "":
 	case mft.ENOTFOUND, mft.EEXPIRED:
-		a.fail("", ip, protocol, "invalid or expired API key")
+		a.fail(end, "", ip, protocol, "invalid or expired API key")
 		return nil, errInvalid("API key")
 	default:
 		return nil, err
 	}
 	if !KeyMatches(key, stored) {
-		a.fail("", ip, protocol, "invalid API key")
+		a.fail(end, "", ip, protocol, "invalid API key")
 		return nil, errInvalid("API key")
 	}
 	if err := a.CheckUser(u, ip, protocol); err != nil {
@@ -100,9 +127,11 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string, ip neti
 // Login checks a password for the user with that email or username.
 // Returns EUNAUTHORIZED (counted as a failure) or EFORBIDDEN as above.
 func (a *Authenticator) Login(ctx context.Context, login, password string, ip netip.Addr, protocol string) (*mft.User, error) {
-	if err := a.CheckBan(ip); err != nil {
+	end, err := a.begin(ctx, ip)
+	if err != nil {
 		return nil, err
 	}
+	defer end(false)
 	u, err := a.FindLogin(ctx, login)
 	hash := ""
 	switch mft.ErrorCode(err) {
@@ -113,7 +142,7 @@ func (a *Authenticator) Login(ctx context.Context, login, password string, ip ne
 		return nil, err
 	}
 	if !VerifyPassword(hash, password) || hash == "" {
-		a.fail(login, ip, protocol, "wrong password or unknown user")
+		a.fail(end, login, ip, protocol, "wrong password or unknown user")
 		return nil, errInvalid("email, username or password")
 	}
 	if err := a.CheckUser(u, ip, protocol); err != nil {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"sync"
@@ -20,9 +21,11 @@ type Ban struct {
 }
 
 // Defender counts failed logins per IP across every protocol and bans an
-// address that fails more than MaxFailures times within Window for BanTime.
-// Its state lives in memory: a restart lifts all bans. The zero MaxFailures
-// turns it off.
+// address for BanTime once it has failed MaxFailures times within Window.
+// A login reserves its attempt before the credentials are checked
+// (Attempt, then Done), so that parallel guesses from one address get no
+// more answers than sequential ones: at most MaxFailures. Its state lives
+// in memory: a restart lifts all bans. The zero MaxFailures turns it off.
 type Defender struct {
 	MaxFailures int
 	Window      time.Duration
@@ -34,6 +37,10 @@ type Defender struct {
 	mu       sync.Mutex
 	failures map[netip.Addr][]time.Time
 	bans     map[netip.Addr]Ban
+	// pending counts the attempts being checked per address; changed
+	// is closed and replaced whenever one ends, waking those waiting.
+	pending map[netip.Addr]int
+	changed chan struct{}
 }
 
 // NewDefender returns a Defender with the given limits.
@@ -59,31 +66,111 @@ func (d *Defender) Banned(ip netip.Addr) (time.Time, bool) {
 	return b.Until, true
 }
 
-// Fail records a failed login from ip and reports whether it is now banned.
-func (d *Defender) Fail(ip netip.Addr) bool {
+// Attempt reserves a login attempt from ip before its credentials are
+// checked. An address may have at most MaxFailures recent failures and
+// attempts in progress together; past that, Attempt waits for one in
+// progress to end (and ctx), since it may succeed. It reports false when
+// ip is banned or ctx ends first. Each true answer must be followed by
+// exactly one Done.
+func (d *Defender) Attempt(ctx context.Context, ip netip.Addr) bool {
+	if d == nil || d.MaxFailures <= 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	for {
+		d.mu.Lock()
+		d.initLocked()
+		now := d.Now()
+		if b, ok := d.bans[ip]; ok && now.Before(b.Until) {
+			d.mu.Unlock()
+			return false
+		}
+		if len(d.recentLocked(ip, now))+d.pending[ip] < d.MaxFailures {
+			d.pending[ip]++
+			d.mu.Unlock()
+			return true
+		}
+		wake := d.changed
+		d.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// Done ends an attempt reserved by Attempt; a failed one counts toward a
+// ban, as Fail. It reports whether ip is now banned.
+func (d *Defender) Done(ip netip.Addr, failed bool) bool {
 	if d == nil || d.MaxFailures <= 0 {
 		return false
 	}
 	ip = ip.Unmap()
-	now := d.Now()
 	d.mu.Lock()
+	if d.pending[ip] <= 1 {
+		delete(d.pending, ip)
+	} else {
+		d.pending[ip]--
+	}
+	close(d.changed)
+	d.changed = make(chan struct{})
+	if !failed {
+		d.mu.Unlock()
+		return false
+	}
+	return d.failLocked(ip)
+}
+
+// Fail records a failed login from ip that was not reserved with Attempt
+// (such as a wrong dropzone token) and reports whether ip is now banned.
+func (d *Defender) Fail(ip netip.Addr) bool {
+	if d == nil || d.MaxFailures <= 0 {
+		return false
+	}
+	d.mu.Lock()
+	return d.failLocked(ip.Unmap())
+}
+
+func (d *Defender) initLocked() {
 	if d.failures == nil {
 		d.failures = make(map[netip.Addr][]time.Time)
 		d.bans = make(map[netip.Addr]Ban)
+		d.pending = make(map[netip.Addr]int)
+		d.changed = make(chan struct{})
 	}
+}
+
+// recentLocked returns ip's failures within the window, forgetting older
+// ones.
+func (d *Defender) recentLocked(ip netip.Addr, now time.Time) []time.Time {
+	recent := slices.DeleteFunc(d.failures[ip], func(t time.Time) bool { return now.Sub(t) > d.Window })
+	if len(recent) == 0 {
+		delete(d.failures, ip)
+	} else {
+		d.failures[ip] = recent
+	}
+	return recent
+}
+
+// failLocked records a failure and bans ip at the limit; it unlocks d.
+func (d *Defender) failLocked(ip netip.Addr) bool {
+	now := d.Now()
+	d.initLocked()
 	if len(d.failures) >= maxTracked {
 		d.pruneLocked(now)
 	}
-	recent := slices.DeleteFunc(d.failures[ip], func(t time.Time) bool { return now.Sub(t) > d.Window })
-	recent = append(recent, now)
+	recent := append(d.recentLocked(ip, now), now)
 	d.failures[ip] = recent
-	if len(recent) <= d.MaxFailures {
+	if len(recent) < d.MaxFailures {
 		d.mu.Unlock()
 		return false
 	}
 	ban := Ban{IP: ip.String(), Until: now.Add(d.BanTime), Failures: len(recent), BannedAt: now}
 	d.bans[ip] = ban
 	delete(d.failures, ip)
+	close(d.changed) // those waiting see the ban
+	d.changed = make(chan struct{})
 	d.mu.Unlock()
 	if d.OnBan != nil {
 		d.OnBan(ban)

@@ -1,7 +1,10 @@
 package auth_test
 
 import (
+	"context"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,16 +20,16 @@ func TestDefender(t *testing.T) {
 	ip := netip.MustParseAddr("192.0.2.7")
 	other := netip.MustParseAddr("192.0.2.8")
 
-	for i := range 3 {
+	for i := range 2 {
 		if d.Fail(ip) {
 			t.Fatalf("banned after %d failures, limit is 3", i+1)
 		}
 	}
 	if _, banned := d.Banned(ip); banned {
-		t.Fatal("banned at the limit")
+		t.Fatal("banned below the limit")
 	}
 	if !d.Fail(ip) {
-		t.Fatal("not banned past the limit")
+		t.Fatal("not banned at the limit")
 	}
 	if until, banned := d.Banned(ip); !banned || !until.Equal(clock.Add(10*time.Minute)) {
 		t.Fatalf("Banned = %v %v", until, banned)
@@ -55,7 +58,7 @@ func TestDefender(t *testing.T) {
 		}
 	})
 	t.Run("WindowSlides", func(t *testing.T) {
-		for range 3 {
+		for range 2 {
 			d.Fail(other)
 		}
 		clock = clock.Add(2 * time.Minute)
@@ -85,6 +88,74 @@ func TestDefender(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Attempts are counted as they start: with 3 allowed failures, 50
+// parallel attempts from one address that all fail are answered at most 3
+// times before the ban; the rest are refused unchecked.
+func TestDefender_ParallelAttempts(t *testing.T) {
+	d := auth.NewDefender(3, time.Minute, time.Hour)
+	ip := netip.MustParseAddr("192.0.2.7")
+	var checked, refused atomic.Int32
+	var inFlight, most atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if !d.Attempt(context.Background(), ip) {
+				refused.Add(1)
+				return
+			}
+			n := inFlight.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(time.Millisecond) // the password check
+			checked.Add(1)
+			inFlight.Add(-1)
+			d.Done(ip, true)
+		})
+	}
+	wg.Wait()
+	if checked.Load() != 3 || refused.Load() != 47 || most.Load() > 3 {
+		t.Fatalf("checked %d, refused %d, at most %d at once; want 3, 47, <= 3", checked.Load(), refused.Load(), most.Load())
+	}
+	if _, banned := d.Banned(ip); !banned {
+		t.Fatal("not banned")
+	}
+}
+
+// Successful attempts do not count: many parallel good logins from one
+// address all go through, at most MaxFailures at a time.
+func TestDefender_ParallelSuccesses(t *testing.T) {
+	d := auth.NewDefender(3, time.Minute, time.Hour)
+	ip := netip.MustParseAddr("192.0.2.8")
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if d.Attempt(context.Background(), ip) {
+				ok.Add(1)
+				d.Done(ip, false)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 50 {
+		t.Fatalf("%d of 50 good logins went through", ok.Load())
+	}
+	// One failure leaves room for two at a time; a cancelled wait says no.
+	d.Attempt(context.Background(), ip)
+	d.Done(ip, true)
+	d.Attempt(context.Background(), ip)
+	d.Attempt(context.Background(), ip)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if d.Attempt(ctx, ip) {
+		t.Fatal("a third attempt went through beside one failure and two in progress")
+	}
+	d.Done(ip, false)
+	if !d.Attempt(context.Background(), ip) {
+		t.Fatal("no room after an attempt ended")
+	}
 }
 
 func TestRateLimiter(t *testing.T) {

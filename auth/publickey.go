@@ -56,7 +56,7 @@ func (a *Authenticator) CheckPublicKey(ctx context.Context, login string, key ss
 
 // RecordFailure counts a failed login toward a ban and audits it.
 func (a *Authenticator) RecordFailure(login string, ip netip.Addr, protocol, msg string) {
-	a.fail(login, ip, protocol, msg)
+	a.fail(nil, login, ip, protocol, msg)
 }
 
 // RecordLogin audits a successful login by method ("password",

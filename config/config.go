@@ -76,7 +76,11 @@ type SFTP struct {
 	MaxConnections        int      `toml:"max_connections"`
 	MaxConnectionsPerUser int      `toml:"max_connections_per_user"`
 	MaxTransfers          int      `toml:"max_transfers"`
-	Ciphers               []string `toml:"ciphers"`
+	// MaxUnauthenticatedPerIP bounds the connections from one address
+	// still logging in; LoginGraceTime is how long a login may take.
+	MaxUnauthenticatedPerIP int      `toml:"max_unauthenticated_per_ip"`
+	LoginGraceTime          Duration `toml:"login_grace_time"`
+	Ciphers                 []string `toml:"ciphers"`
 	// SyncUploads makes every SFTP upload durable before its close is
 	// acknowledged. Off (the default, as OpenSSH's sftp-server), an upload
 	// is synced only when the client asks with fsync@openssh.com (put -f).
@@ -145,6 +149,7 @@ func Default() *Config {
 		},
 		SFTP: SFTP{Listen: ":2022", PublicHost: "localhost", IdleTimeout: Duration(15 * time.Minute),
 			MaxConnections: 500, MaxConnectionsPerUser: 20, MaxTransfers: 16,
+			MaxUnauthenticatedPerIP: 10, LoginGraceTime: Duration(2 * time.Minute),
 			Ciphers: []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"}},
 		Auth:       Auth{TokenTTL: Duration(24 * time.Hour)},
 		SMTP:       SMTP{Port: 587, TLS: "starttls"},
@@ -212,8 +217,11 @@ func (c *Config) Validate() error {
 	if err := checkListen("sftp.listen", c.SFTP.Listen); err != nil {
 		return err
 	}
-	if c.SFTP.MaxConnections < 1 || c.SFTP.MaxConnectionsPerUser < 1 || c.SFTP.MaxTransfers < 1 {
-		return fmt.Errorf("sftp.max_connections, sftp.max_connections_per_user and sftp.max_transfers must be at least 1")
+	if c.SFTP.MaxConnections < 1 || c.SFTP.MaxConnectionsPerUser < 1 || c.SFTP.MaxTransfers < 1 || c.SFTP.MaxUnauthenticatedPerIP < 1 {
+		return fmt.Errorf("sftp.max_connections, sftp.max_connections_per_user, sftp.max_transfers and sftp.max_unauthenticated_per_ip must be at least 1")
+	}
+	if c.SFTP.LoginGraceTime.D() < time.Second {
+		return fmt.Errorf("sftp.login_grace_time must be at least 1s")
 	}
 	if c.SFTP.IdleTimeout.D() < time.Second {
 		return fmt.Errorf("sftp.idle_timeout must be at least 1s")

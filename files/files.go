@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"depot/mft"
 )
@@ -92,9 +94,16 @@ func CleanPath(p string) (string, error) {
 	if len(p) > MaxPathLen {
 		return "", mft.Errorf(mft.EMALFORMED, "Path is longer than %d bytes.", MaxPathLen)
 	}
+	if !utf8.ValidString(p) {
+		return "", mft.Errorf(mft.EMALFORMED, "Path is not valid UTF-8; names must be UTF-8 text.")
+	}
 	for _, r := range p {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case unicode.IsControl(r):
 			return "", mft.Errorf(mft.EMALFORMED, "Path contains a control character.")
+		case unicode.Is(unicode.Bidi_Control, r):
+			// U+202E and its kin make "gpj.exe" display as "exe.jpg".
+			return "", mft.Errorf(mft.EMALFORMED, "Path contains a bidirectional control character (U+%04X), which can disguise a name.", r)
 		}
 	}
 	if strings.Contains(p, "\\") {

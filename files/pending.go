@@ -190,6 +190,32 @@ func (p *Pending) catchUp() {
 	}
 }
 
+// Truncate sets the upload's length, as SFTP's setstat with a size (a
+// client that resumes or rewrites a file): shorter drops the tail, longer
+// adds zeros. The limits apply to the new length; the sha256 is then
+// computed again from the file at Commit.
+func (p *Pending) Truncate(size int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.done:
+		return mft.Errorf(mft.ECONFLICT, "The upload of %s is already finished.", p.t.client)
+	case size < 0:
+		return mft.Errorf(mft.EINVALID, "A size cannot be negative.")
+	case size == p.size:
+		return nil
+	}
+	if err := p.lw.check(size); err != nil {
+		return err
+	}
+	if err := p.f.Truncate(size); err != nil {
+		return fsError(err, p.t.client)
+	}
+	p.size, p.rehash = size, true
+	p.hashed, p.ahead = min(p.hashed, size), nil
+	return nil
+}
+
 // ReadAt reads back what was written so far.
 func (p *Pending) ReadAt(b []byte, off int64) (int, error) {
 	return p.f.ReadAt(b, off)

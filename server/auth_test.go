@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"depot/auth"
+	"depot/mft"
 	"depot/server"
 )
 
@@ -116,9 +118,10 @@ func TestLogin(t *testing.T) {
 func TestDefender_BansAfterFailures(t *testing.T) {
 	ts := MustOpenServer(t)
 	ts.createUser(t, `{"user":{"email":"joe@example.com","password":"correct-horse"}}`)
-	for i := range 5 {
+	for i := range 4 {
 		want(t, ts.do(t, "GET", "/account", fmt.Sprintf("wrong-key-%d-xxxxxxxxxxxx", i), ""), 401)
 	}
+	// The fifth failure (the limit) is answered, and bans.
 	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"email":"joe@example.com","password":"nope-nope"}}`), 401)
 	r := ts.do(t, "POST", "/api/login", "", `{"user":{"email":"joe@example.com","password":"correct-horse"}}`)
 	want(t, r, 403)
@@ -189,4 +192,35 @@ func TestRateLimit(t *testing.T) {
 	r.errors(t)
 	// Another caller (no key: limited by IP) has its own allowance.
 	want(t, ts.do(t, "GET", "/admin/users", "", ""), 401)
+}
+
+// 100 parallel wrong passwords from one address get at most max_failures
+// (5 here) answers that reveal anything; the rest are refused as banned.
+// Found by the hardening review: 98 of 100 got a 401.
+func TestDefender_ParallelLogins(t *testing.T) {
+	ts := MustOpenServer(t)
+	ts.createUser(t, `{"user":{"email":"joe@example.com","password":"correct-horse"}}`)
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			r := ts.do(t, "POST", "/api/login", "", `{"user":{"email":"joe@example.com","password":"wrong-horse"}}`)
+			mu.Lock()
+			statuses[r.status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if statuses[401] > 5 || statuses[401]+statuses[403] != 100 {
+		t.Fatalf("answers %v: want at most 5 of 401, the rest 403", statuses)
+	}
+	ts.audit.Flush()
+	list, _, err := ts.Audit.FindEvents(t.Context(), mft.AuditFilter{Event: mft.EventUserLoginFailed, Page: mft.Page{Limit: 1000}})
+	if err != nil || len(list) > 5 {
+		t.Fatalf("%d user.login_failed events (%v), want at most 5", len(list), err)
+	}
+	if bans := ts.defender.Bans(); len(bans) != 1 || bans[0].Failures != 5 {
+		t.Fatalf("bans %+v", bans)
+	}
 }

@@ -94,7 +94,7 @@ func (s *Server) handleLinkCreate(c echo.Context) error {
 		return mft.Errorf(mft.EINVALID, "path is required: the file or folder to share")
 	case req.MaxDownloads < 0:
 		return mft.Errorf(mft.EINVALID, "max_downloads must be 0 (no limit) or more")
-	case req.ExpiresAt.Set && !req.ExpiresAt.Time.After(s.Now()):
+	case req.ExpiresAt.Time != nil && !req.ExpiresAt.Time.After(s.Now()): // null: never
 		return mft.Errorf(mft.EINVALID, "expires_at must be in the future")
 	case req.Password != "" && len(req.Password) < 8:
 		return mft.Errorf(mft.EINVALID, "password must be at least 8 characters")
@@ -106,7 +106,7 @@ func (s *Server) handleLinkCreate(c echo.Context) error {
 	}
 	clientPath, _ := files.CleanPath(req.Path) // Share accepted it
 	l := &mft.Link{Path: storage, ClientPath: clientPath, Folder: folder, MaxDownloads: req.MaxDownloads, AllowUpload: req.AllowUpload, CreatedBy: caller(c).ID}
-	if req.ExpiresAt.Set {
+	if req.ExpiresAt.Time != nil {
 		t := req.ExpiresAt.Time.UTC()
 		l.ExpiresAt = &t
 	}

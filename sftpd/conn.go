@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -35,6 +36,83 @@ type connState struct {
 	mu        sync.Mutex
 	login     string // the last username tried with a rejected key
 	keyFailed bool
+	// loggedIn is set once the client, logged in, opens its first channel
+	// (a public key callback's success alone proves nothing: clients may
+	// ask whether a key would do without holding it), or the connection
+	// closes first; grace closes a connection that takes too long.
+	loggedIn atomic.Bool
+	grace    *time.Timer
+}
+
+// loginDone releases the connection's place among its address's
+// connections still logging in, once.
+func (c *connState) loginDone() {
+	if c.loggedIn.CompareAndSwap(false, true) {
+		c.grace.Stop()
+		c.s.releaseLogin(c.ip)
+	}
+}
+
+// waitingPerPlace is how many connections from one address may wait for
+// each place among those logging in.
+const waitingPerPlace = 10
+
+// admitLogin takes a place for a new connection from ip among those
+// logging in. When the address has MaxUnauthenticatedPerIP already, the
+// connection waits (before any SSH work) for one to finish, up to the
+// login grace time, so that parallel clients are slowed rather than
+// refused; it reports false when the wait is over, or when
+// waitingPerPlace times as many are already waiting. Waiting connections
+// count toward MaxConnections.
+func (s *Server) admitLogin(ip netip.Addr) bool {
+	deadline := time.NewTimer(s.LoginGrace)
+	defer deadline.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	waiting := false
+	defer func() {
+		if waiting {
+			s.waitingLogin[ip]--
+			if s.waitingLogin[ip] <= 0 {
+				delete(s.waitingLogin, ip)
+			}
+		}
+	}()
+	for {
+		if s.unauthenticated[ip] < s.MaxUnauthenticatedPerIP {
+			s.unauthenticated[ip]++
+			return true
+		}
+		if !waiting {
+			if s.waitingLogin[ip] >= waitingPerPlace*s.MaxUnauthenticatedPerIP {
+				return false
+			}
+			s.waitingLogin[ip]++
+			waiting = true
+		}
+		freed := s.loginFreed
+		s.mu.Unlock()
+		select {
+		case <-freed:
+			s.mu.Lock()
+		case <-deadline.C:
+			s.mu.Lock()
+			return false
+		}
+	}
+}
+
+// releaseLogin gives back a place taken by admitLogin.
+func (s *Server) releaseLogin(ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unauthenticated[ip] <= 1 {
+		delete(s.unauthenticated, ip)
+	} else {
+		s.unauthenticated[ip]--
+	}
+	close(s.loginFreed)
+	s.loginFreed = make(chan struct{})
 }
 
 // keyRejected remembers that a key offered for login was not accepted.
@@ -69,7 +147,17 @@ func (s *Server) acceptConn(ctx ssh.Context, c net.Conn) net.Conn {
 		reject(c, disconnectTooManyConnections, fmt.Sprintf("Too many connections to this server (limit %d); try again later.", s.MaxConnections))
 		return nil
 	}
+	if !s.admitLogin(ip) {
+		s.conns.Add(-1)
+		reject(c, disconnectTooManyConnections, fmt.Sprintf("Too many connections from %s are logging in at once (limit %d); try again later.", ip, s.MaxUnauthenticatedPerIP))
+		return nil
+	}
 	st := &connState{Conn: c, s: s, ctx: ctx, ip: ip}
+	st.grace = time.AfterFunc(s.LoginGrace, func() {
+		if !st.loggedIn.Load() {
+			c.Close()
+		}
+	})
 	ctx.SetValue(connStateKey{}, st)
 	return st
 }
@@ -78,6 +166,7 @@ func (s *Server) acceptConn(ctx ssh.Context, c net.Conn) net.Conn {
 // authenticated as one failed login, releases its slot, and closes it.
 func (c *connState) Close() error {
 	c.once.Do(func() {
+		c.loginDone()
 		c.s.conns.Add(-1)
 		c.mu.Lock()
 		failed, login := c.keyFailed, c.login
@@ -154,4 +243,13 @@ func (s *Server) sshConfig(ctx ssh.Context) *gossh.ServerConfig {
 		return &gossh.Permissions{Extensions: map[string]string{extUser: u.ID, extMethod: "publickey " + gossh.FingerprintSHA256(key)}}, nil
 	}
 	return cfg
+}
+
+// sessionChannel is the session channel handler: the first channel of a
+// connection ends its login.
+func sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, newChan gossh.NewChannel, ctx ssh.Context) {
+	if st, ok := ctx.Value(connStateKey{}).(*connState); ok {
+		st.loginDone()
+	}
+	ssh.DefaultSessionHandler(srv, conn, newChan, ctx)
 }

@@ -3,6 +3,7 @@ package sftpd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path"
@@ -188,11 +189,29 @@ func (h *handler) Filecmd(r *sftp.Request) error {
 			attrs := r.Attributes()
 			atime, mtime = time.Unix(int64(attrs.Atime), 0), time.Unix(int64(attrs.Mtime), 0)
 		}
+		flags := r.AttrFlags()
 		if u := h.pending(p); u != nil {
+			if flags.Size {
+				if err := u.p.Truncate(int64(r.Attributes().Size)); err != nil {
+					return h.sftpError(err)
+				}
+			}
 			if !mtime.IsZero() {
 				u.p.SetTimes(atime, mtime)
 			}
 			return nil
+		}
+		if flags.Size {
+			// A stored file changes only by a whole new upload, which is
+			// published at once with its checksum; cutting or growing it
+			// in place is refused unless it changes nothing.
+			fi, err := h.s.Files.Stat(ctx, a, p)
+			if err != nil {
+				return h.sftpError(err)
+			}
+			if fi.Size != int64(r.Attributes().Size) {
+				return fmt.Errorf("%s cannot be resized in place; upload it again (a file being uploaded can be resized).", p)
+			}
 		}
 		if !mtime.IsZero() {
 			return h.sftpError(h.s.Files.SetTimes(ctx, a, p, atime, mtime))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,12 @@ type Server struct {
 	// SyncUploads syncs every upload before its close is acknowledged;
 	// otherwise only uploads whose client asks (fsync@openssh.com).
 	SyncUploads bool
+	// MaxUnauthenticatedPerIP bounds the connections from one address that
+	// are logging in at once (sshd's MaxStartups, per address); as many
+	// again wait for a place, more are refused. LoginGrace is how long a
+	// connection may take to log in. Open sets 10 and 2m.
+	MaxUnauthenticatedPerIP int
+	LoginGrace              time.Duration
 
 	srv     *ssh.Server
 	ln      net.Listener
@@ -50,6 +57,12 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	perUser  map[string]int
+	// unauthenticated counts the connections per address still logging
+	// in, waitingLogin those waiting for a place; loginFreed is closed
+	// (and replaced) when a place is given back.
+	unauthenticated map[netip.Addr]int
+	waitingLogin    map[netip.Addr]int
+	loginFreed      chan struct{}
 }
 
 // Modern algorithms only: no SHA-1, no CBC, no DH groups below 2048 bits.
@@ -72,10 +85,17 @@ func (s *Server) Open() error {
 		return err
 	}
 	s.sessions, s.perUser = map[string]*session{}, map[string]int{}
+	s.unauthenticated, s.waitingLogin, s.loginFreed = map[netip.Addr]int{}, map[netip.Addr]int{}, make(chan struct{})
+	if s.MaxUnauthenticatedPerIP <= 0 {
+		s.MaxUnauthenticatedPerIP = 10
+	}
+	if s.LoginGrace <= 0 {
+		s.LoginGrace = 2 * time.Minute
+	}
 	s.srv = &ssh.Server{
 		Handler:                    refuseShell,
 		SubsystemHandlers:          map[string]ssh.SubsystemHandler{"sftp": s.handleSFTP},
-		ChannelHandlers:            map[string]ssh.ChannelHandler{"session": ssh.DefaultSessionHandler},
+		ChannelHandlers:            map[string]ssh.ChannelHandler{"session": sessionChannel},
 		RequestHandlers:            map[string]ssh.RequestHandler{},
 		ConnCallback:               s.acceptConn,
 		ServerConfigCallback:       s.sshConfig,

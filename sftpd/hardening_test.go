@@ -1,0 +1,86 @@
+package sftpd_test
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"depot/mft"
+)
+
+// Truncate works on a file being uploaded (shorter and longer, with the
+// right checksum) and is refused with a message on a stored file. Found
+// by the hardening review: a truncate to a larger size answered success
+// and changed nothing.
+func TestTruncate(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "trunc")
+	c, _ := e.dial(t, p)
+
+	f, err := c.Create("/cut.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789"), 10)
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(40); err != nil { // FSETSTAT with a size
+		t.Fatalf("truncate an upload: %v", err)
+	}
+	if err := f.Truncate(60); err != nil {
+		t.Fatalf("grow an upload: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantData := append(append([]byte{}, data[:40]...), make([]byte, 20)...)
+	if got, _ := e.stored(p.user, "cut.bin"); !bytes.Equal(got, wantData) {
+		t.Fatalf("stored %q", got)
+	}
+	e.audit.Flush()
+	evs, _, _ := e.auditSvc.FindEvents(t.Context(), mft.AuditFilter{Event: mft.EventFileUploaded})
+	if len(evs) != 1 || evs[0].SHA256 != sha(wantData) || evs[0].Size != 60 {
+		t.Fatalf("upload event %+v", evs)
+	}
+
+	// A stored file: the same size is fine, another is refused with why.
+	if err := c.Truncate("/cut.bin", 60); err != nil {
+		t.Fatalf("truncate to the same size: %v", err)
+	}
+	for _, size := range []int64{10, 1000} {
+		err := c.Truncate("/cut.bin", size)
+		if err == nil || !strings.Contains(err.Error(), "cannot be resized in place") {
+			t.Fatalf("truncate a stored file to %d: %v", size, err)
+		}
+	}
+	if got, _ := e.stored(p.user, "cut.bin"); !bytes.Equal(got, wantData) {
+		t.Fatal("a refused truncate changed the file")
+	}
+}
+
+// Names that are not UTF-8, or that carry bidirectional controls, are
+// refused with the rule; nothing is created.
+func TestHostileNames(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "names")
+	c, _ := e.dial(t, p)
+	for name, rule := range map[string]string{
+		"/bad\xff.txt":          "not valid UTF-8",
+		"/invoice\u202efdp.exe": "bidirectional control",
+		"/x\u2067y":             "bidirectional control",
+	} {
+		_, err := c.Create(name)
+		if err == nil || !strings.Contains(err.Error(), rule) {
+			t.Fatalf("create %q: %v, want %q", name, err, rule)
+		}
+		if err := c.Mkdir(name); err == nil || !strings.Contains(err.Error(), rule) {
+			t.Fatalf("mkdir %q: %v", name, err)
+		}
+	}
+	entries, err := os.ReadDir(e.dir + "/files/users/names")
+	if err == nil && len(entries) != 0 {
+		t.Fatalf("created %v", entries)
+	}
+}
