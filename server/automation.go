@@ -45,6 +45,7 @@ func automationView(a *mft.Automation) *mft.Automation {
 	v.Actions = make([]mft.Action, len(a.Actions))
 	for i, act := range a.Actions {
 		act.Secret, act.PrivateKey, act.Passphrase = hidden(act.Secret), hidden(act.PrivateKey), hidden(act.Passphrase)
+		act.URL = hiddenURL(act.URL)
 		v.Actions[i] = act
 	}
 	return &v
@@ -56,6 +57,41 @@ func hidden(v string) string {
 		return ""
 	}
 	return "(set)"
+}
+
+// hiddenURL shows a URL with the password of its user:pass@ replaced by
+// "(set)", like other secrets.
+func hiddenURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); !ok {
+		return raw
+	}
+	u.User = url.User(u.User.Username())
+	user := u.User.String()
+	return strings.Replace(u.String(), "://"+user+"@", "://"+user+":(set)@", 1)
+}
+
+// keepURLSecret gives a URL sent back with the "(set)" password the
+// password of the URL it replaces.
+func keepURLSecret(raw, prev string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if pw, ok := u.User.Password(); !ok || pw != "(set)" {
+		return raw
+	}
+	p, err := url.Parse(prev)
+	if err != nil || p.User == nil {
+		return raw
+	}
+	if old, ok := p.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), old)
+	}
+	return u.String()
 }
 
 // automationRequest is the body of POST and PUT: an automation without
@@ -91,6 +127,7 @@ func (s *Server) buildAutomation(req *automationRequest, a, old *mft.Automation)
 		act.Secret = s.keepOrSeal(act.Secret, prev.Secret)
 		act.PrivateKey = s.keepOrSeal(act.PrivateKey, prev.PrivateKey)
 		act.Passphrase = s.keepOrSeal(act.Passphrase, prev.Passphrase)
+		act.URL = keepURLSecret(act.URL, prev.URL)
 	}
 	return nil
 }
@@ -252,14 +289,14 @@ type webhookView struct {
 }
 
 func newWebhookView(w *mft.Webhook) webhookView {
-	return webhookView{ID: w.ID, URL: w.URL, Events: w.Events, Paths: w.Paths, Bucket: w.Bucket, HasSecret: w.Secret != "",
+	return webhookView{ID: w.ID, URL: hiddenURL(w.URL), Events: w.Events, Paths: w.Paths, Bucket: w.Bucket, HasSecret: w.Secret != "",
 		Active: w.Active, CreatedAt: w.CreatedAt.Format(timeFormat), UpdatedAt: w.UpdatedAt.Format(timeFormat)}
 }
 
 // applyWebhook copies the set fields onto w and checks the result.
 func (s *Server) applyWebhook(req *webhookRequest, w *mft.Webhook) error {
 	if req.URL != nil {
-		w.URL = *req.URL
+		w.URL = keepURLSecret(*req.URL, w.URL)
 	}
 	if req.Events != nil {
 		w.Events = *req.Events
