@@ -62,7 +62,9 @@ func (s *Service) Deliver(ctx context.Context, from string, to Actor, toPath, su
 	}
 	s.addUsage(ctx, path.Dir(from), -fi.Size())
 	s.addUsage(ctx, path.Dir(dst.storage), fi.Size())
-	s.publish(mft.Event{Event: mft.EventFileUploaded, Path: dst.storage, Size: fi.Size(), SHA256: sum}, to)
+	if err := s.publishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: dst.storage, Size: fi.Size(), SHA256: sum}, to, s.Sync); err != nil {
+		return "", err
+	}
 	return dst.storage, nil
 }
 

@@ -5,6 +5,7 @@
 package files
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -162,6 +163,25 @@ func (s *Service) publish(ev mft.Event, a Actor) {
 	if s.Events == nil {
 		return
 	}
+	s.Events.Publish(s.stamp(ev, a))
+}
+
+// publishDurable publishes ev and, when durable and the sink can, returns
+// once it is stored: the event of an upload that is acknowledged as
+// durable must survive a crash with it.
+func (s *Service) publishDurable(ctx context.Context, ev mft.Event, a Actor, durable bool) error {
+	if d, ok := s.Events.(mft.DurableSink); ok && durable {
+		if err := d.PublishDurable(context.WithoutCancel(ctx), s.stamp(ev, a)); err != nil {
+			return fmt.Errorf("files: store the %s event of %s: %w", ev.Event, ev.Path, err)
+		}
+		return nil
+	}
+	s.publish(ev, a)
+	return nil
+}
+
+// stamp fills in who, how, when and the status of an event.
+func (s *Service) stamp(ev mft.Event, a Actor) mft.Event {
 	if a.User != nil {
 		ev.Actor, ev.Bucket = a.User.ID, a.User.Bucket
 	}
@@ -170,7 +190,7 @@ func (s *Service) publish(ev mft.Event, a Actor) {
 		ev.Status = mft.StatusOK
 	}
 	ev.Time = s.Now().UTC()
-	s.Events.Publish(ev)
+	return ev
 }
 
 // info builds the FileInfo of a file at a client path.

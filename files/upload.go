@@ -205,7 +205,10 @@ func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *o
 	}
 	sum := hex.EncodeToString(lw.h.Sum(nil))
 	s.addUsage(ctx, path.Dir(t.storage), lw.n-lw.oldSize)
-	s.publish(mft.Event{Event: mft.EventFileUploaded, Path: t.storage, Size: lw.n, SHA256: sum}, a)
+	// A synced upload is acknowledged as durable, and its record with it.
+	if err := s.publishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: t.storage, Size: lw.n, SHA256: sum}, a, lw.sync); err != nil {
+		return mft.FileInfo{}, err
+	}
 	out := info(t.client, fi)
 	out.SHA256 = sum
 	return out, nil

@@ -1,5 +1,10 @@
 package mft
 
+import (
+	"context"
+	"errors"
+)
+
 // Event names, as listed in the design. Every event is written to the audit
 // log; webhooks and automations subscribe to them.
 const (
@@ -39,4 +44,27 @@ func (m MultiSink) Publish(ev Event) {
 	for _, s := range m {
 		s.Publish(ev)
 	}
+}
+
+// DurableSink is an EventSink that can also keep an event on disk before
+// it returns, for events a client is about to be told of (an acknowledged
+// upload must never be missing from the audit log after a crash).
+type DurableSink interface {
+	EventSink
+	// PublishDurable returns once ev is stored, or with the error that
+	// kept it from being stored.
+	PublishDurable(ctx context.Context, ev Event) error
+}
+
+// PublishDurable hands ev to every sink, waiting for those that store it.
+func (m MultiSink) PublishDurable(ctx context.Context, ev Event) error {
+	var errs []error
+	for _, s := range m {
+		if d, ok := s.(DurableSink); ok {
+			errs = append(errs, d.PublishDurable(ctx, ev))
+		} else {
+			s.Publish(ev)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -118,7 +119,13 @@ type AuditLog struct {
 	flushMu sync.Mutex // held while a batch is written, so Flush waits for one in flight
 	mu      sync.Mutex
 	pending []mft.Event
-	wake    chan struct{}
+	// queued counts the events ever queued and written those ever
+	// written (or failed); written moves is broadcast by closing and
+	// replacing progress. failed remembers the last failed batches.
+	queued, written uint64
+	progress        chan struct{}
+	failed          []failedBatch
+	wake            chan struct{}
 	closing chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -126,6 +133,12 @@ type AuditLog struct {
 
 // maxAuditBatch is the most events written in one transaction.
 const maxAuditBatch = 1000
+
+// failedBatch is a range of events (by queue number) whose write failed.
+type failedBatch struct {
+	from, to uint64 // from < n <= to
+	err      error
+}
 
 // Open starts the writer.
 func (l *AuditLog) Open() {
@@ -136,6 +149,7 @@ func (l *AuditLog) Open() {
 		l.Logger = slog.New(slog.DiscardHandler)
 	}
 	l.wake = make(chan struct{}, 1)
+	l.progress = make(chan struct{})
 	l.closing = make(chan struct{})
 	l.done = make(chan struct{})
 	go l.run()
@@ -148,14 +162,70 @@ func (l *AuditLog) Publish(ev mft.Event) {
 	}
 	l.mu.Lock()
 	l.pending = append(l.pending, ev)
+	l.queued++
 	full := len(l.pending) >= maxAuditBatch
 	l.mu.Unlock()
 	if full {
+		l.kick()
+	}
+}
+
+func (l *AuditLog) kick() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// PublishDurable queues ev and returns once it is stored: the writer
+// commits at once, with every event queued meanwhile, so concurrent
+// callers share one transaction (group commit).
+func (l *AuditLog) PublishDurable(ctx context.Context, ev mft.Event) error {
+	if ev.Time.IsZero() {
+		ev.Time = l.Service.db.now()
+	}
+	l.mu.Lock()
+	l.pending = append(l.pending, ev)
+	l.queued++
+	mine := l.queued
+	l.mu.Unlock()
+	l.kick()
+	for {
+		l.mu.Lock()
+		done, progress := l.written >= mine, l.progress
+		var err error
+		for _, f := range l.failed {
+			if f.from < mine && mine <= f.to {
+				err = f.err
+			}
+		}
+		l.mu.Unlock()
+		if done {
+			return err
+		}
 		select {
-		case l.wake <- struct{}{}:
-		default:
+		case <-progress:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.done:
+			return errors.New("store: the audit log is closed")
 		}
 	}
+}
+
+// wrote records that n more events were written (err nil) or lost.
+func (l *AuditLog) wrote(n int, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.failed = append(l.failed, failedBatch{l.written, l.written + uint64(n), err})
+		if len(l.failed) > 64 {
+			l.failed = l.failed[1:]
+		}
+	}
+	l.written += uint64(n)
+	close(l.progress)
+	l.progress = make(chan struct{})
 }
 
 // Flush writes every queued event now; when it returns, every event
@@ -174,7 +244,9 @@ func (l *AuditLog) Flush() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := l.Service.AppendEvents(context.Background(), batch); err != nil {
+		err := l.Service.AppendEvents(context.Background(), batch)
+		l.wrote(len(batch), err)
+		if err != nil {
 			return err
 		}
 	}
