@@ -126,9 +126,9 @@ type AuditLog struct {
 	progress        chan struct{}
 	failed          []failedBatch
 	wake            chan struct{}
-	closing chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	closing         chan struct{}
+	done            chan struct{}
+	once            sync.Once
 }
 
 // maxAuditBatch is the most events written in one transaction.
