@@ -158,7 +158,9 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		Defender:          defender,
 		Limiter:           auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
 		Backup:            a.db.Backup,
-		Ping:              a.db.Ping,
+		Ping: func(ctx context.Context) error {
+			return errors.Join(a.db.Ping(ctx), a.files.Health())
+		},
 	}
 	if cfg.SMTP.Host != "" {
 		srv.Mailer = &mail.Sender{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,

@@ -92,9 +92,18 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 		}
 		return mft.FileInfo{}, progress, false, fsError(err, t.client)
 	}
-	defer s.tmpRoot.RemoveAll(claimed)
 	fi, err := s.assemble(ctx, a, clientPath, claimed, chunks, opts)
-	return fi, progress, err == nil, err
+	if err != nil {
+		// The pieces stay for another try (sending any piece again
+		// assembles), unless a new set was started meanwhile.
+		if s.tmpRoot.Rename(claimed, dir) != nil {
+			s.tmpRoot.RemoveAll(claimed)
+		}
+		progress.Received = chunks
+		return fi, progress, false, err
+	}
+	s.tmpRoot.RemoveAll(claimed)
+	return fi, progress, true, nil
 }
 
 // storePiece streams one piece to a temporary name and renames it into
@@ -157,6 +166,11 @@ func (s *Service) assemble(ctx context.Context, a Actor, clientPath, dir string,
 		}
 		total += fi.Size()
 		readers[i] = f
+	}
+	// The file is written beside its pieces: say so before starting when
+	// the disk cannot hold both.
+	if _, free, err := diskSpace(s.tmp); err == nil && free < total {
+		return mft.FileInfo{}, mft.Errorf(mft.EQUOTA, "The server's disk is full: assembling %s needs %d bytes free, %d are. The pieces are kept; send the last one again once space is freed.", clientPath, total, free)
 	}
 	opts.Size = total
 	return s.Upload(ctx, a, clientPath, io.MultiReader(readers...), opts)

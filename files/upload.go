@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"io/fs"
@@ -423,4 +424,21 @@ func (s *Service) Space(ctx context.Context, a Actor) (total, free int64, err er
 		return u.QuotaMB * mb, max(u.QuotaMB*mb-used, 0), err
 	}
 	return diskSpace(s.tmp)
+}
+
+// MinFreeBytes is the free space on the storage disk below which Health
+// reports the disk as full.
+const MinFreeBytes = 16 << 20
+
+// Health returns EUNAVAILABLE when the storage disk has less than
+// MinFreeBytes free, saying how much is left.
+func (s *Service) Health() error {
+	_, free, err := diskSpace(s.tmp)
+	if err != nil {
+		return fmt.Errorf("files: free space: %w", err)
+	}
+	if free < MinFreeBytes {
+		return mft.Errorf(mft.EUNAVAILABLE, "The disk of the data directory is full: %d bytes free.", free)
+	}
+	return nil
 }

@@ -14,6 +14,8 @@ declare -A tools=(
 	[chromium]=chromium
 	[python3]=python3 # its smtpd module is the SMTP peer of the mail tests
 	[gpg]=gnupg
+	[mkfs.ext4]=e2fsprogs # the disk-full test loop-mounts a small ext4 image
+	[mount]=mount
 )
 
 missing=()

@@ -291,7 +291,11 @@ func (s *Server) handleHealth(c echo.Context) error {
 	if s.Ping != nil {
 		if err := s.Ping(c.Request().Context()); err != nil {
 			s.Logger.Error("health check failed", "err", err)
-			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			reason := "The database does not answer."
+			if mft.ErrorCode(err) == mft.EUNAVAILABLE {
+				reason = mft.ErrorMessage(err)
+			}
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.Version})

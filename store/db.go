@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,6 +63,10 @@ type DB struct {
 	queueMu  sync.Mutex
 	queue    []*write
 	commitMu sync.Mutex
+
+	// writeErr is the disk error of the last commit that failed for one,
+	// until a commit succeeds; Ping reports it.
+	writeErr atomic.Pointer[error]
 }
 
 // write is one queued update and where its result goes.
@@ -175,7 +181,27 @@ func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		db.commitGroup(group)
 	}
 	db.commitMu.Unlock()
-	return <-w.done
+	return db.diskError(<-w.done)
+}
+
+// diskError notes the outcome of a commit for Ping, and turns a full disk
+// into EQUOTA (507) with a message that names no host path. Nothing of a
+// failed commit is kept.
+func (db *DB) diskError(err error) error {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		db.writeErr.Store(nil)
+		return nil
+	case errors.As(err, new(*mft.Error)):
+		return err
+	case errors.As(err, &errno) && (errno == syscall.ENOSPC || errno == syscall.EDQUOT):
+		db.writeErr.Store(&err)
+		return mft.Errorf(mft.EQUOTA, "The server's disk is full: the change was not saved. Ask the administrator to free space.")
+	case errors.As(err, &errno) && (errno == syscall.EIO || errno == syscall.EROFS):
+		db.writeErr.Store(&err)
+	}
+	return err
 }
 
 // errRetrySolo rolls a group back when one of its writes fails, so that
@@ -331,10 +357,29 @@ func BackupFile(path string, w io.Writer) (int64, error) {
 
 // Ping checks that the database answers a read transaction.
 func (db *DB) Ping(ctx context.Context) error {
-	return db.view(ctx, func(tx *bolt.Tx) error {
+	err := db.view(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta) == nil {
 			return errors.New("store: meta bucket missing")
 		}
 		return nil
 	})
+	if err != nil || db.writeErr.Load() == nil {
+		return err
+	}
+	// The last commit failed on the disk: try a small write, which clears
+	// the state once the disk takes writes again.
+	err = db.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("health_probe"), []byte(db.now().UTC().Format(time.RFC3339)))
+	})
+	if err == nil {
+		return nil
+	}
+	reason := "a disk error"
+	if last := db.writeErr.Load(); last != nil {
+		var errno syscall.Errno
+		if errors.As(*last, &errno) {
+			reason = errno.Error()
+		}
+	}
+	return mft.Errorf(mft.EUNAVAILABLE, "The database cannot be written: %s.", reason)
 }
