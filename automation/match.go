@@ -97,28 +97,43 @@ func holds(c mft.Condition, s subject, now time.Time) bool {
 // Glob matches a slash-separated path against a pattern in which * and ?
 // stay within one segment and ** spans any number of segments.
 func Glob(pattern, name string) bool {
-	return globParts(strings.Split(strings.Trim(pattern, "/"), "/"), strings.Split(strings.Trim(name, "/"), "/"))
-}
-
-func globParts(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := 0; i <= len(name); i++ {
-				if globParts(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
+	var pat []string
+	for _, p := range strings.Split(strings.Trim(pattern, "/"), "/") {
+		if p == "**" && len(pat) > 0 && pat[len(pat)-1] == "**" {
+			continue // **/** is **
 		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], name[0]); !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
+		pat = append(pat, p)
 	}
-	return len(name) == 0
+	segs := strings.Split(strings.Trim(name, "/"), "/")
+	// failed remembers the (pattern, name) positions after a ** that
+	// cannot match, so that many ** cost polynomial, not exponential, time.
+	failed := map[[2]int]bool{}
+	var match func(i, j int) bool
+	match = func(i, j int) bool {
+		for i < len(pat) {
+			if pat[i] == "**" {
+				if failed[[2]int{i, j}] {
+					return false
+				}
+				for k := j; k <= len(segs); k++ {
+					if match(i+1, k) {
+						return true
+					}
+				}
+				failed[[2]int{i, j}] = true
+				return false
+			}
+			if j == len(segs) {
+				return false
+			}
+			if ok, _ := path.Match(pat[i], segs[j]); !ok {
+				return false
+			}
+			i, j = i+1, j+1
+		}
+		return j == len(segs)
+	}
+	return match(0, 0)
 }
 
 // expand fills the placeholders of a destination for a file at p.

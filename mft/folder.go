@@ -5,6 +5,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode"
 	"time"
 )
 
@@ -51,7 +52,7 @@ func normalizeExtensions(field string, exts []string) ([]string, error) {
 	out := []string{}
 	for _, e := range exts {
 		e = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(e), "."))
-		if e == "" || len(e) > 32 || strings.ContainsAny(e, "/\\*?. \x00") {
+		if e == "" || len(e) > 32 || strings.ContainsFunc(e, notExtensionRune) {
 			return nil, Errorf(EINVALID, "%s: %q is not a file extension such as \"csv\"", field, e)
 		}
 		if !slices.Contains(out, e) {
@@ -59,6 +60,12 @@ func normalizeExtensions(field string, exts []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// notExtensionRune reports a character that has no place in a file
+// extension: extensions are letters, digits and - _ + ~.
+func notExtensionRune(r rune) bool {
+	return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_+~", r)
 }
 
 // Extension returns the lower-case extension of a file name without the

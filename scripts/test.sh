@@ -34,3 +34,10 @@ export CGO_ENABLED=1 # the race detector needs cgo
 
 go vet ./...
 go test -race -count=1 "$@" ./...
+
+# Each fuzz target runs a few seconds beyond its seed corpus (the seeds in
+# the code and testdata/fuzz, which `go test` above already replayed).
+for target in files:FuzzCleanPath server:FuzzDecodeEnvelope sftpd:FuzzShim \
+	automation:FuzzSchedule automation:FuzzConditions mft:FuzzExtensionList; do
+	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-5s}" -fuzzminimizetime 100x "./${target%%:*}"
+done

@@ -34,6 +34,12 @@ func (s *Server) decode(c echo.Context, name string, dst any) error {
 		c.Response().Header().Set("Connection", "close")
 		return mft.Errorf(mft.EMALFORMED, "Could not read the request body (it must arrive within %s).", s.JSONBodyTimeout)
 	}
+	return decodeEnvelope(data, name, dst)
+}
+
+// decodeEnvelope decodes a JSON object, wrapped in its resource name or
+// bare, into dst; errors are EMALFORMED or EINVALID naming the field.
+func decodeEnvelope(data []byte, name string, dst any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return mft.Errorf(mft.EMALFORMED, "Request body is empty; send a JSON object such as {%q:{…}}.", name)
 	}
