@@ -5,8 +5,8 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"unicode"
 	"time"
+	"unicode"
 )
 
 // Folder holds the rules of a storage folder and everything below it:
