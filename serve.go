@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -35,6 +36,9 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		return err
 	}
 	logger := newLogger(cfg.Log, stderr)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Runtime.MemoryLimitMB > 0 {
+		debug.SetMemoryLimit(cfg.Runtime.MemoryLimitMB << 20)
+	}
 	if path := os.Getenv("DEPOT_CPU_PROFILE"); path != "" { // for diagnosis: a CPU profile of the whole run
 		f, err := os.Create(path)
 		if err != nil {

@@ -31,6 +31,7 @@ type Config struct {
 	SMTP       SMTP       `toml:"smtp"`
 	Automation Automation `toml:"automation"`
 	Log        Log        `toml:"log"`
+	Runtime    Runtime    `toml:"runtime"`
 
 	// AdminAPIKey comes only from DEPOT_ADMIN_API_KEY: on first start it
 	// becomes the API key of admin@localhost.
@@ -124,6 +125,15 @@ type Automation struct {
 	Workers int `toml:"workers"`
 }
 
+// Runtime configures the Go runtime under Depot.
+type Runtime struct {
+	// MemoryLimitMB is a soft limit on the memory the runtime uses (the
+	// heap, stacks and buffers; GOMEMLIMIT, which wins when set): near it
+	// the garbage collector runs more often instead of letting the heap
+	// grow to twice what is live. 0 leaves the runtime's default (none).
+	MemoryLimitMB int64 `toml:"memory_limit_mb"`
+}
+
 // Log configures the structured log on standard error.
 type Log struct {
 	Level  string `toml:"level"`
@@ -157,6 +167,7 @@ func Default() *Config {
 		Defender:   Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
 		Audit:      Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:        Log{Level: "info", Format: "text"},
+		Runtime:    Runtime{MemoryLimitMB: 960},
 	}
 }
 
@@ -280,6 +291,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.RateLimit < 0 || c.HTTP.RateBurst < 0 {
 		return errors.New("http.rate_limit and http.rate_burst must not be negative (0 turns rate limiting off)")
+	}
+	if c.Runtime.MemoryLimitMB < 0 {
+		return errors.New("runtime.memory_limit_mb must not be negative (0 leaves the Go runtime's default)")
 	}
 	if c.Defender.Enabled && c.Defender.MaxFailures < 1 {
 		return errors.New("defender.max_failures must be at least 1 when the defender is enabled")

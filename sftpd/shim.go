@@ -48,10 +48,41 @@ type shim struct {
 	// for before it sends more (one request at a time, as with many small
 	// files): it is written at once rather than queued for the batcher.
 	unanswered atomic.Int64
+	// slots bounds the client's requests in the server at once
+	// (maxInFlight): a request takes a slot before the server reads it and
+	// its reply gives it back. Past the bound the client's packets wait in
+	// the SSH channel, whose window then holds the client back, so a busy
+	// session's memory does not grow with the client's queue depth.
+	slots chan struct{}
+}
+
+// maxInFlight is how many requests of one session the server holds at
+// once. OpenSSH's client keeps up to 64 requests of up to 255 KiB (the
+// write length Depot announces) outstanding, and pkg/sftp's allocator
+// keeps, for the session's life, as many packet buffers as were ever in
+// use at once: 16 MiB a busy session when all were read in. Four keep
+// large-file throughput where it was (bench/sftp.sh) and bound a busy
+// session to about 1.3 MiB of buffers (bench/sessions.sh).
+const maxInFlight = 4
+
+// request counts a client packet handed to the server, waiting for a slot.
+func (s *shim) request() {
+	s.slots <- struct{}{}
+	s.unanswered.Add(1)
+}
+
+// answered counts a reply and frees its request's slot; it returns the
+// requests still unanswered.
+func (s *shim) answered() int64 {
+	select {
+	case <-s.slots:
+	default: // a reply to no request (none in a well-formed session)
+	}
+	return s.unanswered.Add(-1)
 }
 
 func newShim(rw io.ReadWriteCloser) *shim {
-	return &shim{rw: rw, w: newBatcher(rw), r: bufio.NewReaderSize(rw, 64<<10)}
+	return &shim{rw: rw, w: newBatcher(rw), r: bufio.NewReaderSize(rw, 64<<10), slots: make(chan struct{}, maxInFlight)}
 }
 
 // Read delivers the client's packets, minus the limits requests, with
@@ -65,7 +96,7 @@ func (s *shim) Read(p []byte) (int, error) {
 		length := int(binary.BigEndian.Uint32(hdr))
 		if hdr[4] != fxpExtended || length < 1 || length > 1024 {
 			s.remain = 4 + length
-			s.unanswered.Add(1)
+			s.request()
 			break
 		}
 		pkt := make([]byte, 4+length)
@@ -77,10 +108,10 @@ func (s *shim) Read(p []byte) (int, error) {
 			s.answerLimits(id)
 		case fsyncExtension:
 			s.held = fsyncAsSetstat(id, rest)
-			s.unanswered.Add(1)
+			s.request()
 		default:
 			s.held = pkt
-			s.unanswered.Add(1)
+			s.request()
 		}
 	}
 	if len(s.held) > 0 {
@@ -156,7 +187,7 @@ func (s *shim) Write(p []byte) (int, error) {
 		if s.out == 0 && len(s.hdr) == 0 && s.versionOK && len(p) >= 4 {
 			if end := 4 + int(binary.BigEndian.Uint32(p)); len(p) >= end { // a whole packet
 				write := s.w.Write
-				if s.unanswered.Add(-1) == 0 {
+				if s.answered() == 0 {
 					write = s.w.WritePacket
 				}
 				s.wmu.Lock()
@@ -178,7 +209,7 @@ func (s *shim) Write(p []byte) (int, error) {
 			s.hdr = append(s.hdr, p[:need]...)
 			p, written = p[need:], written+need
 			s.out = int(binary.BigEndian.Uint32(s.hdr))
-			s.unanswered.Add(-1)
+			s.answered()
 			s.wmu.Lock()
 			if !s.versionOK && len(p) >= s.out && s.out > 0 && p[0] == fxpVersion {
 				s.versionOK = true
