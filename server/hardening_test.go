@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -190,5 +192,28 @@ func TestUploads_MinRate(t *testing.T) {
 	want(t, r, 404)
 	if left := ts.stagingFiles(t); len(left) != 0 {
 		t.Fatalf("staging files left: %v", left)
+	}
+}
+
+// A JSON body that does not arrive within http.json_body_timeout is cut
+// off: an unauthenticated client cannot hold a connection by trickling a
+// login. Found by the hardening review: 3,000 such connections all stayed
+// open.
+func TestSlowJSONBodyCutOff(t *testing.T) {
+	ts := MustOpenServer(t, func(s *server.Server) { s.JSONBodyTimeout = 300 * time.Millisecond })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"user\":")
+	// Then nothing: the server answers 400 and closes the connection.
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "must arrive within 300ms") {
+		t.Fatalf("stalled login: %d %s", resp.StatusCode, body)
 	}
 }
