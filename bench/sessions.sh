@@ -7,7 +7,7 @@
 #   busy: N `sftp` clients each putting a file of $MIB MiB at once; the
 #     peak RSS of the server while they run, and whether every file
 #     arrived whole (sha256).
-# For sshd the figure is the sum over its processes (one per session).
+# For sshd the figure is the PSS summed over its processes (two per session).
 # Usage: bench/sessions.sh   (needs openssh-client, openssh-server; as root
 #        for N=500: ulimit -n is raised)
 # Env: N=500 MIB=8 BENCH_DIR=/var/tmp ONLY=depot|openssh
@@ -42,6 +42,7 @@ ListenAddress 127.0.0.1
 HostKey $work/sshd/host
 AuthorizedKeysFile $work/sshd/authorized_keys
 PasswordAuthentication no
+PermitRootLogin prohibit-password
 Subsystem sftp internal-sftp
 MaxStartups $((n + 50))
 MaxSessions 10
@@ -62,16 +63,18 @@ sftp_to() { # server, then sftp options; batch on stdin
 		-o LogLevel=ERROR -c aes128-gcm@openssh.com "$@" "$user@127.0.0.1"
 }
 dir_of() { [ "$1" = openssh ] && echo "$work/sshd/home" || echo "/"; }
-# rss_kib server: the resident memory of the server, all its processes.
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+# rss_kib server: Depot's resident memory; for sshd, which forks two
+# processes per connection that share most of their pages, the PSS summed
+# over all of them (summing RSS would count the shared pages once each).
 rss_kib() {
 	if [ "$1" = depot ]; then
 		awk '/^VmRSS/{print $2}' /proc/$pid/status
 	else
-		local total=0 p
-		for p in $spid $(pgrep -P $spid) $(pgrep -P "$(pgrep -d, -P $spid)" 2>/dev/null); do
-			total=$((total + $(awk '/^VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0)))
-		done
-		echo $total
+		local p
+		for p in $spid $(descendants $spid); do
+			awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup 2>/dev/null || true
+		done | awk '{s+=$1} END{print s+0}'
 	fi
 }
 fds() { ls /proc/$pid/fd | wc -l; }
