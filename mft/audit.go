@@ -2,6 +2,7 @@ package mft
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,10 @@ type Event struct {
 	SHA256   string    `json:"sha256,omitempty"`
 	Status   string    `json:"status"`
 	Message  string    `json:"message,omitempty"`
+	// Target is the id of what an administrative change changed; Changes
+	// are the fields it set, with their new values (secrets as "(set)").
+	Target  string         `json:"target,omitempty"`
+	Changes map[string]any `json:"changes,omitempty"`
 	// Depth counts the automations that led to this event (0: a person
 	// or system did it); it bounds chains of automations.
 	Depth int `json:"depth,omitempty"`
@@ -64,7 +69,7 @@ type AuditFilter struct {
 func (f AuditFilter) Match(ev *Event) bool {
 	return (f.From.IsZero() || !ev.Time.Before(f.From)) &&
 		(f.To.IsZero() || ev.Time.Before(f.To)) &&
-		(f.Event == "" || ev.Event == f.Event) &&
+		(f.Event == "" || ev.Event == f.Event || strings.HasSuffix(f.Event, ".*") && strings.HasPrefix(ev.Event, f.Event[:len(f.Event)-1])) &&
 		(f.Actor == "" || ev.Actor == f.Actor) &&
 		(f.Bucket == "" || ev.Bucket == f.Bucket) &&
 		(f.Protocol == "" || ev.Protocol == f.Protocol) &&

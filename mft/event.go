@@ -28,13 +28,51 @@ const (
 	EventBucketDeleted         = "bucket.deleted"
 	EventAutomationSucceeded   = "automation.succeeded"
 	EventAutomationFailed      = "automation.failed"
+
+	// Administrative changes: each carries its actor, the id it changed
+	// (Target) and the fields sent with their new values (Changes, secrets
+	// as "(set)").
+	EventUserAPIKeyRegenerated = "user.api_key_regenerated"
+	EventGroupCreated          = "group.created"
+	EventGroupUpdated          = "group.updated"
+	EventGroupDeleted          = "group.deleted"
+	EventPermissionCreated     = "permission.created"
+	EventPermissionUpdated     = "permission.updated"
+	EventPermissionDeleted     = "permission.deleted"
+	EventFolderRuleCreated     = "folder_rule.created"
+	EventFolderRuleUpdated     = "folder_rule.updated"
+	EventFolderRuleDeleted     = "folder_rule.deleted"
+	EventFiledropCreated       = "filedrop.created"
+	EventFiledropUpdated       = "filedrop.updated"
+	EventFiledropDeleted       = "filedrop.deleted"
+	EventDropzoneCreated       = "dropzone.created"
+	EventDropzoneUpdated       = "dropzone.updated"
+	EventSettingsUpdated       = "settings.updated"
+	EventAutomationCreated     = "automation.created"
+	EventAutomationUpdated     = "automation.updated"
+	EventAutomationDeleted     = "automation.deleted"
+	EventWebhookCreated        = "webhook.created"
+	EventWebhookUpdated        = "webhook.updated"
+	EventWebhookDeleted        = "webhook.deleted"
+	EventLinkCreated           = "link.created"
+	EventLinkDeleted           = "link.deleted"
+	EventBanLifted             = "ban.lifted"
+	EventSessionEnded          = "session.ended"
+	EventBackupTaken           = "backup.taken"
 )
 
 // EventNames lists every event, for validation of subscriptions.
 var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDeleted, EventFileRenamed,
 	EventFolderCreated, EventFolderDeleted, EventFiledropReceived, EventDropzoneFileConfirmed, EventLinkDownloaded,
 	EventUserCreated, EventUserUpdated, EventUserDeleted, EventUserLogin, EventUserLoginFailed, EventIPBanned,
-	EventBucketCreated, EventBucketUpdated, EventBucketDeleted, EventAutomationSucceeded, EventAutomationFailed}
+	EventBucketCreated, EventBucketUpdated, EventBucketDeleted, EventAutomationSucceeded, EventAutomationFailed,
+	EventUserAPIKeyRegenerated, EventGroupCreated, EventGroupUpdated, EventGroupDeleted,
+	EventPermissionCreated, EventPermissionUpdated, EventPermissionDeleted,
+	EventFolderRuleCreated, EventFolderRuleUpdated, EventFolderRuleDeleted,
+	EventFiledropCreated, EventFiledropUpdated, EventFiledropDeleted, EventDropzoneCreated, EventDropzoneUpdated,
+	EventSettingsUpdated, EventAutomationCreated, EventAutomationUpdated, EventAutomationDeleted,
+	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventLinkCreated, EventLinkDeleted,
+	EventBanLifted, EventSessionEnded, EventBackupTaken}
 
 // MultiSink hands each event to every sink in turn.
 type MultiSink []EventSink

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,7 +14,7 @@ import (
 )
 
 // auditColumns are the CSV columns, in order.
-var auditColumns = []string{"id", "time", "event", "actor", "bucket", "protocol", "ip", "path", "new_path", "size", "sha256", "status", "message"}
+var auditColumns = []string{"id", "time", "event", "actor", "bucket", "protocol", "ip", "path", "new_path", "size", "sha256", "status", "message", "target", "changes"}
 
 // handleAudit lists audit events, oldest first, filtered by
 // from/to (RFC 3339), event, user, bucket, path (prefix), protocol and
@@ -59,7 +60,8 @@ func (s *Server) handleAudit(c echo.Context) error {
 	_ = w.Write(auditColumns)
 	for _, ev := range events {
 		_ = w.Write([]string{ev.ID, ev.Time.UTC().Format(time.RFC3339Nano), ev.Event, csvSafe(ev.Actor), ev.Bucket, ev.Protocol,
-			ev.IP, csvSafe(ev.Path), csvSafe(ev.NewPath), strconv.FormatInt(ev.Size, 10), ev.SHA256, ev.Status, csvSafe(ev.Message)})
+			ev.IP, csvSafe(ev.Path), csvSafe(ev.NewPath), strconv.FormatInt(ev.Size, 10), ev.SHA256, ev.Status, csvSafe(ev.Message),
+			csvSafe(ev.Target), csvSafe(changesJSON(ev.Changes))})
 	}
 	w.Flush()
 	return w.Error()
@@ -72,4 +74,13 @@ func csvSafe(v string) string {
 		return "'" + v
 	}
 	return v
+}
+
+// changesJSON writes an event's changes as one JSON object ("" for none).
+func changesJSON(ch map[string]any) string {
+	if len(ch) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(ch)
+	return string(b)
 }

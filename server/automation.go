@@ -176,6 +176,7 @@ func (s *Server) handleAutomationCreate(c echo.Context) error {
 	if err := s.Engine.Reload(ctx); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventAutomationCreated, a.ID)
 	return writeOne(c, http.StatusCreated, "automation", automationView(a))
 }
 
@@ -210,6 +211,7 @@ func (s *Server) handleAutomationUpdate(c echo.Context) error {
 	if err := s.Engine.Reload(ctx); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventAutomationUpdated, a.ID)
 	return writeOne(c, http.StatusOK, "automation", automationView(a))
 }
 
@@ -221,6 +223,7 @@ func (s *Server) handleAutomationDelete(c echo.Context) error {
 	if err := s.Engine.Reload(ctx); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventAutomationDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }
 
@@ -378,6 +381,7 @@ func (s *Server) handleWebhookCreate(c echo.Context) error {
 	if err := s.Engine.Reload(ctx); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventWebhookCreated, w.ID)
 	return writeOne(c, http.StatusCreated, "webhook", newWebhookView(w))
 }
 
@@ -409,6 +413,7 @@ func (s *Server) handleWebhookUpdate(c echo.Context) error {
 	if err := s.Engine.Reload(ctx); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventWebhookUpdated, w.ID)
 	return writeOne(c, http.StatusOK, "webhook", newWebhookView(w))
 }
 
@@ -420,6 +425,7 @@ func (s *Server) handleWebhookDelete(c echo.Context) error {
 	if err := s.Engine.Reload(ctx); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventWebhookDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }
 

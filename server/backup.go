@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"depot/mft"
 )
 
 // handleBackup streams a consistent snapshot of the database, taken in one
@@ -24,5 +26,6 @@ func (s *Server) handleBackup(c echo.Context) error {
 		panic(http.ErrAbortHandler)
 	}
 	s.Logger.Info("backup sent", "bytes", n, "by", caller(c).ID)
+	s.recordChange(c, mft.EventBackupTaken, name)
 	return nil
 }

@@ -29,5 +29,6 @@ func (s *Server) handleBanDelete(c echo.Context) error {
 		return mft.Errorf(mft.ENOTFOUND, "%s is not banned.", ip.Unmap())
 	}
 	s.Logger.Info("ban lifted", "ip", ip.Unmap().String(), "by", caller(c).ID)
+	s.recordChange(c, mft.EventBanLifted, ip.String())
 	return c.NoContent(http.StatusOK)
 }

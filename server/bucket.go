@@ -301,5 +301,6 @@ func (s *Server) handleSettingsUpdate(c echo.Context) error {
 	if err := s.Settings.PutSettings(ctx, st); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventSettingsUpdated, "settings")
 	return writeOne(c, http.StatusOK, "settings", st)
 }

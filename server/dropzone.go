@@ -137,6 +137,7 @@ func (s *Server) handleDropzoneCreate(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
+	s.recordChange(c, mft.EventDropzoneCreated, d.ID)
 	return writeOne(c, http.StatusCreated, "dropzone", s.newDropzoneView(c, d, token))
 }
 
@@ -180,6 +181,7 @@ func (s *Server) handleDropzoneExtend(c echo.Context) error {
 	if err := s.Dropzones.PutDropzone(c.Request().Context(), d); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventDropzoneUpdated, d.ID)
 	return writeOne(c, http.StatusOK, "dropzone", s.newDropzoneView(c, d, ""))
 }
 

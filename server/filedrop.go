@@ -171,6 +171,7 @@ func (s *Server) handleFiledropCreate(c echo.Context) error {
 	if err := s.Filedrops.CreateFiledrop(ctx, f); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventFiledropCreated, f.ID)
 	return writeOne(c, http.StatusCreated, "filedrop", s.newFiledropView(f))
 }
 
@@ -195,6 +196,7 @@ func (s *Server) handleFiledropUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventFiledropUpdated, f.ID)
 	return writeOne(c, http.StatusOK, "filedrop", s.newFiledropView(f))
 }
 
@@ -202,6 +204,7 @@ func (s *Server) handleFiledropDelete(c echo.Context) error {
 	if err := s.Filedrops.DeleteFiledrop(c.Request().Context(), pathParam(c, "name")); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventFiledropDeleted, pathParam(c, "name"))
 	return c.NoContent(http.StatusOK)
 }
 

@@ -60,6 +60,7 @@ func (s *Server) handleFolderRuleCreate(c echo.Context) error {
 	if err := s.Folders.CreateFolder(c.Request().Context(), f); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventFolderRuleCreated, f.ID)
 	return writeOne(c, http.StatusCreated, "folder", f)
 }
 
@@ -90,6 +91,7 @@ func (s *Server) handleFolderRuleUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventFolderRuleUpdated, f.ID)
 	return writeOne(c, http.StatusOK, "folder", f)
 }
 
@@ -97,5 +99,6 @@ func (s *Server) handleFolderRuleDelete(c echo.Context) error {
 	if err := s.Folders.DeleteFolder(c.Request().Context(), pathParam(c, "id")); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventFolderRuleDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }

@@ -55,6 +55,7 @@ func (s *Server) handleGroupCreate(c echo.Context) error {
 	if err := s.Groups.CreateGroup(c.Request().Context(), g); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventGroupCreated, g.ID)
 	return writeOne(c, http.StatusCreated, "group", g)
 }
 
@@ -80,6 +81,7 @@ func (s *Server) handleGroupUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventGroupUpdated, g.ID)
 	return writeOne(c, http.StatusOK, "group", g)
 }
 
@@ -88,5 +90,6 @@ func (s *Server) handleGroupDelete(c echo.Context) error {
 	if err := s.Groups.DeleteGroup(c.Request().Context(), pathParam(c, "id")); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventGroupDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }

@@ -118,6 +118,7 @@ func (s *Server) handleLinkCreate(c echo.Context) error {
 	if err := s.Links.CreateLink(ctx, l); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventLinkCreated, l.ID)
 	return writeOne(c, http.StatusCreated, "link", s.newLinkView(l))
 }
 
@@ -133,6 +134,7 @@ func (s *Server) handleLinkDelete(c echo.Context) error {
 	if err := s.Links.DeleteLink(ctx, l.ID); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventLinkDeleted, l.ID)
 	return c.NoContent(http.StatusOK)
 }
 

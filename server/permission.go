@@ -61,6 +61,7 @@ func (s *Server) handlePermissionCreate(c echo.Context) error {
 	if err := s.Perms.CreatePermission(c.Request().Context(), p); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventPermissionCreated, p.ID)
 	return writeOne(c, http.StatusCreated, "permission", p)
 }
 
@@ -91,6 +92,7 @@ func (s *Server) handlePermissionUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventPermissionUpdated, p.ID)
 	return writeOne(c, http.StatusOK, "permission", p)
 }
 
@@ -98,5 +100,6 @@ func (s *Server) handlePermissionDelete(c echo.Context) error {
 	if err := s.Perms.DeletePermission(c.Request().Context(), pathParam(c, "id")); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventPermissionDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }

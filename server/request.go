@@ -34,7 +34,26 @@ func (s *Server) decode(c echo.Context, name string, dst any) error {
 		c.Response().Header().Set("Connection", "close")
 		return mft.Errorf(mft.EMALFORMED, "Could not read the request body (it must arrive within %s).", s.JSONBodyTimeout)
 	}
-	return decodeEnvelope(data, name, dst)
+	if err := decodeEnvelope(data, name, dst); err != nil {
+		return err
+	}
+	c.Set(ctxFields, requestFields(data, name))
+	return nil
+}
+
+// requestFields returns the fields of a decoded body's object (wrapped or
+// bare), for the audit record of a change.
+func requestFields(data []byte, name string) map[string]any {
+	var outer map[string]json.RawMessage
+	if json.Unmarshal(data, &outer) != nil {
+		return nil
+	}
+	if inner, ok := outer[name]; ok && len(outer) == 1 {
+		data = inner
+	}
+	var fields map[string]any
+	json.Unmarshal(data, &fields)
+	return fields
 }
 
 // decodeEnvelope decodes a JSON object, wrapped in its resource name or

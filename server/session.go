@@ -33,5 +33,6 @@ func (s *Server) handleSessionEnd(c echo.Context) error {
 	if err := s.Sessions.EndSession(pathParam(c, "id")); err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventSessionEnded, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }

@@ -189,6 +189,7 @@ func (s *Server) createUser(c echo.Context, req *userRequest, confine func(*mft.
 	}
 	s.Logger.Info("user created", "user", u.ID, "bucket", u.Bucket, "by", caller(c).ID)
 	c.Response().Header().Set("Cache-Control", "no-store")
+	s.recordChange(c, mft.EventUserCreated, u.ID)
 	return writeOne(c, http.StatusCreated, "user", newUserView(u, key))
 }
 
@@ -272,6 +273,7 @@ func (s *Server) handleUserUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.recordChange(c, mft.EventUserUpdated, u.ID)
 	return writeOne(c, http.StatusOK, "user", newUserView(u, ""))
 }
 
@@ -285,6 +287,7 @@ func (s *Server) handleUserDelete(c echo.Context) error {
 		return err
 	}
 	s.Logger.Info("user deleted", "user", id, "by", caller(c).ID)
+	s.recordChange(c, mft.EventUserDeleted, id)
 	return c.NoContent(http.StatusOK)
 }
 
@@ -302,5 +305,6 @@ func (s *Server) handleUserAPIKey(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
+	s.recordChange(c, mft.EventUserAPIKeyRegenerated, id)
 	return writeOne(c, http.StatusOK, "user", newUserView(u, key))
 }

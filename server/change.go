@@ -1,0 +1,74 @@
+package server
+
+import (
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/mft"
+)
+
+// ctxFields holds the fields of the request's JSON object, for the audit
+// record of an administrative change.
+const ctxFields = "request_fields"
+
+// secretFields are recorded as "(set)" (or "" when cleared), never with
+// their values.
+var secretFields = []string{"password", "secret", "private_key", "passphrase", "api_key", "token", "secret_key"}
+
+// recordChange publishes an administrative change: who made it, from
+// where, what it changed (target, an id) and the fields the request sent
+// with their new values, secrets hidden.
+func (s *Server) recordChange(c echo.Context, event, target string) {
+	if s.Events == nil {
+		return
+	}
+	fields, _ := c.Get(ctxFields).(map[string]any)
+	ev := mft.Event{Event: event, Time: s.Now().UTC(), Protocol: mft.AuditAPI, IP: clientIP(c).String(),
+		Status: mft.StatusOK, Target: target, Changes: maskSecrets(fields)}
+	if u := caller(c); u != nil {
+		ev.Actor, ev.Bucket = u.ID, u.Bucket
+	}
+	s.Events.Publish(ev)
+}
+
+// maskSecrets copies fields with every secret, at any depth, replaced by
+// "(set)" and the password of a URL's user:pass@ hidden.
+func maskSecrets(fields map[string]any) map[string]any {
+	if len(fields) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(fields))
+	for k, v := range fields {
+		switch {
+		case slices.Contains(secretFields, k):
+			if s, ok := v.(string); ok && s == "" || v == nil {
+				out[k] = ""
+			} else {
+				out[k] = "(set)"
+			}
+		case k == "url":
+			if s, ok := v.(string); ok {
+				v = hiddenURL(s)
+			}
+			out[k] = v
+		default:
+			out[k] = maskValue(v)
+		}
+	}
+	return out
+}
+
+func maskValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return maskSecrets(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = maskValue(e)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,91 @@
+package server_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"depot/mft"
+)
+
+// A webhook subscribed to user.created gets it when a user is created,
+// with the new user's id and the fields set, the password hidden (the
+// seed's provisioning flow: "fires a webhook back to the CRM"). Found by
+// the audit review: user.* were accepted as subscriptions and never sent.
+func TestChanges_UserEventsReachWebhooks(t *testing.T) {
+	ts := MustOpenServer(t)
+	rc := newReceiver(t, 0)
+	want(t, ts.do(t, "POST", "/admin/webhooks", adminKey, `{"webhook":{"url":"`+rc.URL+`","events":["user.created","user.deleted"]}}`), 201)
+	u := ts.createUser(t, `{"user":{"email":"crm@example.com","password":"correct-horse","quota_mb":5}}`).User
+	want(t, ts.do(t, "DELETE", "/admin/users/"+u.ID, adminKey, ""), 200)
+	for rc.count() < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var created, deleted struct {
+		Event string
+		Data  mft.Event
+	}
+	json.Unmarshal([]byte(rc.bodies[0]), &created)
+	json.Unmarshal([]byte(rc.bodies[1]), &deleted)
+	if created.Event != "user.created" || created.Data.Target != u.ID || created.Data.Actor != "admin-localhost" ||
+		created.Data.Changes["email"] != "crm@example.com" || created.Data.Changes["password"] != "(set)" {
+		t.Fatalf("user.created: %s", rc.bodies[0])
+	}
+	if strings.Contains(rc.bodies[0], "correct-horse") {
+		t.Fatalf("the password reached the webhook: %s", rc.bodies[0])
+	}
+	if deleted.Event != "user.deleted" || deleted.Data.Target != u.ID {
+		t.Fatalf("user.deleted: %s", rc.bodies[1])
+	}
+}
+
+// Administrative changes are in the audit log with their actor, address,
+// target and what changed; secrets never are; event=prefix.* filters.
+func TestChanges_Audited(t *testing.T) {
+	ts := MustOpenServer(t)
+	want(t, ts.do(t, "POST", "/api/folders", adminKey, `{"path":"/shared"}`), 201)
+	want(t, ts.do(t, "POST", "/admin/groups", adminKey, `{"group":{"name":"Partners"}}`), 201)
+	r := ts.do(t, "POST", "/admin/permissions", adminKey, `{"permission":{"subject":"group:partners","path":"/shared","permissions":["list","upload"]}}`)
+	want(t, r, 201)
+	var p struct{ Permission struct{ ID string } }
+	r.json(t, &p)
+	want(t, ts.do(t, "PUT", "/admin/permissions/"+p.Permission.ID, adminKey, `{"permission":{"permissions":["list"]}}`), 200)
+	want(t, ts.do(t, "POST", "/admin/webhooks", adminKey, `{"webhook":{"url":"http://hook:pa55-word@127.0.0.1:9/x","events":["*"],"secret":"a-long-random-secret"}}`), 201)
+	for range 6 {
+		ts.defender.Fail(otherIP)
+	}
+	want(t, ts.do(t, "DELETE", "/admin/bans/"+otherIP.String(), adminKey, ""), 200)
+	ts.audit.Flush()
+
+	r = ts.do(t, "GET", "/admin/audit?event=permission.*", adminKey, "")
+	want(t, r, 200)
+	var evs []struct{ Event mft.Event }
+	r.json(t, &evs)
+	if len(evs) != 2 || evs[0].Event.Event != "permission.created" || evs[1].Event.Event != "permission.updated" {
+		t.Fatalf("permission events: %s", r.body)
+	}
+	c := evs[0].Event
+	if c.Actor != "admin-localhost" || c.IP != "127.0.0.1" || c.Protocol != "api" || c.Target != p.Permission.ID ||
+		c.Changes["subject"] != "group:partners" || c.Changes["path"] != "/shared" {
+		t.Fatalf("permission.created: %+v", c)
+	}
+	if u := evs[1].Event.Changes; len(u) != 1 || u["permissions"] == nil {
+		t.Fatalf("permission.updated records %v, want only the field sent", u)
+	}
+	r = ts.do(t, "GET", "/admin/audit?event=webhook.created", adminKey, "")
+	if strings.Contains(r.body, "a-long-random-secret") || strings.Contains(r.body, "pa55-word") ||
+		!strings.Contains(r.body, `"secret":"(set)"`) || !strings.Contains(r.body, "hook:(set)@") {
+		t.Fatalf("webhook.created: %s", r.body)
+	}
+	r = ts.do(t, "GET", "/admin/audit?event=ban.lifted", adminKey, "")
+	if !strings.Contains(r.body, `"target":"`+otherIP.String()+`"`) {
+		t.Fatalf("ban.lifted: %s", r.body)
+	}
+	r = ts.do(t, "GET", "/admin/audit?event=group.*&format=csv", adminKey, "")
+	if !strings.Contains(r.body, "group.created") || !strings.Contains(r.body, `partners,"{""name"":""Partners""}"`) {
+		t.Fatalf("csv: %s", r.body)
+	}
+}
