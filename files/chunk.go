@@ -36,7 +36,8 @@ type Chunk struct {
 // every piece against the pieces already stored, and again on assembly.
 // Pieces of an upload that is never completed are removed by the sweep
 // after ChunkTTL.
-func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, body io.Reader, chunk, chunks int, opts UploadOptions) (mft.FileInfo, Chunk, bool, error) {
+func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, body io.Reader, chunk, chunks int, opts UploadOptions) (_ mft.FileInfo, _ Chunk, _ bool, err error) {
+	defer func() { err = s.refused(ctx, a, mft.EventFileUploaded, clientPath, err) }()
 	var progress Chunk
 	if chunks < 1 || chunks > MaxChunks {
 		return mft.FileInfo{}, progress, false, mft.Errorf(mft.EMALFORMED, "chunks must be between 1 and %d.", MaxChunks)
@@ -173,7 +174,7 @@ func (s *Service) assemble(ctx context.Context, a Actor, clientPath, dir string,
 		return mft.FileInfo{}, mft.Errorf(mft.EQUOTA, "The server's disk is full: assembling %s needs %d bytes free, %d are. The pieces are kept; send the last one again once space is freed.", clientPath, total, free)
 	}
 	opts.Size = total
-	return s.Upload(ctx, a, clientPath, io.MultiReader(readers...), opts)
+	return s.upload(ctx, a, clientPath, io.MultiReader(readers...), opts)
 }
 
 func randText() string { return strings.ToLower(rand.Text()[:16]) }

@@ -121,7 +121,8 @@ func (s *Service) Open(ctx context.Context, a Actor, clientPath string) (*os.Fil
 
 // Mkdir creates a folder and any missing parents. Returns ECONFLICT if it
 // exists.
-func (s *Service) Mkdir(ctx context.Context, a Actor, clientPath string) (mft.FileInfo, error) {
+func (s *Service) Mkdir(ctx context.Context, a Actor, clientPath string) (_ mft.FileInfo, err error) {
+	defer func() { err = s.refused(ctx, a, mft.EventFolderCreated, clientPath, err) }()
 	t, root, err := s.prepare(ctx, a, clientPath, mft.PermMkdir)
 	if err != nil {
 		return mft.FileInfo{}, err
@@ -144,7 +145,8 @@ func (s *Service) Mkdir(ctx context.Context, a Actor, clientPath string) (mft.Fi
 
 // Remove deletes a file, or a folder that is empty or, with recursive,
 // with its contents.
-func (s *Service) Remove(ctx context.Context, a Actor, clientPath string, recursive bool) error {
+func (s *Service) Remove(ctx context.Context, a Actor, clientPath string, recursive bool) (err error) {
+	defer func() { err = s.refused(ctx, a, mft.EventFileDeleted, clientPath, err) }()
 	t, root, err := s.prepare(ctx, a, clientPath, mft.PermDelete)
 	if err != nil {
 		return err
@@ -193,7 +195,8 @@ func (s *Service) Replace(ctx context.Context, a Actor, from, to string) (mft.Fi
 	return s.rename(ctx, a, from, to, true)
 }
 
-func (s *Service) rename(ctx context.Context, a Actor, from, to string, replace bool) (mft.FileInfo, error) {
+func (s *Service) rename(ctx context.Context, a Actor, from, to string, replace bool) (_ mft.FileInfo, err error) {
+	defer func() { err = s.refused(ctx, a, mft.EventFileRenamed, from, err) }()
 	v, err := s.viewOf(ctx, a)
 	if err != nil {
 		return mft.FileInfo{}, err

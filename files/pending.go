@@ -51,7 +51,8 @@ func (p *Pending) SetTimes(atime, mtime time.Time) {
 // Create starts an upload to clientPath that is published by Commit. With
 // opts.Resume an existing file's content is the starting point (for
 // clients that resume an upload); otherwise the upload replaces it.
-func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts UploadOptions) (*Pending, error) {
+func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts UploadOptions) (_ *Pending, err error) {
+	defer func() { err = s.refused(ctx, a, mft.EventFileUploaded, clientPath, err) }()
 	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
 	if err != nil {
 		return nil, err

@@ -167,6 +167,12 @@ func fill(r io.Reader, buf []byte) (int, error) {
 // rename: a half-written file is never visible, and a refused or broken
 // upload leaves nothing behind. The answer carries the sha256.
 func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
+	fi, err := s.upload(ctx, a, clientPath, body, opts)
+	return fi, s.refused(ctx, a, mft.EventFileUploaded, clientPath, err)
+}
+
+// upload is Upload without the audit record of a refusal.
+func (s *Service) upload(ctx context.Context, a Actor, clientPath string, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
 	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
 	if err != nil {
 		return mft.FileInfo{}, err

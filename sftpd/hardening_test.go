@@ -3,10 +3,12 @@ package sftpd_test
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"depot/mft"
+	"depot/store"
 )
 
 // Truncate works on a file being uploaded (shorter and longer, with the
@@ -82,5 +84,29 @@ func TestHostileNames(t *testing.T) {
 	entries, err := os.ReadDir(e.dir + "/files/users/names")
 	if err == nil && len(entries) != 0 {
 		t.Fatalf("created %v", entries)
+	}
+}
+
+// An SFTP upload refused by a folder rule is in the audit log as denied,
+// with the reason, and the client is told the reason.
+func TestRefusedUploadAudited(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "ruled")
+	rule := &mft.Folder{Path: "/users/ruled", AllowedExtensions: []string{"csv"}}
+	if err := store.NewFolderService(e.db).CreateFolder(t.Context(), rule); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "nov.pdf")
+	os.WriteFile(src, []byte("%PDF"), 0o600)
+	out, err := e.sftpBatch(t, p, false, "put "+src+" /nov.pdf")
+	if err == nil {
+		t.Fatalf("a .pdf was accepted under a csv-only rule:\n%s", out)
+	}
+	t.Logf("client output: %s", out)
+	e.audit.Flush()
+	evs, _, _ := e.auditSvc.FindEvents(t.Context(), mft.AuditFilter{Event: mft.EventFileUploaded, Status: mft.StatusDenied})
+	if len(evs) != 1 || evs[0].Path != "/users/ruled/nov.pdf" || evs[0].Actor != "ruled" || evs[0].Protocol != "sftp" ||
+		!strings.Contains(evs[0].Message, ".csv") {
+		t.Fatalf("denied events %+v", evs)
 	}
 }
