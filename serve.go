@@ -36,6 +36,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		return err
 	}
 	logger := newLogger(cfg.Log, stderr)
+	serveDebug(logger)
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Runtime.MemoryLimitMB > 0 {
 		debug.SetMemoryLimit(cfg.Runtime.MemoryLimitMB << 20)
 	}
