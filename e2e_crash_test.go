@@ -98,3 +98,19 @@ func TestEndToEnd_AcknowledgedUploadsAuditedAfterSIGKILL(t *testing.T) {
 		t.Fatalf("%d of %d acknowledged uploads have no file.uploaded record after kill -9: %v", len(missing), len(acked), missing)
 	}
 }
+
+// DEPOT_DEBUG_LISTEN serves pprof on a loopback address, for diagnosis
+// and bench/soak.sh.
+func TestEndToEnd_DebugListen(t *testing.T) {
+	addr := freePort(t)
+	startDepot(t, t.TempDir(), "DEPOT_DEBUG_LISTEN="+addr)
+	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "goroutine profile: total ") {
+		t.Fatalf("pprof: %d %.100s", resp.StatusCode, b)
+	}
+}
