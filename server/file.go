@@ -153,7 +153,7 @@ func refuseBody(c echo.Context, err error) error {
 // Range and conditional requests, straight from the file.
 func serveDownload(c echo.Context, f *os.File, name string, modified time.Time) {
 	h := c.Response().Header()
-	h.Set(echo.HeaderContentDisposition, "attachment; filename*=UTF-8''"+url.PathEscape(name))
+	h.Set(echo.HeaderContentDisposition, contentDisposition(name))
 	h.Set(echo.HeaderContentType, "application/octet-stream")
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(c.Response(), c.Request(), "", modified, f)
@@ -243,4 +243,17 @@ func (s *Server) handleFolderCreate(c echo.Context) error {
 		return err
 	}
 	return writeOne(c, http.StatusCreated, "file", fi)
+}
+
+// contentDisposition names an attachment for every client: filename= with
+// an ASCII fallback (what curl -O -J uses) and filename*= with the UTF-8
+// name (RFC 6266).
+func contentDisposition(name string) string {
+	fallback := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == '%' {
+			return '_'
+		}
+		return r
+	}, name)
+	return `attachment; filename="` + fallback + `"; filename*=UTF-8''` + url.PathEscape(name)
 }

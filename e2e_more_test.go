@@ -5,9 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"depot/internal/testtool"
 )
 
 // Every upload the client was told succeeded has its file.uploaded record
@@ -112,5 +118,31 @@ func TestEndToEnd_DebugListen(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "goroutine profile: total ") {
 		t.Fatalf("pprof: %d %.100s", resp.StatusCode, b)
+	}
+}
+
+// curl -O -J saves a download under its own name (filename= beside
+// filename*=); a name that is not ASCII falls back to underscores there.
+func TestEndToEnd_CurlSavesUnderName(t *testing.T) {
+	p := startDepot(t, t.TempDir())
+	admin := []string{"--user", e2eAdminKey + ":x"}
+	src := filepath.Join(t.TempDir(), "src")
+	os.WriteFile(src, []byte("a,b\n"), 0o600)
+	for _, name := range []string{"report.csv", "Q3 résumé.csv"} {
+		if code, body := curl(t, append(admin, "-T", src, p.url+"/api/files/content?path=/"+url.PathEscape(name))...); code != 201 {
+			t.Fatalf("upload %s: %d %s", name, code, body)
+		}
+	}
+	dir := t.TempDir()
+	for name, saved := range map[string]string{"report.csv": "report.csv", "Q3 résumé.csv": "Q3 r_sum_.csv"} {
+		cmd := exec.Command(testtool.Path(t, "curl"), append(admin, "-sS", "-O", "-J", p.url+"/api/files/content?path=/"+url.PathEscape(name))...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("curl -O -J: %v\n%s", err, out)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, saved)); err != nil || string(b) != "a,b\n" {
+			entries, _ := os.ReadDir(dir)
+			t.Fatalf("%s not saved as %q: %v (folder has %v)", name, saved, err, entries)
+		}
 	}
 }
