@@ -10,11 +10,15 @@ import (
 	"depot/mft"
 )
 
-// FindLogin returns the user whose email or username is login.
+// FindLogin returns the user whose email, username or (failing both) id
+// is login.
 func (a *Authenticator) FindLogin(ctx context.Context, login string) (*mft.User, error) {
 	u, err := a.Users.FindUserByEmail(ctx, login)
 	if mft.ErrorCode(err) == mft.ENOTFOUND {
 		u, err = a.Users.FindUserByUsername(ctx, login)
+	}
+	if mft.ErrorCode(err) == mft.ENOTFOUND && login != "" {
+		u, err = a.Users.FindUserByID(ctx, login) // the id shown everywhere
 	}
 	return u, err
 }

@@ -89,3 +89,11 @@ func TestChanges_Audited(t *testing.T) {
 		t.Fatalf("csv: %s", r.body)
 	}
 }
+
+// /api/login takes the user id as the login name too.
+func TestLoginByID(t *testing.T) {
+	ts := MustOpenServer(t)
+	u := ts.createUser(t, `{"user":{"email":"Joe.User@Company.com","password":"correct-horse"}}`).User
+	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"username":"`+u.ID+`","password":"correct-horse"}}`), 200)
+	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"email":"`+u.ID+`","password":"correct-horse"}}`), 200)
+}

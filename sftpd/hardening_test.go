@@ -110,3 +110,16 @@ func TestRefusedUploadAudited(t *testing.T) {
 		t.Fatalf("denied events %+v", evs)
 	}
 }
+
+// The user id shown everywhere is a login name too, beside the username.
+func TestLoginByID(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "byid", func(u *mft.User) { u.ID, u.Username = "joe-user-company-com", "joe" })
+	p.user.Username = "joe-user-company-com" // sftpBatch logs in with this name
+	if out, err := e.sftpBatch(t, p, true, "ls"); err != nil {
+		t.Fatalf("password login by id: %v\n%s", err, out)
+	}
+	if out, err := e.sftpBatch(t, p, false, "ls"); err != nil {
+		t.Fatalf("key login by id: %v\n%s", err, out)
+	}
+}
