@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -56,7 +57,7 @@ func (s *Server) handlePermissionCreate(c echo.Context) error {
 		p.Permissions = *req.Permissions
 	}
 	if req.Mount != nil {
-		p.Mount = *req.Mount
+		p.Mount = mountName(*req.Mount)
 	}
 	if err := s.Perms.CreatePermission(c.Request().Context(), p); err != nil {
 		return err
@@ -88,6 +89,10 @@ func (s *Server) handlePermissionUpdate(c echo.Context) error {
 	if req.Subject != nil || req.Path != nil {
 		return mft.Errorf(mft.EINVALID, "subject and path cannot change; delete the rule and create another.")
 	}
+	if req.Mount != nil {
+		m := mountName(*req.Mount)
+		req.Mount = &m
+	}
 	p, err := s.Perms.UpdatePermission(ctx, id, mft.PermissionUpdate{Permissions: req.Permissions, Mount: req.Mount})
 	if err != nil {
 		return err
@@ -102,4 +107,13 @@ func (s *Server) handlePermissionDelete(c echo.Context) error {
 	}
 	s.recordChange(c, mft.EventPermissionDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
+}
+
+// mountName takes a mount given as a path (/partners) as the folder name
+// (partners); "/" stays, and is refused as no folder name.
+func mountName(m string) string {
+	if t := strings.Trim(m, "/"); t != "" {
+		return t
+	}
+	return m
 }

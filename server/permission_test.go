@@ -111,3 +111,21 @@ func TestPermissions_RuleInsideHomeRestricts(t *testing.T) {
 	want(t, ts.put(t, key, "/archive/new.txt", "x"), 403)
 	want(t, ts.put(t, key, "/elsewhere.txt", "x"), 201)
 }
+
+// A mount given as a path (/partners) is the folder name partners; "/"
+// alone names no folder and is refused.
+func TestPermissions_MountWithSlash(t *testing.T) {
+	ts := MustOpenServer(t)
+	u := ts.createUser(t, `{"user":{"email":"m@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/api/folders", adminKey, `{"path":"/shared/partners"}`), 201)
+	r := ts.do(t, "POST", "/admin/permissions", adminKey, `{"permission":{"subject":"user:`+u.ID+`","path":"/shared/partners","permissions":["list"],"mount":"/partners"}}`)
+	want(t, r, 201)
+	if !strings.Contains(r.body, `"mount":"partners"`) {
+		t.Fatalf("created %s", r.body)
+	}
+	r = ts.do(t, "GET", "/api/files?path=/", u.APIKey, "")
+	if !strings.Contains(r.body, `"name":"partners"`) {
+		t.Fatalf("the mount is not in the tree: %s", r.body)
+	}
+	want(t, ts.do(t, "POST", "/admin/permissions", adminKey, `{"permission":{"subject":"user:`+u.ID+`","path":"/shared","permissions":["list"],"mount":"/"}}`), 422)
+}
