@@ -77,10 +77,26 @@ var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDelet
 // MultiSink hands each event to every sink in turn.
 type MultiSink []EventSink
 
-// Publish implements EventSink.
+// Publish implements EventSink. The event is stamped (Stamper) before any
+// sink sees it, so that all of them see the same id.
 func (m MultiSink) Publish(ev Event) {
+	m.stamp(&ev)
 	for _, s := range m {
 		s.Publish(ev)
+	}
+}
+
+// Stamper is a sink that gives an event its id (and time) before it is
+// handed to the sinks: the audit log, whose ids webhooks then carry.
+type Stamper interface {
+	Stamp(ev *Event)
+}
+
+func (m MultiSink) stamp(ev *Event) {
+	for _, s := range m {
+		if st, ok := s.(Stamper); ok {
+			st.Stamp(ev)
+		}
 	}
 }
 
@@ -96,6 +112,7 @@ type DurableSink interface {
 
 // PublishDurable hands ev to every sink, waiting for those that store it.
 func (m MultiSink) PublishDurable(ctx context.Context, ev Event) error {
+	m.stamp(&ev)
 	var errs []error
 	for _, s := range m {
 		if d, ok := s.(DurableSink); ok {

@@ -40,6 +40,14 @@ func TestChanges_UserEventsReachWebhooks(t *testing.T) {
 	if deleted.Event != "user.deleted" || deleted.Data.Target != u.ID {
 		t.Fatalf("user.deleted: %s", rc.bodies[1])
 	}
+	// data.id is the event's id in the audit log.
+	ts.audit.Flush()
+	r := ts.do(t, "GET", "/admin/audit?event=user.created", adminKey, "")
+	var evs []struct{ Event mft.Event }
+	r.json(t, &evs)
+	if created.Data.ID == "" || len(evs) != 1 || evs[0].Event.ID != created.Data.ID {
+		t.Fatalf("webhook data.id %q, audit %s", created.Data.ID, r.body)
+	}
 }
 
 // Administrative changes are in the audit log with their actor, address,

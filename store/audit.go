@@ -39,7 +39,9 @@ func (s *AuditService) AppendEvents(ctx context.Context, events []mft.Event) err
 		if events[i].Time.IsZero() {
 			events[i].Time = s.db.now()
 		}
-		events[i].ID = s.auditID(events[i].Time)
+		if events[i].ID == "" {
+			events[i].ID = s.auditID(events[i].Time)
+		}
 	}
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAudit)
@@ -153,6 +155,17 @@ func (l *AuditLog) Open() {
 	l.closing = make(chan struct{})
 	l.done = make(chan struct{})
 	go l.run()
+}
+
+// Stamp gives ev its time (if unset) and audit id before it is published,
+// so that every sink (webhooks too) sees the id it is stored under.
+func (l *AuditLog) Stamp(ev *mft.Event) {
+	if ev.Time.IsZero() {
+		ev.Time = l.Service.db.now()
+	}
+	if ev.ID == "" {
+		ev.ID = l.Service.auditID(ev.Time)
+	}
 }
 
 // Publish queues ev for writing; it never blocks on the disk.
