@@ -146,3 +146,13 @@ func TestEndToEnd_CurlSavesUnderName(t *testing.T) {
 		}
 	}
 }
+
+// A clean shutdown logs no error (it used to log "sftp server stopped …
+// use of closed network connection").
+func TestEndToEnd_CleanShutdownLogsNoError(t *testing.T) {
+	p := startDepot(t, t.TempDir())
+	p.stop(t)
+	if log := p.stderr.String(); strings.Contains(log, "level=ERROR") || !strings.Contains(log, "stopped") {
+		t.Fatalf("shutdown log:\n%s", log)
+	}
+}

@@ -58,6 +58,25 @@ type depotProcess struct {
 
 	mu     sync.Mutex
 	stdout strings.Builder
+	stderr lockedBuffer
+}
+
+// lockedBuffer collects a process's standard error.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // output returns what the process printed on standard output so far.
@@ -86,7 +105,7 @@ func startDepot(t *testing.T, dataDir string, extraEnv ...string) *depotProcess 
 	p := &depotProcess{cmd: cmd, url: "http://" + addr, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
-	cmd.Stderr = io.Discard
+	cmd.Stderr = &p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,9 @@ func (s *Server) Open() error {
 	s.serving = make(chan struct{})
 	go func() {
 		defer close(s.serving)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
+		// Close closes the listener first, so a stop shows up here as a
+		// closed connection rather than ErrServerClosed.
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) && !s.closing.Load() {
 			s.Logger.Error("sftp server stopped", "err", err)
 		}
 	}()
