@@ -148,11 +148,15 @@ func TestEndToEnd_CurlSavesUnderName(t *testing.T) {
 }
 
 // A clean shutdown logs no error (it used to log "sftp server stopped …
-// use of closed network connection").
+// use of closed network connection"). A misspelled DEPOT_ variable is named in a warning at start.
 func TestEndToEnd_CleanShutdownLogsNoError(t *testing.T) {
-	p := startDepot(t, t.TempDir())
+	p := startDepot(t, t.TempDir(), "DEPOT_HTTP_LISTN=:9")
 	p.stop(t)
-	if log := p.stderr.String(); strings.Contains(log, "level=ERROR") || !strings.Contains(log, "stopped") {
+	log := p.stderr.String()
+	if strings.Contains(log, "level=ERROR") || !strings.Contains(log, "stopped") {
 		t.Fatalf("shutdown log:\n%s", log)
+	}
+	if !strings.Contains(log, "unknown environment variable") || !strings.Contains(log, "DEPOT_HTTP_LISTN") {
+		t.Fatalf("no warning for DEPOT_HTTP_LISTN:\n%s", log)
 	}
 }

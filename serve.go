@@ -36,6 +36,9 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		return err
 	}
 	logger := newLogger(cfg.Log, stderr)
+	for _, name := range config.UnknownEnv(environ()) {
+		logger.Warn("unknown environment variable ignored: it names no setting (see config.example.toml)", "name", name)
+	}
 	serveDebug(logger)
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Runtime.MemoryLimitMB > 0 {
 		debug.SetMemoryLimit(cfg.Runtime.MemoryLimitMB << 20)

@@ -120,3 +120,11 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("config.example.toml does not load: %v", err)
 	}
 }
+
+func TestUnknownEnv(t *testing.T) {
+	got := config.UnknownEnv([]string{"DEPOT_HTTP_LISTEN=:1", "DEPOT_HTTP_LISTN=:2", "DEPOT_ADMIN_API_KEY=x", "HOME=/root",
+		"DEPOT_RUNTIME_MEMORY_LIMIT_MB=1", "DEPOT_SFTP_MAX_UNAUTHENTICATED_PER_IP=3", "DEPOT_NOPE="})
+	if strings.Join(got, ",") != "DEPOT_HTTP_LISTN,DEPOT_NOPE" {
+		t.Fatalf("UnknownEnv = %v", got)
+	}
+}

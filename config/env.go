@@ -46,6 +46,31 @@ func applyEnv(cfg *Config, environ []string) error {
 	return nil
 }
 
+// otherEnv are the DEPOT_ variables that are not settings: the first
+// administrator's key, the key of `depot backup`, the diagnosis switches and
+// the test suite's.
+var otherEnv = []string{"DEPOT_ADMIN_API_KEY", "DEPOT_API_KEY", "DEPOT_CPU_PROFILE", "DEPOT_DEBUG_LISTEN", "DEPOT_REQUIRE_TOOLS"}
+
+// UnknownEnv returns the DEPOT_ variables in environ that name no setting
+// and nothing else Depot reads, such as a misspelled DEPOT_HTTP_LISTN,
+// which would otherwise be ignored without a word.
+func UnknownEnv(environ []string) []string {
+	known := map[string]bool{}
+	for _, k := range Keys() {
+		known[EnvPrefix+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = true
+	}
+	for _, k := range otherEnv {
+		known[k] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, EnvPrefix) && !known[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // Keys lists every TOML key as section.key, in declaration order.
 func Keys() []string {
 	var keys []string
