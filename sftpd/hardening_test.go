@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pkg/sftp"
+	gossh "golang.org/x/crypto/ssh"
 
 	"depot/mft"
 	"depot/store"
@@ -121,5 +125,44 @@ func TestLoginByID(t *testing.T) {
 	}
 	if out, err := e.sftpBatch(t, p, false, "ls"); err != nil {
 		t.Fatalf("key login by id: %v\n%s", err, out)
+	}
+}
+
+// Keyboard-interactive (WinSCP, FileZilla) asks for the password in one
+// prompt; a wrong answer fails and counts like a wrong password.
+func TestKeyboardInteractive(t *testing.T) {
+	e := openEnv(t)
+	p := e.addUser(t, "kbd")
+	dial := func(answer string) error {
+		conn, err := gossh.Dial("tcp", e.srv.ListenAddr().String(), &gossh.ClientConfig{User: p.user.Username,
+			Auth: []gossh.AuthMethod{gossh.KeyboardInteractive(func(user, instruction string, questions []string, echos []bool) ([]string, error) {
+				if len(questions) != 1 || !strings.Contains(questions[0], "Password") || echos[0] {
+					t.Errorf("prompt %q %v", questions, echos)
+				}
+				return []string{answer}, nil
+			})},
+			HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		c, err := sftp.NewClient(conn)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.ReadDir("/")
+		return err
+	}
+	if err := dial(password); err != nil {
+		t.Fatalf("keyboard-interactive with the password: %v", err)
+	}
+	if err := dial("wrong"); err == nil {
+		t.Fatal("keyboard-interactive with a wrong password logged in")
+	}
+	e.audit.Flush()
+	evs, _, _ := e.auditSvc.FindEvents(t.Context(), mft.AuditFilter{Event: mft.EventUserLoginFailed})
+	if len(evs) != 1 || evs[0].Protocol != "sftp" {
+		t.Fatalf("failed logins %+v", evs)
 	}
 }

@@ -99,7 +99,7 @@ func (s *Server) Open() error {
 		RequestHandlers:            map[string]ssh.RequestHandler{},
 		ConnCallback:               s.acceptConn,
 		ServerConfigCallback:       s.sshConfig,
-		KeyboardInteractiveHandler: refuseKeyboardInteractive,
+		KeyboardInteractiveHandler: s.keyboardInteractive,
 		IdleTimeout:                s.IdleTimeout,
 		Version:                    "Depot",
 	}
@@ -184,8 +184,24 @@ func refuseShell(sess ssh.Session) {
 	sess.Exit(1)
 }
 
-// refuseKeyboardInteractive is set only so that gliderlabs/ssh does not
-// turn client authentication off (it does when no handler is set); the
-// password and public-key callbacks are installed by sshConfig, where the
-// username of each attempt is known.
-func refuseKeyboardInteractive(ssh.Context, gossh.KeyboardInteractiveChallenge) bool { return false }
+// keyboardInteractive is the password asked as one keyboard-interactive
+// prompt, for clients that log in that way (WinSCP, FileZilla): the same
+// check, defender and audit as a password login. (gliderlabs/ssh installs
+// this handler over the config's own callback; the password and public-key
+// callbacks are set by sshConfig, where each attempt's username is known.)
+func (s *Server) keyboardInteractive(ctx ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
+	st, _ := ctx.Value(connStateKey{}).(*connState)
+	if st == nil {
+		return false
+	}
+	answers, err := challenge("", "", []string{"Password: "}, []bool{false})
+	if err != nil || len(answers) != 1 {
+		return false
+	}
+	u, err := s.Auth.Login(context.Background(), ctx.User(), answers[0], st.ip, mft.ProtocolSFTP)
+	if err != nil {
+		return false
+	}
+	ctx.Permissions().Extensions = map[string]string{extUser: u.ID, extMethod: "keyboard-interactive"}
+	return true
+}

@@ -163,7 +163,7 @@ func (s *Server) sessionUser(ch ssh.Session) (*mft.User, error) {
 	if err := s.Auth.CheckUser(u, st.ip, mft.ProtocolSFTP); err != nil {
 		return nil, err
 	}
-	if method := conn.Permissions.Extensions[extMethod]; method != "password" { // password logins are audited by Login
+	if method := conn.Permissions.Extensions[extMethod]; method != "password" && method != "keyboard-interactive" { // audited by Login
 		s.Auth.RecordLogin(u, st.ip, mft.AuditSFTP, method)
 	}
 	return u, nil
