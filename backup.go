@@ -27,6 +27,9 @@ func backup(ctx context.Context, configPath, out, baseURL string, stdout io.Writ
 	if err != nil {
 		return err
 	}
+	if err := requireDB(cfg); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".depot-backup-*")
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)

@@ -160,3 +160,40 @@ func TestEndToEnd_CleanShutdownLogsNoError(t *testing.T) {
 		t.Fatalf("no warning for DEPOT_HTTP_LISTN:\n%s", log)
 	}
 }
+
+// depot <cmd> --help exits 0 with that command's flags; a bad flag is
+// printed once; fsck and backup on a folder without a database say so,
+// fail, and create nothing.
+func TestCLI_HelpAndEmptyDataDir(t *testing.T) {
+	bin, err := buildDepot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cmd, flagName := range map[string]string{"serve": "-config", "backup": "-out", "fsck": "-config", "init": "-config"} {
+		out, err := exec.Command(bin, cmd, "--help").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), flagName) {
+			t.Fatalf("depot %s --help: %v\n%s", cmd, err, out)
+		}
+	}
+	// The version names the Go release, and the commit when the build
+	// stamped it (GOFLAGS=-buildvcs=false, as on this machine, does not).
+	if out, err := exec.Command(bin, "version").Output(); err != nil || !strings.Contains(string(out), "(") || !strings.Contains(string(out), "go1.") {
+		t.Fatalf("depot version: %v %s", err, out)
+	}
+	out, err := exec.Command(bin, "fsck", "--nope").CombinedOutput()
+	if err == nil || strings.Count(string(out), "--nope")+strings.Count(string(out), "-nope") != 1 {
+		t.Fatalf("bad flag, want one message:\n%s", out)
+	}
+	for _, args := range [][]string{{"fsck"}, {"backup", "--out", filepath.Join(t.TempDir(), "b.db")}} {
+		empty := t.TempDir()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "DEPOT_DATA_DIR="+empty)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "has no database") {
+			t.Fatalf("depot %v on an empty folder: %v\n%s", args, err, out)
+		}
+		if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+			t.Fatalf("depot %v created %v", args, entries)
+		}
+	}
+}

@@ -10,8 +10,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"syscall"
 )
+
+// errShown marks an error already printed (by the flag package).
+var errShown = errors.New("shown")
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
@@ -35,7 +40,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errShown) {
 			fmt.Fprintln(os.Stderr, "depot:", err)
 		}
 		stop()
@@ -53,32 +58,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("depot "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
+		fs.SetOutput(stdout) // asked for: the flags go to standard output
+	}
 	configPath := fs.String("config", "", "TOML configuration file (default: built-in settings)")
+	// parse reads the flags; --help shows them and ends the command without
+	// an error, and a bad flag is printed once, by the flag package.
+	parse := func() (bool, error) {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("%w: %w", errShown, err)
+		}
+		return true, nil
+	}
 	switch cmd {
 	case "serve":
-		if err := fs.Parse(args); err != nil {
+		if ok, err := parse(); !ok {
 			return err
 		}
 		return serve(ctx, *configPath, stdout, stderr)
 	case "init":
-		if err := fs.Parse(args); err != nil {
+		if ok, err := parse(); !ok {
 			return err
 		}
 		return initData(ctx, *configPath, stdout)
 	case "backup":
 		out := fs.String("out", "", "file to write the snapshot to (required)")
 		url := fs.String("url", "", "base URL of a running server (default: from http.listen)")
-		if err := fs.Parse(args); err != nil {
+		if ok, err := parse(); !ok {
 			return err
 		}
 		return backup(ctx, *configPath, *out, *url, stdout)
 	case "fsck":
-		if err := fs.Parse(args); err != nil {
+		if ok, err := parse(); !ok {
 			return err
 		}
 		return fsck(ctx, *configPath, stdout)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "depot", version)
+		fmt.Fprintln(stdout, "depot", versionLine())
 		return nil
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
@@ -86,4 +106,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// versionLine is the version with the commit and its time from the build
+// information, when the binary was built from a checkout.
+func versionLine() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	var rev, at, modified string
+	for _, st := range info.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			rev = st.Value
+		case "vcs.time":
+			at = st.Value
+		case "vcs.modified":
+			if st.Value == "true" {
+				modified = " with local changes"
+			}
+		}
+	}
+	if rev == "" {
+		return version + " (" + info.GoVersion + ")"
+	}
+	return fmt.Sprintf("%s (commit %.12s of %s%s, %s)", version, rev, at, modified, info.GoVersion)
 }

@@ -308,6 +308,9 @@ func fsck(ctx context.Context, configPath string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := requireDB(cfg); err != nil {
+		return err
+	}
 	a, err := openApp(ctx, cfg, io.Discard)
 	if err != nil {
 		return err
@@ -323,4 +326,14 @@ func fsck(ctx context.Context, configPath string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Storage holds %d files, %d bytes; usage recounted. %d leftover upload files removed.\n", count, bytes, removed)
 	return a.markClean()
+}
+
+// requireDB refuses to work on a data directory without a database, which
+// would otherwise be created empty and reported on as if it were fine.
+func requireDB(cfg *config.Config) error {
+	p := filepath.Join(cfg.Data.Dir, "depot.db")
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s has no database (%s): check data.dir, or create one with `depot init`", cfg.Data.Dir, p)
+	}
+	return nil
 }
