@@ -150,10 +150,21 @@ func TestEndToEnd_CurlSavesUnderName(t *testing.T) {
 // A clean shutdown logs no error (it used to log "sftp server stopped …
 // use of closed network connection"). A misspelled DEPOT_ variable is named in a warning at start.
 func TestEndToEnd_CleanShutdownLogsNoError(t *testing.T) {
-	p := startDepot(t, t.TempDir(), "DEPOT_HTTP_LISTN=:9")
+	p := startDepot(t, t.TempDir(), "DEPOT_HTTP_LISTN=:9", "DEPOT_LOG_FORMAT=json")
+	if resp, err := http.Get(p.url + "/healthz"); err == nil {
+		resp.Body.Close()
+	}
 	p.stop(t)
 	log := p.stderr.String()
-	if strings.Contains(log, "level=ERROR") || !strings.Contains(log, "stopped") {
+	// JSON durations are strings such as "1.2ms", not nanoseconds.
+	if !strings.Contains(log, `"duration":"`) {
+		t.Fatalf("no duration string in the JSON log:\n%s", log)
+	}
+	// The host keys' fingerprints are printed at start, for partners.
+	if !strings.Contains(p.output(), "SFTP host key ssh-ed25519 SHA256:") {
+		t.Fatalf("start-up output:\n%s", p.output())
+	}
+	if strings.Contains(log, `"level":"ERROR"`) || !strings.Contains(log, "stopped") {
 		t.Fatalf("shutdown log:\n%s", log)
 	}
 	if !strings.Contains(log, "unknown environment variable") || !strings.Contains(log, "DEPOT_HTTP_LISTN") {

@@ -182,6 +182,12 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		"public_url", srv.PublicURL, "data", cfg.Data.Dir)
 	logger.Info("sftp started", "addr", sftpSrv.ListenAddr().String())
 	fmt.Fprintf(stdout, "Depot %s is serving the API on %s (public URL %s) and SFTP on %s.\n", version, srv.ListenAddr(), srv.PublicURL, sftpSrv.ListenAddr())
+	for _, fp := range sftpSrv.HostKeyFingerprints() {
+		fmt.Fprintf(stdout, "SFTP host key %s\n", fp)
+	}
+	if cfg.HTTP.PublicURL == "" {
+		logger.Warn("http.public_url is not set: links and filedrop pages handed out name " + srv.PublicURL + ", which other machines may not reach")
+	}
 
 	go sweep(ctx, a, srv, logger)
 	<-ctx.Done()

@@ -24,7 +24,11 @@ func (s *Server) handleAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := mft.AuditFilter{Page: p, Event: c.QueryParam("event"), Actor: c.QueryParam("user"),
+	actor := c.QueryParam("actor") // or user, its older name
+	if actor == "" {
+		actor = c.QueryParam("user")
+	}
+	f := mft.AuditFilter{Page: p, Event: c.QueryParam("event"), Actor: actor,
 		Bucket: c.QueryParam("bucket"), PathPrefix: c.QueryParam("path"),
 		Protocol: c.QueryParam("protocol"), Status: c.QueryParam("status")}
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {

@@ -88,6 +88,10 @@ func TestChanges_Audited(t *testing.T) {
 		!strings.Contains(r.body, `"secret":"(set)"`) || !strings.Contains(r.body, "hook:(set)@") {
 		t.Fatalf("webhook.created: %s", r.body)
 	}
+	r = ts.do(t, "GET", "/admin/audit?actor=admin-localhost&status=ok&event=group.*", adminKey, "")
+	if !strings.Contains(r.body, `"event":"group.created"`) || strings.Contains(r.body, "permission.") {
+		t.Fatalf("actor filter: %s", r.body)
+	}
 	r = ts.do(t, "GET", "/admin/audit?event=ban.lifted", adminKey, "")
 	if !strings.Contains(r.body, `"target":"`+otherIP.String()+`"`) {
 		t.Fatalf("ban.lifted: %s", r.body)

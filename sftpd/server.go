@@ -135,6 +135,16 @@ func (s *Server) Open() error {
 // ListenAddr returns the address the server listens on.
 func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
 
+// HostKeyFingerprints returns the SHA256 fingerprints of the host keys,
+// what partners compare on their first connection.
+func (s *Server) HostKeyFingerprints() []string {
+	var out []string
+	for _, k := range s.srv.HostSigners {
+		out = append(out, k.PublicKey().Type()+" "+gossh.FingerprintSHA256(k.PublicKey()))
+	}
+	return out
+}
+
 // Close stops accepting connections, ends idle sessions at once and lets
 // sessions with open transfers finish until ctx is done, then closes them.
 func (s *Server) Close(ctx context.Context) error {
