@@ -422,12 +422,27 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 	return dir.Sync()
 }
 
-// Space returns the size of the actor's space and what is free in it: their
-// quota when they have one, otherwise the storage disk's.
+// Space returns the size of the actor's space and what is free in it: the
+// tightest quota over their home (their own quota_mb, a folder rule above
+// it such as a bucket's quota) when there is one, otherwise the storage
+// disk's.
 func (s *Service) Space(ctx context.Context, a Actor) (total, free int64, err error) {
-	if u := a.User; u.QuotaMB > 0 {
-		used, err := s.Usage.Usage(ctx, u.Home)
-		return u.QuotaMB * mb, max(u.QuotaMB*mb-used, 0), err
+	r, err := s.rulesAbove(ctx, a, a.User.Home)
+	if err != nil {
+		return 0, 0, err
+	}
+	found := false
+	for _, q := range r.quotas {
+		used, err := s.Usage.Usage(ctx, q.path)
+		if err != nil {
+			return 0, 0, err
+		}
+		if left := max(q.limit-used, 0); !found || left < free {
+			total, free, found = q.limit, left, true
+		}
+	}
+	if found {
+		return total, free, nil
 	}
 	return diskSpace(s.tmp)
 }

@@ -166,3 +166,20 @@ func TestKeyboardInteractive(t *testing.T) {
 		t.Fatalf("failed logins %+v", evs)
 	}
 }
+
+// df for a user whose home is under a quota'd folder (a bucket's quota is
+// a folder rule on /buckets/<id>) shows that quota, not the host disk.
+func TestStatVFSFolderQuota(t *testing.T) {
+	e := openEnv(t)
+	rule := &mft.Folder{Path: "/buckets/buc_test", QuotaMB: 2}
+	if err := store.NewFolderService(e.db).CreateFolder(t.Context(), rule); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(e.dir, "files", "buckets", "buc_test"), 0o700)
+	p := e.addUser(t, "acme-ops", func(u *mft.User) { u.Home = "/buckets/buc_test" })
+	c, _ := e.dial(t, p)
+	st, err := c.StatVFS("/")
+	if err != nil || st.TotalSpace() != 2<<20 || st.FreeSpace() != 2<<20 {
+		t.Fatalf("statvfs: total %d free %d (%v); want the bucket's 2 MiB", st.TotalSpace(), st.FreeSpace(), err)
+	}
+}
