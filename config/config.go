@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -209,6 +210,9 @@ func decodeFile(data []byte, cfg *Config) error {
 	case errors.As(err, &decErr):
 		row, col := decErr.Position()
 		key := strings.Join(decErr.Key(), ".")
+		if m := typeMismatch.FindStringSubmatch(decErr.Error()); m != nil && key != "" {
+			return fmt.Errorf("line %d: %s must be %s, not a %s", row, key, goTypeWords(m[2]), m[1])
+		}
 		if key != "" {
 			return fmt.Errorf("line %d column %d: key %s: %s", row, col, key, decErr.Error())
 		}
@@ -279,8 +283,8 @@ func (c *Config) Validate() error {
 		"defender.ban_time":        c.Defender.BanTime,
 		"audit.retention":          c.Audit.Retention,
 	} {
-		if d <= 0 {
-			return fmt.Errorf("%s must be a positive duration such as 30s or 5m", key)
+		if d < Duration(time.Millisecond) { // a bare TOML number is read as nanoseconds
+			return fmt.Errorf("%s must be a positive duration such as \"30s\" or \"5m\" (in quotes, with its unit)", key)
 		}
 	}
 	if c.HTTP.MaxJSONBytes < 1024 {
@@ -341,3 +345,26 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// typeMismatch is go-toml's message for a value of the wrong type, which
+// names Go's struct path and type.
+var typeMismatch = regexp.MustCompile(`cannot decode TOML (\w+) into struct field \S+ of type (\S+)`)
+
+// goTypeWords names a setting's Go type as what to write in TOML.
+func goTypeWords(t string) string {
+	switch t {
+	case "int", "int64":
+		return "a whole number"
+	case "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "string":
+		return "a string in quotes"
+	case "[]string":
+		return `a list of strings such as ["a", "b"]`
+	case "config.Duration":
+		return `a duration such as "30s" or "5m"`
+	}
+	return t
+}
