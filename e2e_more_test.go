@@ -208,3 +208,42 @@ func TestCLI_HelpAndEmptyDataDir(t *testing.T) {
 		}
 	}
 }
+
+// depot admin reset-key gives a lost administrator a new key (the old one
+// stops working) and audits it; beside a running server it says to stop it.
+func TestCLI_AdminResetKey(t *testing.T) {
+	bin, err := buildDepot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	p := startDepot(t, data)
+	reset := func() (string, error) {
+		cmd := exec.Command(bin, "admin", "reset-key", "admin@localhost")
+		cmd.Env = append(os.Environ(), "DEPOT_DATA_DIR="+data)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := reset(); err == nil || !strings.Contains(out, "stop the server first") {
+		t.Fatalf("reset-key beside a running server: %v\n%s", err, out)
+	}
+	p.stop(t)
+	out, err := reset()
+	if err != nil {
+		t.Fatalf("reset-key: %v\n%s", err, out)
+	}
+	key := ""
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 1 && len(f[0]) >= 20 {
+			key = f[0]
+		}
+	}
+	p = startDepot(t, data)
+	if code, _ := curl(t, "--user", e2eAdminKey+":x", p.url+"/admin/users"); code != 401 {
+		t.Fatalf("the old key answered %d", code)
+	}
+	code, body := curl(t, "--user", key+":x", p.url+"/admin/audit?event=user.api_key_regenerated")
+	if code != 200 || !strings.Contains(body, `"actor":"cli"`) || !strings.Contains(body, `"target":"admin-localhost"`) {
+		t.Fatalf("new key: %d %s", code, body)
+	}
+}

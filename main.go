@@ -30,6 +30,9 @@ Usage:
                                   write a consistent snapshot of the database
   depot fsck    [--config FILE]   recount storage usage from the disk and remove
                                   leftover upload files (with the server stopped)
+  depot admin reset-key [--config FILE] EMAIL
+                                  give a user (a lost administrator) a new API key,
+                                  printed once (with the server stopped)
   depot version                   print the version
 
 Every setting can also come from DEPOT_<SECTION>_<KEY> environment variables;
@@ -97,6 +100,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return fsck(ctx, *configPath, stdout)
+	case "admin":
+		if len(args) == 0 || args[0] != "reset-key" {
+			fmt.Fprint(stderr, usage)
+			return errors.New("admin: the only admin command is reset-key EMAIL")
+		}
+		fs.Init("depot admin reset-key", flag.ContinueOnError)
+		args = args[1:]
+		if ok, err := parse(); !ok {
+			return err
+		}
+		return resetKey(ctx, *configPath, fs.Arg(0), stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "depot", versionLine())
 		return nil
