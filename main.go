@@ -12,7 +12,10 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"syscall"
+
+	"depot/config"
 )
 
 // errShown marks an error already printed (by the flag package).
@@ -33,6 +36,8 @@ Usage:
   depot admin reset-key [--config FILE] EMAIL
                                   give a user (a lost administrator) a new API key,
                                   printed once (with the server stopped)
+  depot config  [--config FILE]   print the effective settings (secrets masked) and
+                                  where each comes from: default, file or variable
   depot version                   print the version
 
 Every setting can also come from DEPOT_<SECTION>_<KEY> environment variables;
@@ -111,6 +116,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return resetKey(ctx, *configPath, fs.Arg(0), stdout)
+	case "config":
+		if ok, err := parse(); !ok {
+			return err
+		}
+		settings, err := config.Explain(*configPath, environ())
+		if err != nil {
+			return err
+		}
+		section := ""
+		for _, st := range settings {
+			sec, key, _ := strings.Cut(st.Key, ".")
+			if sec != section {
+				fmt.Fprintf(stdout, "\n[%s]\n", sec)
+				section = sec
+			}
+			fmt.Fprintf(stdout, "%s = %s  # %s\n", key, st.Value, st.Source)
+		}
+		return nil
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "depot", versionLine())
 		return nil

@@ -130,3 +130,44 @@ func TestUnknownEnv(t *testing.T) {
 		t.Fatalf("UnknownEnv = %v", got)
 	}
 }
+
+// Explain shows every key with its effective value and source, secrets
+// masked, and its output is a configuration file Load reads back.
+func TestExplain(t *testing.T) {
+	path := writeConfig(t, "[http]\nlisten = \":9090\"\n[smtp]\npassword = \"hunter22\"\n")
+	got, err := config.Explain(path, []string{"DEPOT_SFTP_LISTEN=:2200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]config.Setting{}
+	var text strings.Builder
+	section := ""
+	for _, s := range got {
+		byKey[s.Key] = s
+		sec, key, _ := strings.Cut(s.Key, ".")
+		if sec != section {
+			text.WriteString("[" + sec + "]\n")
+			section = sec
+		}
+		text.WriteString(key + " = " + s.Value + "\n")
+	}
+	if len(got) != len(config.Keys()) {
+		t.Fatalf("%d settings for %d keys", len(got), len(config.Keys()))
+	}
+	for key, want := range map[string]config.Setting{
+		"http.listen":    {Value: `":9090"`, Source: "file"},
+		"sftp.listen":    {Value: `":2200"`, Source: "DEPOT_SFTP_LISTEN"},
+		"smtp.password":  {Value: `"(set)"`, Source: "file"},
+		"auth.token_ttl": {Value: `"24h0m0s"`, Source: "default"},
+	} {
+		if s := byKey[key]; s.Value != want.Value || s.Source != want.Source {
+			t.Errorf("%s = %+v, want %+v", key, s, want)
+		}
+	}
+	if strings.Contains(text.String(), "hunter22") {
+		t.Fatal("the SMTP password is shown")
+	}
+	if _, err := config.Load(writeConfig(t, text.String()), nil); err != nil {
+		t.Fatalf("the printed settings do not load: %v\n%s", err, text.String())
+	}
+}
