@@ -257,16 +257,31 @@ func (e *Engine) Publish(ev mft.Event) {
 }
 
 // RunNow queues a manual run of an automation (any trigger) and returns
-// it; a scheduled automation with a source processes its files.
-func (e *Engine) RunNow(ctx context.Context, a *mft.Automation) (*mft.Run, error) {
-	if a.Source != nil {
+// it: on the file at storage path path when one is given, else a
+// scheduled automation with a source processes its new files. An
+// automation whose actions need a file and that gets none is EINVALID at
+// once, rather than a run that fails.
+func (e *Engine) RunNow(ctx context.Context, a *mft.Automation, path string) (*mft.Run, error) {
+	files := []string{}
+	switch {
+	case path != "":
+		if err := mft.ValidateStoragePath("path", path); err != nil {
+			return nil, err
+		}
+		files = []string{path}
+	case a.Source != nil:
 		runs := e.sourceRuns(ctx, a, mft.TriggerManual)
 		if len(runs) > 0 {
 			return runs[0], nil
 		}
+		if a.NeedsFile() {
+			return nil, mft.Errorf(mft.EINVALID, "%s has no new file to work on; send {\"path\": \"…\"} to run it on one.", a.Source.Path)
+		}
+	case a.NeedsFile():
+		return nil, mft.Errorf(mft.EINVALID, "This automation's actions work on a file: send {\"path\": \"/users/…/file.csv\"} (a storage path) to run it on one.")
 	}
 	r := &mft.Run{Automation: a.ID, Trigger: mft.TriggerManual, Status: mft.RunQueued, Attempt: 1,
-		NotBefore: e.Now(), Files: []string{}}
+		NotBefore: e.Now(), Files: files}
 	if err := e.enqueueRun(ctx, r); err != nil {
 		return nil, err
 	}

@@ -23,6 +23,17 @@ var ConditionTypes = []string{"path", "name", "size", "user", "group", "bucket",
 // Action types.
 var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt"}
 
+// NeedsFile reports whether an action of the automation works on a file
+// (every action but webhook), so that a run without one would fail.
+func (a *Automation) NeedsFile() bool {
+	for _, act := range a.Actions {
+		if act.Type != "webhook" {
+			return true
+		}
+	}
+	return false
+}
+
 // Automation is a workflow: on an event, a schedule or by hand, a chain of
 // actions runs on a file when its conditions hold.
 type Automation struct {

@@ -16,7 +16,7 @@ import (
 // automation.Engine implements it.
 type AutomationEngine interface {
 	Reload(ctx context.Context) error
-	RunNow(ctx context.Context, a *mft.Automation) (*mft.Run, error)
+	RunNow(ctx context.Context, a *mft.Automation, path string) (*mft.Run, error)
 	Redeliver(ctx context.Context, d *mft.Delivery) error
 }
 
@@ -234,7 +234,16 @@ func (s *Server) handleAutomationRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.Engine.RunNow(ctx, a)
+	// An optional body names the file to run on: {"path": "/users/…"}.
+	var req struct {
+		Path string `json:"path"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := s.decode(c, "run", &req); err != nil {
+			return err
+		}
+	}
+	r, err := s.Engine.RunNow(ctx, a, req.Path)
 	if err != nil {
 		return err
 	}

@@ -109,3 +109,32 @@ func TestLoginByID(t *testing.T) {
 	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"username":"`+u.ID+`","password":"correct-horse"}}`), 200)
 	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"email":"`+u.ID+`","password":"correct-horse"}}`), 200)
 }
+
+// POST /admin/automations/:id/run takes the file to run on; an automation
+// whose actions need a file and gets none is 422 at once, not a run that
+// fails three times.
+func TestAutomations_RunOnPath(t *testing.T) {
+	ts := MustOpenServer(t)
+	u := ts.createUser(t, `{"user":{"email":"run@example.com"}}`).User
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/ledger.csv", u.APIKey, "a,b\n"), 201)
+	id := ts.createAutomation(t, `{"automation":{"name":"archive","trigger":"event","events":["file.uploaded"],
+		"conditions":[{"type":"name","pattern":"*.pdf"}],"actions":[{"type":"copy","to":"/archive/"}]}}`)
+	r := ts.do(t, "POST", "/admin/automations/"+id+"/run", adminKey, "")
+	want(t, r, 422)
+	if !strings.Contains(r.errors(t)[0], `{"path"`) {
+		t.Fatalf("422 without the way out: %s", r.body)
+	}
+	if runs := ts.runs(t, id); len(runs) != 0 {
+		t.Fatalf("a refused run was queued: %+v", runs)
+	}
+	want(t, ts.do(t, "POST", "/admin/automations/"+id+"/run", adminKey, `{"path":"../x"}`), 422)
+	want(t, ts.do(t, "POST", "/admin/automations/"+id+"/run", adminKey, `{"path":"/users/`+u.ID+`/ledger.csv"}`), 202)
+	run := ts.waitRuns(t, id, 1)[0].Run
+	if run.Status != "succeeded" || len(run.Files) != 1 || run.Files[0] != "/users/"+u.ID+"/ledger.csv" {
+		t.Fatalf("run %+v", run)
+	}
+	r = ts.do(t, "GET", "/api/files/content?path=/archive/ledger.csv", adminKey, "")
+	if r.status != 200 || r.body != "a,b\n" {
+		t.Fatalf("copied file: %d %q", r.status, r.body)
+	}
+}
