@@ -48,8 +48,11 @@ type Automation struct {
 	Conditions []Condition `json:"conditions"`
 	Actions    []Action    `json:"actions"`
 	Retry      Retry       `json:"retry"`
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
+	// TriggerTokenHash is the SHA-256 of the token of the automation's
+	// inbound trigger URL ("" when it has none); never shown.
+	TriggerTokenHash string    `json:"trigger_token_hash,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // Source is the folder whose files a scheduled automation processes.

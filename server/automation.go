@@ -27,6 +27,8 @@ func (s *Server) automationRoutes(admin *echo.Group) {
 	admin.PUT("/automations/:id", s.handleAutomationUpdate)
 	admin.DELETE("/automations/:id", s.handleAutomationDelete)
 	admin.POST("/automations/:id/run", s.handleAutomationRun)
+	admin.POST("/automations/:id/trigger_token", s.handleTriggerToken)
+	admin.DELETE("/automations/:id/trigger_token", s.handleTriggerTokenDelete)
 	admin.GET("/automations/:id/runs", s.handleRunList)
 	admin.GET("/automations/:id/runs/:run", s.handleRunView)
 
@@ -42,6 +44,7 @@ func (s *Server) automationRoutes(admin *echo.Group) {
 // automationView hides the secrets of actions: they are write-only.
 func automationView(a *mft.Automation) *mft.Automation {
 	v := *a
+	v.TriggerTokenHash = ""
 	v.Actions = make([]mft.Action, len(a.Actions))
 	for i, act := range a.Actions {
 		act.Secret, act.PrivateKey, act.Passphrase = hidden(act.Secret), hidden(act.PrivateKey), hidden(act.Passphrase)
@@ -200,7 +203,7 @@ func (s *Server) handleAutomationUpdate(c echo.Context) error {
 	if err := s.decode(c, "automation", &req); err != nil {
 		return err
 	}
-	a := &mft.Automation{ID: old.ID, CreatedAt: old.CreatedAt}
+	a := &mft.Automation{ID: old.ID, CreatedAt: old.CreatedAt, TriggerTokenHash: old.TriggerTokenHash}
 	if err := s.buildAutomation(&req, a, old); err != nil {
 		return err
 	}

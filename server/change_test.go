@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,43 @@ func TestAutomations_RunOnPath(t *testing.T) {
 	if r.status != 200 || r.body != "a,b\n" {
 		t.Fatalf("copied file: %d %q", r.status, r.body)
 	}
+}
+
+// An automation's trigger URL runs it without an API key, with its own
+// token (shown once, replaced when regenerated), on an optional path.
+func TestAutomations_TriggerURL(t *testing.T) {
+	ts := MustOpenServer(t)
+	rc := newReceiver(t, 0)
+	id := ts.createAutomation(t, `{"automation":{"name":"crm","trigger":"manual","actions":[{"type":"webhook","url":"`+rc.URL+`"}]}}`)
+	r := ts.do(t, "POST", "/admin/automations/"+id+"/trigger_token", adminKey, "")
+	want(t, r, 200)
+	var tr struct{ Trigger struct{ URL, Token string } }
+	r.json(t, &tr)
+	if tr.Trigger.URL != ts.URL()+"/api/automations/"+id+"/trigger" || len(tr.Trigger.Token) < 20 {
+		t.Fatalf("trigger %s", r.body)
+	}
+	if v := ts.do(t, "GET", "/admin/automations/"+id, adminKey, ""); strings.Contains(v.body, "trigger_token") {
+		t.Fatalf("the token's hash is shown: %s", v.body)
+	}
+	call := func(token string) response {
+		return ts.doWith(t, "POST", "/api/automations/"+id+"/trigger", "", func(r *http.Request) {
+			if token != "" {
+				r.Header.Set("Authorization", "Bearer "+token)
+			}
+		})
+	}
+	want(t, call(""), 401)
+	want(t, call("wrong-token-0123456789abcdef"), 401)
+	want(t, call(adminKey), 401) // an API key is not the trigger's token
+	want(t, call(tr.Trigger.Token), 202)
+	ts.waitRuns(t, id, 1)
+	for rc.count() < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A PUT of the automation keeps the token; regenerating replaces it.
+	want(t, ts.do(t, "PUT", "/admin/automations/"+id, adminKey, `{"automation":{"name":"crm2","trigger":"manual","actions":[{"type":"webhook","url":"`+rc.URL+`"}]}}`), 200)
+	want(t, call(tr.Trigger.Token), 202)
+	want(t, ts.do(t, "POST", "/admin/automations/"+id+"/trigger_token", adminKey, ""), 200)
+	want(t, call(tr.Trigger.Token), 401)
+	want(t, ts.do(t, "DELETE", "/admin/automations/"+id+"/trigger_token", adminKey, ""), 200)
 }

@@ -174,6 +174,7 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", s.handleHealth)
 	e.POST("/api/login", s.handleLogin)
+	e.POST("/api/automations/:id/trigger", s.handleTrigger) // with the trigger URL's token
 
 	e.GET("/assets/*", s.handleAssets)
 	user := e.Group("", s.authenticate)

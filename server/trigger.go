@@ -1,0 +1,86 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/auth"
+	"depot/mft"
+)
+
+// An automation can have an inbound trigger URL (Couchdrop's "trigger via
+// API webhook"): POST /api/automations/:id/trigger with the URL's own
+// token, as a Bearer token or the basic-auth user, runs it like
+// POST /admin/automations/:id/run, without an API key.
+
+type triggerView struct {
+	URL   string `json:"url"`
+	Token string `json:"token"`
+}
+
+// handleTriggerToken gives the automation a new trigger token (replacing
+// any earlier one) and answers with the URL and the token, shown once.
+func (s *Server) handleTriggerToken(c echo.Context) error {
+	ctx := c.Request().Context()
+	a, err := s.Automations.FindAutomation(ctx, pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	token := auth.NewKey()
+	a.TriggerTokenHash = auth.HashKey(token)
+	if err := s.Automations.PutAutomation(ctx, a); err != nil {
+		return err
+	}
+	s.recordChange(c, mft.EventAutomationUpdated, a.ID)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return writeOne(c, http.StatusOK, "trigger", triggerView{URL: s.PublicURL + "/api/automations/" + a.ID + "/trigger", Token: token})
+}
+
+// handleTriggerTokenDelete turns the trigger URL off.
+func (s *Server) handleTriggerTokenDelete(c echo.Context) error {
+	ctx := c.Request().Context()
+	a, err := s.Automations.FindAutomation(ctx, pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	a.TriggerTokenHash = ""
+	if err := s.Automations.PutAutomation(ctx, a); err != nil {
+		return err
+	}
+	s.recordChange(c, mft.EventAutomationUpdated, a.ID)
+	return c.NoContent(http.StatusOK)
+}
+
+// handleTrigger runs an automation through its trigger URL, with the
+// optional {"path": "…"} of POST …/run. A wrong token counts toward the
+// defender's ban like a wrong key.
+func (s *Server) handleTrigger(c echo.Context) error {
+	ip := clientIP(c)
+	if err := s.Auth.CheckBan(ip); err != nil {
+		return err
+	}
+	token, ok := credentials(c.Request())
+	if !ok {
+		return mft.Errorf(mft.EUNAUTHORIZED, "Send the trigger URL's token as a Bearer token or the basic-auth user.")
+	}
+	ctx := c.Request().Context()
+	a, err := s.Automations.FindAutomation(ctx, pathParam(c, "id"))
+	if err != nil || a.TriggerTokenHash == "" || !auth.KeyMatches(token, a.TriggerTokenHash) {
+		s.Auth.RecordFailure("trigger:"+pathParam(c, "id"), ip, mft.AuditAPI, "wrong automation trigger token")
+		return mft.Errorf(mft.EUNAUTHORIZED, "This token does not trigger this automation.")
+	}
+	var req struct {
+		Path string `json:"path"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := s.decode(c, "run", &req); err != nil {
+			return err
+		}
+	}
+	r, err := s.Engine.RunNow(ctx, a, req.Path)
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusAccepted, "run", r)
+}
