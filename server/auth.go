@@ -12,8 +12,11 @@ import (
 const ctxUser = "user"
 
 // credentials returns the API key of a request: the user part of HTTP
-// basic auth, or a Bearer token.
+// basic auth, a Bearer token, or the x-api-key header (the Dropzone SDK's).
 func credentials(r *http.Request) (string, bool) {
+	if key := strings.TrimSpace(r.Header.Get("X-Api-Key")); key != "" {
+		return key, true
+	}
 	if key, _, ok := r.BasicAuth(); ok && key != "" {
 		return key, true
 	}

@@ -36,6 +36,7 @@ func (s *Server) automationRoutes(admin *echo.Group) {
 	admin.POST("/webhooks", s.handleWebhookCreate)
 	admin.GET("/webhooks/:id", s.handleWebhookView)
 	admin.PUT("/webhooks/:id", s.handleWebhookUpdate)
+	admin.PATCH("/webhooks/:id", s.handleWebhookUpdate)
 	admin.DELETE("/webhooks/:id", s.handleWebhookDelete)
 	admin.GET("/webhooks/:id/deliveries", s.handleDeliveryList)
 	admin.POST("/webhooks/:id/deliveries/:delivery/redeliver", s.handleRedeliver)

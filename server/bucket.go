@@ -35,11 +35,13 @@ func (s *Server) bucketRoutes(admin *echo.Group) {
 	admin.POST("/buckets", s.handleBucketCreate)
 	admin.GET("/buckets/:id", s.handleBucketView)
 	admin.PUT("/buckets/:id", s.handleBucketUpdate)
+	admin.PATCH("/buckets/:id", s.handleBucketUpdate) // the Buckets API's verb
 	admin.DELETE("/buckets/:id", s.handleBucketDelete)
 	admin.GET("/buckets/:id/users", s.handleBucketUserList)
 	admin.POST("/buckets/:id/users", s.handleBucketUserCreate)
 	admin.GET("/settings", s.handleSettingsView)
 	admin.PUT("/settings", s.handleSettingsUpdate)
+	admin.PATCH("/settings", s.handleSettingsUpdate)
 }
 
 func (s *Server) handleBucketList(c echo.Context) error {

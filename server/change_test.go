@@ -178,3 +178,29 @@ func TestAutomations_TriggerURL(t *testing.T) {
 	want(t, call(tr.Trigger.Token), 401)
 	want(t, ts.do(t, "DELETE", "/admin/automations/"+id+"/trigger_token", adminKey, ""), 200)
 }
+
+// Partial updates also answer to PATCH (the Buckets API's verb), and the
+// Dropzone SDK's x-api-key header is a credential like Bearer.
+func TestPatchAndXAPIKey(t *testing.T) {
+	ts := MustOpenServer(t)
+	b := ts.createBucket(t, `{"bucket":{"name":"Acme"}}`).Bucket
+	r := ts.do(t, "PATCH", "/admin/buckets/"+b.ID, adminKey, `{"name":"Acme Corp","active":false}`)
+	want(t, r, 200)
+	if !strings.Contains(r.body, `"name":"Acme Corp"`) || !strings.Contains(r.body, `"active":false`) {
+		t.Fatalf("patched bucket %s", r.body)
+	}
+	want(t, ts.do(t, "PATCH", "/admin/buckets/"+b.ID, adminKey, `{}`), 422)
+	u := ts.createUser(t, `{"user":{"email":"patch@example.com","name":"Before"}}`).User
+	r = ts.do(t, "PATCH", "/admin/users/"+u.ID, adminKey, `{"user":{"name":"After"}}`)
+	want(t, r, 200)
+	if !strings.Contains(r.body, `"name":"After"`) || !strings.Contains(r.body, `"email":"patch@example.com"`) {
+		t.Fatalf("patched user %s", r.body)
+	}
+	xkey := func(key string) response {
+		return ts.doWith(t, "GET", "/account", "", func(r *http.Request) { r.Header.Set("x-api-key", key) })
+	}
+	want(t, xkey(u.APIKey), 200)
+	want(t, xkey("wrong-key-0123456789abcdef"), 401)
+	d := ts.createDropzone(t, adminKey, `{"dropzone":{"name":"sdk","gb":1,"days":30}}`).Dropzone
+	want(t, ts.doWith(t, "GET", "/api/dropzones/"+d.ID, "", func(r *http.Request) { r.Header.Set("X-API-Key", d.Token) }), 200)
+}

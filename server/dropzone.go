@@ -76,6 +76,7 @@ func (s *Server) dropzoneRoutes(e *echo.Echo, user *echo.Group) {
 	user.POST("/admin/dropzones", s.handleDropzoneCreate)
 	user.GET("/admin/dropzones/:id", s.handleDropzoneAdminView)
 	user.PUT("/admin/dropzones/:id", s.handleDropzoneExtend)
+	user.PATCH("/admin/dropzones/:id", s.handleDropzoneExtend)
 
 	// With the dropzone's token (not a user's key).
 	e.GET("/api/dropzones/:id", s.handleDropzoneView)

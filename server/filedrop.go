@@ -69,6 +69,7 @@ func (s *Server) filedropRoutes(admin *echo.Group, e *echo.Echo, user *echo.Grou
 	admin.POST("/filedrops", s.handleFiledropCreate)
 	admin.GET("/filedrops/:name", s.handleFiledropView)
 	admin.PUT("/filedrops/:name", s.handleFiledropUpdate)
+	admin.PATCH("/filedrops/:name", s.handleFiledropUpdate)
 	admin.DELETE("/filedrops/:name", s.handleFiledropDelete)
 
 	e.GET("/filedrop/:name", s.handleFiledropPage)

@@ -28,6 +28,7 @@ func (s *Server) folderRoutes(g *echo.Group) {
 	g.POST("/folders", s.handleFolderRuleCreate)
 	g.GET("/folders/:id", s.handleFolderRuleView)
 	g.PUT("/folders/:id", s.handleFolderRuleUpdate)
+	g.PATCH("/folders/:id", s.handleFolderRuleUpdate)
 	g.DELETE("/folders/:id", s.handleFolderRuleDelete)
 }
 

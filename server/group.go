@@ -19,6 +19,7 @@ func (s *Server) groupRoutes(g *echo.Group) {
 	g.POST("/groups", s.handleGroupCreate)
 	g.GET("/groups/:id", s.handleGroupView)
 	g.PUT("/groups/:id", s.handleGroupUpdate)
+	g.PATCH("/groups/:id", s.handleGroupUpdate)
 	g.DELETE("/groups/:id", s.handleGroupDelete)
 }
 

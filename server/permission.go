@@ -22,6 +22,7 @@ func (s *Server) permissionRoutes(g *echo.Group) {
 	g.POST("/permissions", s.handlePermissionCreate)
 	g.GET("/permissions/:id", s.handlePermissionView)
 	g.PUT("/permissions/:id", s.handlePermissionUpdate)
+	g.PATCH("/permissions/:id", s.handlePermissionUpdate)
 	g.DELETE("/permissions/:id", s.handlePermissionDelete)
 }
 

@@ -125,6 +125,7 @@ func (s *Server) userRoutes(g *echo.Group) {
 	g.POST("/users", s.handleUserCreate)
 	g.GET("/users/:id", s.handleUserView)
 	g.PUT("/users/:id", s.handleUserUpdate)
+	g.PATCH("/users/:id", s.handleUserUpdate)
 	g.DELETE("/users/:id", s.handleUserDelete)
 	g.POST("/users/:id/api_key", s.handleUserAPIKey)
 }
