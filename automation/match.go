@@ -17,7 +17,17 @@ import (
 var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // Schedule parses a cron expression in a time zone (empty: UTC).
-func Schedule(spec, tz string) (cron.Schedule, error) {
+func Schedule(spec, tz string) (sched cron.Schedule, err error) {
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, fmt.Errorf("%q: give the time zone in timezone, not in the expression", spec)
+	}
+	// robfig/cron's parser has panicked on malformed input ("TZ=x" without
+	// a space, found by FuzzSchedule): any panic is a refusal.
+	defer func() {
+		if r := recover(); r != nil {
+			sched, err = nil, fmt.Errorf("%q is not a cron expression such as \"0 2 * * *\" or \"@every 5m\"", spec)
+		}
+	}()
 	if tz != "" {
 		if _, err := time.LoadLocation(tz); err != nil {
 			return nil, fmt.Errorf("timezone %q is not a time zone such as Europe/Berlin", tz)

@@ -204,3 +204,14 @@ func TestPatchAndXAPIKey(t *testing.T) {
 	d := ts.createDropzone(t, adminKey, `{"dropzone":{"name":"sdk","gb":1,"days":30}}`).Dropzone
 	want(t, ts.doWith(t, "GET", "/api/dropzones/"+d.ID, "", func(r *http.Request) { r.Header.Set("X-API-Key", d.Token) }), 200)
 }
+
+// A schedule that made robfig/cron's parser panic ("TZ=…" without a
+// space, found by FuzzSchedule) is a 422, not a 500.
+func TestAutomations_ScheduleParserPanic(t *testing.T) {
+	ts := MustOpenServer(t)
+	for _, spec := range []string{"TZ=Nowhere", "CRON_TZ=Europe/Paris 0 * * * *"} {
+		r := ts.do(t, "POST", "/admin/automations", adminKey, `{"automation":{"name":"s","trigger":"schedule","schedule":"`+spec+`","actions":[{"type":"webhook","url":"http://127.0.0.1:9/"}]}}`)
+		want(t, r, 422)
+		r.errors(t)
+	}
+}
