@@ -60,29 +60,8 @@ func TestEndToEnd_DiskFull(t *testing.T) {
 	data := mountSmallDisk(t, 64)
 	sftpAddr := freePort(t)
 	p := startDepot(t, data, "DEPOT_SFTP_LISTEN="+sftpAddr)
-	do := func(method, url, key string, body []byte) (int, string) {
-		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
-		req.SetBasicAuth(key, "x")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, url, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	code, body := do("POST", p.url+"/admin/users", e2eAdminKey, []byte(`{"user":{"email":"full@example.com","username":"full","password":"correct-horse"}}`))
-	if code != 201 {
-		t.Fatalf("create user: %d %s", code, body)
-	}
-	var u struct {
-		User struct {
-			ID     string
-			APIKey string `json:"api_key"`
-		}
-	}
-	json.Unmarshal([]byte(body), &u)
-	key := u.User.APIKey
+	do := httpDo
+	_, key := p.createUser(t, `{"user":{"email":"full@example.com","username":"full","password":"correct-horse"}}`)
 
 	// A chunked upload whose assembly does not fit: 507 before anything is
 	// written, the pieces are kept, and the last piece sent again once
@@ -93,7 +72,7 @@ func TestEndToEnd_DiskFull(t *testing.T) {
 	if code, body := do("PUT", p.url+"/api/files/content?path=/big.bin&chunk=0&chunks=2", key, piece); code != 202 {
 		t.Fatalf("piece 0: %d %s", code, body)
 	}
-	code, body = do("PUT", p.url+"/api/files/content?path=/big.bin&chunk=1&chunks=2", key, piece)
+	code, body := do("PUT", p.url+"/api/files/content?path=/big.bin&chunk=1&chunks=2", key, piece)
 	if code != 507 || !strings.Contains(body, "pieces are kept") {
 		t.Fatalf("assembly on a full disk: %d %s", code, body)
 	}

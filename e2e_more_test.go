@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,28 +23,7 @@ import (
 func TestEndToEnd_AcknowledgedUploadsAuditedAfterSIGKILL(t *testing.T) {
 	data := t.TempDir()
 	p := startDepot(t, data)
-	do := func(method, url, key, body string) (int, string) {
-		req, _ := http.NewRequest(method, url, strings.NewReader(body))
-		req.SetBasicAuth(key, "x")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	code, body := do("POST", p.url+"/admin/users", e2eAdminKey, `{"user":{"email":"crash@example.com"}}`)
-	if code != 201 {
-		t.Fatalf("create user: %d %s", code, body)
-	}
-	var u struct {
-		User struct {
-			ID     string
-			APIKey string `json:"api_key"`
-		}
-	}
-	json.Unmarshal([]byte(body), &u)
+	userID, userKey := p.createUser(t, `{"user":{"email":"crash@example.com"}}`)
 
 	// Eight clients upload until the process is killed after the 200th
 	// acknowledgement; every 201 is remembered.
@@ -61,12 +41,12 @@ func TestEndToEnd_AcknowledgedUploadsAuditedAfterSIGKILL(t *testing.T) {
 				default:
 				}
 				name := fmt.Sprintf("/w%d-%04d.txt", w, i)
-				code, _ := do("PUT", p.url+"/api/files/content?path="+name, u.User.APIKey, "acknowledged")
+				code, _ := httpDo("PUT", p.url+"/api/files/content?path="+name, userKey, []byte("acknowledged"))
 				if code != 201 {
 					continue // cut off by the kill
 				}
 				mu.Lock()
-				acked["/users/"+u.User.ID+name] = true
+				acked["/users/"+userID+name] = true
 				n := len(acked)
 				mu.Unlock()
 				if n >= 200 {
@@ -82,7 +62,7 @@ func TestEndToEnd_AcknowledgedUploadsAuditedAfterSIGKILL(t *testing.T) {
 	wg.Wait()
 
 	p = startDepot(t, data)
-	code, body = do("GET", p.url+"/admin/audit?event=file.uploaded&limit=1000&user="+u.User.ID, e2eAdminKey, "")
+	code, body := httpDo("GET", p.url+"/admin/audit?event=file.uploaded&limit=1000&user="+userID, e2eAdminKey, nil)
 	if code != 200 {
 		t.Fatalf("audit: %d %s", code, body)
 	}
@@ -246,4 +226,38 @@ func TestCLI_AdminResetKey(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"actor":"cli"`) || !strings.Contains(body, `"target":"admin-localhost"`) {
 		t.Fatalf("new key: %d %s", code, body)
 	}
+}
+
+// httpDo sends a request with key as the basic-auth user and returns the
+// status and body; status 0 and the error when the connection failed.
+func httpDo(method, url, key string, body []byte) (int, string) {
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	req.SetBasicAuth(key, "x")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// createUser creates a user over the API as the administrator and returns
+// its id and API key.
+func (p *depotProcess) createUser(t *testing.T, body string) (id, key string) {
+	t.Helper()
+	code, resp := httpDo("POST", p.url+"/admin/users", e2eAdminKey, []byte(body))
+	if code != 201 {
+		t.Fatalf("create user: %d %s", code, resp)
+	}
+	var u struct {
+		User struct {
+			ID     string
+			APIKey string `json:"api_key"`
+		}
+	}
+	if err := json.Unmarshal([]byte(resp), &u); err != nil {
+		t.Fatal(err)
+	}
+	return u.User.ID, u.User.APIKey
 }

@@ -24,6 +24,20 @@ func applyEnv(cfg *Config, environ []string) error {
 	if v, ok := env["DEPOT_ADMIN_API_KEY"]; ok {
 		cfg.AdminAPIKey = v
 	}
+	var err error
+	eachSetting(cfg, func(key, name string, f reflect.Value) {
+		if val, ok := env[name]; ok && err == nil {
+			if e := setField(f, val); e != nil {
+				err = fmt.Errorf("%s (%s): %w", name, key, e)
+			}
+		}
+	})
+	return err
+}
+
+// eachSetting calls fn with every setting of cfg, in declaration order:
+// its key (section.key), its environment variable and its field.
+func eachSetting(cfg *Config, fn func(key, envName string, f reflect.Value)) {
 	root := reflect.ValueOf(cfg).Elem()
 	for i := range root.NumField() {
 		section := root.Type().Field(i).Tag.Get("toml")
@@ -33,17 +47,9 @@ func applyEnv(cfg *Config, environ []string) error {
 		sv := root.Field(i)
 		for j := range sv.NumField() {
 			key := sv.Type().Field(j).Tag.Get("toml")
-			name := EnvPrefix + strings.ToUpper(section+"_"+key)
-			val, ok := env[name]
-			if !ok {
-				continue
-			}
-			if err := setField(sv.Field(j), val); err != nil {
-				return fmt.Errorf("%s (%s.%s): %w", name, section, key, err)
-			}
+			fn(section+"."+key, EnvPrefix+strings.ToUpper(section+"_"+key), sv.Field(j))
 		}
 	}
-	return nil
 }
 
 // otherEnv are the DEPOT_ variables that are not settings: the first
@@ -56,9 +62,7 @@ var otherEnv = []string{"DEPOT_ADMIN_API_KEY", "DEPOT_API_KEY", "DEPOT_CPU_PROFI
 // which would otherwise be ignored without a word.
 func UnknownEnv(environ []string) []string {
 	known := map[string]bool{}
-	for _, k := range Keys() {
-		known[EnvPrefix+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = true
-	}
+	eachSetting(&Config{}, func(_, name string, _ reflect.Value) { known[name] = true })
 	for _, k := range otherEnv {
 		known[k] = true
 	}
@@ -74,16 +78,7 @@ func UnknownEnv(environ []string) []string {
 // Keys lists every TOML key as section.key, in declaration order.
 func Keys() []string {
 	var keys []string
-	t := reflect.TypeOf(Config{})
-	for i := range t.NumField() {
-		section := t.Field(i).Tag.Get("toml")
-		if section == "" || section == "-" {
-			continue
-		}
-		for j := range t.Field(i).Type.NumField() {
-			keys = append(keys, section+"."+t.Field(i).Type.Field(j).Tag.Get("toml"))
-		}
-	}
+	eachSetting(&Config{}, func(key, _ string, _ reflect.Value) { keys = append(keys, key) })
 	return keys
 }
 

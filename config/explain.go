@@ -51,27 +51,18 @@ func Explain(path string, environ []string) ([]Setting, error) {
 		}
 	}
 	var out []Setting
-	root := reflect.ValueOf(cfg).Elem()
-	for i := range root.NumField() {
-		section := root.Type().Field(i).Tag.Get("toml")
-		if section == "" || section == "-" {
-			continue
+	eachSetting(cfg, func(key, name string, f reflect.Value) {
+		s := Setting{Key: key, Value: tomlValue(f), Source: "default"}
+		if env[name] {
+			s.Source = name
+		} else if inFile[key] {
+			s.Source = "file"
 		}
-		sv := root.Field(i)
-		for j := range sv.NumField() {
-			key := section + "." + sv.Type().Field(j).Tag.Get("toml")
-			s := Setting{Key: key, Value: tomlValue(sv.Field(j)), Source: "default"}
-			if name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_")); env[name] {
-				s.Source = name
-			} else if inFile[key] {
-				s.Source = "file"
-			}
-			if secretKeys[key] && s.Value != `""` {
-				s.Value = `"(set)"`
-			}
-			out = append(out, s)
+		if secretKeys[key] && s.Value != `""` {
+			s.Value = `"(set)"`
 		}
-	}
+		out = append(out, s)
+	})
 	return out, nil
 }
 

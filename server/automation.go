@@ -238,7 +238,12 @@ func (s *Server) handleAutomationRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// An optional body names the file to run on: {"path": "/users/…"}.
+	return s.runAutomation(c, a)
+}
+
+// runAutomation queues a run of a, on the file named by the optional body
+// {"path": "/users/…"}, and answers 202 with it.
+func (s *Server) runAutomation(c echo.Context, a *mft.Automation) error {
 	var req struct {
 		Path string `json:"path"`
 	}
@@ -247,7 +252,7 @@ func (s *Server) handleAutomationRun(c echo.Context) error {
 			return err
 		}
 	}
-	r, err := s.Engine.RunNow(ctx, a, req.Path)
+	r, err := s.Engine.RunNow(c.Request().Context(), a, req.Path)
 	if err != nil {
 		return err
 	}

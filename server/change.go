@@ -8,9 +8,9 @@ import (
 	"depot/mft"
 )
 
-// ctxFields holds the fields of the request's JSON object, for the audit
+// ctxBody holds the JSON body the request's handler decoded, for the audit
 // record of an administrative change.
-const ctxFields = "request_fields"
+const ctxBody = "request_body"
 
 // secretFields are recorded as "(set)" (or "" when cleared), never with
 // their values.
@@ -23,7 +23,10 @@ func (s *Server) recordChange(c echo.Context, event, target string) {
 	if s.Events == nil {
 		return
 	}
-	fields, _ := c.Get(ctxFields).(map[string]any)
+	var fields map[string]any
+	if b, ok := c.Get(ctxBody).(decodedBody); ok {
+		fields = requestFields(b.data, b.name)
+	}
 	ev := mft.Event{Event: event, Time: s.Now().UTC(), Protocol: mft.AuditAPI, IP: clientIP(c).String(),
 		Status: mft.StatusOK, Target: target, Changes: maskSecrets(fields)}
 	if u := caller(c); u != nil {

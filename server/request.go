@@ -37,8 +37,16 @@ func (s *Server) decode(c echo.Context, name string, dst any) error {
 	if err := decodeEnvelope(data, name, dst); err != nil {
 		return err
 	}
-	c.Set(ctxFields, requestFields(data, name))
+	// Kept for the audit record of a change, which reads its fields only
+	// when one is made.
+	c.Set(ctxBody, decodedBody{data, name})
 	return nil
+}
+
+// decodedBody is a JSON body decode accepted, and its resource name.
+type decodedBody struct {
+	data []byte
+	name string
 }
 
 // requestFields returns the fields of a decoded body's object (wrapped or

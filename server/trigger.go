@@ -70,17 +70,5 @@ func (s *Server) handleTrigger(c echo.Context) error {
 		s.Auth.RecordFailure("trigger:"+pathParam(c, "id"), ip, mft.AuditAPI, "wrong automation trigger token")
 		return mft.Errorf(mft.EUNAUTHORIZED, "This token does not trigger this automation.")
 	}
-	var req struct {
-		Path string `json:"path"`
-	}
-	if c.Request().ContentLength != 0 {
-		if err := s.decode(c, "run", &req); err != nil {
-			return err
-		}
-	}
-	r, err := s.Engine.RunNow(ctx, a, req.Path)
-	if err != nil {
-		return err
-	}
-	return writeOne(c, http.StatusAccepted, "run", r)
+	return s.runAutomation(c, a)
 }
