@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -268,10 +269,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("smtp.tls must be starttls, tls or none")
 		}
 	}
-	for _, p := range c.HTTP.TrustedProxies {
-		if _, err := mft.ParsePrefix(p); err != nil {
-			return fmt.Errorf("http.trusted_proxies: %q is not an IP address or CIDR range", p)
-		}
+	if _, err := c.HTTP.Proxies(); err != nil {
+		return err
 	}
 	for key, d := range map[string]Duration{
 		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
@@ -367,4 +366,18 @@ func goTypeWords(t string) string {
 		return `a duration such as "30s" or "5m"`
 	}
 	return t
+}
+
+// Proxies returns trusted_proxies parsed: the addresses whose
+// X-Forwarded-For is believed.
+func (h HTTP) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range h.TrustedProxies {
+		pr, err := mft.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("http.trusted_proxies: %q is not an IP address or CIDR range", p)
+		}
+		out = append(out, pr)
+	}
+	return out, nil
 }

@@ -42,6 +42,7 @@ type Service struct {
 	// published and acknowledged; Open sets it.
 	Sync bool
 
+	dataDir string
 	root    *os.Root // data/files
 	tmpRoot *os.Root // data/tmp: staging files and upload pieces
 	tmp     *os.File // data/tmp, for renameat2 from staging to the tree
@@ -71,7 +72,7 @@ func Open(dataDir string) (*Service, error) {
 		tmpRoot.Close()
 		return nil, fmt.Errorf("files: open staging directory: %w", err)
 	}
-	return &Service{root: root, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now, Sync: true}, nil
+	return &Service{dataDir: dataDir, root: root, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now, Sync: true}, nil
 }
 
 // Close releases the directory handles.

@@ -123,3 +123,15 @@ func (m MultiSink) PublishDurable(ctx context.Context, ev Event) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Publish sends ev to sink, which may be nil (events dropped), with the
+// status ok unless one is set: the one way the workflows publish.
+func Publish(sink EventSink, ev Event) {
+	if sink == nil {
+		return
+	}
+	if ev.Status == "" {
+		ev.Status = StatusOK
+	}
+	sink.Publish(ev)
+}

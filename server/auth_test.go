@@ -7,9 +7,9 @@ import (
 	"sync"
 	"testing"
 
+	"depot/app"
 	"depot/auth"
 	"depot/mft"
-	"depot/server"
 )
 
 func TestAuth_Unauthorized(t *testing.T) {
@@ -169,7 +169,7 @@ func TestClientIP_IgnoresUntrustedForwardedFor(t *testing.T) {
 }
 
 func TestClientIP_TrustedProxy(t *testing.T) {
-	ts := MustOpenServer(t, func(s *server.Server) { s.TrustedProxies = []netipPrefix{mustPrefix("127.0.0.1/32")} })
+	ts := MustOpenServer(t, func(a *app.App) { a.HTTP.TrustedProxies = []netipPrefix{mustPrefix("127.0.0.1/32")} })
 	u := ts.createUser(t, `{"user":{"email":"p@example.com","allowed_ips":["203.0.113.0/24"]}}`)
 	r := ts.doWith(t, "GET", "/account", "", func(r *http.Request) {
 		r.SetBasicAuth(u.User.APIKey, "x")
@@ -180,7 +180,7 @@ func TestClientIP_TrustedProxy(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	ts := MustOpenServer(t, func(s *server.Server) { s.Limiter = auth.NewRateLimiter(0.001, 3) })
+	ts := MustOpenServer(t, func(a *app.App) { a.HTTP.Limiter = auth.NewRateLimiter(0.001, 3) })
 	for range 3 {
 		want(t, ts.do(t, "GET", "/admin/users", adminKey, ""), 200)
 	}

@@ -12,13 +12,13 @@ import (
 
 // A restart keeps users, groups and their keys.
 func TestRestartKeepsData(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "depot.db")
-	ts := openServerAt(t, path, true)
+	dir := t.TempDir()
+	ts := openServerAt(t, dir)
 	u := ts.createUser(t, `{"user":{"email":"keep@example.com","password":"correct-horse"}}`)
 	want(t, ts.do(t, "POST", "/admin/groups", adminKey, `{"group":{"name":"Ops"}}`), 201)
 	ts.close()
 
-	ts = openServerAt(t, path, false)
+	ts = openServerAt(t, dir)
 	want(t, ts.do(t, "GET", "/account", u.User.APIKey, ""), 200)
 	want(t, ts.do(t, "GET", "/admin/groups/ops", adminKey, ""), 200)
 	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"email":"keep@example.com","password":"correct-horse"}}`), 200)

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -9,12 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
-
-	"depot/sftpd"
 )
 
 type bucketBody struct {
@@ -158,16 +154,7 @@ func TestBuckets_DeactivationOverSFTP(t *testing.T) {
 	r := ts.do(t, "POST", "/admin/buckets/"+bid+"/users", adminKey,
 		fmt.Sprintf(`{"user":{"username":"live-user","ssh_keys":[%q]}}`, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))))
 	want(t, r, 201)
-	d := &sftpd.Server{Addr: "127.0.0.1:0", HostKeyDir: ts.dataDir, Files: ts.files, Users: ts.Users, Auth: ts.Auth,
-		IdleTimeout: time.Minute, MaxConnections: 10, MaxConnectionsPerUser: 10, MaxTransfers: 4, Ciphers: []string{"aes128-gcm@openssh.com"}}
-	if err := d.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		d.Close(ctx)
-	})
+	d := ts.app.SFTP
 	signer, _ := gossh.NewSignerFromKey(priv)
 	login := func() (*sftp.Client, error) {
 		conn, err := gossh.Dial("tcp", d.ListenAddr().String(), &gossh.ClientConfig{User: "live-user",

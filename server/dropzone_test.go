@@ -170,13 +170,13 @@ func TestDropzones_Flow(t *testing.T) {
 	want(t, r, 201)
 	r.json(t, &f)
 	want(t, ts.putURL(t, f.File.UploadURL, "late"), 200)
-	ts.Server.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	ts.app.Dropzones.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	want(t, ts.putURL(t, f.File.UploadURL, "late"), 410)
-	ts.Server.Now = func() time.Time { return time.Now().Add(61 * 24 * time.Hour) }
+	ts.app.Dropzones.Now = func() time.Time { return time.Now().Add(61 * 24 * time.Hour) }
 	for _, p := range []string{"", "/files", "/files/" + f.File.ID} {
 		want(t, ts.do(t, "GET", "/api/dropzones/"+d.ID+p, d.Token, ""), 410)
 	}
-	if n, err := ts.SweepDropzones(t.Context()); err != nil || n != 1 {
+	if n, err := ts.app.Dropzones.Sweep(t.Context()); err != nil || n != 1 {
 		t.Fatalf("sweep removed %d (%v)", n, err)
 	}
 	if _, err := os.Stat(filepath.Join(ts.dataDir, "files", "dropzones", d.ID, f.File.ID)); !os.IsNotExist(err) {
@@ -215,8 +215,8 @@ func TestDropzones_ConcurrentReservations(t *testing.T) {
 		t.Fatalf("used_bytes %d", dv.Dropzone.UsedBytes)
 	}
 	// Unconfirmed reservations are released after a day.
-	ts.Server.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
-	if n, err := ts.SweepDropzones(t.Context()); err != nil || n != 22 {
+	ts.app.Dropzones.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
+	if n, err := ts.app.Dropzones.Sweep(t.Context()); err != nil || n != 22 {
 		t.Fatalf("sweep released %d (%v)", n, err)
 	}
 }

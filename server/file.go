@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -109,31 +110,35 @@ func (s *Server) handleFileUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	fi, done, err := s.receiveUpload(c, actor(c), p, overwrite)
+	fi, done, err := s.receiveUpload(c, overwrite, func(body io.Reader, opts files.UploadOptions, piece *files.Piece) (mft.FileInfo, files.Chunk, bool, error) {
+		return s.Files.Receive(c.Request().Context(), actor(c), p, body, opts, piece)
+	})
 	if err != nil || !done {
 		return err
 	}
 	return writeOne(c, http.StatusCreated, "file", fi)
 }
 
-// receiveUpload streams the request body to clientPath as a, whole or as
-// one piece of a chunked upload (?chunk=i&chunks=n). A piece that does
-// not complete the file is answered here (202 with how far it is), and
-// done is false; the caller answers for a complete file. A refusal for
-// size closes the connection, so that the rest of the refused body is not
-// read.
-func (s *Server) receiveUpload(c echo.Context, a files.Actor, clientPath string, overwrite bool) (fi mft.FileInfo, done bool, err error) {
-	r := c.Request()
-	opts := files.UploadOptions{Overwrite: overwrite, Size: r.ContentLength}
-	if c.QueryParam("chunks") == "" && c.QueryParam("chunk") == "" {
-		fi, err = s.Files.Upload(r.Context(), a, clientPath, s.minRate(c), opts)
-		return fi, err == nil, refuseBody(c, err)
+// receiver stores an upload's body, whole (piece nil) or one piece of a
+// chunked upload, as files.Service.Receive does.
+type receiver func(body io.Reader, opts files.UploadOptions, piece *files.Piece) (mft.FileInfo, files.Chunk, bool, error)
+
+// receiveUpload hands the request body to receive, whole or as one piece
+// of a chunked upload (?chunk=i&chunks=n). A piece that does not complete
+// the file is answered here (202 with how far it is), and done is false;
+// the caller answers for a complete file. A refusal closes the
+// connection, so that the rest of the refused body is not read.
+func (s *Server) receiveUpload(c echo.Context, overwrite bool, receive receiver) (fi mft.FileInfo, done bool, err error) {
+	opts := files.UploadOptions{Overwrite: overwrite, Size: c.Request().ContentLength}
+	var piece *files.Piece
+	if c.QueryParam("chunks") != "" || c.QueryParam("chunk") != "" {
+		chunk, chunks, err := chunkQuery(c)
+		if err != nil {
+			return fi, false, err
+		}
+		piece = &files.Piece{Index: chunk, Count: chunks}
 	}
-	chunk, chunks, err := chunkQuery(c)
-	if err != nil {
-		return fi, false, err
-	}
-	fi, prog, done, err := s.Files.UploadChunk(r.Context(), a, clientPath, s.minRate(c), chunk, chunks, opts)
+	fi, prog, done, err := receive(s.minRate(c), opts, piece)
 	if err == nil && !done {
 		err = writeOne(c, http.StatusAccepted, "chunk", prog)
 	}
@@ -159,22 +164,11 @@ func serveDownload(c echo.Context, f *os.File, name string, modified time.Time) 
 	http.ServeContent(c.Response(), c.Request(), "", modified, f)
 }
 
-// plainName reports whether name is a file name alone: not empty, no
-// folder, no "." or "..", and nothing CleanPath refuses (control
-// characters, backslashes, over-long names).
-func plainName(name string) bool {
-	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
-		return false
-	}
-	_, err := files.CleanPath("/" + name)
-	return err == nil
-}
-
 // filenameQuery returns the required ?filename= of an upload to a public
 // page (a filedrop or an upload link).
 func filenameQuery(c echo.Context) (string, error) {
 	name := c.QueryParam("filename")
-	if !plainName(name) {
+	if !files.PlainName(name) {
 		return "", mft.Errorf(mft.EMALFORMED, "filename is required and must be a plain file name, such as ?filename=report.pdf.")
 	}
 	return name, nil

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"depot/app"
 	"depot/internal/testtool"
 	"depot/mail"
-	"depot/server"
 )
 
 // smtpSink is Python's standard-library SMTP debugging server on a
@@ -70,8 +70,8 @@ func startSMTP(tb testing.TB) *smtpSink {
 
 func TestFiledrops_ValidationAndNotice(t *testing.T) {
 	sink := startSMTP(t)
-	ts := MustOpenServer(t, func(s *server.Server) {
-		s.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.port, From: "depot@example.com", TLS: "none"}
+	ts := MustOpenServer(t, func(a *app.App) {
+		a.Filedrops.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.port, From: "depot@example.com", TLS: "none"}
 	})
 	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
 	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"checked","title":"Checked","owner":"`+ou.ID+`","require_validation":true}}`), 201)
@@ -112,8 +112,8 @@ func TestFiledrops_ValidationAndNotice(t *testing.T) {
 // Too many wrong codes lock the code; asking for a new one starts over.
 func TestFiledrops_ValidationTries(t *testing.T) {
 	sink := startSMTP(t)
-	ts := MustOpenServer(t, func(s *server.Server) {
-		s.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.port, From: "depot@example.com", TLS: "none"}
+	ts := MustOpenServer(t, func(a *app.App) {
+		a.Filedrops.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.port, From: "depot@example.com", TLS: "none"}
 	})
 	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
 	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"checked","title":"Checked","owner":"`+ou.ID+`","require_validation":true}}`), 201)

@@ -325,8 +325,8 @@ func TestFiledrops_Flow(t *testing.T) {
 	want(t, late.upload(t, "filename=left.txt", "abandoned"), 201)
 	ts.db.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
 	want(t, late.upload(t, "filename=more.txt", "x"), 410)
-	ts.Server.Now = func() time.Time { return time.Now().Add(4 * 24 * time.Hour) }
-	if n, err := ts.SweepFiledrops(t.Context()); err != nil || n < 2 {
+	ts.app.Filedrops.Now = func() time.Time { return time.Now().Add(4 * 24 * time.Hour) }
+	if n, err := ts.app.Filedrops.Sweep(t.Context()); err != nil || n < 2 {
 		t.Fatalf("sweep removed %d (%v)", n, err)
 	}
 	if _, err := os.Stat(filepath.Join(ts.dataDir, "files", "users", ou.ID, folder)); !os.IsNotExist(err) {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"depot/app"
 	"fmt"
 	"io"
 	"net"
@@ -12,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"depot/server"
 )
 
 // reserveDZFile reserves a file of size bytes in a new dropzone and
@@ -153,8 +152,8 @@ func (tr *trickle) Read(p []byte) (int, error) {
 // An upload slower than http.min_upload_rate is cut off and removed, and
 // the reservation can be uploaded again.
 func TestUploads_MinRate(t *testing.T) {
-	ts := MustOpenServer(t, func(s *server.Server) {
-		s.MinUploadRate, s.MinUploadWindow = 1000, 500*time.Millisecond
+	ts := MustOpenServer(t, func(a *app.App) {
+		a.HTTP.MinUploadRate, a.HTTP.MinUploadWindow = 1000, 500*time.Millisecond
 	})
 	_, _, u := ts.reserveDZFile(t, 40)
 	// 40 bytes at 20 per second would complete (200) if never cut off.
@@ -200,7 +199,7 @@ func TestUploads_MinRate(t *testing.T) {
 // login. Found by the hardening review: 3,000 such connections all stayed
 // open.
 func TestSlowJSONBodyCutOff(t *testing.T) {
-	ts := MustOpenServer(t, func(s *server.Server) { s.JSONBodyTimeout = 300 * time.Millisecond })
+	ts := MustOpenServer(t, func(a *app.App) { a.HTTP.JSONBodyTimeout = 300 * time.Millisecond })
 	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL(), "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,11 @@
 package server_test
 
 import (
+	"depot/app"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
-
-	"depot/server"
 )
 
 // jsonEndpoint is one JSON endpoint with a body it accepts.
@@ -69,7 +68,7 @@ func variants(body string) []string {
 // nil-pointer panic.
 func TestHostileJSON(t *testing.T) {
 	// Wrong passwords and tokens are part of the walk: no bans here.
-	ts := MustOpenServer(t, func(s *server.Server) { s.Auth.Defender = nil })
+	ts := MustOpenServer(t, func(a *app.App) { a.Auth.Defender = nil })
 	joe := ts.createUser(t, `{"user":{"email":"joe@example.com","password":"correct-horse"}}`).User
 	want(t, ts.do(t, "POST", "/api/folders", joe.APIKey, `{"path":"/in"}`), 201)
 	want(t, ts.do(t, "PUT", "/api/files/content?path=/in/a.txt", joe.APIKey, "a"), 201)

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"path"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"depot/auth"
 	"depot/files"
+	"depot/link"
 	"depot/mft"
 	"depot/web"
 )
@@ -67,11 +69,7 @@ func (s *Server) handleLinkList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	by := caller(c).ID
-	if strings.HasPrefix(c.Path(), "/admin/") {
-		by = ""
-	}
-	list, more, err := s.Links.FindLinks(c.Request().Context(), by, p)
+	list, more, err := s.Links.List(c.Request().Context(), caller(c), strings.HasPrefix(c.Path(), "/admin/"), p)
 	if err != nil {
 		return err
 	}
@@ -89,33 +87,9 @@ func (s *Server) handleLinkCreate(c echo.Context) error {
 	if err := s.decode(c, "link", &req); err != nil {
 		return err
 	}
-	switch {
-	case req.Path == "":
-		return mft.Errorf(mft.EINVALID, "path is required: the file or folder to share")
-	case req.MaxDownloads < 0:
-		return mft.Errorf(mft.EINVALID, "max_downloads must be 0 (no limit) or more")
-	case req.ExpiresAt.Time != nil && !req.ExpiresAt.Time.After(s.Now()): // null: never
-		return mft.Errorf(mft.EINVALID, "expires_at must be in the future")
-	case req.Password != "" && len(req.Password) < 8:
-		return mft.Errorf(mft.EINVALID, "password must be at least 8 characters")
-	}
-	ctx := c.Request().Context()
-	storage, folder, err := s.Files.Share(ctx, actor(c), req.Path, req.AllowUpload)
+	l, err := s.Links.Create(c.Request().Context(), actor(c), link.Input{Path: req.Path, ExpiresAt: req.ExpiresAt.Time,
+		Password: req.Password, MaxDownloads: req.MaxDownloads, AllowUpload: req.AllowUpload})
 	if err != nil {
-		return err
-	}
-	clientPath, _ := files.CleanPath(req.Path) // Share accepted it
-	l := &mft.Link{Path: storage, ClientPath: clientPath, Folder: folder, MaxDownloads: req.MaxDownloads, AllowUpload: req.AllowUpload, CreatedBy: caller(c).ID}
-	if req.ExpiresAt.Time != nil {
-		t := req.ExpiresAt.Time.UTC()
-		l.ExpiresAt = &t
-	}
-	if req.Password != "" {
-		if l.PasswordHash, err = auth.HashPassword(req.Password); err != nil {
-			return err
-		}
-	}
-	if err := s.Links.CreateLink(ctx, l); err != nil {
 		return err
 	}
 	s.recordChange(c, mft.EventLinkCreated, l.ID)
@@ -123,37 +97,18 @@ func (s *Server) handleLinkCreate(c echo.Context) error {
 }
 
 func (s *Server) handleLinkDelete(c echo.Context) error {
-	ctx := c.Request().Context()
-	l, err := s.Links.FindLink(ctx, pathParam(c, "id"))
-	if err != nil {
+	if err := s.Links.Delete(c.Request().Context(), caller(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	if u := caller(c); u.Role != mft.RoleAdmin && l.CreatedBy != u.ID {
-		return mft.Errorf(mft.ENOTFOUND, "This link does not exist.")
-	}
-	if err := s.Links.DeleteLink(ctx, l.ID); err != nil {
-		return err
-	}
-	s.recordChange(c, mft.EventLinkDeleted, l.ID)
+	s.recordChange(c, mft.EventLinkDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
-}
-
-// gone says why a link no longer serves downloads, or "".
-func (s *Server) gone(l *mft.Link) string {
-	switch {
-	case l.Expired(s.Now()):
-		return "This link has expired."
-	case !l.AllowUpload && l.MaxDownloads > 0 && l.Downloads >= l.MaxDownloads:
-		return fmt.Sprintf("This link has reached its %d downloads.", l.MaxDownloads)
-	}
-	return ""
 }
 
 // handleLinkPage shows the shared file or folder (410 once the link is
 // spent), or the upload page of an upload link.
 func (s *Server) handleLinkPage(c echo.Context) error {
 	ctx := c.Request().Context()
-	l, err := s.Links.FindLink(ctx, pathParam(c, "id"))
+	l, err := s.Links.Find(ctx, pathParam(c, "id"))
 	if err != nil {
 		return err
 	}
@@ -162,18 +117,23 @@ func (s *Server) handleLinkPage(c echo.Context) error {
 
 func (s *Server) renderLink(c echo.Context, l *mft.Link, problem string) error {
 	ctx := c.Request().Context()
-	v := web.Link{ID: l.ID, Name: path.Base(l.Path), SharedBy: l.CreatedBy, Folder: l.Folder, Upload: l.AllowUpload,
-		NeedsPassword: l.PasswordHash != "", Gone: s.gone(l), Error: problem, MaxMB: 1 << 20}
-	if u, err := s.Users.FindUserByID(ctx, l.CreatedBy); err == nil && u.Name != "" {
-		v.SharedBy = u.Name
-	}
+	v := web.Link{ID: l.ID, Name: path.Base(l.Path), SharedBy: s.Links.Creator(ctx, l), Folder: l.Folder, Upload: l.AllowUpload,
+		NeedsPassword: l.PasswordHash != "", Gone: s.Links.Gone(l), Error: problem, MaxMB: 1 << 20}
 	if l.ExpiresAt != nil {
 		v.ExpiresAt = l.ExpiresAt.UTC().Format("2 January 2006 15:04 UTC")
 	}
 	status := http.StatusOK
 	if v.Gone == "" && !l.AllowUpload {
-		if err := s.linkContents(c, l, &v); err != nil {
+		list, err := s.Links.Contents(ctx, l, mft.AuditWeb, clientIP(c).String())
+		if err != nil {
 			v.Gone = mft.ErrorMessage(err)
+		}
+		for _, f := range list {
+			if l.Folder {
+				v.Files = append(v.Files, web.LinkFile{Name: f.Name, Size: humanSize(f.Size)})
+			} else {
+				v.Size = humanSize(f.Size)
+			}
 		}
 	}
 	if v.Gone != "" {
@@ -189,28 +149,6 @@ func (s *Server) renderLink(c echo.Context, l *mft.Link, problem string) error {
 	pageHeaders(c.Response().Header())
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.HTMLBlob(status, buf.Bytes())
-}
-
-// linkContents fills in what a download link offers, as its creator sees
-// it now.
-func (s *Server) linkContents(c echo.Context, l *mft.Link, v *web.Link) error {
-	a, err := s.linkActor(c, l)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	if !l.Folder {
-		fi, err := s.Files.Stat(ctx, a, l.ClientPath)
-		v.Size = humanSize(fi.Size)
-		return err
-	}
-	list, err := s.Files.List(ctx, a, l.ClientPath)
-	for _, f := range list {
-		if f.Type == mft.TypeFile {
-			v.Files = append(v.Files, web.LinkFile{Name: f.Name, Size: humanSize(f.Size)})
-		}
-	}
-	return err
 }
 
 func humanSize(n int64) string {
@@ -259,7 +197,7 @@ func (s *Server) linkPassword(c echo.Context, l *mft.Link) error {
 // shared folder), counting the download atomically against max_downloads.
 func (s *Server) handleLinkDownload(c echo.Context) error {
 	ctx := c.Request().Context()
-	l, err := s.Links.FindLink(ctx, pathParam(c, "id"))
+	l, err := s.Links.Find(ctx, pathParam(c, "id"))
 	if err != nil {
 		return err
 	}
@@ -270,68 +208,26 @@ func (s *Server) handleLinkDownload(c echo.Context) error {
 		}
 		return err
 	}
-	if l.AllowUpload {
-		return mft.Errorf(mft.EFORBIDDEN, "This link takes uploads; it does not serve downloads.")
-	}
-	a, err := s.linkActor(c, l)
-	if err != nil {
-		return err
-	}
-	target := l.ClientPath
-	if l.Folder {
-		name := c.FormValue("file")
-		if !plainName(name) {
-			return mft.Errorf(mft.EMALFORMED, "Name the file to download: ?file=<name> (a file of the shared folder).")
-		}
-		target = path.Join(l.ClientPath, name)
-	}
-	// Check first, count, then open (which records file.downloaded): a
-	// refused download is neither counted nor recorded.
-	if _, err := s.Files.Stat(ctx, a, target); err != nil {
-		return err
-	}
-	if _, err := s.Links.ClaimDownload(ctx, l.ID, s.Now()); err != nil {
-		return err
-	}
-	f, fi, err := s.Files.Open(ctx, a, target)
+	f, fi, err := s.Links.Download(ctx, l, c.FormValue("file"), mft.AuditWeb, clientIP(c).String())
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if s.Events != nil {
-		s.Events.Publish(mft.Event{Event: mft.EventLinkDownloaded, Time: s.Now().UTC(), Actor: l.CreatedBy, Protocol: mft.AuditWeb,
-			IP: clientIP(c).String(), Path: path.Join(l.Path, strings.TrimPrefix(target, l.ClientPath)), Size: fi.Size,
-			Status: mft.StatusOK, Message: "link " + l.ID})
-	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	serveDownload(c, f, fi.Name, fi.ModifiedAt)
 	return nil
-}
-
-// linkActor is the link's creator as the file service sees them: a link
-// works through its creator's permissions as they are now, so it stops
-// when they lose the path or their account.
-func (s *Server) linkActor(c echo.Context, l *mft.Link) (files.Actor, error) {
-	u, err := s.Users.FindUserByID(c.Request().Context(), l.CreatedBy)
-	if err != nil || !u.Active {
-		return files.Actor{}, mft.Errorf(mft.EFORBIDDEN, "This link's owner can no longer share files.")
-	}
-	return files.Actor{User: u, Protocol: mft.AuditWeb, IP: clientIP(c).String()}, nil
 }
 
 // handleLinkUpload stores a file (or a piece of one) in an upload link's
 // folder, as its creator (their permissions, rules and quotas apply).
 func (s *Server) handleLinkUpload(c echo.Context) error {
 	ctx := c.Request().Context()
-	l, err := s.Links.FindLink(ctx, pathParam(c, "id"))
+	l, err := s.Links.Find(ctx, pathParam(c, "id"))
 	if err != nil {
 		return err
 	}
-	if !l.AllowUpload {
-		return mft.Errorf(mft.EFORBIDDEN, "This link does not take uploads.")
-	}
-	if l.Expired(s.Now()) {
-		return mft.Errorf(mft.EEXPIRED, "This link has expired.")
+	if err := s.Links.TakesUploads(l); err != nil {
+		return err
 	}
 	if err := s.linkPassword(c, l); err != nil {
 		return err
@@ -340,12 +236,9 @@ func (s *Server) handleLinkUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.linkActor(c, l)
-	if err != nil {
-		return err
-	}
-	// Through the path the creator shared (a home folder or a mount).
-	fi, done, err := s.receiveUpload(c, a, path.Join(l.ClientPath, name), false)
+	fi, done, err := s.receiveUpload(c, false, func(body io.Reader, opts files.UploadOptions, piece *files.Piece) (mft.FileInfo, files.Chunk, bool, error) {
+		return s.Links.Upload(ctx, l, name, body, opts, piece, mft.AuditWeb, clientIP(c).String())
+	})
 	if err != nil || !done {
 		return err
 	}

@@ -114,10 +114,10 @@ func TestLinks_PasswordExpiryAndPermissions(t *testing.T) {
 		}
 	}
 	// Expiry: 410 for the page and downloads.
-	ts.Server.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	ts.app.Links.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	want(t, ts.get(t, "/s/"+fl.ID, ""), 410)
 	want(t, ts.get(t, "/s/"+fl.ID+"/download?file=a.txt", ""), 410)
-	ts.Server.Now = time.Now
+	ts.app.Links.Now = time.Now
 
 	// Lists, deletion.
 	r = ts.do(t, "GET", "/api/links", u.APIKey, "")

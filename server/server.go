@@ -15,13 +15,15 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"depot/auth"
+	"depot/dropzone"
+	"depot/filedrop"
 	"depot/files"
+	"depot/link"
 	"depot/mft"
 )
 
@@ -55,10 +57,10 @@ type Server struct {
 	Files   *files.Service
 	Perms   mft.PermissionService
 	Folders mft.FolderService
-	// Filedrops and Submissions store filedrops, their uploads and the
-	// messages they deliver.
-	Filedrops   mft.FiledropService
-	Submissions mft.SubmissionService
+	// Filedrops, Dropzones and Links run the exchange workflows.
+	Filedrops *filedrop.Service
+	Dropzones *dropzone.Service
+	Links     *link.Service
 	// Automations stores automations, runs, webhooks and deliveries;
 	// Engine queues their work; CheckSchedule validates cron expressions.
 	Automations   mft.AutomationService
@@ -71,14 +73,6 @@ type Server struct {
 	Buckets        mft.BucketService
 	Settings       mft.SettingsService
 	SFTPPublicHost string
-	// Links stores shared links.
-	Links mft.LinkService
-	// Dropzones stores dropzones; URLKey signs their upload URLs.
-	Dropzones mft.DropzoneService
-	URLKey    []byte
-	// Mailer sends email (filedrop notices and validation codes); nil
-	// when smtp.host is not set.
-	Mailer mft.Mailer
 	// Sessions lists and ends live SFTP sessions; nil when SFTP is off.
 	Sessions mft.SessionService
 	Audit    mft.AuditService
@@ -97,9 +91,6 @@ type Server struct {
 	ln   net.Listener
 	http *http.Server
 	echo *echo.Echo
-	// dropzoneUploads holds the ids of dropzone files being uploaded, so
-	// that a signed URL takes one upload at a time.
-	dropzoneUploads sync.Map
 }
 
 // Open starts listening (so a bad address fails at once) and serves in the
@@ -162,9 +153,6 @@ func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
 // URL returns the base URL of the listener, for tests.
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 
-// ServeHTTP lets tests drive the handler without a listener.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
-
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -207,10 +195,7 @@ func (s *Server) ipExtractor() echo.IPExtractor {
 	}
 	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 	for _, p := range s.TrustedProxies {
-		_, n, err := net.ParseCIDR(p.String())
-		if err == nil {
-			opts = append(opts, echo.TrustIPRange(n))
-		}
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
 }

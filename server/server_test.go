@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,123 +9,59 @@ import (
 	"testing"
 	"time"
 
+	"depot/app"
 	"depot/auth"
-	"depot/automation"
+	"depot/config"
 	"depot/files"
-	"depot/mft"
+	"depot/internal/apptest"
 	"depot/server"
 	"depot/store"
 )
 
-const adminKey = "test-admin-key-0123456789"
+const adminKey = apptest.AdminKey
 
-// testServer is a real server on 127.0.0.1:0 over a real bbolt file.
+// testServer is a real server on 127.0.0.1:0 over a real data directory,
+// built by the one wiring (app.Open).
 type testServer struct {
 	*server.Server
+	app      *app.App
 	db       *store.DB
-	path     string
+	path     string // the bbolt file
 	dataDir  string
 	defender *auth.Defender
 	files    *files.Service
 	audit    *store.AuditLog
-	engine   *automation.Engine
 }
 
-type option func(*server.Server)
+// option changes the app before it starts.
+type option func(*app.App)
 
 // MustOpenServer starts a server with an administrator whose key is
 // adminKey, and stops it when the test ends.
 func MustOpenServer(tb testing.TB, opts ...option) *testServer {
 	tb.Helper()
-	return openServerAt(tb, filepath.Join(tb.TempDir(), "depot.db"), true, opts...)
+	return openServerAt(tb, tb.TempDir(), opts...)
 }
 
-func openServerAt(tb testing.TB, path string, seed bool, opts ...option) *testServer {
+// openServerAt starts a server on the data directory dir, which may hold
+// the data of an earlier one.
+func openServerAt(tb testing.TB, dir string, opts ...option) *testServer {
 	tb.Helper()
-	db := store.NewDB(path)
-	if err := db.Open(); err != nil {
-		tb.Fatal(err)
+	cfg := apptest.Config(dir)
+	cfg.HTTP.MaxJSONBytes = 64 << 10
+	cfg.SFTP.PublicHost = "sftp.example.com"
+	cfg.Defender.MaxFailures, cfg.Defender.Window, cfg.Defender.BanTime = 5, config.Duration(time.Minute), config.Duration(time.Hour)
+	edits := make([]func(*app.App), len(opts))
+	for i, o := range opts {
+		edits[i] = o
 	}
-	users, tokens := store.NewUserService(db), store.NewTokenService(db)
-	if seed {
-		admin := &mft.User{ID: "admin-localhost", Email: "admin@localhost", Role: mft.RoleAdmin, Home: "/users/admin-localhost",
-			APIKeyHash: auth.HashKey(adminKey), Active: true, Protocols: mft.AllProtocols}
-		if err := users.CreateUser(context.Background(), admin); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	defender := auth.NewDefender(5, time.Minute, time.Hour)
-	dataDir := filepath.Dir(path)
-	fsvc, err := files.Open(dataDir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	perms, folders := store.NewPermissionService(db), store.NewFolderService(db)
-	fsvc.Permissions, fsvc.Usage, fsvc.Folders = perms, store.NewUsageService(db), folders
-	auditSvc := store.NewAuditService(db)
-	drops := store.NewFiledropService(db)
-	buckets := store.NewBucketService(db)
-	fsvc.Buckets = buckets
-	auditLog := &store.AuditLog{Service: auditSvc, Interval: 10 * time.Millisecond}
-	auditLog.Open()
-	sealer, _ := auth.NewSealer(bytes.Repeat([]byte{1}, 32))
-	autos := store.NewAutomationService(db)
-	engine := &automation.Engine{Store: autos, Files: fsvc, Users: users, Sealer: sealer, Workers: 4,
-		RetryBase: 10 * time.Millisecond, WebhookRetryBase: 10 * time.Millisecond}
-	events := mft.MultiSink{auditLog, engine}
-	engine.Events = events
-	fsvc.Events = events
-	s := &server.Server{
-		Addr:           "127.0.0.1:0",
-		MaxJSONBytes:   64 << 10,
-		Users:          users,
-		Groups:         store.NewGroupService(db),
-		Files:          fsvc,
-		Perms:          perms,
-		Folders:        folders,
-		Filedrops:      drops,
-		Buckets:        buckets,
-		Dropzones:      store.NewDropzoneService(db),
-		Links:          store.NewLinkService(db),
-		URLKey:         []byte("test url key"),
-		Settings:       buckets,
-		SFTPPublicHost: "sftp.example.com",
-		Submissions:    drops,
-		Events:         events,
-		Automations:    autos,
-		Engine:         engine,
-		CheckSchedule:  automation.CheckSchedule,
-		Sealer:         sealer,
-		Audit:          auditSvc,
-		Auth:           &auth.Authenticator{Users: users, Tokens: tokens, Defender: defender, TokenTTL: time.Hour, Now: time.Now, Events: events, Buckets: buckets},
-		Defender:       defender,
-		Limiter:        auth.NewRateLimiter(0, 0),
-		Backup:         db.Backup,
-		Ping:           db.Ping,
-	}
-	for _, o := range opts {
-		o(s)
-	}
-	if err := engine.Open(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	if err := s.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	ts := &testServer{Server: s, db: db, path: path, dataDir: dataDir, defender: defender, files: fsvc, audit: auditLog, engine: engine}
-	tb.Cleanup(ts.close)
-	return ts
+	a := apptest.Start(tb, cfg, edits...)
+	return &testServer{Server: a.HTTP, app: a, db: a.DB, path: filepath.Join(dir, "depot.db"), dataDir: dir,
+		defender: a.Defender, files: a.Files, audit: a.AuditLog}
 }
 
-func (ts *testServer) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ts.Close(ctx)
-	ts.engine.Close(ctx)
-	ts.audit.Close()
-	ts.files.Close()
-	ts.db.Close()
-}
+// close stops the server and closes its data directory.
+func (ts *testServer) close() { apptest.Close(ts.app) }
 
 // response is what a client saw.
 type response struct {

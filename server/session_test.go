@@ -1,18 +1,14 @@
 package server_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
-
-	"depot/sftpd"
 )
 
 // /admin/sessions lists a live SFTP session of a real daemon, and DELETE
@@ -23,17 +19,7 @@ func TestSessions_API(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	sshPub, _ := gossh.NewPublicKey(pub)
 	u := ts.createUser(t, fmt.Sprintf(`{"user":{"username":"sess","ssh_keys":[%q]}}`, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))))
-	d := &sftpd.Server{Addr: "127.0.0.1:0", HostKeyDir: ts.dataDir, Files: ts.files, Users: ts.Users, Auth: ts.Auth,
-		IdleTimeout: time.Minute, MaxConnections: 10, MaxConnectionsPerUser: 10, MaxTransfers: 4, Ciphers: []string{"aes128-gcm@openssh.com"}}
-	if err := d.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		d.Close(ctx)
-	})
-	ts.Sessions = d
+	d := ts.app.SFTP
 	signer, _ := gossh.NewSignerFromKey(priv)
 	conn, err := gossh.Dial("tcp", d.ListenAddr().String(), &gossh.ClientConfig{User: "sess",
 		Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)}, HostKeyCallback: gossh.InsecureIgnoreHostKey()})

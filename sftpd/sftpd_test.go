@@ -23,16 +23,21 @@ import (
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
 
+	"depot/app"
 	"depot/auth"
+	"depot/config"
 	"depot/files"
+	"depot/internal/apptest"
 	"depot/internal/testtool"
 	"depot/mft"
 	"depot/sftpd"
 	"depot/store"
 )
 
-// env is a running SFTP server over a real data directory.
+// env is a running SFTP server over a real data directory, built by the
+// one wiring (app.Open) beside the rest of Depot.
 type env struct {
+	app      *app.App
 	srv      *sftpd.Server
 	dir      string
 	users    *store.UserService
@@ -43,54 +48,34 @@ type env struct {
 	db       *store.DB
 }
 
+// openEnv starts Depot on a new data directory, with each edit applied to
+// the SFTP server before it listens.
 func openEnv(t *testing.T, edit ...func(*sftpd.Server)) *env {
 	t.Helper()
-	dir := t.TempDir()
-	db := store.NewDB(filepath.Join(dir, "depot.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	fsvc, err := files.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := store.NewUserService(db)
-	fsvc.Permissions, fsvc.Usage, fsvc.Folders = store.NewPermissionService(db), store.NewUsageService(db), store.NewFolderService(db)
-	auditSvc := store.NewAuditService(db)
-	auditLog := &store.AuditLog{Service: auditSvc, Interval: 10 * time.Millisecond}
-	auditLog.Open()
-	fsvc.Events = auditLog
-	defender := auth.NewDefender(3, time.Minute, time.Hour)
-	e := &env{dir: dir, users: users, defender: defender, audit: auditLog, auditSvc: auditSvc, files: fsvc, db: db}
+	e := &env{dir: t.TempDir()}
 	e.start(t, edit...)
-	t.Cleanup(func() {
-		e.stop()
-		auditLog.Close()
-		fsvc.Close()
-		db.Close()
-	})
 	return e
 }
 
+// start starts Depot on e's data directory (again, after stop).
 func (e *env) start(t *testing.T, edit ...func(*sftpd.Server)) {
 	t.Helper()
-	e.srv = &sftpd.Server{Addr: "127.0.0.1:0", HostKeyDir: e.dir, Files: e.files, Users: e.users,
-		Auth:        &auth.Authenticator{Users: e.users, Tokens: store.NewTokenService(e.db), Defender: e.defender, TokenTTL: time.Hour, Now: time.Now, Events: e.audit},
-		IdleTimeout: time.Minute, MaxConnections: 100, MaxConnectionsPerUser: 60, MaxTransfers: 8,
-		Ciphers: []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr"}}
-	for _, f := range edit {
-		f(e.srv)
-	}
-	if err := e.srv.Open(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := apptest.Config(e.dir)
+	cfg.SFTP.IdleTimeout = config.Duration(time.Minute)
+	cfg.SFTP.MaxConnections, cfg.SFTP.MaxConnectionsPerUser, cfg.SFTP.MaxTransfers = 100, 60, 8
+	cfg.SFTP.Ciphers = []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr"}
+	cfg.Defender.MaxFailures, cfg.Defender.Window, cfg.Defender.BanTime = 3, config.Duration(time.Minute), config.Duration(time.Hour)
+	a := apptest.Start(t, cfg, func(a *app.App) {
+		for _, f := range edit {
+			f(a.SFTP)
+		}
+	})
+	*e = env{app: a, srv: a.SFTP, dir: e.dir, users: a.Users, defender: a.Defender, audit: a.AuditLog,
+		auditSvc: a.AuditStore, files: a.Files, db: a.DB}
 }
 
-func (e *env) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	e.srv.Close(ctx)
-}
+// stop stops Depot and closes its data directory.
+func (e *env) stop() { apptest.Close(e.app) }
 
 func (e *env) port() string {
 	_, p, _ := net.SplitHostPort(e.srv.ListenAddr().String())

@@ -1,0 +1,68 @@
+// Package apptest starts Depot for tests through the one wiring, app.Open:
+// a real data directory in a temporary folder, a real bbolt file, real
+// listeners on 127.0.0.1:0, and an administrator whose key is AdminKey.
+package apptest
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"depot/app"
+	"depot/config"
+)
+
+// AdminKey is the API key of admin@localhost in every test app.
+const AdminKey = "test-admin-key-0123456789"
+
+// Config returns the settings of a test app on dir: the defaults with both
+// listeners on 127.0.0.1:0, AdminKey, no rate limit and no upload rate
+// floor (tests that need them set them).
+func Config(dir string) *config.Config {
+	cfg := config.Default()
+	cfg.Data.Dir = dir
+	cfg.HTTP.Listen, cfg.SFTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.HTTP.RateLimit, cfg.HTTP.MinUploadRate = 0, 0
+	cfg.AdminAPIKey = AdminKey
+	return cfg
+}
+
+// Open opens an app on cfg (Config(tb.TempDir()) when nil) with fast
+// retries and audit batches, without starting it, and closes it when the
+// test ends.
+func Open(tb testing.TB, cfg *config.Config) *app.App {
+	tb.Helper()
+	if cfg == nil {
+		cfg = Config(tb.TempDir())
+	}
+	a, err := app.Open(context.Background(), cfg, nil, io.Discard)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a.Engine.RetryBase, a.Engine.WebhookRetryBase = 10*time.Millisecond, 10*time.Millisecond
+	a.AuditLog.Interval = 10 * time.Millisecond
+	tb.Cleanup(func() { Close(a) })
+	return a
+}
+
+// Start is Open, then each edit (to change services before they serve),
+// then Start.
+func Start(tb testing.TB, cfg *config.Config, edit ...func(*app.App)) *app.App {
+	tb.Helper()
+	a := Open(tb, cfg)
+	for _, e := range edit {
+		e(a)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+// Close stops a within five seconds; closing twice is harmless.
+func Close(a *app.App) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.Close(ctx)
+}
