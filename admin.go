@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
+	"depot/app"
 	"depot/auth"
 	"depot/config"
 	"depot/mft"
-	"depot/store"
 )
 
 // resetKey gives the user with that email, username or id a new API key
@@ -29,26 +28,24 @@ func resetKey(ctx context.Context, configPath, login string, stdout io.Writer) e
 	if err := requireDB(cfg); err != nil {
 		return err
 	}
-	db := store.NewDB(filepath.Join(cfg.Data.Dir, "depot.db"))
-	if err := db.Open(); err != nil {
+	a, err := app.Open(ctx, cfg, nil, io.Discard)
+	if err != nil {
 		return fmt.Errorf("%w; stop the server first (the key can only be reset on the machine, with Depot stopped)", err)
 	}
-	defer db.Close()
-	users := store.NewUserService(db)
-	a := &auth.Authenticator{Users: users}
-	u, err := a.FindLogin(ctx, login)
+	defer a.Close(ctx)
+	u, err := a.Auth.FindLogin(ctx, login)
 	if mft.ErrorCode(err) == mft.ENOTFOUND {
 		return fmt.Errorf("admin reset-key: no user has the email, username or id %q", login)
 	} else if err != nil {
 		return err
 	}
 	key := auth.NewKey()
-	if err := users.SetUserAPIKeyHash(ctx, u.ID, auth.HashKey(key)); err != nil {
+	if err := a.Users.SetUserAPIKeyHash(ctx, u.ID, auth.HashKey(key)); err != nil {
 		return err
 	}
 	ev := mft.Event{Event: mft.EventUserAPIKeyRegenerated, Time: time.Now().UTC(), Actor: "cli", Protocol: mft.AuditSystem,
 		Status: mft.StatusOK, Target: u.ID, Message: "depot admin reset-key on the server"}
-	if err := store.NewAuditService(db).AppendEvents(ctx, []mft.Event{ev}); err != nil {
+	if err := a.AuditStore.AppendEvents(ctx, []mft.Event{ev}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "New API key of %s (%s, role %s), shown once; the old one no longer works:\n\n    %s\n\n", u.ID, login, u.Role, key)

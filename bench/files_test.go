@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"depot/files"
+	"depot/internal/apptest"
 	"depot/mft"
 	"depot/store"
 )
@@ -36,26 +36,14 @@ func BenchmarkUpload4K(b *testing.B) {
 }
 
 func benchUpload(b *testing.B, clients int, audit string) {
-	dir := b.TempDir()
-	db := store.NewDB(filepath.Join(dir, "depot.db"))
-	if err := db.Open(); err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	svc, err := files.Open(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer svc.Close()
-	svc.Permissions, svc.Usage, svc.Folders = store.NewPermissionService(db), store.NewUsageService(db), store.NewFolderService(db)
-	if audit != "none" {
-		log := &store.AuditLog{Service: store.NewAuditService(db)}
-		log.Open()
-		defer log.Close()
+	svc := apptest.Start(b, nil).Files
+	switch log := svc.Events.(mft.MultiSink)[0].(*store.AuditLog); audit {
+	case "none":
+		svc.Events = nil
+	case "behind":
+		svc.Events = behind{log}
+	default:
 		svc.Events = log
-		if audit == "behind" {
-			svc.Events = behind{log}
-		}
 	}
 	a := files.Actor{User: &mft.User{ID: "admin", Role: mft.RoleAdmin, Home: "/"}, Protocol: mft.AuditAPI}
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -136,6 +137,17 @@ func (t target) need(perm string) error {
 // isTreeRoot reports whether the target is the root of its tree (the home
 // itself, a mount point, or the admin's "/"), which cannot be removed or
 // renamed.
+// shown returns a storage path of t's tree as the actor sees it: a
+// folder above the tree (a rule on /users, say) is shown as the tree's
+// root, which is as far as the actor sees.
+func (t target) shown(storage string) string {
+	root := path.Join("/", strings.TrimSuffix(t.client, strings.TrimPrefix(t.storage, strings.TrimSuffix(t.base, "/"))))
+	if !mft.HasPathPrefix(storage, t.base) {
+		return root
+	}
+	return path.Join(root, strings.TrimPrefix(storage, strings.TrimSuffix(t.base, "/")))
+}
+
 func (t target) isTreeRoot() bool { return t.storage == t.base }
 
 // mountNames lists the actor's mount points, sorted.

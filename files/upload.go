@@ -306,7 +306,7 @@ func (s *Service) limits(ctx context.Context, a Actor, t target, oldSize int64) 
 		return nil, err
 	}
 	for _, r := range rules.folders {
-		if err := r.CheckName(path.Base(t.storage)); err != nil {
+		if err := r.CheckName(path.Base(t.storage), t.shown(r.Path)); err != nil {
 			return nil, err
 		}
 	}
@@ -380,9 +380,9 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 		case !already && f.MaxFileSize > 0 && size > f.MaxFileSize*mb:
 			// The user's own max_file_size and the rules the file is
 			// already under were met when it was stored.
-			return mft.Errorf(mft.ETOOLARGE, "The file is larger than the limit of %d bytes in %s.", f.MaxFileSize*mb, f.Path)
+			return mft.Errorf(mft.ETOOLARGE, "The file is larger than the limit of %d bytes in %s.", f.MaxFileSize*mb, dst.shown(f.Path))
 		default:
-			if err := f.CheckName(path.Base(dst.storage)); err != nil {
+			if err := f.CheckName(path.Base(dst.storage), dst.shown(f.Path)); err != nil {
 				return err
 			}
 		}
@@ -396,7 +396,7 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 			return err
 		}
 		if used+size > q.limit {
-			return mft.Errorf(mft.EQUOTA, "%s does not fit in the quota of %s (%d bytes left).", src.client, q.path, max(q.limit-used, 0))
+			return mft.Errorf(mft.EQUOTA, "%s does not fit in the quota of %s (%d bytes left).", src.client, dst.shown(q.path), max(q.limit-used, 0))
 		}
 	}
 	return nil

@@ -78,14 +78,15 @@ func Extension(name string) string {
 	return strings.ToLower(ext[1:])
 }
 
-// CheckName returns EINVALID if the rule refuses a file of that name.
-func (f *Folder) CheckName(name string) error {
+// CheckName returns EINVALID if the rule refuses a file of that name;
+// the message calls the folder shown, its path as the caller sees it.
+func (f *Folder) CheckName(name, shown string) error {
 	ext := Extension(name)
 	if slices.Contains(f.BlockedExtensions, ext) && ext != "" {
-		return Errorf(EINVALID, "Files ending in .%s may not be stored in %s.", ext, f.Path)
+		return Errorf(EINVALID, "Files ending in .%s may not be stored in %s.", ext, shown)
 	}
 	if len(f.AllowedExtensions) > 0 && !slices.Contains(f.AllowedExtensions, ext) {
-		return Errorf(EINVALID, "%s only accepts files ending in .%s.", f.Path, strings.Join(f.AllowedExtensions, ", ."))
+		return Errorf(EINVALID, "%s only accepts files ending in .%s.", shown, strings.Join(f.AllowedExtensions, ", ."))
 	}
 	return nil
 }

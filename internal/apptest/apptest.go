@@ -11,6 +11,8 @@ import (
 
 	"depot/app"
 	"depot/config"
+	"depot/files"
+	"depot/mft"
 )
 
 // AdminKey is the API key of admin@localhost in every test app.
@@ -65,4 +67,24 @@ func Close(a *app.App) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a.Close(ctx)
+}
+
+// AddUser creates an active user id with its home at /users/<id> and every
+// protocol, after each edit, and returns it.
+func AddUser(tb testing.TB, a *app.App, id string, edit ...func(*mft.User)) *mft.User {
+	tb.Helper()
+	u := &mft.User{ID: id, Username: id, Email: id + "@example.com", Role: mft.RoleUser, Home: mft.HomeFor(id), Active: true,
+		Protocols: mft.AllProtocols, Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{}}
+	for _, e := range edit {
+		e(u)
+	}
+	if err := a.Users.CreateUser(context.Background(), u); err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}
+
+// Actor is u as the file service sees a caller over the API.
+func Actor(u *mft.User) files.Actor {
+	return files.Actor{User: u, Protocol: mft.AuditAPI, IP: "127.0.0.1"}
 }
