@@ -252,8 +252,8 @@ type SubmissionService interface {
 	UpdateSubmission(ctx context.Context, id string, fn func(*Submission) error) (*Submission, error)
 	// Deliver marks the submission delivered and stores m, in one step.
 	Deliver(ctx context.Context, submissionID string, m *Message) error
-	// FindStaleSubmissions returns undelivered submissions that expired
-	// before t, and DeleteSubmission forgets one.
+	// FindStaleSubmissions returns the submissions whose key expired
+	// before t, delivered or not, and DeleteSubmission forgets one.
 	FindStaleSubmissions(ctx context.Context, t time.Time) ([]*Submission, error)
 	DeleteSubmission(ctx context.Context, id string) error
 

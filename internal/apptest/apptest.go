@@ -88,3 +88,17 @@ func AddUser(tb testing.TB, a *app.App, id string, edit ...func(*mft.User)) *mft
 func Actor(u *mft.User) files.Actor {
 	return files.Actor{User: u, Protocol: mft.AuditAPI, IP: "127.0.0.1"}
 }
+
+// Events returns the audit log's events named event, once every event
+// published so far is written.
+func Events(tb testing.TB, a *app.App, event string) []*mft.Event {
+	tb.Helper()
+	if err := a.AuditLog.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	list, _, err := a.AuditStore.FindEvents(context.Background(), mft.AuditFilter{Event: event, Page: mft.Page{Limit: 1000}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return list
+}
