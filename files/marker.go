@@ -16,7 +16,9 @@ import (
 const runningMarker = "depot.running"
 
 // flusher is a usage store that keeps changes in memory between writes.
-type flusher interface{ Flush(ctx context.Context) error }
+type flusher interface {
+	Flush(ctx context.Context) error
+}
 
 // Begin prepares storage for serving: after an unclean stop it recounts
 // usage from the disk; it always removes leftover staging files (no
