@@ -249,3 +249,40 @@ type UserService interface {
 	// DeleteUser removes the user and its keys. Returns ENOTFOUND.
 	DeleteUser(ctx context.Context, id string) error
 }
+
+// Apply copies the fields upd sets onto u (lists are copied, not shared):
+// the one way a create or an update changes a user.
+func (u *User) Apply(upd UserUpdate) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setList := func(dst *[]string, src *[]string) {
+		if src != nil {
+			*dst = slices.Clone(*src)
+		}
+	}
+	set(&u.Email, upd.Email)
+	set(&u.Username, upd.Username)
+	set(&u.Name, upd.Name)
+	set(&u.Role, upd.Role)
+	set(&u.Home, upd.Home)
+	set(&u.PasswordHash, upd.PasswordHash)
+	setList(&u.Groups, upd.Groups)
+	setList(&u.SSHKeys, upd.SSHKeys)
+	setList(&u.AllowedIPs, upd.AllowedIPs)
+	setList(&u.Protocols, upd.Protocols)
+	if upd.QuotaMB != nil {
+		u.QuotaMB = *upd.QuotaMB
+	}
+	if upd.MaxFileSize != nil {
+		u.MaxFileSize = *upd.MaxFileSize
+	}
+	if upd.Active != nil {
+		u.Active = *upd.Active
+	}
+	if upd.ExpiresAt != nil {
+		u.ExpiresAt = *upd.ExpiresAt
+	}
+}

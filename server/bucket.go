@@ -30,20 +30,6 @@ func (s *Server) newBucketView(b *mft.Bucket) bucketView {
 		Active: b.Active, QuotaMB: b.QuotaMB, CreatedAt: b.CreatedAt.UTC().Format(timeFormat), UpdatedAt: b.UpdatedAt.UTC().Format(timeFormat)}
 }
 
-func (s *Server) bucketRoutes(admin *echo.Group) {
-	admin.GET("/buckets", s.handleBucketList)
-	admin.POST("/buckets", s.handleBucketCreate)
-	admin.GET("/buckets/:id", s.handleBucketView)
-	admin.PUT("/buckets/:id", s.handleBucketUpdate)
-	admin.PATCH("/buckets/:id", s.handleBucketUpdate) // the Buckets API's verb
-	admin.DELETE("/buckets/:id", s.handleBucketDelete)
-	admin.GET("/buckets/:id/users", s.handleBucketUserList)
-	admin.POST("/buckets/:id/users", s.handleBucketUserCreate)
-	admin.GET("/settings", s.handleSettingsView)
-	admin.PUT("/settings", s.handleSettingsUpdate)
-	admin.PATCH("/settings", s.handleSettingsUpdate)
-}
-
 func (s *Server) handleBucketList(c echo.Context) error {
 	p, err := page(c)
 	if err != nil {

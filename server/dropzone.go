@@ -58,27 +58,6 @@ func newDropzoneFileView(f *mft.DropzoneFile) dropzoneFileView {
 	return v
 }
 
-func (s *Server) dropzoneRoutes(e *echo.Echo, user *echo.Group) {
-	// Any key may create a dropzone (it becomes the owner); administrators
-	// see and change all of them, others their own.
-	user.GET("/admin/dropzones", s.handleDropzoneList)
-	user.POST("/admin/dropzones", s.handleDropzoneCreate)
-	user.GET("/admin/dropzones/:id", s.handleDropzoneAdminView)
-	user.PUT("/admin/dropzones/:id", s.handleDropzoneExtend)
-	user.PATCH("/admin/dropzones/:id", s.handleDropzoneExtend)
-
-	// With the dropzone's token (not a user's key).
-	e.GET("/api/dropzones/:id", s.handleDropzoneView)
-	e.GET("/api/dropzones/:id/files", s.handleDropzoneFiles)
-	e.POST("/api/dropzones/:id/files", s.handleDropzoneReserve)
-	e.GET("/api/dropzones/:id/files/:file", s.handleDropzoneFile)
-	e.POST("/api/dropzones/:id/files/:file/confirm", s.handleDropzoneConfirm)
-	e.GET("/api/dropzones/:id/files/:file/download", s.handleDropzoneDownload)
-	e.DELETE("/api/dropzones/:id/files/:file", s.handleDropzoneDelete)
-	// With the signed URL only.
-	e.PUT("/api/dropzones/:id/files/:file/upload", s.handleDropzoneUpload)
-}
-
 func (s *Server) handleDropzoneList(c echo.Context) error {
 	p, err := page(c)
 	if err != nil {

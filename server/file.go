@@ -16,17 +16,6 @@ import (
 	"depot/mft"
 )
 
-func (s *Server) fileRoutes(g *echo.Group) {
-	g.GET("/api/files", s.handleFileList)
-	g.GET("/api/files/stat", s.handleFileStat)
-	g.GET("/api/files/content", s.handleFileDownload)
-	g.HEAD("/api/files/content", s.handleFileDownload)
-	g.PUT("/api/files/content", s.handleFileUpload)
-	g.POST("/api/files/rename", s.handleFileRename)
-	g.DELETE("/api/files", s.handleFileDelete)
-	g.POST("/api/folders", s.handleFolderCreate)
-}
-
 // actor is the caller as the file service sees it.
 func actor(c echo.Context) files.Actor {
 	return files.Actor{User: caller(c), Protocol: mft.AuditAPI, IP: clientIP(c).String()}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -213,7 +214,7 @@ func TestFiles_LimitsWhileStreaming(t *testing.T) {
 		status int
 		key    string
 	}{{600 << 10, 507, key}, {3 << 20, 413, sizeKey}} {
-		pr, pw := io_Pipe()
+		pr, pw := io.Pipe()
 		go func() {
 			chunk := bytes.Repeat([]byte("c"), 64<<10)
 			for sent := 0; sent < tc.size; sent += len(chunk) {
@@ -253,7 +254,7 @@ func TestFiles_LimitsWhileStreaming(t *testing.T) {
 func TestFiles_ClientDisconnect(t *testing.T) {
 	ts := MustOpenServer(t)
 	key := ts.createUser(t, `{"user":{"email":"d@example.com"}}`).User.APIKey
-	pr, pw := io_Pipe()
+	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("PUT", ts.URL()+"/api/files/content?path=/cut.bin", pr)
 	req.SetBasicAuth(key, "x")
 	req.ContentLength = 10 << 20

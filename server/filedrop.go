@@ -59,24 +59,6 @@ func (r *filedropRequest) input() filedrop.Input {
 		Password: r.Password}
 }
 
-func (s *Server) filedropRoutes(admin *echo.Group, e *echo.Echo, user *echo.Group) {
-	admin.GET("/filedrops", s.handleFiledropList)
-	admin.POST("/filedrops", s.handleFiledropCreate)
-	admin.GET("/filedrops/:name", s.handleFiledropView)
-	admin.PUT("/filedrops/:name", s.handleFiledropUpdate)
-	admin.PATCH("/filedrops/:name", s.handleFiledropUpdate)
-	admin.DELETE("/filedrops/:name", s.handleFiledropDelete)
-
-	e.GET("/filedrop/:name", s.handleFiledropPage)
-	e.POST("/filedrop/:name/attachments/upload", s.handleFiledropUpload)
-	e.POST("/filedrop/:name", s.handleFiledropDeliver)
-	e.POST("/filedrop/:name/validation", s.handleFiledropValidation)
-
-	user.GET("/api/messages", s.handleMessageList)
-	user.GET("/api/messages/:id", s.handleMessageView)
-	user.GET("/api/messages/:id/files/:file", s.handleMessageDownload)
-}
-
 func (s *Server) handleFiledropList(c echo.Context) error {
 	p, err := page(c)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -81,7 +82,7 @@ func TestFiledrops_ValidationAndNotice(t *testing.T) {
 		t.Fatalf("filedrop JSON: %s", r.body)
 	}
 	validate := func(body string) response {
-		return ts.doWith(t, "POST", "/filedrop/checked/validation", body, func(r *http_Request) {
+		return ts.doWith(t, "POST", "/filedrop/checked/validation", body, func(r *http.Request) {
 			r.Header.Set("Authorization", "Bearer "+s.key)
 		})
 	}
@@ -119,7 +120,7 @@ func TestFiledrops_ValidationTries(t *testing.T) {
 	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"checked","title":"Checked","owner":"`+ou.ID+`","require_validation":true}}`), 201)
 	_, s := ts.openFiledrop(t, "checked", "")
 	validate := func(body string) response {
-		return ts.doWith(t, "POST", "/filedrop/checked/validation", body, func(r *http_Request) {
+		return ts.doWith(t, "POST", "/filedrop/checked/validation", body, func(r *http.Request) {
 			r.Header.Set("Authorization", "Bearer "+s.key)
 		})
 	}

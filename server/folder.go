@@ -23,15 +23,6 @@ func (r *folderRuleRequest) update() mft.FolderUpdate {
 		MaxFileSize: r.MaxFileSize, QuotaMB: r.QuotaMB, RetentionDays: r.RetentionDays}
 }
 
-func (s *Server) folderRoutes(g *echo.Group) {
-	g.GET("/folders", s.handleFolderRuleList)
-	g.POST("/folders", s.handleFolderRuleCreate)
-	g.GET("/folders/:id", s.handleFolderRuleView)
-	g.PUT("/folders/:id", s.handleFolderRuleUpdate)
-	g.PATCH("/folders/:id", s.handleFolderRuleUpdate)
-	g.DELETE("/folders/:id", s.handleFolderRuleDelete)
-}
-
 func (s *Server) handleFolderRuleList(c echo.Context) error {
 	p, err := page(c)
 	if err != nil {

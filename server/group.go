@@ -14,15 +14,6 @@ type groupRequest struct {
 	Description *string `json:"description"`
 }
 
-func (s *Server) groupRoutes(g *echo.Group) {
-	g.GET("/groups", s.handleGroupList)
-	g.POST("/groups", s.handleGroupCreate)
-	g.GET("/groups/:id", s.handleGroupView)
-	g.PUT("/groups/:id", s.handleGroupUpdate)
-	g.PATCH("/groups/:id", s.handleGroupUpdate)
-	g.DELETE("/groups/:id", s.handleGroupDelete)
-}
-
 func (s *Server) handleGroupList(c echo.Context) error {
 	p, err := page(c)
 	if err != nil {

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"io"
-	"net/http"
 	"net/netip"
 )
 
@@ -14,9 +12,3 @@ var (
 )
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
-
-// io_Pipe is io.Pipe, named apart so that tests read as prose.
-var io_Pipe = io.Pipe
-
-// http_Request is http.Request, for request-editing callbacks.
-type http_Request = http.Request

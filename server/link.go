@@ -49,19 +49,6 @@ func (s *Server) newLinkView(l *mft.Link) linkView {
 	return v
 }
 
-func (s *Server) linkRoutes(e *echo.Echo, user, admin *echo.Group) {
-	user.GET("/api/links", s.handleLinkList)
-	user.POST("/api/links", s.handleLinkCreate)
-	user.DELETE("/api/links/:id", s.handleLinkDelete)
-	admin.GET("/links", s.handleLinkList)
-	admin.DELETE("/links/:id", s.handleLinkDelete)
-
-	e.GET("/s/:id", s.handleLinkPage)
-	e.GET("/s/:id/download", s.handleLinkDownload)
-	e.POST("/s/:id/download", s.handleLinkDownload)
-	e.POST("/s/:id/upload", s.handleLinkUpload)
-}
-
 // handleLinkList lists the caller's links (/api/links) or all of them
 // (/admin/links).
 func (s *Server) handleLinkList(c echo.Context) error {

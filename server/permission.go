@@ -17,15 +17,6 @@ type permissionRequest struct {
 	Mount       *string   `json:"mount"`
 }
 
-func (s *Server) permissionRoutes(g *echo.Group) {
-	g.GET("/permissions", s.handlePermissionList)
-	g.POST("/permissions", s.handlePermissionCreate)
-	g.GET("/permissions/:id", s.handlePermissionView)
-	g.PUT("/permissions/:id", s.handlePermissionUpdate)
-	g.PATCH("/permissions/:id", s.handlePermissionUpdate)
-	g.DELETE("/permissions/:id", s.handlePermissionDelete)
-}
-
 func (s *Server) handlePermissionList(c echo.Context) error {
 	p, err := page(c)
 	if err != nil {

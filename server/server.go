@@ -153,40 +153,6 @@ func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
 // URL returns the base URL of the listener, for tests.
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 
-func (s *Server) routes() *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = s.ipExtractor()
-	e.Use(s.recoverPanics, s.requestLog, s.rateLimit)
-
-	e.GET("/healthz", s.handleHealth)
-	e.POST("/api/login", s.handleLogin)
-	e.POST("/api/automations/:id/trigger", s.handleTrigger) // with the trigger URL's token
-
-	e.GET("/assets/*", s.handleAssets)
-	user := e.Group("", s.authenticate)
-	user.GET("/account", s.handleAccount)
-	s.fileRoutes(user)
-
-	admin := e.Group("/admin", s.authenticate, s.requireAdmin)
-	s.filedropRoutes(admin, e, user)
-	s.automationRoutes(admin)
-	s.bucketRoutes(admin)
-	s.dropzoneRoutes(e, user)
-	s.linkRoutes(e, user, admin)
-	s.userRoutes(admin)
-	s.groupRoutes(admin)
-	s.permissionRoutes(admin)
-	s.folderRoutes(admin)
-	s.sessionRoutes(admin)
-	admin.GET("/audit", s.handleAudit)
-	admin.GET("/bans", s.handleBanList)
-	admin.DELETE("/bans/:ip", s.handleBanDelete)
-	admin.GET("/backup", s.handleBackup)
-	return e
-}
-
 // ipExtractor uses the socket's address, and X-Forwarded-For only when the
 // socket belongs to a trusted proxy.
 func (s *Server) ipExtractor() echo.IPExtractor {

@@ -8,11 +8,6 @@ import (
 	"depot/mft"
 )
 
-func (s *Server) sessionRoutes(g *echo.Group) {
-	g.GET("/sessions", s.handleSessionList)
-	g.DELETE("/sessions/:id", s.handleSessionEnd)
-}
-
 // handleSessionList lists live SFTP sessions, oldest first.
 func (s *Server) handleSessionList(c echo.Context) error {
 	out := []map[string]mft.Session{}

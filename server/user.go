@@ -120,16 +120,6 @@ func (r *userRequest) update() (mft.UserUpdate, error) {
 	return upd, nil
 }
 
-func (s *Server) userRoutes(g *echo.Group) {
-	g.GET("/users", s.handleUserList)
-	g.POST("/users", s.handleUserCreate)
-	g.GET("/users/:id", s.handleUserView)
-	g.PUT("/users/:id", s.handleUserUpdate)
-	g.PATCH("/users/:id", s.handleUserUpdate)
-	g.DELETE("/users/:id", s.handleUserDelete)
-	g.POST("/users/:id/api_key", s.handleUserAPIKey)
-}
-
 func (s *Server) handleUserList(c echo.Context) error {
 	p, err := page(c)
 	if err != nil {
@@ -177,7 +167,7 @@ func (s *Server) createUser(c echo.Context, req *userRequest, confine func(*mft.
 	}
 	u.ID = mft.UserID(u.Email, u.Username)
 	u.Home = mft.HomeFor(u.ID)
-	applyCreate(u, upd)
+	u.Apply(upd)
 	if confine != nil {
 		if err := confine(u); err != nil {
 			return err
@@ -192,46 +182,6 @@ func (s *Server) createUser(c echo.Context, req *userRequest, confine func(*mft.
 	c.Response().Header().Set("Cache-Control", "no-store")
 	s.recordChange(c, mft.EventUserCreated, u.ID)
 	return writeOne(c, http.StatusCreated, "user", newUserView(u, key))
-}
-
-// applyCreate copies the fields of a create request over the defaults.
-func applyCreate(u *mft.User, upd mft.UserUpdate) {
-	if upd.Name != nil {
-		u.Name = *upd.Name
-	}
-	if upd.Role != nil {
-		u.Role = *upd.Role
-	}
-	if upd.Groups != nil {
-		u.Groups = *upd.Groups
-	}
-	if upd.Home != nil {
-		u.Home = *upd.Home
-	}
-	if upd.PasswordHash != nil {
-		u.PasswordHash = *upd.PasswordHash
-	}
-	if upd.SSHKeys != nil {
-		u.SSHKeys = *upd.SSHKeys
-	}
-	if upd.QuotaMB != nil {
-		u.QuotaMB = *upd.QuotaMB
-	}
-	if upd.MaxFileSize != nil {
-		u.MaxFileSize = *upd.MaxFileSize
-	}
-	if upd.AllowedIPs != nil {
-		u.AllowedIPs = *upd.AllowedIPs
-	}
-	if upd.Protocols != nil {
-		u.Protocols = *upd.Protocols
-	}
-	if upd.Active != nil {
-		u.Active = *upd.Active
-	}
-	if upd.ExpiresAt != nil {
-		u.ExpiresAt = *upd.ExpiresAt
-	}
 }
 
 func (s *Server) handleUserView(c echo.Context) error {

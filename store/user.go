@@ -112,7 +112,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd mft.UserUpd
 			return err
 		}
 		u := *old
-		applyUserUpdate(&u, upd)
+		u.Apply(upd)
 		u.UpdatedAt = s.db.now()
 		if err := u.Validate(); err != nil {
 			return err
@@ -121,41 +121,6 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd mft.UserUpd
 		return saveUser(tx, &u, old)
 	})
 	return out, err
-}
-
-func applyUserUpdate(u *mft.User, upd mft.UserUpdate) {
-	set := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	setList := func(dst *[]string, src *[]string) {
-		if src != nil {
-			*dst = slices.Clone(*src)
-		}
-	}
-	set(&u.Email, upd.Email)
-	set(&u.Username, upd.Username)
-	set(&u.Name, upd.Name)
-	set(&u.Role, upd.Role)
-	set(&u.Home, upd.Home)
-	set(&u.PasswordHash, upd.PasswordHash)
-	setList(&u.Groups, upd.Groups)
-	setList(&u.SSHKeys, upd.SSHKeys)
-	setList(&u.AllowedIPs, upd.AllowedIPs)
-	setList(&u.Protocols, upd.Protocols)
-	if upd.QuotaMB != nil {
-		u.QuotaMB = *upd.QuotaMB
-	}
-	if upd.MaxFileSize != nil {
-		u.MaxFileSize = *upd.MaxFileSize
-	}
-	if upd.Active != nil {
-		u.Active = *upd.Active
-	}
-	if upd.ExpiresAt != nil {
-		u.ExpiresAt = *upd.ExpiresAt
-	}
 }
 
 // SetUserAPIKeyHash replaces the user's API key; the old key stops working

@@ -1,0 +1,151 @@
+package server
+
+import "github.com/labstack/echo/v4"
+
+// routes is every endpoint of the HTTP API and pages, grouped by who may
+// call it. Handlers authorize further where a route says so.
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = s.ipExtractor()
+	e.Use(s.recoverPanics, s.requestLog, s.rateLimit)
+
+	// Anyone: health, the password login, the pages' assets.
+	e.GET("/healthz", s.handleHealth)
+	e.POST("/api/login", s.handleLogin)
+	e.GET("/assets/*", s.handleAssets)
+
+	// A credential of the route's own, checked by the handler (and counted
+	// by the defender when wrong).
+	e.POST("/api/automations/:id/trigger", s.handleTrigger) // the trigger URL's token
+	// Filedrop pages: the page and a fresh upload key (with the filedrop's
+	// password if it has one), then the upload key.
+	e.GET("/filedrop/:name", s.handleFiledropPage)
+	e.POST("/filedrop/:name/attachments/upload", s.handleFiledropUpload)
+	e.POST("/filedrop/:name", s.handleFiledropDeliver)
+	e.POST("/filedrop/:name/validation", s.handleFiledropValidation)
+	// Dropzones: the dropzone's token (the Dropzone API's x-api-key) …
+	e.GET("/api/dropzones/:id", s.handleDropzoneView)
+	e.GET("/api/dropzones/:id/files", s.handleDropzoneFiles)
+	e.POST("/api/dropzones/:id/files", s.handleDropzoneReserve)
+	e.GET("/api/dropzones/:id/files/:file", s.handleDropzoneFile)
+	e.POST("/api/dropzones/:id/files/:file/confirm", s.handleDropzoneConfirm)
+	e.GET("/api/dropzones/:id/files/:file/download", s.handleDropzoneDownload)
+	e.DELETE("/api/dropzones/:id/files/:file", s.handleDropzoneDelete)
+	// … and the signed upload URL alone.
+	e.PUT("/api/dropzones/:id/files/:file/upload", s.handleDropzoneUpload)
+	// Shared links: the link's id, and its password if it has one.
+	e.GET("/s/:id", s.handleLinkPage)
+	e.GET("/s/:id/download", s.handleLinkDownload)
+	e.POST("/s/:id/download", s.handleLinkDownload)
+	e.POST("/s/:id/upload", s.handleLinkUpload)
+
+	// Any user's key (API key or temporary key).
+	user := e.Group("", s.authenticate)
+	user.GET("/account", s.handleAccount)
+	user.GET("/api/files", s.handleFileList)
+	user.GET("/api/files/stat", s.handleFileStat)
+	user.GET("/api/files/content", s.handleFileDownload)
+	user.HEAD("/api/files/content", s.handleFileDownload)
+	user.PUT("/api/files/content", s.handleFileUpload)
+	user.POST("/api/files/rename", s.handleFileRename)
+	user.DELETE("/api/files", s.handleFileDelete)
+	user.POST("/api/folders", s.handleFolderCreate)
+	user.GET("/api/links", s.handleLinkList) // one's own links
+	user.POST("/api/links", s.handleLinkCreate)
+	user.DELETE("/api/links/:id", s.handleLinkDelete)
+	user.GET("/api/messages", s.handleMessageList) // filedrop deliveries to the caller
+	user.GET("/api/messages/:id", s.handleMessageView)
+	user.GET("/api/messages/:id/files/:file", s.handleMessageDownload)
+	// Dropzones live under /admin as the Dropzone API has them, but any user
+	// may create one and becomes its owner; the handlers show others only
+	// their own, administrators all of them.
+	user.GET("/admin/dropzones", s.handleDropzoneList)
+	user.POST("/admin/dropzones", s.handleDropzoneCreate)
+	user.GET("/admin/dropzones/:id", s.handleDropzoneAdminView)
+	user.PUT("/admin/dropzones/:id", s.handleDropzoneExtend)
+	user.PATCH("/admin/dropzones/:id", s.handleDropzoneExtend)
+
+	// An administrator's key. PUT and PATCH both change only the fields
+	// sent, except automations, whose PUT replaces the whole object.
+	admin := e.Group("/admin", s.authenticate, s.requireAdmin)
+	admin.GET("/users", s.handleUserList)
+	admin.POST("/users", s.handleUserCreate)
+	admin.GET("/users/:id", s.handleUserView)
+	admin.PUT("/users/:id", s.handleUserUpdate)
+	admin.PATCH("/users/:id", s.handleUserUpdate)
+	admin.DELETE("/users/:id", s.handleUserDelete)
+	admin.POST("/users/:id/api_key", s.handleUserAPIKey)
+
+	admin.GET("/groups", s.handleGroupList)
+	admin.POST("/groups", s.handleGroupCreate)
+	admin.GET("/groups/:id", s.handleGroupView)
+	admin.PUT("/groups/:id", s.handleGroupUpdate)
+	admin.PATCH("/groups/:id", s.handleGroupUpdate)
+	admin.DELETE("/groups/:id", s.handleGroupDelete)
+
+	admin.GET("/permissions", s.handlePermissionList)
+	admin.POST("/permissions", s.handlePermissionCreate)
+	admin.GET("/permissions/:id", s.handlePermissionView)
+	admin.PUT("/permissions/:id", s.handlePermissionUpdate)
+	admin.PATCH("/permissions/:id", s.handlePermissionUpdate)
+	admin.DELETE("/permissions/:id", s.handlePermissionDelete)
+
+	admin.GET("/folders", s.handleFolderRuleList)
+	admin.POST("/folders", s.handleFolderRuleCreate)
+	admin.GET("/folders/:id", s.handleFolderRuleView)
+	admin.PUT("/folders/:id", s.handleFolderRuleUpdate)
+	admin.PATCH("/folders/:id", s.handleFolderRuleUpdate)
+	admin.DELETE("/folders/:id", s.handleFolderRuleDelete)
+
+	admin.GET("/buckets", s.handleBucketList)
+	admin.POST("/buckets", s.handleBucketCreate)
+	admin.GET("/buckets/:id", s.handleBucketView)
+	admin.PUT("/buckets/:id", s.handleBucketUpdate)
+	admin.PATCH("/buckets/:id", s.handleBucketUpdate) // the Buckets API's verb
+	admin.DELETE("/buckets/:id", s.handleBucketDelete)
+	admin.GET("/buckets/:id/users", s.handleBucketUserList)
+	admin.POST("/buckets/:id/users", s.handleBucketUserCreate)
+	admin.GET("/settings", s.handleSettingsView)
+	admin.PUT("/settings", s.handleSettingsUpdate)
+	admin.PATCH("/settings", s.handleSettingsUpdate)
+
+	admin.GET("/filedrops", s.handleFiledropList)
+	admin.POST("/filedrops", s.handleFiledropCreate)
+	admin.GET("/filedrops/:name", s.handleFiledropView)
+	admin.PUT("/filedrops/:name", s.handleFiledropUpdate)
+	admin.PATCH("/filedrops/:name", s.handleFiledropUpdate)
+	admin.DELETE("/filedrops/:name", s.handleFiledropDelete)
+
+	admin.GET("/links", s.handleLinkList) // everyone's links
+	admin.DELETE("/links/:id", s.handleLinkDelete)
+
+	admin.GET("/automations", s.handleAutomationList)
+	admin.POST("/automations", s.handleAutomationCreate)
+	admin.GET("/automations/:id", s.handleAutomationView)
+	admin.PUT("/automations/:id", s.handleAutomationUpdate)
+	admin.DELETE("/automations/:id", s.handleAutomationDelete)
+	admin.POST("/automations/:id/run", s.handleAutomationRun)
+	admin.POST("/automations/:id/trigger_token", s.handleTriggerToken)
+	admin.DELETE("/automations/:id/trigger_token", s.handleTriggerTokenDelete)
+	admin.GET("/automations/:id/runs", s.handleRunList)
+	admin.GET("/automations/:id/runs/:run", s.handleRunView)
+
+	admin.GET("/webhooks", s.handleWebhookList)
+	admin.POST("/webhooks", s.handleWebhookCreate)
+	admin.GET("/webhooks/:id", s.handleWebhookView)
+	admin.PUT("/webhooks/:id", s.handleWebhookUpdate)
+	admin.PATCH("/webhooks/:id", s.handleWebhookUpdate)
+	admin.DELETE("/webhooks/:id", s.handleWebhookDelete)
+	admin.GET("/webhooks/:id/deliveries", s.handleDeliveryList)
+	admin.POST("/webhooks/:id/deliveries/:delivery/redeliver", s.handleRedeliver)
+
+	admin.GET("/sessions", s.handleSessionList) // live SFTP sessions
+	admin.DELETE("/sessions/:id", s.handleSessionEnd)
+	admin.GET("/audit", s.handleAudit)
+	admin.GET("/bans", s.handleBanList)
+	admin.DELETE("/bans/:ip", s.handleBanDelete)
+	admin.GET("/backup", s.handleBackup)
+	return e
+}
