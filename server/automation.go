@@ -233,7 +233,7 @@ func (s *Server) runAutomation(c echo.Context, a *mft.Automation) error {
 	if err != nil {
 		return err
 	}
-	return writeOne(c, http.StatusAccepted, "run", r)
+	return writeOne(c, http.StatusAccepted, "run", newRunView(r))
 }
 
 func (s *Server) handleRunList(c echo.Context) error {
@@ -254,7 +254,7 @@ func (s *Server) handleRunList(c echo.Context) error {
 	if len(list) > 0 {
 		last = list[len(list)-1].ID
 	}
-	return writeList(s, c, "run", list, p, more, last)
+	return writeList(s, c, "run", viewsOf(list, newRunView), p, more, last)
 }
 
 func (s *Server) handleRunView(c echo.Context) error {
@@ -262,5 +262,5 @@ func (s *Server) handleRunView(c echo.Context) error {
 	if err != nil || r.Automation != pathParam(c, "id") {
 		return mft.Errorf(mft.ENOTFOUND, "Run not found.")
 	}
-	return writeOne(c, http.StatusOK, "run", r)
+	return writeOne(c, http.StatusOK, "run", newRunView(r))
 }

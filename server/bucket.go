@@ -265,7 +265,7 @@ func (s *Server) handleSettingsView(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeOne(c, http.StatusOK, "settings", st)
+	return writeOne(c, http.StatusOK, "settings", newSettingsView(st))
 }
 
 type settingsRequest struct {
@@ -290,5 +290,5 @@ func (s *Server) handleSettingsUpdate(c echo.Context) error {
 		return err
 	}
 	s.recordChange(c, mft.EventSettingsUpdated, "settings")
-	return writeOne(c, http.StatusOK, "settings", st)
+	return writeOne(c, http.StatusOK, "settings", newSettingsView(st))
 }

@@ -36,7 +36,7 @@ func (s *Server) handleFolderRuleList(c echo.Context) error {
 	if len(list) > 0 {
 		last = list[len(list)-1].ID
 	}
-	return writeList(s, c, "folder", list, p, more, last)
+	return writeList(s, c, "folder", viewsOf(list, newFolderView), p, more, last)
 }
 
 func (s *Server) handleFolderRuleCreate(c echo.Context) error {
@@ -53,7 +53,7 @@ func (s *Server) handleFolderRuleCreate(c echo.Context) error {
 		return err
 	}
 	s.recordChange(c, mft.EventFolderRuleCreated, f.ID)
-	return writeOne(c, http.StatusCreated, "folder", f)
+	return writeOne(c, http.StatusCreated, "folder", newFolderView(f))
 }
 
 func (s *Server) handleFolderRuleView(c echo.Context) error {
@@ -61,7 +61,7 @@ func (s *Server) handleFolderRuleView(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeOne(c, http.StatusOK, "folder", f)
+	return writeOne(c, http.StatusOK, "folder", newFolderView(f))
 }
 
 // handleFolderRuleUpdate changes the rules; the path identifies them and
@@ -84,7 +84,7 @@ func (s *Server) handleFolderRuleUpdate(c echo.Context) error {
 		return err
 	}
 	s.recordChange(c, mft.EventFolderRuleUpdated, f.ID)
-	return writeOne(c, http.StatusOK, "folder", f)
+	return writeOne(c, http.StatusOK, "folder", newFolderView(f))
 }
 
 func (s *Server) handleFolderRuleDelete(c echo.Context) error {

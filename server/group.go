@@ -27,7 +27,7 @@ func (s *Server) handleGroupList(c echo.Context) error {
 	if len(groups) > 0 {
 		last = groups[len(groups)-1].ID
 	}
-	return writeList(s, c, "group", groups, p, more, last)
+	return writeList(s, c, "group", viewsOf(groups, newGroupView), p, more, last)
 }
 
 // handleGroupCreate creates a group whose id is the slug of its name.
@@ -48,7 +48,7 @@ func (s *Server) handleGroupCreate(c echo.Context) error {
 		return err
 	}
 	s.recordChange(c, mft.EventGroupCreated, g.ID)
-	return writeOne(c, http.StatusCreated, "group", g)
+	return writeOne(c, http.StatusCreated, "group", newGroupView(g))
 }
 
 func (s *Server) handleGroupView(c echo.Context) error {
@@ -56,7 +56,7 @@ func (s *Server) handleGroupView(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeOne(c, http.StatusOK, "group", g)
+	return writeOne(c, http.StatusOK, "group", newGroupView(g))
 }
 
 func (s *Server) handleGroupUpdate(c echo.Context) error {
@@ -74,7 +74,7 @@ func (s *Server) handleGroupUpdate(c echo.Context) error {
 		return err
 	}
 	s.recordChange(c, mft.EventGroupUpdated, g.ID)
-	return writeOne(c, http.StatusOK, "group", g)
+	return writeOne(c, http.StatusOK, "group", newGroupView(g))
 }
 
 // handleGroupDelete removes the group and takes it out of its members.

@@ -30,7 +30,7 @@ func (s *Server) handlePermissionList(c echo.Context) error {
 	if len(list) > 0 {
 		last = list[len(list)-1].ID
 	}
-	return writeList(s, c, "permission", list, p, more, last)
+	return writeList(s, c, "permission", viewsOf(list, newPermissionView), p, more, last)
 }
 
 func (s *Server) handlePermissionCreate(c echo.Context) error {
@@ -55,7 +55,7 @@ func (s *Server) handlePermissionCreate(c echo.Context) error {
 		return err
 	}
 	s.recordChange(c, mft.EventPermissionCreated, p.ID)
-	return writeOne(c, http.StatusCreated, "permission", p)
+	return writeOne(c, http.StatusCreated, "permission", newPermissionView(p))
 }
 
 func (s *Server) handlePermissionView(c echo.Context) error {
@@ -63,7 +63,7 @@ func (s *Server) handlePermissionView(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeOne(c, http.StatusOK, "permission", p)
+	return writeOne(c, http.StatusOK, "permission", newPermissionView(p))
 }
 
 // handlePermissionUpdate changes permissions and mount; subject and path
@@ -90,7 +90,7 @@ func (s *Server) handlePermissionUpdate(c echo.Context) error {
 		return err
 	}
 	s.recordChange(c, mft.EventPermissionUpdated, p.ID)
-	return writeOne(c, http.StatusOK, "permission", p)
+	return writeOne(c, http.StatusOK, "permission", newPermissionView(p))
 }
 
 func (s *Server) handlePermissionDelete(c echo.Context) error {
