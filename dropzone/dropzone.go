@@ -8,6 +8,7 @@ package dropzone
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -61,13 +62,19 @@ type Input struct {
 }
 
 // Create makes a dropzone owned by owner and returns its token, shown
-// this once. Returns EINVALID for a missing or out-of-range field.
+// this once. gb and days are required, as in the Dropzone API; a missing
+// name becomes "Dropzone of <date>, <gb> GB". Returns EINVALID for a
+// missing or out-of-range field.
 func (s *Service) Create(ctx context.Context, owner string, in Input) (*mft.Dropzone, string, error) {
-	if in.Name == nil || in.GB == nil || in.Days == nil {
-		return nil, "", mft.Errorf(mft.EINVALID, "name, gb (0.2 to 4) and days (30 to 365) are required")
+	if in.GB == nil || in.Days == nil {
+		return nil, "", mft.Errorf(mft.EINVALID, "gb (0.2 to 4) and days (30 to 365) are required")
+	}
+	name := fmt.Sprintf("Dropzone of %s, %g GB", s.now().UTC().Format("2 Jan 2006"), *in.GB)
+	if in.Name != nil {
+		name = *in.Name
 	}
 	token := auth.NewKey()
-	d := &mft.Dropzone{Name: *in.Name, GB: *in.GB, Days: *in.Days, Owner: owner, TokenHash: auth.HashKey(token)}
+	d := &mft.Dropzone{Name: name, GB: *in.GB, Days: *in.Days, Owner: owner, TokenHash: auth.HashKey(token)}
 	if err := s.Store.CreateDropzone(ctx, d); err != nil {
 		return nil, "", err
 	}
@@ -97,6 +104,15 @@ func (s *Service) Extend(ctx context.Context, d *mft.Dropzone, in Input) error {
 		d.Name = *in.Name
 	}
 	return s.Store.PutDropzone(ctx, d)
+}
+
+// Delete removes dropzone d, its files and their bytes, releasing its
+// space; its token stops working.
+func (s *Service) Delete(ctx context.Context, d *mft.Dropzone) error {
+	if err := s.Files.RemoveStorage(ctx, Root+d.ID); err != nil {
+		return err
+	}
+	return s.Store.DeleteDropzone(ctx, d.ID)
 }
 
 // Owned returns dropzone id if u may manage it (an administrator, or its

@@ -80,4 +80,7 @@ type DropzoneService interface {
 	FindFile(ctx context.Context, dropzone, id string) (*DropzoneFile, error)
 	FindFiles(ctx context.Context, dropzone string) ([]*DropzoneFile, error)
 	DeleteFile(ctx context.Context, dropzone, id string) error
+	// DeleteDropzone forgets a dropzone and its files' records
+	// (ENOTFOUND).
+	DeleteDropzone(ctx context.Context, id string) error
 }

@@ -47,6 +47,7 @@ const (
 	EventFiledropDeleted       = "filedrop.deleted"
 	EventDropzoneCreated       = "dropzone.created"
 	EventDropzoneUpdated       = "dropzone.updated"
+	EventDropzoneDeleted       = "dropzone.deleted"
 	EventSettingsUpdated       = "settings.updated"
 	EventAutomationCreated     = "automation.created"
 	EventAutomationUpdated     = "automation.updated"
@@ -69,7 +70,7 @@ var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDelet
 	EventUserAPIKeyRegenerated, EventGroupCreated, EventGroupUpdated, EventGroupDeleted,
 	EventPermissionCreated, EventPermissionUpdated, EventPermissionDeleted,
 	EventFolderRuleCreated, EventFolderRuleUpdated, EventFolderRuleDeleted,
-	EventFiledropCreated, EventFiledropUpdated, EventFiledropDeleted, EventDropzoneCreated, EventDropzoneUpdated,
+	EventFiledropCreated, EventFiledropUpdated, EventFiledropDeleted, EventDropzoneCreated, EventDropzoneUpdated, EventDropzoneDeleted,
 	EventSettingsUpdated, EventAutomationCreated, EventAutomationUpdated, EventAutomationDeleted,
 	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventLinkCreated, EventLinkDeleted,
 	EventBanLifted, EventSessionEnded, EventBackupTaken}

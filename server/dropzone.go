@@ -250,3 +250,17 @@ func (s *Server) handleDropzoneDelete(c echo.Context) error {
 	}
 	return c.NoContent(http.StatusOK)
 }
+
+// handleDropzoneRemove deletes a dropzone with its files.
+func (s *Server) handleDropzoneRemove(c echo.Context) error {
+	ctx := c.Request().Context()
+	d, err := s.Dropzones.Owned(ctx, caller(c), pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	if err := s.Dropzones.Delete(ctx, d); err != nil {
+		return err
+	}
+	s.recordChange(c, mft.EventDropzoneDeleted, d.ID)
+	return c.NoContent(http.StatusOK)
+}

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"depot/internal/apptest"
+	"depot/mft"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -68,7 +70,7 @@ func TestDropzones_Flow(t *testing.T) {
 	for _, body := range []string{
 		`{"dropzone":{"name":"x","gb":0.1,"days":30}}`, `{"dropzone":{"name":"x","gb":5,"days":30}}`,
 		`{"dropzone":{"name":"x","gb":1,"days":29}}`, `{"dropzone":{"name":"x","gb":1,"days":366}}`,
-		`{"dropzone":{"name":"x","gb":"1","days":30}}`, `{"dropzone":{"gb":1,"days":30}}`,
+		`{"dropzone":{"name":"x","gb":"1","days":30}}`, `{"dropzone":{"name":"x","days":30}}`, `{"dropzone":{"gb":1}}`,
 	} {
 		want(t, ts.do(t, "POST", "/admin/dropzones", app.APIKey, body), 422)
 	}
@@ -218,5 +220,47 @@ func TestDropzones_ConcurrentReservations(t *testing.T) {
 	ts.app.Dropzones.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
 	if n, err := ts.app.Dropzones.Sweep(t.Context()); err != nil || n != 22 {
 		t.Fatalf("sweep released %d (%v)", n, err)
+	}
+}
+
+// The Dropzone API's own requests: create with only gb and days (the
+// seed's body, bare), grow it, then DELETE it: its files go from the
+// disk, its space is released and its token stops working.
+func TestDropzones_SeedCreateAndDelete(t *testing.T) {
+	ts := MustOpenServer(t)
+	r := ts.do(t, "POST", "/admin/dropzones", adminKey, `{"gb": 1, "days": 90}`)
+	want(t, r, 201)
+	var body dropzoneBody
+	r.json(t, &body)
+	d := body.Dropzone
+	if d.GB != 1 || d.Days != 90 || !strings.HasPrefix(d.Name, "Dropzone of ") {
+		t.Fatalf("created %+v, want gb 1, days 90 and a readable default name", d)
+	}
+	r = ts.do(t, "PATCH", "/admin/dropzones/"+d.ID, adminKey, `{"gb": 2, "days": 120}`)
+	want(t, r, 200)
+	if !strings.Contains(r.body, `"gb":2`) || !strings.Contains(r.body, `"days":120`) {
+		t.Fatalf("grown: %s", r.body)
+	}
+	r = ts.do(t, "POST", "/api/dropzones/"+d.ID+"/files", d.Token, `{"name":"a.txt","type":"text/plain","size":3}`)
+	want(t, r, 201)
+	var f dzFileBody
+	r.json(t, &f)
+	want(t, ts.putURL(t, f.File.UploadURL, "abc"), 200)
+	stored := filepath.Join(ts.dataDir, "files", "dropzones", d.ID, f.File.ID)
+	if _, err := os.Stat(stored); err != nil {
+		t.Fatal(err)
+	}
+
+	other := ts.createUser(t, `{"user":{"email":"other@example.com"}}`).User
+	want(t, ts.do(t, "DELETE", "/admin/dropzones/"+d.ID, other.APIKey, ""), 404)
+	want(t, ts.do(t, "DELETE", "/admin/dropzones/"+d.ID, adminKey, ""), 200)
+	want(t, ts.do(t, "GET", "/admin/dropzones/"+d.ID, adminKey, ""), 404)
+	want(t, ts.do(t, "GET", "/api/dropzones/"+d.ID, d.Token, ""), 401)
+	if _, err := os.Stat(filepath.Dir(stored)); !os.IsNotExist(err) {
+		t.Fatalf("deleted dropzone's files still on disk: %v", err)
+	}
+	want(t, ts.do(t, "DELETE", "/admin/dropzones/"+d.ID, adminKey, ""), 404)
+	if evs := apptest.Events(t, ts.app, mft.EventDropzoneDeleted); len(evs) != 1 || evs[0].Target != d.ID {
+		t.Fatalf("dropzone.deleted events %+v", evs)
 	}
 }

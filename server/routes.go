@@ -66,6 +66,7 @@ func (s *Server) routes() *echo.Echo {
 	user.GET("/admin/dropzones/:id", s.handleDropzoneAdminView)
 	user.PUT("/admin/dropzones/:id", s.handleDropzoneExtend)
 	user.PATCH("/admin/dropzones/:id", s.handleDropzoneExtend)
+	user.DELETE("/admin/dropzones/:id", s.handleDropzoneRemove)
 
 	// An administrator's key. PUT and PATCH both change only the fields
 	// sent, except automations, whose PUT replaces the whole object.

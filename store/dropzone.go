@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"strings"
@@ -143,5 +144,30 @@ func (s *DropzoneService) DeleteFile(ctx context.Context, dropzone, id string) e
 			return mft.Errorf(mft.ENOTFOUND, "File not found in this dropzone.")
 		}
 		return b.Delete([]byte(dropzone + "/" + id))
+	})
+}
+
+// DeleteDropzone forgets a dropzone, its token and the records of its
+// files (whose bytes the caller has removed), in one transaction.
+func (s *DropzoneService) DeleteDropzone(ctx context.Context, id string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		var d mft.Dropzone
+		if ok, err := get(tx.Bucket(bucketDropzones), id, &d); err != nil {
+			return err
+		} else if !ok {
+			return mft.Errorf(mft.ENOTFOUND, "Dropzone not found.")
+		}
+		if err := tx.Bucket(bucketDropzonesToken).Delete([]byte(d.TokenHash)); err != nil {
+			return err
+		}
+		files := tx.Bucket(bucketDropzoneFiles)
+		c := files.Cursor()
+		prefix := []byte(id + "/")
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+			if err := files.Delete(k); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketDropzones).Delete([]byte(id))
 	})
 }
