@@ -57,7 +57,8 @@ func (s *Service) logger() *slog.Logger {
 }
 
 // Input is what an administrator sets on a filedrop: the stored fields,
-// and the password in clear ("" for none), which is hashed here.
+// and the password in clear ("" for none, mft.SecretMarker to keep it),
+// which is hashed here.
 type Input struct {
 	mft.FiledropUpdate
 	Password *string
@@ -85,7 +86,7 @@ func (s *Service) update(ctx context.Context, in Input) (mft.FiledropUpdate, err
 	if in.RequireValidation != nil && *in.RequireValidation && s.Mailer == nil {
 		return u, mft.Errorf(mft.EINVALID, "require_validation sends the sender a code by email: set smtp.host in the configuration first")
 	}
-	if in.Password != nil {
+	if in.Password != nil && *in.Password != mft.SecretMarker { // the marker keeps the password
 		hash := ""
 		if *in.Password != "" {
 			if len(*in.Password) < 8 {
@@ -129,10 +130,11 @@ func (s *Service) Create(ctx context.Context, name *string, in Input) (*mft.File
 // Update changes the fields in sets on filedrop name. Returns ENOTFOUND,
 // and EINVALID for a bad field or a new name (the name is the page's URL).
 func (s *Service) Update(ctx context.Context, name string, newName *string, in Input) (*mft.Filedrop, error) {
-	if _, err := s.Filedrops.FindFiledrop(ctx, name); err != nil {
+	f, err := s.Filedrops.FindFiledrop(ctx, name)
+	if err != nil {
 		return nil, err
 	}
-	if newName != nil && *newName != name {
+	if newName != nil && *newName != f.Name {
 		return nil, mft.Errorf(mft.EINVALID, "name cannot change: it is the filedrop's URL; create another filedrop instead")
 	}
 	upd, err := s.update(ctx, in)

@@ -73,3 +73,7 @@ func (e *KeepError) Error() string { return e.Err.Error() }
 
 // Keep wraps err in a KeepError.
 func Keep(err error) error { return &KeepError{Err: err} }
+
+// SecretMarker stands for a secret that is set, wherever one is shown
+// (never the value); a client that sends it back keeps the secret.
+const SecretMarker = "(set)"

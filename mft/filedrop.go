@@ -34,14 +34,14 @@ const (
 	DefaultFiledropAuthorization = 3
 )
 
-var filedropName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+var filedropName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
 // Validate normalizes the extension lists and cc, and reports the first
 // problem as an EINVALID error naming the attribute.
 func (f *Filedrop) Validate() error {
 	switch {
 	case !filedropName.MatchString(f.Name):
-		return Errorf(EINVALID, "name must be 1 to 64 lower-case letters, digits, - or _ (it is part of the URL), such as \"invoices\"")
+		return Errorf(EINVALID, "name must be 1 to 64 letters, digits, - or _ (it is part of the URL), such as \"Partner-Drop\"")
 	case strings.TrimSpace(f.Title) == "":
 		return Errorf(EINVALID, "title is required")
 	case len(f.Title) > 200 || len(f.Description) > 4000:
@@ -167,6 +167,8 @@ type Mailer interface {
 
 // FiledropService stores filedrops.
 type FiledropService interface {
+	// FindFiledrop finds a filedrop by its name in any case (names keep
+	// the case they were given, and two may not differ only in case).
 	FindFiledrop(ctx context.Context, name string) (*Filedrop, error)
 	FindFiledrops(ctx context.Context, page Page) ([]*Filedrop, bool, error)
 	// CreateFiledrop validates and stores f; a taken name is ECONFLICT.

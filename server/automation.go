@@ -37,7 +37,7 @@ func hidden(v string) string {
 	if v == "" {
 		return ""
 	}
-	return "(set)"
+	return mft.SecretMarker
 }
 
 // hiddenURL shows a URL with the password of its user:pass@ replaced by
@@ -62,7 +62,7 @@ func keepURLSecret(raw, prev string) string {
 	if err != nil || u.User == nil {
 		return raw
 	}
-	if pw, ok := u.User.Password(); !ok || pw != "(set)" {
+	if pw, ok := u.User.Password(); !ok || pw != mft.SecretMarker {
 		return raw
 	}
 	p, err := url.Parse(prev)
@@ -115,7 +115,7 @@ func (s *Server) buildAutomation(req *automationRequest, a, old *mft.Automation)
 
 // keepOrSeal seals a new secret, or keeps the stored one for "(set)".
 func (s *Server) keepOrSeal(v, prev string) string {
-	if v == "(set)" {
+	if v == mft.SecretMarker {
 		return prev
 	}
 	if s.Sealer != nil {

@@ -11,6 +11,7 @@ import (
 
 // filedropRequest is the body of POST and PUT /admin/filedrops.
 type filedropRequest struct {
+	readOnly
 	Name              *string `json:"name"`
 	Title             *string `json:"title"`
 	Description       *string `json:"description"`
@@ -37,17 +38,20 @@ type filedropView struct {
 	ExpiresAfter      int    `json:"expires_after"`
 	MaxFilesize       int64  `json:"max_filesize"`
 	RequireValidation bool   `json:"require_validation"`
-	CC                string `json:"cc"`
-	Authorization     int    `json:"authorization"`
-	URL               string `json:"url"`
-	CreatedAt         string `json:"created_at"`
-	UpdatedAt         string `json:"updated_at"`
+	// Password is "" when none is set and mft.SecretMarker when one is:
+	// never the password.
+	Password      string `json:"password"`
+	CC            string `json:"cc"`
+	Authorization int    `json:"authorization"`
+	URL           string `json:"url"`
+	CreatedAt     string `json:"created_at"`
+	UpdatedAt     string `json:"updated_at"`
 }
 
 func (s *Server) newFiledropView(f *mft.Filedrop) filedropView {
 	return filedropView{ID: f.ID, Name: f.Name, Title: f.Title, Description: f.Description, Owner: f.Owner,
 		InvalidExtensions: f.InvalidExtensions, AcceptedFiletypes: f.AcceptedFiletypes, ExpiresAfter: f.ExpiresAfter,
-		MaxFilesize: f.MaxFilesize, RequireValidation: f.RequireValidation, CC: f.CC, Authorization: f.Authorization,
+		MaxFilesize: f.MaxFilesize, RequireValidation: f.RequireValidation, Password: hiddenHash(f.PasswordHash), CC: f.CC, Authorization: f.Authorization,
 		URL: s.PublicURL + "/filedrop/" + f.Name, CreatedAt: f.CreatedAt.Format(timeFormat), UpdatedAt: f.UpdatedAt.Format(timeFormat)}
 }
 
@@ -89,6 +93,9 @@ func (s *Server) handleFiledropCreate(c echo.Context) error {
 	if err := s.decode(c, "filedrop", &req); err != nil {
 		return err
 	}
+	if err := checkReadOnly(req.readOnly, struct{}{}); err != nil {
+		return err
+	}
 	f, err := s.Filedrops.Create(c.Request().Context(), req.Name, req.input())
 	if err != nil {
 		return err
@@ -99,11 +106,15 @@ func (s *Server) handleFiledropCreate(c echo.Context) error {
 
 func (s *Server) handleFiledropUpdate(c echo.Context) error {
 	name := pathParam(c, "name")
-	if _, err := s.Filedrops.Find(c.Request().Context(), name); err != nil {
+	old, err := s.Filedrops.Find(c.Request().Context(), name)
+	if err != nil {
 		return err
 	}
 	var req filedropRequest
 	if err := s.decode(c, "filedrop", &req); err != nil {
+		return err
+	}
+	if err := checkReadOnly(req.readOnly, s.newFiledropView(old)); err != nil {
 		return err
 	}
 	f, err := s.Filedrops.Update(c.Request().Context(), name, req.Name, req.input())
@@ -120,4 +131,12 @@ func (s *Server) handleFiledropDelete(c echo.Context) error {
 	}
 	s.recordChange(c, mft.EventFiledropDeleted, pathParam(c, "name"))
 	return c.NoContent(http.StatusOK)
+}
+
+// hiddenHash shows whether a password is set: "" or mft.SecretMarker.
+func hiddenHash(hash string) string {
+	if hash == "" {
+		return ""
+	}
+	return mft.SecretMarker
 }

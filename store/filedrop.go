@@ -68,12 +68,12 @@ func (s *FiledropService) CreateFiledrop(ctx context.Context, f *mft.Filedrop) e
 	}
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFiledrops)
-		if b.Get([]byte(f.Name)) != nil {
+		if b.Get([]byte(filedropKey(f.Name))) != nil {
 			return mft.Errorf(mft.ECONFLICT, "A filedrop named %s already exists.", f.Name)
 		}
 		f.CreatedAt = s.db.now()
 		f.UpdatedAt = f.CreatedAt
-		return put(b, f.Name, f)
+		return put(b, filedropKey(f.Name), f)
 	})
 }
 
@@ -91,7 +91,7 @@ func (s *FiledropService) UpdateFiledrop(ctx context.Context, name string, u mft
 		}
 		f.UpdatedAt = s.db.now()
 		out = f
-		return put(tx.Bucket(bucketFiledrops), f.Name, f)
+		return put(tx.Bucket(bucketFiledrops), filedropKey(f.Name), f)
 	})
 	return out, err
 }
@@ -102,13 +102,18 @@ func (s *FiledropService) DeleteFiledrop(ctx context.Context, name string) error
 		if _, err := findFiledrop(tx, name); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketFiledrops).Delete([]byte(name))
+		return tx.Bucket(bucketFiledrops).Delete([]byte(filedropKey(name)))
 	})
 }
 
+// filedropKey is a filedrop's key: its name in lower case, so that a name
+// is found in any case and two cannot differ only in case. Names were
+// lower case only before, so older keys are the same.
+func filedropKey(name string) string { return strings.ToLower(name) }
+
 func findFiledrop(tx *bolt.Tx, name string) (*mft.Filedrop, error) {
 	var f mft.Filedrop
-	if ok, err := get(tx.Bucket(bucketFiledrops), name, &f); err != nil {
+	if ok, err := get(tx.Bucket(bucketFiledrops), filedropKey(name), &f); err != nil {
 		return nil, err
 	} else if !ok || name == "" {
 		return nil, mft.Errorf(mft.ENOTFOUND, "Filedrop not found.")
