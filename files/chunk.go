@@ -77,7 +77,12 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	if err := s.storePiece(dir, chunk, body, lw, pieceSize, t.client); err != nil {
 		return mft.FileInfo{}, progress, false, err
 	}
-	if pieces, err = s.pieces(dir); err != nil {
+	if pieces, err = s.pieces(dir); errors.Is(err, fs.ErrNotExist) {
+		// Another piece finishing at the same moment claimed the complete
+		// set (this one in it) and assembles it.
+		progress.Received = chunks
+		return mft.FileInfo{}, progress, false, nil
+	} else if err != nil {
 		return mft.FileInfo{}, progress, false, fsError(err, t.client)
 	}
 	progress.Received = len(pieces)

@@ -40,8 +40,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		status, msg = he.Code, fmt.Sprint(he.Message)
-		if status == http.StatusNotFound {
+		switch status {
+		case http.StatusNotFound:
 			msg = "No such endpoint: " + c.Request().Method + " " + c.Request().URL.Path
+		case http.StatusMethodNotAllowed:
+			msg = c.Request().URL.Path + " does not take " + c.Request().Method + "; it takes " + c.Response().Header().Get(echo.HeaderAllow) + "."
 		}
 	} else if st, ok := statuses[mft.ErrorCode(err)]; ok {
 		status, msg = st, mft.ErrorMessage(err)

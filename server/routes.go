@@ -1,6 +1,29 @@
 package server
 
-import "github.com/labstack/echo/v4"
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// group registers routes under a prefix with middleware. Unlike echo's
+// Group it adds no catch-all routes, so a wrong method on a known path
+// reaches echo's router as one and answers 405 with Allow, not 404.
+type group struct {
+	e      *echo.Echo
+	prefix string
+	mw     []echo.MiddlewareFunc
+}
+
+func (g group) add(method, path string, h echo.HandlerFunc) {
+	g.e.Add(method, g.prefix+path, h, g.mw...)
+}
+func (g group) GET(path string, h echo.HandlerFunc)    { g.add(http.MethodGet, path, h) }
+func (g group) HEAD(path string, h echo.HandlerFunc)   { g.add(http.MethodHead, path, h) }
+func (g group) POST(path string, h echo.HandlerFunc)   { g.add(http.MethodPost, path, h) }
+func (g group) PUT(path string, h echo.HandlerFunc)    { g.add(http.MethodPut, path, h) }
+func (g group) PATCH(path string, h echo.HandlerFunc)  { g.add(http.MethodPatch, path, h) }
+func (g group) DELETE(path string, h echo.HandlerFunc) { g.add(http.MethodDelete, path, h) }
 
 // routes is every endpoint of the HTTP API and pages, grouped by who may
 // call it. Handlers authorize further where a route says so.
@@ -42,7 +65,7 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/s/:id/upload", s.handleLinkUpload)
 
 	// Any user's key (API key or temporary key).
-	user := e.Group("", s.authenticate)
+	user := group{e, "", []echo.MiddlewareFunc{s.authenticate}}
 	user.GET("/account", s.handleAccount)
 	user.GET("/api/files", s.handleFileList)
 	user.GET("/api/files/stat", s.handleFileStat)
@@ -70,7 +93,7 @@ func (s *Server) routes() *echo.Echo {
 
 	// An administrator's key. PUT and PATCH both change only the fields
 	// sent, except automations, whose PUT replaces the whole object.
-	admin := e.Group("/admin", s.authenticate, s.requireAdmin)
+	admin := group{e, "/admin", []echo.MiddlewareFunc{s.authenticate, s.requireAdmin}}
 	admin.GET("/users", s.handleUserList)
 	admin.POST("/users", s.handleUserCreate)
 	admin.GET("/users/:id", s.handleUserView)
