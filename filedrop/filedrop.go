@@ -127,13 +127,10 @@ func (s *Service) Create(ctx context.Context, name *string, in Input) (*mft.File
 	return f, nil
 }
 
-// Update changes the fields in sets on filedrop name. Returns ENOTFOUND,
-// and EINVALID for a bad field or a new name (the name is the page's URL).
-func (s *Service) Update(ctx context.Context, name string, newName *string, in Input) (*mft.Filedrop, error) {
-	f, err := s.Filedrops.FindFiledrop(ctx, name)
-	if err != nil {
-		return nil, err
-	}
+// Update changes the fields in sets on filedrop f (as Find returned it).
+// Returns EINVALID for a bad field or a new name (the name is the page's
+// URL), and ENOTFOUND if f was deleted meanwhile.
+func (s *Service) Update(ctx context.Context, f *mft.Filedrop, newName *string, in Input) (*mft.Filedrop, error) {
 	if newName != nil && *newName != f.Name {
 		return nil, mft.Errorf(mft.EINVALID, "name cannot change: it is the filedrop's URL; create another filedrop instead")
 	}
@@ -141,7 +138,7 @@ func (s *Service) Update(ctx context.Context, name string, newName *string, in I
 	if err != nil {
 		return nil, err
 	}
-	return s.Filedrops.UpdateFiledrop(ctx, name, upd)
+	return s.Filedrops.UpdateFiledrop(ctx, f.Name, upd)
 }
 
 // Find returns filedrop name (ENOTFOUND).

@@ -176,14 +176,14 @@ func TestCreateUpdate(t *testing.T) {
 		"validation no smtp": {FiledropUpdate: mft.FiledropUpdate{RequireValidation: ptr(true)}},
 		"short password":     {Password: ptr("short")},
 	} {
-		if _, err := a.Filedrops.Update(ctx, f.Name, nil, in); mft.ErrorCode(err) != mft.EINVALID {
+		if _, err := a.Filedrops.Update(ctx, f, nil, in); mft.ErrorCode(err) != mft.EINVALID {
 			t.Errorf("%s: %v, want EINVALID", name, err)
 		}
 	}
-	if _, err := a.Filedrops.Update(ctx, f.Name, ptr("renamed"), filedrop.Input{}); mft.ErrorCode(err) != mft.EINVALID {
+	if _, err := a.Filedrops.Update(ctx, f, ptr("renamed"), filedrop.Input{}); mft.ErrorCode(err) != mft.EINVALID {
 		t.Fatalf("rename: %v, want EINVALID", err)
 	}
-	g, err := a.Filedrops.Update(ctx, f.Name, nil, filedrop.Input{Password: ptr("open-sesame")})
+	g, err := a.Filedrops.Update(ctx, f, nil, filedrop.Input{Password: ptr("open-sesame")})
 	if err != nil || g.PasswordHash == "" || strings.Contains(g.PasswordHash, "open-sesame") {
 		t.Fatalf("password stored as %q (%v)", g.PasswordHash, err)
 	}

@@ -152,7 +152,10 @@ func (s *Service) Contents(ctx context.Context, l *mft.Link, protocol, ip string
 	}
 	if !l.Folder {
 		fi, err := s.Files.Stat(ctx, a, l.ClientPath)
-		return []mft.FileInfo{fi}, err
+		if err != nil {
+			return nil, err
+		}
+		return []mft.FileInfo{fi}, nil
 	}
 	list, err := s.Files.List(ctx, a, l.ClientPath)
 	var out []mft.FileInfo

@@ -51,7 +51,7 @@ type filedropView struct {
 func (s *Server) newFiledropView(f *mft.Filedrop) filedropView {
 	return filedropView{ID: f.ID, Name: f.Name, Title: f.Title, Description: f.Description, Owner: f.Owner,
 		InvalidExtensions: f.InvalidExtensions, AcceptedFiletypes: f.AcceptedFiletypes, ExpiresAfter: f.ExpiresAfter,
-		MaxFilesize: f.MaxFilesize, RequireValidation: f.RequireValidation, Password: hiddenHash(f.PasswordHash), CC: f.CC, Authorization: f.Authorization,
+		MaxFilesize: f.MaxFilesize, RequireValidation: f.RequireValidation, Password: hidden(f.PasswordHash), CC: f.CC, Authorization: f.Authorization,
 		URL: s.PublicURL + "/filedrop/" + f.Name, CreatedAt: f.CreatedAt.Format(timeFormat), UpdatedAt: f.UpdatedAt.Format(timeFormat)}
 }
 
@@ -117,7 +117,7 @@ func (s *Server) handleFiledropUpdate(c echo.Context) error {
 	if err := checkReadOnly(req.readOnly, s.newFiledropView(old)); err != nil {
 		return err
 	}
-	f, err := s.Filedrops.Update(c.Request().Context(), name, req.Name, req.input())
+	f, err := s.Filedrops.Update(c.Request().Context(), old, req.Name, req.input())
 	if err != nil {
 		return err
 	}
@@ -131,12 +131,4 @@ func (s *Server) handleFiledropDelete(c echo.Context) error {
 	}
 	s.recordChange(c, mft.EventFiledropDeleted, pathParam(c, "name"))
 	return c.NoContent(http.StatusOK)
-}
-
-// hiddenHash shows whether a password is set: "" or mft.SecretMarker.
-func hiddenHash(hash string) string {
-	if hash == "" {
-		return ""
-	}
-	return mft.SecretMarker
 }

@@ -35,8 +35,11 @@ func checkReadOnly(sent readOnly, current any) error {
 		if f.v == nil {
 			continue
 		}
-		if !jsonEqual(f.v, cur[f.name]) {
-			return mft.Errorf(mft.EINVALID, "%s is read-only (it is %s): leave it out, or send it unchanged", f.name, cur[f.name])
+		switch was, ok := cur[f.name]; {
+		case !ok:
+			return mft.Errorf(mft.EINVALID, "%s is set by the server: leave it out", f.name)
+		case !jsonEqual(f.v, was):
+			return mft.Errorf(mft.EINVALID, "%s is read-only (it is %s): leave it out, or send it unchanged", f.name, was)
 		}
 	}
 	return nil
@@ -44,9 +47,6 @@ func checkReadOnly(sent readOnly, current any) error {
 
 // jsonEqual reports whether two JSON values are the same value.
 func jsonEqual(a, b json.RawMessage) bool {
-	if b == nil {
-		return false
-	}
 	var va, vb any
 	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
 		return bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b))

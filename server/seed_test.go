@@ -47,9 +47,7 @@ func seedExamples(t *testing.T, doc string) []seedExample {
 	sc := bufio.NewScanner(strings.NewReader(doc))
 	for sc.Scan() {
 		line := sc.Text()
-		// A document may end without a newline after its last example,
-		// which then runs into the next text; the URL ends at a space.
-		if i := strings.Index(line, "curl -s"); i < 0 {
+		if !strings.Contains(line, "curl -s") {
 			continue
 		}
 		script := line
@@ -233,6 +231,13 @@ func TestFiledrops_ReadModifyWrite(t *testing.T) {
 			t.Errorf("changing %s: %q, want a message naming it", field, msg)
 		}
 	}
+	// Creating with a field the server sets is refused, naming it.
+	r = ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"id":"mine","name":"other","title":"x","owner":"owner-example-com"}}`)
+	want(t, r, 422)
+	if msg := r.errors(t)[0]; msg != "id is set by the server: leave it out" {
+		t.Errorf("create with id: %q", msg)
+	}
+	want(t, ts.do(t, "GET", "/admin/filedrops/other", adminKey, ""), 404)
 	// A second filedrop may not differ only in case.
 	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"INVOICES","title":"x","owner":"owner-example-com"}}`), 409)
 }
