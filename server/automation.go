@@ -143,7 +143,7 @@ func (s *Server) handleAutomationList(c echo.Context) error {
 
 func (s *Server) handleAutomationCreate(c echo.Context) error {
 	var req automationRequest
-	if err := s.decode(c, "automation", &req); err != nil {
+	if err := s.decodeCreate(c, "automation", &req, automationView(&mft.Automation{})); err != nil {
 		return err
 	}
 	a := &mft.Automation{}
@@ -172,13 +172,22 @@ func (s *Server) handleAutomationView(c echo.Context) error {
 // handleAutomationUpdate replaces an automation's definition (send it
 // whole; secrets shown as "(set)" keep their value).
 func (s *Server) handleAutomationUpdate(c echo.Context) error {
+	return s.changeAutomation(c, updating)
+}
+
+// handleAutomationPatch changes the fields sent and keeps the others.
+func (s *Server) handleAutomationPatch(c echo.Context) error {
+	return s.changeAutomation(c, merging)
+}
+
+func (s *Server) changeAutomation(c echo.Context, how change) error {
 	ctx := c.Request().Context()
 	old, err := s.Automations.FindAutomation(ctx, pathParam(c, "id"))
 	if err != nil {
 		return err
 	}
 	var req automationRequest
-	if err := s.decode(c, "automation", &req); err != nil {
+	if err := s.decodeChange(c, "automation", &req, automationView(old), nil, how); err != nil {
 		return err
 	}
 	a := &mft.Automation{ID: old.ID, CreatedAt: old.CreatedAt, TriggerTokenHash: old.TriggerTokenHash}

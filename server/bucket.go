@@ -49,7 +49,7 @@ func (s *Server) handleBucketList(c echo.Context) error {
 
 func (s *Server) handleBucketCreate(c echo.Context) error {
 	var req bucketRequest
-	if err := s.decode(c, "bucket", &req); err != nil {
+	if err := s.decodeCreate(c, "bucket", &req, bucketView{}); err != nil {
 		return err
 	}
 	if req.Name == nil {
@@ -86,8 +86,9 @@ func (s *Server) handleBucketUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	current := s.newBucketView(b)
 	var req bucketRequest
-	if err := s.decode(c, "bucket", &req); err != nil {
+	if err := s.decodeUpdate(c, "bucket", &req, current); err != nil {
 		return err
 	}
 	if req.Name == nil && req.Active == nil && req.QuotaMB == nil {
@@ -226,7 +227,7 @@ func (s *Server) handleBucketUserCreate(c echo.Context) error {
 		return err
 	}
 	var req userRequest
-	if err := s.decode(c, "user", &req); err != nil {
+	if err := s.decodeCreate(c, "user", &req, userView{}); err != nil {
 		return err
 	}
 	if req.Home != nil && !mft.HasPathPrefix(*req.Home, mft.BucketRoot(b.ID)) {
@@ -279,7 +280,7 @@ func (s *Server) handleSettingsUpdate(c echo.Context) error {
 		return err
 	}
 	var req settingsRequest
-	if err := s.decode(c, "settings", &req); err != nil {
+	if err := s.decodeUpdate(c, "settings", &req, newSettingsView(st)); err != nil {
 		return err
 	}
 	if req.AllowBucketDeletion == nil {

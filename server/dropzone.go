@@ -78,7 +78,7 @@ func (s *Server) handleDropzoneList(c echo.Context) error {
 // handleDropzoneCreate answers with the dropzone's token, shown this once.
 func (s *Server) handleDropzoneCreate(c echo.Context) error {
 	var req dropzoneRequest
-	if err := s.decode(c, "dropzone", &req); err != nil {
+	if err := s.decodeCreate(c, "dropzone", &req, dropzoneView{}); err != nil {
 		return err
 	}
 	d, token, err := s.Dropzones.Create(c.Request().Context(), caller(c).ID, req.input())
@@ -106,7 +106,7 @@ func (s *Server) handleDropzoneExtend(c echo.Context) error {
 		return err
 	}
 	var req dropzoneRequest
-	if err := s.decode(c, "dropzone", &req); err != nil {
+	if err := s.decodeUpdate(c, "dropzone", &req, s.newDropzoneView(c, d, "")); err != nil {
 		return err
 	}
 	if err := s.Dropzones.Extend(ctx, d, req.input()); err != nil {

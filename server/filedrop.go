@@ -11,7 +11,6 @@ import (
 
 // filedropRequest is the body of POST and PUT /admin/filedrops.
 type filedropRequest struct {
-	readOnly
 	Name              *string `json:"name"`
 	Title             *string `json:"title"`
 	Description       *string `json:"description"`
@@ -90,10 +89,7 @@ func (s *Server) handleFiledropView(c echo.Context) error {
 
 func (s *Server) handleFiledropCreate(c echo.Context) error {
 	var req filedropRequest
-	if err := s.decode(c, "filedrop", &req); err != nil {
-		return err
-	}
-	if err := checkReadOnly(req.readOnly, struct{}{}); err != nil {
+	if err := s.decodeCreate(c, "filedrop", &req, filedropView{}); err != nil {
 		return err
 	}
 	f, err := s.Filedrops.Create(c.Request().Context(), req.Name, req.input())
@@ -111,10 +107,7 @@ func (s *Server) handleFiledropUpdate(c echo.Context) error {
 		return err
 	}
 	var req filedropRequest
-	if err := s.decode(c, "filedrop", &req); err != nil {
-		return err
-	}
-	if err := checkReadOnly(req.readOnly, s.newFiledropView(old)); err != nil {
+	if err := s.decodeUpdate(c, "filedrop", &req, s.newFiledropView(old)); err != nil {
 		return err
 	}
 	f, err := s.Filedrops.Update(c.Request().Context(), old, req.Name, req.input())

@@ -41,7 +41,7 @@ func (s *Server) handleFolderRuleList(c echo.Context) error {
 
 func (s *Server) handleFolderRuleCreate(c echo.Context) error {
 	var req folderRuleRequest
-	if err := s.decode(c, "folder", &req); err != nil {
+	if err := s.decodeCreate(c, "folder", &req, folderView{}); err != nil {
 		return err
 	}
 	if req.Path == nil {
@@ -69,15 +69,13 @@ func (s *Server) handleFolderRuleView(c echo.Context) error {
 func (s *Server) handleFolderRuleUpdate(c echo.Context) error {
 	id := pathParam(c, "id")
 	ctx := c.Request().Context()
-	if _, err := s.Folders.FindFolderByID(ctx, id); err != nil {
+	old, err := s.Folders.FindFolderByID(ctx, id)
+	if err != nil {
 		return err
 	}
 	var req folderRuleRequest
-	if err := s.decode(c, "folder", &req); err != nil {
+	if err := s.decodeUpdate(c, "folder", &req, newFolderView(old), "path"); err != nil {
 		return err
-	}
-	if req.Path != nil {
-		return mft.Errorf(mft.EINVALID, "path cannot change; delete these rules and create others.")
 	}
 	f, err := s.Folders.UpdateFolder(ctx, id, req.update())
 	if err != nil {

@@ -33,7 +33,7 @@ func (s *Server) handleGroupList(c echo.Context) error {
 // handleGroupCreate creates a group whose id is the slug of its name.
 func (s *Server) handleGroupCreate(c echo.Context) error {
 	var req groupRequest
-	if err := s.decode(c, "group", &req); err != nil {
+	if err := s.decodeCreate(c, "group", &req, groupView{}); err != nil {
 		return err
 	}
 	g := &mft.Group{}
@@ -62,11 +62,12 @@ func (s *Server) handleGroupView(c echo.Context) error {
 func (s *Server) handleGroupUpdate(c echo.Context) error {
 	id := pathParam(c, "id")
 	ctx := c.Request().Context()
-	if _, err := s.Groups.FindGroupByID(ctx, id); err != nil {
+	old, err := s.Groups.FindGroupByID(ctx, id)
+	if err != nil {
 		return err
 	}
 	var req groupRequest
-	if err := s.decode(c, "group", &req); err != nil {
+	if err := s.decodeUpdate(c, "group", &req, newGroupView(old)); err != nil {
 		return err
 	}
 	g, err := s.Groups.UpdateGroup(ctx, id, mft.GroupUpdate{Name: req.Name, Description: req.Description})

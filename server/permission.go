@@ -35,7 +35,7 @@ func (s *Server) handlePermissionList(c echo.Context) error {
 
 func (s *Server) handlePermissionCreate(c echo.Context) error {
 	var req permissionRequest
-	if err := s.decode(c, "permission", &req); err != nil {
+	if err := s.decodeCreate(c, "permission", &req, permissionView{}); err != nil {
 		return err
 	}
 	p := &mft.Permission{}
@@ -71,15 +71,13 @@ func (s *Server) handlePermissionView(c echo.Context) error {
 func (s *Server) handlePermissionUpdate(c echo.Context) error {
 	id := pathParam(c, "id")
 	ctx := c.Request().Context()
-	if _, err := s.Perms.FindPermissionByID(ctx, id); err != nil {
+	old, err := s.Perms.FindPermissionByID(ctx, id)
+	if err != nil {
 		return err
 	}
 	var req permissionRequest
-	if err := s.decode(c, "permission", &req); err != nil {
+	if err := s.decodeUpdate(c, "permission", &req, newPermissionView(old), "subject", "path"); err != nil {
 		return err
-	}
-	if req.Subject != nil || req.Path != nil {
-		return mft.Errorf(mft.EINVALID, "subject and path cannot change; delete the rule and create another.")
 	}
 	if req.Mount != nil {
 		m := mountName(*req.Mount)

@@ -3,46 +3,160 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+
+	"github.com/labstack/echo/v4"
 
 	"depot/mft"
 )
 
-// readOnly takes, in a request body, the fields the server owns, so that a
-// client can send back an object it read with one field changed
-// (read-modify-write). checkReadOnly then refuses any that changed.
-type readOnly struct {
-	ID        json.RawMessage `json:"id"`
-	URL       json.RawMessage `json:"url"`
-	CreatedAt json.RawMessage `json:"created_at"`
-	UpdatedAt json.RawMessage `json:"updated_at"`
+// Read-modify-write: a client may send back an object it read with one
+// field changed. The fields a view shows but a request does not take (id,
+// url, times, has_password, usage numbers, …) are the server's: sent with
+// the value they have they are ignored, sent with another they are a 422
+// naming the field. Unknown fields stay a 422 naming the field.
+
+// decodeCreate decodes a create body into dst, refusing the fields of the
+// view (an example value of the answer's type) that only the server sets.
+func (s *Server) decodeCreate(c echo.Context, name string, dst, view any) error {
+	return s.decodeChange(c, name, dst, view, nil, creating)
 }
 
-// checkReadOnly returns EINVALID naming the first read-only field sent
-// with another value than current (the object as a GET shows it) has.
-func checkReadOnly(sent readOnly, current any) error {
-	data, err := json.Marshal(current)
+// decodeUpdate decodes an update body into dst against current (the
+// object as a GET shows it); fixed names fields that dst takes on create
+// but that cannot change afterwards.
+func (s *Server) decodeUpdate(c echo.Context, name string, dst, current any, fixed ...string) error {
+	return s.decodeChange(c, name, dst, current, fixed, updating)
+}
+
+// change is how a body relates to the object it changes.
+type change int
+
+const (
+	creating change = iota // no object yet
+	updating               // the fields sent change
+	merging                // the fields sent are laid over the object
+)
+
+func (s *Server) decodeChange(c echo.Context, name string, dst, view any, fixed []string, how change) error {
+	data, err := s.readBody(c)
 	if err != nil {
 		return err
 	}
-	var cur map[string]json.RawMessage
-	if err := json.Unmarshal(data, &cur); err != nil {
+	sent, err := objectFields(data, name)
+	if err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		name string
-		v    json.RawMessage
-	}{{"id", sent.ID}, {"url", sent.URL}, {"created_at", sent.CreatedAt}, {"updated_at", sent.UpdatedAt}} {
-		if f.v == nil {
-			continue
-		}
-		switch was, ok := cur[f.name]; {
-		case !ok:
-			return mft.Errorf(mft.EINVALID, "%s is set by the server: leave it out", f.name)
-		case !jsonEqual(f.v, was):
-			return mft.Errorf(mft.EINVALID, "%s is read-only (it is %s): leave it out, or send it unchanged", f.name, was)
+	cur, err := fieldsOf(view)
+	if err != nil {
+		return err
+	}
+	if how == merging {
+		for k, v := range cur {
+			if _, ok := sent[k]; !ok {
+				sent[k] = v
+			}
 		}
 	}
+	takes := jsonNames(reflect.TypeOf(dst))
+	for _, f := range fixed {
+		delete(takes, f)
+	}
+	shown := jsonNames(reflect.TypeOf(view))
+	for k, v := range sent {
+		if takes[k] || !shown[k] {
+			continue // the request's own, or unknown: the decoder says which
+		}
+		if how == creating {
+			return mft.Errorf(mft.EINVALID, "%s is set by the server: leave it out", k)
+		}
+		was, ok := cur[k]
+		if ok && !jsonEqual(v, was) || !ok && !jsonZero(v) {
+			if !ok {
+				was = json.RawMessage(`""`)
+			}
+			return mft.Errorf(mft.EINVALID, "%s is read-only (it is %s): leave it out, or send it unchanged", k, was)
+		}
+		delete(sent, k)
+	}
+	kept, err := json.Marshal(sent)
+	if err != nil {
+		return err
+	}
+	if err := decodeEnvelope(kept, name, dst); err != nil {
+		return err
+	}
+	c.Set(ctxBody, decodedBody{kept, name})
 	return nil
+}
+
+// objectFields returns the fields of a JSON object sent wrapped in its
+// resource name or bare.
+func objectFields(data []byte, name string) (map[string]json.RawMessage, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, mft.Errorf(mft.EMALFORMED, "Request body is empty; send a JSON object such as {%q:{…}}.", name)
+	}
+	var outer map[string]json.RawMessage
+	if err := json.Unmarshal(data, &outer); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, mft.Errorf(mft.EMALFORMED, "Request body must be a JSON object.")
+		}
+		return nil, mft.Errorf(mft.EMALFORMED, "Malformed JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if outer == nil {
+		return nil, mft.Errorf(mft.EMALFORMED, "Request body must be a JSON object.")
+	}
+	inner, ok := outer[name]
+	if !ok || len(outer) != 1 {
+		return outer, nil
+	}
+	var fields map[string]json.RawMessage
+	if t := bytes.TrimSpace(inner); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &fields) != nil {
+		return nil, mft.Errorf(mft.EMALFORMED, "%q must be a JSON object.", name)
+	}
+	return fields, nil
+}
+
+// fieldsOf is v as a JSON object's fields.
+func fieldsOf(v any) (map[string]json.RawMessage, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]json.RawMessage{}
+	return fields, json.Unmarshal(data, &fields)
+}
+
+// jsonNames returns the JSON field names of a struct type (through
+// pointers and embedded structs).
+func jsonNames(t reflect.Type) map[string]bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	names := map[string]bool{}
+	if t.Kind() != reflect.Struct {
+		return names
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case tag == "-":
+		case f.Anonymous && tag == "":
+			for n := range jsonNames(f.Type) {
+				names[n] = true
+			}
+		case !f.IsExported():
+		case tag == "":
+			names[f.Name] = true
+		default:
+			names[tag] = true
+		}
+	}
+	return names
 }
 
 // jsonEqual reports whether two JSON values are the same value.
@@ -51,7 +165,29 @@ func jsonEqual(a, b json.RawMessage) bool {
 	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
 		return bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b))
 	}
-	ja, _ := json.Marshal(va)
-	jb, _ := json.Marshal(vb)
-	return bytes.Equal(ja, jb)
+	return reflect.DeepEqual(va, vb)
+}
+
+// jsonZero reports whether a JSON value is what an omitted field stands
+// for: null, "", 0, false or an empty array or object.
+func jsonZero(v json.RawMessage) bool {
+	var x any
+	if json.Unmarshal(v, &x) != nil {
+		return false
+	}
+	switch x := x.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case float64:
+		return x == 0
+	case bool:
+		return !x
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
 }

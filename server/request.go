@@ -21,18 +21,9 @@ import (
 // wrapped in its resource name ({"user":{…}}) or bare. Unknown fields and
 // wrong types are EINVALID naming the field; broken JSON is EMALFORMED.
 func (s *Server) decode(c echo.Context, name string, dst any) error {
-	r := c.Request()
-	rc := http.NewResponseController(c.Response().Writer)
-	_ = rc.SetReadDeadline(time.Now().Add(s.JSONBodyTimeout))
-	body := http.MaxBytesReader(c.Response(), r.Body, s.MaxJSONBytes)
-	data, err := io.ReadAll(body)
-	_ = rc.SetReadDeadline(time.Time{})
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return mft.Errorf(mft.ETOOLARGE, "Request body is larger than %d bytes.", s.MaxJSONBytes)
-	} else if err != nil {
-		c.Response().Header().Set("Connection", "close")
-		return mft.Errorf(mft.EMALFORMED, "Could not read the request body (it must arrive within %s).", s.JSONBodyTimeout)
+	data, err := s.readBody(c)
+	if err != nil {
+		return err
 	}
 	if err := decodeEnvelope(data, name, dst); err != nil {
 		return err
@@ -41,6 +32,23 @@ func (s *Server) decode(c echo.Context, name string, dst any) error {
 	// when one is made.
 	c.Set(ctxBody, decodedBody{data, name})
 	return nil
+}
+
+// readBody reads a request body of at most MaxJSONBytes that must arrive
+// within JSONBodyTimeout.
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	rc := http.NewResponseController(c.Response().Writer)
+	_ = rc.SetReadDeadline(time.Now().Add(s.JSONBodyTimeout))
+	data, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, s.MaxJSONBytes))
+	_ = rc.SetReadDeadline(time.Time{})
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, mft.Errorf(mft.ETOOLARGE, "Request body is larger than %d bytes.", s.MaxJSONBytes)
+	} else if err != nil {
+		c.Response().Header().Set("Connection", "close")
+		return nil, mft.Errorf(mft.EMALFORMED, "Could not read the request body (it must arrive within %s).", s.JSONBodyTimeout)
+	}
+	return data, nil
 }
 
 // decodedBody is a JSON body decode accepted, and its resource name.

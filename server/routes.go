@@ -92,7 +92,8 @@ func (s *Server) routes() *echo.Echo {
 	user.DELETE("/admin/dropzones/:id", s.handleDropzoneRemove)
 
 	// An administrator's key. PUT and PATCH both change only the fields
-	// sent, except automations, whose PUT replaces the whole object.
+	// sent, except automations, whose PUT replaces the whole object (and
+	// PATCH merges). Every update takes back an object read with GET.
 	admin := group{e, "/admin", []echo.MiddlewareFunc{s.authenticate, s.requireAdmin}}
 	admin.GET("/users", s.handleUserList)
 	admin.POST("/users", s.handleUserCreate)
@@ -149,6 +150,7 @@ func (s *Server) routes() *echo.Echo {
 	admin.POST("/automations", s.handleAutomationCreate)
 	admin.GET("/automations/:id", s.handleAutomationView)
 	admin.PUT("/automations/:id", s.handleAutomationUpdate)
+	admin.PATCH("/automations/:id", s.handleAutomationPatch)
 	admin.DELETE("/automations/:id", s.handleAutomationDelete)
 	admin.POST("/automations/:id/run", s.handleAutomationRun)
 	admin.POST("/automations/:id/trigger_token", s.handleTriggerToken)

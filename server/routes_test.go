@@ -22,7 +22,7 @@ func TestWrongMethod405(t *testing.T) {
 		{"POST", "/admin/settings", "PATCH"},
 		{"POST", "/admin/filedrops/Partner-Drop", "PUT"},
 		{"POST", "/admin/dropzones/x", "DELETE"},
-		{"PATCH", "/admin/automations/x", "PUT"},
+		{"POST", "/admin/automations/x", "PATCH"},
 		{"GET", "/admin/automations/x/run", "POST"},
 		{"POST", "/admin/webhooks/x", "PUT"},
 		{"POST", "/admin/audit", "GET"},

@@ -144,7 +144,7 @@ func (s *Server) handleUserList(c echo.Context) error {
 // once only.
 func (s *Server) handleUserCreate(c echo.Context) error {
 	var req userRequest
-	if err := s.decode(c, "user", &req); err != nil {
+	if err := s.decodeCreate(c, "user", &req, userView{}); err != nil {
 		return err
 	}
 	return s.createUser(c, &req, nil)
@@ -203,7 +203,7 @@ func (s *Server) handleUserUpdate(c echo.Context) error {
 		return err
 	}
 	var req userRequest
-	if err := s.decode(c, "user", &req); err != nil {
+	if err := s.decodeUpdate(c, "user", &req, newUserView(old, "")); err != nil {
 		return err
 	}
 	if old.Bucket != "" {

@@ -105,7 +105,7 @@ func (s *Server) handleWebhookList(c echo.Context) error {
 
 func (s *Server) handleWebhookCreate(c echo.Context) error {
 	var req webhookRequest
-	if err := s.decode(c, "webhook", &req); err != nil {
+	if err := s.decodeCreate(c, "webhook", &req, webhookView{}); err != nil {
 		return err
 	}
 	if req.URL == nil || req.Events == nil {
@@ -141,7 +141,7 @@ func (s *Server) handleWebhookUpdate(c echo.Context) error {
 		return err
 	}
 	var req webhookRequest
-	if err := s.decode(c, "webhook", &req); err != nil {
+	if err := s.decodeUpdate(c, "webhook", &req, newWebhookView(w)); err != nil {
 		return err
 	}
 	if err := s.applyWebhook(&req, w); err != nil {
