@@ -70,7 +70,7 @@ func TestReserve_Quota(t *testing.T) {
 	for _, bad := range []struct {
 		name string
 		size *int64
-	}{{"", ptr(int64(1))}, {"../x", ptr(int64(1))}, {"a/b", ptr(int64(1))}, {"ok.txt", nil}, {"ok.txt", ptr(int64(0))}} {
+	}{{"", ptr(int64(1))}, {"../x", ptr(int64(1))}, {"a/b", ptr(int64(1))}, {"ok.txt", nil}, {"ok.txt", ptr(int64(-1))}} {
 		if _, err := a.Dropzones.Reserve(ctx, d, bad.name, "", bad.size); mft.ErrorCode(err) != mft.EINVALID {
 			t.Errorf("Reserve(%q, %v) = %v, want EINVALID", bad.name, bad.size, err)
 		}

@@ -23,8 +23,8 @@ func (s *Service) Reserve(ctx context.Context, d *mft.Dropzone, name, typ string
 	switch {
 	case !files.PlainName(name):
 		return nil, mft.Errorf(mft.EINVALID, "name must be a file name without /, such as report.pdf")
-	case size == nil || *size < 1:
-		return nil, mft.Errorf(mft.EINVALID, "size is required: the file's exact length in bytes")
+	case size == nil || *size < 0:
+		return nil, mft.Errorf(mft.EINVALID, "size is required: the file's exact length in bytes (0 or more)")
 	case len(typ) > 255:
 		return nil, mft.Errorf(mft.EINVALID, "type is too long")
 	}

@@ -37,25 +37,37 @@ func (s *Server) newDropzoneView(c echo.Context, d *mft.Dropzone, token string) 
 		ExpiresAt: d.ExpiresAt.UTC().Format(timeFormat), CreatedAt: d.CreatedAt.UTC().Format(timeFormat), Token: token}
 }
 
+// dropzoneFileView is a file as the Dropzone API shows it (_id, name,
+// type, size, meta) with Depot's own fields beside; meta repeats what
+// Depot knows of the file beyond the four.
 type dropzoneFileView struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Size        int64  `json:"size"`
+	ID          string           `json:"id"`
+	IDAlias     string           `json:"_id"` // the Dropzone API's name for id
+	Name        string           `json:"name"`
+	Type        string           `json:"type"`
+	Size        int64            `json:"size"`
+	Meta        dropzoneFileMeta `json:"meta"`
+	Status      string           `json:"status"`
+	SHA256      string           `json:"sha256,omitempty"`
+	UploadURL   string           `json:"upload_url,omitempty"`
+	CreatedAt   string           `json:"created_at"`
+	ConfirmedAt string           `json:"confirmed_at,omitempty"`
+}
+
+type dropzoneFileMeta struct {
 	Status      string `json:"status"`
 	SHA256      string `json:"sha256,omitempty"`
-	UploadURL   string `json:"upload_url,omitempty"`
 	CreatedAt   string `json:"created_at"`
 	ConfirmedAt string `json:"confirmed_at,omitempty"`
 }
 
 func newDropzoneFileView(f *mft.DropzoneFile) dropzoneFileView {
-	v := dropzoneFileView{ID: f.ID, Name: f.Name, Type: f.Type, Size: f.Size, Status: f.Status, SHA256: f.SHA256,
-		CreatedAt: f.CreatedAt.UTC().Format(timeFormat)}
+	m := dropzoneFileMeta{Status: f.Status, SHA256: f.SHA256, CreatedAt: f.CreatedAt.UTC().Format(timeFormat)}
 	if f.ConfirmedAt != nil {
-		v.ConfirmedAt = f.ConfirmedAt.UTC().Format(timeFormat)
+		m.ConfirmedAt = f.ConfirmedAt.UTC().Format(timeFormat)
 	}
-	return v
+	return dropzoneFileView{ID: f.ID, IDAlias: f.ID, Name: f.Name, Type: f.Type, Size: f.Size, Meta: m,
+		Status: m.Status, SHA256: m.SHA256, CreatedAt: m.CreatedAt, ConfirmedAt: m.ConfirmedAt}
 }
 
 func (s *Server) handleDropzoneList(c echo.Context) error {
@@ -248,7 +260,8 @@ func (s *Server) handleDropzoneDelete(c echo.Context) error {
 	if err := s.Dropzones.DeleteFile(c.Request().Context(), f); err != nil {
 		return err
 	}
-	return c.NoContent(http.StatusOK)
+	// The Dropzone API's answer.
+	return c.JSON(http.StatusOK, map[string]string{"status": "success", "message": "File deleted successfully."})
 }
 
 // handleDropzoneRemove deletes a dropzone with its files.

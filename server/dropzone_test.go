@@ -103,7 +103,7 @@ func TestDropzones_Flow(t *testing.T) {
 	}
 	want(t, ts.do(t, "POST", "/api/dropzones/"+d.ID+"/files/"+f.File.ID+"/confirm", d.Token, ""), 422) // not uploaded yet
 	// Sizes that would overflow the arithmetic, or are not sizes.
-	for _, size := range []string{"9223372036854775807", "9223372036854775800", "-1", "0", "1e3", `"12"`} {
+	for _, size := range []string{"9223372036854775807", "9223372036854775800", "-1", "-0.5", "1e3", `"12"`} {
 		r := ts.do(t, "POST", "/api/dropzones/"+d.ID+"/files", d.Token, `{"file":{"name":"x.bin","size":`+size+`}}`)
 		if r.status != 507 && r.status != 422 {
 			t.Fatalf("size %s: %d %s", size, r.status, r.body)
