@@ -121,7 +121,7 @@ func (a *App) build(urlKey []byte) error {
 	cfg, db := a.Config, a.DB
 	a.AuditLog = &store.AuditLog{Service: a.AuditStore, Logger: a.Logger}
 	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer,
-		Logger: a.Logger, Workers: cfg.Automation.Workers}
+		Logger: a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
 	a.Events = mft.MultiSink{a.AuditLog, a.Engine}
 	a.Engine.Events, a.Files.Events = a.Events, a.Events
 
@@ -177,6 +177,7 @@ func (a *App) build(urlKey []byte) error {
 		JSONBodyTimeout:   cfg.HTTP.JSONBodyTimeout.D(),
 		MinUploadRate:     cfg.HTTP.MinUploadRate,
 		MinUploadWindow:   cfg.HTTP.MinUploadWindow.D(),
+		MaxUploads:        cfg.HTTP.MaxUploads,
 		Logger:            a.Logger,
 		Users:             a.Users,
 		Groups:            a.Groups,

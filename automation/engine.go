@@ -45,6 +45,10 @@ type Engine struct {
 	Logger *slog.Logger
 	// Workers is how many runs and deliveries are worked on at once.
 	Workers int
+	// MaxQueued bounds the runs waiting that RunNow adds to: beyond it
+	// RunNow is EUNAVAILABLE (runs of events and schedules always queue).
+	// 0 means 1000.
+	MaxQueued int
 	// RetryBase is the first retry delay of a failed run, doubled on each
 	// attempt; WebhookRetryBase likewise for deliveries.
 	RetryBase        time.Duration
@@ -78,6 +82,9 @@ func (e *Engine) Open(ctx context.Context) error {
 	}
 	if e.Workers <= 0 {
 		e.Workers = 4
+	}
+	if e.MaxQueued <= 0 {
+		e.MaxQueued = 1000
 	}
 	if e.RetryBase <= 0 {
 		e.RetryBase = 5 * time.Second
@@ -262,6 +269,9 @@ func (e *Engine) Publish(ev mft.Event) {
 // automation whose actions need a file and that gets none is EINVALID at
 // once, rather than a run that fails.
 func (e *Engine) RunNow(ctx context.Context, a *mft.Automation, path string) (*mft.Run, error) {
+	if n := e.Queued(); n >= e.MaxQueued {
+		return nil, mft.Errorf(mft.EUNAVAILABLE, "%d automation runs are waiting, the most automation.max_queued allows; try again later.", n)
+	}
 	files := []string{}
 	switch {
 	case path != "":
@@ -355,6 +365,13 @@ func (e *Engine) walk(ctx context.Context, dir string, recursive bool) ([]mft.Fi
 		}
 	}
 	return out, nil
+}
+
+// Queued returns how many runs wait for a worker (retries included).
+func (e *Engine) Queued() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.runs.items)
 }
 
 // enqueueRun stores a run and hands it to the workers.

@@ -62,6 +62,7 @@ type HTTP struct {
 	JSONBodyTimeout   Duration `toml:"json_body_timeout"`
 	MinUploadRate     int64    `toml:"min_upload_rate"`
 	MinUploadWindow   Duration `toml:"min_upload_window"`
+	MaxUploads        int      `toml:"max_uploads"`
 	RateLimit         float64  `toml:"rate_limit"`
 	RateBurst         int      `toml:"rate_burst"`
 }
@@ -125,6 +126,10 @@ type SMTP struct {
 type Automation struct {
 	// Workers is how many runs and webhook deliveries go at once.
 	Workers int `toml:"workers"`
+	// MaxQueued bounds the runs waiting for a worker that an API call may
+	// add to (POST …/run, trigger URLs: a 503 beyond it); runs of events
+	// and schedules are always queued, and kept in the database.
+	MaxQueued int `toml:"max_queued"`
 }
 
 // Runtime configures the Go runtime under Depot.
@@ -156,6 +161,7 @@ func Default() *Config {
 			JSONBodyTimeout:   Duration(30 * time.Second),
 			MinUploadRate:     1024,
 			MinUploadWindow:   Duration(time.Minute),
+			MaxUploads:        64,
 			RateLimit:         50,
 			RateBurst:         100,
 		},
@@ -165,7 +171,7 @@ func Default() *Config {
 			Ciphers: []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"}},
 		Auth:       Auth{TokenTTL: Duration(24 * time.Hour)},
 		SMTP:       SMTP{Port: 587, TLS: "starttls"},
-		Automation: Automation{Workers: 4},
+		Automation: Automation{Workers: 4, MaxQueued: 1000},
 		Defender:   Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
 		Audit:      Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:        Log{Level: "info", Format: "text"},
@@ -258,6 +264,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Automation.Workers < 1 || c.Automation.Workers > 256 {
 		return fmt.Errorf("automation.workers must be 1 to 256")
+	}
+	if c.Automation.MaxQueued < 1 || c.HTTP.MaxUploads < 1 {
+		return fmt.Errorf("automation.max_queued and http.max_uploads must be at least 1")
 	}
 	if c.SMTP.Host != "" {
 		switch {

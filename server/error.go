@@ -54,6 +54,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.Logger.Error("internal error", "err", err, "request_id", id, "path", c.Request().URL.Path)
 		msg = "Internal error (request id " + id + ")."
 	}
+	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		c.Response().Header().Set("Retry-After", "30") // over capacity: say when to come back
+	}
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="depot", charset="UTF-8"`)
 	}

@@ -45,7 +45,7 @@ func (s *Server) routes() *echo.Echo {
 	// Filedrop pages: the page and a fresh upload key (with the filedrop's
 	// password if it has one), then the upload key.
 	e.GET("/filedrop/:name", s.handleFiledropPage)
-	e.POST("/filedrop/:name/attachments/upload", s.handleFiledropUpload)
+	e.POST("/filedrop/:name/attachments/upload", s.oneUpload(s.handleFiledropUpload))
 	e.POST("/filedrop/:name", s.handleFiledropDeliver)
 	e.POST("/filedrop/:name/validation", s.handleFiledropValidation)
 	// Dropzones: the dropzone's token (the Dropzone API's x-api-key) …
@@ -57,12 +57,12 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/api/dropzones/:id/files/:file/download", s.handleDropzoneDownload)
 	e.DELETE("/api/dropzones/:id/files/:file", s.handleDropzoneDelete)
 	// … and the signed upload URL alone.
-	e.PUT("/api/dropzones/:id/files/:file/upload", s.handleDropzoneUpload)
+	e.PUT("/api/dropzones/:id/files/:file/upload", s.oneUpload(s.handleDropzoneUpload))
 	// Shared links: the link's id, and its password if it has one.
 	e.GET("/s/:id", s.handleLinkPage)
 	e.GET("/s/:id/download", s.handleLinkDownload)
 	e.POST("/s/:id/download", s.handleLinkDownload)
-	e.POST("/s/:id/upload", s.handleLinkUpload)
+	e.POST("/s/:id/upload", s.oneUpload(s.handleLinkUpload))
 
 	// Any user's key (API key or temporary key).
 	user := group{e, "", []echo.MiddlewareFunc{s.authenticate}}
@@ -71,7 +71,7 @@ func (s *Server) routes() *echo.Echo {
 	user.GET("/api/files/stat", s.handleFileStat)
 	user.GET("/api/files/content", s.handleFileDownload)
 	user.HEAD("/api/files/content", s.handleFileDownload)
-	user.PUT("/api/files/content", s.handleFileUpload)
+	user.PUT("/api/files/content", s.oneUpload(s.handleFileUpload))
 	user.POST("/api/files/rename", s.handleFileRename)
 	user.DELETE("/api/files", s.handleFileDelete)
 	user.POST("/api/folders", s.handleFolderCreate)

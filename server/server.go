@@ -48,6 +48,9 @@ type Server struct {
 	// over MinUploadWindow is cut off and removed; 0 turns it off.
 	MinUploadRate   int64
 	MinUploadWindow time.Duration
+	// MaxUploads bounds the HTTP uploads received at once (every upload
+	// route together); one more is a 503 with Retry-After. 0 means 64.
+	MaxUploads int
 	// Version is reported by /healthz.
 	Version string
 
@@ -88,9 +91,10 @@ type Server struct {
 	// Now is the clock of expiries; Open sets time.Now.
 	Now func() time.Time
 
-	ln   net.Listener
-	http *http.Server
-	echo *echo.Echo
+	ln      net.Listener
+	http    *http.Server
+	echo    *echo.Echo
+	uploads chan struct{} // a slot per upload in progress
 }
 
 // Open starts listening (so a bad address fails at once) and serves in the
@@ -108,6 +112,10 @@ func (s *Server) Open() error {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	if s.MaxUploads <= 0 {
+		s.MaxUploads = 64
+	}
+	s.uploads = make(chan struct{}, s.MaxUploads)
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", s.Addr, err)
@@ -236,6 +244,26 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			return mft.Errorf(mft.ERATELIMIT, "Too many requests; retry after %d seconds.", int(wait.Seconds()))
 		}
 		return next(c)
+	}
+}
+
+// uploadRetry is the Retry-After of an upload refused for want of a slot.
+const uploadRetry = 5
+
+// oneUpload runs an upload handler in one of MaxUploads slots, or answers
+// 503 with Retry-After before reading a byte when all are taken.
+func (s *Server) oneUpload(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		select {
+		case s.uploads <- struct{}{}:
+			defer func() { <-s.uploads }()
+			return next(c)
+		default:
+			c.Response().Header().Set("Retry-After", strconv.Itoa(uploadRetry))
+			c.Response().Header().Set("Connection", "close") // the body is not read
+			return mft.Errorf(mft.EUNAVAILABLE, "%d uploads are in progress, the most this server takes at once (http.max_uploads); retry in %d seconds.",
+				s.MaxUploads, uploadRetry)
+		}
 	}
 }
 
