@@ -31,29 +31,11 @@ func (h *handler) handlers() sftp.Handlers {
 	return sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h}
 }
 
-// sftpError turns a files error into what the client sees: the standard
-// status codes where SFTP has one, otherwise a failure with the files
-// service's message (client paths only, never host paths).
-func (h *handler) sftpError(err error) error {
-	switch mft.ErrorCode(err) {
-	case "":
-		return nil
-	case mft.ENOTFOUND:
-		return sftp.ErrSSHFxNoSuchFile
-	case mft.EFORBIDDEN, mft.EUNAUTHORIZED:
-		return sftp.ErrSSHFxPermissionDenied
-	case mft.EINTERNAL:
-		h.s.Logger.Error("sftp request failed", "session", h.sess.id, "user", h.actor.User.ID, "err", err)
-		return errors.New("Internal error.")
-	}
-	return errors.New(mft.ErrorMessage(err))
-}
-
 // Fileread opens a file for download (get, reget).
 func (h *handler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	t := &transfer{path: r.Filepath, direction: "download", started: time.Now().UTC()}
 	if err := h.sess.begin(t, h.s.MaxTransfers); err != nil {
-		return nil, err
+		return nil, h.sftpError(err)
 	}
 	f, _, err := h.s.Files.Open(h.ctx, h.actor, r.Filepath)
 	if err != nil {
@@ -96,7 +78,7 @@ func (h *handler) OpenFile(r *sftp.Request) (sftp.WriterAtReaderAt, error) {
 func (h *handler) create(r *sftp.Request) (*upload, error) {
 	t := &transfer{path: r.Filepath, direction: "upload", started: time.Now().UTC()}
 	if err := h.sess.begin(t, h.s.MaxTransfers); err != nil {
-		return nil, err
+		return nil, h.sftpError(err)
 	}
 	flags := r.Pflags()
 	p, err := h.s.Files.Create(h.ctx, h.actor, r.Filepath, files.UploadOptions{Overwrite: !flags.Excl, Size: -1, Resume: !flags.Trunc,

@@ -11,6 +11,7 @@ import (
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
 
+	"depot/files"
 	"depot/mft"
 	"depot/store"
 )
@@ -106,7 +107,9 @@ func TestRefusedUploadAudited(t *testing.T) {
 	if err == nil {
 		t.Fatalf("a .pdf was accepted under a csv-only rule:\n%s", out)
 	}
-	t.Logf("client output: %s", out)
+	if !strings.Contains(out, "depot: / only accepts files ending in .csv.") {
+		t.Errorf("OpenSSH's sftp did not print the reason:\n%s", out)
+	}
 	e.audit.Flush()
 	evs, _, _ := e.auditSvc.FindEvents(t.Context(), mft.AuditFilter{Event: mft.EventFileUploaded, Status: mft.StatusDenied})
 	if len(evs) != 1 || evs[0].Path != "/users/ruled/nov.pdf" || evs[0].Actor != "ruled" || evs[0].Protocol != "sftp" ||
@@ -181,5 +184,59 @@ func TestStatVFSFolderQuota(t *testing.T) {
 	st, err := c.StatVFS("/")
 	if err != nil || st.TotalSpace() != 2<<20 || st.FreeSpace() != 2<<20 {
 		t.Fatalf("statvfs: total %d free %d (%v); want the bucket's 2 MiB", st.TotalSpace(), st.FreeSpace(), err)
+	}
+}
+
+// OpenSSH's sftp prints only a status code's text ("Permission denied"),
+// so the reason of every refusal also goes to the session's stderr, which
+// it prints: a folder rule, a read-only mount (mkdir, rename, put) and a
+// quota, each naming paths as the user sees them, never storage paths.
+func TestOpenSSH_ToldWhy(t *testing.T) {
+	e := openEnv(t)
+	ctx := t.Context()
+	p := e.addUser(t, "told", func(u *mft.User) { u.QuotaMB = 1 })
+	admin := files.Actor{User: &mft.User{ID: "admin", Role: mft.RoleAdmin, Active: true}, Protocol: mft.AuditAPI}
+	if _, err := e.files.Mkdir(ctx, admin, "/shared/archive"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.NewPermissionService(e.db).CreatePermission(ctx, &mft.Permission{Subject: "user:told", Path: "/shared/archive",
+		Permissions: []string{mft.PermList, mft.PermDownload}, Mount: "archive"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.NewFolderService(e.db).CreateFolder(ctx, &mft.Folder{Path: "/users/told/in", AllowedExtensions: []string{"csv", "pgp"}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, size := range map[string]int{"nov.pdf": 4, "nov.csv": 4, "big.csv": 2 << 20} {
+		os.WriteFile(filepath.Join(dir, name), make([]byte, size), 0o600)
+	}
+	out, _ := e.sftpBatch(t, p, false,
+		"mkdir /in",
+		"-put "+dir+"/nov.pdf /in/nov.pdf",
+		"put "+dir+"/nov.csv /nov.csv",
+		"-mkdir /archive/2026",
+		"-rename /nov.csv /archive/nov.csv",
+		"-put "+dir+"/nov.csv /archive/nov.csv",
+		"-put "+dir+"/big.csv /big.csv",
+	)
+	for _, reason := range []string{
+		"depot: /in only accepts files ending in .csv, .pgp",
+		"depot: You do not have mkdir permission on /archive/2026.",
+		"depot: You do not have rename permission on /archive/nov.csv.",
+		"depot: You do not have upload permission on /archive/nov.csv.",
+		"depot: The upload does not fit in the quota",
+	} {
+		if !strings.Contains(out, reason) {
+			t.Errorf("the client did not print %q:\n%s", reason, out)
+		}
+	}
+	if n := strings.Count(out, "does not fit in the quota"); n != 1 {
+		t.Errorf("the quota refusal was printed %d times, want once:\n%s", n, out)
+	}
+	if strings.Contains(out, "/shared") || strings.Contains(out, "/users/told") {
+		t.Errorf("a refusal named a storage path:\n%s", out)
+	}
+	if n, _ := e.stored(p.user, "big.csv"); n != nil {
+		t.Error("the upload over quota was kept")
 	}
 }

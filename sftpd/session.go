@@ -33,6 +33,8 @@ type session struct {
 	mu        sync.Mutex
 	transfers map[*transfer]struct{}
 	ended     bool
+	told      int    // bytes of refusals written to the client's stderr
+	lastTold  string // the last of them
 }
 
 // transfer is a file open in a session.
@@ -54,7 +56,7 @@ func (sess *session) begin(t *transfer, limit int) error {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	if len(sess.transfers) >= limit {
-		return fmt.Errorf("Too many files open in this session (limit %d); close one first.", limit)
+		return mft.Errorf(mft.EUNAVAILABLE, "Too many files open in this session (limit %d, sftp.max_transfers); close one first.", limit)
 	}
 	sess.transfers[t] = struct{}{}
 	return nil
