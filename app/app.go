@@ -18,6 +18,7 @@ import (
 	"depot/auth"
 	"depot/automation"
 	"depot/config"
+	"depot/connection"
 	"depot/dropzone"
 	"depot/filedrop"
 	"depot/files"
@@ -66,6 +67,8 @@ type App struct {
 	Filedrops *filedrop.Service
 	Dropzones *dropzone.Service
 	Links     *link.Service
+	// Connections keeps storage connections and opens them.
+	Connections *connection.Service
 
 	SFTP *sftpd.Server
 	HTTP *server.Server
@@ -120,7 +123,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 func (a *App) build(urlKey []byte) error {
 	cfg, db := a.Config, a.DB
 	a.AuditLog = &store.AuditLog{Service: a.AuditStore, Logger: a.Logger}
-	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer,
+	a.Connections = &connection.Service{Store: store.NewConnectionService(db), Sealer: a.Sealer}
+	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer, Connections: a.Connections,
 		Logger: a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
 	a.Events = mft.MultiSink{a.AuditLog, a.Engine}
 	a.Engine.Events, a.Files.Events = a.Events, a.Events
@@ -191,6 +195,7 @@ func (a *App) build(urlKey []byte) error {
 		Settings:          a.Buckets,
 		SFTPPublicHost:    cfg.SFTP.PublicHost,
 		Automations:       a.Automations,
+		Connections:       a.Connections,
 		Engine:            a.Engine,
 		CheckSchedule:     automation.CheckSchedule,
 		Sealer:            a.Sealer,

@@ -35,16 +35,41 @@ func (e *Engine) runActions(ctx context.Context, a *mft.Automation, r *mft.Run) 
 		}
 	}
 	x := &step{e: e, a: a, r: r, actor: systemActor(a.ID, r.Depth), user: user, bucket: bucket, now: e.Now().In(loc)}
-	for i, act := range a.Actions {
+	return x.chain(ctx, 0, file)
+}
+
+// chain runs the actions from the first on file. A download runs the
+// rest of the chain on each file it fetched.
+func (x *step) chain(ctx context.Context, first int, file string) error {
+	for i := first; i < len(x.a.Actions); i++ {
+		act := x.a.Actions[i]
 		start := time.Now()
-		out, err := x.do(ctx, act, file)
-		s := mft.Step{Action: act.Type, Input: file, Output: out, DurationMS: time.Since(start).Milliseconds()}
+		x.rec = mft.Step{Action: act.Type, Input: file}
+		var out string
+		var fetched []string
+		var err error
+		if act.Type == "download" {
+			fetched, err = x.download(ctx, act)
+			out = act.To
+		} else {
+			out, err = x.do(ctx, act, file)
+		}
+		s := x.rec
+		s.Output, s.DurationMS = out, time.Since(start).Milliseconds()
 		if err != nil {
 			s.Error = stepError(err)
-			r.Steps = append(r.Steps, s)
+			x.r.Steps = append(x.r.Steps, s)
 			return fmt.Errorf("actions[%d] %s: %s", i, act.Type, s.Error)
 		}
-		r.Steps = append(r.Steps, s)
+		x.r.Steps = append(x.r.Steps, s)
+		if act.Type == "download" {
+			for _, f := range fetched {
+				if err := x.chain(ctx, i+1, f); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		file = out
 	}
 	return nil
@@ -69,6 +94,7 @@ type step struct {
 	actor        files.Actor
 	user, bucket string
 	now          time.Time
+	rec          mft.Step // the step being run; upload and download add to it
 }
 
 var errNoFile = errors.New("there is no file to work on (a delete came before, or the run has no file)")
@@ -116,6 +142,8 @@ func (x *step) do(ctx context.Context, act mft.Action, file string) (string, err
 		return x.encrypt(ctx, act, file)
 	case "pgp_decrypt":
 		return x.decrypt(ctx, act, file)
+	case "upload":
+		return x.upload(ctx, act, file)
 	}
 	return "", fmt.Errorf("unknown action %q", act.Type)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"depot/auth"
+	"depot/connection"
 	"depot/files"
 	"depot/mft"
 )
@@ -38,6 +39,8 @@ type Engine struct {
 	// Users resolves the groups of an event's user for group conditions.
 	Users  mft.UserService
 	Sealer *auth.Sealer
+	// Connections opens the remotes of upload and download actions.
+	Connections *connection.Service
 	// Events receives automation.succeeded and automation.failed (the
 	// audit log and the engine itself, through the same fan-out as every
 	// other event); nil drops them.

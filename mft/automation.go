@@ -21,13 +21,17 @@ const (
 var ConditionTypes = []string{"path", "name", "size", "user", "group", "bucket", "age"}
 
 // Action types.
-var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt"}
+var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt", "upload", "download"}
 
 // NeedsFile reports whether an action of the automation works on a file
 // (every action but webhook), so that a run without one would fail.
 func (a *Automation) NeedsFile() bool {
 	for _, act := range a.Actions {
-		if act.Type != "webhook" {
+		switch act.Type {
+		case "webhook":
+		case "download": // fetches the files the rest works on
+			return false
+		default:
 			return true
 		}
 	}
@@ -83,6 +87,17 @@ type Action struct {
 	KeepOriginal bool   `json:"keep_original,omitempty"`
 	PrivateKey   string `json:"private_key,omitempty"`
 	Passphrase   string `json:"passphrase,omitempty"`
+	// Connection is the remote of upload (to it) and download (from it).
+	Connection string `json:"connection,omitempty"`
+	// download: the remote folder, a glob of the names to fetch, whether
+	// to descend, and what to do with a remote file once fetched: ""
+	// (leave it; it is fetched again only when it changes), "delete" or
+	// "move" (to MoveTo, a remote folder).
+	From      string `json:"from,omitempty"`
+	Pattern   string `json:"pattern,omitempty"`
+	Recursive bool   `json:"recursive,omitempty"`
+	After     string `json:"after,omitempty"`
+	MoveTo    string `json:"move_to,omitempty"`
 }
 
 // Retry says how often a failed run is tried in all.
@@ -220,6 +235,32 @@ func (a *Action) validate(i int) error {
 		if !strings.Contains(a.PrivateKey, "BEGIN PGP PRIVATE KEY BLOCK") {
 			return Errorf(EINVALID, "%s.private_key must be an armored OpenPGP private key", field)
 		}
+	case "upload":
+		switch {
+		case !strings.HasPrefix(a.Connection, "conn_"):
+			return Errorf(EINVALID, "%s.connection is required for upload: a connection id (conn_…)", field)
+		case a.To == "" || strings.Contains(a.To, ".."):
+			return Errorf(EINVALID, "%s.to is required for upload: a remote path below the connection's base path; a trailing / keeps the name", field)
+		}
+	case "download":
+		if a.Pattern == "" {
+			a.Pattern = "*"
+		}
+		switch {
+		case !strings.HasPrefix(a.Connection, "conn_"):
+			return Errorf(EINVALID, "%s.connection is required for download: a connection id (conn_…)", field)
+		case strings.Contains(a.From, ".."):
+			return Errorf(EINVALID, "%s.from may not contain \"..\"", field)
+		case a.To == "" || !strings.HasPrefix(a.To, "/"):
+			return Errorf(EINVALID, "%s.to is required for download: the local folder, an absolute path", field)
+		case a.After != "" && a.After != "delete" && a.After != "move":
+			return Errorf(EINVALID, "%s.after must be \"delete\", \"move\" or left out", field)
+		case a.After == "move" && (a.MoveTo == "" || strings.Contains(a.MoveTo, "..")):
+			return Errorf(EINVALID, "%s.move_to is required for after \"move\": a remote folder", field)
+		}
+		if _, err := path.Match(a.Pattern, ""); err != nil || strings.Contains(a.Pattern, "/") {
+			return Errorf(EINVALID, "%s.pattern %q is not a glob of names", field, a.Pattern)
+		}
 	default:
 		return Errorf(EINVALID, "%s.type %q is not an action; one of %s", field, a.Type, strings.Join(ActionTypes, ", "))
 	}
@@ -259,6 +300,11 @@ type Step struct {
 	Output     string `json:"output"`
 	DurationMS int64  `json:"duration_ms"`
 	Error      string `json:"error,omitempty"`
+	// Of an upload or download: the connection, the remote path and the
+	// bytes that crossed.
+	Connection string `json:"connection,omitempty"`
+	Remote     string `json:"remote,omitempty"`
+	Bytes      int64  `json:"bytes,omitempty"`
 }
 
 // Webhook sends events to a URL.

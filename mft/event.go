@@ -60,6 +60,9 @@ const (
 	EventBanLifted             = "ban.lifted"
 	EventSessionEnded          = "session.ended"
 	EventBackupTaken           = "backup.taken"
+	EventConnectionCreated     = "connection.created"
+	EventConnectionUpdated     = "connection.updated"
+	EventConnectionDeleted     = "connection.deleted"
 )
 
 // EventNames lists every event, for validation of subscriptions.
@@ -73,7 +76,7 @@ var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDelet
 	EventFiledropCreated, EventFiledropUpdated, EventFiledropDeleted, EventDropzoneCreated, EventDropzoneUpdated, EventDropzoneDeleted,
 	EventSettingsUpdated, EventAutomationCreated, EventAutomationUpdated, EventAutomationDeleted,
 	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventLinkCreated, EventLinkDeleted,
-	EventBanLifted, EventSessionEnded, EventBackupTaken}
+	EventBanLifted, EventSessionEnded, EventBackupTaken, EventConnectionCreated, EventConnectionUpdated, EventConnectionDeleted}
 
 // MultiSink hands each event to every sink in turn.
 type MultiSink []EventSink

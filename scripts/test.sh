@@ -5,12 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export PATH="$PATH:/usr/sbin:/sbin:$(go env GOPATH)/bin" # sshd, vsftpd, useradd; versitygw
+
 # command → Debian package that provides it
 declare -A tools=(
 	[curl]=curl
 	[gcc]=gcc
 	[sftp]=openssh-client
 	[ssh-keygen]=openssh-client
+	[sshd]=openssh-server # the SFTP peer of storage connections
+	[vsftpd]=vsftpd       # the FTP and FTPS peer
+	[useradd]=passwd      # makes the vsftpd peer's FTP user
 	[jq]=jq # the README walkthrough's test runs it as written
 	[bash]=bash
 	[sshpass]=sshpass
@@ -30,6 +35,13 @@ if ((${#missing[@]})); then
 	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The S3 peer: VersityGW, an S3 gateway over a folder, built once from
+# the Go module proxy (about a minute) and kept in GOPATH/bin.
+if ! command -v versitygw >/dev/null 2>&1; then
+	echo "Installing versitygw (the S3 peer of the tests)"
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 
 export DEPOT_REQUIRE_TOOLS=1

@@ -158,6 +158,14 @@ func (s *Server) routes() *echo.Echo {
 	admin.GET("/automations/:id/runs", s.handleRunList)
 	admin.GET("/automations/:id/runs/:run", s.handleRunView)
 
+	admin.GET("/connections", s.handleConnectionList)
+	admin.POST("/connections", s.handleConnectionCreate)
+	admin.GET("/connections/:id", s.handleConnectionView)
+	admin.PUT("/connections/:id", s.handleConnectionUpdate)
+	admin.PATCH("/connections/:id", s.handleConnectionUpdate)
+	admin.DELETE("/connections/:id", s.handleConnectionDelete)
+	admin.POST("/connections/:id/test", s.handleConnectionTest)
+
 	admin.GET("/webhooks", s.handleWebhookList)
 	admin.POST("/webhooks", s.handleWebhookCreate)
 	admin.GET("/webhooks/:id", s.handleWebhookView)

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"depot/auth"
+	"depot/connection"
 	"depot/dropzone"
 	"depot/filedrop"
 	"depot/files"
@@ -69,6 +70,8 @@ type Server struct {
 	Automations   mft.AutomationService
 	Engine        AutomationEngine
 	CheckSchedule func(spec, tz string) error
+	// Connections keeps the storage connections.
+	Connections *connection.Service
 	// Sealer encrypts secrets kept at rest.
 	Sealer *auth.Sealer
 	// Buckets and Settings store customer buckets and the appliance

@@ -38,7 +38,7 @@ var (
 		bucketUsersAPIKey, bucketGroups, bucketTokens, bucketUsage, bucketAudit, bucketPermissions,
 		bucketFolders, bucketFoldersPath, bucketFiledrops, bucketSubmissions, bucketSubmissionsKey, bucketMessages,
 		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries, bucketBuckets,
-		bucketDropzones, bucketDropzonesToken, bucketDropzoneFiles, bucketLinks}
+		bucketDropzones, bucketDropzonesToken, bucketDropzoneFiles, bucketLinks, bucketConnections}
 
 	keySchemaVersion = []byte("schema_version")
 )

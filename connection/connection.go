@@ -1,0 +1,137 @@
+// Package connection keeps the storage connections (partners' servers and
+// object stores): their secrets sealed at rest, and Open, which unseals
+// them only to connect. It knows no protocol of Depot's own.
+package connection
+
+import (
+	"context"
+	"time"
+
+	"depot/auth"
+	"depot/mft"
+	"depot/remote"
+)
+
+// Service manages connections.
+type Service struct {
+	Store  mft.ConnectionService
+	Sealer *auth.Sealer
+}
+
+// Create validates c, seals its secrets and stores it.
+func (s *Service) Create(ctx context.Context, c *mft.Connection) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	s.seal(c, nil)
+	return s.Store.CreateConnection(ctx, c)
+}
+
+// Update stores next in place of old: a secret sent as mft.SecretMarker
+// (what a read shows) keeps old's.
+func (s *Service) Update(ctx context.Context, old, next *mft.Connection) error {
+	next.ID, next.CreatedAt = old.ID, old.CreatedAt
+	plain := *next
+	for _, f := range []struct{ v, prev *string }{{&plain.Password, &old.Password}, {&plain.PrivateKey, &old.PrivateKey}, {&plain.SecretKey, &old.SecretKey}} {
+		if *f.v == mft.SecretMarker {
+			*f.v = "kept" // stands in for the stored secret while validating
+		}
+	}
+	if err := plain.Validate(); err != nil {
+		return err
+	}
+	next.BasePath, next.Prefix = plain.BasePath, plain.Prefix
+	s.seal(next, old)
+	next.UpdatedAt = time.Now().UTC()
+	return s.Store.PutConnection(ctx, next)
+}
+
+// seal seals c's secrets; a marker keeps old's sealed value.
+func (s *Service) seal(c, old *mft.Connection) {
+	keep := func(v *string, prev string) {
+		switch {
+		case *v == mft.SecretMarker:
+			*v = prev
+		case *v != "" && s.Sealer != nil:
+			*v = s.Sealer.Seal(*v)
+		}
+	}
+	var prev mft.Connection
+	if old != nil {
+		prev = *old
+	}
+	keep(&c.Password, prev.Password)
+	keep(&c.PrivateKey, prev.PrivateKey)
+	keep(&c.SecretKey, prev.SecretKey)
+}
+
+// Open connects to the connection id with its secrets unsealed; the
+// caller closes the store. Returns the connection as stored.
+func (s *Service) Open(ctx context.Context, id string) (remote.Store, *mft.Connection, error) {
+	c, err := s.Store.FindConnection(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, _, err := s.dial(ctx, c)
+	return st, c, err
+}
+
+func (s *Service) dial(ctx context.Context, c *mft.Connection) (remote.Store, remote.Info, error) {
+	plain := *c
+	for _, v := range []*string{&plain.Password, &plain.PrivateKey, &plain.SecretKey} {
+		if *v != "" && s.Sealer != nil && auth.IsSealed(*v) {
+			open, err := s.Sealer.Open(*v)
+			if err != nil {
+				return nil, remote.Info{}, mft.Errorf(mft.EINTERNAL, "a secret of %s cannot be unsealed with this secret.key", c.ID)
+			}
+			*v = open
+		}
+	}
+	return remote.Dial(ctx, &plain)
+}
+
+// TestResult is what testing a connection found.
+type TestResult struct {
+	OK        bool           `json:"ok"`
+	LatencyMS int64          `json:"latency_ms"`
+	Identity  string         `json:"identity,omitempty"`
+	Path      string         `json:"path"`
+	Entries   []remote.Entry `json:"entries"`
+}
+
+// maxTestEntries is how many entries of the base path a test shows.
+const maxTestEntries = 20
+
+// Test connects, lists the base path and says what it found; a remote
+// that refuses is EINVALID with the remote's own words.
+func (s *Service) Test(ctx context.Context, c *mft.Connection) (*TestResult, error) {
+	st, info, err := s.dial(ctx, c)
+	if err != nil {
+		return nil, refused(err)
+	}
+	defer st.Close()
+	list, err := st.List(ctx, "")
+	if err != nil {
+		return nil, refused(remote.Failed(c, "listing the base path", err))
+	}
+	if len(list) > maxTestEntries {
+		list = list[:maxTestEntries]
+	}
+	if list == nil {
+		list = []remote.Entry{}
+	}
+	where := c.BasePath
+	if c.Type == mft.ConnS3 {
+		where = c.Bucket + "/" + c.Prefix
+	}
+	return &TestResult{OK: true, LatencyMS: info.Latency.Milliseconds(), Identity: info.Identity, Path: where, Entries: list}, nil
+}
+
+// refused is a remote's refusal as the test's answer: the connection's
+// settings do not work (422), in the remote's words.
+func refused(err error) error {
+	if mft.ErrorCode(err) == mft.EUNAVAILABLE {
+		return mft.Errorf(mft.EINVALID, "%s", mft.ErrorMessage(err))
+	}
+	return err
+}

@@ -1,0 +1,84 @@
+package testpeer
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// SSHD is OpenSSH's sshd serving SFTP (internal-sftp) to the current
+// user with one authorized key.
+type SSHD struct {
+	*Process
+	User string
+	// HostKey is the server's SHA256 fingerprint; PrivateKey the user's
+	// key (OpenSSH PEM); PublicKey its authorized_keys line.
+	HostKey    string
+	PrivateKey string
+	PublicKey  string
+	// Dir is a folder the user may write, the connections' base path.
+	Dir string
+}
+
+// StartSSHD starts sshd on a free loopback port.
+func StartSSHD(tb testing.TB) *SSHD {
+	tb.Helper()
+	bin := tool(tb, "sshd")
+	dir := tb.TempDir()
+	u, err := user.Current()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hostPub, hostFile := writeKey(tb, dir, "host_ed25519")
+	userPub, userFile := writeKey(tb, dir, "user_ed25519")
+	userKey, _ := os.ReadFile(userFile)
+	authorized := filepath.Join(dir, "authorized_keys")
+	os.WriteFile(authorized, ssh.MarshalAuthorizedKey(userPub), 0o600)
+	os.MkdirAll("/run/sshd", 0o755) // its privilege separation folder
+	port := freePort(tb)
+	config := filepath.Join(dir, "sshd_config")
+	os.WriteFile(config, fmt.Appendf(nil, `Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+AuthorizedKeysFile %s
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+PidFile none
+Subsystem sftp internal-sftp
+LogLevel ERROR
+`, port, hostFile, authorized), 0o600)
+	base := filepath.Join(dir, "files")
+	os.Mkdir(base, 0o755)
+	p := start(tb, port, nil, bin, "-D", "-e", "-f", config)
+	return &SSHD{Process: p, User: u.Username, HostKey: ssh.FingerprintSHA256(hostPub), PrivateKey: string(userKey),
+		PublicKey: string(ssh.MarshalAuthorizedKey(userPub)), Dir: base}
+}
+
+// Addr is host:port.
+func (s *SSHD) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
+
+// writeKey writes a new ed25519 private key in OpenSSH form.
+func writeKey(tb testing.TB, dir, name string) (ssh.PublicKey, string) {
+	tb.Helper()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	file := filepath.Join(dir, name)
+	os.WriteFile(file, pem.EncodeToMemory(block), 0o600)
+	sp, _ := ssh.NewPublicKey(pub)
+	return sp, file
+}

@@ -1,0 +1,127 @@
+package testpeer
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FTP user of the vsftpd peer: a system account the test makes (it runs
+// as root under scripts/test.sh), with a fixed password so that tests of
+// several packages running at once agree.
+const (
+	FTPUser     = "depotftp"
+	FTPPassword = "depot-ftp-test-password"
+)
+
+// VSFTPD is vsftpd serving one local user, passive mode, plain FTP or
+// explicit FTPS with a self-signed certificate.
+type VSFTPD struct {
+	*Process
+	// Dir is the user's folder, the connections' base path.
+	Dir string
+	// CertFingerprint is the certificate's SHA256:<base64> (TLS only).
+	CertFingerprint string
+}
+
+// StartVSFTPD starts vsftpd on a free loopback port; withTLS turns on
+// explicit TLS (AUTH TLS), required for logins and data.
+func StartVSFTPD(tb testing.TB, withTLS bool) *VSFTPD {
+	tb.Helper()
+	bin := tool(tb, "vsftpd")
+	if os.Geteuid() != 0 {
+		tb.Skip("skipping: the vsftpd peer needs root to make its FTP user")
+	}
+	ensureFTPUser(tb)
+	// A folder the FTP user can reach: t.TempDir's parents are root's.
+	dir, err := os.MkdirTemp("", "depot-ftp-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	files := filepath.Join(dir, "files")
+	os.Mkdir(files, 0o755)
+	if out, err := exec.Command("chown", FTPUser, files).CombinedOutput(); err != nil {
+		tb.Fatalf("chown: %v %s", err, out)
+	}
+	port := freePort(tb)
+	conf := []string{
+		"listen=YES", "listen_address=127.0.0.1", "listen_port=" + strconv.Itoa(port), "background=NO",
+		"anonymous_enable=NO", "local_enable=YES", "write_enable=YES", "local_umask=022", "local_root=" + files,
+		"chroot_local_user=NO", "pasv_enable=YES", "port_enable=NO", "seccomp_sandbox=NO", "isolate=NO", "isolate_network=NO",
+		"pam_service_name=vsftpd", "xferlog_enable=NO", "dirmessage_enable=NO", "use_localtime=NO",
+		"vsftpd_log_file=" + filepath.Join(dir, "vsftpd.log"),
+	}
+	v := &VSFTPD{Dir: files}
+	if withTLS {
+		cert, key, fp := selfSigned(tb, dir)
+		v.CertFingerprint = fp
+		conf = append(conf, "ssl_enable=YES", "rsa_cert_file="+cert, "rsa_private_key_file="+key, "allow_anon_ssl=NO",
+			"force_local_logins_ssl=YES", "force_local_data_ssl=YES", "ssl_tlsv1=NO", "ssl_sslv2=NO", "ssl_sslv3=NO",
+			"require_ssl_reuse=YES", "ssl_ciphers=HIGH")
+	}
+	config := filepath.Join(dir, "vsftpd.conf")
+	os.WriteFile(config, []byte(strings.Join(conf, "\n")+"\n"), 0o600)
+	v.Process = start(tb, port, nil, bin, config)
+	return v
+}
+
+// ensureFTPUser makes the FTP user once and sets its password.
+func ensureFTPUser(tb testing.TB) {
+	tb.Helper()
+	if exec.Command("id", FTPUser).Run() != nil {
+		if out, err := exec.Command("useradd", "--system", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", FTPUser).CombinedOutput(); err != nil &&
+			!strings.Contains(string(out), "already exists") {
+			tb.Fatalf("useradd: %v %s", err, out)
+		}
+	}
+	// vsftpd changes to the home folder before local_root: "/" exists.
+	if out, err := exec.Command("usermod", "--home", "/", FTPUser).CombinedOutput(); err != nil {
+		tb.Fatalf("usermod: %v %s", err, out)
+	}
+	cmd := exec.Command("chpasswd")
+	cmd.Stdin = strings.NewReader(FTPUser + ":" + FTPPassword + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("chpasswd: %v %s", err, out)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
+// their files and the certificate's fingerprint.
+func selfSigned(tb testing.TB, dir string) (certFile, keyFile, fingerprint string) {
+	tb.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+	sum := sha256.Sum256(der)
+	return certFile, keyFile, "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+}
+
+// Addr is host:port.
+func (v *VSFTPD) Addr() string { return fmt.Sprintf("127.0.0.1:%d", v.Port) }

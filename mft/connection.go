@@ -1,0 +1,129 @@
+package mft
+
+import (
+	"context"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Connection types.
+const (
+	ConnSFTP = "sftp"
+	ConnFTP  = "ftp"  // plain, or explicit TLS (AUTH TLS) when TLS is "explicit"
+	ConnFTPS = "ftps" // implicit TLS
+	ConnS3   = "s3"
+)
+
+// ConnectionTypes lists every connection type.
+var ConnectionTypes = []string{ConnSFTP, ConnFTP, ConnFTPS, ConnS3}
+
+// Connection is a partner's server or an object store that automations
+// push files to and pull files from. Password, PrivateKey and SecretKey
+// are stored sealed (secret.key) and never shown.
+type Connection struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Host     string `json:"host,omitempty"`
+	Port     int    `json:"port,omitempty"`
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// PrivateKey is an OpenSSH or PEM private key for sftp.
+	PrivateKey string `json:"private_key,omitempty"`
+	// HostKey is the SFTP server's key as its SHA256 fingerprint
+	// ("SHA256:…", as ssh-keygen -l prints it); required for sftp.
+	HostKey string `json:"host_key,omitempty"`
+	// TLS is "explicit" (AUTH TLS) for ftp; ftps is always implicit TLS.
+	TLS string `json:"tls,omitempty"`
+	// TLSFingerprint pins an FTPS server's certificate by the SHA-256 of
+	// its DER ("SHA256:…" or hex); CACert is a PEM CA to verify it against
+	// instead. Without either the system's CAs verify it.
+	TLSFingerprint string `json:"tls_fingerprint,omitempty"`
+	CACert         string `json:"ca_cert,omitempty"`
+	// BasePath is the remote folder every path is relative to.
+	BasePath string `json:"base_path,omitempty"`
+
+	// S3: endpoint URL (http:// or https://), region, bucket, key prefix.
+	Endpoint  string `json:"endpoint,omitempty"`
+	Region    string `json:"region,omitempty"`
+	Bucket    string `json:"bucket,omitempty"`
+	Prefix    string `json:"prefix,omitempty"`
+	PathStyle bool   `json:"path_style,omitempty"`
+	AccessKey string `json:"access_key,omitempty"`
+	SecretKey string `json:"secret_key,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+var fingerprintSHA256 = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}=?$`)
+
+// Validate reports the first problem, naming the field.
+func (c *Connection) Validate() error {
+	switch {
+	case strings.TrimSpace(c.Name) == "" || len(c.Name) > 200:
+		return Errorf(EINVALID, "name is required (at most 200 characters)")
+	case c.Port < 0 || c.Port > 65535:
+		return Errorf(EINVALID, "port must be 1 to 65535 (0 for the type's default)")
+	}
+	for _, f := range []struct{ name, v string }{{"base_path", c.BasePath}, {"prefix", c.Prefix}} {
+		if strings.Contains(f.v, "..") || strings.ContainsAny(f.v, "\x00\\") {
+			return Errorf(EINVALID, "%s may not contain \"..\", a backslash or NUL", f.name)
+		}
+	}
+	switch c.Type {
+	case ConnSFTP:
+		switch {
+		case c.Host == "" || c.Username == "":
+			return Errorf(EINVALID, "host and username are required for sftp")
+		case c.Password == "" && c.PrivateKey == "":
+			return Errorf(EINVALID, "password or private_key is required for sftp")
+		case !fingerprintSHA256.MatchString(c.HostKey):
+			return Errorf(EINVALID, "host_key is required for sftp: the server's SHA256 fingerprint as ssh-keygen -lf prints it, such as SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s")
+		}
+	case ConnFTP, ConnFTPS:
+		switch {
+		case c.Host == "" || c.Username == "":
+			return Errorf(EINVALID, "host and username are required for %s", c.Type)
+		case c.Type == ConnFTP && c.TLS != "" && c.TLS != "explicit":
+			return Errorf(EINVALID, "tls must be \"explicit\" (AUTH TLS) or empty for plain ftp; use type ftps for implicit TLS")
+		case c.Type == ConnFTPS && c.TLS != "" && c.TLS != "implicit":
+			return Errorf(EINVALID, "tls is implicit for ftps; leave it out")
+		}
+	case ConnS3:
+		u, err := url.Parse(c.Endpoint)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/"):
+			return Errorf(EINVALID, "endpoint must be an http or https URL without a path, such as https://s3.eu-west-1.amazonaws.com")
+		case c.Bucket == "":
+			return Errorf(EINVALID, "bucket is required for s3")
+		case c.AccessKey == "" || c.SecretKey == "":
+			return Errorf(EINVALID, "access_key and secret_key are required for s3")
+		}
+	default:
+		return Errorf(EINVALID, "type must be one of %s", strings.Join(ConnectionTypes, ", "))
+	}
+	if c.Type != ConnSFTP && (c.HostKey != "" || c.PrivateKey != "") {
+		return Errorf(EINVALID, "host_key and private_key are for sftp")
+	}
+	if c.Type != ConnS3 && (c.Endpoint != "" || c.Bucket != "" || c.AccessKey != "" || c.SecretKey != "") {
+		return Errorf(EINVALID, "endpoint, bucket, access_key and secret_key are for s3")
+	}
+	if c.BasePath != "" {
+		c.BasePath = path.Clean("/" + c.BasePath)
+	}
+	c.Prefix = strings.Trim(c.Prefix, "/")
+	return nil
+}
+
+// ConnectionService stores connections.
+type ConnectionService interface {
+	FindConnection(ctx context.Context, id string) (*Connection, error)
+	FindConnections(ctx context.Context, page Page) ([]*Connection, bool, error)
+	CreateConnection(ctx context.Context, c *Connection) error
+	PutConnection(ctx context.Context, c *Connection) error
+	DeleteConnection(ctx context.Context, id string) error
+}

@@ -1,0 +1,206 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"depot/internal/testpeer"
+	"depot/mft"
+	"depot/remote"
+)
+
+func sftpConn(s *testpeer.SSHD) *mft.Connection {
+	return &mft.Connection{ID: "conn_sftp", Name: "partner sftp", Type: mft.ConnSFTP, Host: "127.0.0.1", Port: s.Port,
+		Username: s.User, PrivateKey: s.PrivateKey, HostKey: s.HostKey, BasePath: s.Dir}
+}
+
+func ftpConn(v *testpeer.VSFTPD, tls bool) *mft.Connection {
+	c := &mft.Connection{ID: "conn_ftp", Name: "partner ftp", Type: mft.ConnFTP, Host: "127.0.0.1", Port: v.Port,
+		Username: testpeer.FTPUser, Password: testpeer.FTPPassword, BasePath: v.Dir}
+	if tls {
+		c.TLS, c.TLSFingerprint = "explicit", v.CertFingerprint
+	}
+	return c
+}
+
+func s3Conn(g *testpeer.VersityGW) *mft.Connection {
+	return &mft.Connection{ID: "conn_s3", Name: "archive", Type: mft.ConnS3, Endpoint: g.Endpoint, Region: "us-east-1",
+		Bucket: testpeer.S3Bucket, Prefix: "depot", PathStyle: true, AccessKey: testpeer.S3AccessKey, SecretKey: testpeer.S3SecretKey}
+}
+
+func dial(t *testing.T, c *mft.Connection) remote.Store {
+	t.Helper()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("the connection does not validate: %v", err)
+	}
+	st, _, err := remote.Dial(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// exercise runs every operation of a Store against a real remote and
+// checks what it sees.
+func exercise(t *testing.T, st remote.Store) {
+	ctx := context.Background()
+	data := make([]byte, 3<<20+17)
+	rand.Read(data)
+	if err := st.Mkdir(ctx, "in/2026"); err != nil {
+		t.Fatalf("mkdir: %v", err)
+	}
+	if err := st.Mkdir(ctx, "in/2026"); err != nil {
+		t.Fatalf("mkdir of a folder that exists: %v", err)
+	}
+	n, err := st.Put(ctx, "in/2026/ledger.csv", bytes.NewReader(data), 0)
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("put: %d %v", n, err)
+	}
+	e, err := st.Stat(ctx, "in/2026/ledger.csv")
+	if err != nil || e.Size != int64(len(data)) || e.Dir {
+		t.Fatalf("stat: %+v %v", e, err)
+	}
+	list, err := st.List(ctx, "in/2026")
+	if err != nil || len(list) != 1 || list[0].Name != "ledger.csv" || list[0].Size != int64(len(data)) {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	if top, err := st.List(ctx, "in"); err != nil || len(top) != 1 || top[0].Name != "2026" || !top[0].Dir {
+		t.Fatalf("list of a folder with a folder: %+v %v", top, err)
+	}
+	for _, off := range []int64{0, 1 << 20} {
+		rc, err := st.Get(ctx, "in/2026/ledger.csv", off)
+		if err != nil {
+			t.Fatalf("get at %d: %v", off, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(got, data[off:]) {
+			t.Fatalf("get at %d: %d bytes, %v", off, len(got), err)
+		}
+	}
+	if err := st.Rename(ctx, "in/2026/ledger.csv", "in/ledger.csv"); err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	if _, err := st.Stat(ctx, "in/2026/ledger.csv"); mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("the renamed file is still there: %v", err)
+	}
+	if _, err := st.Get(ctx, "nope.csv", 0); mft.ErrorCode(err) != mft.ENOTFOUND || !strings.Contains(err.Error(), "/nope.csv") {
+		t.Fatalf("get of a missing file: %v", err)
+	}
+	if st.Caps().Resume {
+		// What a broken attempt left is continued, not started again.
+		if _, err := st.Put(ctx, "part", bytes.NewReader(data[:1<<20]), 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Put(ctx, "part", bytes.NewReader(data[1<<20:]), 1<<20); err != nil {
+			t.Fatalf("resume: %v", err)
+		}
+		rc, _ := st.Get(ctx, "part", 0)
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) {
+			t.Fatalf("a resumed upload has %d bytes, not the %d sent", len(got), len(data))
+		}
+		st.Remove(ctx, "part")
+	}
+	if err := st.Remove(ctx, "in/ledger.csv"); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if _, err := st.Stat(ctx, "in/ledger.csv"); mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("the removed file is still there: %v", err)
+	}
+}
+
+func TestSFTP_AgainstOpenSSH(t *testing.T) {
+	s := testpeer.StartSSHD(t)
+	exercise(t, dial(t, sftpConn(s)))
+
+	// The pinned host key is the only one accepted; the refusal names both.
+	c := sftpConn(s)
+	c.HostKey = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+	_, info, err := remote.Dial(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), s.HostKey) || !strings.Contains(err.Error(), c.HostKey) || info.Identity != s.HostKey {
+		t.Fatalf("a wrong pinned host key: %v (%+v)", err, info)
+	}
+	if mft.ErrorCode(err) != mft.EUNAVAILABLE || strings.Contains(err.Error(), "PRIVATE KEY") {
+		t.Fatalf("the refusal: %v", err)
+	}
+}
+
+func TestFTP_AgainstVsftpd(t *testing.T) {
+	v := testpeer.StartVSFTPD(t, false)
+	exercise(t, dial(t, ftpConn(v, false)))
+	// A wrong password is the server's refusal, without the password.
+	c := ftpConn(v, false)
+	c.Password = "wrong-password-123"
+	if _, _, err := remote.Dial(context.Background(), c); err == nil || strings.Contains(err.Error(), c.Password) || !strings.Contains(err.Error(), "530") {
+		t.Fatalf("a wrong password: %v", err)
+	}
+}
+
+func TestFTPS_ExplicitAgainstVsftpd(t *testing.T) {
+	v := testpeer.StartVSFTPD(t, true)
+	st, info, err := remote.Dial(context.Background(), ftpConn(v, true))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, v.Output())
+	}
+	st.Close()
+	if info.Identity != v.CertFingerprint {
+		t.Fatalf("identity %q, want the certificate %q", info.Identity, v.CertFingerprint)
+	}
+	exercise(t, dial(t, ftpConn(v, true)))
+	c := ftpConn(v, true)
+	c.TLSFingerprint = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+	if _, _, err := remote.Dial(context.Background(), c); err == nil || !strings.Contains(err.Error(), v.CertFingerprint) {
+		t.Fatalf("a wrong pinned certificate: %v", err)
+	}
+	// Without a pin the system's CAs do not know a self-signed certificate.
+	c.TLSFingerprint = ""
+	if _, _, err := remote.Dial(context.Background(), c); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("an unknown certificate: %v", err)
+	}
+	// Plain FTP to a server that requires TLS is refused by the server.
+	if _, _, err := remote.Dial(context.Background(), ftpConn(v, false)); err == nil {
+		t.Fatal("a plain login was accepted where TLS is required")
+	}
+}
+
+func TestS3_AgainstVersityGW(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	st := dial(t, s3Conn(g))
+	exercise(t, st)
+	// 100 MiB of unknown length: a multipart upload, intact.
+	const size = 100 << 20
+	h := sha256.New()
+	n, err := st.Put(context.Background(), "big/backup.tar", io.TeeReader(io.LimitReader(rand.Reader, size), h), 0)
+	if err != nil || n != size {
+		t.Fatalf("multipart put: %d %v", n, err)
+	}
+	want := h.Sum(nil)
+	rc, err := st.Get(context.Background(), "big/backup.tar", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Reset()
+	io.Copy(h, rc)
+	rc.Close()
+	if !bytes.Equal(h.Sum(nil), want) {
+		t.Fatal("the 100 MiB object read back differs")
+	}
+	if _, err := os.Stat(filepath.Join(g.BucketDir(), "depot", "big", "backup.tar")); err != nil {
+		t.Fatalf("not under the prefix in the bucket: %v", err)
+	}
+	c := s3Conn(g)
+	c.SecretKey = "wrong-secret-key-0123"
+	if _, _, err := remote.Dial(context.Background(), c); err == nil || strings.Contains(err.Error(), c.SecretKey) {
+		t.Fatalf("wrong keys: %v", err)
+	}
+}

@@ -1,0 +1,153 @@
+package remote
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"depot/mft"
+)
+
+// s3PartSize is the part of a multipart upload of unknown length: what
+// minio-go holds in memory per upload while it streams.
+const s3PartSize = 16 << 20
+
+// s3Store is an S3-compatible object store through minio-go. Folders are
+// key prefixes; a rename is a server-side copy and a delete.
+type s3Store struct {
+	client *minio.Client
+	bucket string
+	prefix string
+}
+
+func dialS3(ctx context.Context, c *mft.Connection) (Store, Info, error) {
+	u, err := url.Parse(c.Endpoint)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	lookup := minio.BucketLookupAuto
+	if c.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	client, err := minio.New(u.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Secure:       u.Scheme == "https",
+		Region:       c.Region,
+		BucketLookup: lookup,
+	})
+	if err != nil {
+		return nil, Info{}, err
+	}
+	// Connecting is asking for the bucket: wrong keys or a missing bucket
+	// show here, not at the first transfer.
+	ok, err := client.BucketExists(ctx, c.Bucket)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if !ok {
+		return nil, Info{}, mft.Errorf(mft.EUNAVAILABLE, "%s (s3 %s): the bucket %s does not exist at %s.", c.Name, c.ID, c.Bucket, c.Endpoint)
+	}
+	return &s3Store{client: client, bucket: c.Bucket, prefix: c.Prefix}, Info{Identity: c.Endpoint + "/" + c.Bucket}, nil
+}
+
+func (s *s3Store) key(p string) string {
+	return strings.TrimPrefix(path.Join(s.prefix, p), "/")
+}
+
+func (s *s3Store) List(ctx context.Context, dir string) ([]Entry, error) {
+	prefix := s.key(dir)
+	if prefix != "" {
+		prefix += "/"
+	}
+	var out []Entry
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix}) {
+		if obj.Err != nil {
+			return nil, obj.Err
+		}
+		name := strings.TrimPrefix(obj.Key, prefix)
+		if name == "" { // the folder's own marker
+			continue
+		}
+		if strings.HasSuffix(name, "/") {
+			out = append(out, Entry{Name: strings.TrimSuffix(name, "/"), Dir: true})
+			continue
+		}
+		out = append(out, Entry{Name: name, Size: obj.Size, ModTime: obj.LastModified})
+	}
+	return out, nil
+}
+
+func (s *s3Store) Stat(ctx context.Context, p string) (Entry, error) {
+	info, err := s.client.StatObject(ctx, s.bucket, s.key(p), minio.StatObjectOptions{})
+	if err != nil {
+		return Entry{}, s.fail(p, err)
+	}
+	return Entry{Name: path.Base(p), Size: info.Size, ModTime: info.LastModified}, nil
+}
+
+func (s *s3Store) Get(ctx context.Context, p string, offset int64) (io.ReadCloser, error) {
+	opts := minio.GetObjectOptions{}
+	if offset > 0 {
+		if err := opts.SetRange(offset, 0); err != nil {
+			return nil, err
+		}
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, s.key(p), opts)
+	if err != nil {
+		return nil, s.fail(p, err)
+	}
+	// GetObject is lazy: ask now so that a missing key fails here.
+	if _, err := obj.Stat(); err != nil {
+		obj.Close()
+		return nil, s.fail(p, err)
+	}
+	return obj, nil
+}
+
+// Put streams r as one object: a single PUT when small, else a multipart
+// upload of s3PartSize parts, which minio-go aborts when it fails. An
+// object appears whole or not at all; there is no resuming (offset must
+// be 0).
+func (s *s3Store) Put(ctx context.Context, p string, r io.Reader, offset int64) (int64, error) {
+	if offset != 0 {
+		return 0, mft.Errorf(mft.EINVALID, "an S3 upload cannot resume")
+	}
+	size := int64(-1)
+	if sz, ok := r.(interface{ Size() int64 }); ok {
+		size = sz.Size()
+	}
+	info, err := s.client.PutObject(ctx, s.bucket, s.key(p), r, size, minio.PutObjectOptions{PartSize: s3PartSize})
+	return info.Size, err
+}
+
+func (s *s3Store) Rename(ctx context.Context, from, to string) error {
+	_, err := s.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: s.key(to)},
+		minio.CopySrcOptions{Bucket: s.bucket, Object: s.key(from)})
+	if err != nil {
+		return s.fail(from, err)
+	}
+	return s.client.RemoveObject(ctx, s.bucket, s.key(from), minio.RemoveObjectOptions{})
+}
+
+func (s *s3Store) Remove(ctx context.Context, p string) error {
+	return s.client.RemoveObject(ctx, s.bucket, s.key(p), minio.RemoveObjectOptions{})
+}
+
+// Mkdir does nothing: a folder is the prefix of the keys in it.
+func (s *s3Store) Mkdir(ctx context.Context, dir string) error { return nil }
+
+func (s *s3Store) Caps() Caps { return Caps{} }
+
+func (s *s3Store) Close() error { return nil }
+
+func (s *s3Store) fail(p string, err error) error {
+	if resp := minio.ToErrorResponse(err); resp.Code == "NoSuchKey" || resp.StatusCode == 404 {
+		return notFound(p)
+	}
+	return err
+}

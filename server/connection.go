@@ -1,0 +1,145 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/mft"
+)
+
+// connectionRequest is the body of POST, PUT and PATCH /admin/connections:
+// absent fields are nil (PUT and PATCH change only those sent).
+type connectionRequest struct {
+	Name           *string `json:"name"`
+	Type           *string `json:"type"`
+	Host           *string `json:"host"`
+	Port           *int    `json:"port"`
+	Username       *string `json:"username"`
+	Password       *string `json:"password"`
+	PrivateKey     *string `json:"private_key"`
+	HostKey        *string `json:"host_key"`
+	TLS            *string `json:"tls"`
+	TLSFingerprint *string `json:"tls_fingerprint"`
+	CACert         *string `json:"ca_cert"`
+	BasePath       *string `json:"base_path"`
+	Endpoint       *string `json:"endpoint"`
+	Region         *string `json:"region"`
+	Bucket         *string `json:"bucket"`
+	Prefix         *string `json:"prefix"`
+	PathStyle      *bool   `json:"path_style"`
+	AccessKey      *string `json:"access_key"`
+	SecretKey      *string `json:"secret_key"`
+}
+
+// apply copies the fields sent onto c.
+func (r *connectionRequest) apply(c *mft.Connection) {
+	for _, f := range []struct {
+		dst *string
+		v   *string
+	}{{&c.Name, r.Name}, {&c.Type, r.Type}, {&c.Host, r.Host}, {&c.Username, r.Username}, {&c.Password, r.Password},
+		{&c.PrivateKey, r.PrivateKey}, {&c.HostKey, r.HostKey}, {&c.TLS, r.TLS}, {&c.TLSFingerprint, r.TLSFingerprint},
+		{&c.CACert, r.CACert}, {&c.BasePath, r.BasePath}, {&c.Endpoint, r.Endpoint}, {&c.Region, r.Region},
+		{&c.Bucket, r.Bucket}, {&c.Prefix, r.Prefix}, {&c.AccessKey, r.AccessKey}, {&c.SecretKey, r.SecretKey}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	if r.Port != nil {
+		c.Port = *r.Port
+	}
+	if r.PathStyle != nil {
+		c.PathStyle = *r.PathStyle
+	}
+}
+
+// connectionView shows a connection with its secrets as "(set)" or "".
+type connectionView struct {
+	mft.Connection
+}
+
+func newConnectionView(c *mft.Connection) connectionView {
+	v := *c
+	v.Password, v.PrivateKey, v.SecretKey = hidden(c.Password), hidden(c.PrivateKey), hidden(c.SecretKey)
+	return connectionView{v}
+}
+
+func (s *Server) handleConnectionList(c echo.Context) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	list, more, err := s.Connections.Store.FindConnections(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	last := ""
+	if len(list) > 0 {
+		last = list[len(list)-1].ID
+	}
+	return writeList(s, c, "connection", viewsOf(list, newConnectionView), p, more, last)
+}
+
+func (s *Server) handleConnectionCreate(c echo.Context) error {
+	var req connectionRequest
+	if err := s.decodeCreate(c, "connection", &req, connectionView{}); err != nil {
+		return err
+	}
+	conn := &mft.Connection{}
+	req.apply(conn)
+	if err := s.Connections.Create(c.Request().Context(), conn); err != nil {
+		return err
+	}
+	s.recordChange(c, mft.EventConnectionCreated, conn.ID)
+	return writeOne(c, http.StatusCreated, "connection", newConnectionView(conn))
+}
+
+func (s *Server) handleConnectionView(c echo.Context) error {
+	conn, err := s.Connections.Store.FindConnection(c.Request().Context(), pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "connection", newConnectionView(conn))
+}
+
+func (s *Server) handleConnectionUpdate(c echo.Context) error {
+	ctx := c.Request().Context()
+	old, err := s.Connections.Store.FindConnection(ctx, pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	var req connectionRequest
+	if err := s.decodeUpdate(c, "connection", &req, newConnectionView(old), "type"); err != nil {
+		return err
+	}
+	next := newConnectionView(old).Connection // secrets as markers: Update keeps them
+	req.apply(&next)
+	if err := s.Connections.Update(ctx, old, &next); err != nil {
+		return err
+	}
+	s.recordChange(c, mft.EventConnectionUpdated, next.ID)
+	return writeOne(c, http.StatusOK, "connection", newConnectionView(&next))
+}
+
+func (s *Server) handleConnectionDelete(c echo.Context) error {
+	if err := s.Connections.Store.DeleteConnection(c.Request().Context(), pathParam(c, "id")); err != nil {
+		return err
+	}
+	s.recordChange(c, mft.EventConnectionDeleted, pathParam(c, "id"))
+	return c.NoContent(http.StatusOK)
+}
+
+// handleConnectionTest connects, lists the base path and answers what it
+// found, or 422 with the remote's own error.
+func (s *Server) handleConnectionTest(c echo.Context) error {
+	ctx := c.Request().Context()
+	conn, err := s.Connections.Store.FindConnection(ctx, pathParam(c, "id"))
+	if err != nil {
+		return err
+	}
+	res, err := s.Connections.Test(ctx, conn)
+	if err != nil {
+		return err
+	}
+	return writeOne(c, http.StatusOK, "test", res)
+}

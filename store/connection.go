@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/mft"
+)
+
+var bucketConnections = []byte("Connections")
+
+// ConnectionService stores storage connections; their secrets arrive
+// sealed and are stored as they are.
+type ConnectionService struct {
+	db *DB
+}
+
+var _ mft.ConnectionService = (*ConnectionService)(nil)
+
+// NewConnectionService returns a ConnectionService backed by db.
+func NewConnectionService(db *DB) *ConnectionService { return &ConnectionService{db: db} }
+
+func (s *ConnectionService) FindConnection(ctx context.Context, id string) (*mft.Connection, error) {
+	return findOne[mft.Connection](s.db, ctx, bucketConnections, id, "Connection not found.")
+}
+
+func (s *ConnectionService) FindConnections(ctx context.Context, page mft.Page) ([]*mft.Connection, bool, error) {
+	return findPage[mft.Connection](s.db, ctx, bucketConnections, page)
+}
+
+func (s *ConnectionService) CreateConnection(ctx context.Context, c *mft.Connection) error {
+	c.CreatedAt = s.db.now()
+	c.UpdatedAt = c.CreatedAt
+	c.ID = newID("conn_", c.CreatedAt)
+	return s.PutConnection(ctx, c)
+}
+
+func (s *ConnectionService) PutConnection(ctx context.Context, c *mft.Connection) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketConnections), c.ID, c) })
+}
+
+func (s *ConnectionService) DeleteConnection(ctx context.Context, id string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketConnections)
+		if b.Get([]byte(id)) == nil {
+			return mft.Errorf(mft.ENOTFOUND, "Connection not found.")
+		}
+		return b.Delete([]byte(id))
+	})
+}
