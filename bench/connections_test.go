@@ -1,0 +1,181 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"depot/app"
+	"depot/files"
+	"depot/internal/apptest"
+	"depot/internal/testpeer"
+	"depot/mft"
+)
+
+// BenchmarkConnections pushes and pulls one file (BENCH_MIB, default
+// 1024) with Depot's upload and download actions against real peers on
+// loopback, and the same file with each peer's usual client in the same
+// run: OpenSSH's sftp (aes128-gcm) to sshd, curl to vsftpd, rclone to
+// VersityGW; then 1,000 files of 4 KiB pulled in one run from sshd
+// against sftp's get -r. Medians of BENCH_ROUNDS (3). Neither side
+// syncs (data.sync_uploads off): equal durability.
+// Run: go test -run '^$' -bench Connections -benchtime 1x ./bench
+func BenchmarkConnections(b *testing.B) {
+	mib, _ := strconv.Atoi(os.Getenv("BENCH_MIB"))
+	if mib == 0 {
+		mib = 1024
+	}
+	rounds, _ := strconv.Atoi(os.Getenv("BENCH_ROUNDS"))
+	if rounds == 0 {
+		rounds = 3
+	}
+	ctx := context.Background()
+	work, _ := os.MkdirTemp("/var/tmp", "depot-connbench-")
+	b.Cleanup(func() { os.RemoveAll(work) })
+	cfg := apptest.Config(filepath.Join(work, "data"))
+	cfg.Data.SyncUploads = false
+	a := apptest.Start(b, cfg)
+	sshd, ftpd, s3 := testpeer.StartSSHD(b), testpeer.StartVSFTPD(b, false), testpeer.StartVersityGW(b)
+
+	src := filepath.Join(work, "src.bin")
+	f, _ := os.Create(src)
+	io.CopyN(f, rand.Reader, int64(mib)<<20)
+	f.Close()
+	admin := apptest.Actor(&mft.User{ID: "bench", Role: mft.RoleAdmin, Home: "/", Active: true})
+	in, _ := os.Open(src)
+	if _, err := a.Files.Upload(ctx, admin, "/big.bin", in, filesOpts()); err != nil {
+		b.Fatal(err)
+	}
+	in.Close()
+
+	keyFile := filepath.Join(work, "id")
+	os.WriteFile(keyFile, []byte(sshd.PrivateKey), 0o600)
+	conns := []struct {
+		c            *mft.Connection
+		push, pull   func(dst string) []string
+		peerPushFile string
+	}{
+		{c: &mft.Connection{Name: "sshd", Type: mft.ConnSFTP, Host: "127.0.0.1", Port: sshd.Port, Username: sshd.User,
+			PrivateKey: sshd.PrivateKey, HostKey: sshd.HostKey, BasePath: sshd.Dir},
+			push: func(string) []string { return sftpBatch(sshd, keyFile, "put "+src+" "+sshd.Dir+"/peer.bin") },
+			pull: func(dst string) []string { return sftpBatch(sshd, keyFile, "get "+sshd.Dir+"/peer.bin "+dst) }},
+		{c: &mft.Connection{Name: "vsftpd", Type: mft.ConnFTP, Host: "127.0.0.1", Port: ftpd.Port, Username: testpeer.FTPUser,
+			Password: testpeer.FTPPassword, BasePath: ftpd.Dir},
+			push: func(string) []string {
+				return []string{"curl", "-s", "-T", src, fmt.Sprintf("ftp://%s:%s@127.0.0.1:%d/peer.bin", testpeer.FTPUser, testpeer.FTPPassword, ftpd.Port)}
+			},
+			pull: func(dst string) []string {
+				return []string{"curl", "-s", "-o", dst, fmt.Sprintf("ftp://%s:%s@127.0.0.1:%d/peer.bin", testpeer.FTPUser, testpeer.FTPPassword, ftpd.Port)}
+			}},
+		{c: &mft.Connection{Name: "versitygw", Type: mft.ConnS3, Endpoint: s3.Endpoint, Region: "us-east-1", Bucket: testpeer.S3Bucket,
+			PathStyle: true, AccessKey: testpeer.S3AccessKey, SecretKey: testpeer.S3SecretKey},
+			push: func(string) []string { return rclone(s3, src, ":s3:"+testpeer.S3Bucket+"/peer.bin") },
+			pull: func(dst string) []string { return rclone(s3, ":s3:"+testpeer.S3Bucket+"/peer.bin", dst) }},
+	}
+	fmt.Printf("== %d MiB, median of %d, MiB/s (seconds)\n", mib, rounds)
+	fmt.Printf("| peer | Depot upload | peer client put | ratio | Depot download | peer client get | ratio |\n|---|---|---|---|---|---|---|\n")
+	for _, p := range conns {
+		if err := a.Connections.Create(ctx, p.c); err != nil {
+			b.Fatal(err)
+		}
+		var dPush, cPush, dPull, cPull []float64
+		for r := range rounds {
+			dPush = append(dPush, runStep(b, a, mft.Action{Type: "upload", Connection: p.c.ID, To: "/depot.bin", KeepOriginal: true}, "/big.bin"))
+			cPush = append(cPush, timeCmd(b, p.push("")))
+			dst := fmt.Sprintf("/pulled-%s-%d", p.c.Name, r)
+			dPull = append(dPull, runStep(b, a, mft.Action{Type: "download", Connection: p.c.ID, Pattern: "depot.bin", To: dst}, ""))
+			out := filepath.Join(work, "got.bin")
+			cPull = append(cPull, timeCmd(b, p.pull(out)))
+			os.Remove(out)
+		}
+		m := float64(mib)
+		fmt.Printf("| %s | %s | %s | %.2f× | %s | %s | %.2f× |\n", p.c.Name, rate(m, median(dPush)), rate(m, median(cPush)),
+			median(cPush)/median(dPush), rate(m, median(dPull)), rate(m, median(cPull)), median(cPull)/median(dPull))
+	}
+
+	// 1,000 files of 4 KiB in one pull.
+	small := filepath.Join(sshd.Dir, "small")
+	os.Mkdir(small, 0o755)
+	buf := make([]byte, 4096)
+	for i := range 1000 {
+		rand.Read(buf)
+		os.WriteFile(filepath.Join(small, fmt.Sprintf("f%04d.bin", i)), buf, 0o644)
+	}
+	var dSmall, cSmall []float64
+	for r := range rounds {
+		dSmall = append(dSmall, runStep(b, a, mft.Action{Type: "download", Connection: conns[0].c.ID, From: "/small", To: fmt.Sprintf("/small-%d", r)}, ""))
+		dst := filepath.Join(work, fmt.Sprintf("small-%d", r))
+		cSmall = append(cSmall, timeCmd(b, sftpBatch(sshd, keyFile, "get -r "+small+" "+dst)))
+	}
+	fmt.Printf("\n1,000 × 4 KiB pulled from sshd in one run: Depot download %.0f files/s (%.2fs), sftp get -r %.0f files/s (%.2fs), ratio %.2f×\n",
+		1000/median(dSmall), median(dSmall), 1000/median(cSmall), median(cSmall), median(cSmall)/median(dSmall))
+}
+
+func filesOpts() files.UploadOptions { return files.UploadOptions{Size: -1} }
+
+// runStep runs one action as a manual automation and returns the seconds
+// its step took, as the run recorded them.
+func runStep(b *testing.B, a *app.App, act mft.Action, file string) float64 {
+	ctx := context.Background()
+	au := &mft.Automation{Name: "bench", Enabled: true, Trigger: mft.TriggerManual, Actions: []mft.Action{act}, Retry: mft.Retry{Attempts: 1}}
+	if err := au.Validate(func(string, string) error { return nil }); err != nil {
+		b.Fatal(err)
+	}
+	if err := a.Automations.CreateAutomation(ctx, au); err != nil {
+		b.Fatal(err)
+	}
+	r, err := a.Engine.RunNow(ctx, au, file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		got, err := a.Automations.FindRun(ctx, r.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		switch got.Status {
+		case mft.RunSucceeded:
+			return float64(got.Steps[0].DurationMS) / 1000
+		case mft.RunFailed:
+			b.Fatalf("%s: %s", act.Type, got.Error)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sftpBatch(s *testpeer.SSHD, key, cmd string) []string {
+	return []string{"sh", "-c", fmt.Sprintf("echo %q | sftp -q -b - -i %s -P %d -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "+
+		"-o Ciphers=aes128-gcm@openssh.com %s@127.0.0.1", cmd, key, s.Port, s.User)}
+}
+
+func rclone(g *testpeer.VersityGW, from, to string) []string {
+	// env -u: rclone 1.60 cannot take a custom CA bundle (nor needs one
+	// for http://).
+	return []string{"env", "-u", "AWS_CA_BUNDLE", "rclone", "copyto", "-q", "--s3-provider", "Other", "--s3-endpoint", g.Endpoint, "--s3-access-key-id", testpeer.S3AccessKey,
+		"--s3-secret-access-key", testpeer.S3SecretKey, "--s3-force-path-style", from, to}
+}
+
+func timeCmd(b *testing.B, argv []string) float64 {
+	start := time.Now()
+	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		b.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return time.Since(start).Seconds()
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func rate(mib, secs float64) string { return fmt.Sprintf("%.0f (%.2fs)", mib/secs, secs) }
