@@ -160,7 +160,7 @@ func sftpBatch(s *testpeer.SSHD, key, cmd string) []string {
 func rclone(g *testpeer.VersityGW, from, to string) []string {
 	// env -u: rclone 1.60 cannot take a custom CA bundle (nor needs one
 	// for http://).
-	return []string{"env", "-u", "AWS_CA_BUNDLE", "rclone", "copyto", "-q", "--s3-provider", "Other", "--s3-endpoint", g.Endpoint, "--s3-access-key-id", testpeer.S3AccessKey,
+	return []string{"env", "-u", "AWS_CA_BUNDLE", "rclone", "copyto", "-q", "--ignore-times", "--s3-provider", "Other", "--s3-endpoint", g.Endpoint, "--s3-access-key-id", testpeer.S3AccessKey,
 		"--s3-secret-access-key", testpeer.S3SecretKey, "--s3-force-path-style", from, to}
 }
 

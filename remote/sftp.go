@@ -117,7 +117,25 @@ func (s *sftpStore) Get(ctx context.Context, p string, offset int64) (io.ReadClo
 		f.Close()
 		return nil, err
 	}
-	return f, nil
+	// WriteTo keeps 64 reads in flight for the whole file; Read would
+	// drain them at the end of every buffer it is given.
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := f.WriteTo(pw)
+		pw.CloseWithError(err)
+	}()
+	return &pipedFile{PipeReader: pr, f: f}, nil
+}
+
+// pipedFile reads a remote file that a goroutine streams into a pipe.
+type pipedFile struct {
+	*io.PipeReader
+	f *sftp.File
+}
+
+func (p *pipedFile) Close() error {
+	p.PipeReader.Close() // ends the WriteTo
+	return p.f.Close()
 }
 
 func (s *sftpStore) Put(ctx context.Context, p string, r io.Reader, offset int64) (int64, error) {
