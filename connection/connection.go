@@ -18,12 +18,12 @@ type Service struct {
 	Sealer *auth.Sealer
 }
 
-// Create validates c, seals its secrets and stores it.
+// Create seals c's secrets, validates it and stores it.
 func (s *Service) Create(ctx context.Context, c *mft.Connection) error {
-	if err := c.Validate(); err != nil {
+	s.seal(c, nil)
+	if err := c.Validate(); err != nil { // a sealed secret is as present as a clear one
 		return err
 	}
-	s.seal(c, nil)
 	return s.Store.CreateConnection(ctx, c)
 }
 
@@ -31,17 +31,10 @@ func (s *Service) Create(ctx context.Context, c *mft.Connection) error {
 // (what a read shows) keeps old's.
 func (s *Service) Update(ctx context.Context, old, next *mft.Connection) error {
 	next.ID, next.CreatedAt = old.ID, old.CreatedAt
-	plain := *next
-	for _, f := range []struct{ v, prev *string }{{&plain.Password, &old.Password}, {&plain.PrivateKey, &old.PrivateKey}, {&plain.SecretKey, &old.SecretKey}} {
-		if *f.v == mft.SecretMarker {
-			*f.v = "kept" // stands in for the stored secret while validating
-		}
-	}
-	if err := plain.Validate(); err != nil {
+	s.seal(next, old)
+	if err := next.Validate(); err != nil {
 		return err
 	}
-	next.BasePath, next.Prefix = plain.BasePath, plain.Prefix
-	s.seal(next, old)
 	next.UpdatedAt = time.Now().UTC()
 	return s.Store.PutConnection(ctx, next)
 }

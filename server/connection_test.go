@@ -67,6 +67,15 @@ func TestConnections_CRUDAndTest(t *testing.T) {
 		t.Fatalf("a wrong host key: %q", msg)
 	}
 
+	// A server that is not there: 422 saying so, in the network's words.
+	r = ts.do(t, "POST", "/admin/connections", adminKey, `{"connection":{"name":"gone","type":"ftp","host":"127.0.0.1","port":1,"username":"u","password":"p"}}`)
+	want(t, r, 201)
+	r = ts.do(t, "POST", "/admin/connections/"+ts.fieldsOf(t, r, "connection")["id"].(string)+"/test", adminKey, "")
+	want(t, r, 422)
+	if msg := r.errors(t)[0]; !strings.Contains(msg, "connection refused") || !strings.Contains(msg, "gone") {
+		t.Fatalf("an unreachable server: %q", msg)
+	}
+
 	for _, bad := range []string{
 		`{"connection":{"name":"x","type":"sftp","host":"h","username":"u","password":"p"}}`,                          // no host_key
 		`{"connection":{"name":"x","type":"gopher","host":"h"}}`,                                                      // no such type

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 
@@ -95,27 +94,13 @@ func (s *Server) decodeChange(c echo.Context, name string, dst, view any, fixed 
 // objectFields returns the fields of a JSON object sent wrapped in its
 // resource name or bare.
 func objectFields(data []byte, name string) (map[string]json.RawMessage, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, mft.Errorf(mft.EMALFORMED, "Request body is empty; send a JSON object such as {%q:{…}}.", name)
-	}
-	var outer map[string]json.RawMessage
-	if err := json.Unmarshal(data, &outer); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return nil, mft.Errorf(mft.EMALFORMED, "Request body must be a JSON object.")
-		}
-		return nil, mft.Errorf(mft.EMALFORMED, "Malformed JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if outer == nil {
-		return nil, mft.Errorf(mft.EMALFORMED, "Request body must be a JSON object.")
-	}
-	inner, ok := outer[name]
-	if !ok || len(outer) != 1 {
-		return outer, nil
+	obj, err := unwrap(data, name)
+	if err != nil {
+		return nil, err
 	}
 	var fields map[string]json.RawMessage
-	if t := bytes.TrimSpace(inner); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &fields) != nil {
-		return nil, mft.Errorf(mft.EMALFORMED, "%q must be a JSON object.", name)
+	if json.Unmarshal(obj, &fields) != nil || fields == nil {
+		return nil, mft.Errorf(mft.EMALFORMED, "Request body must be a JSON object.")
 	}
 	return fields, nil
 }

@@ -75,26 +75,36 @@ func requestFields(data []byte, name string) map[string]any {
 // decodeEnvelope decodes a JSON object, wrapped in its resource name or
 // bare, into dst; errors are EMALFORMED or EINVALID naming the field.
 func decodeEnvelope(data []byte, name string, dst any) error {
+	data, err := unwrap(data, name)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return jsonFieldError(dec.Decode(dst))
+}
+
+// unwrap returns the object of a body sent wrapped in its resource name
+// ({"user":{…}}) or bare, as JSON; errors are EMALFORMED.
+func unwrap(data []byte, name string) ([]byte, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return mft.Errorf(mft.EMALFORMED, "Request body is empty; send a JSON object such as {%q:{…}}.", name)
+		return nil, mft.Errorf(mft.EMALFORMED, "Request body is empty; send a JSON object such as {%q:{…}}.", name)
 	}
 	var outer map[string]json.RawMessage
 	if err := json.Unmarshal(data, &outer); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return mft.Errorf(mft.EMALFORMED, "Request body must be a JSON object.")
+			return nil, mft.Errorf(mft.EMALFORMED, "Request body must be a JSON object.")
 		}
-		return mft.Errorf(mft.EMALFORMED, "Malformed JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
+		return nil, mft.Errorf(mft.EMALFORMED, "Malformed JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if inner, ok := outer[name]; ok && len(outer) == 1 {
 		if t := bytes.TrimSpace(inner); len(t) == 0 || t[0] != '{' {
-			return mft.Errorf(mft.EMALFORMED, "%q must be a JSON object.", name)
+			return nil, mft.Errorf(mft.EMALFORMED, "%q must be a JSON object.", name)
 		}
-		data = inner
+		return inner, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	return jsonFieldError(dec.Decode(dst))
+	return data, nil
 }
 
 // jsonFieldError turns a decoding error into a client-facing mft error.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -118,19 +117,9 @@ func TestSeed004_FiledropAdminVerbatim(t *testing.T) {
 		script = host.ReplaceAllString(script, ts.URL())
 		// The status, on a line of its own after the body.
 		script = strings.Replace(script, "curl -s", `"`+curl+`" -w '\n%{http_code}' -s`, 1)
-		out, err := exec.Command("bash", "-c", script).CombinedOutput()
-		if err != nil {
-			t.Fatalf("example %d (%s %s): %v\n%s", i+1, ex.method, ex.path, err, out)
-		}
-		text := strings.TrimRight(string(out), "\n")
-		cut := strings.LastIndex(text, "\n")
-		body, status := "", text
-		if cut >= 0 {
-			body, status = text[:cut], text[cut+1:]
-		}
-		code, _ := strconv.Atoi(status)
+		code, body := curlRun(t, exec.Command("bash", "-c", script))
 		if code < 200 || code > 299 {
-			t.Fatalf("example %d (%s %s) answered %s: %s", i+1, ex.method, ex.path, status, body)
+			t.Fatalf("example %d (%s %s) answered %d: %s", i+1, ex.method, ex.path, code, body)
 		}
 		if ex.method == "DELETE" {
 			if strings.TrimSpace(body) != "" || code != 200 {
