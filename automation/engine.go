@@ -75,6 +75,7 @@ type Engine struct {
 	ctx         context.Context
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
+	partials    partials
 }
 
 // Open loads automations and webhooks, requeues runs a crash interrupted,
@@ -157,6 +158,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	close(e.stopping)
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
+	defer e.partials.drop("")
 	defer e.cancel()
 	select {
 	case <-done:
@@ -515,6 +517,9 @@ func (e *Engine) execute(r *mft.Run) {
 	if perr := e.Store.PutRun(ctx, r); perr != nil {
 		e.Logger.Error("automation run not stored", "run", r.ID, "err", perr)
 		return
+	}
+	if r.Status != mft.RunQueued {
+		e.partials.drop(r.ID)
 	}
 	switch r.Status {
 	case mft.RunQueued:

@@ -27,7 +27,8 @@ import (
 // run: OpenSSH's sftp (aes128-gcm) to sshd, curl to vsftpd, rclone to
 // VersityGW; then 1,000 files of 4 KiB pulled in one run from sshd
 // against sftp's get -r. Medians of BENCH_ROUNDS (3). Neither side
-// syncs (data.sync_uploads off): equal durability.
+// syncs (data.sync_uploads off): equal durability. BENCH_ONLY=small runs
+// the small files alone.
 // Run: go test -run '^$' -bench Connections -benchtime 1x ./bench
 func BenchmarkConnections(b *testing.B) {
 	mib, _ := strconv.Atoi(os.Getenv("BENCH_MIB"))
@@ -44,7 +45,7 @@ func BenchmarkConnections(b *testing.B) {
 	cfg := apptest.Config(filepath.Join(work, "data"))
 	cfg.Data.SyncUploads = false
 	a := apptest.Start(b, cfg)
-	sshd, ftpd, s3 := testpeer.StartSSHD(b), testpeer.StartVSFTPD(b, false), testpeer.StartVersityGW(b)
+	sshd, ftpd, s3 := testpeer.StartSSHD(b), testpeer.StartVSFTPD(b, testpeer.FTPPlain), testpeer.StartVersityGW(b)
 
 	src := filepath.Join(work, "src.bin")
 	f, _ := os.Create(src)
@@ -86,6 +87,9 @@ func BenchmarkConnections(b *testing.B) {
 	for _, p := range conns {
 		if err := a.Connections.Create(ctx, p.c); err != nil {
 			b.Fatal(err)
+		}
+		if os.Getenv("BENCH_ONLY") == "small" {
+			continue
 		}
 		var dPush, cPush, dPull, cPull []float64
 		for r := range rounds {

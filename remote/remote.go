@@ -25,8 +25,8 @@ type Entry struct {
 	Dir     bool      `json:"dir,omitempty"`
 }
 
-// Store is an open connection to a remote. It is not safe for concurrent
-// use: one transfer at a time (FTP has one data connection).
+// Store is an open connection to a remote. It is safe for concurrent use
+// only where Caps says so (FTP has one control connection).
 type Store interface {
 	// List returns the entries of a folder.
 	List(ctx context.Context, dir string) ([]Entry, error)
@@ -56,6 +56,9 @@ type Caps struct {
 	AtomicRename bool
 	// Resume: Put can continue at an offset.
 	Resume bool
+	// Concurrent: calls may run at once (one SFTP session multiplexes
+	// its requests; S3 calls are independent HTTP requests).
+	Concurrent bool
 }
 
 // Info is what connecting learned: for the connection test.

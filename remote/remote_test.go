@@ -136,7 +136,7 @@ func TestSFTP_AgainstOpenSSH(t *testing.T) {
 }
 
 func TestFTP_AgainstVsftpd(t *testing.T) {
-	v := testpeer.StartVSFTPD(t, false)
+	v := testpeer.StartVSFTPD(t, testpeer.FTPPlain)
 	exercise(t, dial(t, ftpConn(v, false)))
 	// A wrong password is the server's refusal, without the password.
 	c := ftpConn(v, false)
@@ -147,7 +147,7 @@ func TestFTP_AgainstVsftpd(t *testing.T) {
 }
 
 func TestFTPS_ExplicitAgainstVsftpd(t *testing.T) {
-	v := testpeer.StartVSFTPD(t, true)
+	v := testpeer.StartVSFTPD(t, testpeer.FTPExplicit)
 	st, info, err := remote.Dial(context.Background(), ftpConn(v, true))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, v.Output())
@@ -170,6 +170,27 @@ func TestFTPS_ExplicitAgainstVsftpd(t *testing.T) {
 	// Plain FTP to a server that requires TLS is refused by the server.
 	if _, _, err := remote.Dial(context.Background(), ftpConn(v, false)); err == nil {
 		t.Fatal("a plain login was accepted where TLS is required")
+	}
+}
+
+// Implicit TLS (type ftps): TLS from the first byte, the certificate
+// pinned; a wrong pin is refused naming the certificate seen.
+func TestFTPS_ImplicitAgainstVsftpd(t *testing.T) {
+	v := testpeer.StartVSFTPD(t, testpeer.FTPImplicit)
+	c := ftpConn(v, false)
+	c.Type, c.TLSFingerprint = mft.ConnFTPS, v.CertFingerprint
+	st, info, err := remote.Dial(context.Background(), c)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, v.Output())
+	}
+	st.Close()
+	if info.Identity != v.CertFingerprint {
+		t.Fatalf("identity %q, want the certificate %q", info.Identity, v.CertFingerprint)
+	}
+	exercise(t, dial(t, c))
+	c.TLSFingerprint = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+	if _, _, err := remote.Dial(context.Background(), c); err == nil || !strings.Contains(err.Error(), v.CertFingerprint) {
+		t.Fatalf("a wrong pinned certificate: %v", err)
 	}
 }
 

@@ -141,7 +141,7 @@ func (s *s3Store) Remove(ctx context.Context, p string) error {
 // Mkdir does nothing: a folder is the prefix of the keys in it.
 func (s *s3Store) Mkdir(ctx context.Context, dir string) error { return nil }
 
-func (s *s3Store) Caps() Caps { return Caps{} }
+func (s *s3Store) Caps() Caps { return Caps{Concurrent: true} }
 
 func (s *s3Store) Close() error { return nil }
 

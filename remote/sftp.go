@@ -176,7 +176,7 @@ func (s *sftpStore) Mkdir(ctx context.Context, dir string) error {
 	return s.fail(dir, s.client.MkdirAll(s.full(dir)))
 }
 
-func (s *sftpStore) Caps() Caps { return Caps{AtomicRename: true, Resume: true} }
+func (s *sftpStore) Caps() Caps { return Caps{AtomicRename: true, Resume: true, Concurrent: true} }
 
 func (s *sftpStore) Close() error {
 	s.client.Close()

@@ -33,6 +33,7 @@ type runBody struct {
 			Input  string `json:"input"`
 			Output string `json:"output"`
 			Error  string `json:"error"`
+			Bytes  int64  `json:"bytes"`
 		} `json:"steps"`
 	} `json:"run"`
 }

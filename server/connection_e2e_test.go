@@ -21,9 +21,15 @@ import (
 // sftpConnection creates a connection to the sshd peer and returns its id.
 func (ts *testServer) sftpConnection(t *testing.T, peer *testpeer.SSHD) string {
 	t.Helper()
+	return ts.sftpConnectionAt(t, peer, peer.Port)
+}
+
+// sftpConnectionAt is sftpConnection through port (a relay to the peer).
+func (ts *testServer) sftpConnectionAt(t *testing.T, peer *testpeer.SSHD, port int) string {
+	t.Helper()
 	key, _ := json.Marshal(peer.PrivateKey)
 	r := ts.do(t, "POST", "/admin/connections", adminKey, fmt.Sprintf(`{"connection":{"name":"partner","type":"sftp","host":"127.0.0.1",
-		"port":%d,"username":%q,"private_key":%s,"host_key":%q,"base_path":%q}}`, peer.Port, peer.User, key, peer.HostKey, peer.Dir))
+		"port":%d,"username":%q,"private_key":%s,"host_key":%q,"base_path":%q}}`, port, peer.User, key, peer.HostKey, peer.Dir))
 	want(t, r, 201)
 	return ts.fieldsOf(t, r, "connection")["id"].(string)
 }
@@ -96,7 +102,7 @@ func TestConnections_PushEncryptedToSSHD(t *testing.T) {
 
 // A scheduled pull from vsftpd every second fetches each new file once.
 func TestConnections_ScheduledPullFromVsftpd(t *testing.T) {
-	peer := testpeer.StartVSFTPD(t, false)
+	peer := testpeer.StartVSFTPD(t, testpeer.FTPPlain)
 	outbox := filepath.Join(peer.Dir, "outbox")
 	os.Mkdir(outbox, 0o755)
 	os.WriteFile(filepath.Join(outbox, "a.csv"), []byte("a,1\n"), 0o644)

@@ -28,8 +28,17 @@ const (
 	FTPPassword = "depot-ftp-test-password"
 )
 
+// FTPMode is how the vsftpd peer speaks TLS.
+type FTPMode int
+
+const (
+	FTPPlain    FTPMode = iota
+	FTPExplicit         // AUTH TLS, required for logins and data
+	FTPImplicit         // TLS from the first byte (ftps)
+)
+
 // VSFTPD is vsftpd serving one local user, passive mode, plain FTP or
-// explicit FTPS with a self-signed certificate.
+// FTPS (explicit or implicit) with a self-signed certificate.
 type VSFTPD struct {
 	*Process
 	// Dir is the user's folder, the connections' base path.
@@ -38,9 +47,8 @@ type VSFTPD struct {
 	CertFingerprint string
 }
 
-// StartVSFTPD starts vsftpd on a free loopback port; withTLS turns on
-// explicit TLS (AUTH TLS), required for logins and data.
-func StartVSFTPD(tb testing.TB, withTLS bool) *VSFTPD {
+// StartVSFTPD starts vsftpd on a free loopback port speaking mode.
+func StartVSFTPD(tb testing.TB, mode FTPMode) *VSFTPD {
 	tb.Helper()
 	bin := tool(tb, "vsftpd")
 	if os.Geteuid() != 0 {
@@ -68,12 +76,15 @@ func StartVSFTPD(tb testing.TB, withTLS bool) *VSFTPD {
 		"vsftpd_log_file=" + filepath.Join(dir, "vsftpd.log"),
 	}
 	v := &VSFTPD{Dir: files}
-	if withTLS {
+	if mode != FTPPlain {
 		cert, key, fp := selfSigned(tb, dir)
 		v.CertFingerprint = fp
 		conf = append(conf, "ssl_enable=YES", "rsa_cert_file="+cert, "rsa_private_key_file="+key, "allow_anon_ssl=NO",
 			"force_local_logins_ssl=YES", "force_local_data_ssl=YES", "ssl_tlsv1=NO", "ssl_sslv2=NO", "ssl_sslv3=NO",
 			"require_ssl_reuse=YES", "ssl_ciphers=HIGH")
+		if mode == FTPImplicit {
+			conf = append(conf, "implicit_ssl=YES")
+		}
 	}
 	config := filepath.Join(dir, "vsftpd.conf")
 	os.WriteFile(config, []byte(strings.Join(conf, "\n")+"\n"), 0o600)
