@@ -34,15 +34,20 @@ func (e *Engine) runActions(ctx context.Context, a *mft.Automation, r *mft.Run) 
 			loc = l
 		}
 	}
-	x := &step{e: e, a: a, r: r, actor: systemActor(a.ID, r.Depth), user: user, bucket: bucket, now: e.Now().In(loc)}
+	x := &step{e: e, a: a, r: r, actor: systemActor(a.ID, r.Depth), user: user, bucket: bucket, now: e.Now().In(loc),
+		actions: a.Actions}
+	if a.Source.Remote() && file == "" {
+		x.actions, x.sourced = append([]mft.Action{a.Source.Download()}, a.Actions...), true
+	}
 	return x.chain(ctx, 0, file)
 }
 
 // chain runs the actions from the first on file. A download runs the
-// rest of the chain on each file it fetched.
+// rest of the chain on each file it fetched (a remote source's, on those
+// that meet the conditions).
 func (x *step) chain(ctx context.Context, first int, file string) error {
-	for i := first; i < len(x.a.Actions); i++ {
-		act := x.a.Actions[i]
+	for i := first; i < len(x.actions); i++ {
+		act := x.actions[i]
 		start := time.Now()
 		x.rec = mft.Step{Action: act.Type, Input: file}
 		var out string
@@ -59,11 +64,14 @@ func (x *step) chain(ctx context.Context, first int, file string) error {
 		if err != nil {
 			s.Error = stepError(err)
 			x.r.Steps = append(x.r.Steps, s)
-			return fmt.Errorf("actions[%d] %s: %s", i, act.Type, s.Error)
+			return fmt.Errorf("%s %s: %s", x.name(i), act.Type, s.Error)
 		}
 		x.r.Steps = append(x.r.Steps, s)
 		if act.Type == "download" {
 			for _, f := range fetched {
+				if x.sourced && i == 0 && !x.meets(ctx, f) {
+					continue
+				}
 				if err := x.chain(ctx, i+1, f); err != nil {
 					return err
 				}
@@ -73,6 +81,24 @@ func (x *step) chain(ctx context.Context, first int, file string) error {
 		file = out
 	}
 	return nil
+}
+
+// name is how a run's error names the action at i of the chain.
+func (x *step) name(i int) string {
+	switch {
+	case !x.sourced:
+		return fmt.Sprintf("actions[%d]", i)
+	case i == 0:
+		return "source"
+	}
+	return fmt.Sprintf("actions[%d]", i-1)
+}
+
+// meets reports whether a file a remote source fetched meets the
+// automation's conditions.
+func (x *step) meets(ctx context.Context, file string) bool {
+	fi, err := x.e.Files.Stat(ctx, x.actor, file)
+	return err == nil && matchFile(x.a.Conditions, fi, x.now)
 }
 
 // stepError is what a run records of a failed action: the file service's
@@ -95,6 +121,10 @@ type step struct {
 	user, bucket string
 	now          time.Time
 	rec          mft.Step // the step being run; upload and download add to it
+	// actions is the chain: the automation's, after a remote source's
+	// download when sourced.
+	actions []mft.Action
+	sourced bool
 }
 
 var errNoFile = errors.New("there is no file to work on (a delete came before, or the run has no file)")

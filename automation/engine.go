@@ -76,6 +76,9 @@ type Engine struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	partials    partials
+	// ticking holds the automations whose tick run without a file is
+	// queued or running.
+	ticking map[string]bool
 }
 
 // Open loads automations and webhooks, requeues runs a crash interrupted,
@@ -105,6 +108,7 @@ func (e *Engine) Open(ctx context.Context) error {
 	e.wake = make(chan struct{}, 1)
 	e.stopping = make(chan struct{})
 	e.entries = map[string]cron.EntryID{}
+	e.ticking = map[string]bool{}
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.cron = cron.New(cron.WithParser(parser), cron.WithLocation(time.UTC))
 	if err := e.Reload(ctx); err != nil {
@@ -131,6 +135,9 @@ func (e *Engine) Open(ctx context.Context) error {
 	e.deliveries = newQueue(func(d *mft.Delivery) time.Time { return d.NotBefore })
 	for _, r := range runs {
 		e.runs.push(r)
+		if r.Trigger == mft.TriggerSchedule && len(r.Files) == 0 {
+			e.ticking[r.Automation] = true
+		}
 	}
 	for _, d := range deliveries {
 		e.deliveries.push(d)
@@ -284,7 +291,7 @@ func (e *Engine) RunNow(ctx context.Context, a *mft.Automation, path string) (*m
 			return nil, err
 		}
 		files = []string{path}
-	case a.Source != nil:
+	case a.Source != nil && !a.Source.Remote():
 		runs := e.sourceRuns(ctx, a, mft.TriggerManual)
 		if len(runs) > 0 {
 			return runs[0], nil
@@ -303,19 +310,39 @@ func (e *Engine) RunNow(ctx context.Context, a *mft.Automation, path string) (*m
 	return r, nil
 }
 
-// tick is a schedule's firing: one run per new file of the source, or one
-// run with no file.
+// tick is a schedule's firing: one run per new file of a local source, or
+// one run with no file (a remote source's poll among them), unless the
+// previous tick's is still queued or running: a slow poll is not
+// overtaken by the next, which would fetch the same files.
 func (e *Engine) tick(id string) {
 	a := e.automation(id)
 	if a == nil {
 		return
 	}
-	if a.Source != nil {
+	if a.Source != nil && !a.Source.Remote() {
 		e.sourceRuns(e.ctx, a, mft.TriggerSchedule)
 		return
 	}
-	e.enqueueRun(e.ctx, &mft.Run{Automation: a.ID, Trigger: mft.TriggerSchedule, Status: mft.RunQueued, Attempt: 1,
-		NotBefore: e.Now(), Files: []string{}})
+	e.mu.Lock()
+	busy := e.ticking[a.ID]
+	if !busy {
+		e.ticking[a.ID] = true
+	}
+	e.mu.Unlock()
+	if busy {
+		return
+	}
+	if e.enqueueRun(e.ctx, &mft.Run{Automation: a.ID, Trigger: mft.TriggerSchedule, Status: mft.RunQueued, Attempt: 1,
+		NotBefore: e.Now(), Files: []string{}}) != nil {
+		e.ticked(a.ID)
+	}
+}
+
+// ticked notes that an automation's tick run is over.
+func (e *Engine) ticked(automation string) {
+	e.mu.Lock()
+	delete(e.ticking, automation)
+	e.mu.Unlock()
 }
 
 // sourceRuns queues a run for each file of the source that the automation
@@ -514,12 +541,16 @@ func (e *Engine) execute(r *mft.Run) {
 	default:
 		r.Status, r.Error, r.FinishedAt = mft.RunFailed, err.Error(), &done
 	}
-	if perr := e.Store.PutRun(ctx, r); perr != nil {
+	perr := e.Store.PutRun(ctx, r)
+	if perr != nil || r.Status != mft.RunQueued { // over: no next attempt
+		e.partials.drop(r.ID)
+		if r.Trigger == mft.TriggerSchedule && len(r.Files) == 0 {
+			e.ticked(r.Automation)
+		}
+	}
+	if perr != nil {
 		e.Logger.Error("automation run not stored", "run", r.ID, "err", perr)
 		return
-	}
-	if r.Status != mft.RunQueued {
-		e.partials.drop(r.ID)
 	}
 	switch r.Status {
 	case mft.RunQueued:

@@ -26,6 +26,9 @@ var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_e
 // NeedsFile reports whether an action of the automation works on a file
 // (every action but webhook), so that a run without one would fail.
 func (a *Automation) NeedsFile() bool {
+	if a.Source.Remote() { // the source fetches the files
+		return false
+	}
 	for _, act := range a.Actions {
 		switch act.Type {
 		case "webhook":
@@ -59,10 +62,28 @@ type Automation struct {
 	UpdatedAt        time.Time `json:"updated_at"`
 }
 
-// Source is the folder whose files a scheduled automation processes.
+// Source is the folder whose files a scheduled automation processes: a
+// local storage folder, or with Connection a remote folder that each
+// tick polls, fetching its new files into To (as a download action that
+// runs first: Pattern, After and MoveTo as there), and running the
+// actions on each file fetched.
 type Source struct {
-	Path      string `json:"path"`
-	Recursive bool   `json:"recursive"`
+	Path       string `json:"path"`
+	Recursive  bool   `json:"recursive"`
+	Connection string `json:"connection,omitempty"`
+	Pattern    string `json:"pattern,omitempty"`
+	To         string `json:"to,omitempty"`
+	After      string `json:"after,omitempty"`
+	MoveTo     string `json:"move_to,omitempty"`
+}
+
+// Remote reports whether the source is a connection's folder.
+func (s *Source) Remote() bool { return s != nil && s.Connection != "" }
+
+// Download is the action that fetches a remote source's new files.
+func (s *Source) Download() Action {
+	return Action{Type: "download", Connection: s.Connection, From: s.Path, Pattern: s.Pattern, Recursive: s.Recursive,
+		To: s.To, After: s.After, MoveTo: s.MoveTo}
 }
 
 // Condition decides whether a file is processed; Negate inverts it.
@@ -161,8 +182,18 @@ func (a *Automation) Validate(parseSchedule func(spec, tz string) error) error {
 	if a.Trigger != TriggerEvent && len(a.Events) > 0 {
 		return Errorf(EINVALID, "events are for trigger event")
 	}
-	if a.Source != nil {
-		if err := ValidateStoragePath("source.path", a.Source.Path); err != nil {
+	switch src := a.Source; {
+	case src.Remote():
+		d := src.Download()
+		if err := d.validateAs("source"); err != nil {
+			return err
+		}
+		src.Pattern = d.Pattern
+	case src != nil:
+		if src.Pattern != "" || src.To != "" || src.After != "" || src.MoveTo != "" {
+			return Errorf(EINVALID, "source: pattern, to, after and move_to are for a connection's folder (source.connection); a local source takes path and recursive")
+		}
+		if err := ValidateStoragePath("source.path", src.Path); err != nil {
 			return err
 		}
 	}
@@ -172,7 +203,7 @@ func (a *Automation) Validate(parseSchedule func(spec, tz string) error) error {
 		}
 	}
 	for i := range a.Actions {
-		if err := a.Actions[i].validate(i); err != nil {
+		if err := a.Actions[i].validateAs(fmt.Sprintf("actions[%d]", i)); err != nil {
 			return err
 		}
 	}
@@ -210,8 +241,16 @@ func (c *Condition) validate(i int) error {
 	return nil
 }
 
-func (a *Action) validate(i int) error {
-	field := fmt.Sprintf("actions[%d]", i)
+// fromField names a download's remote folder: from, or a source's path.
+func fromField(field string) string {
+	if field == "source" {
+		return "source.path"
+	}
+	return field + ".from"
+}
+
+// validateAs checks an action, naming it field in messages.
+func (a *Action) validateAs(field string) error {
 	switch a.Type {
 	case "webhook":
 		u, err := url.Parse(a.URL)
@@ -250,7 +289,7 @@ func (a *Action) validate(i int) error {
 		case !strings.HasPrefix(a.Connection, "conn_"):
 			return Errorf(EINVALID, "%s.connection is required for download: a connection id (conn_…)", field)
 		case strings.Contains(a.From, ".."):
-			return Errorf(EINVALID, "%s.from may not contain \"..\"", field)
+			return Errorf(EINVALID, "%s may not contain \"..\"", fromField(field))
 		case a.To == "" || !strings.HasPrefix(a.To, "/"):
 			return Errorf(EINVALID, "%s.to is required for download: the local folder, an absolute path", field)
 		case a.After != "" && a.After != "delete" && a.After != "move":

@@ -100,12 +100,15 @@ func TestConnections_PushEncryptedToSSHD(t *testing.T) {
 	}
 }
 
-// A scheduled pull from vsftpd every second fetches each new file once.
+// A scheduled automation whose source is a folder on vsftpd polls it
+// every second: each new file is fetched once, and the actions run on the
+// fetched files that meet the conditions.
 func TestConnections_ScheduledPullFromVsftpd(t *testing.T) {
 	peer := testpeer.StartVSFTPD(t, testpeer.FTPPlain)
 	outbox := filepath.Join(peer.Dir, "outbox")
 	os.Mkdir(outbox, 0o755)
 	os.WriteFile(filepath.Join(outbox, "a.csv"), []byte("a,1\n"), 0o644)
+	os.WriteFile(filepath.Join(outbox, "t.csv"), []byte("t"), 0o644)
 	os.WriteFile(filepath.Join(outbox, "skip.txt"), []byte("no"), 0o644)
 	ts := MustOpenServer(t)
 	r := ts.do(t, "POST", "/admin/connections", adminKey, fmt.Sprintf(`{"connection":{"name":"ftp partner","type":"ftp","host":"127.0.0.1",
@@ -113,24 +116,36 @@ func TestConnections_ScheduledPullFromVsftpd(t *testing.T) {
 	want(t, r, 201)
 	conn := ts.fieldsOf(t, r, "connection")["id"].(string)
 	want(t, ts.do(t, "POST", "/api/folders", adminKey, `{"path":"/shared/inbox"}`), 201)
+	// A local source takes no remote fields; a remote one needs its folder.
+	r = ts.do(t, "POST", "/admin/automations", adminKey, `{"automation":{"name":"x","trigger":"schedule","schedule":"@every 1s",
+		"source":{"path":"/shared/inbox","to":"/shared/x"},"actions":[{"type":"delete"}]}}`)
+	want(t, r, 422)
+	r = ts.do(t, "POST", "/admin/automations", adminKey, `{"automation":{"name":"x","trigger":"schedule","schedule":"@every 1s",
+		"source":{"connection":"`+conn+`","path":"/outbox"},"actions":[{"type":"delete"}]}}`)
+	if want(t, r, 422); !strings.Contains(r.body, "source.to") {
+		t.Fatalf("a remote source without to: %s", r.body)
+	}
+	// The source polls the FTP folder every second; the files it fetches
+	// that are larger than 2 bytes are copied to the archive.
 	id := ts.createAutomation(t, `{"automation":{"name":"pull","trigger":"schedule","schedule":"@every 1s",
-		"actions":[{"type":"download","connection":"`+conn+`","from":"/outbox","pattern":"*.csv","to":"/shared/inbox"}]}}`)
+		"source":{"connection":"`+conn+`","path":"/outbox","pattern":"*.csv","to":"/shared/inbox"},
+		"conditions":[{"type":"size","min":3}],"actions":[{"type":"copy","to":"/shared/archive/"}]}}`)
 
-	waitFile := func(name, content string) {
+	waitFile := func(path, content string) {
 		for {
-			got := ts.do(t, "GET", "/api/files/content?path=/shared/inbox/"+name, adminKey, "")
+			got := ts.do(t, "GET", "/api/files/content?path="+path, adminKey, "")
 			if got.status == 200 {
 				if got.body != content {
-					t.Fatalf("%s has %q", name, got.body)
+					t.Fatalf("%s has %q", path, got.body)
 				}
 				return
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	waitFile("a.csv", "a,1\n")
+	waitFile("/shared/archive/a.csv", "a,1\n")
 	os.WriteFile(filepath.Join(outbox, "b.csv"), []byte("b,2\n"), 0o644)
-	waitFile("b.csv", "b,2\n")
+	waitFile("/shared/archive/b.csv", "b,2\n")
 	// Two more ticks after b arrived: neither fetches anything again.
 	n := len(ts.runs(t, id))
 	for len(ts.runs(t, id)) < n+2 {
@@ -139,11 +154,22 @@ func TestConnections_ScheduledPullFromVsftpd(t *testing.T) {
 	ts.app.AuditLog.Flush()
 	r = ts.do(t, "GET", "/admin/audit?event=file.uploaded&path=/shared/inbox", adminKey, "")
 	want(t, r, 200)
-	if a, b := strings.Count(r.body, "/shared/inbox/a.csv"), strings.Count(r.body, "/shared/inbox/b.csv"); a != 1 || b != 1 {
-		t.Fatalf("a.csv fetched %d times, b.csv %d times, want once each: %s", a, b, r.body)
+	for _, name := range []string{"a.csv", "b.csv", "t.csv"} {
+		if n := strings.Count(r.body, "/shared/inbox/"+name); n != 1 {
+			t.Fatalf("%s fetched %d times, want once: %s", name, n, r.body)
+		}
 	}
 	if got := ts.do(t, "GET", "/api/files/stat?path=/shared/inbox/skip.txt", adminKey, ""); got.status != 404 {
 		t.Fatal("a file outside the pattern was fetched")
+	}
+	// t.csv was fetched but is below the size condition: not archived.
+	if got := ts.do(t, "GET", "/api/files/stat?path=/shared/archive/t.csv", adminKey, ""); got.status != 404 {
+		t.Fatal("a file that fails the conditions went through the actions")
+	}
+	for _, run := range ts.runs(t, id) {
+		if run.Run.Status == "failed" {
+			t.Fatalf("a poll failed: %s", run.Run.Error)
+		}
 	}
 }
 
