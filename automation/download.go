@@ -187,24 +187,22 @@ func (d *puller) receive(ctx context.Context, w wanted, up *files.Pending, pk st
 		return 0, keep(err)
 	}
 	defer rc.Close()
-	buf := recvBuf.Get().(*[]byte)
-	defer recvBuf.Put(buf)
 	var n int64
-	for {
-		m, rerr := rc.Read(*buf)
-		if m > 0 {
-			if _, err := up.WriteAt((*buf)[:m], offset+n); err != nil {
+	for p := range readAhead(rc, w.e.Size-offset) {
+		if p.n > 0 && err == nil {
+			if _, err = up.WriteAt((*p.buf)[:p.n], offset+n); err != nil {
 				up.Abort()
-				return n, err
+				rc.Close() // ends the reader, whose parts are drained
 			}
-			n += int64(m)
+			n += int64(p.n)
 		}
-		if rerr == io.EOF {
-			break
+		recvBuf.Put(p.buf)
+		if p.err != nil && err == nil {
+			err = keep(p.err)
 		}
-		if rerr != nil {
-			return n, keep(rerr)
-		}
+	}
+	if err != nil {
+		return n, err
 	}
 	if got := offset + n; got != w.e.Size {
 		up.Abort()
@@ -215,6 +213,45 @@ func (d *puller) receive(ctx context.Context, w wanted, up *files.Pending, pk st
 
 // recvBuf holds the buffers downloads copy through.
 var recvBuf = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// part is what readAhead read: n bytes in buf, then err (never io.EOF).
+type part struct {
+	buf *[]byte
+	n   int
+	err error
+}
+
+// readAhead reads r in 1 MiB parts in its own goroutine, two parts ahead,
+// so that the network is read while the part before is hashed and
+// written; a file of at most one part (size, as listed) is read in place. The channel
+// closes at the end of r or after a part with an error.
+func readAhead(r io.Reader, size int64) <-chan part {
+	ch := make(chan part, 2)
+	read := func() {
+		defer close(ch)
+		for {
+			buf := recvBuf.Get().(*[]byte)
+			n, err := io.ReadFull(r, *buf)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				ch <- part{buf, n, nil}
+				return
+			}
+			ch <- part{buf, n, err}
+			if err != nil {
+				return
+			}
+		}
+	}
+	if size <= 1<<20 {
+		// At most two parts (the file, and what it grew by since it was
+		// listed, which the caller refuses) fit the channel.
+		r = io.LimitReader(r, size+1)
+		read()
+		return ch
+	}
+	go read()
+	return ch
+}
 
 // after deletes or moves the fetched remote file as the action asks.
 func (d *puller) after(ctx context.Context, w wanted) error {
