@@ -25,6 +25,12 @@ func renameat(oldDir *os.File, oldName string, newDir *os.File, newName string, 
 	return unix.Renameat2(int(oldDir.Fd()), oldName, int(newDir.Fd()), newName, flags)
 }
 
+// exchangeat swaps oldName in oldDir and newName in newDir atomically;
+// both must exist.
+func exchangeat(oldDir *os.File, oldName string, newDir *os.File, newName string) error {
+	return unix.Renameat2(int(oldDir.Fd()), oldName, int(newDir.Fd()), newName, unix.RENAME_EXCHANGE)
+}
+
 // startWriteback asks the kernel to start writing a range of f to disk
 // without waiting; a failure only means the final fsync does the work.
 func startWriteback(f *os.File, off, n int64) {

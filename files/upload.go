@@ -100,6 +100,11 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 		close(hashed)
 	}()
 	start, flushed := lw.n, int64(0)
+	var wb *writeback // for a synced upload: its fsync then waits for the tail
+	if lw.sync {
+		wb = newWriteback(f)
+		defer wb.stop()
+	}
 	var err error
 	for {
 		buf := <-free
@@ -119,8 +124,8 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 			}
 			lw.n += int64(n)
 			hashq <- unit{buf, n}
-			if written := lw.n - start; written-flushed >= writebackEvery {
-				startWriteback(f, flushed, written-flushed)
+			if written := lw.n - start; wb != nil && written-flushed >= writebackEvery {
+				wb.upTo(written)
 				flushed = written
 			}
 		} else {
@@ -413,6 +418,11 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 		return err
 	}
 	defer dir.Close()
+	if overwrite && !sync {
+		if done, err := s.swapIn(dir, stagingName, path.Base(name)); done || err != nil {
+			return err
+		}
+	}
 	if err := renameat(s.tmp, stagingName, dir, path.Base(name), !overwrite); err != nil {
 		return err
 	}
@@ -420,6 +430,29 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 		return nil
 	}
 	return dir.Sync()
+}
+
+// swapIn publishes an unsynced staging file over an existing file by
+// exchanging the two, and removes the old one from data/tmp behind the
+// answer. A rename over an existing file would make ext4 (auto_da_alloc)
+// write the new file back at once, in the answer's time: 0.4 s for 1 GiB
+// here. A synced upload is on disk already and takes the rename. It
+// reports false, and changes nothing, when there is no file to replace
+// (or the filesystem cannot exchange): the caller renames.
+func (s *Service) swapIn(dir *os.File, stagingName, base string) (bool, error) {
+	if err := exchangeat(s.tmp, stagingName, dir, base); err != nil {
+		return false, nil
+	}
+	if fi, err := s.tmpRoot.Lstat(stagingName); err != nil || !fi.Mode().IsRegular() {
+		// A folder (or something else) took the name since it was checked:
+		// put it back.
+		if err := exchangeat(s.tmp, stagingName, dir, base); err != nil {
+			return true, err
+		}
+		return true, mft.Errorf(mft.ECONFLICT, "%s is no longer a file.", base)
+	}
+	go s.tmpRoot.Remove(stagingName)
+	return true, nil
 }
 
 // Space returns the size of the actor's space and what is free in it: the
