@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"depot/app"
 	"depot/files"
@@ -283,5 +284,64 @@ func TestPending_OutOfOrderWritesPublishOnCommit(t *testing.T) {
 	p.Abort()
 	if fi, err := a.Files.Stat(ctx, joe, "/upload.bin"); err != nil || fi.Size != int64(len(data)) {
 		t.Fatalf("after an aborted replacement: %+v %v", fi, err)
+	}
+}
+
+// An unsynced upload over an existing file swaps the two: the path shows
+// the new content at once, a reader of the old file keeps reading it,
+// usage counts the new size, and the old file leaves data/tmp.
+func TestReplace_UnsyncedSwapsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := apptest.Config(dir)
+	cfg.Data.SyncUploads = false
+	a := apptest.Start(t, cfg)
+	ctx := context.Background()
+	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	v1, v2 := bytes.Repeat([]byte("1"), 300<<10), bytes.Repeat([]byte("2"), 100<<10)
+	if _, err := upload(t, a, joe, "/a.bin", v1); err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := a.Files.Open(ctx, joe, "/a.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	fi, err := upload(t, a, joe, "/a.bin", v2)
+	if err != nil || fi.SHA256 != sum(v2) || fi.Size != int64(len(v2)) {
+		t.Fatalf("replacement: %+v %v", fi, err)
+	}
+	cur, _, err := a.Files.Open(ctx, joe, "/a.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := new(bytes.Buffer)
+	got.ReadFrom(cur)
+	cur.Close()
+	if !bytes.Equal(got.Bytes(), v2) {
+		t.Fatalf("the path reads %d bytes of the old or mixed content", got.Len())
+	}
+	got.Reset()
+	got.ReadFrom(old)
+	if !bytes.Equal(got.Bytes(), v1) {
+		t.Fatal("a reader of the replaced file lost its content")
+	}
+	if n := usage(t, a, "/users/joe"); n != int64(len(v2)) {
+		t.Fatalf("usage %d, want %d", n, len(v2))
+	}
+	for {
+		entries, err := os.ReadDir(filepath.Join(dir, "tmp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := 0
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				left++
+			}
+		}
+		if left == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
