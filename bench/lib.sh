@@ -16,3 +16,24 @@ start_depot() {
 	pid=$!
 	until curl -fs "$url/healthz" >/dev/null; do sleep 0.1; done
 }
+
+# bench_base sets $base, where a script's files go: BENCH_DIR (default
+# /var/tmp), or with BENCH_FS=ext4 (as root) a fresh ext4 in an image file
+# there, inode tables initialized, loop-mounted without discard;
+# bench_base_cleanup unmounts and removes it.
+img= mnt=
+bench_base() {
+	base=${BENCH_DIR:-/var/tmp}
+	if [ "${BENCH_FS:-}" = ext4 ]; then
+		img=$(mktemp -p "$base" depot-bench.XXXXXX.img)
+		truncate -s 48G "$img"
+		mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img"
+		mnt=$(mktemp -d)
+		mount -o loop,nodiscard "$img" "$mnt"
+		base=$mnt
+	fi
+}
+bench_base_cleanup() {
+	if [ -n "$mnt" ]; then umount "$mnt" && rmdir "$mnt"; fi
+	if [ -n "$img" ]; then rm -f "$img"; fi
+}

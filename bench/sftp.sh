@@ -25,26 +25,17 @@ cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3} sizes=${SIZES:-256 1024} rss_mib=${RSS_MIB:-1024} only=${ONLY:-}
 requests=${REQUESTS:-default 32768} ciphers=${CIPHERS:-aes128-gcm@openssh.com default}
 command -v sftp >/dev/null && test -x /usr/sbin/sshd || { echo "needs openssh-client and openssh-server"; exit 1; }
-base=${BENCH_DIR:-/var/tmp} img= mnt=
+. bench/lib.sh
 cleanup() {
 	jobs -p | xargs -r kill 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$work"
-	if [ -n "$mnt" ]; then umount "$mnt" && rmdir "$mnt"; fi
-	if [ -n "$img" ]; then rm -f "$img"; fi
+	bench_base_cleanup
 }
 trap cleanup EXIT
-if [ "${BENCH_FS:-}" = ext4 ]; then
-	img=$(mktemp -p "$base" depot-bench.XXXXXX.img)
-	truncate -s 48G "$img"
-	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$img"
-	mnt=$(mktemp -d)
-	mount -o loop "$img" "$mnt"
-	base=$mnt
-fi
+bench_base
 work=$(mktemp -d -p "$base")
 spid=
-. bench/lib.sh
 go build -o "$work/depot" .
 ssh-keygen -q -t ed25519 -N '' -f "$work/key"
 dport=$(free_port) oport=$(free_port)

@@ -28,25 +28,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-5} mib=${MIB:-1024} sftp_mib=${SFTP_MIB:-256} only=${ONLY:-}
-base=${BENCH_DIR:-/var/tmp} img= mnt=
+. bench/lib.sh
 cleanup() {
 	jobs -p | xargs -r kill 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$work"
-	if [ -n "$mnt" ]; then umount "$mnt" && rmdir "$mnt"; fi
-	if [ -n "$img" ]; then rm -f "$img"; fi
+	bench_base_cleanup
 }
 trap cleanup EXIT
-if [ "${BENCH_FS:-}" = ext4 ]; then
-	img=$(mktemp -p "$base" depot-bench.XXXXXX.img)
-	truncate -s 48G "$img"
-	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img"
-	mnt=$(mktemp -d)
-	mount -o loop,nodiscard "$img" "$mnt"
-	base=$mnt
-fi
+bench_base
 work=$(mktemp -d -p "$base")
-. bench/lib.sh
 go build -o "$work/depot" .
 ssh-keygen -q -t ed25519 -N '' -f "$work/key"
 secs() { local s=$EPOCHREALTIME; "$@" >/dev/null; echo "$EPOCHREALTIME - $s" | bc -l; }
