@@ -2,8 +2,8 @@ package automation
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 	"sync"
@@ -174,83 +174,35 @@ func (d *puller) file(ctx context.Context, w wanted) (bool, error) {
 // refuses (quota, size), it is dropped.
 func (d *puller) receive(ctx context.Context, w wanted, up *files.Pending, pk string) (int64, error) {
 	offset := up.Size()
-	if offset > w.e.Size {
-		up.Truncate(0)
+	if offset > w.e.Size { // left by an attempt that read past the listed size
+		if err := up.Truncate(0); err != nil {
+			up.Abort()
+			return 0, err
+		}
 		offset = 0
-	}
-	keep := func(err error) error {
-		d.x.e.partials.keep(pk, up)
-		return remote.Failed(d.c, "reading /"+w.remote, err)
 	}
 	rc, err := d.st.Get(ctx, w.remote, offset)
 	if err != nil {
-		return 0, keep(err)
+		return 0, d.keep(pk, up, w, err)
 	}
 	defer rc.Close()
-	var n int64
-	for p := range readAhead(rc, w.e.Size-offset) {
-		if p.n > 0 && err == nil {
-			if _, err = up.WriteAt((*p.buf)[:p.n], offset+n); err != nil {
-				up.Abort()
-				rc.Close() // ends the reader, whose parts are drained
-			}
-			n += int64(p.n)
-		}
-		recvBuf.Put(p.buf)
-		if p.err != nil && err == nil {
-			err = keep(p.err)
-		}
+	n, err := up.Append(rc, w.e.Size-offset)
+	switch {
+	case errors.As(err, new(*files.ReadError)):
+		return n, d.keep(pk, up, w, err)
+	case err == nil && offset+n != w.e.Size:
+		err = mft.Errorf(mft.EUNAVAILABLE, "%s: /%s had %d bytes when listed and %d when read; it is fetched again on the next run", d.c.Name, w.remote, w.e.Size, offset+n)
 	}
 	if err != nil {
-		return n, err
-	}
-	if got := offset + n; got != w.e.Size {
 		up.Abort()
-		return n, mft.Errorf(mft.EUNAVAILABLE, "%s: /%s had %d bytes when listed and %d when read; it is fetched again on the next run", d.c.Name, w.remote, w.e.Size, got)
 	}
-	return n, nil
+	return n, err
 }
 
-// recvBuf holds the buffers downloads copy through.
-var recvBuf = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
-// part is what readAhead read: n bytes in buf, then err (never io.EOF).
-type part struct {
-	buf *[]byte
-	n   int
-	err error
-}
-
-// readAhead reads r in 1 MiB parts in its own goroutine, two parts ahead,
-// so that the network is read while the part before is hashed and
-// written; a file of at most one part (size, as listed) is read in place. The channel
-// closes at the end of r or after a part with an error.
-func readAhead(r io.Reader, size int64) <-chan part {
-	ch := make(chan part, 2)
-	read := func() {
-		defer close(ch)
-		for {
-			buf := recvBuf.Get().(*[]byte)
-			n, err := io.ReadFull(r, *buf)
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				ch <- part{buf, n, nil}
-				return
-			}
-			ch <- part{buf, n, err}
-			if err != nil {
-				return
-			}
-		}
-	}
-	if size <= 1<<20 {
-		// At most two parts (the file, and what it grew by since it was
-		// listed, which the caller refuses) fit the channel.
-		r = io.LimitReader(r, size+1)
-		read()
-		return ch
-	}
-	go read()
-	return ch
+// keep holds up for the run's next attempt after the remote failed.
+func (d *puller) keep(pk string, up *files.Pending, w wanted, err error) error {
+	d.x.e.partials.keep(pk, up)
+	return remote.Failed(d.c, "reading /"+w.remote, err)
 }
 
 // after deletes or moves the fetched remote file as the action asks.

@@ -37,3 +37,12 @@ bench_base_cleanup() {
 	if [ -n "$mnt" ]; then umount "$mnt" && rmdir "$mnt"; fi
 	if [ -n "$img" ]; then rm -f "$img"; fi
 }
+
+# bench_cleanup (trap bench_cleanup EXIT) stops the script's servers and
+# removes $work and the filesystem bench_base made.
+bench_cleanup() {
+	jobs -p | xargs -r kill 2>/dev/null
+	wait 2>/dev/null
+	[ -z "${work:-}" ] || rm -rf "$work"
+	bench_base_cleanup
+}

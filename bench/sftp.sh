@@ -26,13 +26,7 @@ rounds=${ROUNDS:-3} sizes=${SIZES:-256 1024} rss_mib=${RSS_MIB:-1024} only=${ONL
 requests=${REQUESTS:-default 32768} ciphers=${CIPHERS:-aes128-gcm@openssh.com default}
 command -v sftp >/dev/null && test -x /usr/sbin/sshd || { echo "needs openssh-client and openssh-server"; exit 1; }
 . bench/lib.sh
-cleanup() {
-	jobs -p | xargs -r kill 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$work"
-	bench_base_cleanup
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 bench_base
 work=$(mktemp -d -p "$base")
 spid=

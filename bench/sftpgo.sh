@@ -29,13 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-5} mib=${MIB:-1024} sftp_mib=${SFTP_MIB:-256} only=${ONLY:-}
 . bench/lib.sh
-cleanup() {
-	jobs -p | xargs -r kill 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$work"
-	bench_base_cleanup
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 bench_base
 work=$(mktemp -d -p "$base")
 go build -o "$work/depot" .

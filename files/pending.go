@@ -33,8 +33,9 @@ type Pending struct {
 	rehash bool // a hashed range was written again
 	done   bool
 	// flushed is how far the file was handed to the disk (see
-	// writebackEvery).
+	// writebackEvery), by wb once started.
 	flushed int64
+	wb      *writeback
 	resumed bool // started from an existing file's content
 	// atime and mtime, when set, are given to the file once published.
 	atime, mtime time.Time
@@ -126,12 +127,9 @@ func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
 		p.lw.h.Write(b)
 		p.hashed = end
 		p.catchUp()
-		from, to := p.writeback()
+		p.writeback()
 		p.mu.Unlock()
 		n, err := p.f.WriteAt(b, off)
-		if to > from {
-			startWriteback(p.f, from, to-from)
-		}
 		return n, fsError(err, p.t.client)
 	}
 	p.mu.Unlock()
@@ -150,22 +148,32 @@ func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
 	}
 	p.ahead[off] = max(p.ahead[off], end)
 	p.catchUp()
-	if from, to := p.writeback(); to > from {
-		startWriteback(p.f, from, to-from)
-	}
+	p.writeback()
 	return n, nil
 }
 
-// writeback returns the range to hand to the disk now: every
-// writebackEvery bytes of the hashed (so completely written, but for the
-// write in progress, whose pages the kernel skips until they are dirty)
-// prefix. p.mu is held.
-func (p *Pending) writeback() (from, to int64) {
+// writeback hands the hashed (so completely written, but for the write in
+// progress, whose pages the kernel skips until they are dirty) prefix to
+// the disk every writebackEvery bytes, synced upload or not: the client
+// may ask for a sync at the end. p.mu is held.
+func (p *Pending) writeback() {
 	if p.hashed-p.flushed < writebackEvery {
-		return 0, 0
+		return
 	}
-	from, p.flushed = p.flushed, p.hashed
-	return from, p.hashed
+	if p.wb == nil {
+		p.wb = newWriteback(p.f)
+	}
+	p.wb.upTo(p.hashed)
+	p.flushed = p.hashed
+}
+
+// stopWriteback ends the writeback before the file is closed. p.mu is
+// held.
+func (p *Pending) stopWriteback() {
+	if p.wb != nil {
+		p.wb.stop()
+		p.wb = nil
+	}
 }
 
 // catchUp hashes, from the file, the ranges written ahead that now follow
@@ -231,6 +239,7 @@ func (p *Pending) Commit() (mft.FileInfo, error) {
 		return mft.FileInfo{}, mft.Errorf(mft.ECONFLICT, "The upload of %s is already finished.", p.t.client)
 	}
 	p.done = true
+	p.stopWriteback()
 	defer p.root.Close()
 	if p.rehash || p.hashed != p.size { // overwritten or overlapping: hash it all from disk
 		p.lw.h.Reset()
@@ -264,6 +273,7 @@ func (p *Pending) Abort() {
 		return
 	}
 	p.done = true
+	p.stopWriteback()
 	p.s.dropStaging(p.f, p.name)
 	p.root.Close()
 }

@@ -3,8 +3,10 @@ package files_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -343,5 +345,56 @@ func TestReplace_UnsyncedSwapsTheFile(t *testing.T) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// brokenReader gives n bytes of data, then fails as a dropped connection.
+type brokenReader struct {
+	data []byte
+	n    int
+}
+
+func (b *brokenReader) Read(p []byte) (int, error) {
+	if b.n == 0 {
+		return 0, errors.New("connection reset by peer")
+	}
+	m := copy(p[:min(len(p), b.n)], b.data)
+	b.data, b.n = b.data[m:], b.n-m
+	return m, nil
+}
+
+// Append continues an upload after its reader broke (a *ReadError, the
+// upload still open), publishes the whole file with its sha256, and
+// refuses bytes beyond a limit with the limit's error, not a ReadError.
+func TestPending_AppendAfterABrokenReader(t *testing.T) {
+	a := apptest.Start(t, nil)
+	ctx := context.Background()
+	joe := apptest.Actor(apptest.AddUser(t, a, "joe", func(u *mft.User) { u.QuotaMB = 4 }))
+	data := make([]byte, 3<<20+12345)
+	rand.Read(data)
+	p, err := a.Files.Create(ctx, joe, "/night.bin", files.UploadOptions{Overwrite: true, Size: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.Append(&brokenReader{data: data, n: 1<<20 + 7}, -1)
+	if !errors.As(err, new(*files.ReadError)) || n != 1<<20+7 || p.Size() != n {
+		t.Fatalf("a broken reader: %d bytes, %v; size %d", n, err, p.Size())
+	}
+	rest := data[p.Size():]
+	if n, err := p.Append(bytes.NewReader(rest), int64(len(rest))); err != nil || n != int64(len(rest)) {
+		t.Fatalf("the rest: %d bytes, %v", n, err)
+	}
+	fi, err := p.Commit()
+	if err != nil || fi.SHA256 != sum(data) || fi.Size != int64(len(data)) {
+		t.Fatalf("published %+v, %v; want %d bytes with sha256 %s", fi, err, len(data), sum(data))
+	}
+	// 3 MiB more do not fit in joe's 4 MB: the quota's refusal.
+	q, err := a.Files.Create(ctx, joe, "/more.bin", files.UploadOptions{Overwrite: true, Size: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Abort()
+	if _, err := q.Append(bytes.NewReader(data), -1); mft.ErrorCode(err) != mft.EQUOTA || errors.As(err, new(*files.ReadError)) {
+		t.Fatalf("over the quota: %v, want EQUOTA", err)
 	}
 }

@@ -41,7 +41,9 @@ type limitWriter struct {
 	maxSize int64 // file size limit, 0 = none
 	quota   int64 // bytes left in the quota, -1 = none
 	oldSize int64 // size of the file being replaced
-	h       hash.Hash
+	// replaces: a file was at the target when the upload began.
+	replaces bool
+	h        hash.Hash
 	// sync makes the upload durable before it is published: the file and
 	// its folder are synced.
 	sync bool
@@ -100,11 +102,7 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 		close(hashed)
 	}()
 	start, flushed := lw.n, int64(0)
-	var wb *writeback // for a synced upload: its fsync then waits for the tail
-	if lw.sync {
-		wb = newWriteback(f)
-		defer wb.stop()
-	}
+	var wb *writeback // started once a synced upload has writebackEvery bytes
 	var err error
 	for {
 		buf := <-free
@@ -124,7 +122,12 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 			}
 			lw.n += int64(n)
 			hashq <- unit{buf, n}
-			if written := lw.n - start; wb != nil && written-flushed >= writebackEvery {
+			// A synced upload's fsync then only waits for the tail; an
+			// unsynced one leaves its pages to the kernel.
+			if written := lw.n - start; lw.sync && written-flushed >= writebackEvery {
+				if wb == nil {
+					wb = newWriteback(f)
+				}
 				wb.upTo(written)
 				flushed = written
 			}
@@ -144,6 +147,9 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 			err = rerr
 			break
 		}
+	}
+	if wb != nil {
+		wb.stop()
 	}
 	close(hashq)
 	<-hashed
@@ -209,7 +215,7 @@ func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *o
 		fi, err = staging.Stat()
 	}
 	if err == nil {
-		err = s.commit(root, staging, stagingName, name, overwrite, lw.sync)
+		err = s.commit(root, staging, stagingName, name, overwrite, lw.replaces && !lw.sync, lw.sync)
 	}
 	if err != nil {
 		s.dropStaging(staging, stagingName)
@@ -259,6 +265,7 @@ func (s *Service) checkUpload(ctx context.Context, a Actor, t target, root *os.R
 		return nil, mft.Errorf(mft.ENOTFOUND, "The folder %s does not exist.", path.Dir(t.client))
 	}
 	var oldSize int64
+	replaces := false
 	if fi, err := root.Lstat(name); err == nil {
 		switch {
 		case fi.IsDir():
@@ -269,13 +276,13 @@ func (s *Service) checkUpload(ctx context.Context, a Actor, t target, root *os.R
 		if err := t.need(mft.PermOverwrite); err != nil {
 			return nil, err
 		}
-		oldSize = fi.Size()
+		oldSize, replaces = fi.Size(), true
 	}
 	lw, err := s.limits(ctx, a, t, oldSize)
 	if err != nil {
 		return nil, err
 	}
-	lw.oldSize = oldSize
+	lw.oldSize, lw.replaces = oldSize, replaces
 	if err := lw.check(opts.Size); err != nil { // -1 (unknown) breaks no limit
 		return nil, err
 	}
@@ -408,8 +415,9 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 }
 
 // commit closes the staging file, renames it to name inside root (refusing
-// to replace unless overwrite) and, with sync, syncs the folder.
-func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name string, overwrite, sync bool) error {
+// to replace unless overwrite; exchanging it with the file there with swap)
+// and, with sync, syncs the folder.
+func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name string, overwrite, swap, sync bool) error {
 	if err := staging.Close(); err != nil {
 		return err
 	}
@@ -418,7 +426,7 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 		return err
 	}
 	defer dir.Close()
-	if overwrite && !sync {
+	if swap {
 		if done, err := s.swapIn(dir, stagingName, path.Base(name)); done || err != nil {
 			return err
 		}
@@ -437,7 +445,7 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 // answer. A rename over an existing file would make ext4 (auto_da_alloc)
 // write the new file back at once, in the answer's time: 0.4 s for 1 GiB
 // here. A synced upload is on disk already and takes the rename. It
-// reports false, and changes nothing, when there is no file to replace
+// reports false, and changes nothing, when the file it replaces is gone
 // (or the filesystem cannot exchange): the caller renames.
 func (s *Service) swapIn(dir *os.File, stagingName, base string) (bool, error) {
 	if err := exchangeat(s.tmp, stagingName, dir, base); err != nil {

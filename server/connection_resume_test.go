@@ -24,10 +24,18 @@ func resumed(t *testing.T, ts *testServer, id string, cut *testpeer.Cutter, acti
 	if r.Status != "succeeded" || r.Attempt != 2 || cut.Cuts.Load() != 1 {
 		t.Fatalf("run %s on attempt %d (error %q) after %d broken connections, want succeeded on 2 after 1", r.Status, r.Attempt, r.Error, cut.Cuts.Load())
 	}
+	found := false
 	for _, s := range r.Steps {
-		if s.Action == action && (s.Bytes <= 0 || s.Bytes >= resumeSize) {
+		if s.Action != action {
+			continue
+		}
+		found = true
+		if s.Bytes <= 0 || s.Bytes >= resumeSize {
 			t.Fatalf("the second attempt's %s moved %d bytes of %d: it did not resume", action, s.Bytes, resumeSize)
 		}
+	}
+	if !found {
+		t.Fatalf("the run records no %s step: %+v", action, r.Steps)
 	}
 }
 
