@@ -2,25 +2,18 @@ package automation
 
 import (
 	"context"
-	"io"
 	"path"
+	"strconv"
 	"strings"
 
 	"depot/mft"
 	"depot/remote"
 )
 
-// resumeRewind is how far before the end of what a broken upload left
-// the next attempt starts again: the SFTP client keeps up to 2 MiB of
-// writes in flight, and a server that applied them out of order before
-// the break may have left a hole in that last stretch.
-const resumeRewind = 4 << 20
-
 // upload sends file to the action's connection at to (placeholders; a
 // trailing / keeps the name): under a temporary name renamed when whole
-// where the remote renames atomically, continuing a temporary file a
-// broken attempt left where it can resume, and checked for its size
-// afterwards. Without keep_original the local file is removed.
+// where the remote renames atomically, continuing what a broken attempt
+// of the run left (remote.Send), and checked for its size afterwards. Without keep_original the local file is removed.
 func (x *step) upload(ctx context.Context, act mft.Action, file string) (string, error) {
 	to := x.expand(act.To, file)
 	if strings.HasSuffix(to, "/") {
@@ -46,18 +39,21 @@ func (x *step) upload(ctx context.Context, act mft.Action, file string) (string,
 			return "", remote.Failed(c, "creating /"+dir, err)
 		}
 	}
-	caps, tmp := st.Caps(), to
-	if caps.AtomicRename {
-		// One name per run: a retry of this run finds what it left.
-		tmp = path.Join(path.Dir(to), "."+path.Base(to)+"."+x.r.ID+".part")
+	tmp := to
+	if st.Caps().AtomicRename {
+		// One name per run and version of the file: a retry of this run
+		// finds what it left, a file made again (a new encryption) does not.
+		v := strconv.FormatInt(fi.ModifiedAt.UnixNano(), 36) + strconv.FormatInt(fi.Size, 36)
+		tmp = path.Join(path.Dir(to), "."+path.Base(to)+"."+x.r.ID+"-"+v+".part")
 	}
-	var offset int64
-	if caps.Resume {
-		if e, err := st.Stat(ctx, tmp); err == nil && e.Size > resumeRewind && e.Size < fi.Size {
-			offset = e.Size - resumeRewind
-		}
+	// Until it is renamed, what this upload leaves is the run's to
+	// discard if the run fails for good; one an earlier attempt left
+	// for another version of the file goes now.
+	lk := x.r.ID + "\x00" + act.Connection + "\x00" + to
+	if old := x.e.partials.leave(lk, leftover{conn: act.Connection, path: tmp}); old.path != "" && old.path != tmp {
+		x.e.discard(ctx, old)
 	}
-	n, err := st.Put(ctx, tmp, io.NewSectionReader(src, offset, fi.Size-offset), offset)
+	n, err := remote.Send(ctx, st, tmp, src, fi.Size)
 	x.rec.Bytes = n
 	if err != nil {
 		return "", remote.Failed(c, "writing /"+tmp, err)
@@ -72,8 +68,32 @@ func (x *step) upload(ctx context.Context, act mft.Action, file string) (string,
 			return "", remote.Failed(c, "renaming /"+tmp+" to /"+to, err)
 		}
 	}
+	x.e.partials.leave(lk, leftover{})
 	if act.KeepOriginal {
 		return file, nil
 	}
 	return "", x.e.Files.Remove(ctx, x.actor, file, false)
+}
+
+// dropRun forgets what run kept for its next attempt: downloads kept
+// locally, and what its broken uploads left on remotes, discarded.
+func (e *Engine) dropRun(ctx context.Context, run string) {
+	for _, l := range e.partials.drop(run) {
+		e.discard(ctx, l)
+	}
+}
+
+// discard removes what a broken upload left on a remote; a remote still
+// failing keeps it, said in the log.
+func (e *Engine) discard(ctx context.Context, l leftover) {
+	ctx, cancel := context.WithTimeout(ctx, remote.Timeout)
+	defer cancel()
+	st, _, err := e.Connections.Open(ctx, l.conn)
+	if err == nil {
+		err = remote.Discard(ctx, st, l.path)
+		st.Close()
+	}
+	if err != nil {
+		e.Logger.Warn("what a broken upload left on the remote stays", "connection", l.conn, "path", "/"+l.path, "err", err)
+	}
 }

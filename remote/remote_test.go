@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minio/minio-go/v7"
+
 	"depot/internal/testpeer"
 	"depot/mft"
 	"depot/remote"
@@ -95,21 +97,38 @@ func exercise(t *testing.T, st remote.Store) {
 	if _, err := st.Get(ctx, "nope.csv", 0); mft.ErrorCode(err) != mft.ENOTFOUND || !strings.Contains(err.Error(), "/nope.csv") {
 		t.Fatalf("get of a missing file: %v", err)
 	}
+	// Send continues what a broken one left where the remote resumes
+	// (from 4 MiB before its end); Discard removes what is there.
+	big := make([]byte, 10<<20)
+	rand.Read(big)
+	if _, err := st.Put(ctx, "part", bytes.NewReader(big[:6<<20]), 0); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := remote.Send(ctx, st, "part", bytes.NewReader(big), int64(len(big)))
+	wantSent := int64(len(big))
 	if st.Caps().Resume {
-		// What a broken attempt left is continued, not started again.
-		if _, err := st.Put(ctx, "part", bytes.NewReader(data[:1<<20]), 0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Put(ctx, "part", bytes.NewReader(data[1<<20:]), 1<<20); err != nil {
-			t.Fatalf("resume: %v", err)
-		}
-		rc, _ := st.Get(ctx, "part", 0)
-		got, _ := io.ReadAll(rc)
-		rc.Close()
-		if !bytes.Equal(got, data) {
-			t.Fatalf("a resumed upload has %d bytes, not the %d sent", len(got), len(data))
-		}
-		st.Remove(ctx, "part")
+		wantSent -= 2 << 20
+	}
+	if err != nil || sent != wantSent {
+		t.Fatalf("send after a partial upload: %d bytes sent, want %d (%v)", sent, wantSent, err)
+	}
+	rc, _ := st.Get(ctx, "part", 0)
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, big) {
+		t.Fatalf("a resumed upload has %d bytes, not the %d sent", len(got), len(big))
+	}
+	if err := remote.Discard(ctx, st, "part"); err != nil {
+		t.Fatalf("discard: %v", err)
+	}
+	// A temporary file is what a broken send leaves; on S3 an incomplete
+	// upload is (TestS3_SendContinuesTheMatchingParts), not an object.
+	if _, err := st.Stat(ctx, "part"); st.Caps().AtomicRename && mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("a discarded file is still there: %v", err)
+	}
+	st.Remove(ctx, "part")
+	if err := remote.Discard(ctx, st, "part"); err != nil {
+		t.Fatalf("discarding nothing: %v", err)
 	}
 	if err := st.Remove(ctx, "in/ledger.csv"); err != nil {
 		t.Fatalf("remove: %v", err)
@@ -224,4 +243,77 @@ func TestS3_AgainstVersityGW(t *testing.T) {
 	if _, _, err := remote.Dial(context.Background(), c); err == nil || strings.Contains(err.Error(), c.SecretKey) {
 		t.Fatalf("wrong keys: %v", err)
 	}
+}
+
+// A broken multipart upload is continued with the parts that match the
+// file (by their MD5 ETags): a part with other content, and an upload of
+// another file, are not reused. Discard aborts what is left.
+func TestS3_SendContinuesTheMatchingParts(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	st := dial(t, s3Conn(g))
+	ctx := context.Background()
+	const part = remote.S3PartSize
+	size := int64(3*part + 1<<20)
+	src, other := make([]byte, size), make([]byte, part)
+	rand.Read(src)
+	rand.Read(other)
+	core := minio.Core{Client: g.Client(t)}
+	key := "depot/big/resume.bin"
+	upload := func(parts map[int][]byte) string {
+		id, err := core.NewMultipartUpload(ctx, testpeer.S3Bucket, key, minio.PutObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, b := range parts {
+			if _, err := core.PutObjectPart(ctx, testpeer.S3Bucket, key, id, n, bytes.NewReader(b), int64(len(b)), minio.PutObjectPartOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+	// What a broken send of src left: parts 1 and 3, and a part 2 that
+	// is not src's; and an older upload of another file.
+	upload(map[int][]byte{1: other})
+	upload(map[int][]byte{1: src[:part], 2: other, 3: src[2*part : 3*part]})
+	sent, err := remote.Send(ctx, st, "big/resume.bin", bytes.NewReader(src), size)
+	if err != nil || sent != size-2*part {
+		t.Fatalf("the resumed send sent %d bytes (%v), want %d: parts 2 and 4 only", sent, err, size-2*part)
+	}
+	rc, err := st.Get(ctx, "big/resume.bin", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, src) {
+		t.Fatalf("the object has %d bytes that differ from the %d sent", len(got), size)
+	}
+	if n := incomplete(t, core, key); n != 1 {
+		t.Fatalf("%d incomplete uploads, want the other file's alone", n)
+	}
+	if err := remote.Discard(ctx, st, "big/resume.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if n := incomplete(t, core, key); n != 0 {
+		t.Fatalf("%d incomplete uploads after discard, want none", n)
+	}
+	// A send with nothing to continue sends everything.
+	if sent, err := remote.Send(ctx, st, "big/again.bin", bytes.NewReader(src), size); err != nil || sent != size {
+		t.Fatalf("a fresh multipart send: %d %v", sent, err)
+	}
+}
+
+// incomplete counts the incomplete multipart uploads of key.
+func incomplete(t *testing.T, core minio.Core, key string) int {
+	t.Helper()
+	n := 0
+	for u := range core.ListIncompleteUploads(context.Background(), testpeer.S3Bucket, key, false) {
+		if u.Err != nil {
+			t.Fatal(u.Err)
+		}
+		if u.Key == key {
+			n++
+		}
+	}
+	return n
 }

@@ -13,14 +13,15 @@ import (
 	"depot/mft"
 )
 
-// s3PartSize is the part of a multipart upload of unknown length: what
+// S3PartSize is the part of a multipart upload of unknown length: what
 // minio-go holds in memory per upload while it streams.
-const s3PartSize = 16 << 20
+const S3PartSize = 16 << 20
 
 // s3Store is an S3-compatible object store through minio-go. Folders are
 // key prefixes; a rename is a server-side copy and a delete.
 type s3Store struct {
 	client *minio.Client
+	core   minio.Core
 	bucket string
 	prefix string
 }
@@ -39,6 +40,10 @@ func dialS3(ctx context.Context, c *mft.Connection) (Store, Info, error) {
 		Secure:       u.Scheme == "https",
 		Region:       c.Region,
 		BucketLookup: lookup,
+		// One try per request, as on SFTP and FTP: the run's retry
+		// policy is the one place retries are set, and what a broken
+		// attempt sent is continued (Send), not sent again.
+		MaxRetries: 1,
 	})
 	if err != nil {
 		return nil, Info{}, err
@@ -52,7 +57,7 @@ func dialS3(ctx context.Context, c *mft.Connection) (Store, Info, error) {
 	if !ok {
 		return nil, Info{}, mft.Errorf(mft.EUNAVAILABLE, "%s (s3 %s): the bucket %s does not exist at %s.", c.Name, c.ID, c.Bucket, c.Endpoint)
 	}
-	return &s3Store{client: client, bucket: c.Bucket, prefix: c.Prefix}, Info{Identity: c.Endpoint + "/" + c.Bucket}, nil
+	return &s3Store{client: client, core: minio.Core{Client: client}, bucket: c.Bucket, prefix: c.Prefix}, Info{Identity: c.Endpoint + "/" + c.Bucket}, nil
 }
 
 func (s *s3Store) key(p string) string {
@@ -110,9 +115,9 @@ func (s *s3Store) Get(ctx context.Context, p string, offset int64) (io.ReadClose
 }
 
 // Put streams r as one object: a single PUT when small, else a multipart
-// upload of s3PartSize parts, which minio-go aborts when it fails. An
-// object appears whole or not at all; there is no resuming (offset must
-// be 0).
+// upload of S3PartSize parts, which minio-go aborts when it fails. An
+// object appears whole or not at all. Put does not resume (offset must
+// be 0); Send does, from a file.
 func (s *s3Store) Put(ctx context.Context, p string, r io.Reader, offset int64) (int64, error) {
 	if offset != 0 {
 		return 0, mft.Errorf(mft.EINVALID, "an S3 upload cannot resume")
@@ -121,7 +126,7 @@ func (s *s3Store) Put(ctx context.Context, p string, r io.Reader, offset int64) 
 	if sz, ok := r.(interface{ Size() int64 }); ok {
 		size = sz.Size()
 	}
-	info, err := s.client.PutObject(ctx, s.bucket, s.key(p), r, size, minio.PutObjectOptions{PartSize: s3PartSize})
+	info, err := s.client.PutObject(ctx, s.bucket, s.key(p), r, size, minio.PutObjectOptions{PartSize: S3PartSize})
 	return info.Size, err
 }
 

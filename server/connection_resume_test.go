@@ -2,13 +2,16 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"depot/internal/testpeer"
+	"depot/remote"
 )
 
 // resumeSize is the file the resume tests move: large enough that the
@@ -20,6 +23,12 @@ const resumeSize = 24 << 20
 // bytes than the file has: it continued instead of starting again.
 func resumed(t *testing.T, ts *testServer, id string, cut *testpeer.Cutter, action string) {
 	t.Helper()
+	resumedBy(t, ts, id, cut, action, resumeSize)
+}
+
+// resumedBy is resumed for a file of size bytes.
+func resumedBy(t *testing.T, ts *testServer, id string, cut *testpeer.Cutter, action string, size int64) {
+	t.Helper()
 	r := ts.waitRuns(t, id, 1)[0].Run
 	if r.Status != "succeeded" || r.Attempt != 2 || cut.Cuts.Load() != 1 {
 		t.Fatalf("run %s on attempt %d (error %q) after %d broken connections, want succeeded on 2 after 1", r.Status, r.Attempt, r.Error, cut.Cuts.Load())
@@ -30,8 +39,8 @@ func resumed(t *testing.T, ts *testServer, id string, cut *testpeer.Cutter, acti
 			continue
 		}
 		found = true
-		if s.Bytes <= 0 || s.Bytes >= resumeSize {
-			t.Fatalf("the second attempt's %s moved %d bytes of %d: it did not resume", action, s.Bytes, resumeSize)
+		if s.Bytes <= 0 || s.Bytes >= size {
+			t.Fatalf("the second attempt's %s moved %d bytes of %d: it did not resume", action, s.Bytes, size)
 		}
 	}
 	if !found {
@@ -88,5 +97,48 @@ func TestConnections_UploadResumesAfterBrokenConnection(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(peer.Dir, "in", "report.bin")); !bytes.Equal(got, data) {
 		t.Fatalf("the peer's file differs from the original (%d bytes, want %d)", len(got), len(data))
+	}
+}
+
+// An upload to S3 broken by an outage in the middle continues on the
+// next attempt with the parts already there; an upload that fails for
+// good leaves no incomplete multipart upload behind.
+func TestConnections_S3UploadResumesAndFailsClean(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	const size = 6 * remote.S3PartSize
+	data := make([]byte, size)
+	rand.Read(data)
+	ts := MustOpenServer(t)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/backup.tar", adminKey, string(data)), 201)
+	push := func(port, attempts int) (string, *testpeer.Cutter) {
+		// 5/6 of the file over all parts in flight: at least one part
+		// is whole when the network breaks.
+		cut := testpeer.Outage(t, port, size*5/6, true)
+		r := ts.do(t, "POST", "/admin/connections", adminKey, fmt.Sprintf(`{"connection":{"name":"archive","type":"s3",
+			"endpoint":"http://127.0.0.1:%d","region":"us-east-1","bucket":%q,"prefix":"depot","path_style":true,
+			"access_key":%q,"secret_key":%q}}`, cut.Port, testpeer.S3Bucket, testpeer.S3AccessKey, testpeer.S3SecretKey))
+		want(t, r, 201)
+		conn := ts.fieldsOf(t, r, "connection")["id"].(string)
+		id := ts.createAutomation(t, fmt.Sprintf(`{"automation":{"name":"archive","trigger":"manual","retry":{"attempts":%d},
+			"actions":[{"type":"upload","connection":%q,"to":"/%d/","keep_original":true}]}}`, attempts, conn, attempts))
+		want(t, ts.do(t, "POST", "/admin/automations/"+id+"/run", adminKey, `{"path":"/backup.tar"}`), 202)
+		return id, cut
+	}
+	id, cut := push(g.Port, 3)
+	resumedBy(t, ts, id, cut, "upload", size)
+	got, err := os.ReadFile(filepath.Join(g.BucketDir(), "depot", "3", "backup.tar"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the object differs from the original (%d bytes, want %d): %v", len(got), size, err)
+	}
+	// One attempt only: the run fails, and what it left goes with it.
+	id, _ = push(g.Port, 1)
+	if r := ts.waitRuns(t, id, 1)[0].Run; r.Status != "failed" {
+		t.Fatalf("the run %s, want failed after the outage", r.Status)
+	}
+	for u := range g.Client(t).ListIncompleteUploads(context.Background(), testpeer.S3Bucket, "depot/", true) {
+		t.Fatalf("an incomplete upload is left after the run failed: %+v", u)
+	}
+	if _, err := os.Stat(filepath.Join(g.BucketDir(), "depot", "1", "backup.tar")); !os.IsNotExist(err) {
+		t.Fatalf("the failed upload left an object: %v", err)
 	}
 }

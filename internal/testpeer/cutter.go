@@ -1,7 +1,6 @@
 package testpeer
 
 import (
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -9,28 +8,46 @@ import (
 	"testing"
 )
 
-// Cutter is a TCP relay on loopback to a peer that breaks the first
-// connection after a number of bytes have passed one way, as a network
-// that fails in the middle of a transfer does. Later connections pass.
+// Cutter is a TCP relay on loopback to a peer that breaks connections
+// once a number of bytes have passed one way, as a network that fails in
+// the middle of a transfer does; afterwards connections pass.
 type Cutter struct {
 	Port int
-	// Cuts counts the connections broken.
+	// Cuts counts the breaks.
 	Cuts atomic.Int32
+
+	outage bool // every connection counts, and all break together
+	up     bool
+	left   atomic.Int64 // bytes to pass before the break
+	first  atomic.Bool  // the next connection is the first
+	mu     sync.Mutex
+	open   map[net.Conn]net.Conn
 }
 
 // Cut relays to target; the first connection is closed once after bytes
 // have gone to the peer (up) or come from it (down).
 func Cut(tb testing.TB, target int, after int64, up bool) *Cutter {
+	return relay(tb, &Cutter{up: up}, target, after)
+}
+
+// Outage relays to target; once bytes have passed one way over all
+// connections together, every connection open then is closed (a parallel
+// transfer's too), once.
+func Outage(tb testing.TB, target int, after int64, up bool) *Cutter {
+	return relay(tb, &Cutter{up: up, outage: true}, target, after)
+}
+
+func relay(tb testing.TB, c *Cutter, target int, after int64) *Cutter {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &Cutter{Port: ln.Addr().(*net.TCPAddr).Port}
+	c.Port, c.open = ln.Addr().(*net.TCPAddr).Port, map[net.Conn]net.Conn{}
+	c.left.Store(after)
+	c.first.Store(true)
 	var wg sync.WaitGroup
 	tb.Cleanup(func() { ln.Close(); wg.Wait() })
-	var first atomic.Bool
-	first.Store(true)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -44,30 +61,70 @@ func Cut(tb testing.TB, target int, after int64, up bool) *Cutter {
 				in.Close()
 				continue
 			}
-			limit := int64(-1)
-			if first.Swap(false) {
-				limit = after
-			}
+			counted := c.first.Swap(false) || c.outage
+			c.mu.Lock()
+			c.open[in] = out
+			c.mu.Unlock()
 			wg.Add(2)
-			relay := func(dst, src net.Conn, n int64) {
-				defer wg.Done()
-				if n < 0 {
-					io.Copy(dst, src)
-				} else {
-					if m, _ := io.CopyN(dst, src, n); m == n {
-						c.Cuts.Add(1)
-					}
-				}
-				in.Close()
-				out.Close()
-			}
-			upLimit, downLimit := int64(-1), limit
-			if up {
-				upLimit, downLimit = limit, -1
-			}
-			go relay(out, in, upLimit)
-			go relay(in, out, downLimit)
+			go func() { defer wg.Done(); c.pipe(in, out, in, counted && c.up) }()
+			go func() { defer wg.Done(); c.pipe(in, in, out, counted && !c.up) }()
 		}
 	}()
 	return c
+}
+
+// pipe copies src to dst for the connection in; a counted direction
+// breaks when the bytes left run out.
+func (c *Cutter) pipe(in, dst, src net.Conn, counted bool) {
+	defer c.close(in)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if counted && c.Cuts.Load() == 0 {
+				if left := c.left.Add(-int64(n)); left < 0 {
+					if keep := int64(n) + left; keep >= 0 { // this read crossed the line
+						dst.Write(buf[:keep])
+						c.Cuts.Add(1)
+						c.breakNow(in)
+					}
+					return
+				}
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// breakNow closes in's connection, or every open one in an outage.
+func (c *Cutter) breakNow(in net.Conn) {
+	if !c.outage {
+		c.close(in)
+		return
+	}
+	c.mu.Lock()
+	conns := make([]net.Conn, 0, len(c.open))
+	for k := range c.open {
+		conns = append(conns, k)
+	}
+	c.mu.Unlock()
+	for _, k := range conns {
+		c.close(k)
+	}
+}
+
+func (c *Cutter) close(in net.Conn) {
+	c.mu.Lock()
+	out := c.open[in]
+	delete(c.open, in)
+	c.mu.Unlock()
+	in.Close()
+	if out != nil {
+		out.Close()
+	}
 }

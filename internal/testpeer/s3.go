@@ -5,6 +5,7 @@ import (
 
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -22,6 +23,7 @@ const (
 type VersityGW struct {
 	*Process
 	Endpoint string
+	Port     int
 	// Dir is the gateway's folder: the bucket is Dir/S3Bucket.
 	Dir string
 }
@@ -35,16 +37,23 @@ func StartVersityGW(tb testing.TB) *VersityGW {
 	port := freePort(tb)
 	p := start(tb, port, []string{"ROOT_ACCESS_KEY=" + S3AccessKey, "ROOT_SECRET_KEY=" + S3SecretKey},
 		bin, "--port", "127.0.0.1:"+strconv.Itoa(port), "posix", dir)
-	g := &VersityGW{Process: p, Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Dir: dir}
-	client, err := minio.New("127.0.0.1:"+strconv.Itoa(port), &minio.Options{Creds: credentials.NewStaticV4(S3AccessKey, S3SecretKey, ""),
-		BucketLookup: minio.BucketLookupPath})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	g := &VersityGW{Process: p, Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir}
+	client := g.Client(tb)
 	if err := client.MakeBucket(context.Background(), S3Bucket, minio.MakeBucketOptions{}); err != nil {
 		tb.Fatalf("creating the bucket: %v\n%s", err, p.Output())
 	}
 	return g
+}
+
+// Client is a minio-go client of the gateway with its root keys.
+func (g *VersityGW) Client(tb testing.TB) *minio.Client {
+	tb.Helper()
+	client, err := minio.New(strings.TrimPrefix(g.Endpoint, "http://"), &minio.Options{
+		Creds: credentials.NewStaticV4(S3AccessKey, S3SecretKey, ""), BucketLookup: minio.BucketLookupPath})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return client
 }
 
 // BucketDir is where the bucket's objects are on disk.
