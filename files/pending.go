@@ -37,6 +37,8 @@ type Pending struct {
 	flushed int64
 	wb      *writeback
 	resumed bool // started from an existing file's content
+	// askable: the client may ask for a sync at the end (SFTP's fsync).
+	askable bool
 	// atime and mtime, when set, are given to the file once published.
 	atime, mtime time.Time
 }
@@ -65,7 +67,7 @@ func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts U
 	}
 	p := &Pending{s: s, a: a, ctx: context.WithoutCancel(ctx), t: t, root: root, lw: lw, f: f, name: name}
 	if opts.SyncOnRequest {
-		lw.sync = false
+		lw.sync, p.askable = false, true
 	}
 	p.lw.h = sha256.New()
 	if opts.Resume && lw.oldSize > 0 {
@@ -154,10 +156,11 @@ func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
 
 // writeback hands the hashed (so completely written, but for the write in
 // progress, whose pages the kernel skips until they are dirty) prefix to
-// the disk every writebackEvery bytes, synced upload or not: the client
-// may ask for a sync at the end. p.mu is held.
+// the disk every writebackEvery bytes when the upload is synced or its
+// client may ask for a sync at the end; the final sync then waits for the
+// tail alone. Other uploads leave their pages to the kernel. p.mu is held.
 func (p *Pending) writeback() {
-	if p.hashed-p.flushed < writebackEvery {
+	if !p.lw.sync && !p.askable || p.hashed-p.flushed < writebackEvery {
 		return
 	}
 	if p.wb == nil {
