@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 
 	"depot/config"
 	"depot/store"
+	"depot/tlscert"
 )
 
 // backup writes a consistent snapshot of the database to out. A stopped
@@ -65,19 +68,36 @@ func backupOverHTTP(ctx context.Context, cfg *config.Config, baseURL string, w i
 	if key == "" {
 		return 0, errors.New("the server is running and holds the database; set DEPOT_API_KEY to an administrator's key to back it up over HTTP")
 	}
+	client, scheme := http.DefaultClient, "http://"
+	if cfg.HTTP.TLSOn() {
+		scheme = "https://"
+		if baseURL == "" {
+			baseURL = cfg.HTTP.PublicURL // the name its certificate is for
+		}
+		if cfg.HTTP.TLS == "self-signed" { // trusted as the one in the data directory
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			if pem, err := os.ReadFile(filepath.Join(cfg.Data.Dir, tlscert.SelfSignedCert)); err == nil {
+				pool.AppendCertsFromPEM(pem)
+			}
+			client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		}
+	}
 	if baseURL == "" {
 		host, port, _ := net.SplitHostPort(cfg.HTTP.Listen)
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "127.0.0.1"
 		}
-		baseURL = "http://" + net.JoinHostPort(host, port)
+		baseURL = scheme + net.JoinHostPort(host, port)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(baseURL, "/")+"/admin/backup", nil)
 	if err != nil {
 		return 0, err
 	}
 	req.SetBasicAuth(key, "x")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("the server is running but did not answer: %w", err)
 	}

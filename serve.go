@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"depot/app"
@@ -64,6 +67,12 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	logger.Info("depot started", "version", version, "http", srv.ListenAddr().String(),
 		"public_url", srv.PublicURL, "data", cfg.Data.Dir)
 	logger.Info("sftp started", "addr", sftpSrv.ListenAddr().String())
+	if a.TLS != nil {
+		fmt.Fprintf(stdout, "HTTPS certificate SHA-256 fingerprint %s\n", a.TLS.Fingerprint())
+		if srv.RedirectAddr != "" {
+			logger.Info("plain http redirects to https", "addr", srv.RedirectAddr)
+		}
+	}
 	fmt.Fprintf(stdout, "Depot %s is serving the API on %s (public URL %s) and SFTP on %s.\n", version, srv.ListenAddr(), srv.PublicURL, sftpSrv.ListenAddr())
 	for _, fp := range sftpSrv.HostKeyFingerprints() {
 		fmt.Fprintf(stdout, "SFTP host key %s\n", fp)
@@ -73,9 +82,32 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	}
 
 	go a.SweepEvery(ctx, time.Hour)
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-hup:
+			reload(a, logger)
+		}
+	}
 	logger.Info("shutting down", "grace", shutdownGrace)
 	return nil
+}
+
+// reload applies SIGHUP: the HTTPS certificate files are read again; a
+// pair that does not load leaves the one served before.
+func reload(a *app.App, logger *slog.Logger) {
+	if a.TLS == nil {
+		logger.Info("SIGHUP: nothing to reload (no HTTPS certificate)")
+		return
+	}
+	if err := a.ReloadTLS(); err != nil {
+		logger.Error("SIGHUP: the HTTPS certificate was not reloaded; the one before is still served", "err", err)
+		return
+	}
+	logger.Info("SIGHUP: HTTPS certificate reloaded", "fingerprint", a.TLS.Fingerprint(), "not_after", a.TLS.Leaf().NotAfter)
 }
 
 // initData creates the data directory, secret key and first administrator

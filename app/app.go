@@ -28,6 +28,7 @@ import (
 	"depot/server"
 	"depot/sftpd"
 	"depot/store"
+	"depot/tlscert"
 )
 
 // AdminEmail is the first administrator created on an empty data
@@ -72,6 +73,8 @@ type App struct {
 
 	SFTP *sftpd.Server
 	HTTP *server.Server
+	// TLS is the HTTPS certificate, when http.tls_cert or http.tls says so.
+	TLS *tlscert.Source
 
 	// stops undo what Start did, last first.
 	stops  []func(context.Context) error
@@ -210,7 +213,7 @@ func (a *App) build(urlKey []byte) error {
 			return errors.Join(db.Ping(ctx), a.Files.Health())
 		},
 	}
-	return nil
+	return a.openTLS(cfg)
 }
 
 // bootstrapAdmin creates admin@localhost when the database has no users

@@ -53,8 +53,13 @@ type Data struct {
 
 // HTTP configures the admin and user API and the public pages.
 type HTTP struct {
-	Listen            string   `toml:"listen"`
-	PublicURL         string   `toml:"public_url"`
+	Listen    string `toml:"listen"`
+	PublicURL string `toml:"public_url"`
+	// TLS is "" (HTTPS when tls_cert is set) or "self-signed".
+	TLS               string   `toml:"tls"`
+	TLSCert           string   `toml:"tls_cert"`
+	TLSKey            string   `toml:"tls_key"`
+	RedirectListen    string   `toml:"redirect_listen"`
 	TrustedProxies    []string `toml:"trusted_proxies"`
 	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
 	IdleTimeout       Duration `toml:"idle_timeout"`
@@ -262,6 +267,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("http.public_url %q must be an absolute http or https URL such as https://depot.example.com", c.HTTP.PublicURL)
 		}
 	}
+	if err := c.HTTP.validateTLS(); err != nil {
+		return err
+	}
 	if c.Automation.Workers < 1 || c.Automation.Workers > 256 {
 		return fmt.Errorf("automation.workers must be 1 to 256")
 	}
@@ -389,4 +397,26 @@ func (h HTTP) Proxies() ([]netip.Prefix, error) {
 		out = append(out, pr)
 	}
 	return out, nil
+}
+
+// TLSOn says whether the API is served over HTTPS.
+func (h *HTTP) TLSOn() bool { return h.TLS == "self-signed" || h.TLSCert != "" }
+
+func (h *HTTP) validateTLS() error {
+	switch {
+	case h.TLS != "" && h.TLS != "self-signed":
+		return fmt.Errorf("http.tls %q must be empty (HTTPS with http.tls_cert and http.tls_key) or \"self-signed\"", h.TLS)
+	case h.TLS == "self-signed" && (h.TLSCert != "" || h.TLSKey != ""):
+		return fmt.Errorf("http.tls = \"self-signed\" makes its own certificate: leave http.tls_cert and http.tls_key empty")
+	case (h.TLSCert == "") != (h.TLSKey == ""):
+		return fmt.Errorf("http.tls_cert and http.tls_key go together: the certificate chain and its private key, PEM files")
+	case h.RedirectListen != "" && !h.TLSOn():
+		return fmt.Errorf("http.redirect_listen redirects plain HTTP to HTTPS: set http.tls_cert and http.tls_key or http.tls = \"self-signed\" too")
+	case h.TLSOn() && strings.HasPrefix(h.PublicURL, "http://"):
+		return fmt.Errorf("http.public_url %q is http:// but the API is served over HTTPS: make it https://", h.PublicURL)
+	}
+	if h.RedirectListen != "" {
+		return checkListen("http.redirect_listen", h.RedirectListen)
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ declare -A tools=(
 	[gpg]=gnupg
 	[mkfs.ext4]=e2fsprogs # the disk-full test loop-mounts a small ext4 image
 	[mount]=mount
+	[openssl]=openssl # the HTTPS tests compare what openssl s_client sees
 )
 
 missing=()

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -33,8 +34,13 @@ type Server struct {
 	// Addr is the listen address, such as ":8080" or "127.0.0.1:0".
 	Addr string
 	// PublicURL is the base of links Depot hands out; empty means
-	// http://<the listener's address>.
+	// http(s)://<the listener's address>.
 	PublicURL string
+	// TLS, when set, serves HTTPS (and HSTS) instead of plain HTTP.
+	TLS *tls.Config
+	// RedirectAddr, with TLS, is a plain HTTP listener that redirects
+	// every request to PublicURL.
+	RedirectAddr string
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// ReadHeaderTimeout and IdleTimeout bound slow and idle connections;
@@ -94,10 +100,11 @@ type Server struct {
 	// Now is the clock of expiries; Open sets time.Now.
 	Now func() time.Time
 
-	ln      net.Listener
-	http    *http.Server
-	echo    *echo.Echo
-	uploads chan struct{} // a slot per upload in progress
+	ln       net.Listener
+	http     *http.Server
+	redirect *http.Server
+	echo     *echo.Echo
+	uploads  chan struct{} // a slot per upload in progress
 }
 
 // Open starts listening (so a bad address fails at once) and serves in the
@@ -125,12 +132,10 @@ func (s *Server) Open() error {
 	}
 	s.ln = ln
 	if s.PublicURL == "" { // set http.public_url for links that work from elsewhere
-		addr := ln.Addr().(*net.TCPAddr)
-		host := addr.IP.String()
-		if addr.IP.IsUnspecified() {
-			host = "localhost"
+		s.PublicURL = s.URL()
+		if addr := ln.Addr().(*net.TCPAddr); addr.IP.IsUnspecified() {
+			s.PublicURL = s.scheme() + "://" + net.JoinHostPort("localhost", strconv.Itoa(addr.Port))
 		}
-		s.PublicURL = "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 	}
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	s.echo = s.routes()
@@ -141,8 +146,17 @@ func (s *Server) Open() error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
+	serve := func() error { return s.http.Serve(ln) }
+	if s.TLS != nil {
+		s.http.Handler, s.http.TLSConfig = hsts(s.echo), s.TLS
+		serve = func() error { return s.http.ServeTLS(ln, "", "") }
+		if err := s.openRedirect(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Logger.Error("http server stopped", "err", err)
 		}
 	}()
@@ -155,14 +169,25 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.http == nil {
 		return nil
 	}
-	return s.http.Shutdown(ctx)
+	var err error
+	if s.redirect != nil {
+		err = s.redirect.Shutdown(ctx)
+	}
+	return errors.Join(s.http.Shutdown(ctx), err)
 }
 
 // ListenAddr returns the address the server listens on.
 func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
 
 // URL returns the base URL of the listener, for tests.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *Server) URL() string { return s.scheme() + "://" + s.ln.Addr().String() }
+
+func (s *Server) scheme() string {
+	if s.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
 
 // ipExtractor uses the socket's address, and X-Forwarded-For only when the
 // socket belongs to a trusted proxy.
