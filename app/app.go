@@ -24,6 +24,7 @@ import (
 	"depot/files"
 	"depot/link"
 	"depot/mail"
+	"depot/metrics"
 	"depot/mft"
 	"depot/server"
 	"depot/sftpd"
@@ -75,6 +76,10 @@ type App struct {
 	HTTP *server.Server
 	// TLS is the HTTPS certificate, when http.tls_cert or http.tls says so.
 	TLS *tlscert.Source
+	// Metrics counts for Prometheus; MetricsAddr is where metrics.listen
+	// serves them once started ("" when it is not set).
+	Metrics     *metrics.Metrics
+	MetricsAddr string
 
 	// stops undo what Start did, last first.
 	stops  []func(context.Context) error
@@ -129,7 +134,8 @@ func (a *App) build(urlKey []byte) error {
 	a.Connections = &connection.Service{Store: store.NewConnectionService(db), Sealer: a.Sealer}
 	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer, Connections: a.Connections,
 		Logger: a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
-	a.Events = mft.MultiSink{a.AuditLog, a.Engine}
+	a.Metrics = metrics.New()
+	a.Events = mft.MultiSink{a.AuditLog, a.Engine, a.Metrics}
 	a.Engine.Events, a.Files.Events = a.Events, a.Events
 
 	a.Defender = auth.NewDefender(0, cfg.Defender.Window.D(), cfg.Defender.BanTime.D())
@@ -213,6 +219,8 @@ func (a *App) build(urlKey []byte) error {
 			return errors.Join(db.Ping(ctx), a.Files.Health())
 		},
 	}
+	a.HTTP.Metrics, a.HTTP.Observe = a.Metrics.Handler(), a.Metrics.ObserveHTTP
+	a.gauges()
 	return a.openTLS(cfg)
 }
 

@@ -39,6 +39,8 @@ type Engine struct {
 	// Users resolves the groups of an event's user for group conditions.
 	Users  mft.UserService
 	Sealer *auth.Sealer
+	// ObserveWebhook, when set, is told of each delivery attempt.
+	ObserveWebhook func(delivered bool, d time.Duration)
 	// Connections opens the remotes of upload and download actions.
 	Connections *connection.Service
 	// Events receives automation.succeeded and automation.failed (the

@@ -88,7 +88,11 @@ func (e *Engine) deliver(d *mft.Delivery) {
 	if ctx.Err() != nil {
 		return // shutting down: still queued, sent after the next start
 	}
-	at := mft.Attempt{Time: e.Now().UTC(), StatusCode: code, DurationMS: time.Since(start).Milliseconds()}
+	took := time.Since(start)
+	if e.ObserveWebhook != nil {
+		e.ObserveWebhook(err == nil, took)
+	}
+	at := mft.Attempt{Time: e.Now().UTC(), StatusCode: code, DurationMS: took.Milliseconds()}
 	now := e.Now()
 	switch {
 	case err == nil:

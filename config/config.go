@@ -34,10 +34,18 @@ type Config struct {
 	Automation Automation `toml:"automation"`
 	Log        Log        `toml:"log"`
 	Runtime    Runtime    `toml:"runtime"`
+	Metrics    Metrics    `toml:"metrics"`
 
 	// AdminAPIKey comes only from DEPOT_ADMIN_API_KEY: on first start it
 	// becomes the API key of admin@localhost.
 	AdminAPIKey string `toml:"-"`
+}
+
+// Metrics configures the Prometheus endpoint: /metrics on the API with
+// an administrator's key, and without a key on Listen when it is set (an
+// address only the monitoring reaches).
+type Metrics struct {
+	Listen string `toml:"listen"`
 }
 
 // Data says where Depot keeps its database and files.
@@ -265,6 +273,11 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(c.HTTP.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("http.public_url %q must be an absolute http or https URL such as https://depot.example.com", c.HTTP.PublicURL)
+		}
+	}
+	if c.Metrics.Listen != "" {
+		if err := checkListen("metrics.listen", c.Metrics.Listen); err != nil {
+			return err
 		}
 	}
 	if err := c.HTTP.validateTLS(); err != nil {

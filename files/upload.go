@@ -492,6 +492,9 @@ func (s *Service) Space(ctx context.Context, a Actor) (total, free int64, err er
 // reports the disk as full.
 const MinFreeBytes = 16 << 20
 
+// DiskSpace returns the size of the storage disk and its bytes free.
+func (s *Service) DiskSpace() (total, free int64, err error) { return diskSpace(s.tmp) }
+
 // Health returns EUNAVAILABLE when the storage disk has less than
 // MinFreeBytes free, saying how much is left.
 func (s *Service) Health() error {

@@ -25,6 +25,7 @@ declare -A tools=(
 	[mkfs.ext4]=e2fsprogs # the disk-full test loop-mounts a small ext4 image
 	[mount]=mount
 	[openssl]=openssl # the HTTPS tests compare what openssl s_client sees
+	[promtool]=prometheus # promtool check metrics lints /metrics
 )
 
 missing=()

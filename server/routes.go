@@ -95,6 +95,9 @@ func (s *Server) routes() *echo.Echo {
 	// sent, except automations, whose PUT replaces the whole object (and
 	// PATCH merges). Every update takes back an object read with GET.
 	admin := group{e, "/admin", []echo.MiddlewareFunc{s.authenticate, s.requireAdmin}}
+	if s.Metrics != nil { // Prometheus, with an administrator's key as any admin call
+		group{e, "", admin.mw}.GET("/metrics", echo.WrapHandler(s.Metrics))
+	}
 	admin.GET("/users", s.handleUserList)
 	admin.POST("/users", s.handleUserCreate)
 	admin.GET("/users/:id", s.handleUserView)

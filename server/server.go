@@ -99,6 +99,10 @@ type Server struct {
 	Ping func(context.Context) error
 	// Now is the clock of expiries; Open sets time.Now.
 	Now func() time.Time
+	// Metrics serves GET /metrics (Prometheus) to administrators; Observe
+	// records each request by its route pattern. Both may be nil.
+	Metrics http.Handler
+	Observe func(method, route string, code int, d time.Duration)
 
 	ln       net.Listener
 	http     *http.Server
@@ -230,9 +234,13 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
+		took := time.Since(start)
+		if s.Observe != nil {
+			s.Observe(c.Request().Method, c.Path(), c.Response().Status, took)
+		}
 		attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path,
 			"status", c.Response().Status, "bytes", c.Response().Size,
-			"duration", time.Since(start).Round(time.Microsecond), "ip", c.RealIP(), "request_id", id}
+			"duration", took.Round(time.Microsecond), "ip", c.RealIP(), "request_id", id}
 		if u, ok := c.Get(ctxUser).(*mft.User); ok {
 			attrs = append(attrs, "user", u.ID)
 		}

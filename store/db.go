@@ -57,6 +57,8 @@ type DB struct {
 	Now func() time.Time
 
 	db *bolt.DB
+	// commits and commitNanos count the group commits and their time.
+	commits, commitNanos atomic.Int64
 
 	// Group commit (see update): writers queue under queueMu; whoever
 	// holds commitMu commits everything queued in one transaction.
@@ -151,6 +153,12 @@ func (db *DB) BackupSize() int64 {
 	return n
 }
 
+// CommitStats returns how many group commits were made and the seconds
+// they took in all (the metrics' commit latency).
+func (db *DB) CommitStats() (int64, float64) {
+	return db.commits.Load(), time.Duration(db.commitNanos.Load()).Seconds()
+}
+
 // now returns the clock's time in UTC, truncated to microseconds so that it
 // survives a JSON round trip unchanged.
 func (db *DB) now() time.Time {
@@ -212,6 +220,11 @@ var errRetrySolo = errors.New("store: retry writes one by one")
 // them fails, the group is rolled back and each write runs in its own
 // transaction, so that each gets its own answer.
 func (db *DB) commitGroup(group []*write) {
+	start := time.Now()
+	defer func() {
+		db.commits.Add(1)
+		db.commitNanos.Add(int64(time.Since(start)))
+	}()
 	err := db.db.Update(func(tx *bolt.Tx) error {
 		for _, w := range group {
 			if err := w.fn(tx); err != nil {
