@@ -67,6 +67,9 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	logger.Info("depot started", "version", version, "http", srv.ListenAddr().String(),
 		"public_url", srv.PublicURL, "data", cfg.Data.Dir)
 	logger.Info("sftp started", "addr", sftpSrv.ListenAddr().String())
+	if srv.MetricsAddr != "" {
+		logger.Info("metrics served without a key", "addr", srv.MetricsAddr)
+	}
 	if a.TLS != nil {
 		fmt.Fprintf(stdout, "HTTPS certificate SHA-256 fingerprint %s\n", a.TLS.Fingerprint())
 		if srv.RedirectAddr != "" {

@@ -76,10 +76,8 @@ type App struct {
 	HTTP *server.Server
 	// TLS is the HTTPS certificate, when http.tls_cert or http.tls says so.
 	TLS *tlscert.Source
-	// Metrics counts for Prometheus; MetricsAddr is where metrics.listen
-	// serves them once started ("" when it is not set).
-	Metrics     *metrics.Metrics
-	MetricsAddr string
+	// Metrics counts for Prometheus.
+	Metrics *metrics.Metrics
 
 	// stops undo what Start did, last first.
 	stops  []func(context.Context) error
@@ -219,7 +217,7 @@ func (a *App) build(urlKey []byte) error {
 			return errors.Join(db.Ping(ctx), a.Files.Health())
 		},
 	}
-	a.HTTP.Metrics, a.HTTP.Observe = a.Metrics.Handler(), a.Metrics.ObserveHTTP
+	a.HTTP.Metrics, a.HTTP.MetricsAddr, a.HTTP.Observe = a.Metrics.Handler(), cfg.Metrics.Listen, a.Metrics.ObserveHTTP
 	a.gauges()
 	return a.openTLS(cfg)
 }

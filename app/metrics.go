@@ -2,13 +2,7 @@ package app
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"time"
 )
 
 // gauges registers what the metrics read at each scrape, and the
@@ -54,28 +48,4 @@ func (a *App) gauges() {
 		_, secs := a.DB.CommitStats()
 		return secs
 	})
-}
-
-// serveMetrics serves /metrics without a key on metrics.listen, when set.
-func (a *App) serveMetrics() error {
-	addr := a.Config.Metrics.Listen
-	if addr == "" {
-		return nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("metrics: listen on %s: %w", addr, err)
-	}
-	a.MetricsAddr = ln.Addr().String()
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", a.Metrics.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.Logger.Error("metrics server stopped", "err", err)
-		}
-	}()
-	a.onClose(srv.Shutdown)
-	return nil
 }

@@ -38,11 +38,6 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.Filedrops.PublicURL = a.HTTP.PublicURL
-	if err := a.serveMetrics(); err != nil {
-		a.HTTP.Close(ctx)
-		a.SFTP.Close(ctx)
-		return err
-	}
 	a.onClose(func(ctx context.Context) error {
 		// Both servers drain at once: requests and transfers in flight may
 		// finish until ctx is done.

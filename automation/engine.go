@@ -543,14 +543,17 @@ func (e *Engine) execute(r *mft.Run) {
 	default:
 		r.Status, r.Error, r.FinishedAt = mft.RunFailed, err.Error(), &done
 	}
-	if r.Status != mft.RunQueued {
-		// Over: what broken uploads left on remotes goes before the
-		// run says so.
+	over := r.Status != mft.RunQueued
+	if over {
+		// What broken uploads left on remotes goes before the run says
+		// it is over.
 		e.dropRun(ctx, r.ID)
 	}
 	perr := e.Store.PutRun(ctx, r)
-	if perr != nil || r.Status != mft.RunQueued { // over: no next attempt
-		e.dropRun(ctx, r.ID)
+	if perr != nil || over { // no next attempt
+		if !over {
+			e.dropRun(ctx, r.ID)
+		}
 		if r.Trigger == mft.TriggerSchedule && len(r.Files) == 0 {
 			e.ticked(r.Automation)
 		}

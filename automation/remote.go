@@ -2,9 +2,11 @@ package automation
 
 import (
 	"context"
+	"os"
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"depot/mft"
 	"depot/remote"
@@ -13,7 +15,8 @@ import (
 // upload sends file to the action's connection at to (placeholders; a
 // trailing / keeps the name): under a temporary name renamed when whole
 // where the remote renames atomically, continuing what a broken attempt
-// of the run left (remote.Send), and checked for its size afterwards. Without keep_original the local file is removed.
+// of the run left (remote.Send), and checked for its size afterwards.
+// Without keep_original the local file is removed.
 func (x *step) upload(ctx context.Context, act mft.Action, file string) (string, error) {
 	to := x.expand(act.To, file)
 	if strings.HasSuffix(to, "/") {
@@ -43,7 +46,10 @@ func (x *step) upload(ctx context.Context, act mft.Action, file string) (string,
 	if st.Caps().AtomicRename {
 		// One name per run and version of the file: a retry of this run
 		// finds what it left, a file made again (a new encryption) does not.
-		v := strconv.FormatInt(fi.ModifiedAt.UnixNano(), 36) + strconv.FormatInt(fi.Size, 36)
+		v, err := version(src)
+		if err != nil {
+			return "", err
+		}
 		tmp = path.Join(path.Dir(to), "."+path.Base(to)+"."+x.r.ID+"-"+v+".part")
 	}
 	// Until it is renamed, what this upload leaves is the run's to
@@ -96,4 +102,19 @@ func (e *Engine) discard(ctx context.Context, l leftover) {
 	if err != nil {
 		e.Logger.Warn("what a broken upload left on the remote stays", "connection", l.conn, "path", "/"+l.path, "err", err)
 	}
+}
+
+// version names one version of an open file: its inode, modification
+// time to the nanosecond and size. A file replaced, even within the same
+// second and at the same size, is another version.
+func version(f *os.File) (string, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	v := strconv.FormatInt(fi.ModTime().UnixNano(), 36) + strconv.FormatInt(fi.Size(), 36)
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		v = strconv.FormatUint(st.Ino, 36) + v
+	}
+	return v, nil
 }

@@ -13,8 +13,9 @@ import (
 	"depot/mft"
 )
 
-// S3PartSize is the part of a multipart upload of unknown length: what
-// minio-go holds in memory per upload while it streams.
+// S3PartSize is the part of Depot's multipart uploads: Send's (read
+// from the file at their offsets) and Put's of unknown length (what
+// minio-go holds in memory per upload while it streams).
 const S3PartSize = 16 << 20
 
 // s3Store is an S3-compatible object store through minio-go. Folders are

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"depot/app"
 	"depot/internal/testpeer"
 	"depot/remote"
 )
@@ -140,5 +142,44 @@ func TestConnections_S3UploadResumesAndFailsClean(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(g.BucketDir(), "depot", "1", "backup.tar")); !os.IsNotExist(err) {
 		t.Fatalf("the failed upload left an object: %v", err)
+	}
+}
+
+// A file made again between two attempts (a new encryption: other bytes,
+// the same size) is sent whole under a new temporary name, never
+// continued from the bytes of the one before, which is removed.
+func TestConnections_UploadOfAFileMadeAgainStartsOver(t *testing.T) {
+	peer := testpeer.StartSSHD(t)
+	before, after := make([]byte, resumeSize), make([]byte, resumeSize)
+	rand.Read(before)
+	rand.Read(after)
+	cut := testpeer.Cut(t, peer.Port, 12<<20, true)
+	// Retries wait 3 s: time for the test to make the file again.
+	ts := MustOpenServer(t, func(a *app.App) { a.Engine.RetryBase = 3 * time.Second })
+	conn := ts.sftpConnectionAt(t, peer, cut.Port)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/report.bin", adminKey, string(before)), 201)
+	id := ts.createAutomation(t, `{"automation":{"name":"push","trigger":"manual","retry":{"attempts":2},
+		"actions":[{"type":"upload","connection":"`+conn+`","to":"/in/","keep_original":true}]}}`)
+	want(t, ts.do(t, "POST", "/admin/automations/"+id+"/run", adminKey, `{"path":"/report.bin"}`), 202)
+	for {
+		if runs := ts.runs(t, id); len(runs) == 1 && runs[0].Run.Attempt == 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/report.bin", adminKey, string(after)), 201)
+	r := ts.waitRuns(t, id, 1)[0].Run
+	if r.Status != "succeeded" || r.Attempt != 2 {
+		t.Fatalf("run %s on attempt %d (%s), want succeeded on 2", r.Status, r.Attempt, r.Error)
+	}
+	if s := r.Steps[len(r.Steps)-1]; s.Bytes != resumeSize {
+		t.Fatalf("the second attempt sent %d bytes, want the whole new file (%d)", s.Bytes, resumeSize)
+	}
+	entries, _ := os.ReadDir(filepath.Join(peer.Dir, "in"))
+	if len(entries) != 1 || entries[0].Name() != "report.bin" {
+		t.Fatalf("the peer holds %v, want report.bin alone (the first attempt's temporary file removed)", entries)
+	}
+	if got, _ := os.ReadFile(filepath.Join(peer.Dir, "in", "report.bin")); !bytes.Equal(got, after) {
+		t.Fatal("the peer's file is not the file as made again")
 	}
 }

@@ -99,16 +99,18 @@ type Server struct {
 	Ping func(context.Context) error
 	// Now is the clock of expiries; Open sets time.Now.
 	Now func() time.Time
-	// Metrics serves GET /metrics (Prometheus) to administrators; Observe
-	// records each request by its route pattern. Both may be nil.
-	Metrics http.Handler
-	Observe func(method, route string, code int, d time.Duration)
+	// Metrics serves GET /metrics (Prometheus) to administrators, and
+	// without a key on MetricsAddr when set; Observe records each request
+	// by its route pattern. Both may be nil.
+	Metrics     http.Handler
+	MetricsAddr string
+	Observe     func(method, route string, code int, d time.Duration)
 
-	ln       net.Listener
-	http     *http.Server
-	redirect *http.Server
-	echo     *echo.Echo
-	uploads  chan struct{} // a slot per upload in progress
+	ln      net.Listener
+	http    *http.Server
+	side    []*http.Server // the redirect and metrics listeners
+	echo    *echo.Echo
+	uploads chan struct{} // a slot per upload in progress
 }
 
 // Open starts listening (so a bad address fails at once) and serves in the
@@ -154,10 +156,15 @@ func (s *Server) Open() error {
 	if s.TLS != nil {
 		s.http.Handler, s.http.TLSConfig = hsts(s.echo), s.TLS
 		serve = func() error { return s.http.ServeTLS(ln, "", "") }
-		if err := s.openRedirect(); err != nil {
-			ln.Close()
-			return err
+	} else {
+		s.RedirectAddr = "" // nothing to redirect to
+	}
+	if err := s.openSide(); err != nil {
+		ln.Close()
+		for _, srv := range s.side {
+			srv.Close()
 		}
+		return err
 	}
 	go func() {
 		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -173,11 +180,11 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.http == nil {
 		return nil
 	}
-	var err error
-	if s.redirect != nil {
-		err = s.redirect.Shutdown(ctx)
+	errs := []error{s.http.Shutdown(ctx)}
+	for _, srv := range s.side {
+		errs = append(errs, srv.Shutdown(ctx))
 	}
-	return errors.Join(s.http.Shutdown(ctx), err)
+	return errors.Join(errs...)
 }
 
 // ListenAddr returns the address the server listens on.
