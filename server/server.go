@@ -105,6 +105,9 @@ type Server struct {
 	Metrics     http.Handler
 	MetricsAddr string
 	Observe     func(method, route string, code int, d time.Duration)
+	// Wrap, when set, wraps the whole API handler; the tests check every
+	// request and response against the OpenAPI document through it.
+	Wrap func(http.Handler) http.Handler
 
 	ln      net.Listener
 	http    *http.Server
@@ -145,8 +148,12 @@ func (s *Server) Open() error {
 	}
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	s.echo = s.routes()
+	var handler http.Handler = s.echo
+	if s.Wrap != nil {
+		handler = s.Wrap(handler)
+	}
 	s.http = &http.Server{
-		Handler:           s.echo,
+		Handler:           handler,
 		ReadHeaderTimeout: s.ReadHeaderTimeout,
 		IdleTimeout:       s.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
@@ -154,7 +161,7 @@ func (s *Server) Open() error {
 	}
 	serve := func() error { return s.http.Serve(ln) }
 	if s.TLS != nil {
-		s.http.Handler, s.http.TLSConfig = hsts(s.echo), s.TLS
+		s.http.Handler, s.http.TLSConfig = hsts(handler), s.TLS
 		serve = func() error { return s.http.ServeTLS(ln, "", "") }
 	} else {
 		s.RedirectAddr = "" // nothing to redirect to

@@ -51,9 +51,10 @@ func openServerAt(tb testing.TB, dir string, opts ...option) *testServer {
 	cfg.HTTP.MaxJSONBytes = 64 << 10
 	cfg.SFTP.PublicHost = "sftp.example.com"
 	cfg.Defender.MaxFailures, cfg.Defender.Window, cfg.Defender.BanTime = 5, config.Duration(time.Minute), config.Duration(time.Hour)
-	edits := make([]func(*app.App), len(opts))
-	for i, o := range opts {
-		edits[i] = o
+	wrap := checkContract(tb)
+	edits := []func(*app.App){func(a *app.App) { a.HTTP.Wrap = wrap }}
+	for _, o := range opts {
+		edits = append(edits, o)
 	}
 	a := apptest.Start(tb, cfg, edits...)
 	return &testServer{Server: a.HTTP, app: a, db: a.DB, path: filepath.Join(dir, "depot.db"), dataDir: dir,

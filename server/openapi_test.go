@@ -1,0 +1,82 @@
+package server
+
+import (
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+)
+
+// TestOpenAPI_DocumentIsValid checks openapi.yaml against the OpenAPI 3.1
+// schema.
+func TestOpenAPI_DocumentIsValid(t *testing.T) {
+	doc, err := libopenapi.NewDocument(OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := doc.GetVersion(); v != "3.1.0" {
+		t.Errorf("openapi = %q, want 3.1.0", v)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("%s: %s", e.Message, e.Reason)
+		}
+	}
+}
+
+// TestOpenAPI_EveryRouteIsDocumented compares the router with the
+// document both ways: a route missing from the document, or an operation
+// the server does not have, fails.
+func TestOpenAPI_EveryRouteIsDocumented(t *testing.T) {
+	doc, err := libopenapi.NewDocument(OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := doc.BuildV3Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, item := range model.Model.Paths.PathItems.FromOldest() {
+		for method := range item.GetOperations().FromOldest() {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	s := &Server{Metrics: http.NotFoundHandler()} // every optional route on
+	param := regexp.MustCompile(`:(\w+)`)
+	served := map[string]bool{}
+	for _, r := range s.routes().Routes() {
+		path := strings.Replace(param.ReplaceAllString(r.Path, "{$1}"), "/*", "/{asset}", 1)
+		served[r.Method+" "+path] = true
+	}
+	if len(served) < 100 {
+		t.Fatalf("only %d routes found; the router changed shape", len(served))
+	}
+	var missing, extra []string
+	for r := range served {
+		if !documented[r] {
+			missing = append(missing, r)
+		}
+	}
+	for op := range documented {
+		if !served[op] {
+			extra = append(extra, op)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	for _, r := range missing {
+		t.Errorf("route not in openapi.yaml: %s", r)
+	}
+	for _, op := range extra {
+		t.Errorf("openapi.yaml documents a route the server does not have: %s", op)
+	}
+}
