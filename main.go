@@ -28,7 +28,9 @@ const usage = `Depot: a self-hosted managed file transfer appliance.
 
 Usage:
   depot serve   [--config FILE]   run the API, SFTP and web servers
-  depot init    [--config FILE]   create the data directory and first administrator
+  depot init    [--config FILE] [--admin-key-file FILE]
+                                  create the data directory and first administrator
+                                  (its key printed, or written to FILE, mode 0600)
   depot backup  --out FILE [--config FILE] [--url URL]
                                   write a consistent snapshot of the database
   depot fsck    [--config FILE]   recount storage usage from the disk and remove
@@ -89,10 +91,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return serve(ctx, *configPath, stdout, stderr)
 	case "init":
+		keyFile := fs.String("admin-key-file", "", "write the first administrator's API key to this file (mode 0600) instead of printing it")
 		if ok, err := parse(); !ok {
 			return err
 		}
-		return initData(ctx, *configPath, stdout)
+		return initData(ctx, *configPath, *keyFile, stdout)
 	case "backup":
 		out := fs.String("out", "", "file to write the snapshot to (required)")
 		url := fs.String("url", "", "base URL of a running server (default: from http.listen)")

@@ -102,7 +102,14 @@ func startDepot(t *testing.T, dataDir string, extraEnv ...string) *depotProcess 
 		"DEPOT_ADMIN_API_KEY="+e2eAdminKey,
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
-	p := &depotProcess{cmd: cmd, url: "http://" + addr, done: make(chan error, 1)}
+	return runDepot(t, cmd, "http://"+addr)
+}
+
+// runDepot starts cmd, a depot serve, and returns once it says it is
+// serving on url; the test's end stops it.
+func runDepot(t *testing.T, cmd *exec.Cmd, url string) *depotProcess {
+	t.Helper()
+	p := &depotProcess{cmd: cmd, url: url, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = &p.stderr

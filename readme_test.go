@@ -106,3 +106,24 @@ curl() {
 		t.Fatalf("answers that were not 2xx: %v; the README shows %v\n%s\n%s", got, expected, out, log)
 	}
 }
+
+// The systemd unit the README shows is the one the package installs.
+func TestREADME_SystemdUnitIsThePackages(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit, err := os.ReadFile("packaging/depot.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "**systemd** (`packaging/depot.service`")
+	_, rest, ok2 := strings.Cut(rest, "```ini\n")
+	shown, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md shows no systemd unit")
+	}
+	if shown != string(unit) {
+		t.Errorf("the README's unit differs from packaging/depot.service:\n%s", shown)
+	}
+}

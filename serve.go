@@ -115,10 +115,13 @@ func reload(a *app.App, logger *slog.Logger) {
 
 // initData creates the data directory, secret key and first administrator
 // without starting any server.
-func initData(ctx context.Context, configPath string, stdout io.Writer) error {
+func initData(ctx context.Context, configPath, keyFile string, stdout io.Writer) error {
 	cfg, err := config.Load(configPath, environ())
 	if err != nil {
 		return err
+	}
+	if keyFile != "" {
+		cfg.AdminKeyFile = keyFile
 	}
 	a, err := app.Open(ctx, cfg, nil, stdout)
 	if err != nil {

@@ -39,6 +39,11 @@ type Config struct {
 	// AdminAPIKey comes only from DEPOT_ADMIN_API_KEY: on first start it
 	// becomes the API key of admin@localhost.
 	AdminAPIKey string `toml:"-"`
+	// AdminKeyFile comes from DEPOT_ADMIN_KEY_FILE or `depot init
+	// --admin-key-file`: the first start writes the key it makes for
+	// admin@localhost to this file (mode 0600) instead of printing it, so
+	// that it never reaches a log (the .deb writes /etc/depot/admin-key).
+	AdminKeyFile string `toml:"-"`
 }
 
 // Metrics configures the Prometheus endpoint: /metrics on the API with

@@ -24,6 +24,9 @@ func applyEnv(cfg *Config, environ []string) error {
 	if v, ok := env["DEPOT_ADMIN_API_KEY"]; ok {
 		cfg.AdminAPIKey = v
 	}
+	if v, ok := env["DEPOT_ADMIN_KEY_FILE"]; ok {
+		cfg.AdminKeyFile = v
+	}
 	var err error
 	eachSetting(cfg, func(key, name string, f reflect.Value) {
 		if val, ok := env[name]; ok && err == nil {

@@ -26,6 +26,9 @@ declare -A tools=(
 	[mount]=mount
 	[openssl]=openssl # the HTTPS tests compare what openssl s_client sees
 	[promtool]=prometheus # promtool check metrics lints /metrics
+	[systemd-analyze]=systemd # the package test verifies the .deb's unit
+	[adduser]=adduser         # the .deb's postinst makes the depot user
+	[dpkg]=dpkg
 )
 
 missing=()
