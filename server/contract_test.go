@@ -37,9 +37,12 @@ const bodyCap = 1 << 20
 
 var contract struct {
 	once sync.Once
-	v    validator.Validator
-	doc  *v3.Document
-	err  error
+	// judging serializes the checks: the validator renders schemas lazily
+	// and is not safe for concurrent use (the race detector says so).
+	judging sync.Mutex
+	v       validator.Validator
+	doc     *v3.Document
+	err     error
 }
 
 // loadContract parses openapi.yaml once for the whole package.
@@ -69,14 +72,18 @@ func loadContract(tb testing.TB) (validator.Validator, *v3.Document) {
 }
 
 // checkContract returns the Wrap of a test server: it lets each exchange
-// through untouched and reports what breaks the contract when the test
-// ends. Call it before the server starts, so that the report comes after
-// the server has closed and no handler is still running.
+// through untouched, checks it once the handler has returned (in the
+// background, so that the server's timing is its own: an early refusal
+// still closes the connection at once), and reports what breaks the
+// contract when the test ends. Call it before the server starts, so that
+// the report comes after the server has closed.
 func checkContract(tb testing.TB) func(http.Handler) http.Handler {
 	v, doc := loadContract(tb)
 	var mu sync.Mutex
 	var broken []string
+	var checks sync.WaitGroup
 	tb.Cleanup(func() {
+		checks.Wait()
 		mu.Lock()
 		defer mu.Unlock()
 		for _, b := range broken {
@@ -90,19 +97,29 @@ func checkContract(tb testing.TB) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			req := r.Clone(r.Context()) // to judge: the handler may change what it gets
+			// The handler reads the body through a copy of the request: the
+			// server's own stays untouched, so that it treats a body left
+			// unread (an early refusal) as it would without the check.
 			in := &teeBody{ReadCloser: r.Body, keep: isJSON(r.Header.Get("Content-Type"))}
 			if r.Body != nil && r.Body != http.NoBody {
+				r = r.WithContext(r.Context())
 				r.Body = in
 			}
 			out := &teeWriter{ResponseWriter: w}
-			req := r.Clone(r.Context()) // the handler may change r
 			next.ServeHTTP(out, r)
 			if out.status == 0 {
-				out.status = http.StatusOK
+				out.WriteHeader(http.StatusOK)
 			}
-			if msg := judge(v, doc, req, in, out); msg != "" {
-				report("%s %s → %d: %s", req.Method, req.URL.RequestURI(), out.status, msg)
-			}
+			in = in.freeze()
+			checks.Go(func() {
+				contract.judging.Lock()
+				msg := judge(v, doc, req, in, out)
+				contract.judging.Unlock()
+				if msg != "" {
+					report("%s %s → %d: %s", req.Method, req.URL.RequestURI(), out.status, msg)
+				}
+			})
 		})
 	}
 }
@@ -131,7 +148,7 @@ func judge(v validator.Validator, doc *v3.Document, r *http.Request, in *teeBody
 	if ok, errs := v.ValidateHttpRequestSync(r); !ok && out.status < 400 {
 		return "answered a request the document refuses: " + joinErrors(errs)
 	}
-	resp := &http.Response{StatusCode: out.status, Header: out.Header(), Request: r, Body: http.NoBody}
+	resp := &http.Response{StatusCode: out.status, Header: out.header, Request: r, Body: http.NoBody}
 	if out.keep && !out.over && r.Method != http.MethodHead {
 		resp.Body = io.NopCloser(bytes.NewReader(out.buf.Bytes()))
 	} else {
@@ -198,6 +215,14 @@ type teeBody struct {
 	buf              bytes.Buffer
 }
 
+// freeze returns a copy of what was read so far, for a check that runs
+// after the handler.
+func (t *teeBody) freeze() *teeBody {
+	c := &teeBody{keep: t.keep, done: t.done, over: t.over}
+	c.buf.Write(t.buf.Bytes())
+	return c
+}
+
 func (t *teeBody) Read(p []byte) (int, error) {
 	n, err := t.ReadCloser.Read(p)
 	if t.keep && !t.over {
@@ -213,18 +238,19 @@ func (t *teeBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// teeWriter keeps the status and a copy of a JSON answer.
+// teeWriter keeps the status, the headers and a copy of a JSON answer.
 type teeWriter struct {
 	http.ResponseWriter
 	status     int
+	header     http.Header
 	keep, over bool
 	buf        bytes.Buffer
 }
 
 func (t *teeWriter) WriteHeader(code int) {
 	if t.status == 0 {
-		t.status = code
-		t.keep = isJSON(t.Header().Get("Content-Type"))
+		t.status, t.header = code, t.Header().Clone()
+		t.keep = isJSON(t.header.Get("Content-Type"))
 	}
 	t.ResponseWriter.WriteHeader(code)
 }

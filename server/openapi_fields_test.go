@@ -63,19 +63,7 @@ func TestOpenAPI_SchemasMatchTheWireTypes(t *testing.T) {
 		}
 		fields := jsonNames(reflect.TypeOf(d.v))
 		delete(fields, "trigger_token_hash") // mft.Automation's, never shown
-		var missing, extra []string
-		for f := range fields {
-			if !props[f] {
-				missing = append(missing, f)
-			}
-		}
-		for p := range props {
-			if !fields[p] {
-				extra = append(extra, p)
-			}
-		}
-		sort.Strings(missing)
-		sort.Strings(extra)
+		missing, extra := difference(fields, props), difference(props, fields)
 		if len(missing) > 0 {
 			t.Errorf("schema %s lacks the fields of %T: %v", d.schema, d.v, missing)
 		}
@@ -83,4 +71,16 @@ func TestOpenAPI_SchemasMatchTheWireTypes(t *testing.T) {
 			t.Errorf("schema %s names fields %T does not have: %v", d.schema, d.v, extra)
 		}
 	}
+}
+
+// difference returns the keys of a that b lacks, sorted.
+func difference(a, b map[string]bool) []string {
+	var out []string
+	for k := range a {
+		if !b[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -60,19 +59,7 @@ func TestOpenAPI_EveryRouteIsDocumented(t *testing.T) {
 	if len(served) < 100 {
 		t.Fatalf("only %d routes found; the router changed shape", len(served))
 	}
-	var missing, extra []string
-	for r := range served {
-		if !documented[r] {
-			missing = append(missing, r)
-		}
-	}
-	for op := range documented {
-		if !served[op] {
-			extra = append(extra, op)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(extra)
+	missing, extra := difference(served, documented), difference(documented, served)
 	for _, r := range missing {
 		t.Errorf("route not in openapi.yaml: %s", r)
 	}
