@@ -8,8 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"depot/app"
 	"depot/internal/apptest"
+	"depot/internal/contract"
 	"depot/internal/testtool"
+	"depot/server"
 )
 
 // walkthrough returns the README's curl walkthrough: the first sh block
@@ -34,8 +37,9 @@ func walkthrough(t *testing.T) string {
 
 // The README's curl walkthrough runs top to bottom as written against a
 // fresh server, with only KEY and D given: every answer is 2xx but those
-// the README shows as an error ("# → 409"), in the README's order, and
-// every command succeeds (bash -e, pipefail).
+// the README shows as an error ("# → 409"), in the README's order, every
+// command succeeds (bash -e, pipefail), and every exchange is as the
+// OpenAPI document says.
 func TestREADME_Walkthrough(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq", "ssh-keygen"} {
 		testtool.Path(t, tool)
@@ -46,7 +50,9 @@ func TestREADME_Walkthrough(t *testing.T) {
 		expected = append(expected, m[1])
 	}
 
-	a := apptest.Start(t, apptest.Config(t.TempDir()))
+	// Every request of the walkthrough is held to the OpenAPI document too.
+	wrap := contract.Check(t, server.OpenAPI())
+	a := apptest.Start(t, apptest.Config(t.TempDir()), func(a *app.App) { a.HTTP.Wrap = wrap })
 	dir := t.TempDir()
 	statuses := filepath.Join(dir, "statuses")
 	// Every curl of the script writes its answer's status to the log.

@@ -14,6 +14,7 @@ import (
 	"depot/config"
 	"depot/files"
 	"depot/internal/apptest"
+	"depot/internal/contract"
 	"depot/server"
 	"depot/store"
 )
@@ -51,7 +52,7 @@ func openServerAt(tb testing.TB, dir string, opts ...option) *testServer {
 	cfg.HTTP.MaxJSONBytes = 64 << 10
 	cfg.SFTP.PublicHost = "sftp.example.com"
 	cfg.Defender.MaxFailures, cfg.Defender.Window, cfg.Defender.BanTime = 5, config.Duration(time.Minute), config.Duration(time.Hour)
-	wrap := checkContract(tb)
+	wrap := contract.Check(tb, server.OpenAPI())
 	edits := []func(*app.App){func(a *app.App) { a.HTTP.Wrap = wrap }}
 	for _, o := range opts {
 		edits = append(edits, o)

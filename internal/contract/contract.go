@@ -1,4 +1,16 @@
-package server_test
+// Package contract holds a test server to its OpenAPI document: every
+// request a test sends through it and every answer it gets is checked.
+//   - A request on a path the document lacks must be answered 404 or 405;
+//     anything else means a route is missing from the document.
+//   - A request the document refuses (a wrong type, a missing field) must
+//     be answered with a 4xx: the hostile-input tests send many.
+//   - Every answer, errors included, must have a documented status,
+//     content type and body; JSON bodies are checked in strict mode, so a
+//     property the document does not name fails too.
+//
+// Bodies are checked when JSON and under bodyCap; uploads and downloads
+// stream past unread.
+package contract
 
 import (
 	"bytes"
@@ -16,22 +28,7 @@ import (
 	verrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/paths"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
-
-	"depot/server"
 )
-
-// The contract: every request a test sends through a test server and
-// every answer it gets is checked against openapi.yaml.
-//   - A request on a path the document lacks must be answered 404 or 405;
-//     anything else means a route is missing from the document.
-//   - A request the document refuses (a wrong type, a missing field) must
-//     be answered with a 4xx: the hostile-input tests send many.
-//   - Every answer, errors included, must have a documented status,
-//     content type and body; JSON bodies are checked in strict mode, so a
-//     property the document does not name fails too.
-//
-// Bodies are checked when JSON and under bodyCap; uploads and downloads
-// stream past unread.
 
 const bodyCap = 1 << 20
 
@@ -45,11 +42,12 @@ var contract struct {
 	err     error
 }
 
-// loadContract parses openapi.yaml once for the whole package.
-func loadContract(tb testing.TB) (validator.Validator, *v3.Document) {
+// load parses the document once for the whole test binary (every caller
+// passes the same one).
+func load(tb testing.TB, document []byte) (validator.Validator, *v3.Document) {
 	tb.Helper()
 	contract.once.Do(func() {
-		doc, err := libopenapi.NewDocument(server.OpenAPI())
+		doc, err := libopenapi.NewDocument(document)
 		if err != nil {
 			contract.err = err
 			return
@@ -71,14 +69,14 @@ func loadContract(tb testing.TB) (validator.Validator, *v3.Document) {
 	return contract.v, contract.doc
 }
 
-// checkContract returns the Wrap of a test server: it lets each exchange
+// Check returns the Wrap of a test server (app.HTTP.Wrap) for document: it lets each exchange
 // through untouched, checks it once the handler has returned (in the
 // background, so that the server's timing is its own: an early refusal
 // still closes the connection at once), and reports what breaks the
 // contract when the test ends. Call it before the server starts, so that
 // the report comes after the server has closed.
-func checkContract(tb testing.TB) func(http.Handler) http.Handler {
-	v, doc := loadContract(tb)
+func Check(tb testing.TB, document []byte) func(http.Handler) http.Handler {
+	v, doc := load(tb, document)
 	var mu sync.Mutex
 	var broken []string
 	var checks sync.WaitGroup
@@ -101,7 +99,7 @@ func checkContract(tb testing.TB) func(http.Handler) http.Handler {
 			// The handler reads the body through a copy of the request: the
 			// server's own stays untouched, so that it treats a body left
 			// unread (an early refusal) as it would without the check.
-			in := &teeBody{ReadCloser: r.Body, keep: isJSON(r.Header.Get("Content-Type"))}
+			in := &teeBody{ReadCloser: r.Body}
 			if r.Body != nil && r.Body != http.NoBody {
 				r = r.WithContext(r.Context())
 				r.Body = in
@@ -139,7 +137,10 @@ func judge(v validator.Validator, doc *v3.Document, r *http.Request, in *teeBody
 		// Uploads take the bytes whatever their label (the tests' client
 		// labels every body JSON); judge the rest of the request.
 		r.Header.Set("Content-Type", raw)
-	case in.keep && in.done && !in.over:
+	case in.done && !in.over:
+		// The API reads a JSON body whatever its label (curl -d says
+		// application/x-www-form-urlencoded): judge it as JSON.
+		r.Header.Set("Content-Type", "application/json")
 		r.Body = io.NopCloser(bytes.NewReader(in.buf.Bytes()))
 	default:
 		r.Header.Del("Content-Type") // a body not read in full is not judged
@@ -208,24 +209,25 @@ func isJSON(contentType string) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
-// teeBody keeps a copy of a JSON request body as the handler reads it.
+// teeBody keeps a copy of a request body (up to bodyCap) as the handler
+// reads it.
 type teeBody struct {
 	io.ReadCloser
-	keep, done, over bool
-	buf              bytes.Buffer
+	done, over bool
+	buf        bytes.Buffer
 }
 
 // freeze returns a copy of what was read so far, for a check that runs
 // after the handler.
 func (t *teeBody) freeze() *teeBody {
-	c := &teeBody{keep: t.keep, done: t.done, over: t.over}
+	c := &teeBody{done: t.done, over: t.over}
 	c.buf.Write(t.buf.Bytes())
 	return c
 }
 
 func (t *teeBody) Read(p []byte) (int, error) {
 	n, err := t.ReadCloser.Read(p)
-	if t.keep && !t.over {
+	if !t.over {
 		if t.buf.Len()+n > bodyCap {
 			t.over = true
 		} else {
