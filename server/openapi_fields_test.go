@@ -5,8 +5,6 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/pb33f/libopenapi"
-
 	"depot/mft"
 )
 
@@ -40,15 +38,8 @@ var documented = []struct {
 }
 
 func TestOpenAPI_SchemasMatchTheWireTypes(t *testing.T) {
-	doc, err := libopenapi.NewDocument(OpenAPI())
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := doc.BuildV3Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemas := model.Model.Components.Schemas
+	model := openAPIModel(t)
+	schemas := model.Components.Schemas
 	for _, d := range documented {
 		proxy, ok := schemas.Get(d.schema)
 		if !ok {
