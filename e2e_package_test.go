@@ -23,10 +23,19 @@ func TestEndToEnd_InitWritesTheAdminKeyToAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	initWith := func(keyFile string) ([]byte, error) {
+		cmd := exec.Command(bin, "init", "--admin-key-file", keyFile)
+		cmd.Env = append(os.Environ(), "DEPOT_DATA_DIR="+dir)
+		return cmd.CombinedOutput()
+	}
+	// A key file that cannot be written stops init before the
+	// administrator exists: no key is lost, and a second try works.
+	bad := filepath.Join(t.TempDir(), "missing", "admin-key")
+	if out, err := initWith(bad); err == nil || !strings.Contains(string(out), bad) {
+		t.Fatalf("init with an unwritable key file: %v\n%s", err, out)
+	}
 	keyFile := filepath.Join(t.TempDir(), "admin-key")
-	cmd := exec.Command(bin, "init", "--admin-key-file", keyFile)
-	cmd.Env = append(os.Environ(), "DEPOT_DATA_DIR="+dir)
-	out, err := cmd.CombinedOutput()
+	out, err := initWith(keyFile)
 	if err != nil {
 		t.Fatalf("depot init: %v\n%s", err, out)
 	}

@@ -22,6 +22,7 @@ import (
 	"depot/dropzone"
 	"depot/filedrop"
 	"depot/files"
+	"depot/internal/atomicfile"
 	"depot/link"
 	"depot/mail"
 	"depot/metrics"
@@ -239,45 +240,24 @@ func (a *App) bootstrapAdmin(ctx context.Context, stdout io.Writer) error {
 		Home: mft.HomeFor(id), APIKeyHash: auth.HashKey(key), Active: true,
 		Protocols: slices.Clone(mft.AllProtocols), Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{},
 	}
+	// The key file first: if it cannot be written, no administrator
+	// exists whose key is lost, and the next start tries again.
+	toFile := !fromEnv && a.Config.AdminKeyFile != ""
+	if toFile {
+		if err := atomicfile.Write(a.Config.AdminKeyFile, []byte(key+"\n"), 0o600); err != nil {
+			return fmt.Errorf("first administrator's key: %w", err)
+		}
+	}
 	if err := a.Users.CreateUser(ctx, u); err != nil {
 		return fmt.Errorf("create first administrator: %w", err)
 	}
 	switch {
 	case fromEnv:
 		fmt.Fprintf(stdout, "Created administrator %s with the API key from DEPOT_ADMIN_API_KEY.\n", AdminEmail)
-	case a.Config.AdminKeyFile != "":
-		if err := writeKeyFile(a.Config.AdminKeyFile, key); err != nil {
-			return fmt.Errorf("first administrator's key: %w", err)
-		}
+	case toFile:
 		fmt.Fprintf(stdout, "Created administrator %s. Its API key is in %s (readable by its owner only).\n", AdminEmail, a.Config.AdminKeyFile)
 	default:
 		fmt.Fprintf(stdout, "Created administrator %s. API key (shown once, keep it safe):\n\n    %s\n\n", AdminEmail, key)
 	}
 	return nil
-}
-
-// writeKeyFile replaces path with key, readable by its owner only: it is
-// written beside it with mode 0600 and renamed over it, so that no other
-// user can open it at any moment, and a key left by an earlier
-// installation is replaced whole.
-func writeKeyFile(path, key string) error {
-	tmp := path + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(key + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

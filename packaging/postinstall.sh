@@ -22,11 +22,11 @@ if [ ! -e /var/lib/depot/depot.db ]; then
 	# As the depot user, so that everything it creates is its own; the key
 	# comes back through a folder only the depot user and root can enter.
 	handoff=$(mktemp -d)
+	trap 'rm -rf "$handoff"' EXIT
 	chown depot "$handoff"
 	runuser -u depot -- /usr/bin/depot init --config /etc/depot/depot.toml \
 		--admin-key-file "$handoff/admin-key" >/dev/null
 	install -o root -g root -m 0600 "$handoff/admin-key" /etc/depot/admin-key
-	rm -rf "$handoff"
 	echo "Depot: the first administrator's API key is in /etc/depot/admin-key (root only)."
 fi
 
