@@ -211,6 +211,8 @@ func (a *App) build(urlKey []byte) error {
 		Audit:             a.AuditStore,
 		Auth:              a.Auth,
 		Sessions:          a.SFTP,
+		SFTP:              a.SFTP,
+		Web:               &auth.WebSessions{TTL: cfg.Web.SessionTTL.D(), Idle: cfg.Web.SessionIdle.D()},
 		Defender:          a.Defender,
 		Limiter:           auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
 		Backup:            db.Backup,

@@ -35,6 +35,7 @@ type Config struct {
 	Log        Log        `toml:"log"`
 	Runtime    Runtime    `toml:"runtime"`
 	Metrics    Metrics    `toml:"metrics"`
+	Web        Web        `toml:"web"`
 
 	// AdminAPIKey comes only from DEPOT_ADMIN_API_KEY: on first start it
 	// becomes the API key of admin@localhost.
@@ -44,6 +45,15 @@ type Config struct {
 	// admin@localhost to this file (mode 0600) instead of printing it, so
 	// that it never reaches a log (the .deb writes /etc/depot/admin-key).
 	AdminKeyFile string `toml:"-"`
+}
+
+// Web configures the browser client's sessions (kept in memory: a
+// restart signs everyone out).
+type Web struct {
+	// SessionTTL is how long a sign-in lasts; SessionIdle ends a session
+	// unused that long.
+	SessionTTL  Duration `toml:"session_ttl"`
+	SessionIdle Duration `toml:"session_idle"`
 }
 
 // Metrics configures the Prometheus endpoint: /metrics on the API with
@@ -194,6 +204,7 @@ func Default() *Config {
 		Audit:      Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:        Log{Level: "info", Format: "text"},
 		Runtime:    Runtime{MemoryLimitMB: 960},
+		Web:        Web{SessionTTL: Duration(12 * time.Hour), SessionIdle: Duration(time.Hour)},
 	}
 }
 
@@ -316,6 +327,8 @@ func (c *Config) Validate() error {
 		"defender.window":          c.Defender.Window,
 		"defender.ban_time":        c.Defender.BanTime,
 		"audit.retention":          c.Audit.Retention,
+		"web.session_ttl":          c.Web.SessionTTL,
+		"web.session_idle":         c.Web.SessionIdle,
 	} {
 		if d < Duration(time.Millisecond) { // a bare TOML number is read as nanoseconds
 			return fmt.Errorf("%s must be a positive duration such as \"30s\" or \"5m\" (in quotes, with its unit)", key)

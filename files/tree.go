@@ -177,3 +177,22 @@ func (s *Service) openTree(t target) (*os.Root, error) {
 	}
 	return r, nil
 }
+
+// Allowed returns which of perms the actor holds on a path, as the file
+// operations would decide them, so that a client can offer only what
+// will be permitted (the operations check again).
+func (s *Service) Allowed(ctx context.Context, a Actor, clientPath string, perms ...string) (map[string]bool, error) {
+	v, err := s.viewOf(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	t, err := v.resolve(clientPath)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(perms))
+	for _, p := range perms {
+		out[p] = v.allows(t.storage, p)
+	}
+	return out, nil
+}

@@ -63,6 +63,9 @@ type AuditFilter struct {
 	PathPrefix string
 	Protocol   string
 	Status     string
+	// Newest lists newest first; After is then the event the page
+	// continues before.
+	Newest bool
 }
 
 // Match reports whether ev passes the filter (ignoring the page).

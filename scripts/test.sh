@@ -29,6 +29,7 @@ declare -A tools=(
 	[systemd-analyze]=systemd # the package test verifies the .deb's unit
 	[adduser]=adduser         # the .deb's postinst makes the depot user
 	[dpkg]=dpkg
+	[npm]=npm # installs axe-core, the web client's accessibility check
 )
 
 missing=()
@@ -48,6 +49,13 @@ if ! command -v versitygw >/dev/null 2>&1; then
 	echo "Installing versitygw (the S3 peer of the tests)"
 	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
+
+# axe-core, injected by the web client's browser tests into every page.
+if [ ! -f "$(npm root -g)/axe-core/axe.min.js" ]; then
+	echo "Installing axe-core (the accessibility check of the web client's tests)"
+	npm install -g --no-fund --no-audit axe-core@4.14.1
+fi
+export DEPOT_AXE_CORE="$(npm root -g)/axe-core/axe.min.js"
 
 export DEPOT_REQUIRE_TOOLS=1
 export CGO_ENABLED=1 # the race detector needs cgo

@@ -29,6 +29,8 @@ func credentials(r *http.Request) (string, bool) {
 }
 
 // authenticate resolves the caller's API key to a user or answers 401/403.
+// A request without a key may come from the web client, with its session
+// cookie instead.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ip := clientIP(c)
@@ -36,6 +38,12 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		key, ok := credentials(c.Request())
+		if _, err := c.Cookie(sessionCookie); !ok && err == nil {
+			if err := s.sessionAuth(c); err != nil {
+				return err
+			}
+			return next(c)
+		}
 		if !ok {
 			return mft.Errorf(mft.EUNAUTHORIZED, "Authentication required: send your API key as the basic-auth user (curl --user KEY:x) or as a Bearer token.")
 		}

@@ -27,7 +27,11 @@ func (s *Server) recordChange(c echo.Context, event, target string) {
 	if b, ok := c.Get(ctxBody).(decodedBody); ok {
 		fields = requestFields(b.data, b.name)
 	}
-	ev := mft.Event{Event: event, Time: s.Now().UTC(), Protocol: mft.AuditAPI, IP: clientIP(c).String(),
+	protocol := mft.AuditAPI
+	if viaWeb(c) {
+		protocol = mft.AuditWeb
+	}
+	ev := mft.Event{Event: event, Time: s.Now().UTC(), Protocol: protocol, IP: clientIP(c).String(),
 		Status: mft.StatusOK, Target: target, Changes: maskSecrets(fields)}
 	if u := caller(c); u != nil {
 		ev.Actor, ev.Bucket = u.ID, u.Bucket

@@ -57,7 +57,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
 		c.Response().Header().Set("Retry-After", "30") // over capacity: say when to come back
 	}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && !viaWeb(c) { // a browser would pop up its own sign-in box
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="depot", charset="UTF-8"`)
 	}
 	if c.Request().Method == http.MethodHead {

@@ -18,7 +18,11 @@ import (
 
 // actor is the caller as the file service sees it.
 func actor(c echo.Context) files.Actor {
-	return files.Actor{User: caller(c), Protocol: mft.AuditAPI, IP: clientIP(c).String()}
+	protocol := mft.AuditAPI
+	if viaWeb(c) {
+		protocol = mft.AuditWeb
+	}
+	return files.Actor{User: caller(c), Protocol: protocol, IP: clientIP(c).String()}
 }
 
 // pathQuery returns the required ?path= parameter.

@@ -65,7 +65,33 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/s/:id/download", s.handleLinkDownload)
 	e.POST("/s/:id/upload", s.oneUpload(s.handleLinkUpload))
 
-	// Any user's key (API key or temporary key).
+	// The web client: the sign-in page, then pages behind a session cookie
+	// (forms carry its CSRF token). Its scripts call the user routes
+	// below with the same cookie and the token in X-CSRF-Token.
+	e.GET("/", s.handleHome)
+	e.POST("/web/login", s.handleSignin)
+	page := group{e, "/web", []echo.MiddlewareFunc{s.webPage}}
+	page.POST("/logout", s.handleSignout)
+	page.GET("/files", s.handleWebFiles)
+	page.POST("/files/folder", s.handleWebMkdir)
+	page.GET("/files/rename", s.handleWebRenameForm)
+	page.POST("/files/rename", s.handleWebRename)
+	page.GET("/files/delete", s.handleWebDeleteForm)
+	page.POST("/files/delete", s.handleWebDelete)
+	page.GET("/files/zip", s.handleWebZip)
+	page.GET("/share", s.handleWebShareForm)
+	page.POST("/share", s.handleWebShare)
+	page.GET("/links", s.handleWebLinks)
+	page.POST("/links/delete", s.handleWebLinkRevoke)
+	page.GET("/messages", s.handleWebMessages)
+	page.GET("/messages/:id", s.handleWebMessage)
+	page.GET("/account", s.handleWebAccount)
+	page.POST("/account/password", s.handleWebPassword)
+	page.POST("/account/keys", s.handleWebKeyAdd)
+	page.POST("/account/keys/delete", s.handleWebKeyRemove)
+	page.GET("/admin", s.handleWebAdmin)
+
+	// Any user's key (API key or temporary key), or the web client's session.
 	user := group{e, "", []echo.MiddlewareFunc{s.authenticate}}
 	user.GET("/account", s.handleAccount)
 	user.GET("/api/files", s.handleFileList)

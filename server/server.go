@@ -87,7 +87,13 @@ type Server struct {
 	SFTPPublicHost string
 	// Sessions lists and ends live SFTP sessions; nil when SFTP is off.
 	Sessions mft.SessionService
-	Audit    mft.AuditService
+	// SFTP tells the web client's account page where partners connect;
+	// nil when SFTP is off.
+	SFTP SFTPEndpoint
+	// Web keeps the web client's sessions; Open makes one (12 hours,
+	// ending after an idle hour) when nil.
+	Web   *auth.WebSessions
+	Audit mft.AuditService
 	// Events receives auth events for the audit log; nil drops them.
 	Events   mft.EventSink
 	Auth     *auth.Authenticator
@@ -116,6 +122,13 @@ type Server struct {
 	uploads chan struct{} // a slot per upload in progress
 }
 
+// SFTPEndpoint is the SFTP server as the web client's account page shows
+// it.
+type SFTPEndpoint interface {
+	ListenAddr() net.Addr
+	HostKeyFingerprints() []string
+}
+
 // Open starts listening (so a bad address fails at once) and serves in the
 // background.
 func (s *Server) Open() error {
@@ -133,6 +146,9 @@ func (s *Server) Open() error {
 	}
 	if s.MaxUploads <= 0 {
 		s.MaxUploads = 64
+	}
+	if s.Web == nil {
+		s.Web = &auth.WebSessions{TTL: 12 * time.Hour, Idle: time.Hour}
 	}
 	s.uploads = make(chan struct{}, s.MaxUploads)
 	ln, err := net.Listen("tcp", s.Addr)

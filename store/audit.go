@@ -54,13 +54,19 @@ func (s *AuditService) AppendEvents(ctx context.Context, events []mft.Event) err
 	})
 }
 
-// FindEvents returns one page of matching events, oldest first.
+// FindEvents returns one page of matching events, oldest first (newest
+// first with f.Newest).
 func (s *AuditService) FindEvents(ctx context.Context, f mft.AuditFilter) ([]*mft.Event, bool, error) {
 	f.Page = f.Page.Normalize()
 	var out []*mft.Event
 	more := false
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
+		if f.Newest {
+			var err error
+			out, more, err = newestEvents(c, f)
+			return err
+		}
 		start := f.After
 		if !f.From.IsZero() {
 			if from := fmt.Sprintf("%016x", f.From.UnixNano()); from > start {
@@ -91,6 +97,37 @@ func (s *AuditService) FindEvents(ctx context.Context, f mft.AuditFilter) ([]*mf
 		return nil
 	})
 	return out, more, err
+}
+
+// newestEvents walks the audit log from its end (or from before
+// f.After) back to f.From.
+func newestEvents(c *bolt.Cursor, f mft.AuditFilter) ([]*mft.Event, bool, error) {
+	var out []*mft.Event
+	k, v := c.Last()
+	if f.After != "" {
+		if k, v = c.Seek([]byte(f.After)); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+	}
+	for ; k != nil; k, v = c.Prev() {
+		var ev mft.Event
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return nil, false, fmt.Errorf("store: decode audit event %s: %w", k, err)
+		}
+		if !f.From.IsZero() && ev.Time.Before(f.From) {
+			break
+		}
+		if !f.To.IsZero() && !ev.Time.Before(f.To) || !f.Match(&ev) {
+			continue
+		}
+		if len(out) == f.Limit {
+			return out, true, nil
+		}
+		out = append(out, &ev)
+	}
+	return out, false, nil
 }
 
 // DeleteEventsBefore removes events older than t.

@@ -27,3 +27,19 @@ func Path(tb testing.TB, name string) string {
 	tb.Skipf("skipping: %s is not installed (scripts/test.sh installs it and makes this a failure)", name)
 	return ""
 }
+
+// File returns the path of a file a tool installs (such as axe-core's
+// script), named by the variable env, or ends the test as Path does.
+func File(tb testing.TB, env, what string) string {
+	tb.Helper()
+	if p := os.Getenv(env); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		tb.Fatalf("%s is required for this test but %s does not name it (run scripts/test.sh to install it)", what, env)
+	}
+	tb.Skipf("skipping: %s is not installed, or %s does not name it (scripts/test.sh installs it and makes this a failure)", what, env)
+	return ""
+}

@@ -4,9 +4,6 @@
 "use strict";
 
 (function () {
-  const CHUNK = 8 * 1024 * 1024; // bytes per request
-  const RETRIES = 4;             // extra tries of a failed chunk
-
   const root = document.getElementById("filedrop");
   // mode "filedrop": an upload key, then a delivery; mode "link": uploads
   // straight into a shared folder, with the link's password if it has one.
@@ -29,20 +26,7 @@
     el.hidden = !msg;
   }
 
-  function errorOf(status, body) {
-    try {
-      const j = JSON.parse(body);
-      if (j.errors && j.errors.length) return j.errors.join(" ");
-    } catch (e) { /* not JSON */ }
-    return "The server answered " + status + ".";
-  }
-
-  function formatSize(n) {
-    const units = ["bytes", "KB", "MB", "GB", "TB"];
-    let i = 0;
-    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-    return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
-  }
+  const { errorOf, formatSize } = window.depotChunked;
 
   function extension(filename) {
     const dot = filename.lastIndexOf(".");
@@ -162,54 +146,21 @@
     $("total-text").textContent = pct + "%";
   }
 
-  // putChunk sends one piece; it resolves with {status, body}.
-  function putChunk(entry, index, count, blob, onProgress) {
-    return new Promise((resolve) => {
-      const q = "?filename=" + encodeURIComponent(entry.file.name) + (count > 1 ? "&chunk=" + index + "&chunks=" + count : "");
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", base + (mode === "link" ? "/upload" : "/attachments/upload") + q);
-      if (authorization()) xhr.setRequestHeader("Authorization", authorization());
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
-      xhr.addEventListener("load", () => resolve({ status: xhr.status, body: xhr.responseText }));
-      xhr.addEventListener("error", () => resolve({ status: 0, body: "" }));
-      xhr.send(blob);
-    });
-  }
-
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const retryable = (status) => status === 0 || status === 429 || status >= 500;
-
   async function upload(entry) {
     const size = entry.file.size;
-    const count = Math.max(1, Math.ceil(size / CHUNK));
-    let done = 0;
-    for (let i = 0; i < count; i++) {
-      const blob = entry.file.slice(i * CHUNK, Math.min(size, (i + 1) * CHUNK));
-      let res;
-      for (let attempt = 0; ; attempt++) {
-        res = await putChunk(entry, i, count, blob, (loaded) => {
-          entry.sent = done + loaded;
-          entry.bar.value = Math.floor((entry.sent * 100) / size);
-          updateTotal();
-        });
-        if (!retryable(res.status) || attempt === RETRIES) break;
-        entry.status.textContent = "Retrying…";
-        await sleep(500 * 2 ** attempt);
-      }
-      if (res.status !== 201 && res.status !== 202) {
-        throw new Error(entry.file.name + ": " + errorOf(res.status, res.body));
-      }
-      done += blob.size;
-      entry.sent = done;
-      entry.bar.value = Math.floor((done * 100) / size);
-      updateTotal();
-      if (res.status === 201) {
-        const j = JSON.parse(res.body);
-        entry.result = j.attachment || { id: j.file.path, filename: j.file.name, size: j.file.size, checksum: j.file.sha256 };
-        entry.id = entry.result.id;
-      }
-    }
+    const path = base + (mode === "link" ? "/upload" : "/attachments/upload");
+    const j = await window.depotChunked.send(entry.file, {
+      url: (query) => path + "?filename=" + encodeURIComponent(entry.file.name) + query,
+      headers: () => ({ Authorization: authorization() }),
+      onProgress: (sent) => {
+        entry.sent = sent;
+        entry.bar.value = Math.floor((sent * 100) / size);
+        updateTotal();
+      },
+      onRetry: () => { entry.status.textContent = "Retrying…"; },
+    });
+    entry.result = j.attachment || { id: j.file.path, filename: j.file.name, size: j.file.size, checksum: j.file.sha256 };
+    entry.id = entry.result.id;
     entry.status.textContent = "Uploaded";
   }
 

@@ -1,0 +1,220 @@
+package server
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/ssh"
+
+	"depot/auth"
+	"depot/link"
+	"depot/mft"
+	"depot/web"
+)
+
+// handleWebAccount shows the user's space, SFTP details, keys and
+// password form.
+func (s *Server) handleWebAccount(c echo.Context) error {
+	u := caller(c)
+	data := web.Account{ID: u.ID, Email: u.Email, Username: u.Username, Name: u.Name, Home: u.Home, Percent: -1,
+		SFTPAllowed: s.SFTP != nil && u.AllowsProtocol(mft.ProtocolSFTP)}
+	ctx, a := c.Request().Context(), actor(c)
+	total, free, err := s.Files.Space(ctx, a)
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	if u.Role != mft.RoleAdmin {
+		used, err := s.Files.Usage.Usage(ctx, u.Home)
+		if err != nil {
+			return s.renderError(c, err)
+		}
+		data.Used, data.Total, data.Left = formatSize(used), formatSize(total), formatSize(free)
+		if total > 0 {
+			data.Percent = int(min(100, (total-free)*100/total))
+		}
+	} else {
+		data.Used, data.Total, data.Left = formatSize(total-free), formatSize(total), formatSize(free)
+	}
+	for i, line := range u.SSHKeys {
+		if key, comment, _, _, err := ssh.ParseAuthorizedKey([]byte(line)); err == nil {
+			data.SSHKeys = append(data.SSHKeys, web.SSHKey{Index: i, Type: key.Type(), Fingerprint: ssh.FingerprintSHA256(key), Comment: comment})
+		}
+	}
+	if data.SFTPAllowed {
+		data.SFTPHost = s.SFTPPublicHost
+		if addr, ok := s.SFTP.ListenAddr().(*net.TCPAddr); ok {
+			data.SFTPPort = strconv.Itoa(addr.Port)
+		}
+		data.Fingerprints = s.SFTP.HostKeyFingerprints()
+	}
+	return s.render(c, http.StatusOK, "account", web.Page{Title: "Account", Nav: "account", Data: data})
+}
+
+// recordSelfChange audits a change users made to their own account, with
+// the fields it set (secrets masked).
+func (s *Server) recordSelfChange(c echo.Context, fields map[string]any) {
+	data, _ := json.Marshal(fields)
+	c.Set(ctxBody, decodedBody{data: data, name: "user"})
+	s.recordChange(c, mft.EventUserUpdated, caller(c).ID)
+}
+
+// handleWebPassword changes the user's password, the old one required; a
+// wrong old password counts towards a ban as a failed login does. Every
+// session of the user ends, this one too.
+func (s *Server) handleWebPassword(c echo.Context) error {
+	u := caller(c)
+	old, pw := formValue(c, "old"), formValue(c, "new")
+	if u.PasswordHash == "" || !auth.VerifyPassword(u.PasswordHash, old) {
+		if s.Defender != nil {
+			s.Defender.Fail(clientIP(c))
+		}
+		return s.done(c, "/web/account", "", mft.Errorf(mft.EFORBIDDEN, "The current password is not right."))
+	}
+	if n := len(pw); n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
+		return s.done(c, "/web/account", "", mft.Errorf(mft.EINVALID, "The new password must have %d to %d characters.", auth.MinPasswordLen, auth.MaxPasswordLen))
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	if _, err := s.Users.UpdateUser(c.Request().Context(), u.ID, mft.UserUpdate{PasswordHash: &hash}); err != nil {
+		return s.done(c, "/web/account", "", err)
+	}
+	s.recordSelfChange(c, map[string]any{"password": pw})
+	s.Web.EndUser(u.ID)
+	s.clearCookie(c, sessionCookie)
+	return s.render(c, http.StatusOK, "signin", web.Page{Title: "Sign in", Notice: "Your password was changed. Sign in with the new one.",
+		Data: web.Signin{Login: cmpOr(u.Email, u.Username), Next: "/web/files", Token: s.signinToken(c)}})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// handleWebKeyAdd adds a public key for SFTP.
+func (s *Server) handleWebKeyAdd(c echo.Context) error {
+	u := caller(c)
+	line := strings.TrimSpace(formValue(c, "key"))
+	if len(u.SSHKeys) >= mft.MaxSSHKeys {
+		return s.done(c, "/web/account", "", mft.Errorf(mft.EINVALID, "You have %d keys, the most an account may have.", mft.MaxSSHKeys))
+	}
+	keys, err := auth.NormalizeSSHKeys(append(slices.Clone(u.SSHKeys), line))
+	if err != nil {
+		if strings.Contains(err.Error(), "repeats") {
+			err = mft.Errorf(mft.EINVALID, "You have this key already.")
+		} else if strings.HasPrefix(mft.ErrorMessage(err), "ssh_keys["+strconv.Itoa(len(u.SSHKeys))+"]") {
+			err = mft.Errorf(mft.EINVALID, "That is not a public key in authorized_keys format (ssh-ed25519 AAAA… comment)%s",
+				strings.TrimPrefix(mft.ErrorMessage(err), "ssh_keys["+strconv.Itoa(len(u.SSHKeys))+"] is not a public key in authorized_keys format"))
+		}
+		return s.done(c, "/web/account", "", err)
+	}
+	if _, err := s.Users.UpdateUser(c.Request().Context(), u.ID, mft.UserUpdate{SSHKeys: &keys}); err != nil {
+		return s.done(c, "/web/account", "", err)
+	}
+	s.recordSelfChange(c, map[string]any{"ssh_keys": keys})
+	return s.done(c, "/web/account", "Key added.", nil)
+}
+
+// handleWebKeyRemove removes a public key by its fingerprint.
+func (s *Server) handleWebKeyRemove(c echo.Context) error {
+	u := caller(c)
+	fp := formValue(c, "fingerprint")
+	keys := slices.DeleteFunc(slices.Clone(u.SSHKeys), func(line string) bool {
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+		return err == nil && ssh.FingerprintSHA256(key) == fp
+	})
+	if len(keys) == len(u.SSHKeys) {
+		return s.done(c, "/web/account", "", mft.Errorf(mft.ENOTFOUND, "You have no key %s.", fp))
+	}
+	if _, err := s.Users.UpdateUser(c.Request().Context(), u.ID, mft.UserUpdate{SSHKeys: &keys}); err != nil {
+		return s.done(c, "/web/account", "", err)
+	}
+	s.recordSelfChange(c, map[string]any{"ssh_keys": keys})
+	return s.done(c, "/web/account", "Key removed.", nil)
+}
+
+// handleWebShareForm asks how to share a file or folder.
+func (s *Server) handleWebShareForm(c echo.Context) error {
+	p, err := pathQuery(c)
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	fi, err := s.Files.Stat(c.Request().Context(), actor(c), p)
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	return s.render(c, http.StatusOK, "share", web.Page{Title: "Share " + fi.Name, Nav: "files",
+		Data: web.Share{Path: fi.Path, Folder: fi.Type == mft.TypeFolder, Back: filesURL(parentOf(fi.Path))}})
+}
+
+// handleWebShare creates a link and shows it once, ready to copy.
+func (s *Server) handleWebShare(c echo.Context) error {
+	p := formValue(c, "path")
+	in := link.Input{Path: p, Password: formValue(c, "password"), AllowUpload: formValue(c, "upload") == "1"}
+	back := "/web/share?path=" + url.QueryEscape(p)
+	if v := formValue(c, "max_downloads"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return s.done(c, back, "", mft.Errorf(mft.EINVALID, "The download limit must be a whole number."))
+		}
+		in.MaxDownloads = n
+	}
+	if v := formValue(c, "expires"); v != "" {
+		day, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			return s.done(c, back, "", mft.Errorf(mft.EINVALID, "The expiry must be a date such as 2027-01-31."))
+		}
+		end := day.Add(24 * time.Hour) // through the whole day, UTC
+		in.ExpiresAt = &end
+	}
+	l, err := s.Links.Create(c.Request().Context(), actor(c), in)
+	if err != nil {
+		return s.done(c, back, "", err)
+	}
+	s.recordChange(c, mft.EventLinkCreated, l.ID)
+	v := s.newLinkView(l)
+	return s.render(c, http.StatusCreated, "share", web.Page{Title: "Shared", Nav: "files", Notice: "Link created.",
+		Data: web.Share{Path: l.Path, Folder: l.Folder, Back: filesURL(parentOf(p)), Created: linkRow(v)}})
+}
+
+func linkRow(v linkView) *web.LinkRow {
+	r := &web.LinkRow{ID: v.ID, URL: v.URL, Path: v.Path, Expires: cmpOr(v.ExpiresAt, "never"),
+		Downloads: strconv.Itoa(v.Downloads), Password: v.HasPassword, Upload: v.AllowUpload}
+	if v.MaxDownloads > 0 {
+		r.Downloads += " of " + strconv.Itoa(v.MaxDownloads)
+	}
+	return r
+}
+
+// handleWebLinks lists the user's links, newest last.
+func (s *Server) handleWebLinks(c echo.Context) error {
+	list, _, err := s.Links.List(c.Request().Context(), caller(c), false, mft.Page{Limit: mft.MaxLimit})
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	rows := make([]*web.LinkRow, len(list))
+	for i, l := range list {
+		rows[i] = linkRow(s.newLinkView(l))
+	}
+	return s.render(c, http.StatusOK, "links", web.Page{Title: "Links", Nav: "links", Data: rows})
+}
+
+// handleWebLinkRevoke deletes one of the user's links.
+func (s *Server) handleWebLinkRevoke(c echo.Context) error {
+	id := formValue(c, "id")
+	err := s.Links.Delete(c.Request().Context(), caller(c), id)
+	if err == nil {
+		s.recordChange(c, mft.EventLinkDeleted, id)
+	}
+	return s.done(c, "/web/links", "Link revoked; it no longer works.", err)
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"depot/auth"
+	"depot/mft"
+	"depot/web"
+)
+
+// adminAuditRows is how many audit events the overview shows.
+const adminAuditRows = 100
+
+// handleWebAdmin is the administrators' read-only overview: health, live
+// SFTP sessions, the newest audit events (filtered, with their CSV) and
+// the bans.
+func (s *Server) handleWebAdmin(c echo.Context) error {
+	if caller(c).Role != mft.RoleAdmin {
+		return s.renderError(c, mft.Errorf(mft.EFORBIDDEN, "The overview is for administrators."))
+	}
+	ctx := c.Request().Context()
+	data := web.Admin{Health: "Healthy", Healthy: true, Version: s.Version,
+		Filter: web.AuditFilter{Event: c.QueryParam("event"), Actor: c.QueryParam("actor"), Status: c.QueryParam("status"), Since: c.QueryParam("since")}}
+	if s.Ping != nil {
+		if err := s.Ping(ctx); err != nil {
+			data.Health, data.Healthy = "Unavailable: "+mft.ErrorMessage(err), false
+		}
+	}
+	if total, free, err := s.Files.DiskSpace(); err == nil {
+		data.Disk = formatSize(free) + " free of " + formatSize(total)
+	}
+	if s.Sessions != nil {
+		for _, sess := range s.Sessions.Sessions() {
+			data.Sessions = append(data.Sessions, web.AdminSession{ID: sess.ID, User: sess.User, IP: sess.IP,
+				Started: sess.StartedAt.UTC().Format("2006-01-02 15:04:05"), Transfers: strconv.Itoa(len(sess.Transfers))})
+		}
+	}
+	f := mft.AuditFilter{Page: mft.Page{Limit: adminAuditRows}, Event: data.Filter.Event, Actor: data.Filter.Actor, Newest: true}
+	switch data.Filter.Status {
+	case mft.StatusOK, mft.StatusDenied, mft.StatusError:
+		f.Status = data.Filter.Status
+	default:
+		data.Filter.Status = ""
+	}
+	csv := url.Values{"format": {"csv"}, "limit": {strconv.Itoa(mft.MaxLimit)}}
+	switch data.Filter.Since {
+	case "1h", "24h", "168h":
+		d, _ := time.ParseDuration(data.Filter.Since)
+		f.From = s.Now().Add(-d).UTC().Truncate(time.Second)
+		csv.Set("from", f.From.Format(time.RFC3339))
+	case "all":
+	default:
+		data.Filter.Since = "24h"
+		f.From = s.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second)
+		csv.Set("from", f.From.Format(time.RFC3339))
+	}
+	for k, v := range map[string]string{"event": f.Event, "actor": f.Actor, "status": f.Status} {
+		if v != "" {
+			csv.Set(k, v)
+		}
+	}
+	data.CSV = "/admin/audit?" + csv.Encode()
+	events, _, err := s.Audit.FindEvents(ctx, f)
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	for _, ev := range events {
+		data.Audit = append(data.Audit, web.AuditRow{Time: ev.Time.UTC().Format("2006-01-02 15:04:05"), Event: ev.Event,
+			Actor: ev.Actor, Protocol: ev.Protocol, IP: ev.IP, Path: ev.Path, Status: ev.Status, Message: ev.Message})
+	}
+	var bans []auth.Ban
+	if s.Defender != nil {
+		bans = s.Defender.Bans()
+	}
+	for _, b := range bans {
+		data.Bans = append(data.Bans, web.BanRow{IP: b.IP, Until: b.Until.UTC().Format("2006-01-02 15:04:05"), Reason: strconv.Itoa(b.Failures) + " failed logins"})
+	}
+	return s.render(c, http.StatusOK, "admin", web.Page{Title: "Overview", Nav: "admin", Data: data})
+}

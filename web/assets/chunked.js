@@ -1,0 +1,74 @@
+// Depot's resumable uploader, shared by the filedrop page, upload links
+// and the web client: a file goes in pieces of 8 MiB (LiquidFiles
+// semantics: ?chunk=i&chunks=n, retries idempotent), a failed piece is
+// retried with backoff, and progress is reported as bytes arrive.
+"use strict";
+
+window.depotChunked = (function () {
+  const CHUNK = 8 * 1024 * 1024; // bytes per request
+  const RETRIES = 4;             // extra tries of a failed piece
+
+  // errorOf returns the server's own words from an {"errors":[…]} body.
+  function errorOf(status, body) {
+    try {
+      const j = JSON.parse(body);
+      if (j.errors && j.errors.length) return j.errors.join(" ");
+    } catch (e) { /* not JSON */ }
+    return status ? "The server answered " + status + "." : "The connection failed.";
+  }
+
+  function formatSize(n) {
+    const units = ["bytes", "KB", "MB", "GB", "TB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
+  }
+
+  // sendPiece sends one piece; it resolves with {status, body}.
+  function sendPiece(opts, url, blob, onProgress) {
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open(opts.method || "POST", url);
+      const headers = opts.headers ? opts.headers() : {};
+      for (const name in headers) if (headers[name]) xhr.setRequestHeader(name, headers[name]);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
+      xhr.addEventListener("load", () => resolve({ status: xhr.status, body: xhr.responseText }));
+      xhr.addEventListener("error", () => resolve({ status: 0, body: "" }));
+      xhr.send(blob);
+    });
+  }
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const retryable = (status) => status === 0 || status === 429 || status >= 500 && status !== 507;
+
+  // send uploads file. opts.url(query) gives the address of a piece from
+  // its query ("&chunk=i&chunks=n", or "" for a file in one piece);
+  // opts.onProgress(bytesSent) and opts.onRetry() report. It resolves with
+  // the parsed JSON of the answer that completed the file (201) and throws
+  // an Error in the server's words otherwise.
+  async function send(file, opts) {
+    const size = file.size;
+    const count = Math.max(1, Math.ceil(size / CHUNK));
+    let done = 0;
+    let last;
+    for (let i = 0; i < count; i++) {
+      const blob = file.slice(i * CHUNK, Math.min(size, (i + 1) * CHUNK));
+      const query = count > 1 ? "&chunk=" + i + "&chunks=" + count : "";
+      let res;
+      for (let attempt = 0; ; attempt++) {
+        res = await sendPiece(opts, opts.url(query), blob, (loaded) => opts.onProgress && opts.onProgress(done + loaded));
+        if (!retryable(res.status) || attempt === RETRIES) break;
+        if (opts.onRetry) opts.onRetry();
+        await sleep(500 * 2 ** attempt);
+      }
+      if (res.status !== 201 && res.status !== 202) throw new Error(file.name + ": " + errorOf(res.status, res.body));
+      done += blob.size;
+      if (opts.onProgress) opts.onProgress(done);
+      last = res;
+    }
+    return JSON.parse(last.body);
+  }
+
+  return { send, errorOf, formatSize };
+})();
