@@ -58,6 +58,8 @@ fi
 export DEPOT_AXE_CORE="$(npm root -g)/axe-core/axe.min.js"
 
 export DEPOT_REQUIRE_TOOLS=1
+# Screenshots of the web client's pages (desktop and phone widths) land here.
+export DEPOT_TEST_ARTIFACTS="${DEPOT_TEST_ARTIFACTS:-$PWD/.artifacts}"
 export CGO_ENABLED=1 # the race detector needs cgo
 
 go vet ./...

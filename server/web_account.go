@@ -30,17 +30,14 @@ func (s *Server) handleWebAccount(c echo.Context) error {
 	if err != nil {
 		return s.renderError(c, err)
 	}
-	if u.Role != mft.RoleAdmin {
-		used, err := s.Files.Usage.Usage(ctx, u.Home)
-		if err != nil {
-			return s.renderError(c, err)
-		}
-		data.Used, data.Total, data.Left = formatSize(used), formatSize(total), formatSize(free)
-		if total > 0 {
-			data.Percent = int(min(100, (total-free)*100/total))
-		}
-	} else {
-		data.Used, data.Total, data.Left = formatSize(total-free), formatSize(total), formatSize(free)
+	used, err := s.Files.Usage.Usage(ctx, u.Home)
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	data.Used, data.Left = formatSize(used), formatSize(free)
+	// Without a quota over the home, Space answers the disk's numbers.
+	if dt, df, err := s.Files.DiskSpace(); err == nil && (dt != total || df != free) && total > 0 {
+		data.Total, data.Percent = formatSize(total), int(min(100, (total-free)*100/total))
 	}
 	for i, line := range u.SSHKeys {
 		if key, comment, _, _, err := ssh.ParseAuthorizedKey([]byte(line)); err == nil {

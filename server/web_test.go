@@ -13,9 +13,9 @@ import (
 	"testing"
 )
 
-// browser is a plain HTTP client with a cookie jar, as a browser signs in
+// webBrowser is a plain HTTP client with a cookie jar, as a webBrowser signs in
 // to the web client; it does not follow redirects, so tests see them.
-type browser struct {
+type webBrowser struct {
 	ts   *testServer
 	c    *http.Client
 	csrf string // the session's token, from the last page's meta tag
@@ -26,16 +26,16 @@ var (
 	csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 )
 
-func newBrowser(ts *testServer) *browser {
+func newWebBrowser(ts *testServer) *webBrowser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{ts: ts, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &webBrowser{ts: ts, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }
 
-// send makes a request with the browser's cookies and, for forms, the
+// send makes a request with the webBrowser's cookies and, for forms, the
 // encoded fields.
-func (b *browser) send(tb testing.TB, method, path string, form url.Values, edit func(*http.Request)) response {
+func (b *webBrowser) send(tb testing.TB, method, path string, form url.Values, edit func(*http.Request)) response {
 	tb.Helper()
 	var body io.Reader
 	if form != nil {
@@ -67,10 +67,10 @@ func (b *browser) send(tb testing.TB, method, path string, form url.Values, edit
 	return r
 }
 
-func (b *browser) get(tb testing.TB, path string) response { return b.send(tb, "GET", path, nil, nil) }
+func (b *webBrowser) get(tb testing.TB, path string) response { return b.send(tb, "GET", path, nil, nil) }
 
 // post sends a form with the session's CSRF token.
-func (b *browser) post(tb testing.TB, path string, form url.Values) response {
+func (b *webBrowser) post(tb testing.TB, path string, form url.Values) response {
 	tb.Helper()
 	form.Set("csrf", b.csrf)
 	return b.send(tb, "POST", path, form, nil)
@@ -78,7 +78,7 @@ func (b *browser) post(tb testing.TB, path string, form url.Values) response {
 
 // signIn signs in with a password through the sign-in form and follows
 // the redirect to the files page.
-func (b *browser) signIn(tb testing.TB, login, password string) response {
+func (b *webBrowser) signIn(tb testing.TB, login, password string) response {
 	tb.Helper()
 	page := b.get(tb, "/")
 	m := csrfField.FindStringSubmatch(page.body)
@@ -94,7 +94,7 @@ func (b *browser) signIn(tb testing.TB, login, password string) response {
 
 // api calls a user route with the session cookie, as the client's
 // scripts do, with the CSRF token when withToken.
-func (b *browser) api(tb testing.TB, method, path, body string, withToken bool) response {
+func (b *webBrowser) api(tb testing.TB, method, path, body string, withToken bool) response {
 	tb.Helper()
 	return b.send(tb, method, path, nil, func(r *http.Request) {
 		if body != "" {
@@ -120,17 +120,17 @@ func TestWeb_SignInAndOut(t *testing.T) {
 	ts.createUser(t, `{"user":{"email":"pat@example.com","name":"Pat","password":"correct-horse"}}`)
 	ts.createUser(t, `{"user":{"email":"sftp-only@example.com","password":"correct-horse","protocols":["sftp"]}}`)
 
-	b := newBrowser(ts)
+	b := newWebBrowser(ts)
 	r := b.get(t, "/")
 	wantPage(t, r, 200, "Sign in to Depot")
 	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
 		t.Errorf("CSP = %q", csp)
 	}
 	wantPage(t, b.signIn(t, "pat@example.com", "wrong-password"), 401, "Invalid email, username or password")
-	wantPage(t, newBrowser(ts).signIn(t, "sftp-only@example.com", "correct-horse"), 403, "may not use web")
+	wantPage(t, newWebBrowser(ts).signIn(t, "sftp-only@example.com", "correct-horse"), 403, "may not use web")
 
 	// Without the sign-in form's own token (another site posting), no session.
-	forged := newBrowser(ts).send(t, "POST", "/web/login", url.Values{"login": {"pat@example.com"}, "password": {"correct-horse"}}, nil)
+	forged := newWebBrowser(ts).send(t, "POST", "/web/login", url.Values{"login": {"pat@example.com"}, "password": {"correct-horse"}}, nil)
 	wantPage(t, forged, 403, "sign-in form expired")
 
 	r = b.signIn(t, "pat@example.com", "correct-horse")
@@ -149,7 +149,7 @@ func TestWeb_SignInAndOut(t *testing.T) {
 		t.Fatal("no session cookie")
 	}
 	// The jar hides the attributes; the sign-in answer carries them.
-	again := newBrowser(ts)
+	again := newWebBrowser(ts)
 	page := again.get(t, "/")
 	tok := csrfField.FindStringSubmatch(page.body)[1]
 	resp := again.send(t, "POST", "/web/login", url.Values{"csrf": {tok}, "login": {"pat@example.com"}, "password": {"correct-horse"}}, nil)
@@ -170,11 +170,11 @@ func TestWeb_SignInAndOut(t *testing.T) {
 	}
 
 	// Sign out: the same cookie no longer works, on pages or the API, and
-	// the API's 401 does not ask the browser for a password.
+	// the API's 401 does not ask the webBrowser for a password.
 	if r := b.post(t, "/web/logout", url.Values{}); r.status != http.StatusSeeOther {
 		t.Fatalf("sign out: %d %s", r.status, r.body)
 	}
-	stale := newBrowser(ts)
+	stale := newWebBrowser(ts)
 	stale.c.Jar.SetCookies(u, []*http.Cookie{{Name: "depot_session", Value: session.Value}})
 	r = stale.api(t, "GET", "/api/files", "", false)
 	want(t, r, 401)
@@ -186,10 +186,10 @@ func TestWeb_SignInAndOut(t *testing.T) {
 		t.Fatalf("stale session: %d %q", r.status, r.header.Get("Location"))
 	}
 
-	// After signing in again the browser goes back to where it was sent
+	// After signing in again the webBrowser goes back to where it was sent
 	// away from, and never to another site.
 	for next, to := range map[string]string{"/web/account": "/web/account", "//evil.example/x": "/web/files", "https://evil.example/": "/web/files"} {
-		nb := newBrowser(ts)
+		nb := newWebBrowser(ts)
 		page := nb.get(t, "/?next="+url.QueryEscape(next))
 		tok := csrfField.FindStringSubmatch(page.body)[1]
 		r := nb.send(t, "POST", "/web/login", url.Values{"csrf": {tok}, "login": {"pat"}, "password": {"correct-horse"}, "next": {next}}, nil)
@@ -205,7 +205,7 @@ func TestWeb_SignInAndOut(t *testing.T) {
 func TestWeb_CSRFIsRequired(t *testing.T) {
 	ts := MustOpenServer(t)
 	ts.createUser(t, `{"user":{"email":"pat@example.com","password":"correct-horse"}}`)
-	b := newBrowser(ts)
+	b := newWebBrowser(ts)
 	wantPage(t, b.signIn(t, "pat@example.com", "correct-horse"), 200, "Upload")
 
 	// A form without the token, or with another, is refused and changes nothing.
@@ -246,7 +246,7 @@ func TestWeb_CSRFIsRequired(t *testing.T) {
 func TestWeb_SessionEndsWithTheAccount(t *testing.T) {
 	ts := MustOpenServer(t)
 	pat := ts.createUser(t, `{"user":{"email":"pat@example.com","password":"correct-horse"}}`).User
-	b := newBrowser(ts)
+	b := newWebBrowser(ts)
 	wantPage(t, b.signIn(t, "pat@example.com", "correct-horse"), 200, "Files")
 
 	// Deactivated: the open session stops at the next click.
@@ -266,8 +266,8 @@ func TestWeb_SessionEndsWithTheAccount(t *testing.T) {
 	}
 
 	// The user's own change: the old password is required, and every
-	// session ends, this one and another browser's.
-	other := newBrowser(ts)
+	// session ends, this one and another webBrowser's.
+	other := newWebBrowser(ts)
 	wantPage(t, other.signIn(t, "pat@example.com", "battery-staple"), 200, "Files")
 	wantPage(t, b.signIn(t, "pat@example.com", "battery-staple"), 200, "Files")
 	r = b.post(t, "/web/account/password", url.Values{"old": {"wrong-one"}, "new": {"new-password-1"}})
@@ -277,7 +277,7 @@ func TestWeb_SessionEndsWithTheAccount(t *testing.T) {
 	wantPage(t, b.get(t, "/web/account"), 200, "must have 8 to")
 	r = b.post(t, "/web/account/password", url.Values{"old": {"battery-staple"}, "new": {"new-password-1"}})
 	wantPage(t, r, 200, "Your password was changed")
-	for _, br := range []*browser{b, other} {
+	for _, br := range []*webBrowser{b, other} {
 		if r := br.get(t, "/web/files"); r.status != http.StatusSeeOther {
 			t.Fatalf("session survived the user's password change: %d", r.status)
 		}
@@ -293,7 +293,7 @@ func TestWeb_DownloadOnlyUser(t *testing.T) {
 	want(t, ts.do(t, "POST", "/admin/permissions", adminKey, `{"permission":{"subject":"user:reader-example-com","path":"/shared/reports",
 		"permissions":["list","download"],"mount":"reports"}}`), 201)
 
-	b := newBrowser(ts)
+	b := newWebBrowser(ts)
 	b.signIn(t, "reader@example.com", "correct-horse")
 	r := b.get(t, "/web/files?path=/reports")
 	wantPage(t, r, 200, "q1.csv")
@@ -326,7 +326,7 @@ func TestWeb_DownloadOnlyUser(t *testing.T) {
 func TestWeb_ZipDownload(t *testing.T) {
 	ts := MustOpenServer(t)
 	ts.createUser(t, `{"user":{"email":"pat@example.com","password":"correct-horse"}}`)
-	b := newBrowser(ts)
+	b := newWebBrowser(ts)
 	b.signIn(t, "pat@example.com", "correct-horse")
 	files := map[string]string{"/out/a.txt": "alpha\n", "/out/sub/b.txt": "beta\n", "/top.txt": "top\n"}
 	for p, body := range files {
@@ -386,7 +386,7 @@ func TestWeb_AccountKeysAndAdminOverview(t *testing.T) {
 	ts := MustOpenServer(t)
 	ts.createUser(t, `{"user":{"email":"pat@example.com","password":"correct-horse","quota_mb":10}}`)
 	ts.createUser(t, `{"user":{"email":"boss@example.com","password":"correct-horse","role":"admin"}}`)
-	b := newBrowser(ts)
+	b := newWebBrowser(ts)
 	b.signIn(t, "pat@example.com", "correct-horse")
 	r := b.get(t, "/web/account")
 	wantPage(t, r, 200, "10.0 MB")
@@ -416,7 +416,7 @@ func TestWeb_AccountKeysAndAdminOverview(t *testing.T) {
 	b.post(t, "/web/account/keys/delete", url.Values{"fingerprint": {html.UnescapeString(fp[1])}})
 	wantPage(t, b.get(t, "/web/account"), 200, "Key removed.")
 
-	admin := newBrowser(ts)
+	admin := newWebBrowser(ts)
 	admin.signIn(t, "boss@example.com", "correct-horse")
 	r = admin.get(t, "/web/admin")
 	wantPage(t, r, 200, "Healthy")
@@ -437,5 +437,42 @@ func TestWeb_AccountKeysAndAdminOverview(t *testing.T) {
 	csv := admin.get(t, link)
 	if csv.status != 200 || !strings.HasPrefix(csv.body, "id,time,event") || !strings.Contains(csv.body, "user.updated") || strings.Contains(csv.body, "user.login,") {
 		t.Fatalf("CSV %s: %d\n%s", link, csv.status, csv.body)
+	}
+}
+
+func TestWeb_RenameMoveDelete(t *testing.T) {
+	ts := MustOpenServer(t)
+	ts.createUser(t, `{"user":{"email":"pat@example.com","password":"correct-horse"}}`)
+	b := newWebBrowser(ts)
+	b.signIn(t, "pat@example.com", "correct-horse")
+	r := b.send(t, "PUT", "/api/files/content?path=/notes.txt", nil, func(r *http.Request) {
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader("hi")), 2
+		r.Header.Set("X-CSRF-Token", b.csrf)
+	})
+	want(t, r, 201)
+	wantPage(t, b.get(t, "/web/files/rename?path=/notes.txt"), 200, `value="/notes.txt"`)
+	r = b.post(t, "/web/files/rename", url.Values{"from": {"/notes.txt"}, "to": {"/renamed.txt"}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/web/files?path=%2F" {
+		t.Fatalf("rename: %d %q %s", r.status, r.header.Get("Location"), r.body)
+	}
+	wantPage(t, b.get(t, "/web/files?path=/"), 200, "notes.txt is now /renamed.txt.")
+	b.post(t, "/web/files/folder", url.Values{"path": {"/"}, "name": {"archive"}})
+	b.post(t, "/web/files/rename", url.Values{"from": {"/renamed.txt"}, "to": {"/archive/renamed.txt"}})
+	wantPage(t, b.get(t, "/web/files?path=/archive"), 200, `data-name="renamed.txt"`)
+	// A bare name renames in place; a clash says so and changes nothing.
+	b.post(t, "/web/files/rename", url.Values{"from": {"/archive/renamed.txt"}, "to": {"final.txt"}})
+	wantPage(t, b.get(t, "/web/files?path=/archive"), 200, `data-name="final.txt"`)
+	b.post(t, "/web/files/folder", url.Values{"path": {"/"}, "name": {"archive"}})
+	wantPage(t, b.get(t, "/web/files?path=/"), 200, "exists")
+	for _, bad := range []string{"..", "a/b", ""} {
+		b.post(t, "/web/files/folder", url.Values{"path": {"/"}, "name": {bad}})
+		wantPage(t, b.get(t, "/web/files?path=/"), 200, "cannot be empty")
+	}
+	wantPage(t, b.get(t, "/web/files/delete?path=/archive"), 200, "everything in it will be deleted")
+	b.post(t, "/web/files/delete", url.Values{"path": {"/archive"}})
+	r = b.get(t, "/web/files?path=/")
+	wantPage(t, r, 200, "archive deleted.")
+	if strings.Contains(r.body, `data-name="archive"`) {
+		t.Fatal("the deleted folder is still listed")
 	}
 }
