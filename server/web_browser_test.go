@@ -113,7 +113,7 @@ type axeResult struct {
 func (pc *pageCheck) check(ctx context.Context, name string) {
 	t := pc.t
 	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](pc.axe + "\n;true"))
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](pc.axe+"\n;true"))
 	var res axeResult
 	if err == nil {
 		res, err = chromedp.Run(ctx, chromedp.Evaluate[axeResult](`axe.run(document, {resultTypes: ["violations"]}).then(r => ({violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({target: n.target}))}))}))`, chromedp.EvalAwaitPromise))

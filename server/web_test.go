@@ -67,7 +67,9 @@ func (b *webBrowser) send(tb testing.TB, method, path string, form url.Values, e
 	return r
 }
 
-func (b *webBrowser) get(tb testing.TB, path string) response { return b.send(tb, "GET", path, nil, nil) }
+func (b *webBrowser) get(tb testing.TB, path string) response {
+	return b.send(tb, "GET", path, nil, nil)
+}
 
 // post sends a form with the session's CSRF token.
 func (b *webBrowser) post(tb testing.TB, path string, form url.Values) response {
