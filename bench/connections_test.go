@@ -33,14 +33,7 @@ import (
 // the small files alone.
 // Run: go test -run '^$' -bench Connections -benchtime 1x ./bench
 func BenchmarkConnections(b *testing.B) {
-	mib, _ := strconv.Atoi(os.Getenv("BENCH_MIB"))
-	if mib == 0 {
-		mib = 1024
-	}
-	rounds, _ := strconv.Atoi(os.Getenv("BENCH_ROUNDS"))
-	if rounds == 0 {
-		rounds = 3
-	}
+	mib, rounds := envInt("BENCH_MIB", 1024), envInt("BENCH_ROUNDS", 3)
 	ctx := context.Background()
 	work, _ := os.MkdirTemp("", "depot-connbench-")
 	b.Cleanup(func() { os.RemoveAll(work) })
@@ -190,6 +183,14 @@ func timeCmd(b *testing.B, argv []string) float64 {
 		b.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
 	}
 	return time.Since(start).Seconds()
+}
+
+// envInt reads a whole number from the environment, def when unset.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 func median(v []float64) float64 {

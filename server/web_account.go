@@ -142,11 +142,7 @@ func (s *Server) handleWebKeyRemove(c echo.Context) error {
 
 // handleWebShareForm asks how to share a file or folder.
 func (s *Server) handleWebShareForm(c echo.Context) error {
-	p, err := pathQuery(c)
-	if err != nil {
-		return s.renderError(c, err)
-	}
-	fi, err := s.Files.Stat(c.Request().Context(), actor(c), p)
+	fi, err := s.statQuery(c)
 	if err != nil {
 		return s.renderError(c, err)
 	}

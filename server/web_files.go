@@ -23,6 +23,15 @@ func filesURL(dir string) string { return "/web/files?path=" + url.QueryEscape(d
 // parentOf is the folder holding a client path.
 func parentOf(p string) string { return path.Dir(path.Clean("/" + p)) }
 
+// statQuery describes the file or folder of ?path= as the caller sees it.
+func (s *Server) statQuery(c echo.Context) (mft.FileInfo, error) {
+	p, err := pathQuery(c)
+	if err != nil {
+		return mft.FileInfo{}, err
+	}
+	return s.Files.Stat(c.Request().Context(), actor(c), p)
+}
+
 // handleWebFiles shows a folder: breadcrumbs, its entries sorted as asked,
 // and only the actions the user's permissions allow here.
 func (s *Server) handleWebFiles(c echo.Context) error {
@@ -118,15 +127,11 @@ func (s *Server) handleWebMkdir(c echo.Context) error {
 
 // handleWebRenameForm asks for a file's new name or place.
 func (s *Server) handleWebRenameForm(c echo.Context) error {
-	p, err := pathQuery(c)
+	fi, err := s.statQuery(c)
 	if err != nil {
 		return s.renderError(c, err)
 	}
 	ctx, a := c.Request().Context(), actor(c)
-	fi, err := s.Files.Stat(ctx, a, p)
-	if err != nil {
-		return s.renderError(c, err)
-	}
 	// Offer the folders next to it and above it as places to move to.
 	var folders []string
 	for dir := parentOf(fi.Path); ; dir = parentOf(dir) {
@@ -164,11 +169,7 @@ func (s *Server) handleWebRename(c echo.Context) error {
 
 // handleWebDeleteForm asks before deleting.
 func (s *Server) handleWebDeleteForm(c echo.Context) error {
-	p, err := pathQuery(c)
-	if err != nil {
-		return s.renderError(c, err)
-	}
-	fi, err := s.Files.Stat(c.Request().Context(), actor(c), p)
+	fi, err := s.statQuery(c)
 	if err != nil {
 		return s.renderError(c, err)
 	}

@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"depot/internal/apptest"
+)
+
+// BenchmarkWebClient uploads one file (BENCH_MIB, default 1024) through
+// the web client in headless Chromium (file input, 8 MiB resumable
+// pieces) and the same file with curl -T to the same server, alternating,
+// then 1,000 files of 4 KiB chosen at once in the browser against curl
+// --parallel (4 at once, as the page) with the same files. Medians of
+// BENCH_ROUNDS (3). Neither side syncs (data.sync_uploads off).
+// Run: go test -run '^$' -bench WebClient -benchtime 1x ./bench
+func BenchmarkWebClient(b *testing.B) {
+	mib, rounds := envInt("BENCH_MIB", 1024), envInt("BENCH_ROUNDS", 3)
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		b.Skip("chromium is not installed")
+	}
+	work, _ := os.MkdirTemp("", "depot-webbench-")
+	b.Cleanup(func() { os.RemoveAll(work) })
+	cfg := apptest.Config(filepath.Join(work, "data"))
+	cfg.Data.SyncUploads = false
+	cfg.HTTP.RateLimit = 0 // 1,000 small uploads in seconds are not an attack here
+	a := apptest.Start(b, cfg)
+	base := a.HTTP.URL()
+
+	// A user with a password (the browser) and an API key (curl).
+	req, _ := http.NewRequest("POST", base+"/admin/users", strings.NewReader(`{"user":{"email":"bench@example.com","password":"bench-password"}}`))
+	req.SetBasicAuth(apptest.AdminKey, "x")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		b.Fatalf("create user: %v %v", err, resp)
+	}
+	var created struct {
+		User struct {
+			APIKey string `json:"api_key"`
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	key := created.User.APIKey
+
+	src := filepath.Join(work, "big.bin")
+	f, _ := os.Create(src)
+	io.CopyN(f, rand.Reader, int64(mib)<<20)
+	f.Close()
+	smallDir := filepath.Join(work, "small")
+	os.Mkdir(smallDir, 0o755)
+	var smallFiles []string
+	var curlCfg strings.Builder
+	for i := range 1000 {
+		p := filepath.Join(smallDir, fmt.Sprintf("f%04d.txt", i))
+		data := make([]byte, 4096)
+		rand.Read(data)
+		os.WriteFile(p, data, 0o644)
+		smallFiles = append(smallFiles, p)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.SendKeys(chromedp.CSS("#login"), "bench@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "bench-password"), chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#uploader"))); err != nil {
+		b.Fatalf("sign in: %v", err)
+	}
+	mkdir := func(p string) {
+		req, _ := http.NewRequest("POST", base+"/api/folders", strings.NewReader(`{"path":"`+p+`"}`))
+		req.SetBasicAuth(key, "x")
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+			b.Fatalf("mkdir %s: %v %v", p, err, resp)
+		}
+	}
+	// browserUpload chooses files in the folder's page and times until the
+	// page says every one is uploaded.
+	browserUpload := func(dir string, paths []string) float64 {
+		mkdir(dir)
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/web/files?path="+dir), chromedp.WaitVisible(chromedp.CSS("#uploader"))); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#upload-files"), paths),
+			chromedp.WaitVisible(chromedp.CSS(`#uploader[data-state="done"], #uploader[data-state="failed"]`))); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start).Seconds()
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("uploader").dataset.state`))
+		if state != "done" {
+			b.Fatalf("browser upload ended %q", state)
+		}
+		return d
+	}
+	curl := func(args ...string) float64 {
+		start := time.Now()
+		if out, err := exec.Command("curl", append([]string{"-sSf", "-u", key + ":x"}, args...)...).CombinedOutput(); err != nil {
+			b.Fatalf("curl: %v %s", err, out)
+		}
+		return time.Since(start).Seconds()
+	}
+
+	var web, cli, webSmall, cliSmall []float64
+	for r := range rounds {
+		web = append(web, browserUpload(fmt.Sprintf("/web%d", r), []string{src}))
+		cli = append(cli, curl("-o", "/dev/null", "-T", src, fmt.Sprintf("%s/api/files/content?path=/curl%d.bin", base, r)))
+	}
+	for r := range rounds {
+		webSmall = append(webSmall, browserUpload(fmt.Sprintf("/websmall%d", r), smallFiles))
+		dir := fmt.Sprintf("/curlsmall%d", r)
+		mkdir(dir)
+		curlCfg.Reset()
+		for _, p := range smallFiles {
+			fmt.Fprintf(&curlCfg, "url = \"%s/api/files/content?path=%s/%s\"\nupload-file = \"%s\"\noutput = \"/dev/null\"\n", base, dir, filepath.Base(p), p)
+		}
+		cfgFile := filepath.Join(work, "curl.cfg")
+		os.WriteFile(cfgFile, []byte(curlCfg.String()), 0o644)
+		cliSmall = append(cliSmall, curl("--parallel", "--parallel-max", "4", "-K", cfgFile))
+	}
+	m := float64(mib)
+	fmt.Printf("== web client vs curl, median of %d\n", rounds)
+	fmt.Printf("| %d MiB upload | web client %s MiB/s | curl -T %s MiB/s | %.2f× curl |\n", mib, rate(m, median(web)), rate(m, median(cli)), median(cli)/median(web))
+	fmt.Printf("| 1,000 × 4 KiB | web client %.0f files/s (%.2fs) | curl --parallel 4: %.0f files/s (%.2fs) | %.2f× curl |\n",
+		1000/median(webSmall), median(webSmall), 1000/median(cliSmall), median(cliSmall), median(cliSmall)/median(webSmall))
+}
