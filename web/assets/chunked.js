@@ -44,30 +44,44 @@ window.depotChunked = (function () {
 
   // send uploads file. opts.url(query) gives the address of a piece from
   // its query ("&chunk=i&chunks=n", or "" for a file in one piece);
-  // opts.onProgress(bytesSent) and opts.onRetry() report. It resolves with
-  // the parsed JSON of the answer that completed the file (201) and throws
-  // an Error in the server's words otherwise.
+  // opts.onProgress(bytesSent) and opts.onRetry() report; opts.parallel
+  // pieces travel at once (the server takes them in any order and
+  // assembles the file when the last one arrives). It resolves with the
+  // parsed JSON of the answer that completed the file (201) and throws an
+  // Error in the server's words otherwise.
   async function send(file, opts) {
     const size = file.size;
     const count = Math.max(1, Math.ceil(size / CHUNK));
-    let done = 0;
-    let last;
-    for (let i = 0; i < count; i++) {
+    const loaded = new Array(count).fill(0);
+    const report = () => opts.onProgress && opts.onProgress(loaded.reduce((a, b) => a + b, 0));
+    let next = 0;
+    let completed = null;
+
+    async function piece(i) {
       const blob = file.slice(i * CHUNK, Math.min(size, (i + 1) * CHUNK));
       const query = count > 1 ? "&chunk=" + i + "&chunks=" + count : "";
       let res;
       for (let attempt = 0; ; attempt++) {
-        res = await sendPiece(opts, opts.url(query), blob, (loaded) => opts.onProgress && opts.onProgress(done + loaded));
+        res = await sendPiece(opts, opts.url(query), blob, (n) => { loaded[i] = n; report(); });
         if (!retryable(res.status) || attempt === RETRIES) break;
         if (opts.onRetry) opts.onRetry();
+        loaded[i] = 0;
         await sleep(500 * 2 ** attempt);
       }
       if (res.status !== 201 && res.status !== 202) throw new Error(file.name + ": " + errorOf(res.status, res.body));
-      done += blob.size;
-      if (opts.onProgress) opts.onProgress(done);
-      last = res;
+      loaded[i] = blob.size;
+      report();
+      if (res.status === 201) completed = res;
     }
-    return JSON.parse(last.body);
+
+    async function lane() {
+      while (next < count) await piece(next++);
+    }
+    const lanes = [];
+    for (let l = 0; l < Math.min(opts.parallel || 1, count); l++) lanes.push(lane());
+    await Promise.all(lanes);
+    if (!completed) throw new Error(file.name + ": the server did not assemble the file; send it again.");
+    return JSON.parse(completed.body);
   }
 
   return { send, errorOf, formatSize };

@@ -32,7 +32,7 @@
   if (!box) return;
   const dir = box.dataset.path === "/" ? "" : box.dataset.path;
   const maxBytes = Number(box.dataset.max) || 0;
-  const PARALLEL = 4; // files sent at once
+  const PARALLEL = 6; // files sent at once (a browser opens six connections to a server)
   const { errorOf, formatSize } = window.depotChunked;
   let queue = [];     // {file, rel, row, bar, status, sent}
   let running = 0;
@@ -79,6 +79,7 @@
       const target = "/api/files/content?path=" + encodeURIComponent(dir + "/" + entry.rel);
       await window.depotChunked.send(entry.file, {
         method: "PUT",
+        parallel: 3,
         url: (query) => target + query,
         headers: () => ({ "X-CSRF-Token": csrf }),
         onProgress: (sent) => {
