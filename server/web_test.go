@@ -478,3 +478,66 @@ func TestWeb_RenameMoveDelete(t *testing.T) {
 		t.Fatal("the deleted folder is still listed")
 	}
 }
+
+func TestWeb_MessagesUploadLinksAndBans(t *testing.T) {
+	ts := MustOpenServer(t)
+	ou := ts.createUser(t, `{"user":{"email":"owner@example.com","password":"correct-horse"}}`).User
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"inbox","title":"Inbox","owner":"`+ou.ID+`"}}`), 201)
+	_, s := ts.openFiledrop(t, "inbox", "")
+	var a attachmentBody
+	r := s.upload(t, "filename=report.csv", "a,b\n1,2\n")
+	want(t, r, 201)
+	r.json(t, &a)
+	want(t, s.deliver(t, `{"message":{"from":"pat@partner.example","subject":"Q3 numbers","attachments":["`+a.Attachment.ID+`"]}}`), 201)
+
+	b := newWebBrowser(ts)
+	b.signIn(t, "owner@example.com", "correct-horse")
+	r = b.get(t, "/web/messages")
+	wantPage(t, r, 200, "Q3 numbers")
+	id := regexp.MustCompile(`href="/web/messages/([^"]+)"`).FindStringSubmatch(r.body)
+	if id == nil || !strings.Contains(r.body, "pat@partner.example") {
+		t.Fatalf("messages page:\n%s", r.body)
+	}
+	r = b.get(t, "/web/messages/"+id[1])
+	wantPage(t, r, 200, "report.csv")
+	file := regexp.MustCompile(`href="(/api/messages/[^"]+)"`).FindStringSubmatch(r.body)
+	if file == nil || !strings.Contains(r.body, sum("a,b\n1,2\n")) {
+		t.Fatalf("message page:\n%s", r.body)
+	}
+	if got := b.get(t, html.UnescapeString(file[1])); got.status != 200 || got.body != "a,b\n1,2\n" {
+		t.Fatalf("delivered file through the session: %d %q", got.status, got.body)
+	}
+	wantPage(t, b.get(t, "/web/messages/msg_missing"), 404, "")
+
+	// An upload link on a folder, listed with its tag, then revoked.
+	b.post(t, "/web/files/folder", url.Values{"path": {"/"}, "name": {"incoming"}})
+	r = b.post(t, "/web/share", url.Values{"path": {"/incoming"}, "upload": {"1"}, "expires": {"2099-01-31"}, "max_downloads": {"3"}})
+	wantPage(t, r, 201, "Link created.")
+	link := regexp.MustCompile(`id="share-url" type="text" readonly value="([^"]+)"`).FindStringSubmatch(r.body)
+	if link == nil || !strings.Contains(r.body, "2099-02-01") {
+		t.Fatalf("share page:\n%s", r.body)
+	}
+	r = b.get(t, "/web/links")
+	if !strings.Contains(r.body, `<span class="tag">upload</span>`) || !strings.Contains(r.body, "0 of 3") {
+		t.Fatalf("links page:\n%s", r.body)
+	}
+	for bad, msg := range map[string]string{"max_downloads": "whole number", "expires": "a date such as"} {
+		b.post(t, "/web/share", url.Values{"path": {"/incoming"}, bad: {"soon"}})
+		wantPage(t, b.get(t, "/web/share?path=/incoming"), 200, msg)
+	}
+	linkID := link[1][strings.LastIndex(link[1], "/")+1:]
+	b.post(t, "/web/links/delete", url.Values{"id": {linkID}})
+	wantPage(t, b.get(t, "/web/links"), 200, "Link revoked")
+	want(t, ts.do(t, "GET", "/s/"+linkID, "", ""), 404) // revoked: gone for good
+
+	// Wrong passwords on the sign-in form count towards a ban, as on the
+	// API: the test server bans after 5.
+	thief := newWebBrowser(ts)
+	for range 5 {
+		thief.signIn(t, "owner@example.com", "guess-guess")
+	}
+	r = thief.signIn(t, "owner@example.com", "correct-horse")
+	if r.status != 403 && r.status != 429 || !strings.Contains(r.body, "banned") {
+		t.Fatalf("after 5 failures the sign-in answered %d:\n%s", r.status, r.body)
+	}
+}
