@@ -6,6 +6,7 @@ package auth
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"depot/mft"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -39,6 +40,15 @@ func HashPassword(password string) (string, error) {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// HashNewPassword checks a password being set against the length rule
+// and returns its hash; a password of the wrong length is EINVALID.
+func HashNewPassword(password string) (string, error) {
+	if n := len(password); n < MinPasswordLen || n > MaxPasswordLen {
+		return "", mft.Errorf(mft.EINVALID, "password must have %d to %d characters", MinPasswordLen, MaxPasswordLen)
+	}
+	return HashPassword(password)
 }
 
 // dummyHash is verified against when a user does not exist, so that a

@@ -20,28 +20,38 @@ func NormalizeSSHKeys(lines []string) ([]string, error) {
 	out := make([]string, 0, len(lines))
 	seen := map[string]bool{}
 	for i, line := range lines {
-		key, comment, options, rest, err := ssh.ParseAuthorizedKey([]byte(line))
-		if err != nil || len(strings.TrimSpace(string(rest))) > 0 {
-			return nil, mft.Errorf(mft.EINVALID, "ssh_keys[%d] is not a public key in authorized_keys format", i)
+		s, fp, err := NormalizeSSHKey(line)
+		if err != nil {
+			return nil, mft.Errorf(mft.EINVALID, "ssh_keys[%d]: %s", i, mft.ErrorMessage(err))
 		}
-		if len(options) > 0 {
-			return nil, mft.Errorf(mft.EINVALID, "ssh_keys[%d]: options such as %q are not supported", i, options[0])
-		}
-		if err := checkKeyStrength(key); err != nil {
-			return nil, mft.Errorf(mft.EINVALID, "ssh_keys[%d]: %v", i, err)
-		}
-		fp := ssh.FingerprintSHA256(key)
 		if seen[fp] {
 			return nil, mft.Errorf(mft.EINVALID, "ssh_keys[%d] repeats key %s", i, fp)
 		}
 		seen[fp] = true
-		s := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
-		if comment = strings.TrimSpace(comment); comment != "" {
-			s += " " + comment
-		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// NormalizeSSHKey parses one authorized_keys line as NormalizeSSHKeys
+// does and returns it as "type base64 comment" with its SHA256
+// fingerprint, or EINVALID saying what is wrong with it.
+func NormalizeSSHKey(line string) (normalized, fingerprint string, err error) {
+	key, comment, options, rest, err := ssh.ParseAuthorizedKey([]byte(line))
+	if err != nil || len(strings.TrimSpace(string(rest))) > 0 {
+		return "", "", mft.Errorf(mft.EINVALID, "not a public key in authorized_keys format (ssh-ed25519 AAAA… comment)")
+	}
+	if len(options) > 0 {
+		return "", "", mft.Errorf(mft.EINVALID, "options such as %q are not supported", options[0])
+	}
+	if err := checkKeyStrength(key); err != nil {
+		return "", "", mft.Errorf(mft.EINVALID, "%v", err)
+	}
+	normalized = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
+	if comment = strings.TrimSpace(comment); comment != "" {
+		normalized += " " + comment
+	}
+	return normalized, ssh.FingerprintSHA256(key), nil
 }
 
 func checkKeyStrength(key ssh.PublicKey) error {

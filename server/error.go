@@ -30,6 +30,23 @@ type errorBody struct {
 	Errors []string `json:"errors"`
 }
 
+// errorStatus returns the status and the words a client gets for err:
+// its code's, or 500 with the request id for anything unexpected, which
+// is logged. A 503 says when to come back.
+func (s *Server) errorStatus(c echo.Context, err error) (int, string) {
+	status, ok := statuses[mft.ErrorCode(err)]
+	msg := mft.ErrorMessage(err)
+	if !ok {
+		id, _ := c.Get(ctxRequestID).(string)
+		s.Logger.Error("internal error", "err", err, "request_id", id, "path", c.Request().URL.Path)
+		status, msg = http.StatusInternalServerError, "Internal error (request id "+id+")."
+	}
+	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		c.Response().Header().Set("Retry-After", "30") // over capacity: say when to come back
+	}
+	return status, msg
+}
+
 // handleError writes err as {"errors":[…]} with the status of its code.
 // Unexpected errors are logged with the request id, which the body repeats.
 func (s *Server) handleError(err error, c echo.Context) {
@@ -46,16 +63,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		case http.StatusMethodNotAllowed:
 			msg = c.Request().URL.Path + " does not take " + c.Request().Method + "; it takes " + c.Response().Header().Get(echo.HeaderAllow) + "."
 		}
-	} else if st, ok := statuses[mft.ErrorCode(err)]; ok {
-		status, msg = st, mft.ErrorMessage(err)
-	}
-	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusInsufficientStorage {
-		id, _ := c.Get(ctxRequestID).(string)
-		s.Logger.Error("internal error", "err", err, "request_id", id, "path", c.Request().URL.Path)
-		msg = "Internal error (request id " + id + ")."
-	}
-	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
-		c.Response().Header().Set("Retry-After", "30") // over capacity: say when to come back
+	} else {
+		status, msg = s.errorStatus(c, err)
 	}
 	if status == http.StatusUnauthorized && !viaWeb(c) { // a browser would pop up its own sign-in box
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="depot", charset="UTF-8"`)

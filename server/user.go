@@ -107,11 +107,8 @@ func (r *userRequest) update() (mft.UserUpdate, error) {
 	if r.Password != nil {
 		hash := ""
 		if *r.Password != "" {
-			if n := len(*r.Password); n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
-				return upd, mft.Errorf(mft.EINVALID, "password must have %d to %d characters", auth.MinPasswordLen, auth.MaxPasswordLen)
-			}
 			var err error
-			if hash, err = auth.HashPassword(*r.Password); err != nil {
+			if hash, err = auth.HashNewPassword(*r.Password); err != nil {
 				return upd, err
 			}
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -34,10 +35,10 @@ func (s *Server) handleWebAccount(c echo.Context) error {
 	if err != nil {
 		return s.renderError(c, err)
 	}
-	data.Used, data.Left = formatSize(used), formatSize(free)
+	data.Used, data.Left = humanSize(used), humanSize(free)
 	// Without a quota over the home, Space answers the disk's numbers.
 	if dt, df, err := s.Files.DiskSpace(); err == nil && (dt != total || df != free) && total > 0 {
-		data.Total, data.Percent = formatSize(total), int(min(100, (total-free)*100/total))
+		data.Total, data.Percent = humanSize(total), int(min(100, (total-free)*100/total))
 	}
 	for i, line := range u.SSHKeys {
 		if key, comment, _, _, err := ssh.ParseAuthorizedKey([]byte(line)); err == nil {
@@ -74,12 +75,9 @@ func (s *Server) handleWebPassword(c echo.Context) error {
 		}
 		return s.done(c, "/web/account", "", mft.Errorf(mft.EFORBIDDEN, "The current password is not right."))
 	}
-	if n := len(pw); n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
-		return s.done(c, "/web/account", "", mft.Errorf(mft.EINVALID, "The new password must have %d to %d characters.", auth.MinPasswordLen, auth.MaxPasswordLen))
-	}
-	hash, err := auth.HashPassword(pw)
+	hash, err := auth.HashNewPassword(pw)
 	if err != nil {
-		return s.renderError(c, err)
+		return s.done(c, "/web/account", "", err)
 	}
 	if _, err := s.Users.UpdateUser(c.Request().Context(), u.ID, mft.UserUpdate{PasswordHash: &hash}); err != nil {
 		return s.done(c, "/web/account", "", err)
@@ -88,14 +86,7 @@ func (s *Server) handleWebPassword(c echo.Context) error {
 	s.Web.EndUser(u.ID)
 	s.clearCookie(c, sessionCookie)
 	return s.render(c, http.StatusOK, "signin", web.Page{Title: "Sign in", Notice: "Your password was changed. Sign in with the new one.",
-		Data: web.Signin{Login: cmpOr(u.Email, u.Username), Next: "/web/files", Token: s.signinToken(c)}})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+		Data: web.Signin{Login: cmp.Or(u.Email, u.Username), Next: "/web/files", Token: s.signinToken(c)}})
 }
 
 // handleWebKeyAdd adds a public key for SFTP.
@@ -105,16 +96,14 @@ func (s *Server) handleWebKeyAdd(c echo.Context) error {
 	if len(u.SSHKeys) >= mft.MaxSSHKeys {
 		return s.done(c, "/web/account", "", mft.Errorf(mft.EINVALID, "You have %d keys, the most an account may have.", mft.MaxSSHKeys))
 	}
-	keys, err := auth.NormalizeSSHKeys(append(slices.Clone(u.SSHKeys), line))
+	key, fp, err := auth.NormalizeSSHKey(line)
 	if err != nil {
-		if strings.Contains(err.Error(), "repeats") {
-			err = mft.Errorf(mft.EINVALID, "You have this key already.")
-		} else if strings.HasPrefix(mft.ErrorMessage(err), "ssh_keys["+strconv.Itoa(len(u.SSHKeys))+"]") {
-			err = mft.Errorf(mft.EINVALID, "That is not a public key in authorized_keys format (ssh-ed25519 AAAA… comment)%s",
-				strings.TrimPrefix(mft.ErrorMessage(err), "ssh_keys["+strconv.Itoa(len(u.SSHKeys))+"] is not a public key in authorized_keys format"))
-		}
-		return s.done(c, "/web/account", "", err)
+		return s.done(c, "/web/account", "", mft.Errorf(mft.EINVALID, "That key cannot be used: %s.", mft.ErrorMessage(err)))
 	}
+	if slices.ContainsFunc(u.SSHKeys, func(l string) bool { _, f, err := auth.NormalizeSSHKey(l); return err == nil && f == fp }) {
+		return s.done(c, "/web/account", "", mft.Errorf(mft.EINVALID, "You have this key already."))
+	}
+	keys := append(slices.Clone(u.SSHKeys), key)
 	if _, err := s.Users.UpdateUser(c.Request().Context(), u.ID, mft.UserUpdate{SSHKeys: &keys}); err != nil {
 		return s.done(c, "/web/account", "", err)
 	}
@@ -181,7 +170,7 @@ func (s *Server) handleWebShare(c echo.Context) error {
 }
 
 func linkRow(v linkView) *web.LinkRow {
-	r := &web.LinkRow{ID: v.ID, URL: v.URL, Path: v.Path, Expires: cmpOr(v.ExpiresAt, "never"),
+	r := &web.LinkRow{ID: v.ID, URL: v.URL, Path: v.Path, Expires: cmp.Or(v.ExpiresAt, "never"),
 		Downloads: strconv.Itoa(v.Downloads), Password: v.HasPassword, Upload: v.AllowUpload}
 	if v.MaxDownloads > 0 {
 		r.Downloads += " of " + strconv.Itoa(v.MaxDownloads)

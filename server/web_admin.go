@@ -32,7 +32,7 @@ func (s *Server) handleWebAdmin(c echo.Context) error {
 		}
 	}
 	if total, free, err := s.Files.DiskSpace(); err == nil {
-		data.Disk = formatSize(free) + " free of " + formatSize(total)
+		data.Disk = humanSize(free) + " free of " + humanSize(total)
 	}
 	if s.Sessions != nil {
 		for _, sess := range s.Sessions.Sessions() {

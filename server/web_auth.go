@@ -29,7 +29,7 @@ const (
 // began with. A session that fails any of these is ended.
 func (s *Server) webSession(c echo.Context) (*mft.User, auth.WebSession, error) {
 	ck, err := c.Cookie(sessionCookie)
-	if err != nil || ck.Value == "" || s.Web == nil {
+	if err != nil || ck.Value == "" {
 		return nil, auth.WebSession{}, mft.Errorf(mft.EUNAUTHORIZED, "Sign in first.")
 	}
 	sess, err := s.Web.Find(ck.Value)
@@ -88,10 +88,7 @@ func checkCSRF(c echo.Context, sess auth.WebSession, token string) error {
 // refused; a form must carry the session's CSRF token.
 func (s *Server) webPage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		pageHeaders(c.Response().Header())
-		c.Response().Header().Set("Cache-Control", "no-store")
-		ip := clientIP(c)
-		if err := s.Auth.CheckBan(ip); err != nil {
+		if err := s.Auth.CheckBan(clientIP(c)); err != nil {
 			return s.renderError(c, err)
 		}
 		u, sess, err := s.webSession(c)
@@ -161,7 +158,7 @@ func signinTokenMatches(c echo.Context) bool {
 
 // localPath keeps a post-sign-in redirect on this site's web client.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/web/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if !strings.HasPrefix(next, "/web/") || strings.ContainsAny(next, "\\\r\n") {
 		return "/web/files"
 	}
 	return next

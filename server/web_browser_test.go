@@ -290,4 +290,22 @@ func TestWeb_Browser(t *testing.T) {
 	if got := text("#audit"); !strings.Contains(got, "user.login") || !strings.Contains(got, "file.uploaded") {
 		t.Errorf("overview audit table: %q", got)
 	}
+
+	// A refusal mid-upload (the quota) is shown in the server's words
+	// beside the file, and nothing is left behind.
+	ts.createUser(t, `{"user":{"email":"small@example.com","password":"correct-horse","quota_mb":5}}`)
+	run("quota", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin-form")),
+		chromedp.SendKeys(chromedp.CSS("#login"), "small@example.com"), chromedp.SendKeys(chromedp.CSS("#password"), "correct-horse"),
+		chromedp.Click(chromedp.CSS("#signin")), chromedp.WaitVisible(chromedp.CSS("#uploader")),
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-files"), []string{large}),
+		chromedp.WaitVisible(chromedp.CSS(`#uploader[data-state="failed"]`)))
+	if got := text("#upload-list li.refused .status"); !strings.Contains(got, "data.bin") || !strings.Contains(strings.ToLower(got), "quota") {
+		t.Errorf("the refused upload says %q", got)
+	}
+	if got := text("#upload-error"); got == "" {
+		t.Error("no summary of the failed upload")
+	}
+	if r := ts.do(t, "GET", "/api/files?path=/users/small-example-com", adminKey, ""); strings.Contains(r.body, "data.bin") {
+		t.Errorf("the refused file is listed: %s", r.body)
+	}
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"cmp"
-	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -54,20 +53,19 @@ func (s *Server) handleWebFiles(c echo.Context) error {
 		data.Sort = "name"
 	}
 	data.Crumbs = []web.Crumb{{Name: "Home", Path: "/"}}
-	for i, seg := range strings.Split(strings.Trim(dir, "/"), "/") {
+	above := ""
+	for _, seg := range strings.Split(dir, "/") { // dir is clean: "/" or "/a/b"
 		if seg != "" {
-			data.Crumbs = append(data.Crumbs, web.Crumb{Name: seg, Path: data.Crumbs[i].Path + seg + "/"})
+			above += "/" + seg
+			data.Crumbs = append(data.Crumbs, web.Crumb{Name: seg, Path: above})
 		}
-	}
-	for i := range data.Crumbs[1:] {
-		data.Crumbs[i+1].Path = strings.TrimSuffix(data.Crumbs[i+1].Path, "/")
 	}
 	sortEntries(list, data.Sort, data.Desc)
 	for _, f := range list {
 		e := web.Entry{Name: f.Name, Path: f.Path, Folder: f.Type == mft.TypeFolder, Bytes: f.Size,
 			Modified: f.ModifiedAt.UTC().Format("2006-01-02 15:04"), ISO: f.ModifiedAt.UTC().Format(time.RFC3339)}
 		if !e.Folder {
-			e.Size = formatSize(f.Size)
+			e.Size = humanSize(f.Size)
 		}
 		data.Entries = append(data.Entries, e)
 	}
@@ -99,20 +97,6 @@ func sortEntries(list []mft.FileInfo, by string, desc bool) {
 		}
 		return n
 	})
-}
-
-// formatSize shows a byte count as people read it.
-func formatSize(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	f, units := float64(n)/1024, []string{"KB", "MB", "GB", "TB", "PB"}
-	i := 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", f, units[i])
 }
 
 // handleWebMkdir makes a folder in the folder shown.

@@ -48,7 +48,7 @@ func formValue(c echo.Context, name string) string {
 func (s *Server) render(c echo.Context, status int, name string, p web.Page) error {
 	if u := caller(c); u != nil {
 		p.User, p.Admin, p.CSRF = displayName(u), u.Role == mft.RoleAdmin, session(c).CSRF
-		if ck, err := c.Cookie(sessionCookie); err == nil && s.Web != nil {
+		if ck, err := c.Cookie(sessionCookie); err == nil {
 			notice, failure := s.Web.TakeFlash(ck.Value)
 			if p.Notice == "" {
 				p.Notice = notice
@@ -69,18 +69,7 @@ func (s *Server) render(c echo.Context, status int, name string, p web.Page) err
 
 // renderError answers a page request with the error's status and words.
 func (s *Server) renderError(c echo.Context, err error) error {
-	status, msg := http.StatusInternalServerError, ""
-	if st, ok := statuses[mft.ErrorCode(err)]; ok {
-		status, msg = st, mft.ErrorMessage(err)
-	}
-	if status == http.StatusInternalServerError {
-		id, _ := c.Get(ctxRequestID).(string)
-		s.Logger.Error("internal error", "err", err, "request_id", id, "path", c.Request().URL.Path)
-		msg = "Internal error (request id " + id + ")."
-	}
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		c.Response().Header().Set("Retry-After", "30")
-	}
+	status, msg := s.errorStatus(c, err)
 	return s.render(c, status, "error", web.Page{Title: http.StatusText(status), Error: msg})
 }
 
@@ -116,7 +105,6 @@ func displayName(u *mft.User) string {
 
 // handleHome is / : the sign-in page, or the files of a signed-in user.
 func (s *Server) handleHome(c echo.Context) error {
-	pageHeaders(c.Response().Header())
 	if _, _, err := s.webSession(c); err == nil {
 		return c.Redirect(http.StatusSeeOther, "/web/files")
 	}
@@ -128,7 +116,6 @@ func (s *Server) handleHome(c echo.Context) error {
 // handleSignin checks a password and starts a session. Failures count
 // towards a ban as any failed login does.
 func (s *Server) handleSignin(c echo.Context) error {
-	pageHeaders(c.Response().Header())
 	form, err := s.readForm(c)
 	if err != nil {
 		return s.renderError(c, err)

@@ -56,6 +56,7 @@ window.depotChunked = (function () {
     const report = () => opts.onProgress && opts.onProgress(loaded.reduce((a, b) => a + b, 0));
     let next = 0;
     let completed = null;
+    let failed = false; // one piece refused: the other lanes stop
 
     async function piece(i) {
       const blob = file.slice(i * CHUNK, Math.min(size, (i + 1) * CHUNK));
@@ -75,7 +76,12 @@ window.depotChunked = (function () {
     }
 
     async function lane() {
-      while (next < count) await piece(next++);
+      try {
+        while (next < count && !failed) await piece(next++);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     }
     const lanes = [];
     for (let l = 0; l < Math.min(opts.parallel || 1, count); l++) lanes.push(lane());
