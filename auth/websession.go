@@ -66,7 +66,7 @@ func (w *WebSessions) Start(u *mft.User) (cookie string, s WebSession) {
 		w.sessions = map[string]*WebSession{}
 	}
 	if len(w.sessions) >= maxWebSessions {
-		w.pruneLocked(now, true)
+		w.pruneLocked(now)
 	}
 	w.sessions[HashKey(cookie)] = &s
 	return cookie, s
@@ -146,9 +146,9 @@ func (w *WebSessions) expired(s *WebSession, now time.Time) bool {
 	return (w.TTL > 0 && now.Sub(s.Created) >= w.TTL) || (w.Idle > 0 && now.Sub(s.Seen) >= w.Idle)
 }
 
-// pruneLocked drops ended sessions; when none has ended and full is set,
-// it drops the one idle the longest.
-func (w *WebSessions) pruneLocked(now time.Time, full bool) {
+// pruneLocked drops ended sessions; when none has ended, it drops the
+// one idle the longest.
+func (w *WebSessions) pruneLocked(now time.Time) {
 	oldest, oldestKey := now, ""
 	for k, s := range w.sessions {
 		if w.expired(s, now) {
@@ -159,7 +159,7 @@ func (w *WebSessions) pruneLocked(now time.Time, full bool) {
 			oldest, oldestKey = s.Seen, k
 		}
 	}
-	if full && len(w.sessions) >= maxWebSessions && oldestKey != "" {
+	if len(w.sessions) >= maxWebSessions && oldestKey != "" {
 		delete(w.sessions, oldestKey)
 	}
 }
