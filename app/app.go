@@ -27,6 +27,7 @@ import (
 	"depot/mail"
 	"depot/metrics"
 	"depot/mft"
+	"depot/mount"
 	"depot/server"
 	"depot/sftpd"
 	"depot/store"
@@ -72,6 +73,7 @@ type App struct {
 	Links     *link.Service
 	// Connections keeps storage connections and opens them.
 	Connections *connection.Service
+	Mounts      *mount.Service
 
 	SFTP *sftpd.Server
 	HTTP *server.Server
@@ -131,6 +133,8 @@ func (a *App) build(urlKey []byte) error {
 	cfg, db := a.Config, a.DB
 	a.AuditLog = &store.AuditLog{Service: a.AuditStore, Logger: a.Logger}
 	a.Connections = &connection.Service{Store: store.NewConnectionService(db), Sealer: a.Sealer}
+	a.Mounts = &mount.Service{Store: store.NewMountService(db), Connections: a.Connections, LocalEmpty: a.Files.LocalEmpty}
+	a.Files.Backends = a.Mounts
 	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer, Connections: a.Connections,
 		Logger: a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
 	a.Metrics = metrics.New()
@@ -204,6 +208,7 @@ func (a *App) build(urlKey []byte) error {
 		SFTPPublicHost:    cfg.SFTP.PublicHost,
 		Automations:       a.Automations,
 		Connections:       a.Connections,
+		Mounts:            a.Mounts,
 		Engine:            a.Engine,
 		CheckSchedule:     automation.CheckSchedule,
 		Sealer:            a.Sealer,

@@ -65,6 +65,9 @@ func (a *App) Close(ctx context.Context) error {
 		errs = append(errs, a.stops[i](ctx))
 	}
 	a.stops = nil
+	if a.Mounts != nil {
+		errs = append(errs, a.Mounts.Close())
+	}
 	errs = append(errs, a.Files.Close(), a.DB.Close())
 	return errors.Join(errs...)
 }
@@ -90,6 +93,7 @@ func (a *App) Sweep(ctx context.Context) {
 		}},
 		{"files past their folder's retention deleted", a.Files.ExpireFiles},
 		{"abandoned staging files and upload pieces removed", func(context.Context) (int, error) { return a.Files.SweepStaging(files.StagingTTL) }},
+		{"incomplete uploads to mounted storage aborted", func(ctx context.Context) (int, error) { return a.Mounts.Sweep(ctx, files.StagingTTL) }},
 		{"unconfirmed or expired dropzone files removed", a.Dropzones.Sweep},
 		{"expired filedrop submissions and deliveries removed", a.Filedrops.Sweep},
 	}

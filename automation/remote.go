@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"depot/files"
 	"depot/mft"
 	"depot/remote"
 )
@@ -46,7 +47,7 @@ func (x *step) upload(ctx context.Context, act mft.Action, file string) (string,
 	if st.Caps().AtomicRename {
 		// One name per run and version of the file: a retry of this run
 		// finds what it left, a file made again (a new encryption) does not.
-		v, err := version(src)
+		v, err := version(src, fi)
 		if err != nil {
 			return "", err
 		}
@@ -107,7 +108,11 @@ func (e *Engine) discard(ctx context.Context, l leftover) {
 // version names one version of an open file: its inode, modification
 // time to the nanosecond and size. A file replaced, even within the same
 // second and at the same size, is another version.
-func version(f *os.File) (string, error) {
+func version(src files.File, info mft.FileInfo) (string, error) {
+	f, ok := src.(*os.File)
+	if !ok { // on a mount: the remote's time and size
+		return strconv.FormatInt(info.ModifiedAt.Unix(), 36) + strconv.FormatInt(info.Size, 36), nil
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return "", err

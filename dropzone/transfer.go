@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strconv"
 	"time"
 
@@ -130,7 +129,7 @@ func (s *Service) Confirm(ctx context.Context, d *mft.Dropzone, f *mft.DropzoneF
 
 // Open opens a confirmed file for download. Returns EINVALID for a file
 // not confirmed yet.
-func (s *Service) Open(f *mft.DropzoneFile) (*os.File, fs.FileInfo, error) {
+func (s *Service) Open(f *mft.DropzoneFile) (files.File, fs.FileInfo, error) {
 	if f.Status != mft.DropzoneAvailable {
 		return nil, nil, mft.Errorf(mft.EINVALID, "This file is not confirmed yet.")
 	}

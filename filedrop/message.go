@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 	"time"
 
+	"depot/files"
 	"depot/mft"
 )
 
@@ -66,7 +66,7 @@ func (s *Service) Message(ctx context.Context, u *mft.User, id string) (*mft.Mes
 
 // OpenFile opens delivered file id of message m and returns its name.
 // Returns ENOTFOUND.
-func (s *Service) OpenFile(m *mft.Message, id string) (*os.File, fs.FileInfo, string, error) {
+func (s *Service) OpenFile(m *mft.Message, id string) (files.File, fs.FileInfo, string, error) {
 	for _, a := range m.Files {
 		if a.ID == id {
 			f, fi, err := s.Files.OpenStorage(a.Path)

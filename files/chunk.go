@@ -51,7 +51,9 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	if err != nil {
 		return mft.FileInfo{}, progress, false, err
 	}
-	root.Close()
+	if root != nil { // a mounted path has none
+		root.Close()
+	}
 	progress = Chunk{Path: t.client, Chunk: chunk, Chunks: chunks}
 
 	sum := sha256.Sum256([]byte(a.User.ID + "\x00" + t.storage + "\x00" + strconv.Itoa(chunks)))

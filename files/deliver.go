@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"depot/mft"
+	"depot/remote"
 )
 
 // Deliver moves the file at storage path from (outside any user's reach,
@@ -47,6 +48,12 @@ func (s *Service) Deliver(ctx context.Context, from string, to Actor, toPath, su
 	}
 	if err := s.checkMove(ctx, to, src, dst, fi.Size(), false); err != nil {
 		return "", err
+	}
+	if err := s.locate(ctx, &dst); err != nil {
+		return "", err
+	}
+	if dst.mount != nil {
+		return s.deliverRemote(ctx, from, to, dst, fi.Size())
 	}
 	dstRoot, err := s.openTree(dst)
 	if err != nil {
@@ -95,10 +102,16 @@ func (s *Service) RemoveStorage(ctx context.Context, storagePath string) error {
 
 // OpenStorage opens the file at a storage path for reading, outside any
 // user's view (the caller has decided who may read it).
-func (s *Service) OpenStorage(storagePath string) (*os.File, fs.FileInfo, error) {
+func (s *Service) OpenStorage(storagePath string) (File, fs.FileInfo, error) {
 	p, err := CleanPath(storagePath)
 	if err != nil {
 		return nil, nil, err
+	}
+	t := target{client: path.Base(p), storage: p, base: "/", view: &view{admin: true, home: "/"}}
+	if err := s.locate(context.Background(), &t); err != nil {
+		return nil, nil, err
+	} else if t.mount != nil {
+		return s.openStorageRemote(t)
 	}
 	f, err := s.root.OpenFile(rel("/", p), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
@@ -120,20 +133,30 @@ func (s *Service) Share(ctx context.Context, a Actor, clientPath string, upload 
 	if err != nil {
 		return "", false, err
 	}
-	defer root.Close()
-	fi, err := s.lstat(root, t)
-	if err != nil {
-		return "", false, err
+	var isDir bool
+	if t.mount != nil {
+		fi, err := s.rStat(ctx, t)
+		if err != nil {
+			return "", false, err
+		}
+		isDir = fi.Type == mft.TypeFolder
+	} else {
+		defer root.Close()
+		fi, err := s.lstat(root, t)
+		if err != nil {
+			return "", false, err
+		}
+		isDir = fi.IsDir()
 	}
 	if upload {
-		if !fi.IsDir() {
+		if !isDir {
 			return "", false, mft.Errorf(mft.EINVALID, "allow_upload needs a folder; %s is a file.", t.client)
 		}
 		if err := t.need(mft.PermUpload); err != nil {
 			return "", false, err
 		}
 	}
-	return t.storage, fi.IsDir(), nil
+	return t.storage, isDir, nil
 }
 
 // SetTimes sets the access and modification times of a file (SFTP
@@ -143,9 +166,73 @@ func (s *Service) SetTimes(ctx context.Context, a Actor, clientPath string, atim
 	if err != nil {
 		return err
 	}
+	if t.mount != nil { // a remote keeps its own times
+		_, err := s.rStat(ctx, t)
+		return err
+	}
 	defer root.Close()
 	if _, err := s.lstat(root, t); err != nil {
 		return err
 	}
 	return fsError(root.Chtimes(rel(t.base, t.storage), atime, mtime), t.client)
 }
+
+// deliverRemote delivers a file into a mounted tree: its missing folders
+// are created there and the file is streamed up as any upload, then
+// removed from where it was held.
+func (s *Service) deliverRemote(ctx context.Context, from string, to Actor, dst target, size int64) (string, error) {
+	if dir := path.Dir(dst.storage); dir != dst.mount.Path && dir != dst.base {
+		pt := dst
+		pt.storage, pt.client = dir, path.Dir(dst.client)
+		if _, err := s.rStat(ctx, pt); mft.ErrorCode(err) == mft.ENOTFOUND {
+			if _, err := s.rMkdir(ctx, to, pt); err != nil {
+				return "", err
+			}
+		}
+	}
+	lw, err := s.rCheckUpload(ctx, to, dst, UploadOptions{Size: size})
+	if err != nil {
+		return "", err
+	}
+	f, err := s.root.OpenFile(rel("/", from), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return "", fsError(err, from)
+	}
+	defer f.Close()
+	if _, err := s.rUpload(ctx, to, dst, lw, f, UploadOptions{Size: size}); err != nil {
+		return "", err
+	}
+	if err := s.root.Remove(rel("/", from)); err == nil {
+		s.addUsage(ctx, path.Dir(from), -size)
+	}
+	return dst.storage, nil
+}
+
+// openStorageRemote is OpenStorage on a mount.
+func (s *Service) openStorageRemote(t target) (File, fs.FileInfo, error) {
+	ctx := context.Background()
+	tree, release, err := s.Backends.Acquire(ctx, t.mount)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := tree.StatAny(ctx, t.rpath(t.storage))
+	if err == nil && e.Dir {
+		err = mft.Errorf(mft.ENOTFOUND, "%s does not exist.", t.client)
+	}
+	if err != nil {
+		release(err)
+		return nil, nil, s.remoteError(err, t.client)
+	}
+	f := &remoteFile{ctx: ctx, tree: tree, release: release, p: t.rpath(t.storage), size: e.Size}
+	return f, entryFileInfo{e}, nil
+}
+
+// entryFileInfo is a remote file's entry as an fs.FileInfo.
+type entryFileInfo struct{ e remote.Entry }
+
+func (i entryFileInfo) Name() string       { return path.Base(i.e.Name) }
+func (i entryFileInfo) Size() int64        { return i.e.Size }
+func (i entryFileInfo) Mode() fs.FileMode  { return 0o600 }
+func (i entryFileInfo) ModTime() time.Time { return i.e.ModTime }
+func (i entryFileInfo) IsDir() bool        { return i.e.Dir }
+func (i entryFileInfo) Sys() any           { return nil }

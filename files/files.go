@@ -35,6 +35,9 @@ type Service struct {
 	// Buckets tells whether a bucket user's bucket is active; nil means
 	// no buckets.
 	Buckets mft.BucketService
+	// Backends serves the storage paths mounted on connections; nil
+	// keeps everything on the local disk.
+	Backends Backends
 	// Events receives file events; nil drops them.
 	Events mft.EventSink
 	Now    func() time.Time

@@ -2,11 +2,13 @@ package files
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"depot/mft"
 )
@@ -18,7 +20,36 @@ func (s *Service) List(ctx context.Context, a Actor, clientPath string) ([]mft.F
 	if err != nil {
 		return nil, err
 	}
-	defer root.Close()
+	var out []mft.FileInfo
+	if t.mount != nil {
+		out, err = s.rList(ctx, t)
+	} else {
+		out, err = s.listLocal(ctx, root, t)
+		root.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.client == "/" && !t.view.admin {
+		for _, m := range t.view.mountNames() {
+			out = slices.DeleteFunc(out, func(f mft.FileInfo) bool { return f.Name == m })
+			if fi, err := s.statStorage(ctx, t.view.mounts[m].Path); err == nil && fi.Type == mft.TypeFolder {
+				fi.Name, fi.Path = m, "/"+m
+				out = append(out, fi)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b mft.FileInfo) int {
+		if a.Type != b.Type {
+			return strings.Compare(b.Type, a.Type) // "folder" before "file"
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, nil
+}
+
+// listLocal lists a folder on the local disk, with the mount points in it.
+func (s *Service) listLocal(ctx context.Context, root *os.Root, t target) ([]mft.FileInfo, error) {
 	dir, err := root.Open(rel(t.base, t.storage))
 	if err != nil {
 		return nil, fsError(err, t.client)
@@ -46,22 +77,34 @@ func (s *Service) List(ctx context.Context, a Actor, clientPath string) ([]mft.F
 		}
 		out = append(out, info(path.Join(t.client, e.Name()), fi))
 	}
-	if t.client == "/" && !t.view.admin {
-		for _, m := range t.view.mountNames() {
-			out = slices.DeleteFunc(out, func(f mft.FileInfo) bool { return f.Name == m })
-			mt := t.view.mounts[m]
-			if fi, err := s.root.Stat(rel("/", mt.Path)); err == nil && fi.IsDir() {
-				out = append(out, info("/"+m, fi))
-			}
+	if s.Backends != nil {
+		below, err := s.Backends.Below(ctx, t.storage)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range below {
+			name := path.Base(m.Path)
+			out = slices.DeleteFunc(out, func(f mft.FileInfo) bool { return f.Name == name })
+			out = append(out, mft.FileInfo{Name: name, Path: path.Join(t.client, name), Type: mft.TypeFolder, ModifiedAt: m.CreatedAt.UTC().Truncate(time.Second)})
 		}
 	}
-	slices.SortFunc(out, func(a, b mft.FileInfo) int {
-		if a.Type != b.Type {
-			return strings.Compare(b.Type, a.Type) // "folder" before "file"
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
 	return out, nil
+}
+
+// statStorage describes a storage path, on the local disk or a mount.
+func (s *Service) statStorage(ctx context.Context, storage string) (mft.FileInfo, error) {
+	t := target{client: storage, storage: storage, base: "/", view: &view{admin: true, home: "/"}}
+	if err := s.locate(ctx, &t); err != nil {
+		return mft.FileInfo{}, err
+	}
+	if t.mount != nil {
+		return s.rStat(ctx, t)
+	}
+	fi, err := s.lstat(s.root, t)
+	if err != nil {
+		return mft.FileInfo{}, err
+	}
+	return info(storage, fi), nil
 }
 
 // Stat describes one file or folder.
@@ -69,6 +112,9 @@ func (s *Service) Stat(ctx context.Context, a Actor, clientPath string) (mft.Fil
 	t, root, err := s.prepare(ctx, a, clientPath, mft.PermList)
 	if err != nil {
 		return mft.FileInfo{}, err
+	}
+	if t.mount != nil {
+		return s.rStat(ctx, t)
 	}
 	defer root.Close()
 	fi, err := s.lstat(root, t)
@@ -93,10 +139,13 @@ func (s *Service) lstat(root *os.Root, t target) (fs.FileInfo, error) {
 
 // Open opens a file for download and emits file.downloaded. The caller
 // closes the file.
-func (s *Service) Open(ctx context.Context, a Actor, clientPath string) (*os.File, mft.FileInfo, error) {
+func (s *Service) Open(ctx context.Context, a Actor, clientPath string) (File, mft.FileInfo, error) {
 	t, root, err := s.prepare(ctx, a, clientPath, mft.PermDownload)
 	if err != nil {
 		return nil, mft.FileInfo{}, err
+	}
+	if t.mount != nil {
+		return s.rOpen(ctx, a, t)
 	}
 	defer root.Close()
 	fi, err := s.lstat(root, t)
@@ -127,6 +176,9 @@ func (s *Service) Mkdir(ctx context.Context, a Actor, clientPath string) (_ mft.
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
+	if t.mount != nil {
+		return s.rMkdir(ctx, a, t)
+	}
 	defer root.Close()
 	name := rel(t.base, t.storage)
 	if _, err := root.Lstat(name); err == nil {
@@ -151,10 +203,19 @@ func (s *Service) Remove(ctx context.Context, a Actor, clientPath string, recurs
 	if err != nil {
 		return err
 	}
-	defer root.Close()
 	if t.isTreeRoot() {
+		if root != nil {
+			root.Close()
+		}
 		return mft.Errorf(mft.EFORBIDDEN, "%s is the root of your tree and cannot be deleted.", t.client)
 	}
+	if t.mount != nil {
+		if t.storage == t.mount.Path {
+			return mft.Errorf(mft.EFORBIDDEN, "%s is where a storage connection is mounted and cannot be deleted.", t.client)
+		}
+		return s.rRemove(ctx, a, t, recursive)
+	}
+	defer root.Close()
 	name := rel(t.base, t.storage)
 	fi, err := s.lstat(root, t)
 	if err != nil {
@@ -220,6 +281,17 @@ func (s *Service) rename(ctx context.Context, a Actor, from, to string, replace 
 	}
 	if mft.HasPathPrefix(dst.storage, src.storage) {
 		return mft.FileInfo{}, mft.Errorf(mft.EINVALID, "Cannot move %s into itself.", src.client)
+	}
+	if err := errors.Join(s.locate(ctx, &src), s.locate(ctx, &dst)); err != nil {
+		return mft.FileInfo{}, err
+	}
+	switch {
+	case src.mount != nil && src.storage == src.mount.Path, dst.mount != nil && dst.storage == dst.mount.Path:
+		return mft.FileInfo{}, mft.Errorf(mft.EFORBIDDEN, "Where a storage connection is mounted cannot be renamed or replaced.")
+	case src.mount != nil && dst.mount != nil && src.mount.ID == dst.mount.ID:
+		return s.rRename(ctx, a, src, dst, replace)
+	case src.mount != nil || dst.mount != nil:
+		return s.moveAcross(ctx, a, src, dst, replace)
 	}
 	srcRoot, err := s.openTree(src)
 	if err != nil {
@@ -289,6 +361,9 @@ func (s *Service) prepare(ctx context.Context, a Actor, clientPath, perm string)
 	}
 	if err := t.need(perm); err != nil {
 		return target{}, nil, err
+	}
+	if err := s.locate(ctx, &t); err != nil || t.mount != nil {
+		return t, nil, err // a mounted path has no local tree
 	}
 	root, err := s.openTree(t)
 	if err != nil {

@@ -41,6 +41,9 @@ type Pending struct {
 	askable bool
 	// atime and mtime, when set, are given to the file once published.
 	atime, mtime time.Time
+	// rw is set for an upload to a remote (a mounted path): no staging
+	// file, the bytes stream out in order.
+	rw *remoteWrite
 }
 
 // SetTimes keeps access and modification times for the published file
@@ -59,6 +62,9 @@ func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts U
 	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
 	if err != nil {
 		return nil, err
+	}
+	if t.mount != nil {
+		return s.createRemote(ctx, a, t, lw)
 	}
 	f, name, err := s.createStaging(".upload-")
 	if err != nil {
@@ -123,6 +129,10 @@ func (p *Pending) WriteAt(b []byte, off int64) (int, error) {
 	if err := p.lw.check(max(end, p.size)); err != nil {
 		p.mu.Unlock()
 		return 0, err
+	}
+	if p.rw != nil {
+		defer p.mu.Unlock()
+		return p.rWriteAt(b, off)
 	}
 	p.size = max(end, p.size)
 	if off == p.hashed { // in order: hash now, before the caller reuses b
@@ -216,6 +226,8 @@ func (p *Pending) Truncate(size int64) error {
 		return mft.Errorf(mft.EINVALID, "A size cannot be negative.")
 	case size == p.size:
 		return nil
+	case p.rw != nil:
+		return mft.Errorf(mft.EINVALID, "%s is on remote storage, where a file being written cannot change its length.", p.t.client)
 	}
 	if err := p.lw.check(size); err != nil {
 		return err
@@ -230,6 +242,9 @@ func (p *Pending) Truncate(size int64) error {
 
 // ReadAt reads back what was written so far.
 func (p *Pending) ReadAt(b []byte, off int64) (int, error) {
+	if p.rw != nil {
+		return 0, mft.Errorf(mft.EINVALID, "%s is on remote storage, where a file being written cannot be read back.", p.t.client)
+	}
 	return p.f.ReadAt(b, off)
 }
 
@@ -242,6 +257,9 @@ func (p *Pending) Commit() (mft.FileInfo, error) {
 		return mft.FileInfo{}, mft.Errorf(mft.ECONFLICT, "The upload of %s is already finished.", p.t.client)
 	}
 	p.done = true
+	if p.rw != nil {
+		return p.rCommit()
+	}
 	p.stopWriteback()
 	defer p.root.Close()
 	if p.rehash || p.hashed != p.size { // overwritten or overlapping: hash it all from disk
@@ -276,6 +294,10 @@ func (p *Pending) Abort() {
 		return
 	}
 	p.done = true
+	if p.rw != nil {
+		p.rw.u.abort()
+		return
+	}
 	p.stopWriteback()
 	p.s.dropStaging(p.f, p.name)
 	p.root.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -180,4 +181,21 @@ func (s *Service) Fsck(ctx context.Context) (bytes, count int64, err error) {
 		return 0, 0, err
 	}
 	return bytes, count, s.Usage.ReplaceUsage(ctx, usage)
+}
+
+// LocalEmpty reports whether a storage path has nothing on the local
+// disk: missing, or an empty folder.
+func (s *Service) LocalEmpty(storagePath string) (bool, error) {
+	d, err := s.root.Open(rel("/", storagePath))
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	} else if err != nil {
+		return false, fsError(err, storagePath)
+	}
+	defer d.Close()
+	if fi, err := d.Stat(); err != nil || !fi.IsDir() {
+		return false, err
+	}
+	names, err := d.Readdirnames(1)
+	return len(names) == 0 && (err == nil || err == io.EOF), nil
 }

@@ -28,6 +28,9 @@ type target struct {
 	storage string // in the storage tree
 	base    string // storage path of the tree it belongs to (home, mount or "/")
 	view    *view
+	// mount is set (by locate) when the storage path lives on a
+	// connection, not on the local disk.
+	mount *mft.Mount
 }
 
 // viewOf loads the actor's rules.

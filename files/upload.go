@@ -82,7 +82,8 @@ var recvPool = sync.Pool{New: func() any { b := make([]byte, recvBufSize); retur
 // fill. It returns an *mft.Error: the limit that was crossed, an
 // interrupted body, or a body whose length is not the announced one
 // (announced < 0: unknown).
-func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clientPath string) error {
+func (lw *limitWriter) receive(w io.Writer, body io.Reader, announced int64, clientPath string) error {
+	f, _ := w.(*os.File) // a local file is handed to the disk as it fills
 	type unit struct {
 		buf *[]byte
 		n   int
@@ -113,7 +114,7 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 				// off at once, before its excess reaches the disk.
 				err = mft.Errorf(mft.EMALFORMED, "The upload is longer than the %d bytes announced.", announced)
 			} else if err = lw.check(lw.n + int64(n)); err == nil {
-				_, err = f.Write((*buf)[:n])
+				_, err = w.Write((*buf)[:n])
 				err = fsError(err, clientPath)
 			}
 			if err != nil {
@@ -124,7 +125,7 @@ func (lw *limitWriter) receive(f *os.File, body io.Reader, announced int64, clie
 			hashq <- unit{buf, n}
 			// A synced upload's fsync then only waits for the tail; an
 			// unsynced one leaves its pages to the kernel.
-			if written := lw.n - start; lw.sync && written-flushed >= writebackEvery {
+			if written := lw.n - start; lw.sync && f != nil && written-flushed >= writebackEvery {
 				if wb == nil {
 					wb = newWriteback(f)
 				}
@@ -188,6 +189,9 @@ func (s *Service) upload(ctx context.Context, a Actor, clientPath string, body i
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
+	if t.mount != nil {
+		return s.rUpload(ctx, a, t, lw, body, opts)
+	}
 	defer root.Close()
 	staging, stagingName, err := s.createStaging(".upload-")
 	if err != nil {
@@ -246,6 +250,10 @@ func (s *Service) beginUpload(ctx context.Context, a Actor, clientPath string, o
 	t, root, err := s.prepare(ctx, a, clientPath, mft.PermUpload)
 	if err != nil {
 		return target{}, nil, nil, err
+	}
+	if t.mount != nil {
+		lw, err := s.rCheckUpload(ctx, a, t, opts)
+		return t, nil, lw, err
 	}
 	lw, err := s.checkUpload(ctx, a, t, root, opts)
 	if err != nil {

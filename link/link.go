@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"time"
@@ -173,7 +172,7 @@ func (s *Service) Contents(ctx context.Context, l *mft.Link, protocol, ip string
 // neither counted nor recorded. Returns EFORBIDDEN for an upload link,
 // EMALFORMED for a missing name, EEXPIRED once the link is spent and the
 // errors of files.Open.
-func (s *Service) Download(ctx context.Context, l *mft.Link, name, protocol, ip string) (*os.File, mft.FileInfo, error) {
+func (s *Service) Download(ctx context.Context, l *mft.Link, name, protocol, ip string) (files.File, mft.FileInfo, error) {
 	if l.AllowUpload {
 		return nil, mft.FileInfo{}, mft.Errorf(mft.EFORBIDDEN, "This link takes uploads; it does not serve downloads.")
 	}

@@ -63,6 +63,8 @@ const (
 	EventConnectionCreated     = "connection.created"
 	EventConnectionUpdated     = "connection.updated"
 	EventConnectionDeleted     = "connection.deleted"
+	EventMountCreated          = "mount.created"
+	EventMountDeleted          = "mount.deleted"
 )
 
 // EventNames lists every event, for validation of subscriptions.
@@ -76,7 +78,8 @@ var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDelet
 	EventFiledropCreated, EventFiledropUpdated, EventFiledropDeleted, EventDropzoneCreated, EventDropzoneUpdated, EventDropzoneDeleted,
 	EventSettingsUpdated, EventAutomationCreated, EventAutomationUpdated, EventAutomationDeleted,
 	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventLinkCreated, EventLinkDeleted,
-	EventBanLifted, EventSessionEnded, EventBackupTaken, EventConnectionCreated, EventConnectionUpdated, EventConnectionDeleted}
+	EventBanLifted, EventSessionEnded, EventBackupTaken, EventConnectionCreated, EventConnectionUpdated, EventConnectionDeleted,
+	EventMountCreated, EventMountDeleted}
 
 // MultiSink hands each event to every sink in turn.
 type MultiSink []EventSink

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -149,7 +148,7 @@ func refuseBody(c echo.Context, err error) error {
 
 // serveDownload sends an open file as an attachment called name, with
 // Range and conditional requests, straight from the file.
-func serveDownload(c echo.Context, f *os.File, name string, modified time.Time) {
+func serveDownload(c echo.Context, f io.ReadSeeker, name string, modified time.Time) {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentDisposition, contentDisposition(name))
 	h.Set(echo.HeaderContentType, "application/octet-stream")

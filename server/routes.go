@@ -195,6 +195,10 @@ func (s *Server) routes() *echo.Echo {
 	admin.PATCH("/connections/:id", s.handleConnectionUpdate)
 	admin.DELETE("/connections/:id", s.handleConnectionDelete)
 	admin.POST("/connections/:id/test", s.handleConnectionTest)
+	admin.GET("/mounts", s.handleMountList)
+	admin.POST("/mounts", s.handleMountCreate)
+	admin.GET("/mounts/:id", s.handleMountView)
+	admin.DELETE("/mounts/:id", s.handleMountDelete)
 
 	admin.GET("/webhooks", s.handleWebhookList)
 	admin.POST("/webhooks", s.handleWebhookCreate)

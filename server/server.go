@@ -27,6 +27,7 @@ import (
 	"depot/files"
 	"depot/link"
 	"depot/mft"
+	"depot/mount"
 )
 
 // Server serves the HTTP API. Set the exported fields, then call Open.
@@ -78,6 +79,7 @@ type Server struct {
 	CheckSchedule func(spec, tz string) error
 	// Connections keeps the storage connections.
 	Connections *connection.Service
+	Mounts      *mount.Service
 	// Sealer encrypts secrets kept at rest.
 	Sealer *auth.Sealer
 	// Buckets and Settings store customer buckets and the appliance

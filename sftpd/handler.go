@@ -47,7 +47,7 @@ func (h *handler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 
 // download counts what is read and ends the transfer on close.
 type download struct {
-	f    *os.File
+	f    files.File
 	t    *transfer
 	sess *session
 	once sync.Once

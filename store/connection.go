@@ -46,6 +46,11 @@ func (s *ConnectionService) DeleteConnection(ctx context.Context, id string) err
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Connection not found.")
 		}
+		if m, err := mountOf(tx, id); err != nil {
+			return err
+		} else if m != "" {
+			return mft.Errorf(mft.ECONFLICT, "Connection %s serves mount %s; delete the mount first.", id, m)
+		}
 		return b.Delete([]byte(id))
 	})
 }

@@ -1,0 +1,175 @@
+package files
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"path"
+
+	"depot/mft"
+	"depot/remote"
+)
+
+// maxHeld bounds the writes an SFTP upload to a remote may send ahead of
+// the first byte not yet streamed: a remote file is written once, from
+// start to end, and clients keep a window of writes in flight (OpenSSH: 64
+// of 32 KiB).
+const maxHeld = 8 << 20
+
+// rCheckUpload checks an upload to a remote target as checkUpload does on
+// the local disk: the parent folder, the file there, the limits.
+func (s *Service) rCheckUpload(ctx context.Context, a Actor, t target, opts UploadOptions) (lw *limitWriter, err error) {
+	if t.isTreeRoot() || t.storage == t.mount.Path {
+		return nil, mft.Errorf(mft.EINVALID, "Give the file a name: %s is a folder.", t.client)
+	}
+	var oldSize int64
+	replaces := false
+	err = s.withTree(ctx, t, func(tree remote.Tree) error {
+		parent := path.Dir(t.storage)
+		if parent != t.mount.Path && parent != t.base {
+			if e, err := tree.StatAny(ctx, t.rpath(parent)); mft.ErrorCode(err) == mft.ENOTFOUND || err == nil && !e.Dir {
+				return mft.Errorf(mft.ENOTFOUND, "The folder %s does not exist.", path.Dir(t.client))
+			} else if err != nil {
+				return err
+			}
+		}
+		e, err := tree.StatAny(ctx, t.rpath(t.storage))
+		switch {
+		case mft.ErrorCode(err) == mft.ENOTFOUND:
+			return nil
+		case err != nil:
+			return err
+		case e.Dir:
+			return mft.Errorf(mft.ECONFLICT, "%s is a folder.", t.client)
+		case !opts.Overwrite:
+			return mft.Errorf(mft.ECONFLICT, "%s already exists.", t.client)
+		}
+		oldSize, replaces = e.Size, true
+		return t.need(mft.PermOverwrite)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if lw, err = s.limits(ctx, a, t, oldSize); err != nil {
+		return nil, err
+	}
+	lw.oldSize, lw.replaces = oldSize, replaces
+	return lw, lw.check(opts.Size)
+}
+
+// rUpload streams body to a remote target through the limits and the
+// sha256, as upload does to a staging file: nothing is kept on the local
+// disk, and nothing is visible there before the last byte.
+func (s *Service) rUpload(ctx context.Context, a Actor, t target, lw *limitWriter, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
+	tree, release, err := s.Backends.Acquire(ctx, t.mount)
+	if err != nil {
+		return mft.FileInfo{}, err
+	}
+	u := startRemote(ctx, tree, release, t.rpath(t.storage))
+	if err := lw.receive(u.pw, body, opts.Size, t.client); err != nil {
+		u.abort()
+		if mft.ErrorCode(err) == "" { // the pipe's: the remote's own error says why
+			<-u.done
+			err = cmpErr(u.err, err)
+		}
+		return mft.FileInfo{}, s.remoteError(err, t.client)
+	}
+	e, err := u.finish(ctx, lw.n)
+	if err != nil {
+		return mft.FileInfo{}, s.remoteError(err, t.client)
+	}
+	return s.rPublished(ctx, a, t, lw, e)
+}
+
+// rPublished records a complete remote upload: usage, the file.uploaded
+// event, and the file as the client sees it with its sha256.
+func (s *Service) rPublished(ctx context.Context, a Actor, t target, lw *limitWriter, e remote.Entry) (mft.FileInfo, error) {
+	sum := hex.EncodeToString(lw.h.Sum(nil))
+	s.addUsage(ctx, path.Dir(t.storage), lw.n-lw.oldSize)
+	if err := s.publishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: t.storage, Size: lw.n, SHA256: sum}, a, lw.sync); err != nil {
+		return mft.FileInfo{}, err
+	}
+	fi := entryInfo(t.client, e)
+	fi.SHA256 = sum
+	return fi, nil
+}
+
+// remoteWrite is the state of a Pending upload to a remote: the bytes go
+// out in order as they come, and writes that arrive ahead wait here.
+type remoteWrite struct {
+	u     *remoteUpload
+	held  map[int64][]byte
+	bytes int64 // held
+}
+
+// createRemote starts a Pending upload to a remote target.
+func (s *Service) createRemote(ctx context.Context, a Actor, t target, lw *limitWriter) (*Pending, error) {
+	tree, release, err := s.Backends.Acquire(ctx, t.mount)
+	if err != nil {
+		return nil, err
+	}
+	lw.h = sha256.New()
+	u := startRemote(ctx, tree, release, t.rpath(t.storage))
+	return &Pending{s: s, a: a, ctx: context.WithoutCancel(ctx), t: t, lw: lw, rw: &remoteWrite{u: u, held: map[int64][]byte{}}}, nil
+}
+
+// rWriteAt streams b if it is next, else holds it until it is. p.mu is
+// held.
+func (p *Pending) rWriteAt(b []byte, off int64) (int, error) {
+	w := p.rw
+	end := off + int64(len(b))
+	switch {
+	case off < p.hashed:
+		return 0, mft.Errorf(mft.EINVALID, "%s is on remote storage, where a file is written once from start to end; this write goes back to byte %d.", p.t.client, off)
+	case off > p.hashed:
+		if w.bytes+int64(len(b)) > maxHeld {
+			return 0, mft.Errorf(mft.EINVALID, "%s is on remote storage, where a file is written from start to end; this write is too far ahead (byte %d, %d bytes written).", p.t.client, off, p.hashed)
+		}
+		w.held[off] = append([]byte(nil), b...)
+		w.bytes += int64(len(b))
+		p.size = max(p.size, end)
+		return len(b), nil
+	}
+	if err := p.rsend(b); err != nil {
+		return 0, err
+	}
+	for {
+		next, ok := w.held[p.hashed]
+		if !ok {
+			break
+		}
+		delete(w.held, p.hashed)
+		w.bytes -= int64(len(next))
+		if err := p.rsend(next); err != nil {
+			return 0, err
+		}
+	}
+	p.size = max(p.size, p.hashed)
+	return len(b), nil
+}
+
+// rsend streams the next bytes of the file.
+func (p *Pending) rsend(b []byte) error {
+	if _, err := p.rw.u.pw.Write(b); err != nil {
+		<-p.rw.u.done
+		return p.s.remoteError(cmpErr(p.rw.u.err, err), p.t.client)
+	}
+	p.lw.h.Write(b)
+	p.hashed += int64(len(b))
+	return nil
+}
+
+// rCommit publishes a Pending upload to a remote. p.mu is held.
+func (p *Pending) rCommit() (mft.FileInfo, error) {
+	if len(p.rw.held) > 0 || p.hashed != p.size {
+		p.rw.u.abort()
+		return mft.FileInfo{}, mft.Errorf(mft.EINVALID, "The upload of %s has a gap at byte %d; nothing was stored.", p.t.client, p.hashed)
+	}
+	p.lw.n = p.size
+	e, err := p.rw.u.finish(p.ctx, p.size)
+	if err != nil {
+		return mft.FileInfo{}, p.s.remoteError(err, p.t.client)
+	}
+	return p.s.rPublished(p.ctx, p.a, p.t, p.lw, e)
+}

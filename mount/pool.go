@@ -1,0 +1,185 @@
+package mount
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"depot/mft"
+	"depot/remote"
+)
+
+// maxIdle is how many open connections of a store that serves one call at
+// a time (FTP) are kept for the next operations.
+const maxIdle = 4
+
+// pool holds the open connections of one storage connection, as it was at
+// updated: an edited connection is dialled afresh.
+type pool struct {
+	updated time.Time
+	shared  remote.Tree   // a store that serves calls at once (SFTP, S3)
+	idle    []remote.Tree // stores that serve one call at a time (FTP)
+}
+
+func (p *pool) close() {
+	if p.shared != nil {
+		p.shared.Close()
+	}
+	for _, t := range p.idle {
+		t.Close()
+	}
+}
+
+// Acquire lends a connection to m's store for one operation or one
+// stream; release gives it back, with the operation's error: a store that
+// failed (not a missing file, a broken connection) is closed, and the
+// next Acquire dials again. Errors of the store name the connection and
+// never carry its secrets.
+func (s *Service) Acquire(ctx context.Context, m *mft.Mount) (remote.Tree, func(error), error) {
+	c, err := s.Connections.Store.FindConnection(ctx, m.Connection)
+	if err != nil {
+		return nil, nil, mft.Errorf(mft.EUNAVAILABLE, "The storage of %s is unavailable: its connection %s is gone.", m.Path, m.Connection)
+	}
+	s.mu.Lock()
+	if s.pools == nil {
+		s.pools = map[string]*pool{}
+	}
+	p := s.pools[c.ID]
+	if p == nil || !p.updated.Equal(c.UpdatedAt) {
+		if p != nil {
+			p.close()
+		}
+		p = &pool{updated: c.UpdatedAt}
+		s.pools[c.ID] = p
+	}
+	if t := p.shared; t != nil {
+		s.mu.Unlock()
+		return t, s.releaser(c.ID, p, t, true), nil
+	}
+	if n := len(p.idle); n > 0 {
+		t := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		s.mu.Unlock()
+		return t, s.releaser(c.ID, p, t, false), nil
+	}
+	s.mu.Unlock()
+	st, conn, err := s.Connections.Open(ctx, m.Connection)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &guarded{tree: st.(remote.Tree), c: conn}
+	shared := st.Caps().Concurrent
+	if shared {
+		s.mu.Lock()
+		if s.pools[c.ID] == p && p.shared == nil && !s.closed {
+			p.shared = t
+		} else if p.shared != nil { // dialled at the same time: use the first
+			st.Close()
+			t = p.shared.(*guarded)
+		}
+		s.mu.Unlock()
+	}
+	return t, s.releaser(c.ID, p, t, shared), nil
+}
+
+// releaser returns the release function of a lent store.
+func (s *Service) releaser(id string, p *pool, t remote.Tree, shared bool) func(error) {
+	return func(err error) {
+		failed := err != nil && mft.ErrorCode(err) == mft.EUNAVAILABLE
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		current := s.pools[id] == p && !s.closed
+		switch {
+		case shared && failed && p.shared == t:
+			p.shared = nil
+			t.Close()
+		case shared:
+			if !current && p.shared != t {
+				t.Close()
+			}
+		case failed || !current || len(p.idle) >= maxIdle:
+			t.Close()
+		default:
+			p.idle = append(p.idle, t)
+		}
+	}
+}
+
+// Close closes every pooled connection.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.pools {
+		p.close()
+	}
+	s.pools, s.closed = nil, true
+	return nil
+}
+
+// guarded is a store whose errors name the connection: a missing file or
+// a folder that is not empty stay what they are, anything else is
+// EUNAVAILABLE in the remote's own words, with no secret in them.
+type guarded struct {
+	tree remote.Tree
+	c    *mft.Connection
+}
+
+func (g *guarded) fail(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return remote.Failed(g.c, what, err)
+}
+
+func (g *guarded) List(ctx context.Context, dir string) ([]remote.Entry, error) {
+	l, err := g.tree.List(ctx, dir)
+	return l, g.fail("listing /"+dir, err)
+}
+
+func (g *guarded) Stat(ctx context.Context, p string) (remote.Entry, error) {
+	e, err := g.tree.Stat(ctx, p)
+	return e, g.fail("reading /"+p, err)
+}
+
+func (g *guarded) StatAny(ctx context.Context, p string) (remote.Entry, error) {
+	e, err := g.tree.StatAny(ctx, p)
+	return e, g.fail("reading /"+p, err)
+}
+
+func (g *guarded) Get(ctx context.Context, p string, off int64) (io.ReadCloser, error) {
+	r, err := g.tree.Get(ctx, p, off)
+	return r, g.fail("downloading /"+p, err)
+}
+
+func (g *guarded) Put(ctx context.Context, p string, r io.Reader, off int64) (int64, error) {
+	n, err := g.tree.Put(ctx, p, r, off)
+	return n, g.fail("uploading /"+p, err)
+}
+
+func (g *guarded) Rename(ctx context.Context, from, to string) error {
+	return g.fail("renaming /"+from, g.tree.Rename(ctx, from, to))
+}
+
+func (g *guarded) Remove(ctx context.Context, p string) error {
+	return g.fail("deleting /"+p, g.tree.Remove(ctx, p))
+}
+
+func (g *guarded) Mkdir(ctx context.Context, dir string) error {
+	return g.fail("creating /"+dir, g.tree.Mkdir(ctx, dir))
+}
+
+func (g *guarded) MakeDir(ctx context.Context, dir string) error {
+	return g.fail("creating /"+dir, g.tree.MakeDir(ctx, dir))
+}
+
+func (g *guarded) RemoveDir(ctx context.Context, dir string) error {
+	return g.fail("deleting /"+dir, g.tree.RemoveDir(ctx, dir))
+}
+
+func (g *guarded) Sweep(ctx context.Context, dir string, cutoff time.Time) (int, error) {
+	n, err := g.tree.Sweep(ctx, dir, cutoff)
+	return n, g.fail("sweeping /"+dir, err)
+}
+
+func (g *guarded) Caps() remote.Caps { return g.tree.Caps() }
+func (g *guarded) Close() error      { return g.tree.Close() }

@@ -1,0 +1,360 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/pkg/sftp"
+	gossh "golang.org/x/crypto/ssh"
+
+	"depot/internal/testpeer"
+	"depot/internal/testtool"
+)
+
+// mountUser is a user with a key on disk for OpenSSH's sftp client.
+type mountUser struct {
+	id, apiKey, keyFile string
+	signer              gossh.Signer
+}
+
+func (ts *testServer) mountUser(t *testing.T, name string, quotaMB int) mountUser {
+	t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	sshPub, _ := gossh.NewPublicKey(pub)
+	block, _ := gossh.MarshalPrivateKey(priv, "")
+	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
+	os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600)
+	u := ts.createUser(t, fmt.Sprintf(`{"user":{"username":%q,"quota_mb":%d,"ssh_keys":[%q]}}`, name, quotaMB,
+		strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub))))).User
+	signer, _ := gossh.NewSignerFromKey(priv)
+	return mountUser{id: u.ID, apiKey: u.APIKey, keyFile: keyFile, signer: signer}
+}
+
+// openssh runs OpenSSH's sftp client in batch mode as u.
+func (ts *testServer) openssh(t *testing.T, u mountUser, commands ...string) (string, error) {
+	t.Helper()
+	bin := testtool.Path(t, "sftp")
+	batch := filepath.Join(t.TempDir(), "batch")
+	os.WriteFile(batch, []byte(strings.Join(commands, "\n")+"\n"), 0o600)
+	host, port, _ := strings.Cut(ts.app.SFTP.ListenAddr().String(), ":")
+	cmd := exec.Command(bin, "-b", batch, "-P", port, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-i", u.keyFile, "-o", "IdentitiesOnly=yes", u.id+"@"+host)
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// sftpClient is a pkg/sftp session of u, for what a batch cannot do
+// (stop in the middle of an upload).
+func (ts *testServer) sftpClient(t *testing.T, u mountUser) (*sftp.Client, *gossh.Client) {
+	t.Helper()
+	conn, err := gossh.Dial("tcp", ts.app.SFTP.ListenAddr().String(), &gossh.ClientConfig{User: u.id,
+		Auth: []gossh.AuthMethod{gossh.PublicKeys(u.signer)}, HostKeyCallback: gossh.InsecureIgnoreHostKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sftp.NewClient(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); conn.Close() })
+	return c, conn
+}
+
+func (ts *testServer) mount(t *testing.T, path, conn, prefix string) string {
+	t.Helper()
+	r := ts.do(t, "POST", "/admin/mounts", adminKey, fmt.Sprintf(`{"mount":{"path":%q,"connection":%q,"prefix":%q}}`, path, conn, prefix))
+	want(t, r, 201)
+	return ts.fieldsOf(t, r, "mount")["id"].(string)
+}
+
+func (ts *testServer) s3Connection(t *testing.T, g *testpeer.VersityGW) string {
+	t.Helper()
+	r := ts.do(t, "POST", "/admin/connections", adminKey, fmt.Sprintf(`{"connection":{"name":"object store","type":"s3",
+		"endpoint":%q,"region":"us-east-1","bucket":%q,"prefix":"depot","path_style":true,"access_key":%q,"secret_key":%q}}`,
+		g.Endpoint, testpeer.S3Bucket, testpeer.S3AccessKey, testpeer.S3SecretKey))
+	want(t, r, 201)
+	return ts.fieldsOf(t, r, "connection")["id"].(string)
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// roundTrip works on a user's mounted home with OpenSSH's sftp client and
+// the HTTP API, and checks every answer against the bytes sent; remote
+// is where the home's files are on the remote's own disk.
+func roundTrip(t *testing.T, ts *testServer, u mountUser, remote string) {
+	t.Helper()
+	dir := t.TempDir()
+	big, small := randomBytes(20<<20+12345), []byte("id,amount\n1,100\n")
+	os.WriteFile(filepath.Join(dir, "big.bin"), big, 0o600)
+	os.WriteFile(filepath.Join(dir, "small.csv"), small, 0o600)
+	out, err := ts.openssh(t, u, "mkdir in", "put "+dir+"/big.bin in/big.bin", "put "+dir+"/small.csv small.csv",
+		"rename in/big.bin in/moved.bin", "get in/moved.bin "+dir+"/back.bin", "ls -l in", "rm small.csv", "mkdir gone", "rmdir gone", "ls -l")
+	if err != nil {
+		t.Fatalf("sftp: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "back.bin")); !bytes.Equal(got, big) {
+		t.Fatalf("get returned %d bytes that differ from the %d put", len(got), len(big))
+	}
+	last := out[strings.LastIndex(out, "sftp> ls -l\n"):]
+	if !strings.Contains(out, fmt.Sprint(len(big))) || !strings.Contains(out, "moved.bin") || strings.Contains(last, "gone") ||
+		strings.Contains(last, "small.csv") || !strings.Contains(last, " in\n") || strings.Contains(out, " 0001 ") {
+		t.Fatalf("listings do not show the moved file with its size, or show the removed folder:\n%s", out)
+	}
+	if got, err := os.ReadFile(filepath.Join(remote, "in", "moved.bin")); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("the remote's copy differs (%d bytes): %v", len(got), err)
+	}
+	for _, gone := range []string{"in/big.bin", "small.csv", "gone"} {
+		if _, err := os.Stat(filepath.Join(remote, gone)); !os.IsNotExist(err) {
+			t.Fatalf("%s is still on the remote: %v", gone, err)
+		}
+	}
+
+	// The HTTP API on the same tree: upload with its sha256, list, a
+	// Range download, delete.
+	r := ts.do(t, "PUT", "/api/files/content?path=/in/report.csv", u.apiKey, string(small))
+	want(t, r, 201)
+	if sum := sha256.Sum256(small); !strings.Contains(r.body, fmt.Sprintf("%x", sum)) {
+		t.Fatalf("upload answer without the sha256: %s", r.body)
+	}
+	r = ts.do(t, "GET", "/api/files?path=/in", u.apiKey, "")
+	if want(t, r, 200); !strings.Contains(r.body, `"report.csv"`) || !strings.Contains(r.body, fmt.Sprintf(`"size":%d`, len(big))) {
+		t.Fatalf("listing: %s", r.body)
+	}
+	r = ts.doWith(t, "GET", "/api/files/content?path=/in/moved.bin", "", func(req *http.Request) {
+		req.SetBasicAuth(u.apiKey, "")
+		req.Header.Set("Range", "bytes=1000000-1000099")
+	})
+	if want(t, r, 206); r.body != string(big[1000000:1000100]) {
+		t.Fatalf("range download: %d bytes that differ", len(r.body))
+	}
+	want(t, ts.do(t, "DELETE", "/api/files?path=/in/report.csv", u.apiKey, ""), 200)
+	if _, err := os.Stat(filepath.Join(remote, "in", "report.csv")); !os.IsNotExist(err) {
+		t.Fatalf("the deleted file is still on the remote: %v", err)
+	}
+}
+
+// A user whose home is a prefix of an S3 bucket (seed 000's example):
+// SFTP and the HTTP API work there as on the local disk, the objects are
+// in the bucket, nothing of them is on Depot's disk, and an object
+// appears only once its upload is complete.
+func TestMounts_S3Home(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	ts := MustOpenServer(t)
+	conn := ts.s3Connection(t, g)
+	u := ts.mountUser(t, "acme", 0)
+	ts.mount(t, "/users/"+u.id, conn, "customers/acme")
+	remote := filepath.Join(g.BucketDir(), "depot", "customers", "acme")
+	roundTrip(t, ts, u, remote)
+	if entries, _ := os.ReadDir(filepath.Join(ts.dataDir, "files", "users", u.id)); len(entries) > 0 {
+		t.Fatalf("the home has %d entries on Depot's disk", len(entries))
+	}
+
+	// In the middle of an upload (two parts sent), the object is not
+	// there; after the close it is, whole.
+	c, _ := ts.sftpClient(t, u)
+	f, err := c.Create("/late.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(40 << 20)
+	if _, err := f.Write(data[:36<<20]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(remote, "late.bin")); !os.IsNotExist(err) {
+		t.Fatalf("the object is visible before the upload completed: %v", err)
+	}
+	f.Write(data[36<<20:])
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(remote, "late.bin")); !bytes.Equal(got, data) {
+		t.Fatalf("the object has %d bytes that differ from the %d sent", len(got), len(data))
+	}
+	r := ts.do(t, "GET", "/api/files/stat?path=/late.bin", u.apiKey, "")
+	if want(t, r, 200); !strings.Contains(r.body, fmt.Sprintf(`"size":%d`, len(data))) {
+		t.Fatalf("stat: %s", r.body)
+	}
+}
+
+// An upload broken by the client's connection leaves no object and no
+// incomplete multipart upload; an upload past the quota is cut off in the
+// middle of the stream with the quota's message, and leaves nothing.
+func TestMounts_S3BrokenAndOverQuota(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	ts := MustOpenServer(t)
+	conn := ts.s3Connection(t, g)
+	u := ts.mountUser(t, "globex", 30)
+	ts.mount(t, "/users/"+u.id, conn, "globex")
+	remote := filepath.Join(g.BucketDir(), "depot", "globex")
+	incomplete := func() int {
+		n := 0
+		for range g.Client(t).ListIncompleteUploads(context.Background(), testpeer.S3Bucket, "depot/", true) {
+			n++
+		}
+		return n
+	}
+
+	c, sshConn := ts.sftpClient(t, u)
+	f, err := c.Create("/broken.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(randomBytes(20 << 20)); err != nil {
+		t.Fatal(err)
+	}
+	sshConn.Close() // the partner's network goes away
+	if _, err := ts.app.Mounts.Sweep(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := incomplete(); n != 0 {
+		t.Fatalf("%d incomplete multipart uploads left after the sweep", n)
+	}
+	if _, err := os.Stat(filepath.Join(remote, "broken.bin")); !os.IsNotExist(err) {
+		t.Fatalf("the broken upload left an object: %v", err)
+	}
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "huge.bin"), randomBytes(40<<20), 0o600)
+	out, err := ts.openssh(t, u, "put "+dir+"/huge.bin huge.bin")
+	if err == nil || !strings.Contains(out, "quota") {
+		t.Fatalf("a 40 MB put into a 30 MB quota: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(remote, "huge.bin")); !os.IsNotExist(err) {
+		t.Fatalf("the refused upload left an object: %v", err)
+	}
+	if n := incomplete(); n != 0 {
+		t.Fatalf("%d incomplete multipart uploads left by the refused upload", n)
+	}
+	// What fits still goes in.
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/fits.bin", u.apiKey, string(randomBytes(1<<20))), 201)
+}
+
+// A user's home on a partner's sshd and a shared folder on vsftpd,
+// reached through a permission mount: the same round trip.
+func TestMounts_SFTPAndFTP(t *testing.T) {
+	sshd := testpeer.StartSSHD(t)
+	ftpd := testpeer.StartVSFTPD(t, testpeer.FTPPlain)
+	ts := MustOpenServer(t)
+	u := ts.mountUser(t, "initech", 0)
+	ts.mount(t, "/users/"+u.id, ts.sftpConnection(t, sshd), "homes/initech")
+	roundTrip(t, ts, u, filepath.Join(sshd.Dir, "homes", "initech"))
+	if names, _ := filepath.Glob(filepath.Join(sshd.Dir, "homes", "initech", "*", ".depot-upload-*")); len(names) > 0 {
+		t.Fatalf("temporary files left on the peer: %v", names)
+	}
+
+	r := ts.do(t, "POST", "/admin/connections", adminKey, fmt.Sprintf(`{"connection":{"name":"ftp archive","type":"ftp","host":"127.0.0.1",
+		"port":%d,"username":%q,"password":%q,"base_path":%q}}`, ftpd.Port, testpeer.FTPUser, testpeer.FTPPassword, ftpd.Dir))
+	want(t, r, 201)
+	ftpConn := ts.fieldsOf(t, r, "connection")["id"].(string)
+	ts.mount(t, "/shared/ftp", ftpConn, "")
+	v := ts.mountUser(t, "umbrella", 0)
+	want(t, ts.do(t, "POST", "/admin/permissions", adminKey, `{"permission":{"subject":"user:`+v.id+`","path":"/shared/ftp","mount":"ftp","permissions":["list","download","upload","overwrite","delete","rename","mkdir"]}}`), 201)
+	out, err := ts.openssh(t, v, "ls -l /")
+	if err != nil || !strings.Contains(out, "ftp") {
+		t.Fatalf("the mount is not in the user's root: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	data := randomBytes(5<<20 + 7)
+	os.WriteFile(filepath.Join(dir, "f.bin"), data, 0o600)
+	out, err = ts.openssh(t, v, "mkdir /ftp/in", "put "+dir+"/f.bin /ftp/in/f.bin", "rename /ftp/in/f.bin /ftp/in/g.bin", "get /ftp/in/g.bin "+dir+"/g.bin", "ls -l /ftp/in")
+	if err != nil {
+		t.Fatalf("sftp on the FTP mount: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "g.bin")); !bytes.Equal(got, data) {
+		t.Fatal("the file read back from the FTP mount differs")
+	}
+	if got, _ := os.ReadFile(filepath.Join(ftpd.Dir, "in", "g.bin")); !bytes.Equal(got, data) {
+		t.Fatal("vsftpd's copy differs")
+	}
+	r = ts.doWith(t, "GET", "/api/files/content?path=/ftp/in/g.bin", "", func(req *http.Request) {
+		req.SetBasicAuth(v.apiKey, "")
+		req.Header.Set("Range", "bytes=4000000-")
+	})
+	if want(t, r, 206); r.body != string(data[4000000:]) {
+		t.Fatal("range download from FTP differs")
+	}
+}
+
+// An automation on an upload to an S3 home moves the file to a local
+// archive: it leaves the bucket and lands on Depot's disk whole.
+func TestMounts_AutomationMovesToLocalArchive(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	ts := MustOpenServer(t)
+	u := ts.mountUser(t, "hooli", 0)
+	ts.mount(t, "/users/"+u.id, ts.s3Connection(t, g), "hooli")
+	id := ts.createAutomation(t, `{"automation":{"name":"archive","trigger":"event","events":["file.uploaded"],
+		"conditions":[{"type":"path","pattern":"/users/`+u.id+`/*.csv"}],"actions":[{"type":"move","to":"/archive/{USER}/"}]}}`)
+	data := strings.Repeat("id,amount\n1,100\n", 100000)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/ledger.csv", u.apiKey, data), 201)
+	r := ts.waitRuns(t, id, 1)[0].Run
+	if r.Status != "succeeded" {
+		t.Fatalf("run %+v", r)
+	}
+	if got, _ := os.ReadFile(filepath.Join(ts.dataDir, "files", "archive", u.id, "ledger.csv")); string(got) != data {
+		t.Fatalf("the archived file has %d bytes, want %d", len(got), len(data))
+	}
+	if _, err := g.Client(t).StatObject(context.Background(), testpeer.S3Bucket, "depot/hooli/ledger.csv", minio.StatObjectOptions{}); err == nil {
+		t.Fatal("the moved file is still in the bucket")
+	}
+}
+
+// Mounts refuse what would lose or hide files, with a message.
+func TestMounts_Refusals(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	ts := MustOpenServer(t)
+	conn := ts.s3Connection(t, g)
+	want(t, ts.do(t, "POST", "/api/folders", adminKey, `{"path":"/shared/local"}`), 201)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/shared/local/a.txt", adminKey, "kept"), 201)
+	for _, c := range []struct {
+		body   string
+		status int
+		says   string
+	}{
+		{`{"mount":{"path":"/","connection":"` + conn + `"}}`, 422, "below the top"},
+		{`{"mount":{"path":"/shared/../etc","connection":"` + conn + `"}}`, 422, ".."},
+		{`{"mount":{"path":"/shared/x","connection":"conn_missing"}}`, 422, "does not exist"},
+		{`{"mount":{"path":"/shared/x"}}`, 422, "connection"},
+		{`{"mount":{"path":7,"connection":"` + conn + `"}}`, 422, "path"},
+		{`{"mount":{"path":"/shared/local","connection":"` + conn + `"}}`, 409, "local disk"},
+	} {
+		r := ts.do(t, "POST", "/admin/mounts", adminKey, c.body)
+		if r.status != c.status || !strings.Contains(r.body, c.says) {
+			t.Errorf("%s: %d %s, want %d saying %q", c.body, r.status, r.body, c.status, c.says)
+		}
+	}
+	id := ts.mount(t, "/shared/s3", conn, "shared")
+	r := ts.do(t, "POST", "/admin/mounts", adminKey, `{"mount":{"path":"/shared/s3/inner","connection":"`+conn+`"}}`)
+	if r.status != 409 || !strings.Contains(r.body, "overlaps") {
+		t.Fatalf("a mount inside a mount: %d %s", r.status, r.body)
+	}
+	if r := ts.do(t, "DELETE", "/admin/connections/"+conn, adminKey, ""); r.status != 409 || !strings.Contains(r.body, id) {
+		t.Fatalf("deleting a connection a mount uses: %d %s", r.status, r.body)
+	}
+	// The mount point shows in its parent's listing and cannot be removed.
+	r = ts.do(t, "GET", "/api/files?path=/shared", adminKey, "")
+	if want(t, r, 200); !strings.Contains(r.body, `"s3"`) || !strings.Contains(r.body, `"local"`) {
+		t.Fatalf("listing of /shared: %s", r.body)
+	}
+	if r := ts.do(t, "DELETE", "/api/files?path=/shared/s3&recursive=true", adminKey, ""); r.status != 403 {
+		t.Fatalf("deleting the mount point: %d %s", r.status, r.body)
+	}
+	want(t, ts.do(t, "DELETE", "/admin/mounts/"+id, adminKey, ""), 200)
+	want(t, ts.do(t, "GET", "/admin/mounts/"+id, adminKey, ""), 404)
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+
+	"depot/mft"
+)
+
+var bucketMounts = []byte("Mounts")
+
+// MountService stores the mounts of storage paths on connections.
+type MountService struct {
+	db *DB
+}
+
+var _ mft.MountService = (*MountService)(nil)
+
+// NewMountService returns a MountService backed by db.
+func NewMountService(db *DB) *MountService { return &MountService{db: db} }
+
+func (s *MountService) FindMount(ctx context.Context, id string) (*mft.Mount, error) {
+	return findOne[mft.Mount](s.db, ctx, bucketMounts, id, "Mount not found.")
+}
+
+func (s *MountService) FindMounts(ctx context.Context) ([]*mft.Mount, error) {
+	return findEvery[mft.Mount](s.db, ctx, bucketMounts, func(*mft.Mount) bool { return true })
+}
+
+// CreateMount stores m after checking, in the same transaction, that its
+// connection exists and that it neither contains nor lies inside another
+// mount (one path has one storage).
+func (s *MountService) CreateMount(ctx context.Context, m *mft.Mount) error {
+	m.CreatedAt = s.db.now()
+	m.UpdatedAt = m.CreatedAt
+	m.ID = newID("mnt_", m.CreatedAt)
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketConnections).Get([]byte(m.Connection)) == nil {
+			return mft.Errorf(mft.EINVALID, "connection %s does not exist", m.Connection)
+		}
+		all, err := findAll(tx.Bucket(bucketMounts), func(*mft.Mount) bool { return true })
+		if err != nil {
+			return err
+		}
+		for _, o := range all {
+			if mft.HasPathPrefix(m.Path, o.Path) || mft.HasPathPrefix(o.Path, m.Path) {
+				return mft.Errorf(mft.ECONFLICT, "%s overlaps mount %s of %s; a path has one storage", m.Path, o.ID, o.Path)
+			}
+		}
+		return put(tx.Bucket(bucketMounts), m.ID, m)
+	})
+}
+
+func (s *MountService) DeleteMount(ctx context.Context, id string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMounts)
+		if b.Get([]byte(id)) == nil {
+			return mft.Errorf(mft.ENOTFOUND, "Mount not found.")
+		}
+		return b.Delete([]byte(id))
+	})
+}
+
+// mountOf returns the id of a mount on connection id, or "".
+func mountOf(tx *bolt.Tx, conn string) (string, error) {
+	all, err := findAll(tx.Bucket(bucketMounts), func(m *mft.Mount) bool { return m.Connection == conn })
+	if err != nil || len(all) == 0 {
+		return "", err
+	}
+	return all[0].ID, nil
+}
