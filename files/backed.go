@@ -136,6 +136,7 @@ func (s *Service) rMkdir(ctx context.Context, a Actor, t target) (fi mft.FileInf
 			if err := tree.MakeDir(ctx, t.rpath(missing[i])); err != nil {
 				return err
 			}
+			s.dirs.add(dirKey(t.mount.ID, t.rpath(missing[i])))
 		}
 		fi = entryInfo(t.client, remote.Entry{Dir: true, ModTime: s.Now()})
 		return nil
@@ -157,6 +158,9 @@ func (s *Service) rRemove(ctx context.Context, a Actor, t target, recursive bool
 		}
 		removed = e
 		p := t.rpath(t.storage)
+		if e.Dir {
+			s.dirs.forget(dirKey(t.mount.ID, p))
+		}
 		switch {
 		case !e.Dir:
 			return tree.Remove(ctx, p)
@@ -281,6 +285,9 @@ func (s *Service) rRename(ctx context.Context, a Actor, src, dst target, replace
 			replaced = old.Size
 		case mft.ErrorCode(err) != mft.ENOTFOUND:
 			return err
+		}
+		if e.Dir {
+			s.dirs.forget(dirKey(src.mount.ID, src.rpath(src.storage)))
 		}
 		if e.Dir && !tree.Caps().AtomicRename {
 			return moveTree(ctx, tree, src.rpath(src.storage), dst.rpath(dst.storage))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path"
 	"sync"
+	"time"
 
 	"depot/mft"
 	"depot/remote"
@@ -199,7 +200,11 @@ func (u *remoteUpload) finish(ctx context.Context, size int64) (e remote.Entry, 
 	if err == nil && u.tmp != u.final {
 		err = u.tree.Rename(ctx, u.tmp, u.final)
 	}
-	if err == nil {
+	switch {
+	case err != nil:
+	case u.tmp == u.final: // S3: the PUT's answer counted the bytes stored
+		e = remote.Entry{Name: path.Base(u.final), Size: u.n, ModTime: time.Now()}
+	default:
 		e, err = u.tree.Stat(ctx, u.final)
 	}
 	if err == nil && e.Size != size {

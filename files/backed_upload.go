@@ -26,12 +26,16 @@ func (s *Service) rCheckUpload(ctx context.Context, a Actor, t target, opts Uplo
 	var oldSize int64
 	replaces := false
 	err = s.withTree(ctx, t, func(tree remote.Tree) error {
-		parent := path.Dir(t.storage)
-		if parent != t.mount.Path && parent != t.base {
-			if e, err := tree.StatAny(ctx, t.rpath(parent)); mft.ErrorCode(err) == mft.ENOTFOUND || err == nil && !e.Dir {
-				return mft.Errorf(mft.ENOTFOUND, "The folder %s does not exist.", path.Dir(t.client))
-			} else if err != nil {
-				return err
+		if parent := path.Dir(t.storage); parent != t.mount.Path && parent != t.base {
+			key := dirKey(t.mount.ID, t.rpath(parent))
+			if !s.dirs.has(key) {
+				e, err := tree.StatDir(ctx, t.rpath(parent))
+				if mft.ErrorCode(err) == mft.ENOTFOUND || err == nil && !e.Dir {
+					return mft.Errorf(mft.ENOTFOUND, "The folder %s does not exist.", path.Dir(t.client))
+				} else if err != nil {
+					return err
+				}
+				s.dirs.add(key)
 			}
 		}
 		e, err := tree.StatAny(ctx, t.rpath(t.storage))

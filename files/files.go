@@ -49,6 +49,7 @@ type Service struct {
 	root    *os.Root // data/files
 	tmpRoot *os.Root // data/tmp: staging files and upload pieces
 	tmp     *os.File // data/tmp, for renameat2 from staging to the tree
+	dirs    dirCache // folders of mounts seen lately
 }
 
 // Open opens the storage root and staging directory below dataDir

@@ -146,6 +146,11 @@ func (g *guarded) StatAny(ctx context.Context, p string) (remote.Entry, error) {
 	return e, g.fail("reading /"+p, err)
 }
 
+func (g *guarded) StatDir(ctx context.Context, p string) (remote.Entry, error) {
+	e, err := g.tree.StatDir(ctx, p)
+	return e, g.fail("reading /"+p, err)
+}
+
 func (g *guarded) Get(ctx context.Context, p string, off int64) (io.ReadCloser, error) {
 	r, err := g.tree.Get(ctx, p, off)
 	return r, g.fail("downloading /"+p, err)

@@ -1,11 +1,13 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -115,10 +117,10 @@ func (s *s3Store) Get(ctx context.Context, p string, offset int64) (io.ReadClose
 	return obj, nil
 }
 
-// Put streams r as one object: a single PUT when small, else a multipart
-// upload of S3PartSize parts, which minio-go aborts when it fails. An
-// object appears whole or not at all. Put does not resume (offset must
-// be 0); Send does, from a file.
+// Put streams r as one object: a single PUT when it ends within the
+// first smallPut bytes, else a multipart upload of S3PartSize parts,
+// which minio-go aborts when it fails. An object appears whole or not at
+// all. Put does not resume (offset must be 0); Send does, from a file.
 func (s *s3Store) Put(ctx context.Context, p string, r io.Reader, offset int64) (int64, error) {
 	if offset != 0 {
 		return 0, mft.Errorf(mft.EINVALID, "an S3 upload cannot resume")
@@ -127,9 +129,31 @@ func (s *s3Store) Put(ctx context.Context, p string, r io.Reader, offset int64) 
 	if sz, ok := r.(interface{ Size() int64 }); ok {
 		size = sz.Size()
 	}
+	if size < 0 {
+		// A stream of unknown length that is small goes in one PUT of
+		// known length: minio-go would start a multipart upload (three
+		// requests and a part-sized buffer) for it.
+		buf := smallPool.Get().(*[]byte)
+		defer smallPool.Put(buf)
+		n, err := io.ReadFull(r, *buf)
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			r, size = bytes.NewReader((*buf)[:n]), int64(n)
+		case err != nil:
+			return 0, err
+		default:
+			r = io.MultiReader(bytes.NewReader(*buf), r)
+		}
+	}
 	info, err := s.client.PutObject(ctx, s.bucket, s.key(p), r, size, minio.PutObjectOptions{PartSize: S3PartSize})
 	return info.Size, err
 }
+
+// smallPut is the most a stream of unknown length may hold to go in one
+// PUT.
+const smallPut = 1 << 20
+
+var smallPool = sync.Pool{New: func() any { b := make([]byte, smallPut); return &b }}
 
 func (s *s3Store) Rename(ctx context.Context, from, to string) error {
 	_, err := s.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: s.key(to)},

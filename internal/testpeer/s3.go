@@ -36,7 +36,7 @@ func StartVersityGW(tb testing.TB) *VersityGW {
 	dir := tb.TempDir()
 	port := freePort(tb)
 	p := start(tb, port, []string{"ROOT_ACCESS_KEY=" + S3AccessKey, "ROOT_SECRET_KEY=" + S3SecretKey},
-		bin, "--port", "127.0.0.1:"+strconv.Itoa(port), "posix", dir)
+		bin, "--port", "127.0.0.1:"+strconv.Itoa(port), "--keep-alive", "posix", dir)
 	g := &VersityGW{Process: p, Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir}
 	client := g.Client(tb)
 	if err := client.MakeBucket(context.Background(), S3Bucket, minio.MakeBucketOptions{}); err != nil {
