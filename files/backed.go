@@ -17,6 +17,8 @@ type Backends interface {
 	Lookup(ctx context.Context, storagePath string) (*mft.Mount, error)
 	// Below returns the mounts directly inside the storage folder dir.
 	Below(ctx context.Context, dir string) ([]*mft.Mount, error)
+	// All returns every mount.
+	All(ctx context.Context) ([]*mft.Mount, error)
 	// Acquire lends a store of m's connection for one operation or
 	// stream; release takes the operation's error.
 	Acquire(ctx context.Context, m *mft.Mount) (remote.Tree, func(error), error)

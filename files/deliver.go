@@ -86,6 +86,12 @@ func (s *Service) RemoveStorage(ctx context.Context, storagePath string) error {
 	if p == "/" {
 		return mft.Errorf(mft.EINVALID, "The storage root cannot be removed.")
 	}
+	t := target{client: p, storage: p, base: "/", view: &view{admin: true, home: "/"}}
+	if err := s.locate(ctx, &t); err != nil {
+		return err
+	} else if t.mount != nil {
+		return s.removeStorageRemote(ctx, t)
+	}
 	fi, err := s.root.Lstat(rel("/", p))
 	if err != nil {
 		return nil
@@ -236,3 +242,45 @@ func (i entryFileInfo) Mode() fs.FileMode  { return 0o600 }
 func (i entryFileInfo) ModTime() time.Time { return i.e.ModTime }
 func (i entryFileInfo) IsDir() bool        { return i.e.Dir }
 func (i entryFileInfo) Sys() any           { return nil }
+
+// removeStorageRemote is RemoveStorage on a mount: the files go from the
+// remote; the mount's own folder stays (the mount still points there).
+func (s *Service) removeStorageRemote(ctx context.Context, t target) error {
+	var size int64
+	err := s.withTree(ctx, t, func(tree remote.Tree) error {
+		e, err := tree.StatAny(ctx, t.rpath(t.storage))
+		switch {
+		case mft.ErrorCode(err) == mft.ENOTFOUND:
+			return nil
+		case err != nil:
+			return err
+		case !e.Dir:
+			size = e.Size
+			return tree.Remove(ctx, t.rpath(t.storage))
+		}
+		list, err := tree.List(ctx, t.rpath(t.storage))
+		for _, x := range list {
+			p := path.Join(t.rpath(t.storage), x.Name)
+			if x.Dir {
+				err = removeAll(ctx, tree, p)
+			} else {
+				err = tree.Remove(ctx, p)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err == nil && t.storage != t.mount.Path {
+			err = tree.RemoveDir(ctx, t.rpath(t.storage))
+		}
+		return err
+	})
+	if err != nil || size > 0 {
+		if size > 0 {
+			s.addUsage(ctx, path.Dir(t.storage), -size)
+		}
+		return err
+	}
+	s.dirs.forget(dirKey(t.mount.ID, t.rpath(t.storage)))
+	return s.Usage.DeleteUsage(context.WithoutCancel(ctx), t.storage)
+}

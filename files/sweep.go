@@ -91,7 +91,13 @@ func (s *Service) ExpireFiles(ctx context.Context) (int, error) {
 	deleted := 0
 	var errs []error
 	for _, f := range folders {
-		n, err := s.expireFolder(ctx, f, now.AddDate(0, 0, -f.RetentionDays), retained)
+		cutoff := now.AddDate(0, 0, -f.RetentionDays)
+		n, err := s.expireFolder(ctx, f, cutoff, retained)
+		deleted += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+		n, err = s.expireMounts(ctx, f, cutoff, retained)
 		deleted += n
 		if err != nil {
 			errs = append(errs, err)
@@ -148,8 +154,9 @@ func (s *Service) expireFolder(ctx context.Context, f *mft.Folder, cutoff time.T
 	return deleted, err
 }
 
-// Fsck walks the storage tree, replaces the usage table with what is on
-// disk, and returns the total bytes and files found. Symlinks and other
+// Fsck walks the storage tree and every mount (by listing the remote),
+// replaces the usage table with what is there, and returns the total
+// bytes and files found. Symlinks and other
 // special files are not counted.
 func (s *Service) Fsck(ctx context.Context) (bytes, count int64, err error) {
 	usage := map[string]int64{"/": 0}
@@ -180,7 +187,11 @@ func (s *Service) Fsck(ctx context.Context) (bytes, count int64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	return bytes, count, s.Usage.ReplaceUsage(ctx, usage)
+	mbytes, mcount, err := s.fsckMounts(ctx, usage)
+	if err != nil {
+		return 0, 0, err
+	}
+	return bytes + mbytes, count + mcount, s.Usage.ReplaceUsage(ctx, usage)
 }
 
 // LocalEmpty reports whether a storage path has nothing on the local

@@ -45,6 +45,9 @@ func (s *Service) mounts(ctx context.Context) ([]*mft.Mount, error) {
 	return s.table, nil
 }
 
+// All returns every mount.
+func (s *Service) All(ctx context.Context) ([]*mft.Mount, error) { return s.mounts(ctx) }
+
 // Lookup returns the mount that serves storagePath, or nil for the local
 // disk.
 func (s *Service) Lookup(ctx context.Context, storagePath string) (*mft.Mount, error) {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -19,6 +20,10 @@ import (
 // from the file at their offsets) and Put's of unknown length (what
 // minio-go holds in memory per upload while it streams).
 const S3PartSize = 16 << 20
+
+// s3IdleTimeout is how long an idle connection to an S3 endpoint is
+// kept.
+const s3IdleTimeout = 15 * time.Second
 
 // s3Store is an S3-compatible object store through minio-go. Folders are
 // key prefixes; a rename is a server-side copy and a delete.
@@ -38,7 +43,17 @@ func dialS3(ctx context.Context, c *mft.Connection) (Store, Info, error) {
 	if c.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
+	tr, err := minio.DefaultTransport(u.Scheme == "https")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	// Idle connections are dropped before a server drops them (minio-go
+	// keeps them a minute; servers close theirs after as little as 20 s),
+	// so that a request is never written to a connection the server is
+	// closing.
+	tr.IdleConnTimeout = s3IdleTimeout
 	client, err := minio.New(u.Host, &minio.Options{
+		Transport:    tr,
 		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
 		Secure:       u.Scheme == "https",
 		Region:       c.Region,
@@ -145,8 +160,16 @@ func (s *s3Store) Put(ctx context.Context, p string, r io.Reader, offset int64) 
 			r = io.MultiReader(bytes.NewReader(*buf), r)
 		}
 	}
-	info, err := s.client.PutObject(ctx, s.bucket, s.key(p), r, size, minio.PutObjectOptions{PartSize: S3PartSize})
+	info, err := s.client.PutObject(ctx, s.bucket, s.key(p), r, size, putOptions(size))
 	return info.Size, err
+}
+
+// putOptions are a PUT's options: an empty object goes unsigned, as over
+// http minio-go would sign its empty body as an aws-chunked stream, whose
+// trailing chunk some servers (VersityGW) leave unread on a kept-alive
+// connection, to be taken for the next request.
+func putOptions(size int64) minio.PutObjectOptions {
+	return minio.PutObjectOptions{PartSize: S3PartSize, DisableContentSha256: size == 0}
 }
 
 // smallPut is the most a stream of unknown length may hold to go in one

@@ -24,7 +24,7 @@ const s3Workers = 4
 func (s *s3Store) send(ctx context.Context, p string, src io.ReaderAt, size int64) (int64, error) {
 	key := s.key(p)
 	if size < S3PartSize {
-		info, err := s.client.PutObject(ctx, s.bucket, key, io.NewSectionReader(src, 0, size), size, minio.PutObjectOptions{})
+		info, err := s.client.PutObject(ctx, s.bucket, key, io.NewSectionReader(src, 0, size), size, putOptions(size))
 		return info.Size, s.fail(p, err)
 	}
 	count := int((size + S3PartSize - 1) / S3PartSize)

@@ -127,24 +127,31 @@ func (s *s3Store) StatDir(ctx context.Context, p string) (Entry, error) {
 	return s.Stat(ctx, p)
 }
 
-// folder describes the folder p: ENOTFOUND when no key is below it.
+// folder describes the folder p: ENOTFOUND when no key is below it. One
+// request for one page of one key (minio-go's lister would ask for the
+// next page at once).
 func (s *s3Store) folder(ctx context.Context, p string) (Entry, error) {
-	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.key(p) + "/", MaxKeys: 1}) {
-		if obj.Err != nil {
-			return Entry{}, obj.Err
-		}
-		// The marker's time is the folder's; a folder without one has none.
-		e := Entry{Name: path.Base(p), Dir: true}
-		if obj.Key == s.key(p)+"/" {
-			e.ModTime = obj.LastModified
-		}
-		return e, nil
+	if err := ctx.Err(); err != nil {
+		return Entry{}, err
 	}
-	return Entry{}, notFound(p)
+	prefix := s.key(p) + "/"
+	res, err := s.core.ListObjectsV2(s.bucket, prefix, "", "", "/", 1)
+	switch {
+	case err != nil:
+		return Entry{}, err
+	case len(res.Contents) == 0 && len(res.CommonPrefixes) == 0:
+		return Entry{}, notFound(p)
+	}
+	// The marker's time is the folder's; a folder without one has none.
+	e := Entry{Name: path.Base(p), Dir: true}
+	if len(res.Contents) > 0 && res.Contents[0].Key == prefix {
+		e.ModTime = res.Contents[0].LastModified
+	}
+	return e, nil
 }
 
 func (s *s3Store) MakeDir(ctx context.Context, dir string) error {
-	_, err := s.client.PutObject(ctx, s.bucket, s.key(dir)+"/", bytes.NewReader(nil), 0, minio.PutObjectOptions{})
+	_, err := s.client.PutObject(ctx, s.bucket, s.key(dir)+"/", bytes.NewReader(nil), 0, putOptions(0))
 	return err
 }
 

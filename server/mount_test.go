@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/pkg/sftp"
@@ -246,27 +247,66 @@ func TestMounts_S3BrokenAndOverQuota(t *testing.T) {
 	want(t, ts.do(t, "PUT", "/api/files/content?path=/fits.bin", u.apiKey, string(randomBytes(1<<20))), 201)
 }
 
-// A user's home on a partner's sshd and a shared folder on vsftpd,
-// reached through a permission mount: the same round trip.
+// A bucket on a partner's sshd and a shared folder on vsftpd, reached
+// through a permission mount: the same round trip. When the sshd goes
+// away, SFTP and HTTP say so in words (503 with Retry-After) and nothing
+// changes on Depot's disk.
 func TestMounts_SFTPAndFTP(t *testing.T) {
 	sshd := testpeer.StartSSHD(t)
 	ftpd := testpeer.StartVSFTPD(t, testpeer.FTPPlain)
 	ts := MustOpenServer(t)
-	u := ts.mountUser(t, "initech", 0)
-	ts.mount(t, "/users/"+u.id, ts.sftpConnection(t, sshd), "homes/initech")
-	roundTrip(t, ts, u, filepath.Join(sshd.Dir, "homes", "initech"))
-	if names, _ := filepath.Glob(filepath.Join(sshd.Dir, "homes", "initech", "*", ".depot-upload-*")); len(names) > 0 {
+	bucket := ts.createBucket(t, `{"bucket":{"name":"Initech"}}`).Bucket.ID
+	network := testpeer.Relay(t, sshd.Port)
+	ts.mount(t, "/buckets/"+bucket, ts.sftpConnectionAt(t, sshd, network.Port), "buckets/initech")
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	sshPub, _ := gossh.NewPublicKey(pub)
+	block, _ := gossh.MarshalPrivateKey(priv, "")
+	u := mountUser{keyFile: filepath.Join(t.TempDir(), "id")}
+	os.WriteFile(u.keyFile, pem.EncodeToMemory(block), 0o600)
+	u.signer, _ = gossh.NewSignerFromKey(priv)
+	r := ts.do(t, "POST", "/admin/buckets/"+bucket+"/users", adminKey, fmt.Sprintf(`{"user":{"username":"initech-ops","ssh_keys":[%q]}}`,
+		strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))))
+	want(t, r, 201)
+	var ub userBody
+	r.json(t, &ub)
+	u.id, u.apiKey = ub.User.ID, ub.User.APIKey
+	remote := filepath.Join(sshd.Dir, "buckets", "initech")
+	roundTrip(t, ts, u, remote)
+	if names, _ := filepath.Glob(filepath.Join(remote, "*", ".depot-upload-*")); len(names) > 0 {
 		t.Fatalf("temporary files left on the peer: %v", names)
 	}
+	// fsck counts the bucket by listing the peer.
+	if _, _, err := ts.app.Files.Fsck(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if used, err := ts.app.Files.Usage.Usage(context.Background(), "/buckets/"+bucket); err != nil || used != 20<<20+12345 {
+		t.Fatalf("fsck counted %d bytes in the bucket, %v; want %d", used, err, 20<<20+12345)
+	}
 
-	r := ts.do(t, "POST", "/admin/connections", adminKey, fmt.Sprintf(`{"connection":{"name":"ftp archive","type":"ftp","host":"127.0.0.1",
+	network.Down()
+	r = ts.do(t, "GET", "/api/files?path=/in", u.apiKey, "")
+	if r.status != 503 || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "partner") {
+		t.Fatalf("listing with the peer down: %d %v %s", r.status, r.header, r.body)
+	}
+	if r := ts.do(t, "PUT", "/api/files/content?path=/in/x.csv", u.apiKey, "x"); r.status != 503 {
+		t.Fatalf("upload with the peer down: %d %s", r.status, r.body)
+	}
+	out, err := ts.openssh(t, u, "ls in")
+	if err == nil || !strings.Contains(out, "partner") {
+		t.Fatalf("sftp ls with the peer down: %v\n%s", err, out)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(ts.dataDir, "files", "buckets", bucket)); len(entries) > 0 {
+		t.Fatalf("the bucket has %d entries on Depot's disk", len(entries))
+	}
+
+	r = ts.do(t, "POST", "/admin/connections", adminKey, fmt.Sprintf(`{"connection":{"name":"ftp archive","type":"ftp","host":"127.0.0.1",
 		"port":%d,"username":%q,"password":%q,"base_path":%q}}`, ftpd.Port, testpeer.FTPUser, testpeer.FTPPassword, ftpd.Dir))
 	want(t, r, 201)
 	ftpConn := ts.fieldsOf(t, r, "connection")["id"].(string)
 	ts.mount(t, "/shared/ftp", ftpConn, "")
 	v := ts.mountUser(t, "umbrella", 0)
 	want(t, ts.do(t, "POST", "/admin/permissions", adminKey, `{"permission":{"subject":"user:`+v.id+`","path":"/shared/ftp","mount":"ftp","permissions":["list","download","upload","overwrite","delete","rename","mkdir"]}}`), 201)
-	out, err := ts.openssh(t, v, "ls -l /")
+	out, err = ts.openssh(t, v, "ls -l /")
 	if err != nil || !strings.Contains(out, "ftp") {
 		t.Fatalf("the mount is not in the user's root: %v\n%s", err, out)
 	}
@@ -312,6 +352,38 @@ func TestMounts_AutomationMovesToLocalArchive(t *testing.T) {
 	}
 	if _, err := g.Client(t).StatObject(context.Background(), testpeer.S3Bucket, "depot/hooli/ledger.csv", minio.StatObjectOptions{}); err == nil {
 		t.Fatal("the moved file is still in the bucket")
+	}
+}
+
+// Folder retention reaches a mounted home: an object older than the
+// rule's days is deleted from the bucket, audited, and its bytes leave
+// the usage; a newer one stays.
+func TestMounts_Retention(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	ts := MustOpenServer(t)
+	u := ts.mountUser(t, "wonka", 0)
+	ts.mount(t, "/users/"+u.id, ts.s3Connection(t, g), "wonka")
+	ts.createFolderRule(t, `{"folder":{"path":"/users/`+u.id+`","retention_days":2}}`)
+	want(t, ts.do(t, "POST", "/api/folders", u.apiKey, `{"path":"/in"}`), 201)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/in/old.csv", u.apiKey, "12345"), 201)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/in/new.csv", u.apiKey, "123"), 201)
+	// VersityGW keeps an object as a file; its time is the object's.
+	old := time.Now().Add(-3 * 24 * time.Hour)
+	if err := os.Chtimes(filepath.Join(g.BucketDir(), "depot", "wonka", "in", "old.csv"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	n, err := ts.app.Files.ExpireFiles(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("expired %d, %v; want 1", n, err)
+	}
+	want(t, ts.do(t, "GET", "/api/files/stat?path=/in/old.csv", u.apiKey, ""), 404)
+	want(t, ts.do(t, "GET", "/api/files/stat?path=/in/new.csv", u.apiKey, ""), 200)
+	if used, _ := ts.app.Files.Usage.Usage(context.Background(), "/users/"+u.id); used != 3 {
+		t.Fatalf("usage %d after retention, want 3", used)
+	}
+	ts.audit.Flush()
+	if r := ts.do(t, "GET", "/admin/audit?event=file.deleted", adminKey, ""); !strings.Contains(r.body, "/users/"+u.id+"/in/old.csv") || !strings.Contains(r.body, "retention") {
+		t.Fatalf("audit: %s", r.body)
 	}
 }
 

@@ -1,6 +1,7 @@
 package testpeer
 
 import (
+	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -22,6 +23,27 @@ type Cutter struct {
 	first  atomic.Bool  // the next connection is the first
 	mu     sync.Mutex
 	open   map[net.Conn]net.Conn
+	ln     net.Listener
+}
+
+// Relay relays to target until Down.
+func Relay(tb testing.TB, target int) *Cutter {
+	return relay(tb, &Cutter{}, target, math.MaxInt64)
+}
+
+// Down takes the peer off the network: open connections are closed and
+// new ones refused.
+func (c *Cutter) Down() {
+	c.ln.Close()
+	c.mu.Lock()
+	conns := make([]net.Conn, 0, len(c.open))
+	for k := range c.open {
+		conns = append(conns, k)
+	}
+	c.mu.Unlock()
+	for _, k := range conns {
+		c.close(k)
+	}
 }
 
 // Cut relays to target; the first connection is closed once after bytes
@@ -43,7 +65,7 @@ func relay(tb testing.TB, c *Cutter, target int, after int64) *Cutter {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c.Port, c.open = ln.Addr().(*net.TCPAddr).Port, map[net.Conn]net.Conn{}
+	c.Port, c.open, c.ln = ln.Addr().(*net.TCPAddr).Port, map[net.Conn]net.Conn{}, ln
 	c.left.Store(after)
 	c.first.Store(true)
 	var wg sync.WaitGroup
