@@ -430,3 +430,49 @@ func TestMounts_Refusals(t *testing.T) {
 	want(t, ts.do(t, "DELETE", "/admin/mounts/"+id, adminKey, ""), 200)
 	want(t, ts.do(t, "GET", "/admin/mounts/"+id, adminKey, ""), 404)
 }
+
+// The other roads into a mounted home: a filedrop delivery lands in the
+// bucket and downloads from the message, a chunked upload (its pieces out
+// of order) is assembled into one object, and a shared link serves it.
+func TestMounts_FiledropChunksAndLinks(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	ts := MustOpenServer(t)
+	u := ts.mountUser(t, "dunder", 0)
+	ts.mount(t, "/users/"+u.id, ts.s3Connection(t, g), "dunder")
+	remote := filepath.Join(g.BucketDir(), "depot", "dunder")
+
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"paper","title":"Paper","owner":"`+u.id+`"}}`), 201)
+	_, s := ts.openFiledrop(t, "paper", "")
+	r := s.upload(t, "filename=order.csv", "sku,qty\n1,500\n")
+	want(t, r, 201)
+	var a attachmentBody
+	r.json(t, &a)
+	r = s.deliver(t, `{"message":{"from":"michael@example.com","attachments":["`+a.Attachment.ID+`"]}}`)
+	want(t, r, 201)
+	var m messageBody
+	r.json(t, &m)
+	folder := strings.TrimPrefix(m.Message.Folder, "/users/"+u.id)
+	if got, err := os.ReadFile(filepath.Join(remote, folder, "order.csv")); err != nil || string(got) != "sku,qty\n1,500\n" {
+		t.Fatalf("the delivered file in the bucket: %q %v", got, err)
+	}
+	r = ts.do(t, "GET", strings.TrimPrefix(m.Message.Files[0].URL, ts.URL()), u.apiKey, "")
+	if want(t, r, 200); r.body != "sku,qty\n1,500\n" {
+		t.Fatalf("the message's file: %q", r.body)
+	}
+
+	parts := []string{strings.Repeat("a", 3<<20), strings.Repeat("b", 3<<20), "tail"}
+	for _, i := range []int{2, 0} {
+		want(t, ts.do(t, "PUT", fmt.Sprintf("/api/files/content?path=/big.txt&chunk=%d&chunks=3", i), u.apiKey, parts[i]), 202)
+	}
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/big.txt&chunk=1&chunks=3", u.apiKey, parts[1]), 201)
+	whole := strings.Join(parts, "")
+	if got, _ := os.ReadFile(filepath.Join(remote, "big.txt")); string(got) != whole {
+		t.Fatalf("the assembled object has %d bytes, want %d", len(got), len(whole))
+	}
+
+	l := ts.createLink(t, u.apiKey, `{"link":{"path":"/big.txt","password":"correct-horse"}}`)
+	r = ts.get(t, strings.TrimPrefix(l.Link.URL, ts.URL())+"/download", "correct-horse")
+	if want(t, r, 200); r.body != whole {
+		t.Fatalf("the link served %d bytes, want %d", len(r.body), len(whole))
+	}
+}
