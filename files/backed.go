@@ -191,6 +191,18 @@ func (s *Service) rRemove(ctx context.Context, a Actor, t target, recursive bool
 
 // removeAll removes a remote folder and everything in it.
 func removeAll(ctx context.Context, tree remote.Tree, dir string) error {
+	if err := removeContents(ctx, tree, dir); err != nil {
+		return err
+	}
+	err := tree.RemoveDir(ctx, dir)
+	if mft.ErrorCode(err) == mft.ENOTFOUND { // S3: a folder without a marker is gone with its last key
+		return nil
+	}
+	return err
+}
+
+// removeContents removes everything in a remote folder.
+func removeContents(ctx context.Context, tree remote.Tree, dir string) error {
 	list, err := tree.List(ctx, dir)
 	if err != nil {
 		return err
@@ -206,11 +218,7 @@ func removeAll(ctx context.Context, tree remote.Tree, dir string) error {
 			return err
 		}
 	}
-	err = tree.RemoveDir(ctx, dir)
-	if mft.ErrorCode(err) == mft.ENOTFOUND { // S3: a folder without a marker is gone with its last key
-		return nil
-	}
-	return err
+	return nil
 }
 
 // rOpen opens a remote file for reading.
@@ -299,16 +307,7 @@ func (s *Service) rRename(ctx context.Context, a Actor, src, dst target, replace
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
-	if replaced > 0 {
-		s.addUsage(ctx, path.Dir(dst.storage), -replaced)
-	}
-	if moved.Dir {
-		_ = s.Usage.MoveUsage(ctx, src.storage, dst.storage, size)
-	} else {
-		s.addUsage(ctx, path.Dir(src.storage), -size)
-		s.addUsage(ctx, path.Dir(dst.storage), size)
-	}
-	s.publish(mft.Event{Event: mft.EventFileRenamed, Path: src.storage, NewPath: dst.storage, Size: size}, a)
+	s.renamed(ctx, a, src, dst, size, replaced, moved.Dir)
 	return entryInfo(dst.client, moved), nil
 }
 

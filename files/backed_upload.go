@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"path"
+	"sync"
 
 	"depot/mft"
 	"depot/remote"
@@ -17,64 +18,108 @@ import (
 // of 32 KiB).
 const maxHeld = 8 << 20
 
-// rCheckUpload checks an upload to a remote target as checkUpload does on
-// the local disk: the parent folder, the file there, the limits.
-func (s *Service) rCheckUpload(ctx context.Context, a Actor, t target, opts UploadOptions) (lw *limitWriter, err error) {
+// rBegin checks an upload to a remote target as checkUpload does on the
+// local disk: the parent folder (remembered a few seconds), the limits,
+// and what is at the target. That last question is asked in the
+// background while the bytes flow, to save a round trip per file: until
+// the answer the quota counts no file replaced, and lw.settle, which the
+// upload calls before it publishes (and the limits before they refuse),
+// waits for it and applies it.
+func (s *Service) rBegin(ctx context.Context, a Actor, t target, opts UploadOptions) (*limitWriter, error) {
 	if t.isTreeRoot() || t.storage == t.mount.Path {
 		return nil, mft.Errorf(mft.EINVALID, "Give the file a name: %s is a folder.", t.client)
 	}
-	var oldSize int64
-	replaces := false
-	err = s.withTree(ctx, t, func(tree remote.Tree) error {
-		if parent := path.Dir(t.storage); parent != t.mount.Path && parent != t.base {
-			key := dirKey(t.mount.ID, t.rpath(parent))
-			if !s.dirs.has(key) {
+	if parent := path.Dir(t.storage); parent != t.mount.Path && parent != t.base {
+		key := dirKey(t.mount.ID, t.rpath(parent))
+		if !s.dirs.has(key) {
+			err := s.withTree(ctx, t, func(tree remote.Tree) error {
 				e, err := tree.StatDir(ctx, t.rpath(parent))
 				if mft.ErrorCode(err) == mft.ENOTFOUND || err == nil && !e.Dir {
 					return mft.Errorf(mft.ENOTFOUND, "The folder %s does not exist.", path.Dir(t.client))
-				} else if err != nil {
-					return err
 				}
-				s.dirs.add(key)
+				return err
+			})
+			if err != nil {
+				return nil, err
 			}
+			s.dirs.add(key)
 		}
-		e, err := tree.StatAny(ctx, t.rpath(t.storage))
-		switch {
-		case mft.ErrorCode(err) == mft.ENOTFOUND:
-			return nil
-		case err != nil:
+	}
+	var at remote.Entry
+	done := make(chan error, 1)
+	go func() {
+		done <- s.withTree(ctx, t, func(tree remote.Tree) (err error) {
+			at, err = tree.StatAny(ctx, t.rpath(t.storage))
 			return err
-		case e.Dir:
-			return mft.Errorf(mft.ECONFLICT, "%s is a folder.", t.client)
-		case !opts.Overwrite:
-			return mft.Errorf(mft.ECONFLICT, "%s already exists.", t.client)
-		}
-		oldSize, replaces = e.Size, true
-		return t.need(mft.PermOverwrite)
-	})
+		})
+	}()
+	lw, err := s.limits(ctx, a, t, 0)
+	if err != nil {
+		<-done
+		return nil, err
+	}
+	var once sync.Once
+	var settled error
+	lw.settle = func() error {
+		once.Do(func() {
+			switch err := <-done; {
+			case mft.ErrorCode(err) == mft.ENOTFOUND:
+			case err != nil:
+				settled = err
+			case at.Dir:
+				settled = mft.Errorf(mft.ECONFLICT, "%s is a folder.", t.client)
+			case !opts.Overwrite:
+				settled = mft.Errorf(mft.ECONFLICT, "%s already exists.", t.client)
+			default:
+				if settled = t.need(mft.PermOverwrite); settled != nil {
+					return
+				}
+				var fresh *limitWriter // the quota with the replaced file's bytes given back
+				if fresh, settled = s.limits(ctx, a, t, at.Size); settled == nil {
+					lw.quota, lw.oldSize, lw.replaces = fresh.quota, at.Size, true
+				}
+			}
+		})
+		return settled
+	}
+	if err := lw.check(opts.Size); err != nil {
+		return nil, err
+	}
+	return lw, nil
+}
+
+// rCheckUpload is rBegin with the answer awaited.
+func (s *Service) rCheckUpload(ctx context.Context, a Actor, t target, opts UploadOptions) (*limitWriter, error) {
+	lw, err := s.rBegin(ctx, a, t, opts)
 	if err != nil {
 		return nil, err
 	}
-	if lw, err = s.limits(ctx, a, t, oldSize); err != nil {
-		return nil, err
-	}
-	lw.oldSize, lw.replaces = oldSize, replaces
-	return lw, lw.check(opts.Size)
+	return lw, lw.settle()
 }
 
 // rUpload streams body to a remote target through the limits and the
 // sha256, as upload does to a staging file: nothing is kept on the local
 // disk, and nothing is visible there before the last byte.
-func (s *Service) rUpload(ctx context.Context, a Actor, t target, lw *limitWriter, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
-	tree, release, err := s.Backends.Acquire(ctx, t.mount)
+func (s *Service) rUpload(ctx context.Context, a Actor, t target, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
+	lw, err := s.rBegin(ctx, a, t, opts)
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
+	tree, release, err := s.Backends.Acquire(ctx, t.mount)
+	if err != nil {
+		lw.settle()
+		return mft.FileInfo{}, err
+	}
 	u := startRemote(ctx, tree, release, t.rpath(t.storage))
-	if err := lw.receive(u.pw, body, opts.Size, t.client); err != nil {
+	err = lw.receive(u.pw, body, opts.Size, t.client)
+	if err == nil {
+		err = lw.settle()
+	} else {
+		lw.settle() // ends the question in flight
+	}
+	if err != nil {
 		u.abort()
 		if mft.ErrorCode(err) == "" { // the pipe's: the remote's own error says why
-			<-u.done
 			err = cmpErr(u.err, err)
 		}
 		return mft.FileInfo{}, s.remoteError(err, t.client)
@@ -108,9 +153,14 @@ type remoteWrite struct {
 }
 
 // createRemote starts a Pending upload to a remote target.
-func (s *Service) createRemote(ctx context.Context, a Actor, t target, lw *limitWriter) (*Pending, error) {
+func (s *Service) createRemote(ctx context.Context, a Actor, t target, opts UploadOptions) (*Pending, error) {
+	lw, err := s.rBegin(ctx, a, t, opts)
+	if err != nil {
+		return nil, err
+	}
 	tree, release, err := s.Backends.Acquire(ctx, t.mount)
 	if err != nil {
+		lw.settle()
 		return nil, err
 	}
 	lw.h = sha256.New()
@@ -167,8 +217,13 @@ func (p *Pending) rsend(b []byte) error {
 // rCommit publishes a Pending upload to a remote. p.mu is held.
 func (p *Pending) rCommit() (mft.FileInfo, error) {
 	if len(p.rw.held) > 0 || p.hashed != p.size {
+		p.lw.settle()
 		p.rw.u.abort()
 		return mft.FileInfo{}, mft.Errorf(mft.EINVALID, "The upload of %s has a gap at byte %d; nothing was stored.", p.t.client, p.hashed)
+	}
+	if err := p.lw.settle(); err != nil {
+		p.rw.u.abort()
+		return mft.FileInfo{}, p.s.remoteError(err, p.t.client)
 	}
 	p.lw.n = p.size
 	e, err := p.rw.u.finish(p.ctx, p.size)

@@ -51,8 +51,10 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	if err != nil {
 		return mft.FileInfo{}, progress, false, err
 	}
-	if root != nil { // a mounted path has none
+	if root != nil {
 		root.Close()
+	} else if lw, err = s.rCheckUpload(ctx, a, t, opts); err != nil { // a mounted path
+		return mft.FileInfo{}, progress, false, err
 	}
 	progress = Chunk{Path: t.client, Chunk: chunk, Chunks: chunks}
 

@@ -196,16 +196,12 @@ func (s *Service) deliverRemote(ctx context.Context, from string, to Actor, dst 
 			}
 		}
 	}
-	lw, err := s.rCheckUpload(ctx, to, dst, UploadOptions{Size: size})
-	if err != nil {
-		return "", err
-	}
 	f, err := s.root.OpenFile(rel("/", from), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return "", fsError(err, from)
 	}
 	defer f.Close()
-	if _, err := s.rUpload(ctx, to, dst, lw, f, UploadOptions{Size: size}); err != nil {
+	if _, err := s.rUpload(ctx, to, dst, f, UploadOptions{Size: size}); err != nil {
 		return "", err
 	}
 	if err := s.root.Remove(rel("/", from)); err == nil {
@@ -258,22 +254,10 @@ func (s *Service) removeStorageRemote(ctx context.Context, t target) error {
 			size = e.Size
 			return tree.Remove(ctx, t.rpath(t.storage))
 		}
-		list, err := tree.List(ctx, t.rpath(t.storage))
-		for _, x := range list {
-			p := path.Join(t.rpath(t.storage), x.Name)
-			if x.Dir {
-				err = removeAll(ctx, tree, p)
-			} else {
-				err = tree.Remove(ctx, p)
-			}
-			if err != nil {
-				return err
-			}
+		if t.storage == t.mount.Path {
+			return removeContents(ctx, tree, t.rpath(t.storage))
 		}
-		if err == nil && t.storage != t.mount.Path {
-			err = tree.RemoveDir(ctx, t.rpath(t.storage))
-		}
-		return err
+		return removeAll(ctx, tree, t.rpath(t.storage))
 	})
 	if err != nil || size > 0 {
 		if size > 0 {

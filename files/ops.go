@@ -335,17 +335,23 @@ func (s *Service) rename(ctx context.Context, a Actor, from, to string, replace 
 	if err := moveName(srcRoot, rel(src.base, src.storage), dstRoot, rel(dst.base, dst.storage), !replace); err != nil {
 		return mft.FileInfo{}, fsError(err, dst.client)
 	}
+	s.renamed(ctx, a, src, dst, size, replaced, fi.IsDir())
+	return info(dst.client, fi), nil
+}
+
+// renamed moves the usage of a renamed file or folder of size bytes
+// (which replaced a file of replaced bytes) and records the event.
+func (s *Service) renamed(ctx context.Context, a Actor, src, dst target, size, replaced int64, isDir bool) {
 	if replaced > 0 {
 		s.addUsage(ctx, path.Dir(dst.storage), -replaced)
 	}
-	if fi.IsDir() {
+	if isDir {
 		_ = s.Usage.MoveUsage(ctx, src.storage, dst.storage, size)
 	} else {
 		s.addUsage(ctx, path.Dir(src.storage), -size)
 		s.addUsage(ctx, path.Dir(dst.storage), size)
 	}
 	s.publish(mft.Event{Event: mft.EventFileRenamed, Path: src.storage, NewPath: dst.storage, Size: size}, a)
-	return info(dst.client, fi), nil
 }
 
 // prepare resolves a client path for an actor, checks perm and opens the

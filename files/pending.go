@@ -64,7 +64,7 @@ func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts U
 		return nil, err
 	}
 	if t.mount != nil {
-		return s.createRemote(ctx, a, t, lw)
+		return s.createRemote(ctx, a, t, opts)
 	}
 	f, name, err := s.createStaging(".upload-")
 	if err != nil {

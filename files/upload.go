@@ -47,10 +47,19 @@ type limitWriter struct {
 	// sync makes the upload durable before it is published: the file and
 	// its folder are synced.
 	sync bool
+	// settle, when set, completes what is known of the target (an upload
+	// to a remote learns in the background whether it replaces a file):
+	// check calls it before it refuses, and the upload before it publishes.
+	settle func() error
 }
 
 // check returns ETOOLARGE or EQUOTA if a file of size bytes breaks a limit.
 func (lw *limitWriter) check(size int64) error {
+	if lw.settle != nil && lw.quota >= 0 && size > lw.quota {
+		if err := lw.settle(); err != nil {
+			return err
+		}
+	}
 	if lw.maxSize > 0 && size > lw.maxSize {
 		return mft.Errorf(mft.ETOOLARGE, "The file is larger than the limit of %d bytes.", lw.maxSize)
 	}
@@ -190,7 +199,7 @@ func (s *Service) upload(ctx context.Context, a Actor, clientPath string, body i
 		return mft.FileInfo{}, err
 	}
 	if t.mount != nil {
-		return s.rUpload(ctx, a, t, lw, body, opts)
+		return s.rUpload(ctx, a, t, body, opts)
 	}
 	defer root.Close()
 	staging, stagingName, err := s.createStaging(".upload-")
@@ -251,9 +260,8 @@ func (s *Service) beginUpload(ctx context.Context, a Actor, clientPath string, o
 	if err != nil {
 		return target{}, nil, nil, err
 	}
-	if t.mount != nil {
-		lw, err := s.rCheckUpload(ctx, a, t, opts)
-		return t, nil, lw, err
+	if t.mount != nil { // the caller checks, as the bytes flow (rBegin)
+		return t, nil, nil, nil
 	}
 	lw, err := s.checkUpload(ctx, a, t, root, opts)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -243,8 +244,50 @@ func TestMounts_S3BrokenAndOverQuota(t *testing.T) {
 	if n := incomplete(); n != 0 {
 		t.Fatalf("%d incomplete multipart uploads left by the refused upload", n)
 	}
-	// What fits still goes in.
+	// What fits still goes in; a file replaced gives its bytes back to the
+	// quota: 20 MB replaced by 25 MB in a 30 MB quota, over SFTP, where the
+	// size is not announced.
 	want(t, ts.do(t, "PUT", "/api/files/content?path=/fits.bin", u.apiKey, string(randomBytes(1<<20))), 201)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/big.bin", u.apiKey, string(randomBytes(20<<20))), 201)
+	bigger := randomBytes(25 << 20)
+	os.WriteFile(filepath.Join(dir, "bigger.bin"), bigger, 0o600)
+	if out, err := ts.openssh(t, u, "put "+dir+"/bigger.bin big.bin"); err != nil {
+		t.Fatalf("replacing 20 MB with 25 MB in a 30 MB quota: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(remote, "big.bin")); !bytes.Equal(got, bigger) {
+		t.Fatal("the replaced object differs")
+	}
+}
+
+// Without overwrite permission a file is not replaced, and a folder is
+// never replaced by a file: the refusal comes before anything changes on
+// the remote.
+func TestMounts_NoOverwrite(t *testing.T) {
+	g := testpeer.StartVersityGW(t)
+	ts := MustOpenServer(t)
+	ts.mount(t, "/shared/drop", ts.s3Connection(t, g), "drop")
+	v := ts.mountUser(t, "initrode", 0)
+	want(t, ts.do(t, "POST", "/admin/permissions", adminKey, `{"permission":{"subject":"user:`+v.id+`","path":"/shared/drop","mount":"drop","permissions":["list","download","upload"]}}`), 201)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/drop/a.csv", v.apiKey, "first"), 201)
+	if r := ts.do(t, "PUT", "/api/files/content?path=/drop/a.csv", v.apiKey, "second"); r.status != 403 || !strings.Contains(r.body, "overwrite") {
+		t.Fatalf("an overwrite without permission: %d %s", r.status, r.body)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("third"), 0o600)
+	if out, err := ts.openssh(t, v, "put "+dir+"/a.csv /drop/a.csv"); err == nil || !strings.Contains(out, "overwrite") {
+		t.Fatalf("sftp overwrite without permission: %v\n%s", err, out)
+	}
+	want(t, ts.do(t, "POST", "/api/folders", adminKey, `{"path":"/shared/drop/dir"}`), 201)
+	if r := ts.do(t, "PUT", "/api/files/content?path=/drop/dir", v.apiKey, "x"); r.status != 409 {
+		t.Fatalf("a file over a folder: %d %s", r.status, r.body)
+	}
+	obj, err := g.Client(t).GetObject(context.Background(), testpeer.S3Bucket, "depot/drop/a.csv", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(obj); string(got) != "first" {
+		t.Fatalf("the object is %q, want the first upload", got)
+	}
 }
 
 // A bucket on a partner's sshd and a shared folder on vsftpd, reached

@@ -35,15 +35,7 @@ func Relay(tb testing.TB, target int) *Cutter {
 // new ones refused.
 func (c *Cutter) Down() {
 	c.ln.Close()
-	c.mu.Lock()
-	conns := make([]net.Conn, 0, len(c.open))
-	for k := range c.open {
-		conns = append(conns, k)
-	}
-	c.mu.Unlock()
-	for _, k := range conns {
-		c.close(k)
-	}
+	c.closeAll()
 }
 
 // Cut relays to target; the first connection is closed once after bytes
@@ -129,6 +121,11 @@ func (c *Cutter) breakNow(in net.Conn) {
 		c.close(in)
 		return
 	}
+	c.closeAll()
+}
+
+// closeAll closes every open connection.
+func (c *Cutter) closeAll() {
 	c.mu.Lock()
 	conns := make([]net.Conn, 0, len(c.open))
 	for k := range c.open {
