@@ -50,6 +50,9 @@ type Service struct {
 	tmpRoot *os.Root // data/tmp: staging files and upload pieces
 	tmp     *os.File // data/tmp, for renameat2 from staging to the tree
 	dirs    dirCache // folders of mounts seen lately
+	// anonymous: staging files are made without a name (O_TMPFILE) and
+	// linked into place; Open finds out whether data/tmp can.
+	anonymous bool
 }
 
 // Open opens the storage root and staging directory below dataDir
@@ -76,7 +79,24 @@ func Open(dataDir string) (*Service, error) {
 		tmpRoot.Close()
 		return nil, fmt.Errorf("files: open staging directory: %w", err)
 	}
-	return &Service{dataDir: dataDir, root: root, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now, Sync: true}, nil
+	s := &Service{dataDir: dataDir, root: root, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now, Sync: true}
+	s.anonymous = s.canLinkAnonymous()
+	return s, nil
+}
+
+// canLinkAnonymous tries what anonymous staging needs: a file without a
+// name in data/tmp, linked to a name (which is removed again).
+func (s *Service) canLinkAnonymous() bool {
+	f, err := openAnonymous(s.tmp)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	name := ".probe-" + randText()
+	if linkAnonymous(f, s.tmp, name) != nil {
+		return false
+	}
+	return s.tmpRoot.Remove(name) == nil
 }
 
 // Close releases the directory handles.

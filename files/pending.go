@@ -66,7 +66,7 @@ func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts U
 	if t.mount != nil {
 		return s.createRemote(ctx, a, t, opts)
 	}
-	f, name, err := s.createStaging(".upload-")
+	f, name, err := s.newStaging()
 	if err != nil {
 		root.Close()
 		return nil, fsError(err, t.client)

@@ -2,6 +2,7 @@ package files
 
 import (
 	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,23 @@ func renameat(oldDir *os.File, oldName string, newDir *os.File, newName string, 
 // both must exist.
 func exchangeat(oldDir *os.File, oldName string, newDir *os.File, newName string) error {
 	return unix.Renameat2(int(oldDir.Fd()), oldName, int(newDir.Fd()), newName, unix.RENAME_EXCHANGE)
+}
+
+// openAnonymous opens a new file without a name in dir (O_TMPFILE): it
+// disappears on close unless linked, and a crash leaves nothing behind.
+func openAnonymous(dir *os.File) (*os.File, error) {
+	fd, err := unix.Openat(int(dir.Fd()), ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "staging"), nil
+}
+
+// linkAnonymous gives the open file f the name newName in newDir; it
+// fails with EEXIST when the name is taken. /proc/self/fd is the way that
+// needs no privilege (AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH).
+func linkAnonymous(f *os.File, newDir *os.File, newName string) error {
+	return unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), int(newDir.Fd()), newName, unix.AT_SYMLINK_FOLLOW)
 }
 
 // startWriteback asks the kernel to start writing a range of f to disk

@@ -202,7 +202,7 @@ func (s *Service) upload(ctx context.Context, a Actor, clientPath string, body i
 		return s.rUpload(ctx, a, t, body, opts)
 	}
 	defer root.Close()
-	staging, stagingName, err := s.createStaging(".upload-")
+	staging, stagingName, err := s.newStaging()
 	if err != nil {
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
@@ -246,10 +246,23 @@ func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *o
 }
 
 // dropStaging closes and removes a staging file that will not be
-// published.
+// published (one without a name goes with its last descriptor).
 func (s *Service) dropStaging(f *os.File, name string) {
 	f.Close()
-	s.tmpRoot.Remove(name)
+	if name != "" {
+		s.tmpRoot.Remove(name)
+	}
+}
+
+// newStaging creates the staging file of an upload: without a name where
+// the filesystem can (O_TMPFILE), so that publishing it is one link in the
+// target folder, else named in data/tmp (createStaging).
+func (s *Service) newStaging() (*os.File, string, error) {
+	if s.anonymous {
+		f, err := openAnonymous(s.tmp)
+		return f, "", err
+	}
+	return s.createStaging(".upload-")
 }
 
 // beginUpload resolves and checks the target of an upload (permission,
@@ -432,16 +445,46 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 
 // commit closes the staging file, renames it to name inside root (refusing
 // to replace unless overwrite; exchanging it with the file there with swap)
-// and, with sync, syncs the folder.
-func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name string, overwrite, swap, sync bool) error {
-	if err := staging.Close(); err != nil {
-		return err
-	}
+// and, with sync, syncs the folder. A staging file without a name is
+// linked at name when nothing is there (one change to one folder), else
+// named in data/tmp and renamed as the others.
+func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name string, overwrite, swap, sync bool) (err error) {
 	dir, err := dirFD(root, path.Dir(name))
 	if err != nil {
+		staging.Close()
 		return err
 	}
 	defer dir.Close()
+	if stagingName == "" {
+		lerr := linkAnonymous(staging, dir, path.Base(name))
+		if lerr == nil {
+			if err := staging.Close(); err != nil || !sync {
+				return err
+			}
+			return dir.Sync()
+		}
+		if !errors.Is(lerr, fs.ErrExist) || !overwrite {
+			staging.Close()
+			return lerr
+		}
+		for stagingName == "" || errors.Is(lerr, fs.ErrExist) {
+			stagingName = ".upload-" + randText()
+			lerr = linkAnonymous(staging, s.tmp, stagingName)
+		}
+		if lerr != nil {
+			staging.Close()
+			return lerr
+		}
+		named := stagingName
+		defer func() {
+			if err != nil { // the name given here goes with the failure
+				s.tmpRoot.Remove(named)
+			}
+		}()
+	}
+	if err = staging.Close(); err != nil {
+		return err
+	}
 	if swap {
 		if done, err := s.swapIn(dir, stagingName, path.Base(name)); done || err != nil {
 			return err
