@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -138,4 +139,90 @@ func BenchmarkWebClient(b *testing.B) {
 	fmt.Printf("| %d MiB upload | web client %s MiB/s | curl -T %s MiB/s | %.2f× curl |\n", mib, rate(m, median(web)), rate(m, median(cli)), median(cli)/median(web))
 	fmt.Printf("| 1,000 × 4 KiB | web client %.0f files/s (%.2fs) | curl --parallel 4: %.0f files/s (%.2fs) | %.2f× curl |\n",
 		1000/median(webSmall), median(webSmall), 1000/median(cliSmall), median(cliSmall), median(cliSmall)/median(webSmall))
+}
+
+// BenchmarkBrowserCeiling measures how fast headless Chromium itself can
+// send BENCH_MIB (1024) to a server that only drains the bodies (Go's
+// net/http, no Depot): one request, then the same bytes in 3 and 6
+// requests at once, against curl -T to the same server. It is the
+// ceiling of any web client on this machine.
+// Run: go test -run '^$' -bench BrowserCeiling -benchtime 1x ./bench
+func BenchmarkBrowserCeiling(b *testing.B) {
+	mib, rounds := envInt("BENCH_MIB", 1024), envInt("BENCH_ROUNDS", 3)
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		b.Skip("chromium is not installed")
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<!doctype html><title>sink</title><input type="file" id="f">`)
+	})
+	mux.HandleFunc("POST /sink", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})
+	mux.HandleFunc("PUT /sink", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})
+	srv := &http.Server{Handler: mux}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+
+	work, _ := os.MkdirTemp("", "depot-ceiling-")
+	b.Cleanup(func() { os.RemoveAll(work) })
+	src := filepath.Join(work, "big.bin")
+	f, _ := os.Create(src)
+	io.CopyN(f, rand.Reader, int64(mib)<<20)
+	f.Close()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		b.Fatal(err)
+	}
+	// The page sends the file chosen in its input (a file on disk, as the
+	// web client's) in n requests at once, timing itself.
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#f"), []string{src})); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(window.blob = document.getElementById("f").files[0]).size`)); err != nil {
+		b.Fatal(err)
+	}
+	send := func(n int) float64 {
+		js := fmt.Sprintf(`(async () => { const n = %d, size = window.blob.size, per = Math.ceil(size / n); const t0 = performance.now();
+			await Promise.all(Array.from({length: n}, (_, i) => fetch("/sink", {method: "POST", body: window.blob.slice(i * per, Math.min(size, (i + 1) * per))})));
+			return (performance.now() - t0) / 1000; })()`, n)
+		secs, err := chromedp.Run(ctx, chromedp.Evaluate[float64](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return secs
+	}
+	lanes := []int{1, 3, 6}
+	times := map[int][]float64{}
+	var cli []float64
+	for range rounds {
+		for _, n := range lanes {
+			times[n] = append(times[n], send(n))
+		}
+		start := time.Now()
+		if out, err := exec.Command("curl", "-sSf", "-o", "/dev/null", "-T", src, base+"/sink").CombinedOutput(); err != nil {
+			b.Fatalf("curl: %v %s", err, out)
+		}
+		cli = append(cli, time.Since(start).Seconds())
+	}
+	m := float64(mib)
+	fmt.Printf("== %d MiB to a server that drains the body, median of %d\n", mib, rounds)
+	fmt.Printf("| sender | MiB/s (s) | ratio to curl |\n|---|---|---|\n")
+	for _, n := range lanes {
+		fmt.Printf("| Chromium, %d request(s) at once | %s | %.2f× |\n", n, rate(m, median(times[n])), median(cli)/median(times[n]))
+	}
+	fmt.Printf("| curl -T | %s | 1.00× |\n", rate(m, median(cli)))
 }

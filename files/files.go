@@ -51,8 +51,9 @@ type Service struct {
 	tmp     *os.File // data/tmp, for renameat2 from staging to the tree
 	dirs    dirCache // folders of mounts seen lately
 	// anonymous: staging files are made without a name (O_TMPFILE) and
-	// linked into place; Open finds out whether data/tmp can.
-	anonymous bool
+	// linked into place, through /proc with viaProc; Open finds out what
+	// data/tmp and the process's privileges allow.
+	anonymous, viaProc bool
 }
 
 // Open opens the storage root and staging directory below dataDir
@@ -80,20 +81,25 @@ func Open(dataDir string) (*Service, error) {
 		return nil, fmt.Errorf("files: open staging directory: %w", err)
 	}
 	s := &Service{dataDir: dataDir, root: root, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now, Sync: true}
-	s.anonymous = s.canLinkAnonymous()
+	for _, viaProc := range []bool{false, true} {
+		if s.canLinkAnonymous(viaProc) {
+			s.anonymous, s.viaProc = true, viaProc
+			break
+		}
+	}
 	return s, nil
 }
 
 // canLinkAnonymous tries what anonymous staging needs: a file without a
 // name in data/tmp, linked to a name (which is removed again).
-func (s *Service) canLinkAnonymous() bool {
+func (s *Service) canLinkAnonymous(viaProc bool) bool {
 	f, err := openAnonymous(s.tmp)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
 	name := ".probe-" + randText()
-	if linkAnonymous(f, s.tmp, name) != nil {
+	if linkAnonymous(f, s.tmp, name, viaProc) != nil {
 		return false
 	}
 	return s.tmpRoot.Remove(name) == nil

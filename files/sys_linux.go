@@ -43,10 +43,15 @@ func openAnonymous(dir *os.File) (*os.File, error) {
 }
 
 // linkAnonymous gives the open file f the name newName in newDir; it
-// fails with EEXIST when the name is taken. /proc/self/fd is the way that
-// needs no privilege (AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH).
-func linkAnonymous(f *os.File, newDir *os.File, newName string) error {
-	return unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), int(newDir.Fd()), newName, unix.AT_SYMLINK_FOLLOW)
+// fails with EEXIST when the name is taken. AT_EMPTY_PATH links the
+// descriptor itself but needs CAP_DAC_READ_SEARCH; through /proc/self/fd
+// needs no privilege and costs a lookup in /proc (as much as creating
+// the file, measured).
+func linkAnonymous(f *os.File, newDir *os.File, newName string, viaProc bool) error {
+	if viaProc {
+		return unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), int(newDir.Fd()), newName, unix.AT_SYMLINK_FOLLOW)
+	}
+	return unix.Linkat(int(f.Fd()), "", int(newDir.Fd()), newName, unix.AT_EMPTY_PATH)
 }
 
 // startWriteback asks the kernel to start writing a range of f to disk

@@ -456,7 +456,7 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 	}
 	defer dir.Close()
 	if stagingName == "" {
-		lerr := linkAnonymous(staging, dir, path.Base(name))
+		lerr := linkAnonymous(staging, dir, path.Base(name), s.viaProc)
 		if lerr == nil {
 			if err := staging.Close(); err != nil || !sync {
 				return err
@@ -469,7 +469,7 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 		}
 		for stagingName == "" || errors.Is(lerr, fs.ErrExist) {
 			stagingName = ".upload-" + randText()
-			lerr = linkAnonymous(staging, s.tmp, stagingName)
+			lerr = linkAnonymous(staging, s.tmp, stagingName, s.viaProc)
 		}
 		if lerr != nil {
 			staging.Close()
