@@ -44,16 +44,14 @@ window.depotChunked = (function () {
 
   // send uploads file. opts.url(query) gives the address of a piece from
   // its query ("&chunk=i&chunks=n", or "" for a file in one piece);
-  // opts.onProgress(bytesSent) and opts.onRetry() report; opts.chunk
-  // overrides the size of a piece; opts.parallel
+  // opts.onProgress(bytesSent) and opts.onRetry() report; opts.parallel
   // pieces travel at once (the server takes them in any order and
   // assembles the file when the last one arrives). It resolves with the
   // parsed JSON of the answer that completed the file (201) and throws an
   // Error in the server's words otherwise.
   async function send(file, opts) {
     const size = file.size;
-    const chunk = opts.chunk || CHUNK;
-    const count = Math.max(1, Math.ceil(size / chunk));
+    const count = Math.max(1, Math.ceil(size / CHUNK));
     const loaded = new Array(count).fill(0);
     const report = () => opts.onProgress && opts.onProgress(loaded.reduce((a, b) => a + b, 0));
     let next = 0;
@@ -61,7 +59,7 @@ window.depotChunked = (function () {
     let failed = false; // one piece refused: the other lanes stop
 
     async function piece(i) {
-      const blob = file.slice(i * chunk, Math.min(size, (i + 1) * chunk));
+      const blob = file.slice(i * CHUNK, Math.min(size, (i + 1) * CHUNK));
       const query = count > 1 ? "&chunk=" + i + "&chunks=" + count : "";
       let res;
       for (let attempt = 0; ; attempt++) {

@@ -80,7 +80,6 @@
       await window.depotChunked.send(entry.file, {
         method: "PUT",
         parallel: 3,
-        chunk: 16 * 1024 * 1024, // measured: 8 MiB 155 MiB/s, 16 MiB 232, 32 MiB 234 (BENCHMARKS.md)
         url: (query) => target + query,
         headers: () => ({ "X-CSRF-Token": csrf }),
         onProgress: (sent) => {
