@@ -91,6 +91,12 @@ func TestHostileJSON(t *testing.T) {
 	bucket := ts.createBucket(t, `{"bucket":{"name":"Acme"}}`).Bucket
 	d := ts.createDropzone(t, adminKey, `{"dropzone":{"name":"dz","gb":1,"days":30}}`).Dropzone
 	_, drop := ts.openFiledrop(t, "drop", "")
+	// A connection to a port nothing listens on: a mount on it is refused
+	// (422) after every field is checked.
+	var conn struct{ Connection struct{ ID string } }
+	r = ts.do(t, "POST", "/admin/connections", adminKey, `{"connection":{"name":"ftp","type":"ftp","host":"127.0.0.1","port":9,"username":"u","password":"p"}}`)
+	want(t, r, 201)
+	r.json(t, &conn)
 
 	endpoints := []jsonEndpoint{
 		{"POST", "/api/login", "", `{"user":{"email":"joe@example.com","username":"joe","password":"wrong-horse-{n}"}}`},
@@ -120,6 +126,9 @@ func TestHostileJSON(t *testing.T) {
 		{"POST", "/api/folders", joe.APIKey, `{"path":"/in/d{n}"}`},
 		{"POST", "/api/links", joe.APIKey, `{"link":{"path":"/in","expires_at":"2030-01-01T00:00:00Z","password":"a-good-password","max_downloads":5,"allow_upload":true}}`},
 		{"POST", "/filedrop/drop", drop.key, `{"message":{"from":"pat{n}@example.com","subject":"S","message":"M","attachments":["att_nope"]}}`},
+		{"POST", "/admin/connections", adminKey, `{"connection":{"name":"c{n}","type":"s3","endpoint":"http://127.0.0.1:9","region":"us-east-1","bucket":"b","prefix":"p","path_style":true,"access_key":"ak","secret_key":"sk-{n}"}}`},
+		{"PUT", "/admin/connections/" + conn.Connection.ID, adminKey, `{"connection":{"name":"ftp {n}","host":"127.0.0.1","port":9,"username":"u","password":"p","base_path":"/in"}}`},
+		{"POST", "/admin/mounts", adminKey, `{"mount":{"path":"/shared/m{n}","connection":"` + conn.Connection.ID + `","prefix":"p{n}"}}`},
 		{"POST", "/filedrop/drop/validation", drop.key, `{"validation":{"email":"pat{n}@example.com","code":"123456"}}`},
 	}
 	n := 0
