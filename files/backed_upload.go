@@ -3,7 +3,6 @@ package files
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"path"
 	"sync"
@@ -134,9 +133,8 @@ func (s *Service) rUpload(ctx context.Context, a Actor, t target, body io.Reader
 // rPublished records a complete remote upload: usage, the file.uploaded
 // event, and the file as the client sees it with its sha256.
 func (s *Service) rPublished(ctx context.Context, a Actor, t target, lw *limitWriter, e remote.Entry) (mft.FileInfo, error) {
-	sum := hex.EncodeToString(lw.h.Sum(nil))
-	s.addUsage(ctx, path.Dir(t.storage), lw.n-lw.oldSize)
-	if err := s.publishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: t.storage, Size: lw.n, SHA256: sum}, a, lw.sync); err != nil {
+	sum, err := s.uploaded(ctx, a, t, lw)
+	if err != nil {
 		return mft.FileInfo{}, err
 	}
 	fi := entryInfo(t.client, e)

@@ -234,15 +234,22 @@ func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *o
 		s.dropStaging(staging, stagingName)
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
-	sum := hex.EncodeToString(lw.h.Sum(nil))
-	s.addUsage(ctx, path.Dir(t.storage), lw.n-lw.oldSize)
-	// A synced upload is acknowledged as durable, and its record with it.
-	if err := s.publishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: t.storage, Size: lw.n, SHA256: sum}, a, lw.sync); err != nil {
+	sum, err := s.uploaded(ctx, a, t, lw)
+	if err != nil {
 		return mft.FileInfo{}, err
 	}
 	out := info(t.client, fi)
 	out.SHA256 = sum
 	return out, nil
+}
+
+// uploaded records a published upload (local or remote): its bytes in the
+// usage and the file.uploaded event with the sha256, which it returns. A
+// synced upload is acknowledged as durable, and its record with it.
+func (s *Service) uploaded(ctx context.Context, a Actor, t target, lw *limitWriter) (string, error) {
+	sum := hex.EncodeToString(lw.h.Sum(nil))
+	s.addUsage(ctx, path.Dir(t.storage), lw.n-lw.oldSize)
+	return sum, s.publishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: t.storage, Size: lw.n, SHA256: sum}, a, lw.sync)
 }
 
 // dropStaging closes and removes a staging file that will not be
