@@ -17,24 +17,41 @@ const maxIdle = 4
 // updated: an edited connection is dialled afresh.
 type pool struct {
 	updated time.Time
-	shared  remote.Tree   // a store that serves calls at once (SFTP, S3)
+	shared  *shared       // a store that serves calls at once (SFTP, S3)
 	idle    []remote.Tree // stores that serve one call at a time (FTP)
 }
 
-func (p *pool) close() {
-	if p.shared != nil {
-		p.shared.Close()
+// shared is a store lent to any number of borrowers at once. A retired
+// one (it failed, or its connection was edited) is lent no more and
+// closed when its last borrower gives it back, so that the transfers on
+// it end as they would have.
+type shared struct {
+	t       remote.Tree
+	users   int
+	retired bool
+}
+
+// retire retires p's stores: idle ones close now, a shared one when its
+// last borrower is done. s.mu is held.
+func (p *pool) retire() {
+	if sh := p.shared; sh != nil {
+		sh.retired = true
+		if sh.users == 0 {
+			sh.t.Close()
+		}
+		p.shared = nil
 	}
 	for _, t := range p.idle {
 		t.Close()
 	}
+	p.idle = nil
 }
 
 // Acquire lends a connection to m's store for one operation or one
 // stream; release gives it back, with the operation's error: a store that
-// failed (not a missing file, a broken connection) is closed, and the
-// next Acquire dials again. Errors of the store name the connection and
-// never carry its secrets.
+// failed (not a missing file, a broken connection) is lent no more, and
+// the next Acquire dials again. Errors of the store name the connection
+// and never carry its secrets.
 func (s *Service) Acquire(ctx context.Context, m *mft.Mount) (remote.Tree, func(error), error) {
 	c, err := s.Connections.Store.FindConnection(ctx, m.Connection)
 	if err != nil {
@@ -47,20 +64,21 @@ func (s *Service) Acquire(ctx context.Context, m *mft.Mount) (remote.Tree, func(
 	p := s.pools[c.ID]
 	if p == nil || !p.updated.Equal(c.UpdatedAt) {
 		if p != nil {
-			p.close()
+			p.retire()
 		}
 		p = &pool{updated: c.UpdatedAt}
 		s.pools[c.ID] = p
 	}
-	if t := p.shared; t != nil {
+	if sh := p.shared; sh != nil {
+		sh.users++
 		s.mu.Unlock()
-		return t, s.releaser(c.ID, p, t, true), nil
+		return sh.t, s.releaseShared(p, sh), nil
 	}
 	if n := len(p.idle); n > 0 {
 		t := p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		s.mu.Unlock()
-		return t, s.releaser(c.ID, p, t, false), nil
+		return t, s.releaseOne(c.ID, p, t), nil
 	}
 	s.mu.Unlock()
 	st, conn, err := s.Connections.Open(ctx, m.Connection)
@@ -68,49 +86,62 @@ func (s *Service) Acquire(ctx context.Context, m *mft.Mount) (remote.Tree, func(
 		return nil, nil, err
 	}
 	t := &guarded{tree: st.(remote.Tree), c: conn}
-	shared := st.Caps().Concurrent
-	if shared {
-		s.mu.Lock()
-		if s.pools[c.ID] == p && p.shared == nil && !s.closed {
-			p.shared = t
-		} else if p.shared != nil { // dialled at the same time: use the first
-			st.Close()
-			t = p.shared.(*guarded)
-		}
-		s.mu.Unlock()
+	if !st.Caps().Concurrent {
+		return t, s.releaseOne(c.ID, p, t), nil
 	}
-	return t, s.releaser(c.ID, p, t, shared), nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := p.shared
+	switch {
+	case sh != nil: // dialled at the same time: use the first
+		st.Close()
+	case s.pools[c.ID] == p && !s.closed:
+		sh = &shared{t: t}
+		p.shared = sh
+	default: // the pool was retired meanwhile: this one is for this use only
+		sh = &shared{t: t, retired: true}
+	}
+	sh.users++
+	return sh.t, s.releaseShared(p, sh), nil
 }
 
-// releaser returns the release function of a lent store.
-func (s *Service) releaser(id string, p *pool, t remote.Tree, shared bool) func(error) {
+// releaseShared gives back a borrowed shared store.
+func (s *Service) releaseShared(p *pool, sh *shared) func(error) {
+	return func(err error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		sh.users--
+		if err != nil && mft.ErrorCode(err) == mft.EUNAVAILABLE && p.shared == sh {
+			p.shared, sh.retired = nil, true
+		}
+		if (sh.retired || s.closed) && sh.users == 0 {
+			sh.t.Close()
+		}
+	}
+}
+
+// releaseOne gives back a store lent to one borrower: kept for the next
+// unless it failed, its pool was retired, or enough are idle.
+func (s *Service) releaseOne(id string, p *pool, t remote.Tree) func(error) {
 	return func(err error) {
 		failed := err != nil && mft.ErrorCode(err) == mft.EUNAVAILABLE
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		current := s.pools[id] == p && !s.closed
-		switch {
-		case shared && failed && p.shared == t:
-			p.shared = nil
+		if failed || s.pools[id] != p || s.closed || len(p.idle) >= maxIdle {
 			t.Close()
-		case shared:
-			if !current && p.shared != t {
-				t.Close()
-			}
-		case failed || !current || len(p.idle) >= maxIdle:
-			t.Close()
-		default:
-			p.idle = append(p.idle, t)
+			return
 		}
+		p.idle = append(p.idle, t)
 	}
 }
 
-// Close closes every pooled connection.
+// Close closes every pooled connection; shared ones still lent close when
+// given back.
 func (s *Service) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.pools {
-		p.close()
+		p.retire()
 	}
 	s.pools, s.closed = nil, true
 	return nil

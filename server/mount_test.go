@@ -519,3 +519,38 @@ func TestMounts_FiledropChunksAndLinks(t *testing.T) {
 		t.Fatalf("the link served %d bytes, want %d", len(r.body), len(whole))
 	}
 }
+
+// Editing a connection while a transfer is on it: the transfer ends as it
+// began (its connection closes when it is done), and what follows uses the
+// edited connection.
+func TestMounts_ConnectionEditedMidTransfer(t *testing.T) {
+	sshd := testpeer.StartSSHD(t)
+	ts := MustOpenServer(t)
+	u := ts.mountUser(t, "vandelay", 0)
+	conn := ts.sftpConnection(t, sshd)
+	ts.mount(t, "/users/"+u.id, conn, "vandelay")
+	data := randomBytes(64 << 20)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/big.bin", u.apiKey, string(data)), 201)
+
+	c, _ := ts.sftpClient(t, u)
+	f, err := c.Open("/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(f, got[:4<<20]); err != nil {
+		t.Fatal(err)
+	}
+	want(t, ts.do(t, "PATCH", "/admin/connections/"+conn, adminKey, `{"connection":{"name":"partner, renamed"}}`), 200)
+	r := ts.do(t, "GET", "/api/files?path=/", u.apiKey, "")
+	if want(t, r, 200); !strings.Contains(r.body, "big.bin") {
+		t.Fatalf("listing after the edit: %s", r.body)
+	}
+	if _, err := io.ReadFull(f, got[4<<20:]); err != nil {
+		t.Fatalf("the download broke when the connection was edited: %v", err)
+	}
+	f.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatal("the download differs from the upload")
+	}
+}
