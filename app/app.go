@@ -139,7 +139,7 @@ func (a *App) build(urlKey []byte) error {
 		Logger: a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
 	a.Metrics = metrics.New()
 	a.Events = mft.MultiSink{a.AuditLog, a.Engine, a.Metrics}
-	a.Engine.Events, a.Files.Events = a.Events, a.Events
+	a.Engine.Events, a.Files.Events, a.Files.Logger = a.Events, a.Events, a.Logger
 
 	a.Defender = auth.NewDefender(0, cfg.Defender.Window.D(), cfg.Defender.BanTime.D())
 	if cfg.Defender.Enabled {

@@ -62,7 +62,7 @@ func entryInfo(clientPath string, e remote.Entry) mft.FileInfo {
 func (s *Service) withTree(ctx context.Context, t target, fn func(remote.Tree) error) error {
 	tree, release, err := s.Backends.Acquire(ctx, t.mount)
 	if err != nil {
-		return err
+		return s.remoteError(err, t.client)
 	}
 	err = fn(tree)
 	release(err)
@@ -70,12 +70,24 @@ func (s *Service) withTree(ctx context.Context, t target, fn func(remote.Tree) e
 }
 
 // remoteError words a remote's missing path as the client's.
+// A remote that fails is logged for the administrator in its own words
+// (the connection, the remote path, the remote's error) and told to the
+// client without them: a partner learns that the storage is not
+// answering, not how Depot's storage is laid out.
 func (s *Service) remoteError(err error, clientPath string) error {
-	if mft.ErrorCode(err) == mft.ENOTFOUND && strings.HasSuffix(mft.ErrorMessage(err), "on the remote.") {
+	switch {
+	case mft.ErrorCode(err) == mft.ENOTFOUND && strings.HasSuffix(mft.ErrorMessage(err), "on the remote."):
 		return mft.Errorf(mft.ENOTFOUND, "%s does not exist.", clientPath)
+	case mft.ErrorCode(err) == mft.EUNAVAILABLE && !strings.HasPrefix(mft.ErrorMessage(err), unavailablePrefix):
+		if s.Logger != nil {
+			s.Logger.Warn("mounted storage failed", "path", clientPath, "err", mft.ErrorMessage(err))
+		}
+		return mft.Errorf(mft.EUNAVAILABLE, "%s%s is not answering; try again later.", unavailablePrefix, clientPath)
 	}
 	return err
 }
+
+const unavailablePrefix = "The storage of "
 
 // rstat describes a remote target. The root of a user's home is created
 // on first use, as on the local disk.
@@ -225,7 +237,7 @@ func removeContents(ctx context.Context, tree remote.Tree, dir string) error {
 func (s *Service) rOpen(ctx context.Context, a Actor, t target) (File, mft.FileInfo, error) {
 	tree, release, err := s.Backends.Acquire(ctx, t.mount)
 	if err != nil {
-		return nil, mft.FileInfo{}, err
+		return nil, mft.FileInfo{}, s.remoteError(err, t.client)
 	}
 	e, err := s.rstat(ctx, tree, t)
 	if err == nil && e.Dir {
@@ -236,7 +248,7 @@ func (s *Service) rOpen(ctx context.Context, a Actor, t target) (File, mft.FileI
 		return nil, mft.FileInfo{}, s.remoteError(err, t.client)
 	}
 	s.publish(mft.Event{Event: mft.EventFileDownloaded, Path: t.storage, Size: e.Size}, a)
-	f := &remoteFile{ctx: context.WithoutCancel(ctx), tree: tree, release: release, p: t.rpath(t.storage), size: e.Size}
+	f := &remoteFile{s: s, client: t.client, ctx: context.WithoutCancel(ctx), tree: tree, release: release, p: t.rpath(t.storage), size: e.Size}
 	return f, entryInfo(t.client, e), nil
 }
 

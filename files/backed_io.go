@@ -30,6 +30,8 @@ const readWindow = 4 << 20
 // offset asked when a read is far from it. The last readWindow bytes read
 // are kept for reads that arrive late.
 type remoteFile struct {
+	s       *Service
+	client  string // the path the reader asked for
 	ctx     context.Context
 	tree    remote.Tree
 	release func(error)
@@ -53,7 +55,7 @@ func (f *remoteFile) reopen(off int64) error {
 	r, err := f.tree.Get(f.ctx, f.p, off)
 	if err != nil {
 		f.err = err
-		return err
+		return f.s.remoteError(err, f.client)
 	}
 	f.r, f.pos, f.winOff, f.win = r, off, off, f.win[:0]
 	return nil
@@ -100,7 +102,7 @@ func (f *remoteFile) ReadAt(b []byte, off int64) (int, error) {
 		if int64(n)+off >= f.size {
 			return n, io.EOF
 		}
-		return n, mft.Errorf(mft.EUNAVAILABLE, "The remote stopped sending %s after %d bytes.", path.Base(f.p), off+int64(n))
+		return n, f.s.remoteError(mft.Errorf(mft.EUNAVAILABLE, "the remote stopped sending /%s after %d bytes: %v", f.p, off+int64(n), f.err), f.client)
 	}
 	return n, nil
 }

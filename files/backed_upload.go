@@ -107,7 +107,7 @@ func (s *Service) rUpload(ctx context.Context, a Actor, t target, body io.Reader
 	tree, release, err := s.Backends.Acquire(ctx, t.mount)
 	if err != nil {
 		lw.settle()
-		return mft.FileInfo{}, err
+		return mft.FileInfo{}, s.remoteError(err, t.client)
 	}
 	u := startRemote(ctx, tree, release, t.rpath(t.storage))
 	err = lw.receive(u.pw, body, opts.Size, t.client)
@@ -159,7 +159,7 @@ func (s *Service) createRemote(ctx context.Context, a Actor, t target, opts Uplo
 	tree, release, err := s.Backends.Acquire(ctx, t.mount)
 	if err != nil {
 		lw.settle()
-		return nil, err
+		return nil, s.remoteError(err, t.client)
 	}
 	lw.h = sha256.New()
 	u := startRemote(ctx, tree, release, t.rpath(t.storage))

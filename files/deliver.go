@@ -215,7 +215,7 @@ func (s *Service) openStorageRemote(t target) (File, fs.FileInfo, error) {
 	ctx := context.Background()
 	tree, release, err := s.Backends.Acquire(ctx, t.mount)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, s.remoteError(err, t.client)
 	}
 	e, err := tree.StatAny(ctx, t.rpath(t.storage))
 	if err == nil && e.Dir {
@@ -225,7 +225,7 @@ func (s *Service) openStorageRemote(t target) (File, fs.FileInfo, error) {
 		release(err)
 		return nil, nil, s.remoteError(err, t.client)
 	}
-	f := &remoteFile{ctx: ctx, tree: tree, release: release, p: t.rpath(t.storage), size: e.Size}
+	f := &remoteFile{s: s, client: t.client, ctx: ctx, tree: tree, release: release, p: t.rpath(t.storage), size: e.Size}
 	return f, entryFileInfo{e}, nil
 }
 

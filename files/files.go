@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"strings"
@@ -38,6 +39,9 @@ type Service struct {
 	// Backends serves the storage paths mounted on connections; nil
 	// keeps everything on the local disk.
 	Backends Backends
+	// Logger takes what clients are not told (a mounted storage's own
+	// errors); nil drops it.
+	Logger *slog.Logger
 	// Events receives file events; nil drops them.
 	Events mft.EventSink
 	Now    func() time.Time

@@ -55,7 +55,7 @@ func (p *pool) retire() {
 func (s *Service) Acquire(ctx context.Context, m *mft.Mount) (remote.Tree, func(error), error) {
 	c, err := s.Connections.Store.FindConnection(ctx, m.Connection)
 	if err != nil {
-		return nil, nil, mft.Errorf(mft.EUNAVAILABLE, "The storage of %s is unavailable: its connection %s is gone.", m.Path, m.Connection)
+		return nil, nil, mft.Errorf(mft.EUNAVAILABLE, "mount %s of %s: its connection %s is gone", m.ID, m.Path, m.Connection)
 	}
 	s.mu.Lock()
 	if s.pools == nil {
