@@ -270,12 +270,12 @@ func TestFiles_ClientDisconnect(t *testing.T) {
 	pw.CloseWithError(fmt.Errorf("client gone"))
 	<-done
 	for range 100 {
-		if len(treeFiles(t, filepath.Join(ts.dataDir, "tmp"))) == 0 {
+		if len(treeFiles(t, filepath.Join(ts.dataDir, "tmp"))) == 0 && len(ts.stagingOpen(t)) == 0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if left := treeFiles(t, filepath.Join(ts.dataDir, "tmp")); len(left) != 0 {
+	if left := append(treeFiles(t, filepath.Join(ts.dataDir, "tmp")), ts.stagingOpen(t)...); len(left) != 0 {
 		t.Fatalf("staging files left: %v", left)
 	}
 	want(t, ts.do(t, "GET", "/api/files/stat?path=/cut.bin", key, ""), 404)

@@ -67,6 +67,22 @@ func (ts *testServer) stagingFiles(tb testing.TB) []string {
 	return out
 }
 
+// stagingOpen lists the staging files open in data/tmp, with a name or
+// without one (an O_TMPFILE file shows in /proc/self/fd as
+// "<tmp>/#<inode> (deleted)"): the server runs in this process.
+func (ts *testServer) stagingOpen(tb testing.TB) []string {
+	tb.Helper()
+	tmp := filepath.Join(ts.dataDir, "tmp") + "/"
+	fds, _ := os.ReadDir("/proc/self/fd")
+	var out []string
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(target, tmp) {
+			out = append(out, target)
+		}
+	}
+	return out
+}
+
 // A dropzone URL reserved for 11 bytes takes at most 11: a chunked body of
 // any length is cut off at the first byte too many and nothing is kept.
 // Found by the hardening review: 300 MB went to data/tmp before the 400.
@@ -112,8 +128,8 @@ func TestDropzones_UploadURLSpentOnce(t *testing.T) {
 		first <- s
 	}()
 	pw.Write([]byte("hello"))
-	// The first has claimed the URL once its staging file exists.
-	for len(ts.stagingFiles(t)) == 0 {
+	// The first has claimed the URL once its staging file is open.
+	for len(ts.stagingOpen(t)) == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	r := ts.putURL(t, u, "hello world")
@@ -130,6 +146,9 @@ func TestDropzones_UploadURLSpentOnce(t *testing.T) {
 	want(t, r, 409)
 	if !strings.Contains(r.body, "has been used") {
 		t.Fatalf("spent URL: %s", r.body)
+	}
+	if open := ts.stagingOpen(t); len(open) != 0 {
+		t.Fatalf("staging files still open: %v", open)
 	}
 }
 
