@@ -7,7 +7,6 @@ package mount
 import (
 	"context"
 	"path"
-	"strings"
 	"sync"
 	"time"
 
@@ -126,12 +125,6 @@ func (s *Service) forget() {
 	s.mu.Lock()
 	s.table = nil
 	s.mu.Unlock()
-}
-
-// Rel returns the path on the connection of a storage path below m.
-func Rel(m *mft.Mount, storagePath string) string {
-	rest := strings.TrimPrefix(strings.TrimPrefix(storagePath, m.Path), "/")
-	return strings.Trim(path.Join(m.Prefix, rest), "/")
 }
 
 // Sweep discards what broken uploads left on every mount before cutoff
