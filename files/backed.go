@@ -69,36 +69,35 @@ func (s *Service) withTree(ctx context.Context, t target, fn func(remote.Tree) e
 	return s.remoteError(err, t.client)
 }
 
-// remoteError words a remote's missing path as the client's.
-// A remote that fails is logged for the administrator in its own words
-// (the connection, the remote path, the remote's error) and told to the
-// client without them: a partner learns that the storage is not
-// answering, not how Depot's storage is laid out.
+// remoteError words a remote's error for the client: a missing path as
+// the client's path; a remote that fails is logged for the administrator
+// in its own words (the connection, the remote path, the remote's error)
+// and told to the client without them, so that a partner learns that the
+// storage failed, not how Depot's storage is laid out. Each error is
+// worded once, where it leaves the remote side.
 func (s *Service) remoteError(err error, clientPath string) error {
 	switch {
 	case mft.ErrorCode(err) == mft.ENOTFOUND && strings.HasSuffix(mft.ErrorMessage(err), "on the remote."):
 		return mft.Errorf(mft.ENOTFOUND, "%s does not exist.", clientPath)
-	case mft.ErrorCode(err) == mft.EUNAVAILABLE && !strings.HasPrefix(mft.ErrorMessage(err), unavailablePrefix):
+	case mft.ErrorCode(err) == mft.EUNAVAILABLE:
 		if s.Logger != nil {
 			s.Logger.Warn("mounted storage failed", "path", clientPath, "err", mft.ErrorMessage(err))
 		}
-		return mft.Errorf(mft.EUNAVAILABLE, "%s%s is not answering; try again later.", unavailablePrefix, clientPath)
+		return mft.Errorf(mft.EUNAVAILABLE, "The storage of %s failed or is not answering; try again later.", clientPath)
 	}
 	return err
 }
-
-const unavailablePrefix = "The storage of "
 
 // rstat describes a remote target. The root of a user's home is created
 // on first use, as on the local disk.
 func (s *Service) rstat(ctx context.Context, tree remote.Tree, t target) (remote.Entry, error) {
 	e, err := tree.StatAny(ctx, t.rpath(t.storage))
-	if err != nil && mft.ErrorCode(err) == mft.ENOTFOUND && (t.storage == t.mount.Path || t.isTreeRoot() && t.base == t.view.home) {
+	if mft.ErrorCode(err) == mft.ENOTFOUND && (t.storage == t.mount.Path || t.isTreeRoot() && t.base == t.view.home) {
 		if err = tree.Mkdir(ctx, t.rpath(t.storage)); err == nil {
 			return remote.Entry{Name: path.Base(t.storage), Dir: true, ModTime: s.Now()}, nil
 		}
 	}
-	return e, s.remoteError(err, t.client)
+	return e, err // worded by the caller (remoteError)
 }
 
 func (s *Service) rList(ctx context.Context, t target) (out []mft.FileInfo, err error) {

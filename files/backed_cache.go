@@ -43,12 +43,16 @@ func (c *dirCache) add(key string) {
 }
 
 // forget drops key and every folder below it (a folder removed or
-// renamed).
+// renamed); the key of a mount's root drops all of that mount's.
 func (c *dirCache) forget(key string) {
+	below := key + "/"
+	if strings.HasSuffix(key, "\x00") {
+		below = key
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k := range c.m {
-		if k == key || strings.HasPrefix(k, key+"/") || strings.HasSuffix(key, "\x00") {
+		if k == key || strings.HasPrefix(k, below) {
 			delete(c.m, k)
 		}
 	}

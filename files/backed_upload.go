@@ -100,16 +100,10 @@ func (s *Service) rCheckUpload(ctx context.Context, a Actor, t target, opts Uplo
 // sha256, as upload does to a staging file: nothing is kept on the local
 // disk, and nothing is visible there before the last byte.
 func (s *Service) rUpload(ctx context.Context, a Actor, t target, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
-	lw, err := s.rBegin(ctx, a, t, opts)
+	lw, u, err := s.rStart(ctx, a, t, opts)
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
-	tree, release, err := s.Backends.Acquire(ctx, t.mount)
-	if err != nil {
-		lw.settle()
-		return mft.FileInfo{}, s.remoteError(err, t.client)
-	}
-	u := startRemote(ctx, tree, release, t.rpath(t.storage))
 	err = lw.receive(u.pw, body, opts.Size, t.client)
 	if err == nil {
 		err = lw.settle()
@@ -119,9 +113,9 @@ func (s *Service) rUpload(ctx context.Context, a Actor, t target, body io.Reader
 	if err != nil {
 		u.abort()
 		if mft.ErrorCode(err) == "" { // the pipe's: the remote's own error says why
-			err = cmpErr(u.err, err)
+			err = s.remoteError(cmpErr(u.err, err), t.client)
 		}
-		return mft.FileInfo{}, s.remoteError(err, t.client)
+		return mft.FileInfo{}, err // the limits' or the check's, worded already
 	}
 	e, err := u.finish(ctx, lw.n)
 	if err != nil {
@@ -150,19 +144,28 @@ type remoteWrite struct {
 	bytes int64 // held
 }
 
-// createRemote starts a Pending upload to a remote target.
-func (s *Service) createRemote(ctx context.Context, a Actor, t target, opts UploadOptions) (*Pending, error) {
+// rStart checks an upload to a remote target (rBegin) and starts its
+// stream.
+func (s *Service) rStart(ctx context.Context, a Actor, t target, opts UploadOptions) (*limitWriter, *remoteUpload, error) {
 	lw, err := s.rBegin(ctx, a, t, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tree, release, err := s.Backends.Acquire(ctx, t.mount)
 	if err != nil {
-		lw.settle()
-		return nil, s.remoteError(err, t.client)
+		lw.settle() // ends the question in flight
+		return nil, nil, s.remoteError(err, t.client)
+	}
+	return lw, startRemote(ctx, tree, release, t.rpath(t.storage)), nil
+}
+
+// createRemote starts a Pending upload to a remote target.
+func (s *Service) createRemote(ctx context.Context, a Actor, t target, opts UploadOptions) (*Pending, error) {
+	lw, u, err := s.rStart(ctx, a, t, opts)
+	if err != nil {
+		return nil, err
 	}
 	lw.h = sha256.New()
-	u := startRemote(ctx, tree, release, t.rpath(t.storage))
 	return &Pending{s: s, a: a, ctx: context.WithoutCancel(ctx), t: t, lw: lw, rw: &remoteWrite{u: u, held: map[int64][]byte{}}}, nil
 }
 
@@ -219,9 +222,9 @@ func (p *Pending) rCommit() (mft.FileInfo, error) {
 		p.rw.u.abort()
 		return mft.FileInfo{}, mft.Errorf(mft.EINVALID, "The upload of %s has a gap at byte %d; nothing was stored.", p.t.client, p.hashed)
 	}
-	if err := p.lw.settle(); err != nil {
+	if err := p.lw.settle(); err != nil { // worded already
 		p.rw.u.abort()
-		return mft.FileInfo{}, p.s.remoteError(err, p.t.client)
+		return mft.FileInfo{}, err
 	}
 	p.lw.n = p.size
 	e, err := p.rw.u.finish(p.ctx, p.size)

@@ -49,3 +49,22 @@ func TestFSError(t *testing.T) {
 		}
 	}
 }
+
+// Forgetting a folder of a mount forgets the folders below it and no
+// other mount's; forgetting a mount's root forgets all of that mount's.
+func TestDirCache_Forget(t *testing.T) {
+	var c dirCache
+	for _, k := range []string{dirKey("m1", "a"), dirKey("m1", "a/b"), dirKey("m1", "ab"), dirKey("m2", "a")} {
+		c.add(k)
+	}
+	c.forget(dirKey("m1", "a"))
+	for k, want := range map[string]bool{dirKey("m1", "a"): false, dirKey("m1", "a/b"): false, dirKey("m1", "ab"): true, dirKey("m2", "a"): true} {
+		if c.has(k) != want {
+			t.Errorf("%q remembered: %v, want %v", k, c.has(k), want)
+		}
+	}
+	c.forget(dirKey("m1", ""))
+	if c.has(dirKey("m1", "ab")) || !c.has(dirKey("m2", "a")) {
+		t.Error("forgetting m1's root must forget m1's folders and keep m2's")
+	}
+}

@@ -23,16 +23,25 @@ type Service struct {
 	// disk (a mount would hide it); nil skips the check.
 	LocalEmpty func(storagePath string) (bool, error)
 
-	mu     sync.Mutex
-	table  []*mft.Mount // nil: not loaded
+	// tableMu guards table, which every file operation reads (Lookup).
+	tableMu sync.RWMutex
+	table   []*mft.Mount // nil: not loaded
+
+	mu     sync.Mutex // guards pools and closed
 	pools  map[string]*pool
 	closed bool
 }
 
 // mounts returns the mount table, loading it once.
 func (s *Service) mounts(ctx context.Context) ([]*mft.Mount, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.tableMu.RLock()
+	table := s.table
+	s.tableMu.RUnlock()
+	if table != nil {
+		return table, nil
+	}
+	s.tableMu.Lock()
+	defer s.tableMu.Unlock()
 	if s.table != nil {
 		return s.table, nil
 	}
@@ -122,9 +131,9 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 }
 
 func (s *Service) forget() {
-	s.mu.Lock()
+	s.tableMu.Lock()
 	s.table = nil
-	s.mu.Unlock()
+	s.tableMu.Unlock()
 }
 
 // Sweep discards what broken uploads left on every mount before cutoff

@@ -329,7 +329,7 @@ func TestMounts_SFTPAndFTP(t *testing.T) {
 	r = ts.do(t, "GET", "/api/files?path=/in", u.apiKey, "")
 	// The partner is told the storage is not answering, not how it is laid
 	// out: no connection, no remote path (those go to the log).
-	if r.status != 503 || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "/in is not answering") ||
+	if r.status != 503 || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "The storage of /in failed or is not answering") ||
 		strings.Contains(r.body, "conn_") || strings.Contains(r.body, "buckets/initech") {
 		t.Fatalf("listing with the peer down: %d %v %s", r.status, r.header, r.body)
 	}

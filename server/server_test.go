@@ -107,15 +107,24 @@ func (ts *testServer) doWith(tb testing.TB, method, path, body string, edit func
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, ts.URL()+path, rd)
+	return exchange(tb, http.DefaultClient, method, ts.URL()+path, rd, "application/json", edit)
+}
+
+// exchange sends one request through client (with contentType when set,
+// then edit) and reads the whole answer.
+func exchange(tb testing.TB, client *http.Client, method, url string, body io.Reader, contentType string, edit func(*http.Request)) response {
+	tb.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if edit != nil {
 		edit(req)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -38,29 +38,11 @@ func newWebBrowser(ts *testServer) *webBrowser {
 func (b *webBrowser) send(tb testing.TB, method, path string, form url.Values, edit func(*http.Request)) response {
 	tb.Helper()
 	var body io.Reader
+	contentType := ""
 	if form != nil {
-		body = strings.NewReader(form.Encode())
+		body, contentType = strings.NewReader(form.Encode()), "application/x-www-form-urlencoded"
 	}
-	req, err := http.NewRequest(method, b.ts.URL()+path, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if edit != nil {
-		edit(req)
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	r := response{status: resp.StatusCode, header: resp.Header, body: string(data)}
+	r := exchange(tb, b.c, method, b.ts.URL()+path, body, contentType, edit)
 	if m := csrfMeta.FindStringSubmatch(r.body); m != nil {
 		b.csrf = m[1]
 	}
