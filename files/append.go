@@ -2,6 +2,7 @@ package files
 
 import (
 	"io"
+	"sync"
 )
 
 // ReadError is the failure of the reader an Append copies from (the
@@ -12,7 +13,7 @@ func (e *ReadError) Error() string { return e.Err.Error() }
 func (e *ReadError) Unwrap() error { return e.Err }
 
 // Append copies r to the end of the upload until r ends, and returns the
-// bytes added. r is read one recvBufSize unit ahead in its own goroutine
+// bytes added. r is read one appendUnit ahead in its own goroutine
 // while the unit before is hashed and written, unless at most max bytes
 // are expected (max >= 0), which are read in place. A failure of r is a
 // *ReadError; a refused write (a limit) is the file service's error.
@@ -28,7 +29,7 @@ func (p *Pending) Append(r io.Reader, max int64) (int64, error) {
 			_, err = p.WriteAt((*u.buf)[:u.n], offset+n)
 			n += int64(u.n)
 		}
-		recvPool.Put(u.buf)
+		appendPool.Put(u.buf)
 		if u.err != nil && err == nil {
 			err = &ReadError{u.err}
 		}
@@ -41,6 +42,19 @@ func (p *Pending) Append(r io.Reader, max int64) (int64, error) {
 	return n, err
 }
 
+// appendUnit is what Append hashes and writes at a time. Both happen in
+// one goroutine, so the unit must stay in the core's cache between the
+// two: on the 2-core EPYC, copying, hashing and writing 1 GiB took 1.6 s
+// in 1 MiB units and 0.77 s in 128–512 KiB units. HTTP uploads hash in
+// their own goroutine and keep recvBufSize.
+const appendUnit = 256 << 10
+
+// appendAhead is how many units are read ahead: 2 MiB, the SSH window,
+// as two 1 MiB units were before (BENCHMARKS.md, issue 15).
+const appendAhead = 8
+
+var appendPool = sync.Pool{New: func() any { b := make([]byte, appendUnit); return &b }}
+
 // readPart is what readAhead read: n bytes in buf, then err (never io.EOF).
 type readPart struct {
 	buf *[]byte
@@ -49,16 +63,16 @@ type readPart struct {
 }
 
 // readAhead reads r in units into a channel that closes at the end of r
-// or after a unit with an error: from a goroutine, two units ahead; in
+// or after a unit with an error: from a goroutine, appendAhead units ahead; in
 // place when at most max bytes (max >= 0, at most one unit) are
 // expected, reading one byte past max at most, so that a reader that
 // grew is noticed without filling more than the channel holds.
 func readAhead(r io.Reader, max int64) <-chan readPart {
-	ch := make(chan readPart, 2)
+	ch := make(chan readPart, appendAhead)
 	read := func() {
 		defer close(ch)
 		for {
-			buf := recvPool.Get().(*[]byte)
+			buf := appendPool.Get().(*[]byte)
 			n, err := io.ReadFull(r, *buf)
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				ch <- readPart{buf, n, nil}
@@ -70,7 +84,7 @@ func readAhead(r io.Reader, max int64) <-chan readPart {
 			}
 		}
 	}
-	if max >= 0 && max <= recvBufSize {
+	if max >= 0 && max <= appendUnit {
 		r = io.LimitReader(r, max+1)
 		read()
 		return ch
