@@ -19,14 +19,18 @@ start_depot() {
 
 # bench_base sets $base, where a script's files go: BENCH_DIR (default
 # /var/tmp), or with BENCH_FS=ext4 (as root) a fresh ext4 in an image file
-# there, inode tables initialized, loop-mounted without discard;
+# there (BENCH_FS_SIZE, default 16G), inode tables initialized,
+# loop-mounted without discard;
 # bench_base_cleanup unmounts and removes it.
 img= mnt=
 bench_base() {
 	base=${BENCH_DIR:-/var/tmp}
 	if [ "${BENCH_FS:-}" = ext4 ]; then
 		img=$(mktemp -p "$base" depot-bench.XXXXXX.img)
-		truncate -s 48G "$img"
+		# The image grows with every block the filesystem ever touches (it
+		# does not discard), so it is kept to what a run needs; 48G once
+		# filled this VM's disk and the run died read-only.
+		truncate -s "${BENCH_FS_SIZE:-16G}" "$img"
 		mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img"
 		mnt=$(mktemp -d)
 		mount -o loop,nodiscard "$img" "$mnt"

@@ -16,7 +16,10 @@
 #   CGO_ENABLED=0 go build -tags nosqlite,nomysql,nopgsql,nogcs,noazblob,nos3
 # SFTPGO_SRC is its source tree (templates, static and openapi are copied
 # from there; default: the binary's folder). Without SFTPGO the SFTPGo
-# rows are skipped, with a message.
+# rows are skipped, with a message. SFTPGo runs twice: as shipped
+# ("sftpgo", it writes uploads to their final name directly) and with
+# upload_mode 1 ("sftpgo-atomic": a temporary file renamed into place, the
+# guarantee Depot gives every upload).
 # Usage: SFTPGO=/path/to/sftpgo bench/sftpgo.sh   (needs curl, jq, bc, sftp, sshd)
 # Env: ROUNDS=5 MIB=1024 SFTP_MIB=256 ONLY=http|sftp BENCH_DIR=/var/tmp
 #      BENCH_FS=ext4 (as root: the servers' files on a fresh ext4 in an image
@@ -55,29 +58,37 @@ http_names=(depot-nosync depot)
 sftp_names=(depot-nosync)
 
 # SFTPGo: bolt provider, one user with the key and a password for its
-# HTTP token.
-if [ -n "${SFTPGO:-}" ]; then
-	src=${SFTPGO_SRC:-$(dirname "$SFTPGO")}
-	cfg=$work/sftpgo-cfg
-	mkdir -p "$cfg" "$work/sftpgo-home"
+# HTTP token. Twice: as shipped (upload_mode 0, it writes the final file
+# directly) and with upload_mode 1 (atomic: a temporary file renamed into
+# place at the end, Depot's guarantee); each a name in the tables.
+declare -A gport_of gtok_of
+start_sftpgo() { # start_sftpgo NAME UPLOAD_MODE
+	local cfg=$work/$1-cfg gport gsport atok
+	mkdir -p "$cfg" "$work/$1-home"
 	for d in templates static openapi; do cp -r "$src/$d" "$cfg/"; done
 	gport=$(free_port) gsport=$(free_port)
-	export SFTPGO_DATA_PROVIDER__DRIVER=bolt SFTPGO_DATA_PROVIDER__NAME=$cfg/sftpgo.db \
+	env SFTPGO_DATA_PROVIDER__DRIVER=bolt SFTPGO_DATA_PROVIDER__NAME="$cfg/sftpgo.db" \
 		SFTPGO_DATA_PROVIDER__CREATE_DEFAULT_ADMIN=true SFTPGO_DEFAULT_ADMIN_USERNAME=admin \
 		SFTPGO_DEFAULT_ADMIN_PASSWORD=bench-admin-password SFTPGO_HTTPD__BINDINGS__0__ADDRESS=127.0.0.1 \
-		SFTPGO_HTTPD__BINDINGS__0__PORT=$gport SFTPGO_SFTPD__BINDINGS__0__ADDRESS=127.0.0.1 \
-		SFTPGO_SFTPD__BINDINGS__0__PORT=$gsport SFTPGO_LOG_LEVEL=info
-	"$SFTPGO" initprovider --config-dir "$cfg" >/dev/null 2>&1
-	"$SFTPGO" serve --config-dir "$cfg" --log-file-path "$cfg/sftpgo.log" >/dev/null 2>&1 &
+		SFTPGO_HTTPD__BINDINGS__0__PORT="$gport" SFTPGO_SFTPD__BINDINGS__0__ADDRESS=127.0.0.1 \
+		SFTPGO_SFTPD__BINDINGS__0__PORT="$gsport" SFTPGO_LOG_LEVEL=info SFTPGO_COMMON__UPLOAD_MODE="$2" \
+		sh -c '"$1" initprovider --config-dir "$2" >/dev/null 2>&1; exec "$1" serve --config-dir "$2" --log-file-path "$2/sftpgo.log" >/dev/null 2>&1' \
+		sftpgo "$SFTPGO" "$cfg" &
 	until curl -fs -o /dev/null "http://127.0.0.1:$gport/healthz"; do sleep 0.1; done
 	atok=$(curl -fsS -u admin:bench-admin-password "http://127.0.0.1:$gport/api/v2/token" | jq -r .access_token)
-	jq -n --arg k "$(cat "$work/key.pub")" --arg h "$work/sftpgo-home" \
+	jq -n --arg k "$(cat "$work/key.pub")" --arg h "$work/$1-home" \
 		'{username:"bench",password:"bench-user-password",status:1,home_dir:$h,public_keys:[$k],permissions:{"/":["*"]}}' |
 		curl -fsS -H "Authorization: Bearer $atok" -H 'Content-Type: application/json' -d @- "http://127.0.0.1:$gport/api/v2/users" >/dev/null
-	gtok=$(curl -fsS -u bench:bench-user-password "http://127.0.0.1:$gport/api/v2/user/token" | jq -r .access_token)
-	http_names+=(sftpgo)
-	sftp_names+=(sftpgo)
-	sftp_of[sftpgo]="$gsport bench /"
+	gport_of[$1]=$gport
+	gtok_of[$1]=$(curl -fsS -u bench:bench-user-password "http://127.0.0.1:$gport/api/v2/user/token" | jq -r .access_token)
+	http_names+=("$1")
+	sftp_names+=("$1")
+	sftp_of[$1]="$gsport bench /"
+}
+if [ -n "${SFTPGO:-}" ]; then
+	src=${SFTPGO_SRC:-$(dirname "$SFTPGO")}
+	start_sftpgo sftpgo 0
+	start_sftpgo sftpgo-atomic 1
 else
 	echo "SFTPGO is not set: skipping SFTPGo (build it from drakkan/sftpgo, see the top of this script)"
 fi
@@ -104,13 +115,13 @@ sftp_names+=(openssh)
 
 up() { # up NAME FILE
 	case $1 in
-	sftpgo) curl -fsS -X POST -T "$2" -H "Authorization: Bearer $gtok" "http://127.0.0.1:$gport/api/v2/user/files/upload?path=big.bin" ;;
+	sftpgo*) curl -fsS -X POST -T "$2" -H "Authorization: Bearer ${gtok_of[$1]}" "http://127.0.0.1:${gport_of[$1]}/api/v2/user/files/upload?path=big.bin" ;;
 	*) curl -fsS --user "$key:x" -T "$2" "${url_of[$1]}/api/files/content?path=/big.bin" ;;
 	esac
 }
 down() { # down NAME FILE
 	case $1 in
-	sftpgo) curl -fsS -o "$2" -H "Authorization: Bearer $gtok" "http://127.0.0.1:$gport/api/v2/user/files?path=big.bin" ;;
+	sftpgo*) curl -fsS -o "$2" -H "Authorization: Bearer ${gtok_of[$1]}" "http://127.0.0.1:${gport_of[$1]}/api/v2/user/files?path=big.bin" ;;
 	*) curl -fsS -o "$2" --user "$key:x" "${url_of[$1]}/api/files/content?path=/big.bin" ;;
 	esac
 }
@@ -134,7 +145,7 @@ report() { # report UNIT AMOUNT KEY NAMES… : medians and ratios of Depot (firs
 		local dm pm p
 		dm=$(awk -v n=$n '$1==n{print $2}' "$work/m.$k")
 		[ -n "$dm" ] || continue
-		for p in sftpgo openssh; do
+		for p in sftpgo sftpgo-atomic openssh; do
 			pm=$(awk -v n=$p '$1==n{print $2}' "$work/m.$k")
 			[ -n "$pm" ] && printf '   ratio %s/%s %s: %.2fx\n' "$n" "$p" "$k" "$(echo "$pm / $dm" | bc -l)"
 		done

@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"depot/internal/apptest"
+	"depot/internal/testpeer"
+	"depot/mft"
+)
+
+// BenchmarkPullCPU pulls one file (BENCH_MIB, default 1024) from sshd
+// with Depot's download action and with OpenSSH's sftp get, alternating,
+// BENCH_ROUNDS times (5), and reports with each median the CPU seconds
+// spent during the pull: by Depot's process or the sftp client, and by
+// everything else (sshd and the kernel's threads; from /proc/stat). It
+// shows where the time of a pull goes on this machine, where sshd shares
+// the two cores with the client. Files follow TMPDIR (/dev/shm takes the
+// disk out).
+// Run: go test -run '^$' -bench PullCPU -benchtime 1x ./bench
+func BenchmarkPullCPU(b *testing.B) {
+	mib, rounds := envInt("BENCH_MIB", 1024), envInt("BENCH_ROUNDS", 5)
+	ctx := context.Background()
+	work, _ := os.MkdirTemp("", "depot-pullcpu-")
+	b.Cleanup(func() { os.RemoveAll(work) })
+	cfg := apptest.Config(filepath.Join(work, "data"))
+	cfg.Data.SyncUploads = false
+	defer debug.SetGCPercent(debug.SetGCPercent(cfg.Runtime.GCPercent)) // as depot serve does
+	a := apptest.Start(b, cfg)
+	sshd := testpeer.StartSSHD(b)
+	f, err := os.Create(filepath.Join(sshd.Dir, "peer.bin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.CopyN(f, rand.Reader, int64(mib)<<20)
+	f.Close()
+	keyFile := filepath.Join(work, "id")
+	os.WriteFile(keyFile, []byte(sshd.PrivateKey), 0o600)
+	c := &mft.Connection{Name: "sshd", Type: mft.ConnSFTP, Host: "127.0.0.1", Port: sshd.Port, Username: sshd.User,
+		PrivateKey: sshd.PrivateKey, HostKey: sshd.HostKey, BasePath: sshd.Dir}
+	if err := a.Connections.Create(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	admin := apptest.Actor(&mft.User{ID: "bench", Role: mft.RoleAdmin, Home: "/", Active: true})
+	var dWall, dOwn, dOther, oWall, oOwn, oOther []float64
+	for r := range rounds {
+		depot := func() {
+			dst := fmt.Sprintf("/pulled-%d", r)
+			all, own := busySeconds(), ownCPU()
+			dWall = append(dWall, runStep(b, a, mft.Action{Type: "download", Connection: c.ID, Pattern: "peer.bin", To: dst}, ""))
+			all, own = busySeconds()-all, ownCPU()-own
+			dOwn, dOther = append(dOwn, own), append(dOther, all-own)
+			a.Files.Remove(ctx, admin, dst, true)
+		}
+		openssh := func() {
+			out := filepath.Join(work, "got.bin")
+			argv := sftpBatch(sshd, keyFile, "get "+sshd.Dir+"/peer.bin "+out)
+			cmd := exec.Command(argv[0], argv[1:]...)
+			all, start := busySeconds(), time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("sftp get: %v\n%s", err, out)
+			}
+			oWall = append(oWall, time.Since(start).Seconds())
+			all = busySeconds() - all
+			own := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+			oOwn, oOther = append(oOwn, own), append(oOther, all-own)
+			os.Remove(out)
+		}
+		steps := []func(){depot, openssh}
+		if r%2 == 1 {
+			steps[0], steps[1] = openssh, depot
+		}
+		for _, step := range steps {
+			syscall.Sync()
+			step()
+		}
+	}
+	m := float64(mib)
+	fmt.Printf("| puller | MiB/s (s) | its CPU s | sshd and the rest, CPU s |\n|---|---|---|---|\n")
+	fmt.Printf("| Depot download | %s | %.2f | %.2f |\n", rate(m, median(dWall)), median(dOwn), median(dOther))
+	fmt.Printf("| OpenSSH sftp get | %s | %.2f | %.2f |\n", rate(m, median(oWall)), median(oOwn), median(oOther))
+	fmt.Printf("ratio %.2f×\n", median(oWall)/median(dWall))
+}
+
+// busySeconds is the CPU time the machine has spent so far, all cores,
+// not idle (from /proc/stat).
+func busySeconds() float64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(strings.SplitN(string(data), "\n", 2)[0])[1:]
+	var ticks float64
+	for i, v := range fields {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, _ := strconv.ParseFloat(v, 64)
+		ticks += n
+	}
+	return ticks / 100 // USER_HZ
+}
+
+// ownCPU is the CPU time this process has used so far.
+func ownCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
