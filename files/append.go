@@ -45,12 +45,15 @@ func (p *Pending) Append(r io.Reader, max int64) (int64, error) {
 // appendUnit is what Append hashes and writes at a time. Both happen in
 // one goroutine, so the unit must stay in the core's cache between the
 // two: on the 2-core EPYC, copying, hashing and writing 1 GiB took 1.6 s
-// in 1 MiB units and 0.77 s in 128–512 KiB units. HTTP uploads hash in
-// their own goroutine and keep recvBufSize.
-const appendUnit = 256 << 10
+// in 1 MiB units and 0.77 s in 128–512 KiB units. 255 KiB is what an
+// SFTP remote hands over at a time (its read size), so each unit is one
+// write into the pipe (remote.sftpStore.Get), not two: a pull from sshd
+// 582–584 → 603–604 MiB/s. HTTP uploads hash in their own goroutine and
+// keep recvBufSize.
+const appendUnit = 255 << 10
 
-// appendAhead is how many units are read ahead: 2 MiB, the SSH window,
-// as two 1 MiB units were before (BENCHMARKS.md, issue 15).
+// appendAhead is how many units are read ahead: about 2 MiB, the SSH
+// window, as two 1 MiB units were before (BENCHMARKS.md, issue 15).
 const appendAhead = 8
 
 var appendPool = sync.Pool{New: func() any { b := make([]byte, appendUnit); return &b }}
