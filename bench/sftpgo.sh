@@ -130,6 +130,10 @@ sftp_to() { # sftp_to NAME : batch from stdin
 	read -r port user dir <<<"${sftp_of[$1]}"
 	sftp -q -b - -P "$port" "${opts[@]}" "$user@127.0.0.1"
 }
+# turn I NAMES…: the names, starting at the I-th (round I's order). Who
+# goes first after the sync meets the writeback of the loop image's file
+# on the root disk; the turn spreads that over every contender.
+turn() { local i=$1; shift; local n=$#; for ((k = 0; k < n; k++)); do echo "${@:$(((i + k) % n + 1)):1}"; done; }
 dir_of() { local p u d; read -r p u d <<<"${sftp_of[$1]}"; echo "$d"; }
 report() { # report UNIT AMOUNT KEY NAMES… : medians and ratios of Depot (first name(s)) to the peers
 	local unit=$1 amount=$2 k=$3
@@ -157,7 +161,7 @@ echo "== $(date -u +%F), $(nproc) cores, $(go version | cut -d' ' -f3), $("${SFT
 if [ "$only" != sftp ]; then
 	head -c "${mib}M" /dev/urandom >"$work/src.bin"
 	for ((i = 0; i < rounds; i++)); do
-		for n in "${http_names[@]}"; do
+		for n in $(turn $i "${http_names[@]}"); do
 			sync # what the one before left dirty is not written during this one
 			echo "$n up $(secs up $n "$work/src.bin")" >>"$work/t"
 			sync
@@ -178,7 +182,7 @@ if [ "$only" != http ]; then
 	for ((i = 0; i < 1000; i++)); do head -c 4096 /dev/urandom >"$work/small/f$i"; done
 	head -c "${sftp_mib}M" /dev/urandom >"$work/src.bin"
 	for ((i = 0; i < rounds; i++)); do
-		for n in "${sftp_names[@]}"; do
+		for n in $(turn $i "${sftp_names[@]}"); do
 			d=$(dir_of $n)
 			{
 				echo "-mkdir $d/small$i"
