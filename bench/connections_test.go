@@ -37,12 +37,7 @@ import (
 func BenchmarkConnections(b *testing.B) {
 	mib, rounds := envInt("BENCH_MIB", 1024), envInt("BENCH_ROUNDS", 3)
 	ctx := context.Background()
-	work, _ := os.MkdirTemp("", "depot-connbench-")
-	b.Cleanup(func() { os.RemoveAll(work) })
-	cfg := apptest.Config(filepath.Join(work, "data"))
-	cfg.Data.SyncUploads = false
-	defer debug.SetGCPercent(debug.SetGCPercent(cfg.Runtime.GCPercent)) // as depot serve does
-	a := apptest.Start(b, cfg)
+	a, work := transferApp(b, "depot-connbench-")
 	sshd, ftpd, s3 := testpeer.StartSSHD(b), testpeer.StartVSFTPD(b, testpeer.FTPPlain), testpeer.StartVersityGW(b)
 
 	src := filepath.Join(work, "src.bin")
@@ -63,8 +58,7 @@ func BenchmarkConnections(b *testing.B) {
 		push, pull   func(dst string) []string
 		peerPushFile string
 	}{
-		{c: &mft.Connection{Name: "sshd", Type: mft.ConnSFTP, Host: "127.0.0.1", Port: sshd.Port, Username: sshd.User,
-			PrivateKey: sshd.PrivateKey, HostKey: sshd.HostKey, BasePath: sshd.Dir},
+		{c: sshdConnection(sshd),
 			push: func(string) []string { return sftpBatch(sshd, keyFile, "put "+src+" "+sshd.Dir+"/peer.bin") },
 			pull: func(dst string) []string { return sftpBatch(sshd, keyFile, "get "+sshd.Dir+"/peer.bin "+dst) }},
 		{c: &mft.Connection{Name: "vsftpd", Type: mft.ConnFTP, Host: "127.0.0.1", Port: ftpd.Port, Username: testpeer.FTPUser,
@@ -141,6 +135,28 @@ func BenchmarkConnections(b *testing.B) {
 }
 
 func filesOpts() files.UploadOptions { return files.UploadOptions{Size: -1} }
+
+// transferApp starts Depot for a transfer benchmark in a new folder below
+// TMPDIR: uploads are not synced (the peers' clients do not sync either)
+// and the collector is tuned as depot serve tunes it.
+func transferApp(b *testing.B, prefix string) (*app.App, string) {
+	work, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(work) })
+	cfg := apptest.Config(filepath.Join(work, "data"))
+	cfg.Data.SyncUploads = false
+	old := debug.SetGCPercent(cfg.Runtime.GCPercent)
+	b.Cleanup(func() { debug.SetGCPercent(old) })
+	return apptest.Start(b, cfg), work
+}
+
+// sshdConnection is a connection to the sshd peer's folder.
+func sshdConnection(sshd *testpeer.SSHD) *mft.Connection {
+	return &mft.Connection{Name: "sshd", Type: mft.ConnSFTP, Host: "127.0.0.1", Port: sshd.Port, Username: sshd.User,
+		PrivateKey: sshd.PrivateKey, HostKey: sshd.HostKey, BasePath: sshd.Dir}
+}
 
 // runStep runs one action as a manual automation and returns the seconds
 // its step took, as the run recorded them.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,12 +31,7 @@ import (
 func BenchmarkPullCPU(b *testing.B) {
 	mib, rounds := envInt("BENCH_MIB", 1024), envInt("BENCH_ROUNDS", 5)
 	ctx := context.Background()
-	work, _ := os.MkdirTemp("", "depot-pullcpu-")
-	b.Cleanup(func() { os.RemoveAll(work) })
-	cfg := apptest.Config(filepath.Join(work, "data"))
-	cfg.Data.SyncUploads = false
-	defer debug.SetGCPercent(debug.SetGCPercent(cfg.Runtime.GCPercent)) // as depot serve does
-	a := apptest.Start(b, cfg)
+	a, work := transferApp(b, "depot-pullcpu-")
 	sshd := testpeer.StartSSHD(b)
 	f, err := os.Create(filepath.Join(sshd.Dir, "peer.bin"))
 	if err != nil {
@@ -47,8 +41,7 @@ func BenchmarkPullCPU(b *testing.B) {
 	f.Close()
 	keyFile := filepath.Join(work, "id")
 	os.WriteFile(keyFile, []byte(sshd.PrivateKey), 0o600)
-	c := &mft.Connection{Name: "sshd", Type: mft.ConnSFTP, Host: "127.0.0.1", Port: sshd.Port, Username: sshd.User,
-		PrivateKey: sshd.PrivateKey, HostKey: sshd.HostKey, BasePath: sshd.Dir}
+	c := sshdConnection(sshd)
 	if err := a.Connections.Create(ctx, c); err != nil {
 		b.Fatal(err)
 	}
