@@ -169,9 +169,10 @@ type Runtime struct {
 	MemoryLimitMB int64 `toml:"memory_limit_mb"`
 	// GCPercent is how far the heap grows over what is live before a
 	// collection (GOGC, which wins when set). Streams allocate and drop
-	// buffers at speed, so a collection every doubling costs a tenth of a
-	// 1 GiB pull's time; with the memory limit above as the ceiling,
-	// collecting less often is free. 0 leaves the runtime's default (100).
+	// buffers at speed: 400 made a 1 GiB pull from an SFTP server 11 %
+	// faster, and 500 busy SFTP sessions peak at 1,086 MiB instead of
+	// 960 (the memory limit is soft). 100, Go's own, is the default; 0
+	// leaves the runtime's (GOGC's) choice.
 	GCPercent int `toml:"gc_percent"`
 }
 
@@ -209,7 +210,7 @@ func Default() *Config {
 		Defender:   Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
 		Audit:      Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:        Log{Level: "info", Format: "text"},
-		Runtime:    Runtime{MemoryLimitMB: 960, GCPercent: 400},
+		Runtime:    Runtime{MemoryLimitMB: 960, GCPercent: 100},
 		Web:        Web{SessionTTL: Duration(12 * time.Hour), SessionIdle: Duration(time.Hour)},
 	}
 }
