@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -21,17 +20,6 @@ import (
 
 // shutdownGrace is how long requests in flight may run after a signal.
 const shutdownGrace = 30 * time.Second
-
-// tuneRuntime applies the runtime settings the environment does not
-// already set (GOMEMLIMIT, GOGC win).
-func tuneRuntime(r config.Runtime) {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && r.MemoryLimitMB > 0 {
-		debug.SetMemoryLimit(r.MemoryLimitMB << 20)
-	}
-	if _, set := os.LookupEnv("GOGC"); !set && r.GCPercent > 0 {
-		debug.SetGCPercent(r.GCPercent)
-	}
-}
 
 // serve runs the servers until ctx is cancelled, then shuts down gracefully.
 func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) error {
@@ -44,7 +32,7 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		logger.Warn("unknown environment variable ignored: it names no setting (see config.example.toml)", "name", name)
 	}
 	serveDebug(logger)
-	tuneRuntime(cfg.Runtime)
+	app.TuneRuntime(cfg.Runtime)
 	if path := os.Getenv("DEPOT_CPU_PROFILE"); path != "" { // for diagnosis: a CPU profile of the whole run
 		f, err := os.Create(path)
 		if err != nil {

@@ -138,7 +138,7 @@ func filesOpts() files.UploadOptions { return files.UploadOptions{Size: -1} }
 
 // transferApp starts Depot for a transfer benchmark in a new folder below
 // TMPDIR: uploads are not synced (the peers' clients do not sync either)
-// and the collector is tuned as depot serve tunes it.
+// and the runtime is tuned as depot serve tunes it.
 func transferApp(b *testing.B, prefix string) (*app.App, string) {
 	work, err := os.MkdirTemp("", prefix)
 	if err != nil {
@@ -147,7 +147,8 @@ func transferApp(b *testing.B, prefix string) (*app.App, string) {
 	b.Cleanup(func() { os.RemoveAll(work) })
 	cfg := apptest.Config(filepath.Join(work, "data"))
 	cfg.Data.SyncUploads = false
-	old := debug.SetGCPercent(cfg.Runtime.GCPercent)
+	old := debug.SetGCPercent(100)
+	app.TuneRuntime(cfg.Runtime)
 	b.Cleanup(func() { debug.SetGCPercent(old) })
 	return apptest.Start(b, cfg), work
 }
