@@ -94,6 +94,8 @@ func TestLoad_Errors(t *testing.T) {
 		"short admin key":      {env: []string{"DEPOT_ADMIN_API_KEY=short"}, want: "DEPOT_ADMIN_API_KEY"},
 		"bad log level":        {env: []string{"DEPOT_LOG_LEVEL=loud"}, want: "log.level"},
 		"zero max failures":    {env: []string{"DEPOT_DEFENDER_MAX_FAILURES=0"}, want: "defender.max_failures"},
+		"negative gc floor":    {env: []string{"DEPOT_RUNTIME_GC_FLOOR_MB=-1"}, want: "runtime.gc_floor_mb must not be negative"},
+		"negative gc percent":  {file: "[runtime]\ngc_percent = -5\n", want: "runtime.gc_percent must not be negative"},
 		"broken toml":          {file: "[http\n", want: "line 1"},
 	} {
 		t.Run(name, func(t *testing.T) {
