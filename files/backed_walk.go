@@ -123,7 +123,10 @@ func (s *Service) expireMounts(ctx context.Context, f *mft.Folder, cutoff time.T
 			}
 			t := target{client: storage, storage: storage, mount: m}
 			if err := s.withTree(ctx, t, func(tree remote.Tree) error { return tree.Remove(ctx, t.rpath(storage)) }); err != nil {
-				return nil // the next sweep tries again
+				if s.Logger != nil { // the next sweep tries again
+					s.Logger.Warn("retention could not delete a file on a mount", "path", storage, "err", err)
+				}
+				return nil
 			}
 			deleted++
 			s.addUsage(ctx, path.Dir(storage), -e.Size)

@@ -242,7 +242,7 @@ func (i entryFileInfo) Sys() any           { return nil }
 // removeStorageRemote is RemoveStorage on a mount: the files go from the
 // remote; the mount's own folder stays (the mount still points there).
 func (s *Service) removeStorageRemote(ctx context.Context, t target) error {
-	var size int64
+	var removed *remote.Entry // nil: nothing was there
 	err := s.withTree(ctx, t, func(tree remote.Tree) error {
 		e, err := tree.StatAny(ctx, t.rpath(t.storage))
 		switch {
@@ -251,19 +251,23 @@ func (s *Service) removeStorageRemote(ctx context.Context, t target) error {
 		case err != nil:
 			return err
 		case !e.Dir:
-			size = e.Size
-			return tree.Remove(ctx, t.rpath(t.storage))
+			err = tree.Remove(ctx, t.rpath(t.storage))
+		case t.storage == t.mount.Path:
+			err = removeContents(ctx, tree, t.rpath(t.storage))
+		default:
+			err = removeAll(ctx, tree, t.rpath(t.storage))
 		}
-		if t.storage == t.mount.Path {
-			return removeContents(ctx, tree, t.rpath(t.storage))
-		}
-		return removeAll(ctx, tree, t.rpath(t.storage))
-	})
-	if err != nil || size > 0 {
-		if size > 0 {
-			s.addUsage(ctx, path.Dir(t.storage), -size)
+		if err == nil {
+			removed = &e
 		}
 		return err
+	})
+	switch {
+	case err != nil || removed == nil: // the usage changes only with the files
+		return err
+	case !removed.Dir:
+		s.addUsage(ctx, path.Dir(t.storage), -removed.Size)
+		return nil
 	}
 	s.dirs.forget(dirKey(t.mount.ID, t.rpath(t.storage)))
 	return s.Usage.DeleteUsage(context.WithoutCancel(ctx), t.storage)

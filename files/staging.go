@@ -66,9 +66,11 @@ func (s *Service) commit(root *os.Root, staging *os.File, stagingName, name stri
 			staging.Close()
 			return lerr
 		}
-		for stagingName == "" || errors.Is(lerr, fs.ErrExist) {
+		for { // a name in data/tmp, to rename or exchange it from there
 			stagingName = ".upload-" + randText()
-			lerr = linkAnonymous(staging, s.tmp, stagingName, s.viaProc)
+			if lerr = linkAnonymous(staging, s.tmp, stagingName, s.viaProc); !errors.Is(lerr, fs.ErrExist) {
+				break
+			}
 		}
 		if lerr != nil {
 			staging.Close()
