@@ -108,7 +108,7 @@ func (s *Service) rUpload(ctx context.Context, a Actor, t target, body io.Reader
 	if err == nil {
 		err = lw.settle()
 	} else {
-		lw.settle() // ends the question in flight
+		lw.settle() // waits for the question in flight to give its connection back
 	}
 	if err != nil {
 		u.abort()
@@ -153,7 +153,7 @@ func (s *Service) rStart(ctx context.Context, a Actor, t target, opts UploadOpti
 	}
 	tree, release, err := s.Backends.Acquire(ctx, t.mount)
 	if err != nil {
-		lw.settle() // ends the question in flight
+		lw.settle() // waits for the question in flight to give its connection back
 		return nil, nil, s.remoteError(err, t.client)
 	}
 	return lw, startRemote(ctx, tree, release, t.rpath(t.storage)), nil
