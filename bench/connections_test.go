@@ -28,11 +28,13 @@ import (
 // loopback, and the same file with each peer's usual client in the same
 // run: OpenSSH's sftp (aes128-gcm) to sshd, curl to vsftpd, rclone to
 // VersityGW; then 1,000 files of 4 KiB pulled in one run from sshd
-// against sftp's get -r. Medians of BENCH_ROUNDS (3). Neither side
-// syncs (data.sync_uploads off): equal durability. BENCH_PEERS=vsftpd,…
+// against sftp's get -r. Both sides pull the same file and push to the
+// same name, which is deleted before each step. Medians of BENCH_ROUNDS
+// (3); BENCH_RAW=1 prints each round. Neither side syncs
+// (data.sync_uploads off): equal durability. BENCH_PEERS=vsftpd,…
 // measures those peers alone. Files go to TMPDIR (a fresh ext4 without
-// discard gives steadier numbers, see bench_base in lib.sh). BENCH_ONLY=small runs
-// the small files alone.
+// discard gives steadier numbers, see bench_base in lib.sh).
+// BENCH_ONLY=small runs the small files alone.
 // Run: go test -run '^$' -bench Connections -benchtime 1x ./bench
 func BenchmarkConnections(b *testing.B) {
 	mib, rounds := envInt("BENCH_MIB", 1024), envInt("BENCH_ROUNDS", 3)
@@ -53,26 +55,28 @@ func BenchmarkConnections(b *testing.B) {
 
 	keyFile := filepath.Join(work, "id")
 	os.WriteFile(keyFile, []byte(sshd.PrivateKey), 0o600)
+	ftpURL := func(name string) string {
+		return fmt.Sprintf("ftp://%s:%s@127.0.0.1:%d/%s", testpeer.FTPUser, testpeer.FTPPassword, ftpd.Port, name)
+	}
+	// Each peer keeps its files in a local folder (dir): pulls read
+	// source.bin there, pushes write pushed.bin.
 	conns := []struct {
-		c            *mft.Connection
-		push, pull   func(dst string) []string
-		peerPushFile string
+		c    *mft.Connection
+		dir  string
+		push func(name string) []string
+		pull func(dst string) []string
 	}{
-		{c: sshdConnection(sshd),
-			push: func(string) []string { return sftpBatch(sshd, keyFile, "put "+src+" "+sshd.Dir+"/peer.bin") },
-			pull: func(dst string) []string { return sftpBatch(sshd, keyFile, "get "+sshd.Dir+"/peer.bin "+dst) }},
+		{c: sshdConnection(sshd), dir: sshd.Dir,
+			push: func(name string) []string { return sftpBatch(sshd, keyFile, "put "+src+" "+sshd.Dir+"/"+name) },
+			pull: func(dst string) []string { return sftpBatch(sshd, keyFile, "get "+sshd.Dir+"/source.bin "+dst) }},
 		{c: &mft.Connection{Name: "vsftpd", Type: mft.ConnFTP, Host: "127.0.0.1", Port: ftpd.Port, Username: testpeer.FTPUser,
-			Password: testpeer.FTPPassword, BasePath: ftpd.Dir},
-			push: func(string) []string {
-				return []string{"curl", "-s", "-T", src, fmt.Sprintf("ftp://%s:%s@127.0.0.1:%d/peer.bin", testpeer.FTPUser, testpeer.FTPPassword, ftpd.Port)}
-			},
-			pull: func(dst string) []string {
-				return []string{"curl", "-s", "-o", dst, fmt.Sprintf("ftp://%s:%s@127.0.0.1:%d/peer.bin", testpeer.FTPUser, testpeer.FTPPassword, ftpd.Port)}
-			}},
+			Password: testpeer.FTPPassword, BasePath: ftpd.Dir}, dir: ftpd.Dir,
+			push: func(name string) []string { return []string{"curl", "-s", "-T", src, ftpURL(name)} },
+			pull: func(dst string) []string { return []string{"curl", "-s", "-o", dst, ftpURL("source.bin")} }},
 		{c: &mft.Connection{Name: "versitygw", Type: mft.ConnS3, Endpoint: s3.Endpoint, Region: "us-east-1", Bucket: testpeer.S3Bucket,
-			PathStyle: true, AccessKey: testpeer.S3AccessKey, SecretKey: testpeer.S3SecretKey},
-			push: func(string) []string { return rclone(s3, src, ":s3:"+testpeer.S3Bucket+"/peer.bin") },
-			pull: func(dst string) []string { return rclone(s3, ":s3:"+testpeer.S3Bucket+"/peer.bin", dst) }},
+			PathStyle: true, AccessKey: testpeer.S3AccessKey, SecretKey: testpeer.S3SecretKey}, dir: filepath.Join(s3.Dir, testpeer.S3Bucket),
+			push: func(name string) []string { return rclone(s3, src, ":s3:"+testpeer.S3Bucket+"/"+name) },
+			pull: func(dst string) []string { return rclone(s3, ":s3:"+testpeer.S3Bucket+"/source.bin", dst) }},
 	}
 	fmt.Printf("== %d MiB, median of %d, MiB/s (seconds)\n", mib, rounds)
 	fmt.Printf("| peer | Depot upload | peer client put | ratio | Depot download | peer client get | ratio |\n|---|---|---|---|---|---|---|\n")
@@ -83,33 +87,46 @@ func BenchmarkConnections(b *testing.B) {
 		if only := os.Getenv("BENCH_PEERS"); os.Getenv("BENCH_ONLY") == "small" || only != "" && !strings.Contains(only, p.c.Name) {
 			continue
 		}
+		timeCmd(b, p.push("source.bin"))
+		pushed := filepath.Join(p.dir, "pushed.bin")
 		var dPush, cPush, dPull, cPull []float64
+		out := filepath.Join(work, "got.bin")
+		// clean deletes what any step wrote, so that every step starts
+		// alike: the step before's file just deleted, its memory free.
+		// (Writing a file needs memory; on this VM memory left free for
+		// seconds is handed back to the host and slow to touch again,
+		// and which step met that decided the rows.)
+		clean := func() {
+			os.Remove(pushed)
+			os.Remove(out)
+			a.Files.Remove(ctx, admin, "/pulled", true)
+		}
 		for r := range rounds {
-			// Who goes first alternates: on a disk that trims what was
-			// deleted, whoever follows a deletion pays for it.
-			out := filepath.Join(work, "got.bin")
 			steps := []func(){
 				func() {
-					dPush = append(dPush, runStep(b, a, mft.Action{Type: "upload", Connection: p.c.ID, To: "/depot.bin", KeepOriginal: true}, "/big.bin"))
+					dPush = append(dPush, runStep(b, a, mft.Action{Type: "upload", Connection: p.c.ID, To: "/pushed.bin", KeepOriginal: true}, "/big.bin"))
 				},
-				func() { cPush = append(cPush, timeCmd(b, p.push(""))) },
+				func() { cPush = append(cPush, timeCmd(b, p.push("pushed.bin"))) },
 				func() {
-					dst := fmt.Sprintf("/pulled-%s-%d", p.c.Name, r)
-					dPull = append(dPull, runStep(b, a, mft.Action{Type: "download", Connection: p.c.ID, Pattern: "depot.bin", To: dst}, ""))
-					a.Files.Remove(ctx, admin, dst, true)
+					dPull = append(dPull, runStep(b, a, mft.Action{Type: "download", Connection: p.c.ID, Pattern: "source.bin", To: "/pulled"}, ""))
 				},
-				func() { cPull = append(cPull, timeCmd(b, p.pull(out))); os.Remove(out) },
+				func() { cPull = append(cPull, timeCmd(b, p.pull(out))) },
 			}
-			if r%2 == 1 {
+			if r%2 == 1 { // who goes first alternates
 				steps[0], steps[1], steps[2], steps[3] = steps[1], steps[0], steps[3], steps[2]
 			}
 			for _, step := range steps {
+				clean()
 				// Untimed: the step before leaves up to 1 GiB of dirty
 				// pages, whose writeback would otherwise run (and take
 				// CPU on 2 cores) in this step's time.
 				syscall.Sync()
 				step()
 			}
+		}
+		clean()
+		if os.Getenv("BENCH_RAW") != "" {
+			fmt.Printf("seconds per round: Depot upload %.2f, put %.2f, Depot download %.2f, get %.2f\n", dPush, cPush, dPull, cPull)
 		}
 		m := float64(mib)
 		fmt.Printf("| %s | %s | %s | %.2f× | %s | %s | %.2f× |\n", p.c.Name, rate(m, median(dPush)), rate(m, median(cPush)),
