@@ -9,7 +9,10 @@
 #     session and fetched back with get -r, and one $SFTP_MIB MiB file
 #     (default 256) put and fetched.
 # A sync runs before and after each upload, untimed, so that no contender's
-# dirty pages are written to disk during the next one's turn.
+# dirty pages are written to disk during the next one's turn. Before each
+# HTTP upload the server's file from the round before is deleted, untimed:
+# each upload creates a new file. The HTTP rows begin with a round that
+# warms up, untimed.
 # It prints each median and Depot's ratio to each peer (>1: Depot ahead).
 # SFTPGo is not a Go module one can install: build it from its public
 # source outside this repository and point SFTPGO at the binary:
@@ -125,6 +128,12 @@ down() { # down NAME FILE
 	*) curl -fsS -o "$2" --user "$key:x" "${url_of[$1]}/api/files/content?path=/big.bin" ;;
 	esac
 }
+del() { # del NAME: delete the uploaded file, if there is one
+	case $1 in
+	sftpgo*) curl -sS -o /dev/null -X DELETE -H "Authorization: Bearer ${gtok_of[$1]}" "http://127.0.0.1:${gport_of[$1]}/api/v2/user/files?path=big.bin" ;;
+	*) curl -sS -o /dev/null -X DELETE --user "$key:x" "${url_of[$1]}/api/files?path=/big.bin" ;;
+	esac
+}
 sftp_to() { # sftp_to NAME : batch from stdin
 	local port user dir
 	read -r port user dir <<<"${sftp_of[$1]}"
@@ -160,13 +169,25 @@ echo "== $(date -u +%F), $(nproc) cores, $(go version | cut -d' ' -f3), $("${SFT
 
 if [ "$only" != sftp ]; then
 	head -c "${mib}M" /dev/urandom >"$work/src.bin"
-	for ((i = 0; i < rounds; i++)); do
-		for n in $(turn $i "${http_names[@]}"); do
+	# Round -1 warms up, untimed: the first 1 GiB writes after a pause
+	# meet memory the VM gave back (2–4 s for every server).
+	for ((i = -1; i < rounds; i++)); do
+		[ $i -ge 0 ] && t=$work/t || t=/dev/null
+		for n in $(turn $((i < 0 ? 0 : i)) "${http_names[@]}"); do
+			# Every upload starts alike: its server's file of the round
+			# before and the last download deleted, untimed. (Depot keeps
+			# the old file until the new one is complete, so replacing it
+			# needs 1 GiB more memory than SFTPGo's overwrite, which
+			# truncates first; on this VM memory left free for seconds is
+			# handed back to the host and slow to touch again, and that
+			# decided the row, not the servers.)
+			del $n
+			rm -f "$work/down.bin"
 			sync # what the one before left dirty is not written during this one
-			echo "$n up $(secs up $n "$work/src.bin")" >>"$work/t"
+			echo "$n up $(secs up $n "$work/src.bin")" >>"$t"
 			sync
 			rm -f "$work/down.bin"
-			echo "$n down $(secs down $n "$work/down.bin")" >>"$work/t"
+			echo "$n down $(secs down $n "$work/down.bin")" >>"$t"
 			cmp -s "$work/src.bin" "$work/down.bin" || { echo "$n: the download differs"; exit 1; }
 		done
 	done
