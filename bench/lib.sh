@@ -19,10 +19,10 @@ start_depot() {
 
 # bench_base sets $base, where a script's files go: BENCH_DIR (default
 # /var/tmp), or with BENCH_FS=ext4 (as root) a fresh ext4 in an image file
-# there (BENCH_FS_SIZE, default 16G), inode tables initialized,
-# loop-mounted without discard;
+# there (BENCH_FS_SIZE, default 16G), inode tables initialized, on a
+# loop device with direct I/O, mounted without discard;
 # bench_base_cleanup unmounts and removes it.
-img= mnt=
+img= mnt= dev=
 bench_base() {
 	base=${BENCH_DIR:-/var/tmp}
 	if [ "${BENCH_FS:-}" = ext4 ]; then
@@ -31,14 +31,21 @@ bench_base() {
 		# does not discard), so it is kept to what a run needs; 48G once
 		# filled this VM's disk and the run died read-only.
 		truncate -s "${BENCH_FS_SIZE:-16G}" "$img"
-		mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img"
+		# Direct I/O: a buffered loop device copies every block it writes
+		# into the image file's page cache as well, so that an fsync costs
+		# a second copy of the data (a synced 1 GiB upload took 1.0–2.1 s
+		# there against 0.76–0.83 s with direct I/O, where it is as on a
+		# disk).
+		dev=$(losetup --direct-io=on -f --show "$img")
+		mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$dev"
 		mnt=$(mktemp -d)
-		mount -o loop,nodiscard "$img" "$mnt"
+		mount -o nodiscard "$dev" "$mnt"
 		base=$mnt
 	fi
 }
 bench_base_cleanup() {
 	if [ -n "$mnt" ]; then umount "$mnt" && rmdir "$mnt"; fi
+	if [ -n "$dev" ]; then losetup -d "$dev"; fi
 	if [ -n "$img" ]; then rm -f "$img"; fi
 }
 

@@ -26,7 +26,7 @@
 # Usage: SFTPGO=/path/to/sftpgo bench/sftpgo.sh   (needs curl, jq, bc, sftp, sshd)
 # Env: ROUNDS=5 MIB=1024 SFTP_MIB=256 ONLY=http|sftp BENCH_DIR=/var/tmp
 #      BENCH_FS=ext4 (as root: the servers' files on a fresh ext4 in an image
-#        file in $BENCH_DIR, loop-mounted without discard; this VM's root
+#        file in $BENCH_DIR, on a direct-I/O loop device, without discard; this VM's root
 #        filesystem is mounted with discard, and the TRIM of a deleted 1 GiB
 #        file stalls the journal for whoever comes next: uploads of every
 #        server then vary 1.1–2.9 s from one round to the next)
