@@ -109,8 +109,16 @@ func BenchmarkConnections(b *testing.B) {
 				func() { cPush = append(cPush, timeCmd(b, p.push("pushed.bin"))) },
 				func() {
 					dPull = append(dPull, runStep(b, a, mft.Action{Type: "download", Connection: p.c.ID, Pattern: "source.bin", To: "/pulled"}, ""))
+					if fi, err := a.Files.Stat(ctx, admin, "/pulled/source.bin"); err != nil || fi.Size != int64(mib)<<20 {
+						b.Fatalf("Depot's download left %+v, %v", fi, err)
+					}
 				},
-				func() { cPull = append(cPull, timeCmd(b, p.pull(out))) },
+				func() {
+					cPull = append(cPull, timeCmd(b, p.pull(out)))
+					if fi, err := os.Stat(out); err != nil || fi.Size() != int64(mib)<<20 {
+						b.Fatalf("%s's client left %v, %v", p.c.Name, fi, err)
+					}
+				},
 			}
 			if r%2 == 1 { // who goes first alternates
 				steps[0], steps[1], steps[2], steps[3] = steps[1], steps[0], steps[3], steps[2]
