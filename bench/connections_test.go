@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,10 +43,7 @@ func BenchmarkConnections(b *testing.B) {
 	a, work := transferApp(b, "depot-connbench-")
 	sshd, ftpd, s3 := testpeer.StartSSHD(b), testpeer.StartVSFTPD(b, testpeer.FTPPlain), testpeer.StartVersityGW(b)
 
-	src := filepath.Join(work, "src.bin")
-	f, _ := os.Create(src)
-	io.CopyN(f, rand.Reader, int64(mib)<<20)
-	f.Close()
+	src := randomFile(b, filepath.Join(work, "src.bin"), mib)
 	admin := apptest.Actor(&mft.User{ID: "bench", Role: mft.RoleAdmin, Home: "/", Active: true})
 	in, _ := os.Open(src)
 	if _, err := a.Files.Upload(ctx, admin, "/big.bin", in, filesOpts()); err != nil {
@@ -232,6 +230,19 @@ func timeCmd(b *testing.B, argv []string) float64 {
 		b.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
 	}
 	return time.Since(start).Seconds()
+}
+
+// randomFile writes mib MiB of random bytes to name and returns name.
+func randomFile(b *testing.B, name string, mib int) string {
+	f, err := os.Create(name)
+	if err == nil {
+		_, err = io.CopyN(f, rand.Reader, int64(mib)<<20)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return name
 }
 
 // envInt reads a whole number from the environment, def when unset.

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,10 +71,7 @@ func BenchmarkMountS3(b *testing.B) {
 		}
 	}
 
-	src := filepath.Join(work, "src.bin")
-	f, _ := os.Create(src)
-	io.CopyN(f, rand.Reader, int64(mib)<<20)
-	f.Close()
+	src := randomFile(b, filepath.Join(work, "src.bin"), mib)
 	small := filepath.Join(work, "small")
 	os.Mkdir(small, 0o755)
 	buf := make([]byte, 4096)
@@ -156,10 +152,7 @@ func BenchmarkMountS3(b *testing.B) {
 
 	// Peak memory of concurrent uploads to S3.
 	conc, concMiB := envInt("BENCH_CONC", 20), envInt("BENCH_CONC_MIB", 1024)
-	csrc := filepath.Join(work, "conc.bin")
-	f, _ = os.Create(csrc)
-	io.CopyN(f, rand.Reader, int64(concMiB)<<20)
-	f.Close()
+	csrc := randomFile(b, filepath.Join(work, "conc.bin"), concMiB)
 	before := peakRSS()
 	start := time.Now()
 	var wg sync.WaitGroup

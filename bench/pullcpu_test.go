@@ -2,9 +2,7 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,12 +31,7 @@ func BenchmarkPullCPU(b *testing.B) {
 	ctx := context.Background()
 	a, work := transferApp(b, "depot-pullcpu-")
 	sshd := testpeer.StartSSHD(b)
-	f, err := os.Create(filepath.Join(sshd.Dir, "peer.bin"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	io.CopyN(f, rand.Reader, int64(mib)<<20)
-	f.Close()
+	randomFile(b, filepath.Join(sshd.Dir, "peer.bin"), mib)
 	keyFile := filepath.Join(work, "id")
 	os.WriteFile(keyFile, []byte(sshd.PrivateKey), 0o600)
 	c := sshdConnection(sshd)

@@ -129,10 +129,12 @@ down() { # down NAME FILE
 	esac
 }
 del() { # del NAME: delete the uploaded file, if there is one
+	local code
 	case $1 in
-	sftpgo*) curl -sS -o /dev/null -X DELETE -H "Authorization: Bearer ${gtok_of[$1]}" "http://127.0.0.1:${gport_of[$1]}/api/v2/user/files?path=big.bin" ;;
-	*) curl -sS -o /dev/null -X DELETE --user "$key:x" "${url_of[$1]}/api/files?path=/big.bin" ;;
+	sftpgo*) code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer ${gtok_of[$1]}" "http://127.0.0.1:${gport_of[$1]}/api/v2/user/files?path=big.bin") ;;
+	*) code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE --user "$key:x" "${url_of[$1]}/api/files?path=/big.bin") ;;
 	esac
+	case $code in 2?? | 404) ;; *) echo "$1: deleting big.bin answered $code" >&2; exit 1 ;; esac
 }
 sftp_to() { # sftp_to NAME : batch from stdin
 	local port user dir

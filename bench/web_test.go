@@ -57,10 +57,7 @@ func BenchmarkWebClient(b *testing.B) {
 	resp.Body.Close()
 	key := created.User.APIKey
 
-	src := filepath.Join(work, "big.bin")
-	f, _ := os.Create(src)
-	io.CopyN(f, rand.Reader, int64(mib)<<20)
-	f.Close()
+	src := randomFile(b, filepath.Join(work, "big.bin"), mib)
 	smallDir := filepath.Join(work, "small")
 	os.Mkdir(smallDir, 0o755)
 	var smallFiles []string
@@ -174,10 +171,7 @@ func BenchmarkBrowserCeiling(b *testing.B) {
 
 	work, _ := os.MkdirTemp("", "depot-ceiling-")
 	b.Cleanup(func() { os.RemoveAll(work) })
-	src := filepath.Join(work, "big.bin")
-	f, _ := os.Create(src)
-	io.CopyN(f, rand.Reader, int64(mib)<<20)
-	f.Close()
+	src := randomFile(b, filepath.Join(work, "big.bin"), mib)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
