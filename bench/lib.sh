@@ -34,8 +34,8 @@ bench_base() {
 		# Direct I/O: a buffered loop device copies every block it writes
 		# into the image file's page cache as well, so that an fsync costs
 		# a second copy of the data (a synced 1 GiB upload took 1.0–2.1 s
-		# there against 0.76–0.83 s with direct I/O, where it is as on a
-		# disk).
+		# there; with direct I/O it took what an unsynced one did, as on a
+		# disk: BENCHMARKS.md, issue 19).
 		dev=$(losetup --direct-io=on -f --show "$img")
 		mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$dev"
 		mnt=$(mktemp -d)
