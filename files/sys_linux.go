@@ -12,8 +12,12 @@ import (
 const noFollow = syscall.O_NOFOLLOW
 
 // dirFD opens dir (a name inside root) and returns it for use with *at calls.
+// O_NONBLOCK, which a folder ignores, spares the four fcntl calls with
+// which package os would otherwise switch the descriptor to non-blocking
+// and back after the poller refuses a folder: a publish or a move opens
+// one or two folders.
 func dirFD(root *os.Root, dir string) (*os.File, error) {
-	return root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	return root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK, 0)
 }
 
 // renameat moves oldName in oldDir to newName in newDir; with noReplace it
