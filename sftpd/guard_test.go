@@ -1,0 +1,94 @@
+package sftpd_test
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"depot/mft"
+	"depot/sftpd"
+)
+
+// 30 parallel password guesses over SSH from one address get at most
+// max_failures (3 here) answers; the others are refused unchecked.
+// Found by the hardening review: 16 guesses instead of 11.
+func TestDefender_ParallelSSHGuesses(t *testing.T) {
+	e := openEnv(t, func(s *sftpd.Server) { s.MaxUnauthenticatedPerIP = 50 })
+	e.addUser(t, "target")
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() {
+			c, err := gossh.Dial("tcp", e.srv.ListenAddr().String(), &gossh.ClientConfig{User: "target",
+				Auth: []gossh.AuthMethod{gossh.Password("wrong-guess")}, HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second})
+			if err == nil {
+				c.Close()
+				t.Error("a wrong password logged in")
+			}
+		})
+	}
+	wg.Wait()
+	e.audit.Flush()
+	list, _, err := e.auditSvc.FindEvents(t.Context(), mft.AuditFilter{Event: mft.EventUserLoginFailed, Page: mft.Page{Limit: 1000}})
+	if err != nil || len(list) > 3 {
+		t.Fatalf("%d passwords checked (%v), want at most 3", len(list), err)
+	}
+	if _, banned := e.defender.Banned(netip.MustParseAddr("127.0.0.1")); !banned {
+		t.Fatal("not banned")
+	}
+}
+
+// Connections that are logging in are limited per address: past the
+// limit they wait for a place, and past ten times as many waiting they are refused
+// with the reason; once the others are gone, logins work again.
+func TestUnauthenticatedConnectionsPerIP(t *testing.T) {
+	e := openEnv(t, func(s *sftpd.Server) {
+		s.MaxUnauthenticatedPerIP, s.LoginGrace, s.MaxConnections = 2, 20*time.Second, 100
+	})
+	p := e.addUser(t, "busy")
+	var held []net.Conn
+	for i := range 2 + 2*10 { // 2 logging in, 10 waiting for each place
+		c, err := net.Dial("tcp", e.srv.ListenAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+		if i < 2 { // admitted: the server sends its version line
+			line := make([]byte, len("SSH-2.0-Depot"))
+			if _, err := io.ReadFull(c, line); err != nil || string(line) != "SSH-2.0-Depot" {
+				t.Fatalf("admitted connection: %q %v", line, err)
+			}
+		}
+	}
+	out, err := e.sftpBatch(t, p, false, "ls")
+	if err == nil || !strings.Contains(out, "logging in at once (limit 2)") {
+		t.Fatalf("23rd connection: err %v\n%s", err, out)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	if out, err := e.sftpBatch(t, p, false, "ls"); err != nil {
+		t.Fatalf("after the others left: %v\n%s", err, out)
+	}
+}
+
+// A connection that does not log in within the grace time is closed.
+func TestLoginGrace(t *testing.T) {
+	e := openEnv(t, func(s *sftpd.Server) { s.LoginGrace = 200 * time.Millisecond })
+	c, err := net.Dial("tcp", e.srv.ListenAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("SSH-2.0-Idle\r\n"))
+	// The server's version line and key exchange, then EOF when it hangs up.
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Fatalf("read until closed: %v", err)
+	}
+}
