@@ -24,21 +24,8 @@ func TestEndToEnd_UncleanStartAndFsck(t *testing.T) {
 	}
 	data := t.TempDir()
 	p := startDepot(t, data)
-	admin := []string{"--user", e2eAdminKey + ":x"}
-	code, body := curl(t, append(admin, "-X", "POST", "-d", `{"user":{"email":"q@example.com","quota_mb":1}}`, p.url+"/admin/users")...)
-	if code != 201 {
-		t.Fatalf("create user: %d %s", code, body)
-	}
-	var u struct {
-		User struct {
-			ID     string
-			APIKey string `json:"api_key"`
-		}
-	}
-	if err := json.Unmarshal([]byte(body), &u); err != nil {
-		t.Fatal(err)
-	}
-	user := []string{"--user", u.User.APIKey + ":x"}
+	userID, apiKey := p.createUser(t, `{"user":{"email":"q@example.com","quota_mb":1}}`)
+	user := []string{"--user", apiKey + ":x"}
 	upload := func(p *depotProcess, name string, size int) int {
 		f := filepath.Join(t.TempDir(), name)
 		os.WriteFile(f, make([]byte, size), 0o600)
@@ -56,7 +43,7 @@ func TestEndToEnd_UncleanStartAndFsck(t *testing.T) {
 	p.cmd.Process.Kill()
 	<-p.done
 	// Written while the server was down, as by a restore.
-	if err := os.WriteFile(filepath.Join(data, "files", "users", u.User.ID, "restored.bin"), make([]byte, 500<<10), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(data, "files", "users", userID, "restored.bin"), make([]byte, 500<<10), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p = startDepot(t, data)
