@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"depot/mft"
 )
@@ -31,11 +32,14 @@ type Chunk struct {
 
 // UploadChunk stores piece chunk (0-based) of chunks of an upload to
 // clientPath, in any order; sending a piece again replaces it. The piece
-// that completes the set assembles the file through Upload and returns it
-// with done set; the others return the progress. Limits are checked on
-// every piece against the pieces already stored, and again on assembly.
-// Pieces of an upload that is never completed are removed by the sweep
-// after ChunkTTL.
+// that completes the set publishes the file and returns it with done set;
+// the others return the progress. Limits are checked on every piece
+// against the pieces already stored, and again on publishing. Pieces of an
+// upload that is never completed are removed by the sweep after ChunkTTL.
+//
+// The pieces are written where they belong in one file (see pieceFolder),
+// so completing the set costs one pass to hash the file, not a second
+// copy of it.
 func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, body io.Reader, chunk, chunks int, opts UploadOptions) (_ mft.FileInfo, _ Chunk, _ bool, err error) {
 	defer func() { err = s.refused(ctx, a, mft.EventFileUploaded, clientPath, err) }()
 	var progress Chunk
@@ -60,130 +64,112 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 
 	sum := sha256.Sum256([]byte(a.User.ID + "\x00" + t.storage + "\x00" + strconv.Itoa(chunks)))
 	dir := path.Join(chunksDir, hex.EncodeToString(sum[:16]))
-	if err := s.tmpRoot.MkdirAll(dir, 0o700); err != nil {
-		return mft.FileInfo{}, progress, false, fsError(err, t.client)
-	}
-	// The file so far is the other pieces; this one must fit beside them.
-	pieces, err := s.pieces(dir)
+	unlock := lockSet(dir, false) // no claim of the set while this piece is written
+	received, err := s.storeChunk(dir, chunk, chunks, body, lw, pieceSize, t.client)
+	unlock()
 	if err != nil {
-		return mft.FileInfo{}, progress, false, fsError(err, t.client)
-	}
-	for i, size := range pieces {
-		if i != chunk {
-			lw.n += size
-		}
-	}
-	if pieceSize >= 0 {
-		if err := lw.check(lw.n + pieceSize); err != nil {
-			return mft.FileInfo{}, progress, false, err
-		}
-	}
-	if err := s.storePiece(dir, chunk, body, lw, pieceSize, t.client); err != nil {
 		return mft.FileInfo{}, progress, false, err
 	}
-	if pieces, err = s.pieces(dir); errors.Is(err, fs.ErrNotExist) {
-		// Another piece finishing at the same moment claimed the complete
-		// set (this one in it) and assembles it.
-		progress.Received = chunks
-		return mft.FileInfo{}, progress, false, nil
-	} else if err != nil {
-		return mft.FileInfo{}, progress, false, fsError(err, t.client)
-	}
-	progress.Received = len(pieces)
-	if len(pieces) < chunks {
+	progress.Received = received
+	if received < chunks {
 		return mft.FileInfo{}, progress, false, nil
 	}
 	// Claim the complete set: of two pieces finishing together, only one
-	// renames the folder away and assembles.
+	// renames the folder away and publishes; a piece sent again meanwhile
+	// is written before the claim, or starts a new set after it.
 	claimed := dir + ".assembling-" + randText()
-	if err := s.tmpRoot.Rename(dir, claimed); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return mft.FileInfo{}, progress, false, nil
-		}
+	unlock = lockSet(dir, true)
+	err = s.tmpRoot.Rename(dir, claimed)
+	unlock()
+	if errors.Is(err, fs.ErrNotExist) {
+		return mft.FileInfo{}, progress, false, nil
+	} else if err != nil {
 		return mft.FileInfo{}, progress, false, fsError(err, t.client)
 	}
 	fi, err := s.assemble(ctx, a, clientPath, claimed, chunks, opts)
 	if err != nil {
 		// The pieces stay for another try (sending any piece again
-		// assembles), unless a new set was started meanwhile.
+		// publishes), unless a new set was started meanwhile.
 		if s.tmpRoot.Rename(claimed, dir) != nil {
 			s.tmpRoot.RemoveAll(claimed)
 		}
-		progress.Received = chunks
 		return fi, progress, false, err
 	}
 	s.tmpRoot.RemoveAll(claimed)
 	return fi, progress, true, nil
 }
 
-// storePiece streams one piece to a temporary name and renames it into
-// place, replacing an earlier copy of the same piece.
-func (s *Service) storePiece(dir string, chunk int, body io.Reader, lw *limitWriter, size int64, clientPath string) error {
-	f, tmpName, err := s.createStaging(dir + "/.part-")
+// storeChunk stores one piece in dir, checking the limits against the
+// pieces already there, and returns how many pieces the set has now.
+func (s *Service) storeChunk(dir string, chunk, chunks int, body io.Reader, lw *limitWriter, size int64, clientPath string) (int, error) {
+	if err := s.tmpRoot.MkdirAll(dir, 0o700); err != nil {
+		return 0, fsError(err, clientPath)
+	}
+	lw.unhashed = true // the file is hashed whole once complete
+	// The file so far is the other pieces; this one must fit beside them.
+	pieces, err := s.pieces(dir)
 	if err != nil {
-		return fsError(err, clientPath)
+		return 0, fsError(err, clientPath)
 	}
-	err = lw.receive(f, body, size, clientPath)
-	if err == nil {
-		err = fsError(f.Close(), clientPath)
+	for i, p := range pieces {
+		if i != chunk {
+			lw.n += p.size
+		}
 	}
-	if err == nil {
-		err = fsError(s.tmpRoot.Rename(tmpName, path.Join(dir, strconv.Itoa(chunk))), clientPath)
+	if size >= 0 {
+		if err := lw.check(lw.n + size); err != nil {
+			return 0, err
+		}
 	}
-	if err != nil {
-		s.dropStaging(f, tmpName)
+	if err := s.storePiece(dir, chunk, chunks, body, lw, size, clientPath); err != nil {
+		return 0, err
 	}
-	return err
+	if pieces, err = s.pieces(dir); errors.Is(err, fs.ErrNotExist) {
+		// Another piece finishing at the same moment claimed the complete
+		// set (this one in it) and publishes it.
+		return chunks, nil
+	} else if err != nil {
+		return 0, fsError(err, clientPath)
+	}
+	return len(pieces), nil
 }
 
-// pieces returns the size of each stored piece of the upload in dir.
-func (s *Service) pieces(dir string) (map[int]int64, error) {
-	d, err := s.tmpRoot.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	entries, err := d.ReadDir(-1)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int]int64, len(entries))
-	for _, e := range entries {
-		i, err := strconv.Atoi(e.Name())
-		if err != nil || !e.Type().IsRegular() {
-			continue // a piece still being written
-		}
-		if fi, err := e.Info(); err == nil {
-			out[i] = fi.Size()
-		}
-	}
-	return out, nil
+// chunkLocks keep a set of pieces from being claimed while a piece is
+// written into it: the set's writers share its lock, the claim takes it
+// alone. A lock lives while someone holds or waits for it.
+var chunkLocks = struct {
+	sync.Mutex
+	sets map[string]*setLock
+}{sets: map[string]*setLock{}}
+
+type setLock struct {
+	sync.RWMutex
+	users int
 }
 
-// assemble uploads the pieces in order as one file.
-func (s *Service) assemble(ctx context.Context, a Actor, clientPath, dir string, chunks int, opts UploadOptions) (mft.FileInfo, error) {
-	readers := make([]io.Reader, chunks)
-	var total int64
-	for i := range chunks {
-		f, err := s.tmpRoot.Open(path.Join(dir, strconv.Itoa(i)))
-		if err != nil {
-			return mft.FileInfo{}, fsError(err, clientPath)
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return mft.FileInfo{}, fsError(err, clientPath)
-		}
-		total += fi.Size()
-		readers[i] = f
+// lockSet locks the set in dir, shared or alone, and returns the unlock.
+func lockSet(dir string, alone bool) (unlock func()) {
+	chunkLocks.Lock()
+	l := chunkLocks.sets[dir]
+	if l == nil {
+		l = &setLock{}
+		chunkLocks.sets[dir] = l
 	}
-	// The file is written beside its pieces: say so before starting when
-	// the disk cannot hold both.
-	if _, free, err := diskSpace(s.tmp); err == nil && free < total {
-		return mft.FileInfo{}, mft.Errorf(mft.EQUOTA, "The server's disk is full: assembling %s needs %d bytes free, %d are. The pieces are kept; send the last one again once space is freed.", clientPath, total, free)
+	l.users++
+	chunkLocks.Unlock()
+	lock, unlockOne := l.RLock, l.RUnlock
+	if alone {
+		lock, unlockOne = l.Lock, l.Unlock
 	}
-	opts.Size = total
-	return s.upload(ctx, a, clientPath, io.MultiReader(readers...), opts)
+	lock()
+	return func() {
+		unlockOne()
+		chunkLocks.Lock()
+		if l.users--; l.users == 0 {
+			delete(chunkLocks.sets, dir)
+		}
+		chunkLocks.Unlock()
+	}
 }
 
 func randText() string { return strings.ToLower(rand.Text()[:16]) }

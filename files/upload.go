@@ -44,6 +44,9 @@ type limitWriter struct {
 	// replaces: a file was at the target when the upload began.
 	replaces bool
 	h        hash.Hash
+	// unhashed: receive leaves h alone (the pieces of a chunked upload,
+	// whose file is hashed whole once complete).
+	unhashed bool
 	// sync makes the upload durable before it is published: the file and
 	// its folder are synced.
 	sync bool
@@ -97,16 +100,20 @@ func (lw *limitWriter) receive(w io.Writer, body io.Reader, announced int64, cli
 		buf *[]byte
 		n   int
 	}
-	lw.h = sha256.New()
 	free := make(chan *[]byte, recvBufs)
 	for range recvBufs {
 		free <- recvPool.Get().(*[]byte)
 	}
 	hashq := make(chan unit, recvBufs)
 	hashed := make(chan struct{})
+	hash := func(b []byte) {}
+	if !lw.unhashed {
+		lw.h = sha256.New()
+		hash = func(b []byte) { lw.h.Write(b) }
+	}
 	go func() {
 		for u := range hashq {
-			lw.h.Write((*u.buf)[:u.n])
+			hash((*u.buf)[:u.n])
 			free <- u.buf
 		}
 		close(hashed)

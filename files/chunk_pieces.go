@@ -1,0 +1,278 @@
+package files
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"depot/mft"
+)
+
+// A chunked upload's pieces wait in data/tmp/chunks/<key>, one folder per
+// user, path and number of pieces:
+//
+//	data     the file being put together: piece i at offset i×length,
+//	         length being what every piece but the last weighs;
+//	length   a symlink whose target is that length, made by the first
+//	         piece that announces its size (creating a symlink is atomic,
+//	         so pieces arriving together agree on one);
+//	i+       piece i is in data: an empty file as long as the piece;
+//	i        piece i kept aside, whole: the last piece (its place is known
+//	         only from the others) or one that came without its size
+//	         before the length was known; copied into data at the end;
+//	.part-*  a piece being received aside.
+//
+// Pieces of one upload are the same size but the last (as LiquidFiles'
+// and Plupload's clients send them), so a piece is written where it
+// belongs as it arrives, and the last piece costs one pass to hash the
+// file instead of a second copy of it.
+const (
+	dataName   = "data"
+	lengthName = "length"
+	inDataMark = "+"
+)
+
+// piece is a stored piece: its size, and whether it waits aside.
+type piece struct {
+	size  int64
+	aside bool
+}
+
+// storePiece writes one piece where it belongs in data when its place is
+// known, else aside.
+func (s *Service) storePiece(dir string, chunk, chunks int, body io.Reader, lw *limitWriter, size int64, clientPath string) error {
+	last := chunk == chunks-1
+	length, err := s.pieceLength(dir, !last, size)
+	if err != nil {
+		return fsError(err, clientPath)
+	}
+	if last || length == 0 {
+		return s.storeAside(dir, chunk, body, lw, size, clientPath)
+	}
+	if size >= 0 && size != length {
+		return mft.Errorf(mft.EMALFORMED, "Piece %d has %d bytes, but every piece but the last must have %d, as the first one sent did.", chunk, size, length)
+	}
+	mark := path.Join(dir, strconv.Itoa(chunk)+inDataMark)
+	// The piece is incomplete while it is rewritten: a broken rewrite must
+	// not leave its marker over a mix of two sends.
+	if err := s.tmpRoot.Remove(mark); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fsError(err, clientPath)
+	}
+	f, err := s.tmpRoot.OpenFile(path.Join(dir, dataName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fsError(err, clientPath)
+	}
+	err = lw.receive(io.NewOffsetWriter(f, int64(chunk)*length), body, length, clientPath)
+	if cerr := f.Close(); err == nil {
+		err = fsError(cerr, clientPath)
+	}
+	if err != nil {
+		return err
+	}
+	m, err := s.tmpRoot.OpenFile(mark, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		err = errors.Join(m.Truncate(length), m.Close()) // sparse: the size, no blocks
+	}
+	if err == nil {
+		// An earlier copy kept aside would be copied over this one.
+		if rerr := s.tmpRoot.Remove(path.Join(dir, strconv.Itoa(chunk))); !errors.Is(rerr, fs.ErrNotExist) {
+			err = rerr
+		}
+	}
+	return fsError(err, clientPath)
+}
+
+// pieceLength returns the length of every piece but the last, or 0 while
+// it is unknown; with fix, a known size (announced > 0) becomes it if no
+// piece set it before.
+func (s *Service) pieceLength(dir string, fix bool, announced int64) (int64, error) {
+	if n := s.readPieceLength(dir); n > 0 || !fix || announced <= 0 {
+		return n, nil
+	}
+	err := s.tmpRoot.Symlink(strconv.FormatInt(announced, 10), path.Join(dir, lengthName))
+	switch {
+	case err == nil:
+		return announced, nil
+	case errors.Is(err, fs.ErrExist): // another piece set it first
+		if n := s.readPieceLength(dir); n > 0 {
+			return n, nil
+		}
+	}
+	return 0, err
+}
+
+func (s *Service) readPieceLength(dir string) int64 {
+	target, err := s.tmpRoot.Readlink(path.Join(dir, lengthName))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseInt(target, 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
+}
+
+// storeAside streams one piece to a temporary name and renames it into
+// place, replacing an earlier copy of the same piece.
+func (s *Service) storeAside(dir string, chunk int, body io.Reader, lw *limitWriter, size int64, clientPath string) error {
+	f, tmpName, err := s.createStaging(dir + "/.part-")
+	if err != nil {
+		return fsError(err, clientPath)
+	}
+	err = lw.receive(f, body, size, clientPath)
+	if err == nil {
+		err = fsError(f.Close(), clientPath)
+	}
+	if err == nil {
+		err = fsError(s.tmpRoot.Rename(tmpName, path.Join(dir, strconv.Itoa(chunk))), clientPath)
+	}
+	if err != nil {
+		s.dropStaging(f, tmpName)
+	}
+	return err
+}
+
+// pieces returns the stored pieces of the upload in dir; a piece both in
+// data and aside (two sends) is taken from aside, which is copied last.
+func (s *Service) pieces(dir string) (map[int]piece, error) {
+	d, err := s.tmpRoot.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]piece, len(entries))
+	for _, e := range entries {
+		name, inData := strings.CutSuffix(e.Name(), inDataMark)
+		i, err := strconv.Atoi(name)
+		if err != nil || !e.Type().IsRegular() {
+			continue // data, length, or a piece still being written
+		}
+		if p, ok := out[i]; ok && p.aside {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			out[i] = piece{size: fi.Size(), aside: !inData}
+		}
+	}
+	return out, nil
+}
+
+// assemble completes data with the pieces kept aside and publishes it.
+func (s *Service) assemble(ctx context.Context, a Actor, clientPath, dir string, chunks int, opts UploadOptions) (mft.FileInfo, error) {
+	pieces, err := s.pieces(dir)
+	if err != nil {
+		return mft.FileInfo{}, fsError(err, clientPath)
+	}
+	length := s.readPieceLength(dir)
+	if length == 0 { // every piece came aside, without its size
+		length = pieces[0].size
+	}
+	var aside int64
+	for i := range chunks {
+		p, ok := pieces[i]
+		switch {
+		case !ok: // not possible for a claimed set, unless the folder was touched
+			return mft.FileInfo{}, mft.Errorf(mft.EMALFORMED, "Piece %d of %s is missing; send it again.", i, clientPath)
+		case i < chunks-1 && p.size != length:
+			return mft.FileInfo{}, mft.Errorf(mft.EMALFORMED, "Piece %d has %d bytes, but every piece but the last must have %d; send it again with that size.", i, p.size, length)
+		case p.aside:
+			aside += p.size
+		}
+	}
+	total := length*int64(chunks-1) + pieces[chunks-1].size
+	dataPath := path.Join(dir, dataName)
+	if chunks == 1 && pieces[0].aside { // the one piece is the file
+		if err := s.tmpRoot.Rename(path.Join(dir, "0"), dataPath); err != nil {
+			return mft.FileInfo{}, fsError(err, clientPath)
+		}
+		aside = 0
+	}
+	// The pieces kept aside are copied into the file: say so before
+	// starting when the disk cannot hold them twice.
+	if _, free, err := diskSpace(s.tmp); err == nil && free < aside {
+		return mft.FileInfo{}, mft.Errorf(mft.EQUOTA, "The server's disk is full: assembling %s needs %d bytes free, %d are. The pieces are kept; send the last one again once space is freed.", clientPath, aside, free)
+	}
+	f, err := s.tmpRoot.OpenFile(dataPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return mft.FileInfo{}, fsError(err, clientPath)
+	}
+	defer f.Close()
+	for i := range chunks {
+		if p := pieces[i]; p.aside && aside > 0 {
+			if err := copyPiece(s.tmpRoot, path.Join(dir, strconv.Itoa(i)), f, int64(i)*length, p.size); err != nil {
+				return mft.FileInfo{}, fsError(err, clientPath)
+			}
+		}
+	}
+	if err := f.Truncate(total); err != nil {
+		return mft.FileInfo{}, fsError(err, clientPath)
+	}
+	opts.Size = total
+	// Published under a second name, which a failure removes: data stays
+	// for another try.
+	link := path.Join(dir, ".publish-"+randText())
+	if err := s.tmpRoot.Link(dataPath, link); err != nil {
+		return mft.FileInfo{}, fsError(err, clientPath)
+	}
+	fi, err := s.uploadFile(ctx, a, clientPath, f, link, opts)
+	if err != nil {
+		s.tmpRoot.Remove(link)
+	}
+	return fi, err
+}
+
+// copyPiece copies the piece at name into f at off (copy_file_range where
+// the filesystem has it).
+func copyPiece(root *os.Root, name string, f *os.File, off, size int64) error {
+	src, err := root.Open(name)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	n, err := f.ReadFrom(src)
+	if err == nil && n != size {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+// uploadFile publishes f, a complete file named stagingName in data/tmp,
+// at clientPath as an upload: limits, sha256, atomic publish (the name is
+// renamed into place, or removed on failure); to a mounted path it is
+// streamed as any upload. The caller closes f.
+func (s *Service) uploadFile(ctx context.Context, a Actor, clientPath string, f *os.File, stagingName string, opts UploadOptions) (mft.FileInfo, error) {
+	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
+	if err != nil {
+		return mft.FileInfo{}, err
+	}
+	if t.mount != nil {
+		return s.rUpload(ctx, a, t, io.NewSectionReader(f, 0, opts.Size), opts)
+	}
+	defer root.Close()
+	if err := lw.check(opts.Size); err != nil {
+		return mft.FileInfo{}, err
+	}
+	lw.h = sha256.New()
+	buf := recvPool.Get().(*[]byte)
+	_, err = io.CopyBuffer(lw.h, io.NewSectionReader(f, 0, opts.Size), *buf)
+	recvPool.Put(buf)
+	if err != nil {
+		return mft.FileInfo{}, fsError(err, t.client)
+	}
+	lw.n = opts.Size
+	return s.publishStaging(ctx, a, t, root, f, stagingName, opts.Overwrite, lw)
+}
