@@ -100,12 +100,23 @@ func TestFiles_ChunkedUploadRefusals(t *testing.T) {
 	want(t, ts.put(t, key, "/y.bin", strings.Repeat("a", 700<<10), "chunk=0&chunks=3"), 202)
 	want(t, ts.put(t, key, "/y.bin", strings.Repeat("b", 700<<10), "chunk=1&chunks=3"), 413)
 	want(t, ts.put(t, key, "/../y.bin", "a", "chunk=0&chunks=3"), 400)
+	// Pieces but the last are one size: another is refused before it is
+	// read, in words, and does not count.
+	want(t, ts.put(t, key, "/z.bin", strings.Repeat("a", 100), "chunk=0&chunks=3"), 202)
+	r := ts.put(t, key, "/z.bin", strings.Repeat("b", 90), "chunk=1&chunks=3")
+	want(t, r, 400)
+	if msg := r.errors(t)[0]; !strings.Contains(msg, "must have 100") {
+		t.Fatalf("unequal piece: %q", msg)
+	}
+	if r := ts.put(t, key, "/z.bin", "end", "chunk=2&chunks=3"); !strings.Contains(r.body, `"received":2`) {
+		t.Fatalf("the refused piece counted: %s", r.body)
+	}
 	if n, err := ts.files.SweepStaging(time.Hour); err != nil || n != 0 {
 		t.Fatalf("a fresh upload's pieces were swept: %d, %v", n, err)
 	}
 	ts.files.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
-	if n, err := ts.files.SweepStaging(time.Hour); err != nil || n != 1 {
-		t.Fatalf("sweep removed %d, %v; want the abandoned upload", n, err)
+	if n, err := ts.files.SweepStaging(time.Hour); err != nil || n != 2 {
+		t.Fatalf("sweep removed %d, %v; want the two abandoned uploads", n, err)
 	}
 	if left := treeFiles(t, filepath.Join(ts.dataDir, "tmp")); len(left) != 0 {
 		t.Fatalf("pieces left: %v", left)
