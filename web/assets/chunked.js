@@ -7,6 +7,7 @@
 window.depotChunked = (function () {
   const CHUNK = 8 * 1024 * 1024; // bytes per request
   const RETRIES = 4;             // extra tries of a failed piece
+  const SMALL = 256 * 1024;      // pieces smaller than this report no progress while sent
 
   // errorOf returns the server's own words from an {"errors":[…]} body.
   function errorOf(status, body) {
@@ -32,7 +33,9 @@ window.depotChunked = (function () {
       const headers = opts.headers ? opts.headers() : {};
       for (const name in headers) if (headers[name]) xhr.setRequestHeader(name, headers[name]);
       xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
+      // A small piece is sent at once: following its progress would only
+      // cost the page events (a listener makes the browser report them).
+      if (blob.size >= SMALL) xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
       xhr.addEventListener("load", () => resolve({ status: xhr.status, body: xhr.responseText }));
       xhr.addEventListener("error", () => resolve({ status: 0, body: "" }));
       xhr.send(blob);
