@@ -65,9 +65,14 @@ export CGO_ENABLED=1 # the race detector needs cgo
 go vet ./...
 go test -race -count=1 "$@" ./...
 
-# Each fuzz target runs a few seconds beyond its seed corpus (the seeds in
-# the code and testdata/fuzz, which `go test` above already replayed).
-for target in files:FuzzCleanPath server:FuzzDecodeEnvelope sftpd:FuzzShim \
-	automation:FuzzSchedule automation:FuzzConditions mft:FuzzExtensionList; do
-	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-5s}" -fuzzminimizetime 100x "./${target%%:*}"
+# Each fuzz target runs about five seconds beyond its seed corpus (the
+# seeds in the code and testdata/fuzz, which `go test` above already
+# replayed). The budgets are counts of inputs, not durations: Go 1.26's
+# fuzzer can fail a target with "context deadline exceeded" when a duration
+# ends while a worker is busy (go.dev/issue/75804, fixed in Go 1.27).
+# FUZZTIME (a count such as 100000x, or a duration) overrides them all.
+for target in files:FuzzCleanPath:40000x server:FuzzDecodeEnvelope:8000x sftpd:FuzzShim:40000x \
+	automation:FuzzSchedule:20000x automation:FuzzConditions:15000x mft:FuzzExtensionList:300000x; do
+	pkg=${target%%:*} rest=${target#*:}
+	go test -run '^$' -fuzz "^${rest%%:*}\$" -fuzztime "${FUZZTIME:-${rest#*:}}" -fuzzminimizetime 100x "./$pkg"
 done
