@@ -20,12 +20,13 @@ import (
 //	data     the file being put together: piece i at offset i×length,
 //	         length being what every piece but the last weighs;
 //	length   a symlink whose target is that length, made by the first
-//	         piece that announces its size (creating a symlink is atomic,
-//	         so pieces arriving together agree on one);
+//	         piece but the last to be stored whole (creating a symlink is
+//	         atomic, so pieces finishing together agree on one; a piece
+//	         that only announced a size, and broke, fixes nothing);
 //	i+       piece i is in data: an empty file as long as the piece;
 //	i        piece i kept aside, whole: the last piece (its place is known
-//	         only from the others) or one that came without its size
-//	         before the length was known; copied into data at the end;
+//	         only from the others) or one that came before the length was
+//	         known; copied into data at the end;
 //	.part-*  a piece being received aside.
 //
 // Pieces of one upload are the same size but the last (as LiquidFiles'
@@ -48,15 +49,20 @@ type piece struct {
 // known, else aside.
 func (s *Service) storePiece(dir string, chunk, chunks int, body io.Reader, lw *limitWriter, size int64, clientPath string) error {
 	last := chunk == chunks-1
-	length, err := s.pieceLength(dir, !last, size)
-	if err != nil {
-		return fsError(err, clientPath)
-	}
+	length := s.readPieceLength(dir)
 	if last || length == 0 {
-		return s.storeAside(dir, chunk, body, lw, size, clientPath)
+		n, err := s.storeAside(dir, chunk, body, lw, size, clientPath)
+		if err == nil && !last && length == 0 && n > 0 {
+			// The first piece stored whole gives the length; another piece
+			// may have given it meanwhile, and the end checks they agree.
+			if lerr := s.tmpRoot.Symlink(strconv.FormatInt(n, 10), path.Join(dir, lengthName)); lerr != nil && !errors.Is(lerr, fs.ErrExist) {
+				err = fsError(lerr, clientPath)
+			}
+		}
+		return err
 	}
 	if size >= 0 && size != length {
-		return mft.Errorf(mft.EMALFORMED, "Piece %d has %d bytes, but every piece but the last must have %d, as the first one sent did.", chunk, size, length)
+		return mft.Errorf(mft.EMALFORMED, "Piece %d has %d bytes, but every piece but the last must have %d, as the first one stored did.", chunk, size, length)
 	}
 	mark := path.Join(dir, strconv.Itoa(chunk)+inDataMark)
 	// The piece is incomplete while it is rewritten: a broken rewrite must
@@ -68,12 +74,20 @@ func (s *Service) storePiece(dir string, chunk, chunks int, body io.Reader, lw *
 	if err != nil {
 		return fsError(err, clientPath)
 	}
-	err = lw.receive(io.NewOffsetWriter(f, int64(chunk)*length), body, length, clientPath)
+	// At most its slot: a longer body must not spill into the next piece.
+	start := lw.n
+	err = lw.receive(io.NewOffsetWriter(f, int64(chunk)*length), io.LimitReader(body, length), -1, clientPath)
 	if cerr := f.Close(); err == nil {
 		err = fsError(cerr, clientPath)
 	}
 	if err != nil {
 		return err
+	}
+	if got := lw.n - start; got != length {
+		return mft.Errorf(mft.EMALFORMED, "Piece %d has %d bytes, but every piece but the last must have %d, as the first one stored did.", chunk, got, length)
+	}
+	if n, _ := body.Read(make([]byte, 1)); n > 0 {
+		return mft.Errorf(mft.EMALFORMED, "Piece %d has more than %d bytes, but every piece but the last must have %d, as the first one stored did.", chunk, length, length)
 	}
 	m, err := s.tmpRoot.OpenFile(mark, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err == nil {
@@ -88,25 +102,8 @@ func (s *Service) storePiece(dir string, chunk, chunks int, body io.Reader, lw *
 	return fsError(err, clientPath)
 }
 
-// pieceLength returns the length of every piece but the last, or 0 while
-// it is unknown; with fix, a known size (announced > 0) becomes it if no
-// piece set it before.
-func (s *Service) pieceLength(dir string, fix bool, announced int64) (int64, error) {
-	if n := s.readPieceLength(dir); n > 0 || !fix || announced <= 0 {
-		return n, nil
-	}
-	err := s.tmpRoot.Symlink(strconv.FormatInt(announced, 10), path.Join(dir, lengthName))
-	switch {
-	case err == nil:
-		return announced, nil
-	case errors.Is(err, fs.ErrExist): // another piece set it first
-		if n := s.readPieceLength(dir); n > 0 {
-			return n, nil
-		}
-	}
-	return 0, err
-}
-
+// readPieceLength returns the length of every piece but the last, or 0
+// while no such piece was stored.
 func (s *Service) readPieceLength(dir string) int64 {
 	target, err := s.tmpRoot.Readlink(path.Join(dir, lengthName))
 	if err != nil {
@@ -120,12 +117,14 @@ func (s *Service) readPieceLength(dir string) int64 {
 }
 
 // storeAside streams one piece to a temporary name and renames it into
-// place, replacing an earlier copy of the same piece.
-func (s *Service) storeAside(dir string, chunk int, body io.Reader, lw *limitWriter, size int64, clientPath string) error {
+// place, replacing an earlier copy of the same piece; it returns the
+// piece's size.
+func (s *Service) storeAside(dir string, chunk int, body io.Reader, lw *limitWriter, size int64, clientPath string) (int64, error) {
 	f, tmpName, err := s.createStaging(dir + "/.part-")
 	if err != nil {
-		return fsError(err, clientPath)
+		return 0, fsError(err, clientPath)
 	}
+	start := lw.n
 	err = lw.receive(f, body, size, clientPath)
 	if err == nil {
 		err = fsError(f.Close(), clientPath)
@@ -135,8 +134,9 @@ func (s *Service) storeAside(dir string, chunk int, body io.Reader, lw *limitWri
 	}
 	if err != nil {
 		s.dropStaging(f, tmpName)
+		return 0, err
 	}
-	return err
+	return lw.n - start, nil
 }
 
 // pieces returns the stored pieces of the upload in dir; a piece both in

@@ -84,14 +84,20 @@ func TestChunks_WithoutSizes(t *testing.T) {
 	}
 }
 
-// Every piece but the last weighs the same: a piece that announces
-// another size is refused before it is read and changes nothing; one that
-// turns out another size once received aside is refused at the end, and
-// sending it again with the right size completes the file.
+// Every piece but the last weighs the same, as the first piece stored
+// (not merely announced) says: a piece that announces another size is
+// refused before it is read and changes nothing; one of another size sent
+// without announcing it is refused as it arrives, or at the end if the
+// length was lost; sending it again with the right size completes the
+// file.
 func TestChunks_UnequalPieces(t *testing.T) {
 	a := apptest.Start(t, nil)
 	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
 	c := newChunkSender(t, a.Files, joe, "/p.bin", 3, true)
+	// A piece that announced 1,000 bytes and broke fixes no length.
+	if _, _, _, err := c.send(0, &errAfter{bytes.NewReader(make([]byte, 1000)), 10}, 1000); mft.ErrorCode(err) != mft.EMALFORMED {
+		t.Fatalf("broken first piece: %v", err)
+	}
 	c.ok(0, bytes.Repeat([]byte("a"), 100), false)
 	_, _, _, err := c.send(1, bytes.NewReader(make([]byte, 90)), 90)
 	if mft.ErrorCode(err) != mft.EMALFORMED || !strings.Contains(mft.ErrorMessage(err), "must have 100") {
@@ -111,13 +117,35 @@ func TestChunks_UnequalPieces(t *testing.T) {
 	u.ok(2, []byte("tail"), true)
 	_, _, _, err = u.send(1, bytes.NewReader(make([]byte, 60)), -1)
 	if mft.ErrorCode(err) != mft.EMALFORMED || !strings.Contains(mft.ErrorMessage(err), "Piece 1 has 60 bytes") {
-		t.Fatalf("a short piece at the end: %v", err)
+		t.Fatalf("a short piece without its size: %v", err)
+	}
+	_, _, _, err = u.send(1, bytes.NewReader(make([]byte, 150)), -1)
+	if mft.ErrorCode(err) != mft.EMALFORMED || !strings.Contains(mft.ErrorMessage(err), "more than 100 bytes") {
+		t.Fatalf("a long piece without its size: %v", err)
 	}
 	if _, err := a.Files.Stat(context.Background(), joe, "/q.bin"); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("published with a short piece: %v", err)
 	}
 	if fi, _, done := u.ok(1, bytes.Repeat([]byte("b"), 100), true); !done || fi.Size != 204 {
 		t.Fatalf("after the piece was sent again: done=%v %+v", done, fi)
+	}
+
+	// A crash between storing the first piece and noting its length: the
+	// next piece gives another length, and the end finds them unequal.
+	v := newChunkSender(t, a.Files, joe, "/v.bin", 3, true)
+	v.ok(0, bytes.Repeat([]byte("a"), 100), true)
+	lengths, _ := filepath.Glob(filepath.Join(a.Config.Data.Dir, "tmp", "chunks", "*", "length"))
+	if len(lengths) != 1 {
+		t.Fatalf("length notes: %v", lengths)
+	}
+	os.Remove(lengths[0])
+	v.ok(1, bytes.Repeat([]byte("b"), 60), true)
+	_, _, _, err = v.send(2, strings.NewReader("tail"), 4)
+	if mft.ErrorCode(err) != mft.EMALFORMED || !strings.Contains(mft.ErrorMessage(err), "Piece 0 has 100 bytes, but every piece but the last must have 60") {
+		t.Fatalf("unequal pieces found at the end: %v", err)
+	}
+	if fi, _, done := v.ok(0, bytes.Repeat([]byte("a"), 60), false); !done || fi.Size != 124 {
+		t.Fatalf("after piece 0 was sent again at 60 bytes: done=%v %+v", done, fi)
 	}
 }
 
@@ -139,23 +167,27 @@ func (e *errAfter) Read(p []byte) (int, error) {
 
 // A piece written in place and then sent again, broken half-way with other
 // bytes, no longer counts: the file is not published from a mix of the
-// two sends, and sending the piece again completes it.
+// two sends, and sending the piece again completes it. A piece kept aside
+// keeps its whole copy when a resend breaks.
 func TestChunks_BrokenResendInPlace(t *testing.T) {
 	a := apptest.Start(t, nil)
 	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
 	good := bytes.Repeat([]byte("g"), 4<<20)
-	c := newChunkSender(t, a.Files, joe, "/r.bin", 3, true)
-	c.ok(0, good, false)
-	_, _, _, err := c.send(0, &errAfter{bytes.NewReader(bytes.Repeat([]byte("x"), 4<<20)), 2 << 20}, 4<<20)
-	if mft.ErrorCode(err) != mft.EMALFORMED {
-		t.Fatalf("broken piece: %v", err)
+	broken := func() io.Reader { return &errAfter{bytes.NewReader(bytes.Repeat([]byte("x"), 4<<20)), 2 << 20} }
+	c := newChunkSender(t, a.Files, joe, "/r.bin", 4, true)
+	c.ok(0, good, false) // the first piece stored: aside, and it gives the length
+	c.ok(1, good, false) // in place
+	for _, i := range []int{1, 0} {
+		if _, _, _, err := c.send(i, broken(), 4<<20); mft.ErrorCode(err) != mft.EMALFORMED {
+			t.Fatalf("broken piece %d: %v", i, err)
+		}
 	}
-	c.ok(1, good, false)
-	if _, prog, done := c.ok(2, []byte("tail"), false); done || prog.Received != 2 {
-		t.Fatalf("done=%v progress %+v: the broken piece still counted", done, prog)
+	c.ok(2, good, false)
+	if _, prog, done := c.ok(3, []byte("tail"), false); done || prog.Received != 3 {
+		t.Fatalf("done=%v progress %+v: want pieces 0, 2 and 3 (1 broke in place)", done, prog)
 	}
-	fi, _, done := c.ok(0, good, false)
-	whole := append(append(append([]byte{}, good...), good...), "tail"...)
+	fi, _, done := c.ok(1, good, false)
+	whole := append(bytes.Repeat(good, 3), "tail"...)
 	if !done || fi.SHA256 != sum(whole) {
 		t.Fatalf("done=%v %+v, want sha256 %s", done, fi, sum(whole))
 	}
