@@ -141,12 +141,7 @@ func BenchmarkConnections(b *testing.B) {
 
 	// 1,000 files of 4 KiB in one pull.
 	small := filepath.Join(sshd.Dir, "small")
-	os.Mkdir(small, 0o755)
-	buf := make([]byte, 4096)
-	for i := range 1000 {
-		rand.Read(buf)
-		os.WriteFile(filepath.Join(small, fmt.Sprintf("f%04d.bin", i)), buf, 0o644)
-	}
+	smallFiles(b, small, 1000)
 	var dSmall, cSmall []float64
 	for r := range rounds {
 		dSmall = append(dSmall, runStep(b, a, mft.Action{Type: "download", Connection: conns[0].c.ID, From: "/small", To: fmt.Sprintf("/small-%d", r)}, ""))
@@ -243,6 +238,24 @@ func randomFile(b *testing.B, name string, mib int) string {
 		b.Fatal(err)
 	}
 	return name
+}
+
+// smallFiles writes n files of 4 KiB of random bytes, f0000.bin and on, to
+// a new folder dir and returns their paths.
+func smallFiles(b *testing.B, dir string, n int) []string {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	paths := make([]string, n)
+	for i := range n {
+		rand.Read(buf)
+		paths[i] = filepath.Join(dir, fmt.Sprintf("f%04d.bin", i))
+		if err := os.WriteFile(paths[i], buf, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return paths
 }
 
 // envInt reads a whole number from the environment, def when unset.

@@ -73,12 +73,7 @@ func BenchmarkMountS3(b *testing.B) {
 
 	src := randomFile(b, filepath.Join(work, "src.bin"), mib)
 	small := filepath.Join(work, "small")
-	os.Mkdir(small, 0o755)
-	buf := make([]byte, 4096)
-	for i := range 1000 {
-		rand.Read(buf)
-		os.WriteFile(filepath.Join(small, fmt.Sprintf("f%04d.bin", i)), buf, 0o644)
-	}
+	smallFiles(b, small, 1000)
 	rcloneDir := func(from, to string) []string {
 		argv := rclone(g, from, to)
 		for i, s := range argv {

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,17 +58,8 @@ func BenchmarkWebClient(b *testing.B) {
 	key := created.User.APIKey
 
 	src := randomFile(b, filepath.Join(work, "big.bin"), mib)
-	smallDir := filepath.Join(work, "small")
-	os.Mkdir(smallDir, 0o755)
-	var smallFiles []string
+	small := smallFiles(b, filepath.Join(work, "small"), 1000)
 	var curlCfg strings.Builder
-	for i := range 1000 {
-		p := filepath.Join(smallDir, fmt.Sprintf("f%04d.txt", i))
-		data := make([]byte, 4096)
-		rand.Read(data)
-		os.WriteFile(p, data, 0o644)
-		smallFiles = append(smallFiles, p)
-	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -136,11 +126,11 @@ func BenchmarkWebClient(b *testing.B) {
 		del(fmt.Sprintf("/curl%d.bin", r))
 	}
 	for r := range rounds {
-		webSmall = append(webSmall, browserUpload(fmt.Sprintf("/websmall%d", r), smallFiles))
+		webSmall = append(webSmall, browserUpload(fmt.Sprintf("/websmall%d", r), small))
 		dir := fmt.Sprintf("/curlsmall%d", r)
 		mkdir(dir)
 		curlCfg.Reset()
-		for _, p := range smallFiles {
+		for _, p := range small {
 			fmt.Fprintf(&curlCfg, "url = \"%s/api/files/content?path=%s/%s\"\nupload-file = \"%s\"\noutput = \"/dev/null\"\n", base, dir, filepath.Base(p), p)
 		}
 		cfgFile := filepath.Join(work, "curl.cfg")
@@ -238,16 +228,9 @@ func BenchmarkBrowserCeiling(b *testing.B) {
 
 	// 1,000 files of 4 KiB chosen at once, sent one request each, six at
 	// once (a page's connections to one server), against curl --parallel.
-	smallDir := filepath.Join(work, "small")
-	os.Mkdir(smallDir, 0o755)
-	var small []string
+	small := smallFiles(b, filepath.Join(work, "small"), 1000)
 	var curlCfg strings.Builder
-	for i := range 1000 {
-		p := filepath.Join(smallDir, fmt.Sprintf("f%04d.txt", i))
-		data := make([]byte, 4096)
-		rand.Read(data)
-		os.WriteFile(p, data, 0o644)
-		small = append(small, p)
+	for _, p := range small {
 		fmt.Fprintf(&curlCfg, "url = \"%s/sink\"\nupload-file = \"%s\"\noutput = \"/dev/null\"\n", base, p)
 	}
 	cfgFile := filepath.Join(work, "curl.cfg")
