@@ -141,28 +141,34 @@ func (s *Service) storeAside(dir string, chunk int, body io.Reader, lw *limitWri
 
 // pieces returns the stored pieces of the upload in dir; a piece both in
 // data and aside (two sends) is taken from aside, which is copied last.
+// Only the names are read, and only pieces aside are looked at: a piece in
+// data is as long as every piece but the last. An upload of thousands of
+// pieces reads its folder twice a piece.
 func (s *Service) pieces(dir string) (map[int]piece, error) {
 	d, err := s.tmpRoot.Open(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	entries, err := d.ReadDir(-1)
+	names, err := d.Readdirnames(-1)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[int]piece, len(entries))
-	for _, e := range entries {
-		name, inData := strings.CutSuffix(e.Name(), inDataMark)
+	length := s.readPieceLength(dir)
+	out := make(map[int]piece, len(names))
+	for _, name := range names {
+		name, inData := strings.CutSuffix(name, inDataMark)
 		i, err := strconv.Atoi(name)
-		if err != nil || !e.Type().IsRegular() {
-			continue // data, length, or a piece still being written
-		}
-		if p, ok := out[i]; ok && p.aside {
-			continue
-		}
-		if fi, err := e.Info(); err == nil {
-			out[i] = piece{size: fi.Size(), aside: !inData}
+		switch {
+		case err != nil: // data, length, or a piece still being written
+		case inData && length > 0:
+			if _, ok := out[i]; !ok {
+				out[i] = piece{size: length}
+			}
+		case !inData:
+			if fi, err := s.tmpRoot.Lstat(path.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
+				out[i] = piece{size: fi.Size(), aside: true}
+			}
 		}
 	}
 	return out, nil
