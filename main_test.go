@@ -23,12 +23,24 @@ import (
 
 const e2eAdminKey = "e2e-admin-key-0123456789abcdef"
 
+// buildDir holds the binary buildDepot compiled; TestMain removes it.
+var buildDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
 // buildDepot compiles the binary once per test run.
 var buildDepot = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "depot-e2e-")
 	if err != nil {
 		return "", err
 	}
+	buildDir = dir
 	bin := filepath.Join(dir, "depot")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
