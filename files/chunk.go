@@ -37,9 +37,9 @@ type Chunk struct {
 // against the pieces already stored, and again on publishing. Pieces of an
 // upload that is never completed are removed by the sweep after ChunkTTL.
 //
-// The pieces are written where they belong in one file (see pieceFolder),
-// so completing the set costs one pass to hash the file, not a second
-// copy of it.
+// The pieces are written where they belong in one file (the layout is
+// described in chunk_pieces.go), so completing the set costs one pass to
+// hash the file, not a second copy of it.
 func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, body io.Reader, chunk, chunks int, opts UploadOptions) (_ mft.FileInfo, _ Chunk, _ bool, err error) {
 	defer func() { err = s.refused(ctx, a, mft.EventFileUploaded, clientPath, err) }()
 	var progress Chunk
@@ -107,7 +107,7 @@ func (s *Service) storeChunk(dir string, chunk, chunks int, body io.Reader, lw *
 	}
 	lw.unhashed = true // the file is hashed whole once complete
 	// The file so far is the other pieces; this one must fit beside them.
-	pieces, err := s.pieces(dir)
+	pieces, length, err := s.pieces(dir)
 	if err != nil {
 		return 0, fsError(err, clientPath)
 	}
@@ -121,14 +121,11 @@ func (s *Service) storeChunk(dir string, chunk, chunks int, body io.Reader, lw *
 			return 0, err
 		}
 	}
-	if err := s.storePiece(dir, chunk, chunks, body, lw, size, clientPath); err != nil {
+	if err := s.storePiece(dir, chunk, chunks, length, body, lw, size, clientPath); err != nil {
 		return 0, err
 	}
-	if pieces, err = s.pieces(dir); errors.Is(err, fs.ErrNotExist) {
-		// Another piece finishing at the same moment claimed the complete
-		// set (this one in it) and publishes it.
-		return chunks, nil
-	} else if err != nil {
+	// The set cannot be claimed meanwhile: the caller holds its lock.
+	if pieces, _, err = s.pieces(dir); err != nil {
 		return 0, fsError(err, clientPath)
 	}
 	return len(pieces), nil

@@ -46,10 +46,9 @@ type piece struct {
 }
 
 // storePiece writes one piece where it belongs in data when its place is
-// known, else aside.
-func (s *Service) storePiece(dir string, chunk, chunks int, body io.Reader, lw *limitWriter, size int64, clientPath string) error {
+// known (length, the pieces' common length, is not 0), else aside.
+func (s *Service) storePiece(dir string, chunk, chunks int, length int64, body io.Reader, lw *limitWriter, size int64, clientPath string) error {
 	last := chunk == chunks-1
-	length := s.readPieceLength(dir)
 	if last || length == 0 {
 		n, err := s.storeAside(dir, chunk, body, lw, size, clientPath)
 		if err == nil && !last && length == 0 && n > 0 {
@@ -139,22 +138,23 @@ func (s *Service) storeAside(dir string, chunk int, body io.Reader, lw *limitWri
 	return lw.n - start, nil
 }
 
-// pieces returns the stored pieces of the upload in dir; a piece both in
-// data and aside (two sends) is taken from aside, which is copied last.
+// pieces returns the stored pieces of the upload in dir, and their common
+// length (0 while unknown); a piece both in data and aside (two sends) is
+// taken from aside, which is copied last.
 // Only the names are read, and only pieces aside are looked at: a piece in
 // data is as long as every piece but the last. An upload of thousands of
 // pieces reads its folder twice a piece.
-func (s *Service) pieces(dir string) (map[int]piece, error) {
+func (s *Service) pieces(dir string) (_ map[int]piece, length int64, _ error) {
 	d, err := s.tmpRoot.Open(dir)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	length := s.readPieceLength(dir)
+	length = s.readPieceLength(dir)
 	out := make(map[int]piece, len(names))
 	for _, name := range names {
 		name, inData := strings.CutSuffix(name, inDataMark)
@@ -171,16 +171,15 @@ func (s *Service) pieces(dir string) (map[int]piece, error) {
 			}
 		}
 	}
-	return out, nil
+	return out, length, nil
 }
 
 // assemble completes data with the pieces kept aside and publishes it.
 func (s *Service) assemble(ctx context.Context, a Actor, clientPath, dir string, chunks int, opts UploadOptions) (mft.FileInfo, error) {
-	pieces, err := s.pieces(dir)
+	pieces, length, err := s.pieces(dir)
 	if err != nil {
 		return mft.FileInfo{}, fsError(err, clientPath)
 	}
-	length := s.readPieceLength(dir)
 	if length == 0 { // every piece came aside, without its size
 		length = pieces[0].size
 	}
