@@ -71,13 +71,21 @@ func BenchmarkWebClient(b *testing.B) {
 		chromedp.WaitVisible(chromedp.CSS("#uploader"))); err != nil {
 		b.Fatalf("sign in: %v", err)
 	}
-	mkdir := func(p string) {
-		req, _ := http.NewRequest("POST", base+"/api/folders", strings.NewReader(`{"path":"`+p+`"}`))
+	// api sends a request with the user's key and fails unless it answers want.
+	api := func(method, path, body string, want int) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.SetBasicAuth(key, "x")
-		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
-			b.Fatalf("mkdir %s: %v %v", p, err, resp)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatalf("%s %s: %v", method, path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			b.Fatalf("%s %s: %d, want %d", method, path, resp.StatusCode, want)
 		}
 	}
+	mkdir := func(p string) { api("POST", "/api/folders", `{"path":"`+p+`"}`, 201) }
 	// browserUpload chooses files in the folder's page and times until the
 	// page says every one is uploaded.
 	browserUpload := func(dir string, paths []string) float64 {
@@ -108,13 +116,7 @@ func BenchmarkWebClient(b *testing.B) {
 	// del removes what a step wrote, untimed: every 1 GiB step then starts
 	// right after 1 GiB was freed, and writes into that memory (on this VM,
 	// memory not touched for a while costs several times more to fill).
-	del := func(p string) {
-		req, _ := http.NewRequest("DELETE", base+"/api/files?path="+p, nil)
-		req.SetBasicAuth(key, "x")
-		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-			b.Fatalf("delete %s: %v %v", p, err, resp)
-		}
-	}
+	del := func(p string) { api("DELETE", "/api/files?path="+p, "", 200) }
 	var web, cli, webSmall, cliSmall []float64
 	curl("-o", "/dev/null", "-T", src, base+"/api/files/content?path=/warm.bin") // untimed
 	del("/warm.bin")
