@@ -67,13 +67,13 @@ type Automation struct {
 // runs first: Pattern, After and MoveTo as there), and running the
 // actions on each file fetched.
 type Source struct {
-	Path       string `json:"path"`
+	Path       string `json:"path" depot:"path"`
 	Recursive  bool   `json:"recursive"`
 	Connection string `json:"connection,omitempty"`
 	Pattern    string `json:"pattern,omitempty"`
-	To         string `json:"to,omitempty"`
+	To         string `json:"to,omitempty" depot:"path"`
 	After      string `json:"after,omitempty"`
-	MoveTo     string `json:"move_to,omitempty"`
+	MoveTo     string `json:"move_to,omitempty" depot:"path"`
 }
 
 // Remote reports whether the source is a connection's folder.
@@ -100,12 +100,12 @@ type Condition struct {
 // passphrase) are stored encrypted and never shown.
 type Action struct {
 	Type         string `json:"type"`
-	URL          string `json:"url,omitempty"`
+	URL          string `json:"url,omitempty" depot:"path"`
 	Secret       string `json:"secret,omitempty"`
-	To           string `json:"to,omitempty"`
-	PublicKey    string `json:"public_key,omitempty"`
+	To           string `json:"to,omitempty" depot:"path"`
+	PublicKey    string `json:"public_key,omitempty" depot:"text"`
 	KeepOriginal bool   `json:"keep_original,omitempty"`
-	PrivateKey   string `json:"private_key,omitempty"`
+	PrivateKey   string `json:"private_key,omitempty" depot:"text"`
 	Passphrase   string `json:"passphrase,omitempty"`
 	// Connection is the remote of upload (to it) and download (from it).
 	Connection string `json:"connection,omitempty"`
@@ -113,11 +113,11 @@ type Action struct {
 	// to descend, and what to do with a remote file once fetched: ""
 	// (leave it; it is fetched again only when it changes), "delete" or
 	// "move" (to MoveTo, a remote folder).
-	From      string `json:"from,omitempty"`
+	From      string `json:"from,omitempty" depot:"path"`
 	Pattern   string `json:"pattern,omitempty"`
 	Recursive bool   `json:"recursive,omitempty"`
 	After     string `json:"after,omitempty"`
-	MoveTo    string `json:"move_to,omitempty"`
+	MoveTo    string `json:"move_to,omitempty" depot:"path"`
 }
 
 // Retry says how often a failed run is tried in all.

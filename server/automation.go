@@ -231,7 +231,7 @@ func (s *Server) handleAutomationRun(c echo.Context) error {
 // {"path": "/users/…"}, and answers 202 with it.
 func (s *Server) runAutomation(c echo.Context, a *mft.Automation) error {
 	var req struct {
-		Path string `json:"path"`
+		Path string `json:"path" depot:"path"`
 	}
 	if c.Request().ContentLength != 0 {
 		if err := s.decode(c, "run", &req); err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -48,7 +49,7 @@ func maskSecrets(fields map[string]any) map[string]any {
 	out := make(map[string]any, len(fields))
 	for k, v := range fields {
 		switch {
-		case slices.Contains(secretFields, k):
+		case slices.Contains(secretFields, strings.ToLower(k)):
 			if s, ok := v.(string); ok && s == "" || v == nil {
 				out[k] = ""
 			} else {

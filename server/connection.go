@@ -17,16 +17,16 @@ type connectionRequest struct {
 	Port           *int    `json:"port"`
 	Username       *string `json:"username"`
 	Password       *string `json:"password"`
-	PrivateKey     *string `json:"private_key"`
+	PrivateKey     *string `json:"private_key" depot:"text"`
 	HostKey        *string `json:"host_key"`
 	TLS            *string `json:"tls"`
 	TLSFingerprint *string `json:"tls_fingerprint"`
-	CACert         *string `json:"ca_cert"`
-	BasePath       *string `json:"base_path"`
-	Endpoint       *string `json:"endpoint"`
+	CACert         *string `json:"ca_cert" depot:"text"`
+	BasePath       *string `json:"base_path" depot:"path"`
+	Endpoint       *string `json:"endpoint" depot:"path"`
 	Region         *string `json:"region"`
 	Bucket         *string `json:"bucket"`
-	Prefix         *string `json:"prefix"`
+	Prefix         *string `json:"prefix" depot:"path"`
 	PathStyle      *bool   `json:"path_style"`
 	AccessKey      *string `json:"access_key"`
 	SecretKey      *string `json:"secret_key"`

@@ -13,7 +13,7 @@ import (
 type filedropRequest struct {
 	Name              *string `json:"name"`
 	Title             *string `json:"title"`
-	Description       *string `json:"description"`
+	Description       *string `json:"description" depot:"text"`
 	Owner             *string `json:"owner"`
 	InvalidExtensions *string `json:"invalid_extensions"`
 	AcceptedFiletypes *string `json:"accepted_filetypes"`

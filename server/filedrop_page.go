@@ -116,7 +116,7 @@ func (s *Server) handleFiledropUpload(c echo.Context) error {
 type deliverRequest struct {
 	From        string   `json:"from"`
 	Subject     string   `json:"subject"`
-	Message     string   `json:"message"`
+	Message     string   `json:"message" depot:"text"`
 	Attachments []string `json:"attachments"`
 }
 

@@ -10,7 +10,7 @@ import (
 
 // folderRuleRequest is the body of POST and PUT /admin/folders.
 type folderRuleRequest struct {
-	Path              *string   `json:"path"`
+	Path              *string   `json:"path" depot:"path"`
 	AllowedExtensions *[]string `json:"allowed_extensions"`
 	BlockedExtensions *[]string `json:"blocked_extensions"`
 	MaxFileSize       *int64    `json:"max_file_size"`

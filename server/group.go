@@ -11,7 +11,7 @@ import (
 // groupRequest is the body of POST and PUT /admin/groups.
 type groupRequest struct {
 	Name        *string `json:"name"`
-	Description *string `json:"description"`
+	Description *string `json:"description" depot:"text"`
 }
 
 func (s *Server) handleGroupList(c echo.Context) error {

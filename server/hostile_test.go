@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"depot/app"
+	"depot/mft"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -172,4 +173,73 @@ func TestHostileNames(t *testing.T) {
 	if strings.Contains(r.body, "bad") || strings.Contains(r.body, "invoice") {
 		t.Fatalf("refused names were stored: %s", r.body)
 	}
+}
+
+// One rule for hostile values, whatever the field (hardening II): null is
+// a 422 naming the field (expires_at alone takes null, for "never"); a
+// control character in any string, and a string over 1,024 bytes (4,096
+// for paths and URLs, 64 KiB for descriptions, messages and keys), are
+// refused naming the field and the limit; nothing is stored.
+func TestHostileJSON_OneRule(t *testing.T) {
+	ts := MustOpenServer(t)
+	bucket := ts.createBucket(t, `{"bucket":{"name":"Acme"}}`).Bucket
+	auto := ts.createAutomation(t, `{"automation":{"name":"a","trigger":"manual","actions":[{"type":"copy","to":"/archive/"}]}}`)
+	joe := ts.createUser(t, `{"user":{"email":"joe@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/api/folders", joe.APIKey, `{"path":"/out"}`), 201)
+	long := strings.Repeat("x", 5000)
+	for _, c := range []struct{ method, path, body, says string }{
+		{"PUT", "/admin/buckets/" + bucket.ID, `{"bucket":{"active":null}}`, `"active" cannot be null`},
+		{"PUT", "/admin/buckets/" + bucket.ID, `{"bucket":{"quota_mb":null}}`, `"quota_mb" cannot be null`},
+		{"PUT", "/admin/automations/" + auto, `{"automation":{"name":"a","trigger":"manual","enabled":null,"actions":[{"type":"copy","to":"/archive/"}]}}`, `"enabled" cannot be null`},
+		{"PUT", "/admin/automations/" + auto, `{"automation":{"name":"a","trigger":"manual","conditions":null,"actions":[{"type":"copy","to":"/archive/"}]}}`, `"conditions" cannot be null`},
+		{"PUT", "/admin/users/" + joe.ID, `{"user":{"groups":[null]}}`, `"groups" cannot be null`},
+		{"POST", "/admin/buckets", `{"bucket":{"name":"Ac\u0000me"}}`, `"name" contains a control character (U+0000)`},
+		{"PUT", "/admin/automations/" + auto, `{"automation":{"name":"a\u0000","trigger":"manual","actions":[{"type":"copy","to":"/archive/"}]}}`, `"name" contains a control character`},
+		{"POST", "/admin/connections", `{"connection":{"name":"c\u001b[31m","type":"ftp","host":"127.0.0.1","username":"u","password":"p"}}`, `"name" contains a control character (U+001B)`},
+		{"POST", "/admin/connections", `{"connection":{"name":"c","type":"ftp","host":"` + long + `","username":"u","password":"p"}}`, `"host" is longer than 1024 bytes`},
+		{"POST", "/admin/connections", `{"connection":{"name":"c","type":"ftp","host":"h","username":"` + long + `","password":"p"}}`, `"username" is longer than 1024 bytes`},
+		{"POST", "/admin/webhooks", `{"webhook":{"url":"http://127.0.0.1:9/h","events":["*"],"secret":"` + long + `"}}`, `"secret" is longer than 1024 bytes`},
+	} {
+		before := len(ts.events(t))
+		r := ts.do(t, c.method, c.path, adminKey, c.body)
+		if r.status != 422 || !strings.Contains(strings.Join(r.errors(t), " "), c.says) {
+			t.Errorf("%s %s %.80s: %d %s, want 422 saying %s", c.method, c.path, c.body, r.status, r.body, c.says)
+		}
+		if after := len(ts.events(t)); after != before {
+			t.Errorf("%s %s %.80s changed something", c.method, c.path, c.body)
+		}
+	}
+	// A path field over 4,096 bytes is a 400, as the files API answers a
+	// bad path.
+	r := ts.do(t, "POST", "/admin/connections", adminKey, `{"connection":{"name":"c","type":"ftp","host":"h","username":"u","password":"p","base_path":"/`+strings.Repeat("p", 4100)+`"}}`)
+	if r.status != 400 || !strings.Contains(r.body, `\"base_path\" is longer than 4096 bytes`) {
+		t.Errorf("long base_path: %d %s", r.status, r.body)
+	}
+	// Descriptions and messages may have several lines.
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"drop","title":"T","owner":"`+joe.ID+`","description":"line one\nline two"}}`), 201)
+	// The bucket is as it was.
+	var b bucketBody
+	ts.do(t, "GET", "/admin/buckets/"+bucket.ID, adminKey, "").json(t, &b)
+	if !b.Bucket.Active || b.Bucket.Name != "Acme" {
+		t.Errorf("bucket changed: %+v", b.Bucket)
+	}
+	// expires_at: null is "never": a link that does not expire.
+	r = ts.do(t, "POST", "/api/links", joe.APIKey, `{"link":{"path":"/out","expires_at":null}}`)
+	want(t, r, 201)
+	if strings.Contains(r.body, `"expires_at":"`) {
+		t.Errorf("link with expires_at null: %s", r.body)
+	}
+}
+
+// events returns every audit event recorded so far.
+func (ts *testServer) events(tb testing.TB) []*mft.Event {
+	tb.Helper()
+	if err := ts.audit.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	list, _, err := ts.app.AuditStore.FindEvents(tb.Context(), mft.AuditFilter{Page: mft.Page{Limit: mft.MaxLimit}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return list
 }

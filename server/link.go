@@ -18,7 +18,7 @@ import (
 )
 
 type linkRequest struct {
-	Path         string  `json:"path"`
+	Path         string  `json:"path" depot:"path"`
 	ExpiresAt    optTime `json:"expires_at"`
 	Password     string  `json:"password"`
 	MaxDownloads int     `json:"max_downloads"`

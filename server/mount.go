@@ -12,9 +12,9 @@ import (
 // moving a path to other storage is moving its files, so a mount is
 // deleted and created again.
 type mountRequest struct {
-	Path       *string `json:"path"`
+	Path       *string `json:"path" depot:"path"`
 	Connection *string `json:"connection"`
-	Prefix     *string `json:"prefix"`
+	Prefix     *string `json:"prefix" depot:"path"`
 }
 
 func (s *Server) handleMountList(c echo.Context) error {

@@ -12,9 +12,9 @@ import (
 // permissionRequest is the body of POST and PUT /admin/permissions.
 type permissionRequest struct {
 	Subject     *string   `json:"subject"`
-	Path        *string   `json:"path"`
+	Path        *string   `json:"path" depot:"path"`
 	Permissions *[]string `json:"permissions"`
-	Mount       *string   `json:"mount"`
+	Mount       *string   `json:"mount" depot:"path"`
 }
 
 func (s *Server) handlePermissionList(c echo.Context) error {

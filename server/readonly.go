@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -122,23 +121,9 @@ func jsonNames(t reflect.Type) map[string]bool {
 		t = t.Elem()
 	}
 	names := map[string]bool{}
-	if t.Kind() != reflect.Struct {
-		return names
-	}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch {
-		case tag == "-":
-		case f.Anonymous && tag == "":
-			for n := range jsonNames(f.Type) {
-				names[n] = true
-			}
-		case !f.IsExported():
-		case tag == "":
-			names[f.Name] = true
-		default:
-			names[tag] = true
+	if t.Kind() == reflect.Struct {
+		for n := range structFields(t) {
+			names[n] = true
 		}
 	}
 	return names

@@ -79,6 +79,9 @@ func decodeEnvelope(data []byte, name string, dst any) error {
 	if err != nil {
 		return err
 	}
+	if err := checkFields(data, dst); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return jsonFieldError(dec.Decode(dst))
@@ -153,6 +156,9 @@ type optTime struct {
 	Set  bool
 	Time *time.Time
 }
+
+// acceptsNull marks null as a value of its own: "never", or clear.
+func (optTime) acceptsNull() {}
 
 // UnmarshalJSON accepts null or an RFC 3339 string.
 func (o *optTime) UnmarshalJSON(b []byte) error {

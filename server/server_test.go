@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,12 @@ func MustOpenServer(tb testing.TB, opts ...option) *testServer {
 // the data of an earlier one.
 func openServerAt(tb testing.TB, dir string, opts ...option) *testServer {
 	tb.Helper()
+	return openServerLogged(tb, dir, nil, opts...)
+}
+
+// openServerLogged is openServerAt with the server's log going to logger.
+func openServerLogged(tb testing.TB, dir string, logger *slog.Logger, opts ...option) *testServer {
+	tb.Helper()
 	cfg := apptest.Config(dir)
 	cfg.HTTP.MaxJSONBytes = 64 << 10
 	cfg.SFTP.PublicHost = "sftp.example.com"
@@ -57,7 +64,7 @@ func openServerAt(tb testing.TB, dir string, opts ...option) *testServer {
 	for _, o := range opts {
 		edits = append(edits, o)
 	}
-	a := apptest.Start(tb, cfg, edits...)
+	a := apptest.StartLogged(tb, cfg, logger, edits...)
 	return &testServer{Server: a.HTTP, app: a, db: a.DB, path: filepath.Join(dir, "depot.db"), dataDir: dir,
 		defender: a.Defender, files: a.Files, audit: a.AuditLog}
 }

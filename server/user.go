@@ -71,9 +71,9 @@ type userRequest struct {
 	Name        *string   `json:"name"`
 	Role        *string   `json:"role"`
 	Groups      *[]string `json:"groups"`
-	Home        *string   `json:"home"`
+	Home        *string   `json:"home" depot:"path"`
 	Password    *string   `json:"password"`
-	SSHKeys     *[]string `json:"ssh_keys"`
+	SSHKeys     *[]string `json:"ssh_keys" depot:"text"`
 	QuotaMB     *int64    `json:"quota_mb"`
 	MaxFileSize *int64    `json:"max_file_size"`
 	AllowedIPs  *[]string `json:"allowed_ips"`

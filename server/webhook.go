@@ -12,9 +12,9 @@ import (
 )
 
 type webhookRequest struct {
-	URL    *string   `json:"url"`
+	URL    *string   `json:"url" depot:"path"`
 	Events *[]string `json:"events"`
-	Paths  *[]string `json:"paths"`
+	Paths  *[]string `json:"paths" depot:"path"`
 	Bucket *string   `json:"bucket"`
 	Secret *string   `json:"secret"`
 	Active *bool     `json:"active"`

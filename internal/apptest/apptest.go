@@ -6,6 +6,7 @@ package apptest
 import (
 	"context"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -35,10 +36,16 @@ func Config(dir string) *config.Config {
 // test ends.
 func Open(tb testing.TB, cfg *config.Config) *app.App {
 	tb.Helper()
+	return OpenLogged(tb, cfg, nil)
+}
+
+// OpenLogged is Open with the app's log going to logger.
+func OpenLogged(tb testing.TB, cfg *config.Config, logger *slog.Logger) *app.App {
+	tb.Helper()
 	if cfg == nil {
 		cfg = Config(tb.TempDir())
 	}
-	a, err := app.Open(context.Background(), cfg, nil, io.Discard)
+	a, err := app.Open(context.Background(), cfg, logger, io.Discard)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -52,7 +59,13 @@ func Open(tb testing.TB, cfg *config.Config) *app.App {
 // then Start.
 func Start(tb testing.TB, cfg *config.Config, edit ...func(*app.App)) *app.App {
 	tb.Helper()
-	a := Open(tb, cfg)
+	return StartLogged(tb, cfg, nil, edit...)
+}
+
+// StartLogged is Start with the app's log going to logger.
+func StartLogged(tb testing.TB, cfg *config.Config, logger *slog.Logger, edit ...func(*app.App)) *app.App {
+	tb.Helper()
+	a := OpenLogged(tb, cfg, logger)
 	for _, e := range edit {
 		e(a)
 	}
