@@ -82,7 +82,7 @@ func backupOverHTTP(ctx context.Context, cfg *config.Config, baseURL string, w i
 			if pem, err := os.ReadFile(filepath.Join(cfg.Data.Dir, tlscert.SelfSignedCert)); err == nil {
 				pool.AppendCertsFromPEM(pem)
 			}
-			client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+			client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, CipherSuites: tlscert.Suites}}}
 		}
 	}
 	if baseURL == "" {

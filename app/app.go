@@ -177,6 +177,8 @@ func (a *App) build(urlKey []byte) error {
 		MaxUnauthenticatedPerIP: cfg.SFTP.MaxUnauthenticatedPerIP,
 		LoginGrace:              cfg.SFTP.LoginGraceTime.D(),
 		Ciphers:                 cfg.SFTP.Ciphers,
+		KeyExchanges:            cfg.SFTP.KeyExchanges,
+		MACs:                    cfg.SFTP.MACs,
 		SyncUploads:             cfg.SFTP.SyncUploads,
 	}
 	proxies, err := cfg.HTTP.Proxies()

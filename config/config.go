@@ -94,6 +94,17 @@ type HTTP struct {
 var SFTPCiphers = []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
 	"aes128-ctr", "aes192-ctr", "aes256-ctr"}
 
+// SFTPKeyExchanges are the key exchanges sftp.key_exchanges may name. The
+// NIST-curve ECDH and the 2048-bit DH group are for old clients only
+// (ssh-audit fails the curves); SHA-1 groups are never offered.
+var SFTPKeyExchanges = []string{"mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org",
+	"ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521", "diffie-hellman-group14-sha256",
+	"diffie-hellman-group16-sha512"}
+
+// SFTPMACs are the MACs sftp.macs may name: SHA-2, encrypt-then-MAC or,
+// for old clients, encrypt-and-MAC (ssh-audit warns of those).
+var SFTPMACs = []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512"}
+
 // SFTP configures the SFTP daemon.
 type SFTP struct {
 	Listen                string   `toml:"listen"`
@@ -107,6 +118,8 @@ type SFTP struct {
 	MaxUnauthenticatedPerIP int      `toml:"max_unauthenticated_per_ip"`
 	LoginGraceTime          Duration `toml:"login_grace_time"`
 	Ciphers                 []string `toml:"ciphers"`
+	KeyExchanges            []string `toml:"key_exchanges"`
+	MACs                    []string `toml:"macs"`
 	// SyncUploads makes every SFTP upload durable before its close is
 	// acknowledged. Off (the default, as OpenSSH's sftp-server), an upload
 	// is synced only when the client asks with fsync@openssh.com (put -f).
@@ -205,7 +218,9 @@ func Default() *Config {
 		SFTP: SFTP{Listen: ":2022", PublicHost: "localhost", IdleTimeout: Duration(15 * time.Minute),
 			MaxConnections: 500, MaxConnectionsPerUser: 20, MaxTransfers: 16,
 			MaxUnauthenticatedPerIP: 10, LoginGraceTime: Duration(2 * time.Minute),
-			Ciphers: []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"}},
+			Ciphers:      []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"},
+			KeyExchanges: []string{"mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org"},
+			MACs:         []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"}},
 		Auth:       Auth{TokenTTL: Duration(24 * time.Hour)},
 		SMTP:       SMTP{Port: 587, TLS: "starttls"},
 		Automation: Automation{Workers: 4, MaxQueued: 1000},

@@ -33,12 +33,17 @@ func (c *Config) Validate() error {
 	if c.SFTP.IdleTimeout.D() < time.Second {
 		return fmt.Errorf("sftp.idle_timeout must be at least 1s")
 	}
-	if len(c.SFTP.Ciphers) == 0 {
-		return fmt.Errorf("sftp.ciphers must name at least one of %s", strings.Join(SFTPCiphers, ", "))
-	}
-	for _, name := range c.SFTP.Ciphers {
-		if !slices.Contains(SFTPCiphers, name) {
-			return fmt.Errorf("sftp.ciphers: %q is not one of %s", name, strings.Join(SFTPCiphers, ", "))
+	for _, l := range []struct {
+		key          string
+		names, known []string
+	}{{"ciphers", c.SFTP.Ciphers, SFTPCiphers}, {"key_exchanges", c.SFTP.KeyExchanges, SFTPKeyExchanges}, {"macs", c.SFTP.MACs, SFTPMACs}} {
+		if len(l.names) == 0 {
+			return fmt.Errorf("sftp.%s must name at least one of %s", l.key, strings.Join(l.known, ", "))
+		}
+		for _, name := range l.names {
+			if !slices.Contains(l.known, name) {
+				return fmt.Errorf("sftp.%s: %q is not one of %s", l.key, name, strings.Join(l.known, ", "))
+			}
 		}
 	}
 	if c.HTTP.PublicURL != "" {

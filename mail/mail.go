@@ -5,6 +5,7 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"depot/tlscert"
 	"fmt"
 	"mime"
 	"net"
@@ -47,7 +48,7 @@ func (s *Sender) Send(ctx context.Context, to []string, subject, body string) er
 	var err error
 	d := &net.Dialer{}
 	if s.TLS == "tls" {
-		conn, err = (&tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: s.Host}}).DialContext(ctx, "tcp", addr)
+		conn, err = (&tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: s.Host, MinVersion: tls.VersionTLS12, CipherSuites: tlscert.Suites}}).DialContext(ctx, "tcp", addr)
 	} else {
 		conn, err = d.DialContext(ctx, "tcp", addr)
 	}
@@ -63,7 +64,7 @@ func (s *Sender) Send(ctx context.Context, to []string, subject, body string) er
 	}
 	defer c.Close()
 	if s.TLS == "starttls" {
-		if err := c.StartTLS(&tls.Config{ServerName: s.Host}); err != nil {
+		if err := c.StartTLS(&tls.Config{ServerName: s.Host, MinVersion: tls.VersionTLS12, CipherSuites: tlscert.Suites}); err != nil {
 			return fmt.Errorf("mail: STARTTLS with %s: %w", addr, err)
 		}
 	}

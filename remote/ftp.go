@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"depot/tlscert"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -66,7 +67,7 @@ func ftpTLS(c *mft.Connection, info *Info) (*tls.Config, error) {
 	// TLS 1.2 exactly: vsftpd 3.0.x (Debian's, most Linux FTP servers)
 	// loses the end of uploads over TLS 1.3 data connections ("426 Failure
 	// reading network stream"), a known server bug.
-	cfg := &tls.Config{ServerName: c.Host, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12,
+	cfg := &tls.Config{ServerName: c.Host, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, CipherSuites: tlscert.Suites,
 		ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 	if c.CACert != "" {
 		pool := x509.NewCertPool()

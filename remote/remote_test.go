@@ -143,11 +143,25 @@ func TestSFTP_AgainstOpenSSH(t *testing.T) {
 	s := testpeer.StartSSHD(t)
 	exercise(t, dial(t, sftpConn(s)))
 
-	// The pinned host key is the only one accepted; the refusal names both.
+	// The server has an RSA host key too, which the client prefers: the
+	// pinned key's kind is negotiated, whichever of the two is pinned.
+	// Found by hardening II: an Ed25519 pin was refused with "the
+	// server's host key is SHA256:…(RSA)".
 	c := sftpConn(s)
+	c.HostKey = s.HostKeyRSA
+	if _, info, err := remote.Dial(context.Background(), c); err != nil || info.Identity != s.HostKeyRSA {
+		t.Fatalf("the RSA key pinned: %v (%+v)", err, info)
+	}
+	c.HostKey = s.HostKey
+	if _, info, err := remote.Dial(context.Background(), c); err != nil || info.Identity != s.HostKey {
+		t.Fatalf("the Ed25519 key pinned: %v (%+v)", err, info)
+	}
+
+	// The pinned host key is the only one accepted; the refusal names both.
+	c = sftpConn(s)
 	c.HostKey = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
 	_, info, err := remote.Dial(context.Background(), c)
-	if err == nil || !strings.Contains(err.Error(), s.HostKey) || !strings.Contains(err.Error(), c.HostKey) || info.Identity != s.HostKey {
+	if err == nil || !strings.Contains(err.Error(), s.HostKey) || !strings.Contains(err.Error(), s.HostKeyRSA) || !strings.Contains(err.Error(), c.HostKey) || info.Identity == "" {
 		t.Fatalf("a wrong pinned host key: %v (%+v)", err, info)
 	}
 	if mft.ErrorCode(err) != mft.EUNAVAILABLE || strings.Contains(err.Error(), "PRIVATE KEY") {

@@ -3,13 +3,11 @@ package remote
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"path"
 	"strconv"
-	"strings"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -40,19 +38,9 @@ func dialSFTP(ctx context.Context, c *mft.Connection) (Store, Info, error) {
 	if c.Password != "" {
 		auths = append(auths, ssh.Password(c.Password))
 	}
-	var seen string
 	config := &ssh.ClientConfig{
 		User: c.Username,
 		Auth: auths,
-		// The pinned SHA256 fingerprint, and nothing else: no trust on
-		// first use.
-		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			seen = ssh.FingerprintSHA256(key)
-			if strings.TrimRight(seen, "=") != strings.TrimRight(c.HostKey, "=") {
-				return fmt.Errorf("the server's host key is %s, not the pinned %s: refusing to connect (update host_key if the server's key really changed)", seen, c.HostKey)
-			}
-			return nil
-		},
 		Config: ssh.Config{
 			Ciphers: []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr"},
 			MACs:    []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512"},
@@ -60,13 +48,8 @@ func dialSFTP(ctx context.Context, c *mft.Connection) (Store, Info, error) {
 		Timeout: Timeout,
 	}
 	addr := net.JoinHostPort(c.Host, strconv.Itoa(portOr(c.Port, 22)))
-	raw, err := (&net.Dialer{Timeout: Timeout}).DialContext(ctx, "tcp", addr)
+	sc, chans, reqs, seen, err := pinnedHandshake(ctx, addr, c.HostKey, config)
 	if err != nil {
-		return nil, Info{}, err
-	}
-	sc, chans, reqs, err := ssh.NewClientConn(raw, addr, config)
-	if err != nil {
-		raw.Close()
 		return nil, Info{Identity: seen}, err
 	}
 	conn := ssh.NewClient(sc, chans, reqs)

@@ -221,7 +221,7 @@ func reject(c net.Conn, reason uint32, msg string) {
 func (s *Server) sshConfig(ctx ssh.Context) *gossh.ServerConfig {
 	st, _ := ctx.Value(connStateKey{}).(*connState)
 	cfg := &gossh.ServerConfig{
-		Config:                  gossh.Config{KeyExchanges: kexAlgos, Ciphers: s.Ciphers, MACs: macAlgos},
+		Config:                  gossh.Config{KeyExchanges: or(s.KeyExchanges, kexAlgos), Ciphers: s.Ciphers, MACs: or(s.MACs, macAlgos)},
 		MaxAuthTries:            6,
 		PublicKeyAuthAlgorithms: userKeyAlgos,
 	}
@@ -252,4 +252,12 @@ func sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, newChan gossh.NewCh
 		st.loginDone()
 	}
 	ssh.DefaultSessionHandler(srv, conn, newChan, ctx)
+}
+
+// or is list, or def when list is empty.
+func or(list, def []string) []string {
+	if len(list) == 0 {
+		return def
+	}
+	return list
 }

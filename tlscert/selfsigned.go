@@ -72,7 +72,7 @@ func makeSelfSigned(certFile, keyFile string, hosts []string, now time.Time) err
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: hosts[0], Organization: []string{"Depot (self-signed)"}},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(selfSignedLife),
+		NotAfter:              now.Add(-time.Hour).Add(selfSignedLife), // 825 days in all
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,

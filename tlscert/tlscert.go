@@ -44,11 +44,21 @@ func (s *Source) Reload() error {
 	return nil
 }
 
-// Config is the listener's TLS: 1.2 and newer with Go's default suites
-// (forward-secret AEAD only), HTTP/2 and HTTP/1.1.
+// Suites are the TLS 1.2 cipher suites Depot offers and accepts: ECDHE
+// with AEAD only (Go's defaults also hold ECDHE with CBC). TLS 1.3's
+// suites are all AEAD and not configurable.
+var Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// Config is the listener's TLS: 1.2 (ECDHE with AEAD suites only) and
+// 1.3, HTTP/2 and HTTP/1.1.
 func (s *Source) Config() *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: Suites,
 		NextProtos: []string{"h2", "http/1.1"},
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return s.cert.Load(), nil

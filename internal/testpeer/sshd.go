@@ -3,6 +3,7 @@ package testpeer
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -19,9 +20,12 @@ import (
 type SSHD struct {
 	*Process
 	User string
-	// HostKey is the server's SHA256 fingerprint; PrivateKey the user's
-	// key (OpenSSH PEM); PublicKey its authorized_keys line.
+	// HostKey is the SHA256 fingerprint of the server's Ed25519 key, and
+	// HostKeyRSA that of its RSA key (a client negotiates RSA first unless
+	// told otherwise); PrivateKey the user's key (OpenSSH PEM); PublicKey
+	// its authorized_keys line.
 	HostKey    string
+	HostKeyRSA string
 	PrivateKey string
 	PublicKey  string
 	// Dir is a folder the user may write, the connections' base path.
@@ -38,6 +42,7 @@ func StartSSHD(tb testing.TB) *SSHD {
 		tb.Fatal(err)
 	}
 	hostPub, hostFile := writeKey(tb, dir, "host_ed25519")
+	rsaPub, rsaFile := writeRSAKey(tb, dir, "host_rsa")
 	userPub, userFile := writeKey(tb, dir, "user_ed25519")
 	userKey, _ := os.ReadFile(userFile)
 	authorized := filepath.Join(dir, "authorized_keys")
@@ -47,6 +52,7 @@ func StartSSHD(tb testing.TB) *SSHD {
 	config := filepath.Join(dir, "sshd_config")
 	os.WriteFile(config, fmt.Appendf(nil, `Port %d
 ListenAddress 127.0.0.1
+HostKey %s
 HostKey %s
 AuthorizedKeysFile %s
 PubkeyAuthentication yes
@@ -58,11 +64,11 @@ UsePAM no
 PidFile none
 Subsystem sftp internal-sftp
 LogLevel ERROR
-`, port, hostFile, authorized), 0o600)
+`, port, hostFile, rsaFile, authorized), 0o600)
 	base := filepath.Join(dir, "files")
 	os.Mkdir(base, 0o755)
 	p := start(tb, port, nil, bin, "-D", "-e", "-f", config)
-	return &SSHD{Process: p, User: u.Username, HostKey: ssh.FingerprintSHA256(hostPub), PrivateKey: string(userKey),
+	return &SSHD{Process: p, User: u.Username, HostKey: ssh.FingerprintSHA256(hostPub), HostKeyRSA: ssh.FingerprintSHA256(rsaPub), PrivateKey: string(userKey),
 		PublicKey: string(ssh.MarshalAuthorizedKey(userPub)), Dir: base}
 }
 
@@ -80,5 +86,22 @@ func writeKey(tb testing.TB, dir, name string) (ssh.PublicKey, string) {
 	file := filepath.Join(dir, name)
 	os.WriteFile(file, pem.EncodeToMemory(block), 0o600)
 	sp, _ := ssh.NewPublicKey(pub)
+	return sp, file
+}
+
+// writeRSAKey writes a new 2048-bit RSA private key in OpenSSH form.
+func writeRSAKey(tb testing.TB, dir, name string) (ssh.PublicKey, string) {
+	tb.Helper()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	file := filepath.Join(dir, name)
+	os.WriteFile(file, pem.EncodeToMemory(block), 0o600)
+	sp, _ := ssh.NewPublicKey(&priv.PublicKey)
 	return sp, file
 }
