@@ -40,8 +40,13 @@ func (s *Service) Zip(ctx context.Context, a Actor, clientPaths []string, w io.W
 	// Walk everything first, so that a refusal or an overlong list is an
 	// error before any byte is sent.
 	var entries []mft.FileInfo
+	seen := map[string]bool{} // a path chosen twice, or inside a folder chosen, is one entry
 	var walk func(fi mft.FileInfo) error
 	walk = func(fi mft.FileInfo) error {
+		if seen[fi.Path] {
+			return nil
+		}
+		seen[fi.Path] = true
 		if len(entries) >= MaxZipEntries {
 			return mft.Errorf(mft.ETOOLARGE, "A zip download holds at most %d files and folders; choose fewer.", MaxZipEntries)
 		}

@@ -29,7 +29,7 @@ func (s *Server) handleAudit(c echo.Context) error {
 		actor = c.QueryParam("user")
 	}
 	f := mft.AuditFilter{Page: p, Event: c.QueryParam("event"), Actor: actor,
-		Bucket: c.QueryParam("bucket"), PathPrefix: c.QueryParam("path"),
+		Bucket: c.QueryParam("bucket"), PathPrefix: auditPath(c.QueryParam("path")),
 		Protocol: c.QueryParam("protocol"), Status: c.QueryParam("status")}
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if v := c.QueryParam(name); v != "" {
@@ -87,4 +87,13 @@ func changesJSON(ch map[string]any) string {
 	}
 	b, _ := json.Marshal(ch)
 	return string(b)
+}
+
+// auditPath is a path filter as the events name paths: /users/x/ finds
+// what /users/x does.
+func auditPath(p string) string {
+	if t := strings.TrimRight(p, "/"); t != "" || p == "" {
+		return t
+	}
+	return "/"
 }

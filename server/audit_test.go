@@ -35,6 +35,14 @@ func TestAudit(t *testing.T) {
 	if !strings.Contains(r.body, `"size":3`) || !strings.Contains(r.body, `"sha256":"`) {
 		t.Fatalf("path filter: %s", r.body)
 	}
+	// A trailing slash finds what the folder's path finds (found by
+	// hardening II: it found nothing).
+	for _, p := range []string{"/users/a-example-com/", "/users/a-example-com", "/users/a-example-com//"} {
+		r = ts.do(t, "GET", "/admin/audit?event=file.uploaded&path="+p, adminKey, "")
+		if !strings.Contains(r.body, `"size":3`) {
+			t.Errorf("path filter %s: %s", p, r.body)
+		}
+	}
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	r = ts.do(t, "GET", "/admin/audit?from="+future, adminKey, "")
 	if strings.TrimSpace(r.body) != "[]" {

@@ -83,6 +83,9 @@ func TestWeb_ZipDownload(t *testing.T) {
 			}
 			data, _ := io.ReadAll(rc)
 			rc.Close()
+			if _, twice := got[f.Name]; twice {
+				t.Errorf("zip holds %s twice", f.Name)
+			}
 			got[f.Name] = string(data)
 		}
 		return got
@@ -103,6 +106,12 @@ func TestWeb_ZipDownload(t *testing.T) {
 	got = read(b.get(t, "/web/files/zip?path=/top.txt&path=/out/a.txt"))
 	if len(got) != 2 || got["top.txt"] != "top\n" || got["out/a.txt"] != "alpha\n" {
 		t.Errorf("zip of a selection holds %v", got)
+	}
+	// A path chosen twice, or inside a folder chosen, is one entry (found
+	// by hardening II: it was two).
+	got = read(b.get(t, "/web/files/zip?path=/out/a.txt&path=/out/a.txt&path=/out&path=/top.txt"))
+	if len(got) != 5 || got["out/a.txt"] != "alpha\n" {
+		t.Errorf("zip of a selection with repeats holds %v", got)
 	}
 	wantPage(t, b.get(t, "/web/files/zip?path=/missing"), 404, "")
 	wantPage(t, b.get(t, "/web/files/zip?path=/../etc"), 400, "")
