@@ -160,7 +160,8 @@ func (a *App) build(urlKey []byte) error {
 		a.Filedrops.Mailer = &mail.Sender{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
 			Password: cfg.SMTP.Password, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS}
 	}
-	a.Dropzones = &dropzone.Service{Store: store.NewDropzoneService(db), Files: a.Files, Events: a.Events, URLKey: urlKey}
+	a.Dropzones = &dropzone.Service{Store: store.NewDropzoneService(db), Files: a.Files, Events: a.Events, URLKey: urlKey,
+		Users: a.Users, Buckets: a.Buckets, Usage: a.Files.Usage}
 	a.Links = &link.Service{Store: store.NewLinkService(db), Users: a.Users, Files: a.Files, Events: a.Events}
 
 	a.SFTP = &sftpd.Server{

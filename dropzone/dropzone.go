@@ -33,6 +33,11 @@ type Service struct {
 	Files *files.Service
 	// Events receives dropzone.file_confirmed; nil drops it.
 	Events mft.EventSink
+	// Users, Buckets and Usage tell whether an owner may still take files
+	// and how much of their bucket's quota is left; nil Users skips both.
+	Users   mft.UserService
+	Buckets mft.BucketService
+	Usage   mft.UsageService
 	// URLKey signs upload URLs.
 	URLKey []byte
 	// Now is the clock of expiries; nil means time.Now.
@@ -41,6 +46,8 @@ type Service struct {
 	// uploads holds the ids of files being received, so that a signed URL
 	// takes one upload at a time.
 	uploads sync.Map
+	// bucketMu serializes bucket users' reservations.
+	bucketMu sync.Mutex
 }
 
 func (s *Service) now() time.Time {
@@ -147,7 +154,8 @@ func (s *Service) UsedBytes(ctx context.Context, id string) (int64, error) {
 var ErrWrongToken = mft.Errorf(mft.EUNAUTHORIZED, "This token does not open this dropzone.")
 
 // ByToken returns dropzone id if token opens it. Returns ErrWrongToken,
-// or EEXPIRED for an expired dropzone.
+// EEXPIRED for an expired dropzone, or EFORBIDDEN when its owner can no
+// longer take files (deleted, disabled, expired, bucket deactivated).
 func (s *Service) ByToken(ctx context.Context, id, token string) (*mft.Dropzone, error) {
 	d, err := s.Store.FindDropzoneByToken(ctx, auth.HashKey(token))
 	if err != nil || d.ID != id {
@@ -155,6 +163,9 @@ func (s *Service) ByToken(ctx context.Context, id, token string) (*mft.Dropzone,
 	}
 	if !s.now().Before(d.ExpiresAt) {
 		return nil, mft.Errorf(mft.EEXPIRED, "This dropzone expired on %s.", d.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if _, err := s.checkOwner(ctx, d); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -15,9 +15,10 @@ import (
 	"depot/mft"
 )
 
-// Reserve reserves size bytes for a file in d if they fit its quota.
-// Returns EINVALID for a bad name, size or type and EQUOTA when the
-// dropzone is full.
+// Reserve reserves size bytes for a file in d if they fit its quota and,
+// for a bucket user's dropzone, the bucket's. Returns EINVALID for a bad
+// name, size or type, EQUOTA when the dropzone or bucket is full and
+// EFORBIDDEN when the owner can no longer take files.
 func (s *Service) Reserve(ctx context.Context, d *mft.Dropzone, name, typ string, size *int64) (*mft.DropzoneFile, error) {
 	switch {
 	case !files.PlainName(name):
@@ -26,6 +27,19 @@ func (s *Service) Reserve(ctx context.Context, d *mft.Dropzone, name, typ string
 		return nil, mft.Errorf(mft.EINVALID, "size is required: the file's exact length in bytes (0 or more)")
 	case len(typ) > 255:
 		return nil, mft.Errorf(mft.EINVALID, "type is too long")
+	}
+	u, err := s.checkOwner(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if u != nil && u.Bucket != "" {
+		// One bucket's reservations at a time, so that two cannot share
+		// the last bytes of its quota.
+		s.bucketMu.Lock()
+		defer s.bucketMu.Unlock()
+		if err := s.checkBucketQuota(ctx, u, *size); err != nil {
+			return nil, err
+		}
 	}
 	f := &mft.DropzoneFile{Name: name, Type: typ, Size: *size}
 	if err := s.Store.ReserveFile(ctx, d, f); err != nil {
@@ -73,6 +87,9 @@ func (s *Service) Receive(ctx context.Context, zone, id, expires, signature stri
 	}
 	if !s.now().Before(d.ExpiresAt) {
 		return nil, mft.Errorf(mft.EEXPIRED, "This dropzone has expired.")
+	}
+	if _, err := s.checkOwner(ctx, d); err != nil {
+		return nil, err
 	}
 	if announced >= 0 && announced != f.Size {
 		return nil, mft.Errorf(mft.EMALFORMED, "Send exactly %d bytes, as reserved (this request has %d).", f.Size, announced)

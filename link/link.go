@@ -135,7 +135,7 @@ func (s *Service) Creator(ctx context.Context, l *mft.Link) string {
 // when they lose the path or their account.
 func (s *Service) actor(ctx context.Context, l *mft.Link, protocol, ip string) (files.Actor, error) {
 	u, err := s.Users.FindUserByID(ctx, l.CreatedBy)
-	if err != nil || !u.Active {
+	if err != nil || !u.Active || u.Expired(s.now()) {
 		return files.Actor{}, mft.Errorf(mft.EFORBIDDEN, "This link's owner can no longer share files.")
 	}
 	return files.Actor{User: u, Protocol: protocol, IP: ip}, nil

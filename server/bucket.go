@@ -143,6 +143,9 @@ func (s *Server) handleBucketDelete(c echo.Context) error {
 			break
 		}
 		for _, u := range users {
+			if err := s.Dropzones.DeleteOwnedBy(ctx, u.ID); err != nil {
+				return err
+			}
 			if err := s.Users.DeleteUser(ctx, u.ID); err != nil {
 				return err
 			}

@@ -231,6 +231,13 @@ func (s *Server) handleUserDelete(c echo.Context) error {
 	if id == caller(c).ID {
 		return mft.Errorf(mft.EINVALID, "You cannot delete your own account.")
 	}
+	if _, err := s.Users.FindUserByID(c.Request().Context(), id); err != nil {
+		return err
+	}
+	// No dropzone token outlives its owner.
+	if err := s.Dropzones.DeleteOwnedBy(c.Request().Context(), id); err != nil {
+		return err
+	}
 	if err := s.Users.DeleteUser(c.Request().Context(), id); err != nil {
 		return err
 	}

@@ -1,0 +1,111 @@
+package dropzone
+
+import (
+	"context"
+
+	"depot/mft"
+)
+
+// checkOwner returns EFORBIDDEN when d's owner can no longer take files
+// through it: deleted, deactivated, expired, or their bucket deactivated.
+// A token is the owner's delegate; it holds no more than they do.
+func (s *Service) checkOwner(ctx context.Context, d *mft.Dropzone) (*mft.User, error) {
+	if s.Users == nil {
+		return nil, nil
+	}
+	u, err := s.Users.FindUserByID(ctx, d.Owner)
+	switch {
+	case mft.ErrorCode(err) == mft.ENOTFOUND:
+		return nil, mft.Errorf(mft.EFORBIDDEN, "This dropzone's owner no longer has an account.")
+	case err != nil:
+		return nil, err
+	case !u.Active || u.Expired(s.now()):
+		return nil, mft.Errorf(mft.EFORBIDDEN, "This dropzone's owner can no longer receive files (their account is disabled or expired).")
+	}
+	if u.Bucket != "" && s.Buckets != nil {
+		if b, err := s.Buckets.FindBucket(ctx, u.Bucket); err != nil || !b.Active {
+			return nil, mft.Errorf(mft.EFORBIDDEN, "This dropzone's bucket is deactivated.")
+		}
+	}
+	return u, nil
+}
+
+// checkBucketQuota returns EQUOTA when size more bytes reserved in a
+// dropzone of bucket user u would take the bucket past its quota_mb,
+// which its files and all its users' dropzones share.
+func (s *Service) checkBucketQuota(ctx context.Context, u *mft.User, size int64) error {
+	if u == nil || u.Bucket == "" || s.Buckets == nil || s.Usage == nil {
+		return nil
+	}
+	b, err := s.Buckets.FindBucket(ctx, u.Bucket)
+	if err != nil || b.QuotaMB == 0 {
+		return err
+	}
+	used, err := s.Usage.Usage(ctx, mft.BucketRoot(b.ID))
+	if err != nil {
+		return err
+	}
+	err = s.eachOfBucket(ctx, b.ID, func(d *mft.Dropzone) error {
+		n, err := s.Store.UsedBytes(ctx, d.ID)
+		used += n
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if limit := b.QuotaMB << 20; used+size > limit {
+		return mft.Errorf(mft.EQUOTA, "The bucket's quota of %d MB is used up by its files and dropzones (%d bytes left).", b.QuotaMB, max(limit-used, 0))
+	}
+	return nil
+}
+
+// eachOfBucket calls fn with every dropzone of every user of bucket.
+func (s *Service) eachOfBucket(ctx context.Context, bucket string, fn func(*mft.Dropzone) error) error {
+	users, after := []*mft.User{}, ""
+	for {
+		page, more, err := s.Users.FindUsers(ctx, mft.UserFilter{Bucket: bucket, Page: mft.Page{Limit: mft.MaxLimit, After: after}})
+		if err != nil {
+			return err
+		}
+		users = append(users, page...)
+		if !more || len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	for _, u := range users {
+		if err := s.eachOwnedBy(ctx, u.ID, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachOwnedBy calls fn with every dropzone owner owns.
+func (s *Service) eachOwnedBy(ctx context.Context, owner string, fn func(*mft.Dropzone) error) error {
+	var all []*mft.Dropzone
+	after := ""
+	for {
+		list, more, err := s.Store.FindDropzones(ctx, owner, mft.Page{Limit: mft.MaxLimit, After: after})
+		if err != nil {
+			return err
+		}
+		all = append(all, list...)
+		if !more || len(list) == 0 {
+			break
+		}
+		after = list[len(list)-1].ID
+	}
+	for _, d := range all {
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteOwnedBy deletes every dropzone of owner, with its files: called
+// before the owner's account is deleted, so no token outlives it.
+func (s *Service) DeleteOwnedBy(ctx context.Context, owner string) error {
+	return s.eachOwnedBy(ctx, owner, func(d *mft.Dropzone) error { return s.Delete(ctx, d) })
+}
