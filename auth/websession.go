@@ -23,8 +23,10 @@ type WebSession struct {
 	// PasswordMark is a digest of the password hash at sign-in: a changed
 	// password ends the session.
 	PasswordMark string
-	Created      time.Time
-	Seen         time.Time
+	// Generation is the user's SessionGeneration at sign-in.
+	Generation int64
+	Created    time.Time
+	Seen       time.Time
 	// Notice and Failure are what the last action said, shown once by
 	// the next page.
 	Notice, Failure string
@@ -59,7 +61,7 @@ func PasswordMark(hash string) string {
 func (w *WebSessions) Start(u *mft.User) (cookie string, s WebSession) {
 	cookie = rand.Text() + rand.Text()
 	now := w.now()
-	s = WebSession{UserID: u.ID, CSRF: rand.Text(), PasswordMark: PasswordMark(u.PasswordHash), Created: now, Seen: now}
+	s = WebSession{UserID: u.ID, CSRF: rand.Text(), PasswordMark: PasswordMark(u.PasswordHash), Generation: u.SessionGeneration, Created: now, Seen: now}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.sessions == nil {

@@ -55,8 +55,13 @@ type User struct {
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	LastLoginAt  *time.Time `json:"last_login_at,omitempty"`
 	LastLoginIP  string     `json:"last_login_ip,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	// SessionGeneration grows whenever the account's access is narrowed
+	// (disabled, expiry set, role, protocols or password changed, bucket
+	// deactivated): a web session of an older generation has ended, even
+	// when the change was undone before its next request.
+	SessionGeneration int64     `json:"session_generation,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // UserID returns the id a user with this email or (when email is empty)
@@ -213,6 +218,9 @@ type UserUpdate struct {
 	Protocols    *[]string
 	Active       *bool
 	ExpiresAt    **time.Time
+	// EndSessions ends the user's web sessions (their bucket was
+	// deactivated).
+	EndSessions bool
 }
 
 // UserFilter narrows a list of users.
@@ -262,6 +270,12 @@ func (u *User) Apply(upd UserUpdate) {
 		if src != nil {
 			*dst = slices.Clone(*src)
 		}
+	}
+	if upd.EndSessions || upd.Active != nil && !*upd.Active && u.Active ||
+		upd.Role != nil && *upd.Role != u.Role || upd.PasswordHash != nil && *upd.PasswordHash != u.PasswordHash ||
+		upd.Protocols != nil && !slices.Equal(*upd.Protocols, u.Protocols) ||
+		upd.ExpiresAt != nil && *upd.ExpiresAt != nil && (u.ExpiresAt == nil || !(*upd.ExpiresAt).Equal(*u.ExpiresAt)) {
+		u.SessionGeneration++
 	}
 	set(&u.Email, upd.Email)
 	set(&u.Username, upd.Username)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -103,9 +104,15 @@ func (s *Server) handleBucketUpdate(c echo.Context) error {
 	if req.QuotaMB != nil {
 		b.QuotaMB = *req.QuotaMB
 	}
+	deactivated := req.Active != nil && !*req.Active
 	b.UpdatedAt = s.Now().UTC()
 	if err := s.Buckets.PutBucket(ctx, b); err != nil {
 		return err
+	}
+	if deactivated {
+		if err := s.endBucketSessions(ctx, b.ID); err != nil {
+			return err
+		}
 	}
 	if err := s.syncBucketQuota(c, b); err != nil {
 		return err
@@ -295,4 +302,25 @@ func (s *Server) handleSettingsUpdate(c echo.Context) error {
 	}
 	s.recordChange(c, mft.EventSettingsUpdated, "settings")
 	return writeOne(c, http.StatusOK, "settings", newSettingsView(st))
+}
+
+// endBucketSessions ends the web sessions of every user of a bucket, for
+// good: reactivating the bucket does not bring them back.
+func (s *Server) endBucketSessions(ctx context.Context, bucket string) error {
+	after := ""
+	for {
+		users, more, err := s.Users.FindUsers(ctx, mft.UserFilter{Bucket: bucket, Page: mft.Page{Limit: mft.MaxLimit, After: after}})
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if _, err := s.Users.UpdateUser(ctx, u.ID, mft.UserUpdate{EndSessions: true}); err != nil {
+				return err
+			}
+			after = u.ID
+		}
+		if !more || len(users) == 0 {
+			return nil
+		}
+	}
 }

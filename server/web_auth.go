@@ -43,6 +43,9 @@ func (s *Server) webSession(c echo.Context) (*mft.User, auth.WebSession, error) 
 	if err == nil {
 		err = s.Auth.CheckUser(u, clientIP(c), mft.ProtocolWeb)
 	}
+	if err == nil && u.SessionGeneration != sess.Generation {
+		err = mft.Errorf(mft.EUNAUTHORIZED, "Your account was changed by an administrator; sign in again.")
+	}
 	if err != nil {
 		s.Web.End(ck.Value)
 		if mft.ErrorCode(err) == mft.ENOTFOUND {

@@ -239,6 +239,28 @@ func TestWeb_SessionEndsWithTheAccount(t *testing.T) {
 		t.Fatalf("a session ended by deactivation came back: %d", r.status)
 	}
 
+	// Deactivated and reactivated with no request between: the session
+	// has ended all the same (found by hardening II: the old cookie
+	// answered 200). The same for an expiry set and cleared, a bucket
+	// deactivated and reactivated.
+	for _, c := range [][2]string{
+		{`{"user":{"active":false}}`, `{"user":{"active":true}}`},
+		{`{"user":{"expires_at":"2020-01-01T00:00:00Z"}}`, `{"user":{"expires_at":null}}`},
+		{`{"user":{"protocols":["sftp"]}}`, `{"user":{"protocols":["sftp","api","web"]}}`},
+	} {
+		wantPage(t, b.signIn(t, "pat@example.com", "correct-horse"), 200, "Files")
+		want(t, ts.do(t, "PATCH", "/admin/users/"+pat.ID, adminKey, c[0]), 200)
+		want(t, ts.do(t, "PATCH", "/admin/users/"+pat.ID, adminKey, c[1]), 200)
+		if r := b.get(t, "/web/files"); r.status != http.StatusSeeOther {
+			t.Fatalf("a session survived %s and back: %d", c[0], r.status)
+		}
+	}
+	// An unrelated change (the name) keeps the session.
+	kept := newWebBrowser(ts)
+	wantPage(t, kept.signIn(t, "pat@example.com", "correct-horse"), 200, "Files")
+	want(t, ts.do(t, "PATCH", "/admin/users/"+pat.ID, adminKey, `{"user":{"name":"Pat"}}`), 200)
+	wantPage(t, kept.get(t, "/web/files"), 200, "Files")
+
 	// A password changed by an administrator ends sessions too.
 	wantPage(t, b.signIn(t, "pat@example.com", "correct-horse"), 200, "Files")
 	want(t, ts.do(t, "PATCH", "/admin/users/"+pat.ID, adminKey, `{"user":{"password":"battery-staple"}}`), 200)
@@ -264,4 +286,20 @@ func TestWeb_SessionEndsWithTheAccount(t *testing.T) {
 		}
 	}
 	want(t, ts.do(t, "POST", "/api/login", "", `{"email":"pat@example.com","password":"new-password-1"}`), 200)
+}
+
+// A bucket deactivated and reactivated with no request between ends its
+// users' web sessions for good.
+func TestWeb_SessionEndsWithTheBucket(t *testing.T) {
+	ts := MustOpenServer(t)
+	bk := ts.createBucket(t, `{"bucket":{"name":"Acme"}}`).Bucket
+	want(t, ts.do(t, "POST", "/admin/buckets/"+bk.ID+"/users", adminKey, `{"user":{"username":"acme-pat","password":"correct-horse"}}`), 201)
+	b := newWebBrowser(ts)
+	wantPage(t, b.signIn(t, "acme-pat", "correct-horse"), 200, "Files")
+	want(t, ts.do(t, "PUT", "/admin/buckets/"+bk.ID, adminKey, `{"bucket":{"active":false}}`), 200)
+	want(t, ts.do(t, "PUT", "/admin/buckets/"+bk.ID, adminKey, `{"bucket":{"active":true}}`), 200)
+	if r := b.get(t, "/web/files"); r.status != http.StatusSeeOther {
+		t.Fatalf("a session survived its bucket's deactivation: %d", r.status)
+	}
+	wantPage(t, b.signIn(t, "acme-pat", "correct-horse"), 200, "Files")
 }
