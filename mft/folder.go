@@ -80,7 +80,16 @@ func Extension(name string) string {
 
 // CheckName returns EINVALID if the rule refuses a file of that name;
 // the message calls the folder shown, its path as the caller sees it.
+// Where the rule has extension lists, a name that Windows would save
+// under another extension is EMALFORMED: "evil.exe." and "evil.exe "
+// (Windows drops trailing dots and spaces), "evil.exe::$DATA" (a stream)
+// and "evil.exe" with an invisible character (U+200B).
 func (f *Folder) CheckName(name, shown string) error {
+	if len(f.BlockedExtensions) > 0 || len(f.AllowedExtensions) > 0 {
+		if err := windowsSafe(name); err != nil {
+			return err
+		}
+	}
 	ext := Extension(name)
 	if slices.Contains(f.BlockedExtensions, ext) && ext != "" {
 		return Errorf(EINVALID, "Files ending in .%s may not be stored in %s.", ext, shown)
@@ -137,4 +146,21 @@ type FolderService interface {
 	UpdateFolder(ctx context.Context, id string, upd FolderUpdate) (*Folder, error)
 	// DeleteFolder returns ENOTFOUND. The files stay.
 	DeleteFolder(ctx context.Context, id string) error
+}
+
+// windowsSafe refuses a name that a Windows client would store under
+// another name, so that extension rules judge the name that is saved.
+func windowsSafe(name string) error {
+	switch {
+	case strings.HasSuffix(name, ".") || strings.HasSuffix(name, " "):
+		return Errorf(EMALFORMED, "%q ends in a dot or a space, which Windows drops, changing its extension; rename it.", name)
+	case strings.Contains(name, ":"):
+		return Errorf(EMALFORMED, "%q contains \":\", which Windows reads as a data stream of another file; rename it.", name)
+	}
+	for _, r := range name {
+		if unicode.Is(unicode.Cf, r) {
+			return Errorf(EMALFORMED, "%q contains an invisible format character (U+%04X), which can disguise its extension; rename it.", name, r)
+		}
+	}
+	return nil
 }

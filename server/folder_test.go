@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,4 +192,43 @@ func TestFolders_SizeLimitOnMoves(t *testing.T) {
 	want(t, r, 413)
 	r.errors(t)
 	want(t, ts.do(t, "GET", "/api/files/stat?path=/renamed.bin", key, ""), 200)
+}
+
+// Extension rules judge the name Windows would save: a name ending in a
+// dot or space, with ":" (an NTFS stream) or an invisible format
+// character is refused with 400 and the reason, on upload and rename.
+// Found by hardening II: with ["exe"] blocked, "evil.exe.", "evil.exe ",
+// "evil.exe::$DATA" and "evil.exe"+U+200B were stored (201).
+func TestFolders_WindowsNames(t *testing.T) {
+	ts := MustOpenServer(t)
+	u := ts.createUser(t, `{"user":{"email":"win@example.com"}}`).User
+	ts.createFolderRule(t, `{"folder":{"path":"/users/`+u.ID+`","blocked_extensions":["exe"]}}`)
+	for name, says := range map[string]string{
+		"evil.exe.":       "ends in a dot or a space",
+		"evil.exe ":       "ends in a dot or a space",
+		"evil.exe...  ":   "ends in a dot or a space",
+		"evil.exe::$DATA": "data stream",
+		"evil.exe:x.txt":  "data stream",
+		"evil.exe\u200b":  "invisible format character (U+200B)",
+		"evil\u2060.exe":  "invisible format character (U+2060)",
+	} {
+		r := ts.put(t, u.APIKey, "/"+name, "MZ")
+		if r.status != 400 || !strings.Contains(r.body, says) {
+			t.Errorf("upload %q: %d %s, want 400 saying %s", name, r.status, r.body, says)
+		}
+		r = ts.do(t, "POST", "/api/files/rename", u.APIKey, fmt.Sprintf(`{"from":"/ok.txt","to":%q}`, "/"+name))
+		if r.status != 400 && r.status != 404 {
+			t.Errorf("rename to %q: %d %s", name, r.status, r.body)
+		}
+	}
+	want(t, ts.put(t, u.APIKey, "/evil.exe", "MZ"), 422)
+	want(t, ts.put(t, u.APIKey, "/ok.txt", "fine"), 201)
+	r := ts.do(t, "POST", "/api/files/rename", u.APIKey, `{"from":"/ok.txt","to":"/evil.exe."}`)
+	if r.status != 400 {
+		t.Errorf("rename to evil.exe.: %d %s", r.status, r.body)
+	}
+	r = ts.do(t, "GET", "/api/files?path=/", u.APIKey, "")
+	if strings.Contains(r.body, "evil") {
+		t.Errorf("a refused name was stored: %s", r.body)
+	}
 }
