@@ -117,6 +117,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 		Buckets: store.NewBucketService(db), Automations: store.NewAutomationService(db), AuditStore: store.NewAuditService(db)}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.Permissions, a.Usage, a.Folders, a.Buckets
 	fsvc.Sync = cfg.Data.SyncUploads
+	fsvc.MaxPendingUploads = cfg.Data.MaxPendingUploads
 	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
 		a.Close(ctx)
 		return nil, err

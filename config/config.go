@@ -66,6 +66,9 @@ type Data struct {
 	// in the page cache; a power loss can then lose recent uploads. SFTP
 	// uploads follow sftp.sync_uploads instead.
 	SyncUploads bool `toml:"sync_uploads"`
+	// MaxPendingUploads bounds the chunked uploads one uploader (a user,
+	// a filedrop, an upload link's creator) may have unfinished at once.
+	MaxPendingUploads int `toml:"max_pending_uploads"`
 }
 
 // HTTP configures the admin and user API and the public pages.
@@ -201,7 +204,7 @@ type Log struct {
 // no file and no environment.
 func Default() *Config {
 	return &Config{
-		Data: Data{Dir: "./data", SyncUploads: true},
+		Data: Data{Dir: "./data", SyncUploads: true, MaxPendingUploads: 100},
 		HTTP: HTTP{
 			Listen:            ":8080",
 			TrustedProxies:    []string{},

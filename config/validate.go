@@ -18,6 +18,9 @@ func (c *Config) Validate() error {
 	if c.Data.Dir == "" {
 		return errors.New("data.dir must not be empty")
 	}
+	if c.Data.MaxPendingUploads < 1 {
+		return fmt.Errorf("data.max_pending_uploads must be at least 1")
+	}
 	if err := checkListen("http.listen", c.HTTP.Listen); err != nil {
 		return err
 	}

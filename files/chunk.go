@@ -65,7 +65,12 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	sum := sha256.Sum256([]byte(a.User.ID + "\x00" + t.storage + "\x00" + strconv.Itoa(chunks)))
 	dir := path.Join(chunksDir, hex.EncodeToString(sum[:16]))
 	unlock := lockSet(dir, false) // no claim of the set while this piece is written
-	received, err := s.storeChunk(dir, chunk, chunks, body, lw, pieceSize, t.client)
+	err = s.openSet(dir, a, t)
+	received := 0
+	if err == nil {
+		received, err = s.storeChunk(dir, chunk, chunks, body, lw, pieceSize, t.client)
+		s.countSet(dir)
+	}
 	unlock()
 	if err != nil {
 		return mft.FileInfo{}, progress, false, err
@@ -80,6 +85,10 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	claimed := dir + ".assembling-" + randText()
 	unlock = lockSet(dir, true)
 	err = s.tmpRoot.Rename(dir, claimed)
+	if err == nil {
+		// Its bytes count as the file being published from here on.
+		s.chunks.drop(dir)
+	}
 	unlock()
 	if errors.Is(err, fs.ErrNotExist) {
 		return mft.FileInfo{}, progress, false, nil
@@ -90,9 +99,13 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	if err != nil {
 		// The pieces stay for another try (sending any piece again
 		// publishes), unless a new set was started meanwhile.
+		unlock = lockSet(dir, true)
 		if s.tmpRoot.Rename(claimed, dir) != nil {
 			s.tmpRoot.RemoveAll(claimed)
+		} else if s.chunks.claim(dir, a.User.ID, t.storage, MaxChunks) == nil {
+			s.countSet(dir)
 		}
+		unlock()
 		return fi, progress, false, err
 	}
 	s.tmpRoot.RemoveAll(claimed)
@@ -106,6 +119,11 @@ func (s *Service) storeChunk(dir string, chunk, chunks int, body io.Reader, lw *
 		return 0, fsError(err, clientPath)
 	}
 	lw.unhashed = true // the file is hashed whole once complete
+	if lw.quota >= 0 {
+		// limits counted every waiting piece against the quotas, this
+		// set's too; they are counted below as the file so far.
+		lw.quota += s.chunks.bytes(dir)
+	}
 	// The file so far is the other pieces; this one must fit beside them.
 	pieces, length, err := s.pieces(dir)
 	if err != nil {

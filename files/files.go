@@ -48,12 +48,16 @@ type Service struct {
 	// Sync makes each upload durable (file and folder synced) before it is
 	// published and acknowledged; Open sets it.
 	Sync bool
+	// MaxPendingUploads bounds the chunked uploads one uploader may have
+	// unfinished at once (DefaultMaxPendingUploads when 0).
+	MaxPendingUploads int
 
 	dataDir string
 	root    *os.Root // data/files
 	tmpRoot *os.Root // data/tmp: staging files and upload pieces
 	tmp     *os.File // data/tmp, for renameat2 from staging to the tree
 	dirs    dirCache // folders of mounts seen lately
+	chunks  chunkSets
 	// anonymous: staging files are made without a name (O_TMPFILE) and
 	// linked into place, through /proc with viaProc; Open finds out what
 	// data/tmp and the process's privileges allow.

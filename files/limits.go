@@ -29,7 +29,7 @@ func (s *Service) limits(ctx context.Context, a Actor, t target, oldSize int64) 
 	}
 	lw.maxSize = rules.maxSize
 	for _, q := range rules.quotas {
-		used, err := s.Usage.Usage(ctx, q.path)
+		used, err := s.used(ctx, q.path)
 		if err != nil {
 			return nil, err
 		}
@@ -108,7 +108,7 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 		if mft.HasPathPrefix(src.storage, q.path) {
 			continue
 		}
-		used, err := s.Usage.Usage(ctx, q.path)
+		used, err := s.used(ctx, q.path)
 		if err != nil {
 			return err
 		}
@@ -117,4 +117,11 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 		}
 	}
 	return nil
+}
+
+// used returns the bytes counted against a quota on storage path p: the
+// files below it and the pieces of chunked uploads going there.
+func (s *Service) used(ctx context.Context, p string) (int64, error) {
+	n, err := s.Usage.Usage(ctx, p)
+	return n + s.chunks.under(p), err
 }

@@ -23,9 +23,12 @@ const ChunkTTL = 24 * time.Hour
 const StagingTTL = time.Hour
 
 // SweepStaging removes staging files not written for olderThan and the
-// pieces of chunked uploads idle for ChunkTTL (or olderThan, if longer);
-// with olderThan 0, as at start-up when no upload can be running, it
-// removes everything. It returns how many entries it removed.
+// pieces of chunked uploads idle for ChunkTTL (or olderThan, if longer).
+// With olderThan 0, as at start-up when no upload can be running, it
+// removes every staging file, the pieces that were being received and the
+// sets that were being assembled, and keeps the pieces stored whole of
+// sets idle less than ChunkTTL, counted against their quotas again: a
+// restart loses no piece. It returns how many entries it removed.
 func (s *Service) SweepStaging(olderThan time.Duration) (int, error) {
 	now := s.Now()
 	removed := 0
@@ -55,19 +58,29 @@ func (s *Service) SweepStaging(olderThan time.Duration) (int, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return removed, err
 	}
+	var kept []string
 	for _, e := range uploads {
-		ttl := ChunkTTL
-		if strings.Contains(e.Name(), ".assembling-") {
-			ttl = 0 // being assembled now, or left by a crash
+		assembling := strings.Contains(e.Name(), ".assembling-") // being assembled now, or left by a crash
+		fi, ierr := e.Info()
+		idle := ierr != nil || now.Sub(fi.ModTime()) > max(ChunkTTL, olderThan)
+		if olderThan == 0 && !assembling && !idle {
+			kept = append(kept, e.Name())
+			continue
 		}
-		if !stale(e, ttl) {
+		if !assembling && !idle {
 			continue
 		}
 		if err := s.tmpRoot.RemoveAll(path.Join(chunksDir, e.Name())); err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		s.chunks.drop(path.Join(chunksDir, e.Name()))
 		removed++
+	}
+	if olderThan == 0 {
+		n, err := s.keepSets(kept)
+		removed += n
+		errs = append(errs, err)
 	}
 	return removed, errors.Join(errs...)
 }
@@ -209,4 +222,28 @@ func (s *Service) LocalEmpty(storagePath string) (bool, error) {
 	}
 	names, err := d.Readdirnames(1)
 	return len(names) == 0 && (err == nil || err == io.EOF), nil
+}
+
+// keepSets removes from the sets a restart found the pieces that were
+// being received (.part-*) and the publishing names, and registers them.
+func (s *Service) keepSets(names []string) (removed int, _ error) {
+	var errs []error
+	for _, name := range names {
+		dir := path.Join(chunksDir, name)
+		entries, err := fs.ReadDir(s.tmpRoot.FS(), dir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				if err := s.tmpRoot.Remove(path.Join(dir, e.Name())); err != nil {
+					errs = append(errs, err)
+				}
+				removed++
+			}
+		}
+	}
+	n, err := s.loadSets(names)
+	return removed + n, errors.Join(append(errs, err)...)
 }

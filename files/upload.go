@@ -323,7 +323,7 @@ func (s *Service) Space(ctx context.Context, a Actor) (total, free int64, err er
 	}
 	found := false
 	for _, q := range r.quotas {
-		used, err := s.Usage.Usage(ctx, q.path)
+		used, err := s.used(ctx, q.path)
 		if err != nil {
 			return 0, 0, err
 		}
