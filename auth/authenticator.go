@@ -124,6 +124,18 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string, ip neti
 	return u, nil
 }
 
+// KnownKey reports whether key is a user's API key or a live temporary
+// key, without recording anything: for the rate limiter, which gives an
+// allowance of its own only to a credential that verifies.
+func (a *Authenticator) KnownKey(ctx context.Context, key string) bool {
+	hash := HashKey(key)
+	if u, err := a.Users.FindUserByAPIKeyHash(ctx, hash); err == nil {
+		return KeyMatches(key, u.APIKeyHash)
+	}
+	t, err := a.Tokens.FindTokenByHash(ctx, hash)
+	return err == nil && KeyMatches(key, t.Hash)
+}
+
 // Login checks a password for the user with that email or username.
 // Returns EUNAUTHORIZED (counted as a failure) or EFORBIDDEN as above.
 func (a *Authenticator) Login(ctx context.Context, login, password string, ip netip.Addr, protocol string) (*mft.User, error) {

@@ -101,6 +101,9 @@ type Server struct {
 	Auth     *auth.Authenticator
 	Defender *auth.Defender
 	Limiter  *auth.RateLimiter
+	// verifiedKeys are the credentials with a rate-limit allowance of
+	// their own.
+	verifiedKeys verifiedKeys
 	// Backup writes a consistent database snapshot for GET /admin/backup.
 	Backup func(io.Writer) (int64, error)
 	// Ping checks that the database answers, for /healthz.
@@ -292,25 +295,6 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				err = fmt.Errorf("server: panic: %v", r)
 			}
 		}()
-		return next(c)
-	}
-}
-
-// rateLimit answers 429 with Retry-After when a caller (its API key, or its
-// IP when it sends none) exceeds its allowance.
-func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if c.Path() == "/healthz" {
-			return next(c)
-		}
-		caller := "ip:" + c.RealIP()
-		if key, ok := credentials(c.Request()); ok {
-			caller = "key:" + auth.HashKey(key)
-		}
-		if ok, wait := s.Limiter.Allow(caller); !ok {
-			c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())))
-			return mft.Errorf(mft.ERATELIMIT, "Too many requests; retry after %d seconds.", int(wait.Seconds()))
-		}
 		return next(c)
 	}
 }
