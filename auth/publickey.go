@@ -58,9 +58,31 @@ func (a *Authenticator) CheckPublicKey(ctx context.Context, login string, key ss
 	return u, nil
 }
 
-// RecordFailure counts a failed login toward a ban and audits it.
-func (a *Authenticator) RecordFailure(login string, ip netip.Addr, protocol, msg string) {
+// RecordFailure counts a failed login toward a ban and audits it (an SFTP
+// connection that offered only keys not accepted: no secret was guessed).
+func (a *Authenticator) RecordFailure(login string, ip netip.Addr, protocol string, msg string) {
 	a.fail(nil, login, ip, protocol, msg)
+}
+
+// Guard reserves an attempt at a secret (a link's or filedrop's
+// password, a token, a code) from ip with the defender before the secret
+// is checked, so that parallel guesses get no more answers than sequential
+// ones. done settles it: a failed attempt counts toward a ban and is
+// audited as a failed login of login. Returns EFORBIDDEN for a banned
+// address and ERATELIMIT when as many attempts as a ban allows are being
+// checked already.
+func (a *Authenticator) Guard(ctx context.Context, ip netip.Addr) (done func(failed bool, login, protocol, msg string), err error) {
+	end, err := a.begin(ctx, ip)
+	if err != nil {
+		return nil, err
+	}
+	return func(failed bool, login, protocol, msg string) {
+		if failed {
+			a.fail(end, login, ip, protocol, msg)
+		} else {
+			end(false)
+		}
+	}, nil
 }
 
 // RecordLogin audits a successful login by method ("password",

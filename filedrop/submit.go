@@ -167,6 +167,9 @@ func (s *Service) Deliver(ctx context.Context, f *mft.Filedrop, sub *mft.Submiss
 	return m, nil
 }
 
+// WrongCode is the answer to a wrong validation code.
+const WrongCode = "The code is not right."
+
 // Validation limits: codes sent and wrong codes per submission.
 const (
 	maxCodeSends = 5
@@ -229,7 +232,7 @@ func (s *Service) ConfirmCode(ctx context.Context, f *mft.Filedrop, sub *mft.Sub
 			return mft.Errorf(mft.EFORBIDDEN, "Too many wrong codes; ask for a new one.")
 		case !auth.KeyMatches(strings.TrimSpace(code), sub.CodeHash):
 			sub.CodeTries++
-			return mft.Keep(mft.Errorf(mft.EINVALID, "The code is not right."))
+			return mft.Keep(mft.Errorf(mft.EINVALID, WrongCode))
 		}
 		sub.Validated, sub.CodeHash = email, ""
 		return nil

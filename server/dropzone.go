@@ -140,10 +140,12 @@ func (s *Server) tokenDropzone(c echo.Context) (*mft.Dropzone, error) {
 	if !ok {
 		return nil, mft.Errorf(mft.EUNAUTHORIZED, "Send the dropzone's token as the basic-auth user or a Bearer token.")
 	}
-	d, err := s.Dropzones.ByToken(c.Request().Context(), pathParam(c, "id"), token)
-	if err == dropzone.ErrWrongToken {
-		s.Auth.RecordFailure("dropzone:"+pathParam(c, "id"), ip, mft.AuditAPI, "wrong dropzone token")
+	done, err := s.Auth.Guard(c.Request().Context(), ip)
+	if err != nil {
+		return nil, err
 	}
+	d, err := s.Dropzones.ByToken(c.Request().Context(), pathParam(c, "id"), token)
+	done(err == dropzone.ErrWrongToken, "dropzone:"+pathParam(c, "id"), mft.AuditAPI, "wrong dropzone token")
 	return d, err
 }
 

@@ -19,10 +19,11 @@ import (
 //   - null is refused on every field, naming it, except where a field's
 //     type takes it (expires_at: null is "never").
 //   - Every string is bounded, and has no control characters: at most
-//     maxString bytes on one line; a field tagged depot:"path" at most
-//     maxPath; one tagged depot:"text" (descriptions, messages, PEM keys)
-//     at most maxText, with tabs and line breaks. A path's problems are
-//     400, as the files API answers a bad path; the others 422.
+//     maxString bytes on one line; a field tagged depot:"path" (paths,
+//     URLs) at most maxPath; one tagged depot:"text" (descriptions,
+//     messages, PEM keys) at most maxText, with tabs and line breaks. The
+//     files API's own paths (depot:"filepath") answer 400, as it answers
+//     a bad path in a query; the others 422.
 
 const (
 	maxString = 1024
@@ -47,7 +48,9 @@ func ruleOf(tag string) stringRule {
 	case "text":
 		return stringRule{max: maxText, multiline: true}
 	case "path":
-		return stringRule{maxPath, false, true}
+		return stringRule{max: maxPath}
+	case "filepath":
+		return stringRule{max: maxPath, path: true}
 	}
 	return stringRule{max: maxString}
 }

@@ -178,8 +178,8 @@ func chunkQuery(c echo.Context) (chunk, chunks int, err error) {
 }
 
 type renameRequest struct {
-	From string `json:"from" depot:"path"`
-	To   string `json:"to" depot:"path"`
+	From string `json:"from" depot:"filepath"`
+	To   string `json:"to" depot:"filepath"`
 }
 
 func (s *Server) handleFileRename(c echo.Context) error {
@@ -213,7 +213,7 @@ func (s *Server) handleFileDelete(c echo.Context) error {
 }
 
 type folderRequest struct {
-	Path string `json:"path" depot:"path"`
+	Path string `json:"path" depot:"filepath"`
 }
 
 func (s *Server) handleFolderCreate(c echo.Context) error {

@@ -71,10 +71,12 @@ func (s *Server) submission(c echo.Context) (*mft.Filedrop, *mft.Submission, err
 		}
 		return nil, nil, mft.Errorf(mft.EUNAUTHORIZED, "Send the api_key from GET /filedrop/%s as the basic-auth user.", name)
 	}
-	f, sub, err := s.Filedrops.Submission(c.Request().Context(), name, key)
-	if mft.ErrorCode(err) == mft.EUNAUTHORIZED {
-		s.Auth.RecordFailure("filedrop:"+name, clientIP(c), mft.AuditWeb, "unknown filedrop upload key")
+	done, err := s.Auth.Guard(c.Request().Context(), clientIP(c))
+	if err != nil {
+		return nil, nil, err
 	}
+	f, sub, err := s.Filedrops.Submission(c.Request().Context(), name, key)
+	done(mft.ErrorCode(err) == mft.EUNAUTHORIZED, "filedrop:"+name, mft.AuditWeb, "unknown filedrop upload key")
 	return f, sub, err
 }
 
@@ -168,7 +170,12 @@ func (s *Server) handleFiledropValidation(c echo.Context) error {
 		}
 		return writeOne(c, http.StatusAccepted, "validation", validationView{Email: email, Sent: true})
 	}
+	done, err := s.Auth.Guard(ctx, clientIP(c))
+	if err != nil {
+		return err
+	}
 	email, err := s.Filedrops.ConfirmCode(ctx, f, sub, req.Email, req.Code)
+	done(err != nil && mft.ErrorMessage(err) == filedrop.WrongCode, "filedrop:"+f.Name, mft.AuditWeb, "wrong validation code")
 	if err != nil {
 		return err
 	}

@@ -165,8 +165,13 @@ func (s *Server) pagePassword(c echo.Context, hash, what, name string) error {
 	if pw == "" {
 		return mft.Errorf(mft.EUNAUTHORIZED, "This %s needs its password: send it as the basic-auth password.", what)
 	}
-	if !auth.VerifyPassword(hash, pw) {
-		s.Auth.RecordFailure(what+":"+name, clientIP(c), mft.AuditWeb, "wrong "+what+" password")
+	done, err := s.Auth.Guard(c.Request().Context(), clientIP(c))
+	if err != nil {
+		return err
+	}
+	ok := auth.VerifyPassword(hash, pw)
+	done(!ok, what+":"+name, mft.AuditWeb, "wrong "+what+" password")
+	if !ok {
 		return mft.Errorf(mft.EUNAUTHORIZED, "The password is not right.")
 	}
 	return nil

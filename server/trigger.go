@@ -65,9 +65,14 @@ func (s *Server) handleTrigger(c echo.Context) error {
 		return mft.Errorf(mft.EUNAUTHORIZED, "Send the trigger URL's token as a Bearer token or the basic-auth user.")
 	}
 	ctx := c.Request().Context()
+	done, err := s.Auth.Guard(ctx, ip)
+	if err != nil {
+		return err
+	}
 	a, err := s.Automations.FindAutomation(ctx, pathParam(c, "id"))
-	if err != nil || a.TriggerTokenHash == "" || !auth.KeyMatches(token, a.TriggerTokenHash) {
-		s.Auth.RecordFailure("trigger:"+pathParam(c, "id"), ip, mft.AuditAPI, "wrong automation trigger token")
+	wrong := err != nil || a.TriggerTokenHash == "" || !auth.KeyMatches(token, a.TriggerTokenHash)
+	done(wrong, "trigger:"+pathParam(c, "id"), mft.AuditAPI, "wrong automation trigger token")
+	if wrong {
 		return mft.Errorf(mft.EUNAUTHORIZED, "This token does not trigger this automation.")
 	}
 	return s.runAutomation(c, a)

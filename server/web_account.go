@@ -69,10 +69,13 @@ func (s *Server) recordSelfChange(c echo.Context, fields map[string]any) {
 func (s *Server) handleWebPassword(c echo.Context) error {
 	u := caller(c)
 	old, pw := formValue(c, "old"), formValue(c, "new")
-	if u.PasswordHash == "" || !auth.VerifyPassword(u.PasswordHash, old) {
-		if s.Defender != nil {
-			s.Defender.Fail(clientIP(c))
-		}
+	done, err := s.Auth.Guard(c.Request().Context(), clientIP(c))
+	if err != nil {
+		return s.done(c, "/web/account", "", err)
+	}
+	ok := u.PasswordHash != "" && auth.VerifyPassword(u.PasswordHash, old)
+	done(!ok, u.ID, mft.AuditWeb, "wrong current password on the password form")
+	if !ok {
 		return s.done(c, "/web/account", "", mft.Errorf(mft.EFORBIDDEN, "The current password is not right."))
 	}
 	hash, err := auth.HashNewPassword(pw)
