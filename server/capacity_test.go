@@ -99,3 +99,62 @@ func TestCapacity_AutomationQueueFull(t *testing.T) {
 	<-arrived // the second run took the worker; the queue is empty again
 	want(t, ts.do(t, "POST", run, adminKey, ""), 202)
 }
+
+// slowUpload starts an upload whose body keeps arriving until the
+// returned finish is called, once 32 MiB went in (more than any socket
+// buffers: the server is reading it, in a slot); finish returns its answer.
+func slowUpload(t *testing.T, method, url, key string) (finish func() response) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(method, url, pr)
+	if key != "" {
+		req.SetBasicAuth(key, "x")
+	}
+	done := make(chan response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- response{}
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		done <- response{status: resp.StatusCode, body: string(body)}
+	}()
+	chunk := make([]byte, 8<<20)
+	for range 4 {
+		if _, err := pw.Write(chunk); err != nil {
+			t.Fatalf("the slow upload ended early: %v %+v", err, <-done)
+		}
+	}
+	return func() response { pw.Close(); return <-done }
+}
+
+// Uploads from public pages (filedrops, upload links, dropzone URLs) take
+// at most half of http.max_uploads together: slow anonymous uploads never
+// take the last slot from an administrator. Found by hardening II: 500
+// filedrop uploads at 1 byte / 5 s answered an administrator's PUT with
+// 503 for 66 s.
+func TestCapacity_AnonymousUploadsShare(t *testing.T) {
+	ts := MustOpenServer(t, func(a *app.App) { a.HTTP.MaxUploads = 4 })
+	key := ts.createUser(t, `{"user":{"email":"joe@example.com"}}`).User.APIKey
+	want(t, ts.do(t, "POST", "/api/folders", key, `{"path":"/inbox"}`), 201)
+	l := ts.createLink(t, key, `{"link":{"path":"/inbox","allow_upload":true}}`).Link
+	first := slowUpload(t, "POST", ts.URL()+"/s/"+l.ID+"/upload?filename=a.bin", "")
+	second := slowUpload(t, "POST", ts.URL()+"/s/"+l.ID+"/upload?filename=b.bin", "")
+	wantBusy(t, ts.doWith(t, "POST", "/s/"+l.ID+"/upload?filename=c.bin", "x", nil), "half of http.max_uploads")
+	// The filedrop page shares the anonymous half.
+	u := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"drop","title":"D","owner":"`+u.ID+`"}}`), 201)
+	_, s := ts.openFiledrop(t, "drop", "")
+	wantBusy(t, s.upload(t, "filename=d.txt", "x"), "half of http.max_uploads")
+	// Authenticated users still have their slots.
+	want(t, ts.put(t, key, "/mine.csv", "a,b\n"), 201)
+	want(t, ts.put(t, adminKey, "/admin.csv", "a,b\n"), 201)
+	for _, f := range []func() response{first, second} {
+		if r := f(); r.status != 201 {
+			t.Errorf("a slow anonymous upload: %d %s", r.status, r.body)
+		}
+	}
+	want(t, ts.doWith(t, "POST", "/s/"+l.ID+"/upload?filename=c.bin", "x", nil), 201)
+}

@@ -46,7 +46,7 @@ func (s *Server) routes() *echo.Echo {
 	// Filedrop pages: the page and a fresh upload key (with the filedrop's
 	// password if it has one), then the upload key.
 	e.GET("/filedrop/:name", s.handleFiledropPage)
-	e.POST("/filedrop/:name/attachments/upload", s.oneUpload(s.handleFiledropUpload))
+	e.POST("/filedrop/:name/attachments/upload", s.oneAnonymousUpload(s.handleFiledropUpload))
 	e.POST("/filedrop/:name", s.handleFiledropDeliver)
 	e.POST("/filedrop/:name/validation", s.handleFiledropValidation)
 	// Dropzones: the dropzone's token (the Dropzone API's x-api-key) …
@@ -58,12 +58,12 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/api/dropzones/:id/files/:file/download", s.handleDropzoneDownload)
 	e.DELETE("/api/dropzones/:id/files/:file", s.handleDropzoneDelete)
 	// … and the signed upload URL alone.
-	e.PUT("/api/dropzones/:id/files/:file/upload", s.oneUpload(s.handleDropzoneUpload))
+	e.PUT("/api/dropzones/:id/files/:file/upload", s.oneAnonymousUpload(s.handleDropzoneUpload))
 	// Shared links: the link's id, and its password if it has one.
 	e.GET("/s/:id", s.handleLinkPage)
 	e.GET("/s/:id/download", s.handleLinkDownload)
 	e.POST("/s/:id/download", s.handleLinkDownload)
-	e.POST("/s/:id/upload", s.oneUpload(s.handleLinkUpload))
+	e.POST("/s/:id/upload", s.oneAnonymousUpload(s.handleLinkUpload))
 
 	// The web client: the sign-in page, then pages behind a session cookie
 	// (forms carry its CSRF token). Its scripts call the user routes

@@ -125,6 +125,9 @@ type Server struct {
 	side    []*http.Server // the redirect and metrics listeners
 	echo    *echo.Echo
 	uploads chan struct{} // a slot per upload in progress
+	// anonymousUploads: a slot per upload from a public page, at most
+	// half of uploads.
+	anonymousUploads chan struct{}
 }
 
 // SFTPEndpoint is the SFTP server as the web client's account page shows
@@ -156,6 +159,7 @@ func (s *Server) Open() error {
 		s.Web = &auth.WebSessions{TTL: 12 * time.Hour, Idle: time.Hour}
 	}
 	s.uploads = make(chan struct{}, s.MaxUploads)
+	s.anonymousUploads = make(chan struct{}, max(s.MaxUploads/2, 1))
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", s.Addr, err)
@@ -301,6 +305,27 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 
 // uploadRetry is the Retry-After of an upload refused for want of a slot.
 const uploadRetry = 5
+
+// oneAnonymousUpload runs an upload from a public page (a filedrop, an
+// upload link, a dropzone's signed URL) in one of MaxUploads slots of
+// which such uploads take at most half together, so that strangers never
+// take the last slots from authenticated users; beyond it, 503 with
+// Retry-After before a byte is read.
+func (s *Server) oneAnonymousUpload(next echo.HandlerFunc) echo.HandlerFunc {
+	upload := s.oneUpload(next)
+	return func(c echo.Context) error {
+		select {
+		case s.anonymousUploads <- struct{}{}:
+			defer func() { <-s.anonymousUploads }()
+			return upload(c)
+		default:
+			c.Response().Header().Set("Retry-After", strconv.Itoa(uploadRetry))
+			c.Response().Header().Set("Connection", "close") // the body is not read
+			return mft.Errorf(mft.EUNAVAILABLE, "%d uploads from public pages are in progress, the most this server takes at once (half of http.max_uploads); retry in %d seconds.",
+				cap(s.anonymousUploads), uploadRetry)
+		}
+	}
+}
 
 // oneUpload runs an upload handler in one of MaxUploads slots, or answers
 // 503 with Retry-After before reading a byte when all are taken.
