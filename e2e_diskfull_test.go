@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,8 +67,13 @@ func TestEndToEnd_DiskFull(t *testing.T) {
 	// A chunked upload whose assembly does not fit: 507 before anything is
 	// written, the pieces are kept, and the last piece sent again once
 	// space is freed assembles the file.
+	// Free space is left at 28 MiB: piece 0 leaves 20 (above the 16 MiB
+	// under which uploads are shed), piece 1 leaves 12, fewer than the 16
+	// the two pieces kept aside need to be copied.
 	filler := filepath.Join(data, "filler")
-	os.WriteFile(filler, make([]byte, 36<<20), 0o600)
+	if free := diskFree(t, data); free > 28<<20 {
+		os.WriteFile(filler, make([]byte, free-28<<20), 0o600)
+	}
 	piece := bytes.Repeat([]byte("p"), 8<<20)
 	if code, body := do("PUT", p.url+"/api/files/content?path=/big.bin&chunk=0&chunks=2", key, piece); code != 202 {
 		t.Fatalf("piece 0: %d %s", code, body)
@@ -85,7 +91,10 @@ func TestEndToEnd_DiskFull(t *testing.T) {
 		t.Fatalf("delete: %d %s", code, body)
 	}
 
-	// HTTP: 4 MiB files until the disk is full.
+	// HTTP: 4 MiB files until the disk is nearly full: under 16 MiB free
+	// an upload is shed (503 with Retry-After) before a byte is written,
+	// even one byte. Found by hardening II: an upload was stored at
+	// 954 KB free while /healthz said 503.
 	chunk := bytes.Repeat([]byte("d"), 4<<20)
 	stored := 0
 	for i := 0; ; i++ {
@@ -94,13 +103,19 @@ func TestEndToEnd_DiskFull(t *testing.T) {
 			stored++
 			continue
 		}
-		if code != 507 || !strings.Contains(body, "full") {
-			t.Fatalf("upload %d on a full disk: %d %s", i, code, body)
+		if code != 503 || !strings.Contains(body, "full") {
+			t.Fatalf("upload %d on a nearly full disk: %d %s", i, code, body)
 		}
 		break
 	}
 	if stored == 0 {
 		t.Fatal("nothing fitted on the disk")
+	}
+	if free := diskFree(t, data); free >= 16<<20 || free < 8<<20 {
+		t.Fatalf("uploads were shed at %d bytes free", free)
+	}
+	if code, body := do("PUT", p.url+"/api/files/content?path=/one.txt", key, []byte("x")); code != 503 || !strings.Contains(body, "retry once space is freed") {
+		t.Fatalf("one byte on a nearly full disk: %d %s", code, body)
 	}
 
 	// SFTP on the same full disk: a failure with the reason.
@@ -213,4 +228,15 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// diskFree is what the filesystem of dir has free for an unprivileged
+// writer, as Depot's check reads it.
+func diskFree(t *testing.T, dir string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Bavail) * st.Bsize
 }

@@ -270,6 +270,12 @@ func (s *Service) beginUpload(ctx context.Context, a Actor, clientPath string, o
 	if t.mount != nil { // the caller checks, as the bytes flow (rBegin)
 		return t, nil, nil, nil
 	}
+	// A disk nearly full sheds uploads before they begin (503), as
+	// /healthz reports it, whatever the road.
+	if err := s.Health(); mft.ErrorCode(err) == mft.EUNAVAILABLE {
+		root.Close()
+		return target{}, nil, nil, err
+	}
 	lw, err := s.checkUpload(ctx, a, t, root, opts)
 	if err != nil {
 		root.Close()
@@ -352,7 +358,7 @@ func (s *Service) Health() error {
 		return fmt.Errorf("files: free space: %w", err)
 	}
 	if free < MinFreeBytes {
-		return mft.Errorf(mft.EUNAVAILABLE, "The disk of the data directory is full: %d bytes free.", free)
+		return mft.Errorf(mft.EUNAVAILABLE, "The disk of the data directory is full: %d bytes free; retry once space is freed.", free)
 	}
 	return nil
 }
