@@ -61,15 +61,23 @@ const waitingPerPlace = 10
 // logging in. When the address has MaxUnauthenticatedPerIP already, the
 // connection waits (before any SSH work) for one to finish, up to the
 // login grace time, so that parallel clients are slowed rather than
-// refused; it reports false when the wait is over, or when
+// refused; it returns the reason when the wait is over, or when
 // waitingPerPlace times as many are already waiting. Waiting connections
-// count toward MaxConnections.
-func (s *Server) admitLogin(ip netip.Addr) bool {
+// count toward MaxConnections, so all the addresses together may hold at
+// most half of MaxConnections logging in or waiting: past that, only an
+// address that holds none is admitted, and a partner's login is never
+// locked out by silent connections from a few others.
+func (s *Server) admitLogin(ip netip.Addr) (refused string) {
 	deadline := time.NewTimer(s.LoginGrace)
 	defer deadline.Stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	waiting := false
+	if s.preLogin >= max(s.MaxConnections/2, 1) && s.unauthenticated[ip]+s.waitingLogin[ip] > 0 {
+		return fmt.Sprintf("Too many connections are logging in at once (%d), %d of them from %s; try again later.",
+			s.preLogin, s.unauthenticated[ip]+s.waitingLogin[ip], ip)
+	}
+	s.preLogin++
+	admitted, waiting := false, false
 	defer func() {
 		if waiting {
 			s.waitingLogin[ip]--
@@ -77,15 +85,20 @@ func (s *Server) admitLogin(ip netip.Addr) bool {
 				delete(s.waitingLogin, ip)
 			}
 		}
+		if !admitted {
+			s.preLogin--
+		}
 	}()
+	tooMany := fmt.Sprintf("Too many connections from %s are logging in at once (limit %d); try again later.", ip, s.MaxUnauthenticatedPerIP)
 	for {
 		if s.unauthenticated[ip] < s.MaxUnauthenticatedPerIP {
 			s.unauthenticated[ip]++
-			return true
+			admitted = true
+			return ""
 		}
 		if !waiting {
 			if s.waitingLogin[ip] >= waitingPerPlace*s.MaxUnauthenticatedPerIP {
-				return false
+				return tooMany
 			}
 			s.waitingLogin[ip]++
 			waiting = true
@@ -97,7 +110,7 @@ func (s *Server) admitLogin(ip netip.Addr) bool {
 			s.mu.Lock()
 		case <-deadline.C:
 			s.mu.Lock()
-			return false
+			return tooMany
 		}
 	}
 }
@@ -111,6 +124,7 @@ func (s *Server) releaseLogin(ip netip.Addr) {
 	} else {
 		s.unauthenticated[ip]--
 	}
+	s.preLogin--
 	close(s.loginFreed)
 	s.loginFreed = make(chan struct{})
 }
@@ -147,9 +161,9 @@ func (s *Server) acceptConn(ctx ssh.Context, c net.Conn) net.Conn {
 		reject(c, disconnectTooManyConnections, fmt.Sprintf("Too many connections to this server (limit %d); try again later.", s.MaxConnections))
 		return nil
 	}
-	if !s.admitLogin(ip) {
+	if refused := s.admitLogin(ip); refused != "" {
 		s.conns.Add(-1)
-		reject(c, disconnectTooManyConnections, fmt.Sprintf("Too many connections from %s are logging in at once (limit %d); try again later.", ip, s.MaxUnauthenticatedPerIP))
+		reject(c, disconnectTooManyConnections, refused)
 		return nil
 	}
 	st := &connState{Conn: c, s: s, ctx: ctx, ip: ip}

@@ -92,3 +92,48 @@ func TestLoginGrace(t *testing.T) {
 		t.Fatalf("read until closed: %v", err)
 	}
 }
+
+// Silent connections from a few addresses never lock out a partner from
+// another: the addresses together hold at most half of max_connections
+// logging in or waiting, and past that only an address holding none is
+// admitted. Found by hardening II: 500 silent connections from 5
+// addresses refused every SFTP login, from any address, for two minutes.
+func TestPreLoginFromFewAddressesLocksNoOneOut(t *testing.T) {
+	e := openEnv(t, func(s *sftpd.Server) {
+		s.MaxUnauthenticatedPerIP, s.LoginGrace, s.MaxConnections = 2, 30*time.Second, 40
+	})
+	p := e.addUser(t, "partner")
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	refused := 0
+	for a := 2; a <= 6; a++ {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(a))}}
+		for range 25 {
+			c, err := d.Dial("tcp", e.srv.ListenAddr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, c)
+			// A refused connection hears the reason and is closed; an
+			// admitted or waiting one hears nothing within a moment.
+			c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			buf := make([]byte, 512)
+			n, _ := io.ReadAtLeast(c, buf, 1)
+			if strings.Contains(string(buf[:n]), "logging in at once") {
+				refused++
+			}
+		}
+	}
+	// Held: the 20 (half of 40) that may log in or wait, and past those
+	// at most the first of each address that held none.
+	if held := 125 - refused; held > 20+5 {
+		t.Fatalf("%d of 125 silent connections held, want at most 25", held)
+	}
+	if out, err := e.sftpBatch(t, p, false, "ls"); err != nil {
+		t.Fatalf("a partner from a sixth address was locked out: %v\n%s", err, out)
+	}
+}

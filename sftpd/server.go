@@ -66,6 +66,7 @@ type Server struct {
 	// (and replaced) when a place is given back.
 	unauthenticated map[netip.Addr]int
 	waitingLogin    map[netip.Addr]int
+	preLogin        int // connections logging in or waiting, every address
 	loginFreed      chan struct{}
 }
 
