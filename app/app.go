@@ -156,7 +156,7 @@ func (a *App) build(urlKey []byte) error {
 
 	drops := store.NewFiledropService(db)
 	a.Filedrops = &filedrop.Service{Filedrops: drops, Submissions: drops, Users: a.Users, Files: a.Files,
-		Events: a.Events, Logger: a.Logger}
+		Events: a.Events, Logger: a.Logger, HoldingFiles: cfg.Filedrop.HoldingFiles, HoldingFilesPerAddress: cfg.Filedrop.HoldingFilesPerAddress}
 	if cfg.SMTP.Host != "" {
 		a.Filedrops.Mailer = &mail.Sender{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
 			Password: cfg.SMTP.Password, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS}

@@ -26,6 +26,7 @@ type Config struct {
 	Audit      Audit      `toml:"audit"`
 	SMTP       SMTP       `toml:"smtp"`
 	Automation Automation `toml:"automation"`
+	Filedrop   Filedrop   `toml:"filedrop"`
 	Log        Log        `toml:"log"`
 	Runtime    Runtime    `toml:"runtime"`
 	Metrics    Metrics    `toml:"metrics"`
@@ -170,6 +171,15 @@ type Automation struct {
 	MaxQueued int `toml:"max_queued"`
 }
 
+// Filedrop bounds what anonymous senders hold on a filedrop before they
+// deliver: uploads not delivered take at most HoldingFiles times the
+// filedrop's max_filesize in all, and HoldingFilesPerAddress times from
+// one sender address (an IPv6 /64).
+type Filedrop struct {
+	HoldingFiles           int `toml:"holding_files"`
+	HoldingFilesPerAddress int `toml:"holding_files_per_address"`
+}
+
 // Runtime configures the Go runtime under Depot.
 type Runtime struct {
 	// MemoryLimitMB is a soft limit on the memory the runtime uses (the
@@ -227,6 +237,7 @@ func Default() *Config {
 		Auth:       Auth{TokenTTL: Duration(24 * time.Hour)},
 		SMTP:       SMTP{Port: 587, TLS: "starttls"},
 		Automation: Automation{Workers: 4, MaxQueued: 1000},
+		Filedrop:   Filedrop{HoldingFiles: 10, HoldingFilesPerAddress: 2},
 		Defender:   Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
 		Audit:      Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:        Log{Level: "info", Format: "text"},

@@ -18,6 +18,9 @@ func (c *Config) Validate() error {
 	if c.Data.Dir == "" {
 		return errors.New("data.dir must not be empty")
 	}
+	if c.Filedrop.HoldingFiles < 1 || c.Filedrop.HoldingFilesPerAddress < 1 || c.Filedrop.HoldingFilesPerAddress > c.Filedrop.HoldingFiles {
+		return fmt.Errorf("filedrop.holding_files and holding_files_per_address must be at least 1, the second at most the first")
+	}
 	if c.Data.MaxPendingUploads < 1 {
 		return fmt.Errorf("data.max_pending_uploads must be at least 1")
 	}

@@ -40,6 +40,10 @@ type Service struct {
 	Logger    *slog.Logger
 	// Now is the clock of expiries; nil means time.Now.
 	Now func() time.Time
+	// HoldingFiles and HoldingFilesPerAddress bound the uploads senders
+	// hold on a filedrop before delivering, in multiples of its
+	// max_filesize: all senders, and those of one address (0: no bound).
+	HoldingFiles, HoldingFilesPerAddress int
 }
 
 func (s *Service) now() time.Time {

@@ -124,7 +124,7 @@ func TestDeliver_FolderQuota(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.Config.Data.Dir, "files", "users", "owner", "filedrops")); !os.IsNotExist(err) {
 		t.Fatalf("a refused delivery moved files: %v", err)
 	}
-	held, _ := filepath.Glob(filepath.Join(a.Config.Data.Dir, "files", ".filedrop-uploads", "invoices", "*", "*.pdf"))
+	held, _ := filepath.Glob(filepath.Join(a.Config.Data.Dir, "files", ".filedrop-uploads", "invoices", "from-*", "*", "*.pdf"))
 	if len(held) != 2 {
 		t.Fatalf("files waiting after the refusal: %v", held)
 	}

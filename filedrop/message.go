@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 	"time"
 
@@ -89,6 +90,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	for _, sub := range subs {
 		if err := s.Files.RemoveStorage(ctx, holding(sub)); err != nil {
 			return n, err
+		}
+		if sub.Holding != "" {
+			s.Files.RemoveEmptyFolder(path.Dir(sub.Holding))
 		}
 		if err := s.Submissions.DeleteSubmission(ctx, sub.ID); err != nil {
 			return n, err

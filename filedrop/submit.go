@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/big"
 	"mime"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
@@ -20,7 +21,8 @@ import (
 // key, shown this once. The caller has checked f's password.
 func (s *Service) Open(ctx context.Context, f *mft.Filedrop, ip string) (*mft.Submission, string, error) {
 	key := auth.NewKey()
-	sub := &mft.Submission{KeyHash: auth.HashKey(key), Filedrop: f.Name, IP: ip, ExpiresAt: s.now().Add(SubmissionTTL)}
+	sub := &mft.Submission{KeyHash: auth.HashKey(key), Filedrop: f.Name, IP: ip, ExpiresAt: s.now().Add(SubmissionTTL),
+		Holding: addressFolder(f.Name, ip) + "/" + strings.ToLower(rand.Text()[:16])}
 	if err := s.Submissions.CreateSubmission(ctx, sub); err != nil {
 		return nil, "", err
 	}
@@ -45,7 +47,37 @@ func (s *Service) Submission(ctx context.Context, name, key string) (*mft.Filedr
 
 // holding is where a submission's uploads wait for delivery.
 func holding(sub *mft.Submission) string {
+	if sub.Holding != "" {
+		return sub.Holding
+	}
 	return HoldingRoot + sub.Filedrop + "/" + sub.ID
+}
+
+// addressFolder is the folder of the uploads from one sender address on
+// a filedrop, for the per-address bound: an IPv4 address, or the /64 of
+// an IPv6 one (a single host often has a whole /64).
+func addressFolder(filedrop, ip string) string {
+	key := "unknown"
+	if a, err := netip.ParseAddr(ip); err == nil {
+		a = a.Unmap()
+		if a.Is6() {
+			p, _ := a.Prefix(64)
+			a = p.Addr()
+		}
+		key = strings.NewReplacer(":", "-", ".", "-").Replace(a.String())
+	}
+	return HoldingRoot + filedrop + "/from-" + key
+}
+
+// holdingQuotas bound what senders hold on f before delivering: all of
+// them, and those of one address, in multiples of its max_filesize.
+func (s *Service) holdingQuotas(f *mft.Filedrop, sub *mft.Submission) []files.Quota {
+	if sub.Holding == "" || s.HoldingFiles <= 0 {
+		return nil
+	}
+	size := f.MaxFilesize << 20
+	return []files.Quota{{Path: HoldingRoot + f.Name, Bytes: int64(s.HoldingFiles) * size},
+		{Path: addressFolder(f.Name, sub.IP), Bytes: int64(s.HoldingFilesPerAddress) * size}}
 }
 
 // needValidation refuses uploads and deliveries of a filedrop with
@@ -70,6 +102,7 @@ func (s *Service) Upload(ctx context.Context, f *mft.Filedrop, sub *mft.Submissi
 		return mft.Attachment{}, files.Chunk{}, false, err
 	}
 	a := files.Confined("filedrop-"+f.Name, holding(sub), f.MaxFilesize, protocol, ip)
+	a.Quotas = s.holdingQuotas(f, sub)
 	opts.Overwrite = true // sending a file again replaces it
 	fi, prog, done, err := s.Files.Receive(ctx, a, "/"+name, body, opts, piece)
 	if err != nil || !done {

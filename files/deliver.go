@@ -272,3 +272,12 @@ func (s *Service) removeStorageRemote(ctx context.Context, t target) error {
 	s.dirs.forget(dirKey(t.mount.ID, t.rpath(t.storage)))
 	return s.Usage.DeleteUsage(context.WithoutCancel(ctx), t.storage)
 }
+
+// RemoveEmptyFolder removes the local storage folder at storagePath when
+// it holds nothing (a filedrop sender address's folder once its last
+// submission is gone); a folder with anything in it stays.
+func (s *Service) RemoveEmptyFolder(storagePath string) {
+	if p, err := CleanPath(storagePath); err == nil && p != "/" {
+		_ = s.root.Remove(rel("/", p)) // refused for a folder that is not empty
+	}
+}

@@ -125,6 +125,15 @@ type Actor struct {
 	IP       string
 	// Depth is set for automations: how many automations led here.
 	Depth int
+	// Quotas are limits of the workflow acting (a filedrop's holding
+	// area), applied with the user's and the folders'.
+	Quotas []Quota
+}
+
+// Quota limits the bytes stored below a storage path.
+type Quota struct {
+	Path  string
+	Bytes int64
 }
 
 // CleanPath checks a client path and returns it cleaned, absolute and

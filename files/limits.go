@@ -59,6 +59,11 @@ func (s *Service) rulesAbove(ctx context.Context, a Actor, dir string) (rules, e
 	if u.QuotaMB > 0 && mft.HasPathPrefix(dir, u.Home) {
 		r.quotas = append(r.quotas, quota{u.Home, u.QuotaMB * mb})
 	}
+	for _, q := range a.Quotas {
+		if mft.HasPathPrefix(dir, q.Path) {
+			r.quotas = append(r.quotas, quota{q.Path, q.Bytes})
+		}
+	}
 	if s.Folders == nil {
 		return r, nil
 	}

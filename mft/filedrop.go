@@ -190,11 +190,14 @@ type Submission struct {
 	// Email validation (filedrops with require_validation): the address a
 	// code was sent to, the code's hash, wrong tries and sends so far, and
 	// the address once confirmed.
-	CodeEmail string    `json:"code_email,omitempty"`
-	CodeHash  string    `json:"code_hash,omitempty"`
-	CodeTries int       `json:"code_tries,omitempty"`
-	CodeSends int       `json:"code_sends,omitempty"`
-	Validated string    `json:"validated,omitempty"`
+	CodeEmail string `json:"code_email,omitempty"`
+	CodeHash  string `json:"code_hash,omitempty"`
+	CodeTries int    `json:"code_tries,omitempty"`
+	CodeSends int    `json:"code_sends,omitempty"`
+	Validated string `json:"validated,omitempty"`
+	// Holding is where its uploads wait for delivery (empty: the layout
+	// before sender addresses had folders of their own).
+	Holding   string    `json:"holding,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"depot/app"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -87,4 +89,60 @@ func TestFiledrops_DeliveryOverQuota(t *testing.T) {
 	}
 	want(t, ts.do(t, "PUT", "/admin/users/"+ou.ID, adminKey, `{"user":{"quota_mb":10}}`), 200)
 	want(t, s.deliver(t, body), 201)
+}
+
+// What anonymous senders hold on a filedrop before delivering is bounded:
+// filedrop.holding_files_per_address (2) times max_filesize from one
+// address, however many upload keys it takes, pieces of chunked uploads
+// included, and holding_files (10) times from all addresses together;
+// beyond either, 507 with a sentence. Found by hardening II: 24 keys took
+// 64 × 100 MiB, 6.7 GB in 63 s, from one anonymous address.
+func TestFiledrops_HoldingBounded(t *testing.T) {
+	ts := MustOpenServer(t, func(a *app.App) { a.HTTP.TrustedProxies = []netipPrefix{mustPrefix("127.0.0.1/32")} })
+	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"drop","title":"Drop","owner":"`+ou.ID+`","max_filesize":1}}`), 201)
+	mb := strings.Repeat("m", 1<<20)
+	from := func(addr string) *sender {
+		r := ts.doWith(t, "GET", "/filedrop/drop", "", func(r *http.Request) {
+			r.Header.Set("Accept", "application/json")
+			r.Header.Set("X-Forwarded-For", addr)
+		})
+		want(t, r, 200)
+		var f filedropBody
+		r.json(t, &f)
+		return &sender{ts: ts, name: "drop", key: f.Filedrop.APIKey}
+	}
+	upload := func(s *sender, addr, query, body string) response {
+		return ts.doWith(t, "POST", "/filedrop/drop/attachments/upload?"+query, body, func(r *http.Request) {
+			r.Header.Set("Content-Type", "application/octet-stream")
+			r.Header.Set("Authorization", "Bearer "+s.key)
+			r.Header.Set("X-Forwarded-For", addr)
+		})
+	}
+	// One address: two files of 1 MB, with two keys; a third key's file,
+	// or a piece of one, does not fit.
+	want(t, upload(from("192.0.2.1"), "192.0.2.1", "filename=a.bin", mb), 201)
+	want(t, upload(from("192.0.2.1"), "192.0.2.1", "filename=b.bin", mb), 201)
+	third := from("192.0.2.1")
+	r := upload(third, "192.0.2.1", "filename=c.bin", mb)
+	want(t, r, 507)
+	if len(r.errors(t)) == 0 {
+		t.Fatal("507 without a sentence")
+	}
+	want(t, upload(third, "192.0.2.1", "filename=d.bin&chunk=0&chunks=2", strings.Repeat("p", 512<<10)), 507)
+	// One IPv6 host is its /64.
+	want(t, upload(from("2001:db8::1"), "2001:db8::1", "filename=a.bin", mb), 201)
+	want(t, upload(from("2001:db8::2"), "2001:db8::2", "filename=b.bin", mb), 201)
+	want(t, upload(from("2001:db8::3"), "2001:db8::3", "filename=c.bin", mb), 507)
+	// All addresses: 10 MB; 4 MB are held, so three more addresses fill
+	// it and the next is refused.
+	for i := 2; i <= 4; i++ {
+		addr := fmt.Sprintf("192.0.2.%d", i)
+		want(t, upload(from(addr), addr, "filename=a.bin", mb), 201)
+		want(t, upload(from(addr), addr, "filename=b.bin", mb), 201)
+	}
+	want(t, upload(from("192.0.2.9"), "192.0.2.9", "filename=a.bin", mb), 507)
+	if held := treeSize(t, filepath.Join(ts.dataDir, "files", ".filedrop-uploads")); held > 10<<20 {
+		t.Errorf("%d bytes held for a filedrop bounded at 10 MB", held)
+	}
 }

@@ -246,7 +246,7 @@ func TestFiledrops_Flow(t *testing.T) {
 	for _, name := range []string{"", "../x.txt", "a/b.txt", "..", "%00x.txt", "x%00.txt"} {
 		want(t, s.upload(t, "filename="+name, "x"), 400)
 	}
-	holding, _ := filepath.Glob(filepath.Join(ts.dataDir, "files", ".filedrop-uploads", "invoices", "*", "*"))
+	holding, _ := filepath.Glob(filepath.Join(ts.dataDir, "files", ".filedrop-uploads", "invoices", "*", "*", "*"))
 	if len(holding) != 2 {
 		t.Fatalf("holding folder has %v, want the two attachments", holding)
 	}
@@ -279,7 +279,7 @@ func TestFiledrops_Flow(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(ts.dataDir, "files", "users", ou.ID, folder, "notes.txt")); err != nil || string(data) != "hello filedrop" {
 		t.Fatalf("notes.txt: %q %v", data, err)
 	}
-	holding, _ = filepath.Glob(filepath.Join(ts.dataDir, "files", ".filedrop-uploads", "invoices", "*", "*"))
+	holding, _ = filepath.Glob(filepath.Join(ts.dataDir, "files", ".filedrop-uploads", "invoices", "*", "*", "*"))
 	if len(holding) != 0 {
 		t.Fatalf("holding folder still has %v", holding)
 	}
