@@ -32,28 +32,7 @@ func TestCapacity_UploadsBeyondMaxUploads(t *testing.T) {
 	key := u.User.APIKey
 
 	// The only slot: an upload whose body is still arriving.
-	pr, pw := io.Pipe()
-	req, _ := http.NewRequest("PUT", ts.URL()+"/api/files/content?path=/slow.bin", pr)
-	req.SetBasicAuth(key, "x")
-	done := make(chan response)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- response{}
-			return
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		done <- response{status: resp.StatusCode, body: string(body)}
-	}()
-	// Once 32 MiB went in, more than any socket buffers: the server is
-	// reading it, in the slot.
-	chunk := make([]byte, 8<<20)
-	for range 4 {
-		if _, err := pw.Write(chunk); err != nil {
-			t.Fatalf("the slow upload ended early: %v %+v", err, <-done)
-		}
-	}
+	slow := slowUpload(t, "PUT", ts.URL()+"/api/files/content?path=/slow.bin", key)
 	r := ts.put(t, key, "/second.csv", "a,b\n")
 	wantBusy(t, r, "http.max_uploads")
 	if got := ts.do(t, "GET", "/api/files/stat?path=/second.csv", key, ""); got.status != 404 {
@@ -67,8 +46,7 @@ func TestCapacity_UploadsBeyondMaxUploads(t *testing.T) {
 	// Requests that upload nothing are not held back.
 	want(t, ts.do(t, "GET", "/api/files?path=/", key, ""), 200)
 
-	pw.Close()
-	if first := <-done; first.status != 201 {
+	if first := slow(); first.status != 201 {
 		t.Fatalf("the slow upload: %d %s", first.status, first.body)
 	}
 	want(t, ts.put(t, key, "/second.csv", "a,b\n"), 201)

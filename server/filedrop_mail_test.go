@@ -1,14 +1,12 @@
 package server_test
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,22 +19,13 @@ import (
 // loopback port: it accepts every message and prints it.
 type smtpSink struct {
 	port int
-	mu   sync.Mutex
-	out  bytes.Buffer
-}
-
-func (s *smtpSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.Write(p)
+	syncBuffer
 }
 
 // wait returns the output once it matches re.
 func (s *smtpSink) wait(re *regexp.Regexp) []string {
 	for {
-		s.mu.Lock()
-		m := re.FindStringSubmatch(s.out.String())
-		s.mu.Unlock()
+		m := re.FindStringSubmatch(s.String())
 		if m != nil {
 			return m
 		}

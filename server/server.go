@@ -309,38 +309,34 @@ const uploadRetry = 5
 // oneAnonymousUpload runs an upload from a public page (a filedrop, an
 // upload link, a dropzone's signed URL) in one of MaxUploads slots of
 // which such uploads take at most half together, so that strangers never
-// take the last slots from authenticated users; beyond it, 503 with
-// Retry-After before a byte is read.
+// take the last slots from authenticated users.
 func (s *Server) oneAnonymousUpload(next echo.HandlerFunc) echo.HandlerFunc {
 	upload := s.oneUpload(next)
 	return func(c echo.Context) error {
-		select {
-		case s.anonymousUploads <- struct{}{}:
-			defer func() { <-s.anonymousUploads }()
-			return upload(c)
-		default:
-			c.Response().Header().Set("Retry-After", strconv.Itoa(uploadRetry))
-			c.Response().Header().Set("Connection", "close") // the body is not read
-			return mft.Errorf(mft.EUNAVAILABLE, "%d uploads from public pages are in progress, the most this server takes at once (half of http.max_uploads); retry in %d seconds.",
-				cap(s.anonymousUploads), uploadRetry)
-		}
+		return inSlot(s.anonymousUploads, c, upload, fmt.Sprintf(
+			"%d uploads from public pages are in progress, the most this server takes at once (half of http.max_uploads)", cap(s.anonymousUploads)))
 	}
 }
 
-// oneUpload runs an upload handler in one of MaxUploads slots, or answers
-// 503 with Retry-After before reading a byte when all are taken.
+// oneUpload runs an upload handler in one of MaxUploads slots.
 func (s *Server) oneUpload(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		select {
-		case s.uploads <- struct{}{}:
-			defer func() { <-s.uploads }()
-			return next(c)
-		default:
-			c.Response().Header().Set("Retry-After", strconv.Itoa(uploadRetry))
-			c.Response().Header().Set("Connection", "close") // the body is not read
-			return mft.Errorf(mft.EUNAVAILABLE, "%d uploads are in progress, the most this server takes at once (http.max_uploads); retry in %d seconds.",
-				s.MaxUploads, uploadRetry)
-		}
+		return inSlot(s.uploads, c, next, fmt.Sprintf(
+			"%d uploads are in progress, the most this server takes at once (http.max_uploads)", s.MaxUploads))
+	}
+}
+
+// inSlot runs next in one of slots, or when all are taken answers 503
+// with Retry-After and refusal before a byte of the body is read.
+func inSlot(slots chan struct{}, c echo.Context, next echo.HandlerFunc, refusal string) error {
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+		return next(c)
+	default:
+		c.Response().Header().Set("Retry-After", strconv.Itoa(uploadRetry))
+		c.Response().Header().Set("Connection", "close") // the body is not read
+		return mft.Errorf(mft.EUNAVAILABLE, "%s; retry in %d seconds.", refusal, uploadRetry)
 	}
 }
 
