@@ -74,6 +74,7 @@ func TestDefender_ParallelGuessesOfEverySecret(t *testing.T) {
 			ts := MustOpenServer(t)
 			send := setup(t, ts)
 			statuses := parallel(60, send)
+			t.Logf("60 parallel wrong guesses: %v", statuses)
 			if statuses[401] > 5 || statuses[401]+statuses[403]+statuses[429] != 60 {
 				t.Errorf("60 parallel wrong guesses: %v, want at most 5 answered 401 and the rest refused", statuses)
 			}
@@ -100,6 +101,7 @@ func TestDefender_ParallelGuessesOfEverySecret(t *testing.T) {
 				checked++
 			}
 		}
+		t.Logf("50 parallel wrong current passwords: %d checked", checked)
 		if checked == 0 || checked > 5 {
 			t.Errorf("%d wrong current passwords were checked, want 1 to 5", checked)
 		}
