@@ -59,7 +59,7 @@ func (s *Source) Config() *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: Suites,
-		NextProtos: []string{"h2", "http/1.1"},
+		NextProtos:   []string{"h2", "http/1.1"},
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return s.cert.Load(), nil
 		},
