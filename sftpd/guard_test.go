@@ -137,3 +137,29 @@ func TestPreLoginFromFewAddressesLocksNoOneOut(t *testing.T) {
 		t.Fatalf("a partner from a sixth address was locked out: %v\n%s", err, out)
 	}
 }
+
+// The defaults offer no NIST-curve key exchange and no encrypt-and-MAC
+// MAC, so a client that has only those is refused; sftp.key_exchanges
+// and sftp.macs let an administrator add them for old clients.
+func TestOlderAlgorithmsOnlyWhenConfigured(t *testing.T) {
+	old := gossh.Config{KeyExchanges: []string{gossh.KeyExchangeECDHP256}, Ciphers: []string{"aes128-ctr"}, MACs: []string{gossh.HMACSHA256}}
+	dial := func(e *env) error {
+		p := e.addUser(t, "old-client")
+		c, err := gossh.Dial("tcp", e.srv.ListenAddr().String(), &gossh.ClientConfig{User: p.user.Username, Config: old,
+			Auth: []gossh.AuthMethod{gossh.Password(password)}, HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := dial(openEnv(t)); err == nil || !strings.Contains(err.Error(), "no common algorithm") {
+		t.Fatalf("a client with only ECDH P-256 and hmac-sha2-256 under the defaults: %v", err)
+	}
+	e := openEnv(t, func(s *sftpd.Server) {
+		s.KeyExchanges = []string{"curve25519-sha256", gossh.KeyExchangeECDHP256}
+		s.MACs = []string{gossh.HMACSHA256ETM, gossh.HMACSHA256}
+	})
+	if err := dial(e); err != nil {
+		t.Fatalf("the same client once they are configured: %v", err)
+	}
+}
