@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"depot/app"
@@ -49,5 +51,52 @@ func resetKey(ctx context.Context, configPath, login string, stdout io.Writer) e
 		return err
 	}
 	fmt.Fprintf(stdout, "New API key of %s (%s, role %s), shown once; the old one no longer works:\n\n    %s\n\n", u.ID, login, u.Role, key)
+	return nil
+}
+
+// setPassword gives the user with that email, username or id the password
+// read from the first line of stdin (never from the command line, which
+// the shell's history and ps would keep): the way the first administrator
+// gets one for the web client, or any user one back. It needs the server
+// stopped, and is audited as user.updated by the command line; with the
+// server running, PATCH /admin/users/:id {"user":{"password":…}} does
+// the same.
+func setPassword(ctx context.Context, configPath, login string, stdin io.Reader, stdout io.Writer) error {
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	password := strings.TrimRight(line, "\r\n")
+	hash, err := auth.HashNewPassword(password)
+	if err != nil {
+		return fmt.Errorf("admin set-password: %s (the password is read from standard input)", mft.ErrorMessage(err))
+	}
+	cfg, err := config.Load(configPath, environ())
+	if err != nil {
+		return err
+	}
+	if err := requireDB(cfg); err != nil {
+		return err
+	}
+	a, err := app.Open(ctx, cfg, nil, io.Discard)
+	if err != nil {
+		return fmt.Errorf("%w; stop the server first, or with it running send PATCH /admin/users/ID {\"user\":{\"password\":…}}", err)
+	}
+	defer a.Close(ctx)
+	u, err := a.Auth.FindLogin(ctx, login)
+	if mft.ErrorCode(err) == mft.ENOTFOUND {
+		return fmt.Errorf("admin set-password: no user has the email, username or id %q", login)
+	} else if err != nil {
+		return err
+	}
+	if _, err := a.Users.UpdateUser(ctx, u.ID, mft.UserUpdate{PasswordHash: &hash}); err != nil {
+		return err
+	}
+	ev := mft.Event{Event: mft.EventUserUpdated, Time: time.Now().UTC(), Actor: "cli", Protocol: mft.AuditSystem,
+		Status: mft.StatusOK, Target: u.ID, Changes: map[string]any{"password": mft.SecretMarker}, Message: "depot admin set-password on the server"}
+	if err := a.AuditStore.AppendEvents(ctx, []mft.Event{ev}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s (%s, role %s) has a new password; it signs in to the web client with it.\n", u.ID, login, u.Role)
 	return nil
 }

@@ -261,3 +261,43 @@ func (p *depotProcess) createUser(t *testing.T, body string) (id, key string) {
 	}
 	return u.User.ID, u.User.APIKey
 }
+
+// The first administrator has no password: the first start says how to
+// give it one, and depot admin set-password does so from standard input
+// (never the command line), with the server stopped; the administrator
+// then logs in with it, and the audit log has the change without the
+// password.
+func TestCLI_AdminSetPassword(t *testing.T) {
+	bin, err := buildDepot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	p := startDepot(t, data)
+	if out := p.output(); !strings.Contains(out, "depot admin set-password admin@localhost") || !strings.Contains(out, `/admin/users/admin-localhost`) {
+		t.Fatalf("the first start does not say how to give the administrator a password:\n%s", out)
+	}
+	p.stop(t)
+	set := func(stdin string) (string, error) {
+		cmd := exec.Command(bin, "admin", "set-password", "admin@localhost")
+		cmd.Env = append(os.Environ(), "DEPOT_DATA_DIR="+data)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := set("short\n"); err == nil || !strings.Contains(out, "standard input") {
+		t.Fatalf("a short password: %v\n%s", err, out)
+	}
+	if out, err := set("First-admin-pass-1\n"); err != nil {
+		t.Fatalf("set-password: %v\n%s", err, out)
+	}
+	p = startDepot(t, data)
+	code, body := curl(t, "-d", `{"user":{"email":"admin@localhost","password":"First-admin-pass-1"}}`, p.url+"/api/login")
+	if code != 200 || !strings.Contains(body, `"id":"admin-localhost"`) {
+		t.Fatalf("login with the new password: %d %s", code, body)
+	}
+	code, body = curl(t, "--user", e2eAdminKey+":x", p.url+"/admin/audit?event=user.updated")
+	if code != 200 || !strings.Contains(body, `"actor":"cli"`) || !strings.Contains(body, `"(set)"`) || strings.Contains(body, "First-admin-pass-1") {
+		t.Fatalf("audit: %d %s", code, body)
+	}
+}

@@ -38,6 +38,9 @@ Usage:
   depot admin reset-key [--config FILE] EMAIL
                                   give a user (a lost administrator) a new API key,
                                   printed once (with the server stopped)
+  depot admin set-password [--config FILE] EMAIL
+                                  give a user a password, read from standard input
+                                  (with the server stopped)
   depot config  [--config FILE]   print the effective settings (secrets masked) and
                                   where each comes from: default, file or variable
   depot version                   print the version
@@ -49,7 +52,7 @@ see config.example.toml.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errShown) {
 			fmt.Fprintln(os.Stderr, "depot:", err)
 		}
@@ -60,7 +63,7 @@ func main() {
 
 // run dispatches a command line; it returns when the command is done or
 // ctx is cancelled by a signal.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
@@ -72,15 +75,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.SetOutput(stdout) // asked for: the flags go to standard output
 	}
 	configPath := fs.String("config", "", "TOML configuration file (default: built-in settings)")
-	// parse reads the flags; --help shows them and ends the command without
-	// an error, and a bad flag is printed once, by the flag package.
-	parse := func() (bool, error) {
+	// parse reads the flags and wants exactly the arguments named; --help
+	// shows them and ends the command without an error, a bad flag is
+	// printed once, by the flag package, and a stray argument is refused
+	// before anything is done.
+	parse := func(wants ...string) (bool, error) {
 		err := fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
 			return false, nil
 		}
 		if err != nil {
 			return false, fmt.Errorf("%w: %w", errShown, err)
+		}
+		switch {
+		case fs.NArg() > len(wants) && len(wants) == 0:
+			return false, fmt.Errorf("%s takes no arguments, only flags: %q is not one (see %s --help)", fs.Name(), fs.Arg(0), fs.Name())
+		case fs.NArg() > len(wants):
+			return false, fmt.Errorf("%s takes %s: %q is one too many", fs.Name(), strings.Join(wants, " "), fs.Arg(len(wants)))
+		case fs.NArg() < len(wants):
+			return false, fmt.Errorf("%s needs %s", fs.Name(), strings.Join(wants, " "))
 		}
 		return true, nil
 	}
@@ -109,14 +122,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return fsck(ctx, *configPath, stdout)
 	case "admin":
-		if len(args) == 0 || args[0] != "reset-key" {
+		if len(args) == 0 || args[0] != "reset-key" && args[0] != "set-password" {
 			fmt.Fprint(stderr, usage)
-			return errors.New("admin: the only admin command is reset-key EMAIL")
+			return errors.New("admin: the admin commands are reset-key EMAIL and set-password EMAIL")
 		}
-		fs.Init("depot admin reset-key", flag.ContinueOnError)
+		sub := args[0]
+		fs.Init("depot admin "+sub, flag.ContinueOnError)
 		args = args[1:]
-		if ok, err := parse(); !ok {
+		if ok, err := parse("EMAIL"); !ok {
 			return err
+		}
+		if sub == "set-password" {
+			return setPassword(ctx, *configPath, fs.Arg(0), stdin, stdout)
 		}
 		return resetKey(ctx, *configPath, fs.Arg(0), stdout)
 	case "config":

@@ -341,18 +341,34 @@ func TestCLI_Errors(t *testing.T) {
 		"bad env":         {[]string{"serve"}, []string{"DEPOT_HTTP_LISTEN=nonsense"}, "http.listen"},
 		"missing config":  {[]string{"serve", "--config", "/nonexistent/depot.toml"}, nil, "depot.toml"},
 		"backup no out":   {[]string{"backup"}, nil, "--out"},
+		"stray argument":  {[]string{"serve", "extra-arg"}, nil, `takes no arguments, only flags: "extra-arg"`},
+		"init argument":   {[]string{"init", "data"}, nil, "takes no arguments"},
+		"fsck argument":   {[]string{"fsck", "x"}, nil, "takes no arguments"},
+		"config argument": {[]string{"config", "x"}, nil, "takes no arguments"},
+		"two logins":      {[]string{"admin", "reset-key", "a@example.com", "b@example.com"}, nil, `"b@example.com" is one too many`},
+		"no login":        {[]string{"admin", "set-password"}, nil, "needs EMAIL"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			environ = func() []string { return tc.env }
 			defer func() { environ = os.Environ }()
-			err := run(ctx, tc.args, &stdout, &stderr)
+			err := run(ctx, tc.args, strings.NewReader(""), &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
 			}
 		})
 	}
+	// A stray argument is refused before anything is made: no second data
+	// directory, no second administrator (found by the first-hour review:
+	// depot serve extra-arg made ./data and printed a new key).
+	data := filepath.Join(t.TempDir(), "data")
+	environ = func() []string { return []string{"DEPOT_DATA_DIR=" + data} }
+	err := run(ctx, []string{"serve", "extra-arg"}, strings.NewReader(""), &stdout, &stderr)
+	environ = os.Environ
+	if _, serr := os.Stat(data); err == nil || !os.IsNotExist(serr) || strings.Contains(stdout.String(), "Created administrator") {
+		t.Fatalf("serve extra-arg: %v; data directory: %v; output %q", err, serr, stdout.String())
+	}
 	stdout.Reset()
-	if err := run(ctx, []string{"version"}, &stdout, &stderr); err != nil || !strings.HasPrefix(stdout.String(), "depot ") {
+	if err := run(ctx, []string{"version"}, strings.NewReader(""), &stdout, &stderr); err != nil || !strings.HasPrefix(stdout.String(), "depot ") {
 		t.Fatalf("version: %q %v", stdout.String(), err)
 	}
 }
