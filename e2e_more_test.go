@@ -301,3 +301,22 @@ func TestCLI_AdminSetPassword(t *testing.T) {
 		t.Fatalf("audit: %d %s", code, body)
 	}
 }
+
+// Partners are told the host of http.public_url unless sftp.public_host
+// says otherwise: bucket hosts follow it; a start warns when the name
+// partners are given reaches only this machine while SFTP listens on
+// other addresses. Found by the first-hour review: bucket hosts were
+// <id>.localhost behind a public_url of the company's name.
+func TestServe_PartnersToldThePublicHost(t *testing.T) {
+	p := startDepot(t, t.TempDir(), "DEPOT_HTTP_PUBLIC_URL=https://depot.example.test")
+	code, body := curl(t, "--user", e2eAdminKey+":x", "-d", `{"bucket":{"name":"Acme"}}`, p.url+"/admin/buckets")
+	if code != 201 || !strings.Contains(body, `.depot.example.test"`) {
+		t.Fatalf("bucket host: %d %s", code, body)
+	}
+	p.waitLog(t, "sftp started", 1) // logged after the warnings
+	if strings.Contains(p.stderr.String(), "which only this machine reaches") {
+		t.Errorf("a warning with a public host set:\n%s", p.stderr.String())
+	}
+	p = startDepot(t, t.TempDir(), "DEPOT_SFTP_LISTEN=:"+strings.Split(freePort(t), ":")[1])
+	p.waitLog(t, "partners are told to connect over SFTP to 127.0.0.1, which only this machine reaches", 1)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,6 +62,12 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		return err
 	}
 	srv, sftpSrv := a.HTTP, a.SFTP
+	if u, err := url.Parse(srv.PublicURL); err == nil && config.LoopbackName(u.Hostname()) && !config.LoopbackListener(cfg.HTTP.Listen) {
+		logger.Warn("http.public_url names " + srv.PublicURL + ", which only this machine reaches: links and filedrop pages handed out name it; set http.public_url")
+	}
+	if host := cfg.SFTPHost(); config.LoopbackName(host) && !config.LoopbackListener(cfg.SFTP.Listen) {
+		logger.Warn("partners are told to connect over SFTP to " + host + ", which only this machine reaches (the Account page, bucket hosts); set sftp.public_host or http.public_url")
+	}
 	logger.Info("depot started", "version", version, "http", srv.ListenAddr().String(),
 		"public_url", srv.PublicURL, "data", cfg.Data.Dir)
 	logger.Info("sftp started", "addr", sftpSrv.ListenAddr().String())
@@ -76,9 +83,6 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "Depot %s is serving the API on %s (public URL %s) and SFTP on %s.\n", version, srv.ListenAddr(), srv.PublicURL, sftpSrv.ListenAddr())
 	for _, fp := range sftpSrv.HostKeyFingerprints() {
 		fmt.Fprintf(stdout, "SFTP host key %s\n", fp)
-	}
-	if cfg.HTTP.PublicURL == "" {
-		logger.Warn("http.public_url is not set: links and filedrop pages handed out name " + srv.PublicURL + ", which other machines may not reach")
 	}
 
 	go a.SweepEvery(ctx, time.Hour)

@@ -211,7 +211,7 @@ func (a *App) build(urlKey []byte) error {
 		Links:             a.Links,
 		Buckets:           a.Buckets,
 		Settings:          a.Buckets,
-		SFTPPublicHost:    cfg.SFTP.PublicHost,
+		SFTPPublicHost:    cfg.SFTPHost(),
 		Automations:       a.Automations,
 		Connections:       a.Connections,
 		Mounts:            a.Mounts,

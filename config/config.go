@@ -7,6 +7,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -228,7 +231,7 @@ func Default() *Config {
 			RateLimit:         50,
 			RateBurst:         100,
 		},
-		SFTP: SFTP{Listen: ":2022", PublicHost: "localhost", IdleTimeout: Duration(15 * time.Minute),
+		SFTP: SFTP{Listen: ":2022", IdleTimeout: Duration(15 * time.Minute),
 			MaxConnections: 500, MaxConnectionsPerUser: 20, MaxTransfers: 16,
 			MaxUnauthenticatedPerIP: 10, LoginGraceTime: Duration(2 * time.Minute),
 			Ciphers:      []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"},
@@ -335,4 +338,34 @@ func goTypeWords(t string) string {
 		return `a duration such as "30s" or "5m"`
 	}
 	return t
+}
+
+// SFTPHost is the host partners are told to connect to over SFTP (the web
+// client's Account page, bucket hosts): sftp.public_host when set, else
+// the host of http.public_url, else localhost.
+func (c *Config) SFTPHost() string {
+	if c.SFTP.PublicHost != "" {
+		return c.SFTP.PublicHost
+	}
+	if u, err := url.Parse(c.HTTP.PublicURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "localhost"
+}
+
+// LoopbackName reports whether host names this machine only (localhost,
+// 127.0.0.0/8, ::1), so that other machines cannot reach it by that name.
+func LoopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && a.IsLoopback()
+}
+
+// LoopbackListener reports whether a listen address takes connections from
+// this machine only.
+func LoopbackListener(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && host != "" && LoopbackName(host)
 }
