@@ -7,6 +7,18 @@ cd "$(dirname "$0")/.."
 
 export PATH="$PATH:/usr/sbin:/sbin:$(go env GOPATH)/bin" # sshd, vsftpd, useradd; versitygw
 
+cat <<'NOTE'
+scripts/test.sh changes this machine (as root), and undoes what it can:
+  - installs the Debian packages below that are missing, VersityGW (go install)
+    and axe-core (npm install -g); these stay;
+  - makes the system user depotftp (no home, no login shell, a password made
+    for this run) for the vsftpd peer, and deletes it at the end;
+  - installs, upgrades and purges a depot .deb (the package test; it refuses to
+    run beside an installed depot), which makes and removes the depot user;
+  - loop-mounts a 64 MiB ext4 image under a temporary folder (the disk-full
+    test) and unmounts it.
+NOTE
+
 # command → Debian package that provides it
 declare -A tools=(
 	[curl]=curl
@@ -58,6 +70,11 @@ if [ ! -f "$(npm root -g)/axe-core/axe.min.js" ]; then
 	npm install -g --no-fund --no-audit axe-core@4.14.1
 fi
 export DEPOT_AXE_CORE="$(npm root -g)/axe-core/axe.min.js"
+
+# The vsftpd peer's system user: a password made for this run, which every
+# test package reads from here, and the user deleted at the end.
+export DEPOT_TEST_FTP_PASSWORD="ftp-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+trap 'userdel depotftp 2>/dev/null || true' EXIT
 
 export DEPOT_REQUIRE_TOOLS=1
 # Screenshots of the web client's pages (desktop and phone widths) land here.

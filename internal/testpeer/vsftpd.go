@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -20,13 +21,24 @@ import (
 	"time"
 )
 
-// FTP user of the vsftpd peer: a system account the test makes (it runs
-// as root under scripts/test.sh), with a fixed password so that tests of
-// several packages running at once agree.
-const (
-	FTPUser     = "depotftp"
-	FTPPassword = "depot-ftp-test-password"
-)
+// FTPUser is the vsftpd peer's system account, which the tests make (they
+// run as root under scripts/test.sh, which deletes it at the end).
+const FTPUser = "depotftp"
+
+// FTPPassword is its password: made for each run of scripts/test.sh
+// (DEPOT_TEST_FTP_PASSWORD), so that the test packages running at once
+// agree and no password of a machine's account is written in the
+// repository; a bare go test derives one from the machine's id.
+var FTPPassword = ftpPassword()
+
+func ftpPassword() string {
+	if p := os.Getenv("DEPOT_TEST_FTP_PASSWORD"); p != "" {
+		return p
+	}
+	id, _ := os.ReadFile("/etc/machine-id")
+	sum := sha256.Sum256(append([]byte("depot-ftp-peer\x00"), id...))
+	return "ftp-" + hex.EncodeToString(sum[:12])
+}
 
 // FTPMode is how the vsftpd peer speaks TLS.
 type FTPMode int
@@ -72,7 +84,10 @@ func StartVSFTPD(tb testing.TB, mode FTPMode) *VSFTPD {
 		"listen=YES", "listen_address=127.0.0.1", "listen_port=" + strconv.Itoa(port), "background=NO",
 		"anonymous_enable=NO", "local_enable=YES", "write_enable=YES", "local_umask=022", "local_root=" + files,
 		"chroot_local_user=NO", "pasv_enable=YES", "port_enable=NO", "seccomp_sandbox=NO", "isolate=NO", "isolate_network=NO",
-		"pam_service_name=vsftpd", "xferlog_enable=NO", "dirmessage_enable=NO", "use_localtime=NO",
+		// No such PAM service: PAM's "other", without vsftpd's pam_shells
+		// (the user has no login shell).
+		"pam_service_name=depot-ftp-peer",
+		"xferlog_enable=NO", "dirmessage_enable=NO", "use_localtime=NO",
 		"vsftpd_log_file=" + filepath.Join(dir, "vsftpd.log"),
 	}
 	v := &VSFTPD{Dir: files}
@@ -96,13 +111,13 @@ func StartVSFTPD(tb testing.TB, mode FTPMode) *VSFTPD {
 func ensureFTPUser(tb testing.TB) {
 	tb.Helper()
 	if exec.Command("id", FTPUser).Run() != nil {
-		if out, err := exec.Command("useradd", "--system", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", FTPUser).CombinedOutput(); err != nil &&
+		if out, err := exec.Command("useradd", "--system", "--no-create-home", "--home-dir", "/", "--shell", "/usr/sbin/nologin", FTPUser).CombinedOutput(); err != nil &&
 			!strings.Contains(string(out), "already exists") {
 			tb.Fatalf("useradd: %v %s", err, out)
 		}
 	}
 	// vsftpd changes to the home folder before local_root: "/" exists.
-	if out, err := exec.Command("usermod", "--home", "/", FTPUser).CombinedOutput(); err != nil {
+	if out, err := exec.Command("usermod", "--home", "/", "--shell", "/usr/sbin/nologin", FTPUser).CombinedOutput(); err != nil {
 		tb.Fatalf("usermod: %v %s", err, out)
 	}
 	cmd := exec.Command("chpasswd")
