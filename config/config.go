@@ -288,7 +288,7 @@ func decodeFile(data []byte, cfg *Config) error {
 		row, col := decErr.Position()
 		key := strings.Join(decErr.Key(), ".")
 		if m := typeMismatch.FindStringSubmatch(decErr.Error()); m != nil && key != "" {
-			return fmt.Errorf("line %d: %s must be %s, not a %s", row, key, goTypeWords(m[2]), m[1])
+			return fmt.Errorf("line %d: %s must be %s, not %s", row, key, goTypeWords(m[2]), withArticle(m[1]))
 		}
 		if key != "" {
 			return fmt.Errorf("line %d column %d: key %s: %s", row, col, key, decErr.Error())
@@ -368,4 +368,12 @@ func LoopbackName(host string) bool {
 func LoopbackListener(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	return err == nil && host != "" && LoopbackName(host)
+}
+
+// withArticle puts "a" or "an" before a noun: "an integer", "a string".
+func withArticle(noun string) string {
+	if noun != "" && strings.ContainsRune("aeiouAEIOU", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
 }

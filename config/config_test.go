@@ -77,6 +77,7 @@ func TestLoad_Errors(t *testing.T) {
 		"unknown key":      {file: "[http]\nlisten = \":1\"\nlistne = \":2\"\n", want: "http.listne"},
 		"unknown section":  {file: "[ftp]\nport = 21\n", want: "ftp"},
 		"wrong type":       {file: "[http]\nrate_limit = \"fast\"\n", want: "line 2: http.rate_limit must be a number, not a string"},
+		"an article":       {file: "[http]\nlisten = 8080\n", want: "line 2: http.listen must be a string in quotes, not an integer"},
 		"wrong type list":  {file: "[http]\ntrusted_proxies = \"x\"\n", want: "http.trusted_proxies must be a list of strings"},
 		"bare duration":    {file: "[http]\nidle_timeout = 5\n", want: "http.idle_timeout must be a positive duration such as \"30s\""},
 		"bad duration":     {file: "[auth]\ntoken_ttl = \"forever\"\n", want: "token_ttl"},

@@ -36,6 +36,7 @@ func (s *Server) routes() *echo.Echo {
 
 	// Anyone: health, the password login, the pages' assets.
 	e.GET("/healthz", s.handleHealth)
+	e.HEAD("/healthz", s.handleHealth) // load balancers' probes
 	e.GET("/api/openapi.yaml", s.handleOpenAPI)
 	e.POST("/api/login", s.handleLogin)
 	e.GET("/assets/*", s.handleAssets)

@@ -158,6 +158,10 @@ func TestHealthz(t *testing.T) {
 	if !strings.Contains(r.body, `"status":"ok"`) {
 		t.Fatalf("body %s", r.body)
 	}
+	// Load balancers probe with HEAD (it was 405).
+	if r := ts.do(t, "HEAD", "/healthz", "", ""); r.status != 200 || r.body != "" {
+		t.Fatalf("HEAD /healthz: %d %q", r.status, r.body)
+	}
 }
 
 func TestUnknownRoute(t *testing.T) {
