@@ -155,6 +155,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return nil
 	case "version", "--version", "-v":
+		if ok, err := parse(); !ok {
+			return err
+		}
 		fmt.Fprintln(stdout, "depot", versionLine())
 		return nil
 	case "help", "--help", "-h":

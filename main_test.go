@@ -347,6 +347,7 @@ func TestCLI_Errors(t *testing.T) {
 		"config argument": {[]string{"config", "x"}, nil, "takes no arguments"},
 		"two logins":      {[]string{"admin", "reset-key", "a@example.com", "b@example.com"}, nil, `"b@example.com" is one too many`},
 		"no login":        {[]string{"admin", "set-password"}, nil, "needs EMAIL"},
+		"version x":       {[]string{"version", "x"}, nil, "takes no arguments"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			environ = func() []string { return tc.env }
