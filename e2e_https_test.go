@@ -229,3 +229,34 @@ func TestEndToEnd_HTTPSSelfSigned(t *testing.T) {
 		t.Fatalf("after a restart openssl sees %s, want the same certificate %s", got, m[1])
 	}
 }
+
+// Over HTTP/2 a refused upload answers in words and leaves the
+// connection to the client's other requests: the server resets that one
+// stream instead of closing the connection. Found by the first-hour
+// review: "Connection: close" made Go's HTTP/2 server send GOAWAY, and
+// curl printed nothing of the 422.
+func TestEndToEnd_RefusedUploadOverHTTP2(t *testing.T) {
+	bin := testtool.Path(t, "curl")
+	data := t.TempDir()
+	addr := freePort(t)
+	startDepot(t, data, "DEPOT_HTTP_LISTEN="+addr, "DEPOT_HTTP_PUBLIC_URL=https://"+addr, "DEPOT_HTTP_TLS=self-signed")
+	big := filepath.Join(t.TempDir(), "big.iso")
+	os.WriteFile(big, bytes.Repeat([]byte("i"), 3<<20), 0o600)
+	d := "https://" + addr
+	curl := func(args ...string) string {
+		cmd := exec.Command(bin, append([]string{"-sv", "--http2", "--cacert", filepath.Join(data, tlscert.SelfSignedCert),
+			"--user", e2eAdminKey + ":x"}, args...)...)
+		out, _ := cmd.CombinedOutput() // curl exits 18 when the server stops reading the refused body
+		return string(out)
+	}
+	curl("-d", `{"folder":{"path":"/in","allowed_extensions":["csv"]}}`, d+"/admin/folders")
+	curl("-d", `{"path":"/in"}`, d+"/api/folders")
+	out := curl("-T", big, d+"/api/files/content?path=/in/big.iso", "--next", "--user", e2eAdminKey+":x",
+		"--cacert", filepath.Join(data, tlscert.SelfSignedCert), d+"/healthz")
+	if !strings.Contains(out, "< HTTP/2 422") || !strings.Contains(out, "only accepts files ending in .csv") {
+		t.Fatalf("the refusal was not answered in words over HTTP/2:\n%s", out)
+	}
+	if strings.Contains(out, "GOAWAY") || !strings.Contains(out, "Re-using existing connection") || !strings.Contains(out, `"status":"ok"`) {
+		t.Fatalf("the connection did not serve the next request:\n%s", out)
+	}
+}

@@ -141,9 +141,20 @@ func (s *Server) receiveUpload(c echo.Context, overwrite bool, receive receiver)
 // of the refused body is not read; it returns err.
 func refuseBody(c echo.Context, err error) error {
 	if err != nil {
-		c.Response().Header().Set("Connection", "close")
+		closeAfter(c)
 	}
 	return err
+}
+
+// closeAfter ends an HTTP/1 connection after this answer, so that the
+// rest of a body not read is not read. HTTP/2 needs nothing: the server
+// resets the one stream, and "Connection: close" there would close every
+// stream of the connection (GOAWAY), which curl reports as a partial
+// transfer (exit 18) instead of the answer.
+func closeAfter(c echo.Context) {
+	if c.Request().ProtoMajor == 1 {
+		c.Response().Header().Set("Connection", "close")
+	}
 }
 
 // serveDownload sends an open file as an attachment called name, with

@@ -45,7 +45,7 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	if errors.As(err, &tooBig) {
 		return nil, mft.Errorf(mft.ETOOLARGE, "Request body is larger than %d bytes.", s.MaxJSONBytes)
 	} else if err != nil {
-		c.Response().Header().Set("Connection", "close")
+		closeAfter(c)
 		return nil, mft.Errorf(mft.EMALFORMED, "Could not read the request body (it must arrive within %s).", s.JSONBodyTimeout)
 	}
 	return data, nil

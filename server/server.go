@@ -335,7 +335,7 @@ func inSlot(slots chan struct{}, c echo.Context, next echo.HandlerFunc, refusal 
 		return next(c)
 	default:
 		c.Response().Header().Set("Retry-After", strconv.Itoa(uploadRetry))
-		c.Response().Header().Set("Connection", "close") // the body is not read
+		closeAfter(c) // the body is not read
 		return mft.Errorf(mft.EUNAVAILABLE, "%s; retry in %d seconds.", refusal, uploadRetry)
 	}
 }
