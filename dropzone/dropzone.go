@@ -76,7 +76,7 @@ func (s *Service) Create(ctx context.Context, owner string, in Input) (*mft.Drop
 	if in.GB == nil || in.Days == nil {
 		return nil, "", mft.Errorf(mft.EINVALID, "gb (0.2 to 4) and days (30 to 365) are required")
 	}
-	name := fmt.Sprintf("Dropzone of %s, %g GB", s.now().UTC().Format("2 Jan 2006"), *in.GB)
+	name := defaultName(s.now(), *in.GB)
 	if in.Name != nil {
 		name = *in.Name
 	}
@@ -97,6 +97,9 @@ func (s *Service) Extend(ctx context.Context, d *mft.Dropzone, in Input) error {
 	if in.GB != nil {
 		if *in.GB < d.GB {
 			return mft.Errorf(mft.EINVALID, "gb can only grow: it is %g", d.GB)
+		}
+		if d.Name == defaultName(d.CreatedAt, d.GB) && in.Name == nil {
+			d.Name = defaultName(d.CreatedAt, *in.GB) // the default name says the size
 		}
 		d.GB = *in.GB
 	}
@@ -178,4 +181,9 @@ func (s *Service) File(ctx context.Context, d *mft.Dropzone, id string) (*mft.Dr
 // ListFiles lists a dropzone's files.
 func (s *Service) ListFiles(ctx context.Context, d *mft.Dropzone) ([]*mft.DropzoneFile, error) {
 	return s.Store.FindFiles(ctx, d.ID)
+}
+
+// defaultName is the name of a dropzone created at t with gb and no name.
+func defaultName(t time.Time, gb float64) string {
+	return fmt.Sprintf("Dropzone of %s, %g GB", t.UTC().Format("2 Jan 2006"), gb)
 }

@@ -241,6 +241,15 @@ func TestDropzones_SeedCreateAndDelete(t *testing.T) {
 	if !strings.Contains(r.body, `"gb":2`) || !strings.Contains(r.body, `"days":120`) {
 		t.Fatalf("grown: %s", r.body)
 	}
+	// The default name says the new size (it said "1 GB" after growing);
+	// a name given stays.
+	if !strings.Contains(r.body, `, 2 GB"`) {
+		t.Fatalf("the default name after growing: %s", r.body)
+	}
+	named := ts.createDropzone(t, adminKey, `{"dropzone":{"name":"Invoices, 1 GB","gb":1,"days":30}}`).Dropzone
+	if r := ts.do(t, "PATCH", "/admin/dropzones/"+named.ID, adminKey, `{"gb": 2}`); !strings.Contains(r.body, `"name":"Invoices, 1 GB"`) {
+		t.Fatalf("a name given changed: %s", r.body)
+	}
 	r = ts.do(t, "POST", "/api/dropzones/"+d.ID+"/files", d.Token, `{"name":"a.txt","type":"text/plain","size":3}`)
 	want(t, r, 201)
 	var f dzFileBody
