@@ -24,30 +24,54 @@ var errShown = errors.New("shown")
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-const usage = `Depot: a self-hosted managed file transfer appliance.
+// commands are the subcommands: how each is called and what it does, for
+// depot --help and each command's own --help.
+var commands = []struct{ name, args, about string }{
+	{"serve", "[--config FILE]", "run the API, SFTP and web servers"},
+	{"init", "[--config FILE] [--admin-key-file FILE]", "create the data directory and first administrator\n(its key printed, or written to FILE, mode 0600)"},
+	{"backup", "--out FILE [--config FILE] [--url URL]", "write a consistent snapshot of the database"},
+	{"fsck", "[--config FILE]", "recount storage usage from the disk and remove\nleftover upload files (with the server stopped)"},
+	{"admin reset-key", "[--config FILE] EMAIL", "give a user (a lost administrator) a new API key,\nprinted once (with the server stopped)"},
+	{"admin set-password", "[--config FILE] EMAIL", "give a user a password, read from standard input\n(with the server stopped)"},
+	{"config", "[--config FILE]", "print the effective settings (secrets masked) and\nwhere each comes from: default, file or variable"},
+	{"version", "", "print the version"},
+}
 
-Usage:
-  depot serve   [--config FILE]   run the API, SFTP and web servers
-  depot init    [--config FILE] [--admin-key-file FILE]
-                                  create the data directory and first administrator
-                                  (its key printed, or written to FILE, mode 0600)
-  depot backup  --out FILE [--config FILE] [--url URL]
-                                  write a consistent snapshot of the database
-  depot fsck    [--config FILE]   recount storage usage from the disk and remove
-                                  leftover upload files (with the server stopped)
-  depot admin reset-key [--config FILE] EMAIL
-                                  give a user (a lost administrator) a new API key,
-                                  printed once (with the server stopped)
-  depot admin set-password [--config FILE] EMAIL
-                                  give a user a password, read from standard input
-                                  (with the server stopped)
-  depot config  [--config FILE]   print the effective settings (secrets masked) and
-                                  where each comes from: default, file or variable
-  depot version                   print the version
+// usage is depot --help.
+var usage = func() string {
+	var b strings.Builder
+	b.WriteString("Depot: a self-hosted managed file transfer appliance.\n\nUsage:\n")
+	for _, c := range commands {
+		line := strings.TrimSpace("depot " + c.name + " " + c.args)
+		about := strings.Split(c.about, "\n")
+		if len(line) <= 30 {
+			fmt.Fprintf(&b, "  %-30s  %s\n", line, about[0])
+			about = about[1:]
+		} else {
+			fmt.Fprintf(&b, "  %s\n", line)
+		}
+		for _, l := range about {
+			fmt.Fprintf(&b, "  %-30s  %s\n", "", l)
+		}
+	}
+	b.WriteString("\nEvery setting can also come from DEPOT_<SECTION>_<KEY> environment variables;\nsee config.example.toml.\n")
+	return b.String()
+}()
 
-Every setting can also come from DEPOT_<SECTION>_<KEY> environment variables;
-see config.example.toml.
-`
+// commandUsage is a command's --help: how it is called, what it does, and
+// its flags.
+func commandUsage(fs *flag.FlagSet, name string) func() {
+	return func() {
+		for _, c := range commands {
+			if c.name == name {
+				about := strings.ReplaceAll(c.about, "\n", " ")
+				fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s%s.\n\nFlags:\n", strings.TrimSpace("depot "+c.name+" "+c.args),
+					strings.ToUpper(about[:1]), about[1:])
+			}
+		}
+		fs.PrintDefaults()
+	}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -75,6 +99,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.SetOutput(stdout) // asked for: the flags go to standard output
 	}
 	configPath := fs.String("config", "", "TOML configuration file (default: built-in settings)")
+	fs.Usage = commandUsage(fs, cmd)
 	// parse reads the flags and wants exactly the arguments named; --help
 	// shows them and ends the command without an error, a bad flag is
 	// printed once, by the flag package, and a stray argument is refused
@@ -128,6 +153,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		sub := args[0]
 		fs.Init("depot admin "+sub, flag.ContinueOnError)
+		fs.Usage = commandUsage(fs, "admin "+sub)
 		args = args[1:]
 		if ok, err := parse("EMAIL"); !ok {
 			return err

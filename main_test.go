@@ -329,6 +329,24 @@ func TestEndToEnd_GeneratedAdminKey(t *testing.T) {
 	}
 }
 
+// Each command's --help says how it is called and what it does, above
+// its flags (they were flags alone).
+func TestCLI_CommandHelp(t *testing.T) {
+	for args, want := range map[string]string{
+		"admin reset-key --help": "Usage: depot admin reset-key [--config FILE] EMAIL\n\nGive a user (a lost administrator) a new API key,",
+		"serve --help":           "Usage: depot serve [--config FILE]\n\nRun the API, SFTP and web servers.",
+		"backup -h":              "Usage: depot backup --out FILE [--config FILE] [--url URL]",
+	} {
+		var stdout, stderr strings.Builder
+		if err := run(context.Background(), strings.Fields(args), strings.NewReader(""), &stdout, &stderr); err != nil {
+			t.Fatalf("%s: %v", args, err)
+		}
+		if !strings.HasPrefix(stdout.String(), want) || !strings.Contains(stdout.String(), "-config") {
+			t.Errorf("%s:\n%s", args, stdout.String())
+		}
+	}
+}
+
 func TestCLI_Errors(t *testing.T) {
 	ctx := context.Background()
 	var stdout, stderr strings.Builder
