@@ -277,6 +277,11 @@ func TestCLI_AdminSetPassword(t *testing.T) {
 	if out := p.output(); !strings.Contains(out, "depot admin set-password admin@localhost") || !strings.Contains(out, `/admin/users/admin-localhost`) {
 		t.Fatalf("the first start does not say how to give the administrator a password:\n%s", out)
 	}
+	// It names the data directory it made, and every start the one it
+	// serves from, absolute: a start in the wrong folder shows at once.
+	if out := p.output(); !strings.Contains(out, "New data directory "+data+": a new Depot.") || !strings.Contains(out, "from the data directory "+data+".") {
+		t.Fatalf("the start does not name its data directory:\n%s", out)
+	}
 	p.stop(t)
 	set := func(stdin string) (string, error) {
 		cmd := exec.Command(bin, "admin", "set-password", "admin@localhost")

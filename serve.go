@@ -80,7 +80,9 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 			logger.Info("plain http redirects to https", "addr", srv.RedirectAddr)
 		}
 	}
-	fmt.Fprintf(stdout, "Depot %s is serving the API on %s (public URL %s) and SFTP on %s.\n", version, srv.ListenAddr(), srv.PublicURL, sftpSrv.ListenAddr())
+	dataDir, _ := filepath.Abs(cfg.Data.Dir)
+	fmt.Fprintf(stdout, "Depot %s is serving the API on %s (public URL %s) and SFTP on %s, from the data directory %s.\n",
+		version, srv.ListenAddr(), srv.PublicURL, sftpSrv.ListenAddr(), dataDir)
 	for _, fp := range sftpSrv.HostKeyFingerprints() {
 		fmt.Fprintf(stdout, "SFTP host key %s\n", fp)
 	}

@@ -247,6 +247,9 @@ func (a *App) bootstrapAdmin(ctx context.Context, stdout io.Writer) error {
 	if key == "" {
 		key, fromEnv = auth.NewKey(), false
 	}
+	if abs, err := filepath.Abs(a.Config.Data.Dir); err == nil {
+		fmt.Fprintf(stdout, "New data directory %s: a new Depot. (If you meant an existing one, stop and give its data.dir.)\n", abs)
+	}
 	id := mft.UserID(AdminEmail, "")
 	u := &mft.User{
 		ID: id, Email: AdminEmail, Name: "Administrator", Role: mft.RoleAdmin,
