@@ -170,6 +170,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil {
 			return err
 		}
+		for _, name := range config.UnknownEnv(environ()) {
+			fmt.Fprintf(stderr, "depot: warning: %s names no setting and is ignored (see config.example.toml)\n", name)
+		}
 		section := ""
 		for _, st := range settings {
 			sec, key, _ := strings.Cut(st.Key, ".")

@@ -329,6 +329,23 @@ func TestEndToEnd_GeneratedAdminKey(t *testing.T) {
 	}
 }
 
+// depot config warns about a DEPOT_ variable that names no setting, as
+// serve does (found by the first-hour review: it said nothing).
+func TestCLI_ConfigWarnsOfUnknownVariables(t *testing.T) {
+	environ = func() []string { return []string{"DEPOT_HTTP_LISTN=:9", "DEPOT_HTTP_LISTEN=:8081"} }
+	defer func() { environ = os.Environ }()
+	var stdout, stderr strings.Builder
+	if err := run(context.Background(), []string{"config"}, strings.NewReader(""), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "DEPOT_HTTP_LISTN names no setting") || strings.Contains(stderr.String(), "DEPOT_HTTP_LISTEN ") {
+		t.Errorf("stderr: %q", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `listen = ":8081"  # DEPOT_HTTP_LISTEN`) {
+		t.Errorf("stdout: %s", stdout.String())
+	}
+}
+
 // Each command's --help says how it is called and what it does, above
 // its flags (they were flags alone).
 func TestCLI_CommandHelp(t *testing.T) {
