@@ -23,35 +23,14 @@ func resetKey(ctx context.Context, configPath, login string, stdout io.Writer) e
 	if login == "" {
 		return errors.New("admin reset-key: give the email, username or id of the user")
 	}
-	cfg, err := config.Load(configPath, environ())
-	if err != nil {
-		return err
-	}
-	if err := requireDB(cfg); err != nil {
-		return err
-	}
-	a, err := app.Open(ctx, cfg, nil, io.Discard)
-	if err != nil {
-		return fmt.Errorf("%w; stop the server first (the key can only be reset on the machine, with Depot stopped)", err)
-	}
-	defer a.Close(ctx)
-	u, err := a.Auth.FindLogin(ctx, login)
-	if mft.ErrorCode(err) == mft.ENOTFOUND {
-		return fmt.Errorf("admin reset-key: no user has the email, username or id %q", login)
-	} else if err != nil {
-		return err
-	}
-	key := auth.NewKey()
-	if err := a.Users.SetUserAPIKeyHash(ctx, u.ID, auth.HashKey(key)); err != nil {
-		return err
-	}
-	ev := mft.Event{Event: mft.EventUserAPIKeyRegenerated, Time: time.Now().UTC(), Actor: "cli", Protocol: mft.AuditSystem,
-		Status: mft.StatusOK, Target: u.ID, Message: "depot admin reset-key on the server"}
-	if err := a.AuditStore.AppendEvents(ctx, []mft.Event{ev}); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "New API key of %s (%s, role %s), shown once; the old one no longer works:\n\n    %s\n\n", u.ID, login, u.Role, key)
-	return nil
+	return changeUser(ctx, configPath, "reset-key", login, func(a *app.App, u *mft.User) (mft.Event, error) {
+		key := auth.NewKey()
+		if err := a.Users.SetUserAPIKeyHash(ctx, u.ID, auth.HashKey(key)); err != nil {
+			return mft.Event{}, err
+		}
+		fmt.Fprintf(stdout, "New API key of %s (%s, role %s), shown once; the old one no longer works:\n\n    %s\n\n", u.ID, login, u.Role, key)
+		return mft.Event{Event: mft.EventUserAPIKeyRegenerated}, nil
+	})
 }
 
 // setPassword gives the user with that email, username or id the password
@@ -66,11 +45,24 @@ func setPassword(ctx context.Context, configPath, login string, stdin io.Reader,
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	password := strings.TrimRight(line, "\r\n")
-	hash, err := auth.HashNewPassword(password)
+	hash, err := auth.HashNewPassword(strings.TrimRight(line, "\r\n"))
 	if err != nil {
 		return fmt.Errorf("admin set-password: %s (the password is read from standard input)", mft.ErrorMessage(err))
 	}
+	return changeUser(ctx, configPath, "set-password", login, func(a *app.App, u *mft.User) (mft.Event, error) {
+		if _, err := a.Users.UpdateUser(ctx, u.ID, mft.UserUpdate{PasswordHash: &hash}); err != nil {
+			return mft.Event{}, err
+		}
+		fmt.Fprintf(stdout, "%s (%s, role %s) has a new password; it signs in to the web client with it.\n", u.ID, login, u.Role)
+		return mft.Event{Event: mft.EventUserUpdated, Changes: map[string]any{"password": mft.SecretMarker}}, nil
+	})
+}
+
+// changeUser opens the data directory (with the server stopped: its lock
+// says so otherwise), finds the user with that email, username or id,
+// applies change and audits the event change returns as the command
+// line's "depot admin cmd".
+func changeUser(ctx context.Context, configPath, cmd, login string, change func(*app.App, *mft.User) (mft.Event, error)) error {
 	cfg, err := config.Load(configPath, environ())
 	if err != nil {
 		return err
@@ -80,23 +72,20 @@ func setPassword(ctx context.Context, configPath, login string, stdin io.Reader,
 	}
 	a, err := app.Open(ctx, cfg, nil, io.Discard)
 	if err != nil {
-		return fmt.Errorf("%w; stop the server first, or with it running send PATCH /admin/users/ID {\"user\":{\"password\":…}}", err)
+		return fmt.Errorf("%w; stop the server first (depot admin %s works on the machine, with Depot stopped)", err, cmd)
 	}
 	defer a.Close(ctx)
 	u, err := a.Auth.FindLogin(ctx, login)
 	if mft.ErrorCode(err) == mft.ENOTFOUND {
-		return fmt.Errorf("admin set-password: no user has the email, username or id %q", login)
+		return fmt.Errorf("admin %s: no user has the email, username or id %q", cmd, login)
 	} else if err != nil {
 		return err
 	}
-	if _, err := a.Users.UpdateUser(ctx, u.ID, mft.UserUpdate{PasswordHash: &hash}); err != nil {
+	ev, err := change(a, u)
+	if err != nil {
 		return err
 	}
-	ev := mft.Event{Event: mft.EventUserUpdated, Time: time.Now().UTC(), Actor: "cli", Protocol: mft.AuditSystem,
-		Status: mft.StatusOK, Target: u.ID, Changes: map[string]any{"password": mft.SecretMarker}, Message: "depot admin set-password on the server"}
-	if err := a.AuditStore.AppendEvents(ctx, []mft.Event{ev}); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s (%s, role %s) has a new password; it signs in to the web client with it.\n", u.ID, login, u.Role)
-	return nil
+	ev.Time, ev.Actor, ev.Protocol, ev.Status, ev.Target = time.Now().UTC(), "cli", mft.AuditSystem, mft.StatusOK, u.ID
+	ev.Message = "depot admin " + cmd + " on the server"
+	return a.AuditStore.AppendEvents(ctx, []mft.Event{ev})
 }
