@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"depot/auth"
@@ -275,28 +273,8 @@ func (a *App) bootstrapAdmin(ctx context.Context, stdout io.Writer) error {
 	default:
 		fmt.Fprintf(stdout, "Created administrator %s. API key (shown once, keep it safe):\n\n    %s\n\n", AdminEmail, key)
 	}
-	fmt.Fprintf(stdout, "It has no password yet; to sign in to the web client give it one, with the server running:\n"+
-		"    curl --user KEY:x -X PATCH -d '{\"user\":{\"password\":\"…\"}}' %s/admin/users/%s\n"+
-		"or with it stopped: depot admin set-password %s (the password on standard input)\n\n", a.publicURL(), id, AdminEmail)
+	fmt.Fprintf(stdout, "It has no password yet, which the web client needs. With the server running, send\n"+
+		"    PATCH /admin/users/%s {\"user\":{\"password\":\"…\"}} with its key;\n"+
+		"with it stopped: depot admin set-password %s (the password on standard input).\n\n", id, AdminEmail)
 	return nil
-}
-
-// publicURL is where the banner tells the administrator to send requests:
-// http.public_url, or the HTTP listener on localhost.
-func (a *App) publicURL() string {
-	if a.Config.HTTP.PublicURL != "" {
-		return strings.TrimRight(a.Config.HTTP.PublicURL, "/")
-	}
-	host, port, err := net.SplitHostPort(a.Config.HTTP.Listen)
-	if err != nil {
-		return "http://localhost:8080"
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "localhost"
-	}
-	scheme := "http"
-	if a.Config.HTTP.TLS != "" || a.Config.HTTP.TLSCert != "" {
-		scheme = "https"
-	}
-	return scheme + "://" + net.JoinHostPort(host, port)
 }
