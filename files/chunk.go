@@ -68,8 +68,13 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	err = s.openSet(dir, a, t)
 	received := 0
 	if err == nil {
-		received, err = s.storeChunk(dir, chunk, chunks, body, lw, pieceSize, t.client)
-		s.countSet(dir)
+		var held int64
+		received, held, err = s.storeChunk(dir, chunk, chunks, body, lw, pieceSize, t.client)
+		if err == nil {
+			s.chunks.setBytes(dir, held)
+		} else {
+			s.countSet(dir) // a refused rewrite may have taken a piece out
+		}
 	}
 	unlock()
 	if err != nil {
@@ -102,7 +107,8 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 		unlock = lockSet(dir, true)
 		if s.tmpRoot.Rename(claimed, dir) != nil {
 			s.tmpRoot.RemoveAll(claimed)
-		} else if s.chunks.claim(dir, a.User.ID, t.storage, MaxChunks) == nil {
+		} else {
+			s.chunks.register(dir, a.User.ID, t.storage)
 			s.countSet(dir)
 		}
 		unlock()
@@ -112,12 +118,10 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	return fi, progress, true, nil
 }
 
-// storeChunk stores one piece in dir, checking the limits against the
-// pieces already there, and returns how many pieces the set has now.
-func (s *Service) storeChunk(dir string, chunk, chunks int, body io.Reader, lw *limitWriter, size int64, clientPath string) (int, error) {
-	if err := s.tmpRoot.MkdirAll(dir, 0o700); err != nil {
-		return 0, fsError(err, clientPath)
-	}
+// storeChunk stores one piece in dir (made by openSet), checking the
+// limits against the pieces already there, and returns how many pieces
+// the set has now and their bytes.
+func (s *Service) storeChunk(dir string, chunk, chunks int, body io.Reader, lw *limitWriter, size int64, clientPath string) (int, int64, error) {
 	lw.unhashed = true // the file is hashed whole once complete
 	if lw.quota >= 0 {
 		// limits counted every waiting piece against the quotas, this
@@ -127,7 +131,7 @@ func (s *Service) storeChunk(dir string, chunk, chunks int, body io.Reader, lw *
 	// The file so far is the other pieces; this one must fit beside them.
 	pieces, length, err := s.pieces(dir)
 	if err != nil {
-		return 0, fsError(err, clientPath)
+		return 0, 0, fsError(err, clientPath)
 	}
 	for i, p := range pieces {
 		if i != chunk {
@@ -136,17 +140,17 @@ func (s *Service) storeChunk(dir string, chunk, chunks int, body io.Reader, lw *
 	}
 	if size >= 0 {
 		if err := lw.check(lw.n + size); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	if err := s.storePiece(dir, chunk, chunks, length, body, lw, size, clientPath); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The set cannot be claimed meanwhile: the caller holds its lock.
 	if pieces, _, err = s.pieces(dir); err != nil {
-		return 0, fsError(err, clientPath)
+		return 0, 0, fsError(err, clientPath)
 	}
-	return len(pieces), nil
+	return len(pieces), sumPieces(pieces), nil
 }
 
 // chunkLocks keep a set of pieces from being claimed while a piece is

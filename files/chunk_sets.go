@@ -34,15 +34,13 @@ type chunkSet struct {
 }
 
 // claim registers the set in dir for user and storage unless the user
-// already has max other sets; EQUOTA says so.
-func (c *chunkSets) claim(dir, user, storage string, max int) error {
+// already has max other sets (EQUOTA says so); isNew tells a set not
+// registered before.
+func (c *chunkSets) claim(dir, user, storage string, max int) (isNew bool, _ error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sets == nil {
-		c.sets = map[string]*chunkSet{}
-	}
 	if _, ok := c.sets[dir]; ok {
-		return nil
+		return false, nil
 	}
 	n := 0
 	for _, s := range c.sets {
@@ -51,10 +49,25 @@ func (c *chunkSets) claim(dir, user, storage string, max int) error {
 		}
 	}
 	if n >= max {
-		return mft.Errorf(mft.EQUOTA, "You have %d uploads in pieces unfinished, the most allowed: finish one, or wait until its pieces expire (%s after the last one).", n, ChunkTTL)
+		return false, mft.Errorf(mft.EQUOTA, "You have %d uploads in pieces unfinished, the most allowed: finish one, or wait until its pieces expire (%s after the last one).", n, ChunkTTL)
+	}
+	c.registerLocked(dir, user, storage)
+	return true, nil
+}
+
+// register records the set in dir, whatever the user has already: a set
+// found at start-up, or put back after a refused publish.
+func (c *chunkSets) register(dir, user, storage string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.registerLocked(dir, user, storage)
+}
+
+func (c *chunkSets) registerLocked(dir, user, storage string) {
+	if c.sets == nil {
+		c.sets = map[string]*chunkSet{}
 	}
 	c.sets[dir] = &chunkSet{user: user, storage: storage}
-	return nil
 }
 
 // setBytes records what the set in dir holds now.
@@ -104,38 +117,46 @@ func (s *Service) maxPending() int {
 	return DefaultMaxPendingUploads
 }
 
-// openSet claims the set in dir for the actor and makes its folder, with
-// the owner link that names it after a restart.
+// openSet claims the set in dir for the actor and makes its folder; a
+// new set gets the owner link that names it after a restart.
 func (s *Service) openSet(dir string, a Actor, t target) error {
-	if err := s.chunks.claim(dir, a.User.ID, t.storage, s.maxPending()); err != nil {
+	isNew, err := s.chunks.claim(dir, a.User.ID, t.storage, s.maxPending())
+	if err != nil {
 		return err
 	}
 	if err := s.tmpRoot.MkdirAll(dir, 0o700); err != nil {
 		return fsError(err, t.client)
 	}
-	err := s.tmpRoot.Symlink(a.User.ID+"\n"+t.storage, path.Join(dir, ownerName))
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return fsError(err, t.client)
+	if isNew {
+		err := s.tmpRoot.Symlink(a.User.ID+"\n"+t.storage, path.Join(dir, ownerName))
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return fsError(err, t.client)
+		}
 	}
 	return nil
 }
 
 // countSet records what the set in dir holds now, from its pieces.
 func (s *Service) countSet(dir string) {
-	pieces, _, err := s.pieces(dir)
-	if err != nil {
-		return
+	if pieces, _, err := s.pieces(dir); err == nil {
+		s.chunks.setBytes(dir, sumPieces(pieces))
 	}
+}
+
+// sumPieces is the bytes of a set's pieces.
+func sumPieces(pieces map[int]piece) int64 {
 	var n int64
 	for _, p := range pieces {
 		n += p.size
 	}
-	s.chunks.setBytes(dir, n)
+	return n
 }
 
-// loadSets registers the sets a restart found in data/tmp/chunks; a set
-// that names no owner (left by an older version) is removed, since it
-// cannot be counted against anyone. It returns how many it removed.
+// loadSets registers the sets a restart found in data/tmp/chunks, less
+// the pieces that were being received (.part-*) and publishing names; a
+// set that names no owner (left by an older version) is removed, since it
+// cannot be counted against anyone. It returns how many entries it
+// removed.
 func (s *Service) loadSets(names []string) (removed int, _ error) {
 	var errs []error
 	for _, name := range names {
@@ -149,12 +170,20 @@ func (s *Service) loadSets(names []string) (removed int, _ error) {
 			removed++
 			continue
 		}
-		s.chunks.mu.Lock()
-		if s.chunks.sets == nil {
-			s.chunks.sets = map[string]*chunkSet{}
+		entries, err := fs.ReadDir(s.tmpRoot.FS(), dir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		s.chunks.sets[dir] = &chunkSet{user: user, storage: storage}
-		s.chunks.mu.Unlock()
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				if err := s.tmpRoot.Remove(path.Join(dir, e.Name())); err != nil {
+					errs = append(errs, err)
+				}
+				removed++
+			}
+		}
+		s.chunks.register(dir, user, storage)
 		s.countSet(dir)
 	}
 	return removed, errors.Join(errs...)

@@ -78,7 +78,7 @@ func (s *Service) SweepStaging(olderThan time.Duration) (int, error) {
 		removed++
 	}
 	if olderThan == 0 {
-		n, err := s.keepSets(kept)
+		n, err := s.loadSets(kept)
 		removed += n
 		errs = append(errs, err)
 	}
@@ -222,28 +222,4 @@ func (s *Service) LocalEmpty(storagePath string) (bool, error) {
 	}
 	names, err := d.Readdirnames(1)
 	return len(names) == 0 && (err == nil || err == io.EOF), nil
-}
-
-// keepSets removes from the sets a restart found the pieces that were
-// being received (.part-*) and the publishing names, and registers them.
-func (s *Service) keepSets(names []string) (removed int, _ error) {
-	var errs []error
-	for _, name := range names {
-		dir := path.Join(chunksDir, name)
-		entries, err := fs.ReadDir(s.tmpRoot.FS(), dir)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), ".") {
-				if err := s.tmpRoot.Remove(path.Join(dir, e.Name())); err != nil {
-					errs = append(errs, err)
-				}
-				removed++
-			}
-		}
-	}
-	n, err := s.loadSets(names)
-	return removed + n, errors.Join(append(errs, err)...)
 }
