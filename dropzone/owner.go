@@ -61,17 +61,9 @@ func (s *Service) checkBucketQuota(ctx context.Context, u *mft.User, size int64)
 
 // eachOfBucket calls fn with every dropzone of every user of bucket.
 func (s *Service) eachOfBucket(ctx context.Context, bucket string, fn func(*mft.Dropzone) error) error {
-	users, after := []*mft.User{}, ""
-	for {
-		page, more, err := s.Users.FindUsers(ctx, mft.UserFilter{Bucket: bucket, Page: mft.Page{Limit: mft.MaxLimit, After: after}})
-		if err != nil {
-			return err
-		}
-		users = append(users, page...)
-		if !more || len(page) == 0 {
-			break
-		}
-		after = page[len(page)-1].ID
+	users, err := s.bucketUsers(ctx, bucket)
+	if err != nil {
+		return err
 	}
 	for _, u := range users {
 		if err := s.eachOwnedBy(ctx, u.ID, fn); err != nil {
@@ -81,20 +73,20 @@ func (s *Service) eachOfBucket(ctx context.Context, bucket string, fn func(*mft.
 	return nil
 }
 
+// bucketUsers returns every user of bucket.
+func (s *Service) bucketUsers(ctx context.Context, bucket string) ([]*mft.User, error) {
+	return mft.All(func(p mft.Page) ([]*mft.User, bool, error) {
+		return s.Users.FindUsers(ctx, mft.UserFilter{Bucket: bucket, Page: p})
+	}, func(u *mft.User) string { return u.ID })
+}
+
 // eachOwnedBy calls fn with every dropzone owner owns.
 func (s *Service) eachOwnedBy(ctx context.Context, owner string, fn func(*mft.Dropzone) error) error {
-	var all []*mft.Dropzone
-	after := ""
-	for {
-		list, more, err := s.Store.FindDropzones(ctx, owner, mft.Page{Limit: mft.MaxLimit, After: after})
-		if err != nil {
-			return err
-		}
-		all = append(all, list...)
-		if !more || len(list) == 0 {
-			break
-		}
-		after = list[len(list)-1].ID
+	all, err := mft.All(func(p mft.Page) ([]*mft.Dropzone, bool, error) {
+		return s.Store.FindDropzones(ctx, owner, p)
+	}, func(d *mft.Dropzone) string { return d.ID })
+	if err != nil {
+		return err
 	}
 	for _, d := range all {
 		if err := fn(d); err != nil {

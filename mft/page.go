@@ -23,3 +23,22 @@ func (p Page) Normalize() Page {
 	}
 	return p
 }
+
+// All collects every entry of a paged list: fetch is asked for pages of
+// MaxLimit, each after the id of the last entry of the one before, until
+// it says no more follow.
+func All[T any](fetch func(Page) ([]T, bool, error), id func(T) string) ([]T, error) {
+	var all []T
+	p := Page{Limit: MaxLimit}
+	for {
+		list, more, err := fetch(p)
+		if err != nil {
+			return all, err
+		}
+		all = append(all, list...)
+		if !more || len(list) == 0 {
+			return all, nil
+		}
+		p.After = id(list[len(list)-1])
+	}
+}

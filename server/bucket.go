@@ -307,20 +307,16 @@ func (s *Server) handleSettingsUpdate(c echo.Context) error {
 // endBucketSessions ends the web sessions of every user of a bucket, for
 // good: reactivating the bucket does not bring them back.
 func (s *Server) endBucketSessions(ctx context.Context, bucket string) error {
-	after := ""
-	for {
-		users, more, err := s.Users.FindUsers(ctx, mft.UserFilter{Bucket: bucket, Page: mft.Page{Limit: mft.MaxLimit, After: after}})
-		if err != nil {
+	users, err := mft.All(func(p mft.Page) ([]*mft.User, bool, error) {
+		return s.Users.FindUsers(ctx, mft.UserFilter{Bucket: bucket, Page: p})
+	}, func(u *mft.User) string { return u.ID })
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if _, err := s.Users.UpdateUser(ctx, u.ID, mft.UserUpdate{EndSessions: true}); err != nil {
 			return err
 		}
-		for _, u := range users {
-			if _, err := s.Users.UpdateUser(ctx, u.ID, mft.UserUpdate{EndSessions: true}); err != nil {
-				return err
-			}
-			after = u.ID
-		}
-		if !more || len(users) == 0 {
-			return nil
-		}
 	}
+	return nil
 }
