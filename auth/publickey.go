@@ -60,7 +60,7 @@ func (a *Authenticator) CheckPublicKey(ctx context.Context, login string, key ss
 
 // RecordFailure counts a failed login toward a ban and audits it (an SFTP
 // connection that offered only keys not accepted: no secret was guessed).
-func (a *Authenticator) RecordFailure(login string, ip netip.Addr, protocol string, msg string) {
+func (a *Authenticator) RecordFailure(login string, ip netip.Addr, protocol, msg string) {
 	a.fail(nil, login, ip, protocol, msg)
 }
 

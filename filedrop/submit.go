@@ -200,8 +200,9 @@ func (s *Service) Deliver(ctx context.Context, f *mft.Filedrop, sub *mft.Submiss
 	return m, nil
 }
 
-// WrongCode is the answer to a wrong validation code.
-const WrongCode = "The code is not right."
+// ErrWrongCode is the answer to a wrong validation code; the caller
+// counts it as a failed login.
+var ErrWrongCode = mft.Errorf(mft.EINVALID, "The code is not right.")
 
 // Validation limits: codes sent and wrong codes per submission.
 const (
@@ -265,7 +266,7 @@ func (s *Service) ConfirmCode(ctx context.Context, f *mft.Filedrop, sub *mft.Sub
 			return mft.Errorf(mft.EFORBIDDEN, "Too many wrong codes; ask for a new one.")
 		case !auth.KeyMatches(strings.TrimSpace(code), sub.CodeHash):
 			sub.CodeTries++
-			return mft.Keep(mft.Errorf(mft.EINVALID, WrongCode))
+			return mft.Keep(ErrWrongCode)
 		}
 		sub.Validated, sub.CodeHash = email, ""
 		return nil

@@ -5,7 +5,6 @@ package mail
 import (
 	"context"
 	"crypto/tls"
-	"depot/tlscert"
 	"fmt"
 	"mime"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"depot/tlscert"
 )
 
 // Sender sends plain-text email through one SMTP relay.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"depot/tlscert"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"depot/mft"
+	"depot/tlscert"
 )
 
 // ftpStore is a remote FTP or FTPS server through jlaffaye/ftp, in

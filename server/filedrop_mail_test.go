@@ -13,6 +13,7 @@ import (
 	"depot/app"
 	"depot/internal/testtool"
 	"depot/mail"
+	"depot/mft"
 )
 
 // smtpSink is Python's standard-library SMTP debugging server on a
@@ -84,6 +85,17 @@ func TestFiledrops_ValidationAndNotice(t *testing.T) {
 	want(t, validate(`{"validation":{"email":"pat@partner.example","code":"000000x"}}`), 422)
 	want(t, validate(`{"validation":{"email":"other@partner.example","code":"`+code+`"}}`), 422)
 	want(t, validate(`{"validation":{"email":"pat@partner.example","code":"`+code+`"}}`), 200)
+	// The one wrong code counted toward a ban, as any guessed secret; the
+	// other refusals (no code asked for, another address) did not.
+	wrong := 0
+	for _, ev := range ts.events(t) {
+		if ev.Event == mft.EventUserLoginFailed && ev.Message == "wrong validation code" {
+			wrong++
+		}
+	}
+	if wrong != 1 {
+		t.Errorf("%d wrong validation codes audited, want 1", wrong)
+	}
 
 	r = s.upload(t, "filename=a.txt", "validated upload")
 	want(t, r, 201)

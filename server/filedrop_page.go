@@ -175,7 +175,7 @@ func (s *Server) handleFiledropValidation(c echo.Context) error {
 		return err
 	}
 	email, err := s.Filedrops.ConfirmCode(ctx, f, sub, req.Email, req.Code)
-	done(err != nil && mft.ErrorMessage(err) == filedrop.WrongCode, "filedrop:"+f.Name, mft.AuditWeb, "wrong validation code")
+	done(err == filedrop.ErrWrongCode, "filedrop:"+f.Name, mft.AuditWeb, "wrong validation code")
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,8 @@ const maxVerified = 100_000
 
 // verifiedKeys remembers the hashes of credentials that verified lately
 // (API keys, temporary keys, dropzone tokens), sparing the lookup. Only
-// those get
-// a rate-limit allowance of their own: a made-up credential is charged to
-// its address, so sending a new one per request buys nothing.
+// those get a rate-limit allowance of their own: a made-up credential is
+// charged to its address, so sending a new one per request buys nothing.
 type verifiedKeys struct {
 	mu   sync.Mutex
 	keys map[string]time.Time // hash → when it verified
