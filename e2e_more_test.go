@@ -324,4 +324,8 @@ func TestServe_PartnersToldThePublicHost(t *testing.T) {
 	}
 	p = startDepot(t, t.TempDir(), "DEPOT_SFTP_LISTEN=:"+strings.Split(freePort(t), ":")[1])
 	p.waitLog(t, "partners are told to connect over SFTP to 127.0.0.1, which only this machine reaches", 1)
+	// No public_url, the listener on every address: links name localhost.
+	port := strings.Split(freePort(t), ":")[1]
+	p = startDepot(t, t.TempDir(), "DEPOT_HTTP_LISTEN=:"+port, "DEPOT_HTTP_PUBLIC_URL=")
+	p.waitLog(t, "http.public_url names http://localhost:"+port+", which only this machine reaches", 1)
 }
