@@ -68,25 +68,7 @@ type depotProcess struct {
 
 	mu     sync.Mutex
 	stdout strings.Builder
-	stderr lockedBuffer
-}
-
-// lockedBuffer collects a process's standard error.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr testtool.Buffer
 }
 
 // output returns what the process printed on standard output so far.

@@ -20,7 +20,7 @@ import (
 // loopback port: it accepts every message and prints it.
 type smtpSink struct {
 	port int
-	syncBuffer
+	testtool.Buffer
 }
 
 // wait returns the output once it matches re.

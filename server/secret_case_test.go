@@ -1,32 +1,14 @@
 package server_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"depot/internal/testtool"
 )
-
-// syncBuffer is a log destination the server writes from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func (rc *receiver) all() []string {
 	rc.mu.Lock()
@@ -42,7 +24,7 @@ func (rc *receiver) all() []string {
 // changes: {"PASSWORD":"…"}, since encoding/json matches names in any
 // case and the masking compared exact names.
 func TestSecrets_NeverInClearWhateverTheCase(t *testing.T) {
-	var logs syncBuffer
+	var logs testtool.Buffer
 	ts := openServerLogged(t, t.TempDir(), slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	hooks := newReceiver(t, 0)
 	want(t, ts.do(t, "POST", "/admin/webhooks", adminKey, `{"webhook":{"url":"`+hooks.URL+`","events":["*"]}}`), 201)
