@@ -17,6 +17,7 @@ import (
 
 	"depot/auth"
 	"depot/automation"
+	"depot/bucket"
 	"depot/config"
 	"depot/connection"
 	"depot/dropzone"
@@ -207,24 +208,25 @@ func (a *App) build(urlKey []byte) error {
 		Filedrops:         a.Filedrops,
 		Dropzones:         a.Dropzones,
 		Links:             a.Links,
-		Buckets:           a.Buckets,
-		Settings:          a.Buckets,
-		SFTPPublicHost:    cfg.SFTPHost(),
-		Automations:       a.Automations,
-		Connections:       a.Connections,
-		Mounts:            a.Mounts,
-		Engine:            a.Engine,
-		CheckSchedule:     automation.CheckSchedule,
-		Sealer:            a.Sealer,
-		Events:            a.Events,
-		Audit:             a.AuditStore,
-		Auth:              a.Auth,
-		Sessions:          a.SFTP,
-		SFTP:              a.SFTP,
-		Web:               &auth.WebSessions{TTL: cfg.Web.SessionTTL.D(), Idle: cfg.Web.SessionIdle.D()},
-		Defender:          a.Defender,
-		Limiter:           auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
-		Backup:            db.Backup,
+		Buckets: &bucket.Service{Store: a.Buckets, Settings: a.Buckets, Files: a.Files, Events: a.Events,
+			Logger: a.Logger, Now: time.Now},
+		Settings:       a.Buckets,
+		SFTPPublicHost: cfg.SFTPHost(),
+		Automations:    a.Automations,
+		Connections:    a.Connections,
+		Mounts:         a.Mounts,
+		Engine:         a.Engine,
+		CheckSchedule:  automation.CheckSchedule,
+		Sealer:         a.Sealer,
+		Events:         a.Events,
+		Audit:          a.AuditStore,
+		Auth:           a.Auth,
+		Sessions:       a.SFTP,
+		SFTP:           a.SFTP,
+		Web:            &auth.WebSessions{TTL: cfg.Web.SessionTTL.D(), Idle: cfg.Web.SessionIdle.D()},
+		Defender:       a.Defender,
+		Limiter:        auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
+		Backup:         db.Backup,
 		Ping: func(ctx context.Context) error {
 			return errors.Join(db.Ping(ctx), a.Files.Health())
 		},

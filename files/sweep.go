@@ -28,7 +28,8 @@ const StagingTTL = time.Hour
 // removes every staging file, the pieces that were being received and the
 // sets that were being assembled, and keeps the pieces stored whole of
 // sets idle less than ChunkTTL, counted against their quotas again: a
-// restart loses no piece. It returns how many entries it removed.
+// restart loses no piece. Detached storage is removed only then. It
+// returns how many entries it removed.
 func (s *Service) SweepStaging(olderThan time.Duration) (int, error) {
 	now := s.Now()
 	removed := 0
@@ -45,7 +46,8 @@ func (s *Service) SweepStaging(olderThan time.Duration) (int, error) {
 	}
 	var errs []error
 	for _, e := range entries {
-		if e.Name() == chunksDir || !stale(e, 0) {
+		detached := strings.HasPrefix(e.Name(), detachedPrefix) // being removed or restored, or left by a crash
+		if e.Name() == chunksDir || !stale(e, 0) || detached && olderThan != 0 {
 			continue
 		}
 		if err := s.tmpRoot.RemoveAll(e.Name()); err != nil {

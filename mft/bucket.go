@@ -36,13 +36,24 @@ func (b *Bucket) Validate() error {
 	return nil
 }
 
-// BucketService stores buckets.
+// BucketService stores buckets. Each change is one transaction with what
+// belongs to the bucket: the folder rule at its root that holds its quota,
+// its users and their dropzones.
 type BucketService interface {
 	FindBucket(ctx context.Context, id string) (*Bucket, error)
 	FindBuckets(ctx context.Context, page Page) ([]*Bucket, bool, error)
+	// CreateBucket validates b and stores it with a new id, and a folder
+	// rule at its root when it has a quota.
 	CreateBucket(ctx context.Context, b *Bucket) error
-	PutBucket(ctx context.Context, b *Bucket) error
-	DeleteBucket(ctx context.Context, id string) error
+	// UpdateBucket stores b as it is, with the quota of the rule at its
+	// root following b.QuotaMB; endSessions ends the web sessions of every
+	// user of the bucket.
+	UpdateBucket(ctx context.Context, b *Bucket, endSessions bool) error
+	// DeleteBucket removes the bucket, its users (with their tokens and
+	// permissions), their dropzones (with their files' records) and the
+	// folder rules at and below its root, and returns the ids of the
+	// dropzones removed, whose files the caller removes.
+	DeleteBucket(ctx context.Context, id string) (dropzones []string, err error)
 }
 
 // Settings are the appliance-wide switches of /admin/settings.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -21,23 +22,25 @@ var secretFields = []string{"password", "secret", "private_key", "passphrase", "
 // where, what it changed (target, an id) and the fields the request sent
 // with their new values, secrets hidden.
 func (s *Server) recordChange(c echo.Context, event, target string) {
-	if s.Events == nil {
-		return
+	if s.Events != nil {
+		s.Events.Publish(mft.ChangeEvent(s.changeContext(c), event, target, s.Now()))
 	}
-	var fields map[string]any
-	if b, ok := c.Get(ctxBody).(decodedBody); ok {
-		fields = requestFields(b.data, b.name)
-	}
-	protocol := mft.AuditAPI
+}
+
+// changeContext is the request's context carrying the origin of the
+// change it asks for, for the service that makes it.
+func (s *Server) changeContext(c echo.Context) context.Context {
+	o := mft.Origin{Protocol: mft.AuditAPI, IP: clientIP(c).String()}
 	if viaWeb(c) {
-		protocol = mft.AuditWeb
+		o.Protocol = mft.AuditWeb
 	}
-	ev := mft.Event{Event: event, Time: s.Now().UTC(), Protocol: protocol, IP: clientIP(c).String(),
-		Status: mft.StatusOK, Target: target, Changes: maskSecrets(fields)}
+	if b, ok := c.Get(ctxBody).(decodedBody); ok {
+		o.Changes = maskSecrets(requestFields(b.data, b.name))
+	}
 	if u := caller(c); u != nil {
-		ev.Actor, ev.Bucket = u.ID, u.Bucket
+		o.Actor, o.Bucket = u.ID, u.Bucket
 	}
-	s.Events.Publish(ev)
+	return mft.WithOrigin(c.Request().Context(), o)
 }
 
 // maskSecrets copies fields with every secret, at any depth, replaced by

@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"depot/auth"
+	"depot/bucket"
 	"depot/connection"
 	"depot/dropzone"
 	"depot/filedrop"
@@ -82,9 +83,9 @@ type Server struct {
 	Mounts      *mount.Service
 	// Sealer encrypts secrets kept at rest.
 	Sealer *auth.Sealer
-	// Buckets and Settings store customer buckets and the appliance
+	// Buckets runs customer buckets; Settings stores the appliance
 	// settings; SFTPPublicHost names the host in a bucket's instructions.
-	Buckets        mft.BucketService
+	Buckets        *bucket.Service
 	Settings       mft.SettingsService
 	SFTPPublicHost string
 	// Sessions lists and ends live SFTP sessions; nil when SFTP is off.

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"depot/auth"
+	"depot/bucket"
 	"depot/mft"
 )
 
@@ -204,7 +205,7 @@ func (s *Server) handleUserUpdate(c echo.Context) error {
 		return err
 	}
 	if old.Bucket != "" {
-		if err := bucketConfined(old.Bucket, req.Role, req.Home); err != nil {
+		if err := bucket.Confine(old.Bucket, req.Role, req.Home); err != nil {
 			return err
 		}
 	}

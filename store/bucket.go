@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -36,7 +37,8 @@ func (s *BucketService) FindBuckets(ctx context.Context, page mft.Page) ([]*mft.
 	return findPage[mft.Bucket](s.db, ctx, bucketBuckets, page)
 }
 
-// CreateBucket validates b and stores it with a new id.
+// CreateBucket validates b and stores it with a new id and, when it has a
+// quota, the folder rule at its root that holds it, in one transaction.
 func (s *BucketService) CreateBucket(ctx context.Context, b *mft.Bucket) error {
 	if err := b.Validate(); err != nil {
 		return err
@@ -44,25 +46,112 @@ func (s *BucketService) CreateBucket(ctx context.Context, b *mft.Bucket) error {
 	b.CreatedAt = s.db.now()
 	b.UpdatedAt = b.CreatedAt
 	b.ID = "buc_" + strings.ToLower(rand.Text()[:16])
-	return s.PutBucket(ctx, b)
+	rule := "fld_" + strings.ToLower(rand.Text()[:16])
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		if err := syncQuotaRule(tx, b, rule, b.CreatedAt); err != nil {
+			return err
+		}
+		return put(tx.Bucket(bucketBuckets), b.ID, b)
+	})
 }
 
-// PutBucket validates and stores b as it is.
-func (s *BucketService) PutBucket(ctx context.Context, b *mft.Bucket) error {
+// UpdateBucket validates and stores b as it is, with its root's quota
+// rule and, with endSessions, every user's sessions ended, in one
+// transaction.
+func (s *BucketService) UpdateBucket(ctx context.Context, b *mft.Bucket, endSessions bool) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketBuckets), b.ID, b) })
+	b.UpdatedAt = s.db.now()
+	rule := "fld_" + strings.ToLower(rand.Text()[:16])
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketBuckets).Get([]byte(b.ID)) == nil {
+			return mft.Errorf(mft.ENOTFOUND, "Bucket not found.")
+		}
+		if err := syncQuotaRule(tx, b, rule, b.UpdatedAt); err != nil {
+			return err
+		}
+		if endSessions {
+			users, err := usersOfBucket(tx, b.ID)
+			if err != nil {
+				return err
+			}
+			for _, old := range users {
+				u := *old
+				u.Apply(mft.UserUpdate{EndSessions: true})
+				u.UpdatedAt = b.UpdatedAt
+				if err := saveUser(tx, &u, old); err != nil {
+					return err
+				}
+			}
+		}
+		return put(tx.Bucket(bucketBuckets), b.ID, b)
+	})
 }
 
-func (s *BucketService) DeleteBucket(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+// syncQuotaRule keeps the folder rule at b's root holding b's quota, so
+// that all its users count together: created (with id rule) when there is
+// a quota and no rule yet, updated when there is one.
+func syncQuotaRule(tx *bolt.Tx, b *mft.Bucket, rule string, now time.Time) error {
+	f, err := folderAt(tx, mft.BucketRoot(b.ID))
+	switch {
+	case err != nil:
+		return err
+	case f == nil && b.QuotaMB > 0:
+		return createFolder(tx, &mft.Folder{ID: rule, Path: mft.BucketRoot(b.ID), QuotaMB: b.QuotaMB}, now)
+	case f != nil && f.QuotaMB != b.QuotaMB:
+		f.QuotaMB, f.UpdatedAt = b.QuotaMB, now
+		return put(tx.Bucket(bucketFolders), f.ID, f)
+	}
+	return nil
+}
+
+// DeleteBucket removes a bucket with everything of it the database holds,
+// in one transaction: a failure leaves it whole.
+func (s *BucketService) DeleteBucket(ctx context.Context, id string) ([]string, error) {
+	var dropzones []string
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		dropzones = nil // fn may run twice
 		b := tx.Bucket(bucketBuckets)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Bucket not found.")
 		}
+		users, err := usersOfBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			owned, err := findAll(tx.Bucket(bucketDropzones), func(d *mft.Dropzone) bool { return d.Owner == u.ID })
+			if err != nil {
+				return err
+			}
+			for _, d := range owned {
+				if err := deleteDropzone(tx, d); err != nil {
+					return err
+				}
+				dropzones = append(dropzones, d.ID)
+			}
+			if err := deleteUser(tx, u); err != nil {
+				return err
+			}
+		}
+		rules, err := foldersBelow(tx, mft.BucketRoot(id))
+		if err != nil {
+			return err
+		}
+		for _, f := range rules {
+			if err := deleteFolder(tx, f); err != nil {
+				return err
+			}
+		}
 		return b.Delete([]byte(id))
 	})
+	return dropzones, err
+}
+
+// usersOfBucket returns every user of the bucket id.
+func usersOfBucket(tx *bolt.Tx, id string) ([]*mft.User, error) {
+	return findAll(tx.Bucket(bucketUsers), func(u *mft.User) bool { return u.Bucket == id })
 }
 
 // Settings returns the stored settings, or the defaults.

@@ -157,17 +157,22 @@ func (s *DropzoneService) DeleteDropzone(ctx context.Context, id string) error {
 		} else if !ok {
 			return mft.Errorf(mft.ENOTFOUND, "Dropzone not found.")
 		}
-		if err := tx.Bucket(bucketDropzonesToken).Delete([]byte(d.TokenHash)); err != nil {
+		return deleteDropzone(tx, &d)
+	})
+}
+
+// deleteDropzone removes d, its token and its files' records.
+func deleteDropzone(tx *bolt.Tx, d *mft.Dropzone) error {
+	if err := tx.Bucket(bucketDropzonesToken).Delete([]byte(d.TokenHash)); err != nil {
+		return err
+	}
+	files := tx.Bucket(bucketDropzoneFiles)
+	c := files.Cursor()
+	prefix := []byte(d.ID + "/")
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := files.Delete(k); err != nil {
 			return err
 		}
-		files := tx.Bucket(bucketDropzoneFiles)
-		c := files.Cursor()
-		prefix := []byte(id + "/")
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-			if err := files.Delete(k); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketDropzones).Delete([]byte(id))
-	})
+	}
+	return tx.Bucket(bucketDropzones).Delete([]byte(d.ID))
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"path"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -90,17 +91,19 @@ func (s *FolderService) CreateFolder(ctx context.Context, f *mft.Folder) error {
 		return err
 	}
 	f.ID = "fld_" + strings.ToLower(rand.Text()[:16])
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
-		if id := tx.Bucket(bucketFoldersPath).Get([]byte(f.Path)); id != nil {
-			return mft.Errorf(mft.EINVALID, "path: %s already has folder rules (%s); update those", f.Path, id)
-		}
-		f.CreatedAt = s.db.now()
-		f.UpdatedAt = f.CreatedAt
-		if err := tx.Bucket(bucketFoldersPath).Put([]byte(f.Path), []byte(f.ID)); err != nil {
-			return err
-		}
-		return put(tx.Bucket(bucketFolders), f.ID, f)
-	})
+	return s.db.update(ctx, func(tx *bolt.Tx) error { return createFolder(tx, f, s.db.now()) })
+}
+
+// createFolder stores f, whose id is set, unless its path has rules.
+func createFolder(tx *bolt.Tx, f *mft.Folder, now time.Time) error {
+	if id := tx.Bucket(bucketFoldersPath).Get([]byte(f.Path)); id != nil {
+		return mft.Errorf(mft.EINVALID, "path: %s already has folder rules (%s); update those", f.Path, id)
+	}
+	f.CreatedAt, f.UpdatedAt = now, now
+	if err := tx.Bucket(bucketFoldersPath).Put([]byte(f.Path), []byte(f.ID)); err != nil {
+		return err
+	}
+	return put(tx.Bucket(bucketFolders), f.ID, f)
 }
 
 // UpdateFolder changes the rules of a folder; its path stays.
@@ -129,11 +132,41 @@ func (s *FolderService) DeleteFolder(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketFoldersPath).Delete([]byte(f.Path)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketFolders).Delete([]byte(id))
+		return deleteFolder(tx, f)
 	})
+}
+
+func deleteFolder(tx *bolt.Tx, f *mft.Folder) error {
+	if err := tx.Bucket(bucketFoldersPath).Delete([]byte(f.Path)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketFolders).Delete([]byte(f.ID))
+}
+
+// folderAt returns the rule on exactly p, or nil.
+func folderAt(tx *bolt.Tx, p string) (*mft.Folder, error) {
+	id := tx.Bucket(bucketFoldersPath).Get([]byte(p))
+	if id == nil {
+		return nil, nil
+	}
+	return findFolderByID(tx, string(id))
+}
+
+// foldersBelow returns the rules on p and below it.
+func foldersBelow(tx *bolt.Tx, p string) ([]*mft.Folder, error) {
+	var out []*mft.Folder
+	c := tx.Bucket(bucketFoldersPath).Cursor()
+	for k, id := c.Seek([]byte(p)); k != nil && strings.HasPrefix(string(k), p); k, id = c.Next() {
+		if string(k) != p && !strings.HasPrefix(string(k), p+"/") {
+			continue // "/buckets/b1x" is not below "/buckets/b1"
+		}
+		f, err := findFolderByID(tx, string(id))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 func findFolderByID(tx *bolt.Tx, id string) (*mft.Folder, error) {

@@ -158,17 +158,22 @@ func (s *UserService) DeleteUser(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := unindexUser(tx, u); err != nil {
-			return err
-		}
-		if err := deleteTokensOf(tx, id); err != nil {
-			return err
-		}
-		if err := deletePermissionsOf(tx, "user:"+id); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketUsers).Delete([]byte(id))
+		return deleteUser(tx, u)
 	})
+}
+
+// deleteUser removes u with its index entries, tokens and permissions.
+func deleteUser(tx *bolt.Tx, u *mft.User) error {
+	if err := unindexUser(tx, u); err != nil {
+		return err
+	}
+	if err := deleteTokensOf(tx, u.ID); err != nil {
+		return err
+	}
+	if err := deletePermissionsOf(tx, "user:"+u.ID); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketUsers).Delete([]byte(u.ID))
 }
 
 func findUserByID(tx *bolt.Tx, id string) (*mft.User, error) {
