@@ -216,8 +216,6 @@ func (a *App) build(urlKey []byte) error {
 		Connections:    a.Connections,
 		Mounts:         a.Mounts,
 		Engine:         a.Engine,
-		CheckSchedule:  automation.CheckSchedule,
-		Sealer:         a.Sealer,
 		Events:         a.Events,
 		Audit:          a.AuditStore,
 		Auth:           a.Auth,

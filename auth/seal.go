@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+
+	"depot/mft"
 )
 
 // sealPrefix marks a sealed value, so that a value is never sealed twice
@@ -44,6 +46,19 @@ func (s *Sealer) Seal(plain string) string {
 	_, _ = rand.Read(nonce)
 	out := s.aead.Seal(nonce, nonce, []byte(plain), []byte(sealPrefix))
 	return sealPrefix + base64.RawStdEncoding.EncodeToString(out)
+}
+
+// KeepOrSeal is the stored value of a secret a client sent: the previous
+// one when it sent mft.SecretMarker back (what a read shows), else v
+// sealed. Without a Sealer values are kept as they are.
+func (s *Sealer) KeepOrSeal(v, prev string) string {
+	switch {
+	case v == mft.SecretMarker:
+		return prev
+	case s == nil:
+		return v
+	}
+	return s.Seal(v)
 }
 
 // Open decrypts a sealed value; a value that is not sealed is returned as

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"depot/auth"
+	"depot/mft"
 )
 
 func TestSealer(t *testing.T) {
@@ -29,5 +30,27 @@ func TestSealer(t *testing.T) {
 	}
 	if _, err := auth.NewSealer([]byte("short")); err == nil {
 		t.Fatal("short key accepted")
+	}
+}
+
+func TestSealer_KeepOrSeal(t *testing.T) {
+	s, err := auth.NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := s.Seal("old")
+	if got := s.KeepOrSeal(mft.SecretMarker, prev); got != prev {
+		t.Fatalf("marker: %q, want the previous value", got)
+	}
+	if got := s.KeepOrSeal("", prev); got != "" {
+		t.Fatalf("empty: %q, want cleared", got)
+	}
+	got := s.KeepOrSeal("new", prev)
+	if plain, err := s.Open(got); !auth.IsSealed(got) || err != nil || plain != "new" {
+		t.Fatalf("new secret stored as %q (%q, %v)", got, plain, err)
+	}
+	var none *auth.Sealer
+	if got := none.KeepOrSeal("v", prev); got != "v" {
+		t.Fatalf("without a sealer: %q", got)
 	}
 }

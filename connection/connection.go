@@ -41,21 +41,13 @@ func (s *Service) Update(ctx context.Context, old, next *mft.Connection) error {
 
 // seal seals c's secrets; a marker keeps old's sealed value.
 func (s *Service) seal(c, old *mft.Connection) {
-	keep := func(v *string, prev string) {
-		switch {
-		case *v == mft.SecretMarker:
-			*v = prev
-		case *v != "" && s.Sealer != nil:
-			*v = s.Sealer.Seal(*v)
-		}
-	}
 	var prev mft.Connection
 	if old != nil {
 		prev = *old
 	}
-	keep(&c.Password, prev.Password)
-	keep(&c.PrivateKey, prev.PrivateKey)
-	keep(&c.SecretKey, prev.SecretKey)
+	c.Password = s.Sealer.KeepOrSeal(c.Password, prev.Password)
+	c.PrivateKey = s.Sealer.KeepOrSeal(c.PrivateKey, prev.PrivateKey)
+	c.SecretKey = s.Sealer.KeepOrSeal(c.SecretKey, prev.SecretKey)
 }
 
 // Open connects to the connection id with its secrets unsealed; the

@@ -1,23 +1,12 @@
 package server
 
 import (
-	"context"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"depot/mft"
 )
-
-// AutomationEngine queues runs and deliveries and reloads after changes;
-// automation.Engine implements it.
-type AutomationEngine interface {
-	Reload(ctx context.Context) error
-	RunNow(ctx context.Context, a *mft.Automation, path string) (*mft.Run, error)
-	Redeliver(ctx context.Context, d *mft.Delivery) error
-}
 
 // automationView hides the secrets of actions: they are write-only.
 func automationView(a *mft.Automation) *mft.Automation {
@@ -25,54 +14,11 @@ func automationView(a *mft.Automation) *mft.Automation {
 	v.TriggerTokenHash = ""
 	v.Actions = make([]mft.Action, len(a.Actions))
 	for i, act := range a.Actions {
-		act.Secret, act.PrivateKey, act.Passphrase = hidden(act.Secret), hidden(act.PrivateKey), hidden(act.Passphrase)
-		act.URL = hiddenURL(act.URL)
+		act.Secret, act.PrivateKey, act.Passphrase = mft.Hidden(act.Secret), mft.Hidden(act.PrivateKey), mft.Hidden(act.Passphrase)
+		act.URL = mft.HiddenURL(act.URL)
 		v.Actions[i] = act
 	}
 	return &v
-}
-
-// hidden shows that a secret is set without showing it.
-func hidden(v string) string {
-	if v == "" {
-		return ""
-	}
-	return mft.SecretMarker
-}
-
-// hiddenURL shows a URL with the password of its user:pass@ replaced by
-// "(set)", like other secrets.
-func hiddenURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); !ok {
-		return raw
-	}
-	u.User = url.User(u.User.Username())
-	user := u.User.String()
-	return strings.Replace(u.String(), "://"+user+"@", "://"+user+":(set)@", 1)
-}
-
-// keepURLSecret gives a URL sent back with the "(set)" password the
-// password of the URL it replaces.
-func keepURLSecret(raw, prev string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if pw, ok := u.User.Password(); !ok || pw != mft.SecretMarker {
-		return raw
-	}
-	p, err := url.Parse(prev)
-	if err != nil || p.User == nil {
-		return raw
-	}
-	if old, ok := p.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), old)
-	}
-	return u.String()
 }
 
 // automationRequest is the body of POST and PUT: an automation without
@@ -90,38 +36,10 @@ type automationRequest struct {
 	Retry      mft.Retry       `json:"retry"`
 }
 
-// build validates the request into a, sealing secrets; old gives the
-// secrets an update leaves as "(set)".
-func (s *Server) buildAutomation(req *automationRequest, a, old *mft.Automation) error {
-	a.Name, a.Trigger, a.Events, a.Schedule, a.Timezone = req.Name, req.Trigger, req.Events, req.Schedule, req.Timezone
-	a.Source, a.Conditions, a.Actions, a.Retry = req.Source, req.Conditions, req.Actions, req.Retry
-	a.Enabled = req.Enabled == nil || *req.Enabled
-	if err := a.Validate(s.CheckSchedule); err != nil {
-		return err
-	}
-	for i := range a.Actions {
-		act := &a.Actions[i]
-		var prev mft.Action
-		if old != nil && i < len(old.Actions) {
-			prev = old.Actions[i]
-		}
-		act.Secret = s.keepOrSeal(act.Secret, prev.Secret)
-		act.PrivateKey = s.keepOrSeal(act.PrivateKey, prev.PrivateKey)
-		act.Passphrase = s.keepOrSeal(act.Passphrase, prev.Passphrase)
-		act.URL = keepURLSecret(act.URL, prev.URL)
-	}
-	return nil
-}
-
-// keepOrSeal seals a new secret, or keeps the stored one for "(set)".
-func (s *Server) keepOrSeal(v, prev string) string {
-	if v == mft.SecretMarker {
-		return prev
-	}
-	if s.Sealer != nil {
-		return s.Sealer.Seal(v)
-	}
-	return v
+// automation is the automation the request describes.
+func (req *automationRequest) automation() *mft.Automation {
+	return &mft.Automation{Name: req.Name, Enabled: req.Enabled == nil || *req.Enabled, Trigger: req.Trigger, Events: req.Events,
+		Schedule: req.Schedule, Timezone: req.Timezone, Source: req.Source, Conditions: req.Conditions, Actions: req.Actions, Retry: req.Retry}
 }
 
 func (s *Server) handleAutomationList(c echo.Context) error {
@@ -146,18 +64,10 @@ func (s *Server) handleAutomationCreate(c echo.Context) error {
 	if err := s.decodeCreate(c, "automation", &req, automationView(&mft.Automation{})); err != nil {
 		return err
 	}
-	a := &mft.Automation{}
-	if err := s.buildAutomation(&req, a, nil); err != nil {
+	a := req.automation()
+	if err := s.Engine.CreateAutomation(s.changeContext(c), a); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	if err := s.Automations.CreateAutomation(ctx, a); err != nil {
-		return err
-	}
-	if err := s.Engine.Reload(ctx); err != nil {
-		return err
-	}
-	s.recordChange(c, mft.EventAutomationCreated, a.ID)
 	return writeOne(c, http.StatusCreated, "automation", automationView(a))
 }
 
@@ -190,30 +100,17 @@ func (s *Server) changeAutomation(c echo.Context, how change) error {
 	if err := s.decodeChange(c, "automation", &req, automationView(old), nil, how); err != nil {
 		return err
 	}
-	a := &mft.Automation{ID: old.ID, CreatedAt: old.CreatedAt, TriggerTokenHash: old.TriggerTokenHash}
-	if err := s.buildAutomation(&req, a, old); err != nil {
+	a := req.automation()
+	if err := s.Engine.UpdateAutomation(s.changeContext(c), old, a); err != nil {
 		return err
 	}
-	a.UpdatedAt = s.Now().UTC()
-	if err := s.Automations.PutAutomation(ctx, a); err != nil {
-		return err
-	}
-	if err := s.Engine.Reload(ctx); err != nil {
-		return err
-	}
-	s.recordChange(c, mft.EventAutomationUpdated, a.ID)
 	return writeOne(c, http.StatusOK, "automation", automationView(a))
 }
 
 func (s *Server) handleAutomationDelete(c echo.Context) error {
-	ctx := c.Request().Context()
-	if err := s.Automations.DeleteAutomation(ctx, pathParam(c, "id")); err != nil {
+	if err := s.Engine.DeleteAutomation(s.changeContext(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	if err := s.Engine.Reload(ctx); err != nil {
-		return err
-	}
-	s.recordChange(c, mft.EventAutomationDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }
 

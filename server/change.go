@@ -60,7 +60,7 @@ func maskSecrets(fields map[string]any) map[string]any {
 			}
 		case k == "url":
 			if s, ok := v.(string); ok {
-				v = hiddenURL(s)
+				v = mft.HiddenURL(s)
 			}
 			out[k] = v
 		default:

@@ -60,7 +60,7 @@ type connectionView struct {
 
 func newConnectionView(c *mft.Connection) connectionView {
 	v := *c
-	v.Password, v.PrivateKey, v.SecretKey = hidden(c.Password), hidden(c.PrivateKey), hidden(c.SecretKey)
+	v.Password, v.PrivateKey, v.SecretKey = mft.Hidden(c.Password), mft.Hidden(c.PrivateKey), mft.Hidden(c.SecretKey)
 	return connectionView{v}
 }
 

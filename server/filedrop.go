@@ -50,7 +50,7 @@ type filedropView struct {
 func (s *Server) newFiledropView(f *mft.Filedrop) filedropView {
 	return filedropView{ID: f.ID, Name: f.Name, Title: f.Title, Description: f.Description, Owner: f.Owner,
 		InvalidExtensions: f.InvalidExtensions, AcceptedFiletypes: f.AcceptedFiletypes, ExpiresAfter: f.ExpiresAfter,
-		MaxFilesize: f.MaxFilesize, RequireValidation: f.RequireValidation, Password: hidden(f.PasswordHash), CC: f.CC, Authorization: f.Authorization,
+		MaxFilesize: f.MaxFilesize, RequireValidation: f.RequireValidation, Password: mft.Hidden(f.PasswordHash), CC: f.CC, Authorization: f.Authorization,
 		URL: s.PublicURL + "/filedrop/" + f.Name, CreatedAt: f.CreatedAt.Format(timeFormat), UpdatedAt: f.UpdatedAt.Format(timeFormat)}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"depot/auth"
+	"depot/automation"
 	"depot/bucket"
 	"depot/connection"
 	"depot/dropzone"
@@ -74,15 +75,12 @@ type Server struct {
 	Dropzones *dropzone.Service
 	Links     *link.Service
 	// Automations stores automations, runs, webhooks and deliveries;
-	// Engine queues their work; CheckSchedule validates cron expressions.
-	Automations   mft.AutomationService
-	Engine        AutomationEngine
-	CheckSchedule func(spec, tz string) error
+	// Engine changes them and queues their work.
+	Automations mft.AutomationService
+	Engine      *automation.Engine
 	// Connections keeps the storage connections.
 	Connections *connection.Service
 	Mounts      *mount.Service
-	// Sealer encrypts secrets kept at rest.
-	Sealer *auth.Sealer
 	// Buckets runs customer buckets; Settings stores the appliance
 	// settings; SFTPPublicHost names the host in a bucket's instructions.
 	Buckets        *bucket.Service

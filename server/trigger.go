@@ -22,33 +22,20 @@ type triggerView struct {
 // handleTriggerToken gives the automation a new trigger token (replacing
 // any earlier one) and answers with the URL and the token, shown once.
 func (s *Server) handleTriggerToken(c echo.Context) error {
-	ctx := c.Request().Context()
-	a, err := s.Automations.FindAutomation(ctx, pathParam(c, "id"))
+	id := pathParam(c, "id")
+	token, err := s.Engine.NewTriggerToken(s.changeContext(c), id)
 	if err != nil {
 		return err
 	}
-	token := auth.NewKey()
-	a.TriggerTokenHash = auth.HashKey(token)
-	if err := s.Automations.PutAutomation(ctx, a); err != nil {
-		return err
-	}
-	s.recordChange(c, mft.EventAutomationUpdated, a.ID)
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return writeOne(c, http.StatusOK, "trigger", triggerView{URL: s.PublicURL + "/api/automations/" + a.ID + "/trigger", Token: token})
+	return writeOne(c, http.StatusOK, "trigger", triggerView{URL: s.PublicURL + "/api/automations/" + id + "/trigger", Token: token})
 }
 
 // handleTriggerTokenDelete turns the trigger URL off.
 func (s *Server) handleTriggerTokenDelete(c echo.Context) error {
-	ctx := c.Request().Context()
-	a, err := s.Automations.FindAutomation(ctx, pathParam(c, "id"))
-	if err != nil {
+	if err := s.Engine.RemoveTriggerToken(s.changeContext(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	a.TriggerTokenHash = ""
-	if err := s.Automations.PutAutomation(ctx, a); err != nil {
-		return err
-	}
-	s.recordChange(c, mft.EventAutomationUpdated, a.ID)
 	return c.NoContent(http.StatusOK)
 }
 

@@ -2,12 +2,10 @@ package server
 
 import (
 	"net/http"
-	"net/url"
-	"slices"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"depot/automation"
 	"depot/mft"
 )
 
@@ -33,57 +31,12 @@ type webhookView struct {
 }
 
 func newWebhookView(w *mft.Webhook) webhookView {
-	return webhookView{ID: w.ID, URL: hiddenURL(w.URL), Events: w.Events, Paths: w.Paths, Bucket: w.Bucket, HasSecret: w.Secret != "",
+	return webhookView{ID: w.ID, URL: mft.HiddenURL(w.URL), Events: w.Events, Paths: w.Paths, Bucket: w.Bucket, HasSecret: w.Secret != "",
 		Active: w.Active, CreatedAt: w.CreatedAt.Format(timeFormat), UpdatedAt: w.UpdatedAt.Format(timeFormat)}
 }
 
-// applyWebhook copies the set fields onto w and checks the result.
-func (s *Server) applyWebhook(req *webhookRequest, w *mft.Webhook) error {
-	if req.URL != nil {
-		w.URL = keepURLSecret(*req.URL, w.URL)
-	}
-	if req.Events != nil {
-		w.Events = *req.Events
-	}
-	if req.Paths != nil {
-		w.Paths = *req.Paths
-	}
-	if req.Bucket != nil {
-		w.Bucket = *req.Bucket
-	}
-	if req.Active != nil {
-		w.Active = *req.Active
-	}
-	if req.Secret != nil {
-		if *req.Secret != "" && len(*req.Secret) < 16 {
-			return mft.Errorf(mft.EINVALID, "secret must be at least 16 characters (or \"\" for none)")
-		}
-		w.Secret = *req.Secret
-		if s.Sealer != nil {
-			w.Secret = s.Sealer.Seal(w.Secret)
-		}
-	}
-	u, err := url.Parse(w.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return mft.Errorf(mft.EINVALID, "url must be an http or https URL")
-	}
-	if len(w.Events) == 0 {
-		return mft.Errorf(mft.EINVALID, "events must list events, or [\"*\"] for all")
-	}
-	for _, e := range w.Events {
-		if e != "*" && !slices.Contains(mft.EventNames, e) {
-			return mft.Errorf(mft.EINVALID, "events: %q is not an event; one of *, %s", e, strings.Join(mft.EventNames, ", "))
-		}
-	}
-	if w.Paths == nil {
-		w.Paths = []string{}
-	}
-	for _, p := range w.Paths {
-		if err := mft.ValidateStoragePath("paths", p); err != nil {
-			return err
-		}
-	}
-	return nil
+func (req *webhookRequest) change() automation.WebhookChange {
+	return automation.WebhookChange{URL: req.URL, Events: req.Events, Paths: req.Paths, Bucket: req.Bucket, Secret: req.Secret, Active: req.Active}
 }
 
 func (s *Server) handleWebhookList(c echo.Context) error {
@@ -108,21 +61,10 @@ func (s *Server) handleWebhookCreate(c echo.Context) error {
 	if err := s.decodeCreate(c, "webhook", &req, webhookView{}); err != nil {
 		return err
 	}
-	if req.URL == nil || req.Events == nil {
-		return mft.Errorf(mft.EINVALID, "url and events are required")
-	}
-	w := &mft.Webhook{Active: true}
-	if err := s.applyWebhook(&req, w); err != nil {
+	w, err := s.Engine.CreateWebhook(s.changeContext(c), req.change())
+	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	if err := s.Automations.CreateWebhook(ctx, w); err != nil {
-		return err
-	}
-	if err := s.Engine.Reload(ctx); err != nil {
-		return err
-	}
-	s.recordChange(c, mft.EventWebhookCreated, w.ID)
 	return writeOne(c, http.StatusCreated, "webhook", newWebhookView(w))
 }
 
@@ -144,29 +86,16 @@ func (s *Server) handleWebhookUpdate(c echo.Context) error {
 	if err := s.decodeUpdate(c, "webhook", &req, newWebhookView(w)); err != nil {
 		return err
 	}
-	if err := s.applyWebhook(&req, w); err != nil {
+	if err := s.Engine.UpdateWebhook(s.changeContext(c), w, req.change()); err != nil {
 		return err
 	}
-	w.UpdatedAt = s.Now().UTC()
-	if err := s.Automations.PutWebhook(ctx, w); err != nil {
-		return err
-	}
-	if err := s.Engine.Reload(ctx); err != nil {
-		return err
-	}
-	s.recordChange(c, mft.EventWebhookUpdated, w.ID)
 	return writeOne(c, http.StatusOK, "webhook", newWebhookView(w))
 }
 
 func (s *Server) handleWebhookDelete(c echo.Context) error {
-	ctx := c.Request().Context()
-	if err := s.Automations.DeleteWebhook(ctx, pathParam(c, "id")); err != nil {
+	if err := s.Engine.DeleteWebhook(s.changeContext(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	if err := s.Engine.Reload(ctx); err != nil {
-		return err
-	}
-	s.recordChange(c, mft.EventWebhookDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }
 
