@@ -2,11 +2,9 @@ package server
 
 import (
 	"cmp"
-	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/ssh"
 
-	"depot/auth"
 	"depot/link"
 	"depot/mft"
 	"depot/web"
@@ -55,37 +52,14 @@ func (s *Server) handleWebAccount(c echo.Context) error {
 	return s.render(c, http.StatusOK, "account", web.Page{Title: "Account", Nav: "account", Data: data})
 }
 
-// recordSelfChange audits a change users made to their own account, with
-// the fields it set (secrets masked).
-func (s *Server) recordSelfChange(c echo.Context, fields map[string]any) {
-	data, _ := json.Marshal(fields)
-	c.Set(ctxBody, decodedBody{data: data, name: "user"})
-	s.recordChange(c, mft.EventUserUpdated, caller(c).ID)
-}
-
 // handleWebPassword changes the user's password, the old one required; a
 // wrong old password counts towards a ban as a failed login does. Every
 // session of the user ends, this one too.
 func (s *Server) handleWebPassword(c echo.Context) error {
 	u := caller(c)
-	old, pw := formValue(c, "old"), formValue(c, "new")
-	done, err := s.Auth.Guard(c.Request().Context(), clientIP(c))
-	if err != nil {
+	if err := s.Auth.ChangePassword(s.changeContext(c), u, clientIP(c), formValue(c, "old"), formValue(c, "new")); err != nil {
 		return s.done(c, "/web/account", "", err)
 	}
-	ok := u.PasswordHash != "" && auth.VerifyPassword(u.PasswordHash, old)
-	done(!ok, u.ID, mft.AuditWeb, "wrong current password on the password form")
-	if !ok {
-		return s.done(c, "/web/account", "", mft.Errorf(mft.EFORBIDDEN, "The current password is not right."))
-	}
-	hash, err := auth.HashNewPassword(pw)
-	if err != nil {
-		return s.done(c, "/web/account", "", err)
-	}
-	if _, err := s.Users.UpdateUser(c.Request().Context(), u.ID, mft.UserUpdate{PasswordHash: &hash}); err != nil {
-		return s.done(c, "/web/account", "", err)
-	}
-	s.recordSelfChange(c, map[string]any{"password": pw})
 	s.Web.EndUser(u.ID)
 	s.clearCookie(c, sessionCookie)
 	return s.render(c, http.StatusOK, "signin", web.Page{Title: "Sign in", Notice: "Your password was changed. Sign in with the new one.",
@@ -94,41 +68,17 @@ func (s *Server) handleWebPassword(c echo.Context) error {
 
 // handleWebKeyAdd adds a public key for SFTP.
 func (s *Server) handleWebKeyAdd(c echo.Context) error {
-	u := caller(c)
-	line := strings.TrimSpace(formValue(c, "key"))
-	if len(u.SSHKeys) >= mft.MaxSSHKeys {
-		return s.done(c, "/web/account", "", mft.Errorf(mft.EINVALID, "You have %d keys, the most an account may have.", mft.MaxSSHKeys))
-	}
-	key, fp, err := auth.NormalizeSSHKey(line)
-	if err != nil {
-		return s.done(c, "/web/account", "", mft.Errorf(mft.EINVALID, "That key cannot be used: %s.", mft.ErrorMessage(err)))
-	}
-	if slices.ContainsFunc(u.SSHKeys, func(l string) bool { _, f, err := auth.NormalizeSSHKey(l); return err == nil && f == fp }) {
-		return s.done(c, "/web/account", "", mft.Errorf(mft.EINVALID, "You have this key already."))
-	}
-	keys := append(slices.Clone(u.SSHKeys), key)
-	if _, err := s.Users.UpdateUser(c.Request().Context(), u.ID, mft.UserUpdate{SSHKeys: &keys}); err != nil {
+	if err := s.Auth.AddSSHKey(s.changeContext(c), caller(c), strings.TrimSpace(formValue(c, "key"))); err != nil {
 		return s.done(c, "/web/account", "", err)
 	}
-	s.recordSelfChange(c, map[string]any{"ssh_keys": keys})
 	return s.done(c, "/web/account", "Key added.", nil)
 }
 
 // handleWebKeyRemove removes a public key by its fingerprint.
 func (s *Server) handleWebKeyRemove(c echo.Context) error {
-	u := caller(c)
-	fp := formValue(c, "fingerprint")
-	keys := slices.DeleteFunc(slices.Clone(u.SSHKeys), func(line string) bool {
-		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
-		return err == nil && ssh.FingerprintSHA256(key) == fp
-	})
-	if len(keys) == len(u.SSHKeys) {
-		return s.done(c, "/web/account", "", mft.Errorf(mft.ENOTFOUND, "You have no key %s.", fp))
-	}
-	if _, err := s.Users.UpdateUser(c.Request().Context(), u.ID, mft.UserUpdate{SSHKeys: &keys}); err != nil {
+	if err := s.Auth.RemoveSSHKey(s.changeContext(c), caller(c), formValue(c, "fingerprint")); err != nil {
 		return s.done(c, "/web/account", "", err)
 	}
-	s.recordSelfChange(c, map[string]any{"ssh_keys": keys})
 	return s.done(c, "/web/account", "Key removed.", nil)
 }
 
