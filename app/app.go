@@ -49,15 +49,15 @@ type App struct {
 	Version string
 
 	DB          *store.DB
-	Users       *store.UserService
-	Groups      *store.GroupService
-	Tokens      *store.TokenService
-	Permissions *store.PermissionService
-	Folders     *store.FolderService
-	Usage       *store.UsageService
-	Buckets     *store.BucketService
-	Automations *store.AutomationService
-	AuditStore  *store.AuditService
+	Users       *store.UserStore
+	Groups      *store.GroupStore
+	Tokens      *store.TokenStore
+	Permissions *store.PermissionStore
+	Folders     *store.FolderStore
+	Usage       *store.UsageStore
+	Buckets     *store.BucketStore
+	Automations *store.AutomationStore
+	AuditStore  *store.AuditStore
 
 	Files    *files.Service
 	Sealer   *auth.Sealer
@@ -113,9 +113,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 		return nil, err
 	}
 	a := &App{Config: cfg, Logger: logger, DB: db, Files: fsvc, Sealer: sealer,
-		Users: store.NewUserService(db), Groups: store.NewGroupService(db), Tokens: store.NewTokenService(db),
-		Permissions: store.NewPermissionService(db), Folders: store.NewFolderService(db), Usage: store.NewUsageService(db),
-		Buckets: store.NewBucketService(db), Automations: store.NewAutomationService(db), AuditStore: store.NewAuditService(db)}
+		Users: store.NewUserStore(db), Groups: store.NewGroupStore(db), Tokens: store.NewTokenStore(db),
+		Permissions: store.NewPermissionStore(db), Folders: store.NewFolderStore(db), Usage: store.NewUsageStore(db),
+		Buckets: store.NewBucketStore(db), Automations: store.NewAutomationStore(db), AuditStore: store.NewAuditStore(db)}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.Permissions, a.Usage, a.Folders, a.Buckets
 	fsvc.Sync = cfg.Data.SyncUploads
 	fsvc.MaxPendingUploads = cfg.Data.MaxPendingUploads
@@ -134,8 +134,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 func (a *App) build(urlKey []byte) error {
 	cfg, db := a.Config, a.DB
 	a.AuditLog = &store.AuditLog{Service: a.AuditStore, Logger: a.Logger}
-	a.Connections = &connection.Service{Store: store.NewConnectionService(db), Sealer: a.Sealer}
-	a.Mounts = &mount.Service{Store: store.NewMountService(db), Connections: a.Connections, LocalEmpty: a.Files.LocalEmpty}
+	a.Connections = &connection.Service{Store: store.NewConnectionStore(db), Sealer: a.Sealer}
+	a.Mounts = &mount.Service{Store: store.NewMountStore(db), Connections: a.Connections, LocalEmpty: a.Files.LocalEmpty}
 	a.Files.Backends = a.Mounts
 	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer, Connections: a.Connections,
 		Logger: a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
@@ -155,16 +155,16 @@ func (a *App) build(urlKey []byte) error {
 	a.Auth = &auth.Authenticator{Users: a.Users, Tokens: a.Tokens, Defender: a.Defender,
 		TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: a.Events, Buckets: a.Buckets}
 
-	drops := store.NewFiledropService(db)
+	drops := store.NewFiledropStore(db)
 	a.Filedrops = &filedrop.Service{Filedrops: drops, Submissions: drops, Users: a.Users, Files: a.Files,
 		Events: a.Events, Logger: a.Logger, HoldingFiles: cfg.Filedrop.HoldingFiles, HoldingFilesPerAddress: cfg.Filedrop.HoldingFilesPerAddress}
 	if cfg.SMTP.Host != "" {
 		a.Filedrops.Mailer = &mail.Sender{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
 			Password: cfg.SMTP.Password, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS}
 	}
-	a.Dropzones = &dropzone.Service{Store: store.NewDropzoneService(db), Files: a.Files, Events: a.Events, URLKey: urlKey,
+	a.Dropzones = &dropzone.Service{Store: store.NewDropzoneStore(db), Files: a.Files, Events: a.Events, URLKey: urlKey,
 		Users: a.Users, Buckets: a.Buckets, Usage: a.Files.Usage}
-	a.Links = &link.Service{Store: store.NewLinkService(db), Users: a.Users, Files: a.Files, Events: a.Events}
+	a.Links = &link.Service{Store: store.NewLinkStore(db), Users: a.Users, Files: a.Files, Events: a.Events}
 
 	a.SFTP = &sftpd.Server{
 		Addr:                    cfg.SFTP.Listen,

@@ -42,14 +42,14 @@ func (l *eventLog) named(name string) []mft.Event {
 
 // accountWorld is an authenticator on a real database with one user
 // whose password is "current password".
-func accountWorld(t *testing.T) (*auth.Authenticator, *store.UserService, *eventLog, *mft.User) {
+func accountWorld(t *testing.T) (*auth.Authenticator, *store.UserStore, *eventLog, *mft.User) {
 	t.Helper()
 	db := store.NewDB(filepath.Join(t.TempDir(), "depot.db"))
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	users := store.NewUserService(db)
+	users := store.NewUserStore(db)
 	hash, err := auth.HashPassword("current password")
 	if err != nil {
 		t.Fatal(err)

@@ -13,8 +13,8 @@ import (
 // from this address over this protocol. Failed attempts count toward the
 // Defender's bans.
 type Authenticator struct {
-	Users    mft.UserService
-	Tokens   mft.TokenService
+	Users    mft.UserStore
+	Tokens   mft.TokenStore
 	Defender *Defender
 	// TokenTTL is how long a temporary key from a password login lives.
 	TokenTTL time.Duration
@@ -22,7 +22,7 @@ type Authenticator struct {
 	// Events receives user.login and user.login_failed; nil drops them.
 	Events mft.EventSink
 	// Buckets refuses the users of a deactivated bucket; nil: no buckets.
-	Buckets mft.BucketService
+	Buckets mft.BucketStore
 }
 
 // audit publishes a login event.

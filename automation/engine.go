@@ -32,10 +32,10 @@ const WebhookRetryFor = 24 * time.Hour
 // Engine queues and runs automations and webhook deliveries. Set the
 // exported fields, then call Open.
 type Engine struct {
-	Store mft.AutomationService
+	Store mft.AutomationStore
 	Files *files.Service
 	// Users resolves the groups of an event's user for group conditions.
-	Users  mft.UserService
+	Users  mft.UserStore
 	Sealer *auth.Sealer
 	// ObserveWebhook, when set, is told of each delivery attempt.
 	ObserveWebhook func(delivered bool, d time.Duration)

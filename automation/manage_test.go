@@ -44,7 +44,7 @@ func openEngine(t *testing.T) (*automation.Engine, *changes) {
 		t.Fatal(err)
 	}
 	ch := &changes{}
-	e := &automation.Engine{Store: store.NewAutomationService(db), Sealer: sealer, Events: ch}
+	e := &automation.Engine{Store: store.NewAutomationStore(db), Sealer: sealer, Events: ch}
 	if err := e.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func BenchmarkCeiling(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	users := store.NewUserService(db)
+	users := store.NewUserStore(db)
 
 	start := time.Now()
 	var next atomic.Int64
@@ -60,7 +60,7 @@ func BenchmarkCeiling(b *testing.B) {
 	})
 	fmt.Printf("with %d users: a login lookup by email %v, a page of 100 %v\n", nUsers, lookup, page)
 
-	audit := store.NewAuditService(db)
+	audit := store.NewAuditStore(db)
 	log := &store.AuditLog{Service: audit, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	log.Open()
 	start = time.Now()

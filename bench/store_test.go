@@ -14,13 +14,13 @@ import (
 	"depot/store"
 )
 
-func openDB(b *testing.B) *store.UserService {
+func openDB(b *testing.B) *store.UserStore {
 	db := store.NewDB(filepath.Join(b.TempDir(), "depot.db"))
 	if err := db.Open(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	return store.NewUserService(db)
+	return store.NewUserStore(db)
 }
 
 func benchUser(i int64) *mft.User {

@@ -23,8 +23,8 @@ type Storage interface {
 
 // Service creates, changes and deletes buckets.
 type Service struct {
-	Store    mft.BucketService
-	Settings mft.SettingsService
+	Store    mft.BucketStore
+	Settings mft.SettingsStore
 	Files    Storage
 	// Events receives bucket.created, .updated and .deleted; nil drops them.
 	Events mft.EventSink

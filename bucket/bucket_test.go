@@ -20,7 +20,7 @@ import (
 type world struct {
 	svc      *bucket.Service
 	db       *store.DB
-	usage    *store.UsageService
+	usage    *store.UsageStore
 	dir      string
 	events   *sink
 	bucket   *mft.Bucket
@@ -50,7 +50,7 @@ func (s *sink) names() []string {
 }
 
 // failingStore fails DeleteBucket, as a database that cannot commit.
-type failingStore struct{ mft.BucketService }
+type failingStore struct{ mft.BucketStore }
 
 func (failingStore) DeleteBucket(context.Context, string) ([]string, error) {
 	return nil, errors.New("disk I/O error")
@@ -70,17 +70,17 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fsvc.Close() })
-	buckets := store.NewBucketService(db)
-	w := &world{db: db, usage: store.NewUsageService(db), dir: dir, events: &sink{}}
+	buckets := store.NewBucketStore(db)
+	w := &world{db: db, usage: store.NewUsageStore(db), dir: dir, events: &sink{}}
 	fsvc.Usage = w.usage
 	w.svc = &bucket.Service{Store: buckets, Settings: buckets, Files: fsvc, Events: w.events, Now: db.Now}
 	w.bucket = &mft.Bucket{Name: "Acme", Active: true, QuotaMB: 10}
 	must(t, w.svc.Create(ctx, w.bucket))
 	u := &mft.User{ID: "joe", Email: "joe@acme.test", Role: mft.RoleUser, Home: mft.BucketRoot(w.bucket.ID), Bucket: w.bucket.ID,
 		Active: true, Protocols: []string{"sftp"}, Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{}}
-	must(t, store.NewUserService(db).CreateUser(ctx, u))
+	must(t, store.NewUserStore(db).CreateUser(ctx, u))
 	d := &mft.Dropzone{Name: "in", Owner: u.ID, GB: 1, Days: 30, TokenHash: "dz"}
-	must(t, store.NewDropzoneService(db).CreateDropzone(ctx, d))
+	must(t, store.NewDropzoneStore(db).CreateDropzone(ctx, d))
 	w.user, w.dropzone = u.ID, d.ID
 	w.write(t, mft.BucketRoot(w.bucket.ID)+"/in/a.csv", "a,b\n")
 	w.write(t, dropzone.Root+d.ID+"/f1", "dropped")
@@ -118,7 +118,7 @@ func TestDelete_RemovesTheBucketWithItsUsersDropzonesAndFiles(t *testing.T) {
 	if _, err := w.svc.Find(ctx, w.bucket.ID); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("bucket after delete: %v", err)
 	}
-	if _, err := store.NewUserService(w.db).FindUserByID(ctx, w.user); mft.ErrorCode(err) != mft.ENOTFOUND {
+	if _, err := store.NewUserStore(w.db).FindUserByID(ctx, w.user); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("user after delete: %v", err)
 	}
 	for _, p := range []string{mft.BucketRoot(w.bucket.ID), dropzone.Root + w.dropzone} {
@@ -192,7 +192,7 @@ func TestUpdate(t *testing.T) {
 	if b.Name != name || b.Active {
 		t.Fatalf("updated bucket = %+v", b)
 	}
-	u, err := store.NewUserService(w.db).FindUserByID(ctx, w.user)
+	u, err := store.NewUserStore(w.db).FindUserByID(ctx, w.user)
 	must(t, err)
 	if u.SessionGeneration == 0 {
 		t.Fatal("deactivating the bucket did not end its user's sessions")

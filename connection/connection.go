@@ -14,7 +14,7 @@ import (
 
 // Service manages connections.
 type Service struct {
-	Store  mft.ConnectionService
+	Store  mft.ConnectionStore
 	Sealer *auth.Sealer
 }
 

@@ -29,15 +29,15 @@ const Root = "/dropzones/"
 
 // Service runs dropzones over the store and the file service.
 type Service struct {
-	Store mft.DropzoneService
+	Store mft.DropzoneStore
 	Files *files.Service
 	// Events receives dropzone.file_confirmed; nil drops it.
 	Events mft.EventSink
 	// Users, Buckets and Usage tell whether an owner may still take files
 	// and how much of their bucket's quota is left; nil Users skips both.
-	Users   mft.UserService
-	Buckets mft.BucketService
-	Usage   mft.UsageService
+	Users   mft.UserStore
+	Buckets mft.BucketStore
+	Usage   mft.UsageStore
 	// URLKey signs upload URLs.
 	URLKey []byte
 	// Now is the clock of expiries; nil means time.Now.

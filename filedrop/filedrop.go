@@ -26,9 +26,9 @@ const HoldingRoot = "/.filedrop-uploads/"
 
 // Service runs filedrops over the store and the file service.
 type Service struct {
-	Filedrops   mft.FiledropService
-	Submissions mft.SubmissionService
-	Users       mft.UserService
+	Filedrops   mft.FiledropStore
+	Submissions mft.SubmissionStore
+	Users       mft.UserStore
 	Files       *files.Service
 	// Events receives filedrop.received; nil drops it.
 	Events mft.EventSink

@@ -29,13 +29,13 @@ const (
 
 // Service implements file operations for every protocol.
 type Service struct {
-	Permissions mft.PermissionService
-	Usage       mft.UsageService
+	Permissions mft.PermissionStore
+	Usage       mft.UsageStore
 	// Folders holds folder rules; nil means none.
-	Folders mft.FolderService
+	Folders mft.FolderStore
 	// Buckets tells whether a bucket user's bucket is active; nil means
 	// no buckets.
-	Buckets mft.BucketService
+	Buckets mft.BucketStore
 	// Backends serves the storage paths mounted on connections; nil
 	// keeps everything on the local disk.
 	Backends Backends

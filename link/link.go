@@ -20,8 +20,8 @@ import (
 
 // Service runs shared links over the store and the file service.
 type Service struct {
-	Store mft.LinkService
-	Users mft.UserService
+	Store mft.LinkStore
+	Users mft.UserStore
 	Files *files.Service
 	// Events receives link.downloaded; nil drops it.
 	Events mft.EventSink

@@ -88,8 +88,8 @@ func HasPathPrefix(p, prefix string) bool {
 	return p == prefix || len(p) > len(prefix) && p[:len(prefix)] == prefix && p[len(prefix)] == '/'
 }
 
-// AuditService stores the audit log.
-type AuditService interface {
+// AuditStore stores the audit log.
+type AuditStore interface {
 	// AppendEvents stores events, giving each a time-ordered id.
 	AppendEvents(ctx context.Context, events []Event) error
 	// FindEvents returns one page of matching events, oldest first, and

@@ -36,10 +36,10 @@ func (b *Bucket) Validate() error {
 	return nil
 }
 
-// BucketService stores buckets. Each change is one transaction with what
+// BucketStore stores buckets. Each change is one transaction with what
 // belongs to the bucket: the folder rule at its root that holds its quota,
 // its users and their dropzones.
-type BucketService interface {
+type BucketStore interface {
 	FindBucket(ctx context.Context, id string) (*Bucket, error)
 	FindBuckets(ctx context.Context, page Page) ([]*Bucket, bool, error)
 	// CreateBucket validates b and stores it with a new id, and a folder
@@ -61,8 +61,8 @@ type Settings struct {
 	AllowBucketDeletion bool `json:"allow_bucket_deletion"`
 }
 
-// SettingsService stores the settings.
-type SettingsService interface {
+// SettingsStore stores the settings.
+type SettingsStore interface {
 	Settings(ctx context.Context) (Settings, error)
 	PutSettings(ctx context.Context, s Settings) error
 }

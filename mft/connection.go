@@ -119,8 +119,8 @@ func (c *Connection) Validate() error {
 	return nil
 }
 
-// ConnectionService stores connections.
-type ConnectionService interface {
+// ConnectionStore stores connections.
+type ConnectionStore interface {
 	FindConnection(ctx context.Context, id string) (*Connection, error)
 	FindConnections(ctx context.Context, page Page) ([]*Connection, bool, error)
 	CreateConnection(ctx context.Context, c *Connection) error

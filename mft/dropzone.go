@@ -61,8 +61,8 @@ type DropzoneFile struct {
 	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
 }
 
-// DropzoneService stores dropzones and their files.
-type DropzoneService interface {
+// DropzoneStore stores dropzones and their files.
+type DropzoneStore interface {
 	CreateDropzone(ctx context.Context, d *Dropzone) error
 	PutDropzone(ctx context.Context, d *Dropzone) error
 	FindDropzone(ctx context.Context, id string) (*Dropzone, error)

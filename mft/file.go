@@ -21,9 +21,9 @@ type FileInfo struct {
 	SHA256     string    `json:"sha256,omitempty"`
 }
 
-// UsageService tracks how many bytes lie below each folder of the storage
+// UsageStore tracks how many bytes lie below each folder of the storage
 // tree, so that a quota check is one lookup.
-type UsageService interface {
+type UsageStore interface {
 	// Usage returns the bytes stored below the storage path dir.
 	Usage(ctx context.Context, dir string) (int64, error)
 	// AddUsage adds delta bytes to every folder from the root down to dir.

@@ -165,8 +165,8 @@ type Mailer interface {
 	Send(ctx context.Context, to []string, subject, body string) error
 }
 
-// FiledropService stores filedrops.
-type FiledropService interface {
+// FiledropStore stores filedrops.
+type FiledropStore interface {
 	// FindFiledrop finds a filedrop by its name in any case (names keep
 	// the case they were given, and two may not differ only in case).
 	FindFiledrop(ctx context.Context, name string) (*Filedrop, error)
@@ -244,8 +244,8 @@ func (m *Message) MayDownload(userID string) bool {
 	return false
 }
 
-// SubmissionService stores submissions and messages.
-type SubmissionService interface {
+// SubmissionStore stores submissions and messages.
+type SubmissionStore interface {
 	CreateSubmission(ctx context.Context, s *Submission) error
 	// FindSubmissionByKey returns ENOTFOUND for an unknown key hash and
 	// EEXPIRED for an expired or delivered submission.

@@ -128,8 +128,8 @@ func (f *Folder) Apply(upd FolderUpdate) {
 	}
 }
 
-// FolderService stores folder rules.
-type FolderService interface {
+// FolderStore stores folder rules.
+type FolderStore interface {
 	// FindFolderByID returns ENOTFOUND if the rule does not exist.
 	FindFolderByID(ctx context.Context, id string) (*Folder, error)
 	// FindFolders returns one page of rules ordered by id.

@@ -38,8 +38,8 @@ type GroupUpdate struct {
 	Description *string
 }
 
-// GroupService stores groups.
-type GroupService interface {
+// GroupStore stores groups.
+type GroupStore interface {
 	// FindGroupByID returns ENOTFOUND if the group does not exist.
 	FindGroupByID(ctx context.Context, id string) (*Group, error)
 	// FindGroups returns one page of groups ordered by id and whether more follow.

@@ -26,8 +26,8 @@ func (l *Link) Expired(t time.Time) bool {
 	return l.ExpiresAt != nil && !t.Before(*l.ExpiresAt)
 }
 
-// LinkService stores links.
-type LinkService interface {
+// LinkStore stores links.
+type LinkStore interface {
 	CreateLink(ctx context.Context, l *Link) error
 	FindLink(ctx context.Context, id string) (*Link, error)
 	// FindLinks lists one page, only the creator's unless by is "".

@@ -45,8 +45,8 @@ func (m *Mount) Validate() error {
 	return nil
 }
 
-// MountService stores mounts.
-type MountService interface {
+// MountStore stores mounts.
+type MountStore interface {
 	FindMount(ctx context.Context, id string) (*Mount, error)
 	// FindMounts returns every mount (there are few: one per remote home,
 	// bucket or shared folder).

@@ -69,8 +69,8 @@ type PermissionUpdate struct {
 	Mount       *string
 }
 
-// PermissionService stores permission rules.
-type PermissionService interface {
+// PermissionStore stores permission rules.
+type PermissionStore interface {
 	// FindPermissionByID returns ENOTFOUND if the rule does not exist.
 	FindPermissionByID(ctx context.Context, id string) (*Permission, error)
 	// FindPermissions returns one page of rules ordered by id.

@@ -102,9 +102,9 @@ type Attempt struct {
 	Error      string    `json:"error,omitempty"`
 }
 
-// AutomationService stores automations, their runs (the job queue),
+// AutomationStore stores automations, their runs (the job queue),
 // webhooks and their deliveries.
-type AutomationService interface {
+type AutomationStore interface {
 	FindAutomation(ctx context.Context, id string) (*Automation, error)
 	FindAutomations(ctx context.Context, page Page) ([]*Automation, bool, error)
 	AllAutomations(ctx context.Context) ([]*Automation, error)

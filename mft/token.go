@@ -14,8 +14,8 @@ type Token struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// TokenService stores temporary API keys.
-type TokenService interface {
+// TokenStore stores temporary API keys.
+type TokenStore interface {
 	// CreateToken stores t.
 	CreateToken(ctx context.Context, t *Token) error
 	// FindTokenByHash returns ENOTFOUND if no token has that hash, and

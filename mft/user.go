@@ -230,8 +230,8 @@ type UserFilter struct {
 	Bucket string
 }
 
-// UserService stores users.
-type UserService interface {
+// UserStore stores users.
+type UserStore interface {
 	// FindUserByID returns ENOTFOUND if the user does not exist.
 	FindUserByID(ctx context.Context, id string) (*User, error)
 	// FindUserByEmail returns ENOTFOUND if no user has that email (case-insensitive).

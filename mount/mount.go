@@ -17,7 +17,7 @@ import (
 
 // Service keeps the mount table and the connections it needs.
 type Service struct {
-	Store       mft.MountService
+	Store       mft.MountStore
 	Connections *connection.Service
 	// LocalEmpty reports whether a storage path has nothing on the local
 	// disk (a mount would hide it); nil skips the check.

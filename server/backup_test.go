@@ -41,7 +41,7 @@ func TestBackup(t *testing.T) {
 		t.Fatalf("backup is not a database: %v", err)
 	}
 	defer db.Close()
-	u, err := store.NewUserService(db).FindUserByEmail(context.Background(), "backed@example.com")
+	u, err := store.NewUserStore(db).FindUserByEmail(context.Background(), "backed@example.com")
 	if err != nil || u.ID != "backed-example-com" {
 		t.Fatalf("backup lacks the user: %v %v", u, err)
 	}

@@ -65,18 +65,18 @@ type Server struct {
 	Version string
 
 	Logger  *slog.Logger
-	Users   mft.UserService
-	Groups  mft.GroupService
+	Users   mft.UserStore
+	Groups  mft.GroupStore
 	Files   *files.Service
-	Perms   mft.PermissionService
-	Folders mft.FolderService
+	Perms   mft.PermissionStore
+	Folders mft.FolderStore
 	// Filedrops, Dropzones and Links run the exchange workflows.
 	Filedrops *filedrop.Service
 	Dropzones *dropzone.Service
 	Links     *link.Service
 	// Automations stores automations, runs, webhooks and deliveries;
 	// Engine changes them and queues their work.
-	Automations mft.AutomationService
+	Automations mft.AutomationStore
 	Engine      *automation.Engine
 	// Connections keeps the storage connections.
 	Connections *connection.Service
@@ -84,7 +84,7 @@ type Server struct {
 	// Buckets runs customer buckets; Settings stores the appliance
 	// settings; SFTPPublicHost names the host in a bucket's instructions.
 	Buckets        *bucket.Service
-	Settings       mft.SettingsService
+	Settings       mft.SettingsStore
 	SFTPPublicHost string
 	// Sessions lists and ends live SFTP sessions; nil when SFTP is off.
 	Sessions mft.SessionService
@@ -94,7 +94,7 @@ type Server struct {
 	// Web keeps the web client's sessions; Open makes one (12 hours,
 	// ending after an idle hour) when nil.
 	Web   *auth.WebSessions
-	Audit mft.AuditService
+	Audit mft.AuditStore
 	// Events receives auth events for the audit log; nil drops them.
 	Events   mft.EventSink
 	Auth     *auth.Authenticator

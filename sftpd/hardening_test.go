@@ -98,7 +98,7 @@ func TestRefusedUploadAudited(t *testing.T) {
 	e := openEnv(t)
 	p := e.addUser(t, "ruled")
 	rule := &mft.Folder{Path: "/users/ruled", AllowedExtensions: []string{"csv"}}
-	if err := store.NewFolderService(e.db).CreateFolder(t.Context(), rule); err != nil {
+	if err := store.NewFolderStore(e.db).CreateFolder(t.Context(), rule); err != nil {
 		t.Fatal(err)
 	}
 	src := filepath.Join(t.TempDir(), "nov.pdf")
@@ -175,7 +175,7 @@ func TestKeyboardInteractive(t *testing.T) {
 func TestStatVFSFolderQuota(t *testing.T) {
 	e := openEnv(t)
 	rule := &mft.Folder{Path: "/buckets/buc_test", QuotaMB: 2}
-	if err := store.NewFolderService(e.db).CreateFolder(t.Context(), rule); err != nil {
+	if err := store.NewFolderStore(e.db).CreateFolder(t.Context(), rule); err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(e.dir, "files", "buckets", "buc_test"), 0o700)
@@ -199,11 +199,11 @@ func TestOpenSSH_ToldWhy(t *testing.T) {
 	if _, err := e.files.Mkdir(ctx, admin, "/shared/archive"); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.NewPermissionService(e.db).CreatePermission(ctx, &mft.Permission{Subject: "user:told", Path: "/shared/archive",
+	if err := store.NewPermissionStore(e.db).CreatePermission(ctx, &mft.Permission{Subject: "user:told", Path: "/shared/archive",
 		Permissions: []string{mft.PermList, mft.PermDownload}, Mount: "archive"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.NewFolderService(e.db).CreateFolder(ctx, &mft.Folder{Path: "/users/told/in", AllowedExtensions: []string{"csv", "pgp"}}); err != nil {
+	if err := store.NewFolderStore(e.db).CreateFolder(ctx, &mft.Folder{Path: "/users/told/in", AllowedExtensions: []string{"csv", "pgp"}}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

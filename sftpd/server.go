@@ -29,7 +29,7 @@ type Server struct {
 	HostKeyDir            string
 	Files                 *files.Service
 	Auth                  *auth.Authenticator
-	Users                 mft.UserService
+	Users                 mft.UserStore
 	Logger                *slog.Logger
 	IdleTimeout           time.Duration
 	MaxConnections        int

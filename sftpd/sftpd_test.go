@@ -35,10 +35,10 @@ type env struct {
 	app      *app.App
 	srv      *sftpd.Server
 	dir      string
-	users    *store.UserService
+	users    *store.UserStore
 	defender *auth.Defender
 	audit    *store.AuditLog
-	auditSvc *store.AuditService
+	auditSvc *store.AuditStore
 	files    *files.Service
 	db       *store.DB
 }

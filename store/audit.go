@@ -17,24 +17,24 @@ import (
 
 var bucketAudit = []byte("Audit")
 
-// AuditService stores the audit log, keyed by time-ordered ids.
-type AuditService struct {
+// AuditStore stores the audit log, keyed by time-ordered ids.
+type AuditStore struct {
 	db  *DB
 	seq atomic.Uint32
 }
 
-var _ mft.AuditService = (*AuditService)(nil)
+var _ mft.AuditStore = (*AuditStore)(nil)
 
-// NewAuditService returns an AuditService backed by db.
-func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
+// NewAuditStore returns an AuditStore backed by db.
+func NewAuditStore(db *DB) *AuditStore { return &AuditStore{db: db} }
 
 // auditID returns an id that sorts by time: nanoseconds then a sequence.
-func (s *AuditService) auditID(t time.Time) string {
+func (s *AuditStore) auditID(t time.Time) string {
 	return fmt.Sprintf("%016x%08x", t.UnixNano(), s.seq.Add(1))
 }
 
 // AppendEvents stores events in one transaction, filling in id and time.
-func (s *AuditService) AppendEvents(ctx context.Context, events []mft.Event) error {
+func (s *AuditStore) AppendEvents(ctx context.Context, events []mft.Event) error {
 	for i := range events {
 		if events[i].Time.IsZero() {
 			events[i].Time = s.db.now()
@@ -56,7 +56,7 @@ func (s *AuditService) AppendEvents(ctx context.Context, events []mft.Event) err
 
 // FindEvents returns one page of matching events, oldest first (newest
 // first with f.Newest).
-func (s *AuditService) FindEvents(ctx context.Context, f mft.AuditFilter) ([]*mft.Event, bool, error) {
+func (s *AuditStore) FindEvents(ctx context.Context, f mft.AuditFilter) ([]*mft.Event, bool, error) {
 	f.Page = f.Page.Normalize()
 	var out []*mft.Event
 	more := false
@@ -131,7 +131,7 @@ func newestEvents(c *bolt.Cursor, f mft.AuditFilter) ([]*mft.Event, bool, error)
 }
 
 // DeleteEventsBefore removes events older than t.
-func (s *AuditService) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
+func (s *AuditStore) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
 	end := []byte(fmt.Sprintf("%016x", t.UnixNano()))
 	n := 0
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
@@ -148,10 +148,10 @@ func (s *AuditService) DeleteEventsBefore(ctx context.Context, t time.Time) (int
 	return n, err
 }
 
-// AuditLog is an mft.EventSink that writes events to the AuditService in
+// AuditLog is an mft.EventSink that writes events to the AuditStore in
 // batches: one transaction per flush, never one fsync per event.
 type AuditLog struct {
-	Service  *AuditService
+	Service  *AuditStore
 	Logger   *slog.Logger
 	Interval time.Duration // longest an event waits before it is written
 

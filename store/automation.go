@@ -20,32 +20,32 @@ var (
 	bucketDeliveries  = []byte("Deliveries") // delivery id (time-ordered) → delivery
 )
 
-// AutomationService stores automations, runs, webhooks and deliveries.
+// AutomationStore stores automations, runs, webhooks and deliveries.
 // Runs and deliveries are the job queues: they are written before they
 // are worked on, so a crash loses none.
-type AutomationService struct {
+type AutomationStore struct {
 	db *DB
 }
 
-var _ mft.AutomationService = (*AutomationService)(nil)
+var _ mft.AutomationStore = (*AutomationStore)(nil)
 
-// NewAutomationService returns an AutomationService backed by db.
-func NewAutomationService(db *DB) *AutomationService { return &AutomationService{db: db} }
+// NewAutomationStore returns an AutomationStore backed by db.
+func NewAutomationStore(db *DB) *AutomationStore { return &AutomationStore{db: db} }
 
-func (s *AutomationService) FindAutomation(ctx context.Context, id string) (*mft.Automation, error) {
+func (s *AutomationStore) FindAutomation(ctx context.Context, id string) (*mft.Automation, error) {
 	return findOne[mft.Automation](s.db, ctx, bucketAutomations, id, "Automation not found.")
 }
 
-func (s *AutomationService) FindAutomations(ctx context.Context, page mft.Page) ([]*mft.Automation, bool, error) {
+func (s *AutomationStore) FindAutomations(ctx context.Context, page mft.Page) ([]*mft.Automation, bool, error) {
 	return findPage[mft.Automation](s.db, ctx, bucketAutomations, page)
 }
 
-func (s *AutomationService) AllAutomations(ctx context.Context) ([]*mft.Automation, error) {
+func (s *AutomationStore) AllAutomations(ctx context.Context) ([]*mft.Automation, error) {
 	return findEvery[mft.Automation](s.db, ctx, bucketAutomations, func(*mft.Automation) bool { return true })
 }
 
 // CreateAutomation stores a with a new id.
-func (s *AutomationService) CreateAutomation(ctx context.Context, a *mft.Automation) error {
+func (s *AutomationStore) CreateAutomation(ctx context.Context, a *mft.Automation) error {
 	a.CreatedAt = s.db.now()
 	a.UpdatedAt = a.CreatedAt
 	a.ID = newID("au_", a.CreatedAt)
@@ -53,13 +53,13 @@ func (s *AutomationService) CreateAutomation(ctx context.Context, a *mft.Automat
 }
 
 // PutAutomation stores a as it is.
-func (s *AutomationService) PutAutomation(ctx context.Context, a *mft.Automation) error {
+func (s *AutomationStore) PutAutomation(ctx context.Context, a *mft.Automation) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketAutomations), a.ID, a) })
 }
 
 // DeleteAutomation removes an automation and what it processed; its runs
 // stay for the record.
-func (s *AutomationService) DeleteAutomation(ctx context.Context, id string) error {
+func (s *AutomationStore) DeleteAutomation(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAutomations)
 		if b.Get([]byte(id)) == nil {
@@ -73,37 +73,37 @@ func (s *AutomationService) DeleteAutomation(ctx context.Context, id string) err
 }
 
 // CreateRun stores a queued run with a new time-ordered id.
-func (s *AutomationService) CreateRun(ctx context.Context, r *mft.Run) error {
+func (s *AutomationStore) CreateRun(ctx context.Context, r *mft.Run) error {
 	r.CreatedAt = s.db.now()
 	r.ID = newID("run_", r.CreatedAt)
 	return s.PutRun(ctx, r)
 }
 
-func (s *AutomationService) PutRun(ctx context.Context, r *mft.Run) error {
+func (s *AutomationStore) PutRun(ctx context.Context, r *mft.Run) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketRuns), r.ID, r) })
 }
 
-func (s *AutomationService) FindRun(ctx context.Context, id string) (*mft.Run, error) {
+func (s *AutomationStore) FindRun(ctx context.Context, id string) (*mft.Run, error) {
 	return findOne[mft.Run](s.db, ctx, bucketRuns, id, "Run not found.")
 }
 
-func (s *AutomationService) FindRuns(ctx context.Context, automation string, page mft.Page) ([]*mft.Run, bool, error) {
+func (s *AutomationStore) FindRuns(ctx context.Context, automation string, page mft.Page) ([]*mft.Run, bool, error) {
 	return findNewest(s.db, ctx, bucketRuns, page, func(r *mft.Run) bool { return r.Automation == automation })
 }
 
-func (s *AutomationService) PendingRuns(ctx context.Context) ([]*mft.Run, error) {
+func (s *AutomationStore) PendingRuns(ctx context.Context) ([]*mft.Run, error) {
 	return findEvery(s.db, ctx, bucketRuns, func(r *mft.Run) bool {
 		return r.Status == mft.RunQueued || r.Status == mft.RunRunning
 	})
 }
 
-func (s *AutomationService) MarkProcessed(ctx context.Context, automation, path, version string) error {
+func (s *AutomationStore) MarkProcessed(ctx context.Context, automation, path, version string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketProcessed).Put([]byte(automation+"\x00"+path), []byte(version))
 	})
 }
 
-func (s *AutomationService) Processed(ctx context.Context, automation, path, version string) (bool, error) {
+func (s *AutomationStore) Processed(ctx context.Context, automation, path, version string) (bool, error) {
 	done := false
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		done = string(tx.Bucket(bucketProcessed).Get([]byte(automation+"\x00"+path))) == version
@@ -112,31 +112,31 @@ func (s *AutomationService) Processed(ctx context.Context, automation, path, ver
 	return done, err
 }
 
-func (s *AutomationService) FindWebhook(ctx context.Context, id string) (*mft.Webhook, error) {
+func (s *AutomationStore) FindWebhook(ctx context.Context, id string) (*mft.Webhook, error) {
 	return findOne[mft.Webhook](s.db, ctx, bucketWebhooks, id, "Webhook not found.")
 }
 
-func (s *AutomationService) FindWebhooks(ctx context.Context, page mft.Page) ([]*mft.Webhook, bool, error) {
+func (s *AutomationStore) FindWebhooks(ctx context.Context, page mft.Page) ([]*mft.Webhook, bool, error) {
 	return findPage[mft.Webhook](s.db, ctx, bucketWebhooks, page)
 }
 
-func (s *AutomationService) AllWebhooks(ctx context.Context) ([]*mft.Webhook, error) {
+func (s *AutomationStore) AllWebhooks(ctx context.Context) ([]*mft.Webhook, error) {
 	return findEvery(s.db, ctx, bucketWebhooks, func(*mft.Webhook) bool { return true })
 }
 
-func (s *AutomationService) CreateWebhook(ctx context.Context, w *mft.Webhook) error {
+func (s *AutomationStore) CreateWebhook(ctx context.Context, w *mft.Webhook) error {
 	w.CreatedAt = s.db.now()
 	w.UpdatedAt = w.CreatedAt
 	w.ID = newID("wh_", w.CreatedAt)
 	return s.PutWebhook(ctx, w)
 }
 
-func (s *AutomationService) PutWebhook(ctx context.Context, w *mft.Webhook) error {
+func (s *AutomationStore) PutWebhook(ctx context.Context, w *mft.Webhook) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketWebhooks), w.ID, w) })
 }
 
 // DeleteWebhook removes a webhook and its deliveries.
-func (s *AutomationService) DeleteWebhook(ctx context.Context, id string) error {
+func (s *AutomationStore) DeleteWebhook(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketWebhooks)
 		if b.Get([]byte(id)) == nil {
@@ -151,7 +151,7 @@ func (s *AutomationService) DeleteWebhook(ctx context.Context, id string) error 
 
 // CreateDeliveries stores new deliveries, with their ids and payloads, in
 // one transaction.
-func (s *AutomationService) CreateDeliveries(ctx context.Context, ds []*mft.Delivery, body func(id string) string) error {
+func (s *AutomationStore) CreateDeliveries(ctx context.Context, ds []*mft.Delivery, body func(id string) string) error {
 	now := s.db.now()
 	for _, d := range ds {
 		d.CreatedAt = now
@@ -168,24 +168,24 @@ func (s *AutomationService) CreateDeliveries(ctx context.Context, ds []*mft.Deli
 	})
 }
 
-func (s *AutomationService) PutDelivery(ctx context.Context, d *mft.Delivery) error {
+func (s *AutomationStore) PutDelivery(ctx context.Context, d *mft.Delivery) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketDeliveries), d.ID, d) })
 }
 
-func (s *AutomationService) FindDelivery(ctx context.Context, id string) (*mft.Delivery, error) {
+func (s *AutomationStore) FindDelivery(ctx context.Context, id string) (*mft.Delivery, error) {
 	return findOne[mft.Delivery](s.db, ctx, bucketDeliveries, id, "Delivery not found.")
 }
 
-func (s *AutomationService) FindDeliveries(ctx context.Context, webhook string, page mft.Page) ([]*mft.Delivery, bool, error) {
+func (s *AutomationStore) FindDeliveries(ctx context.Context, webhook string, page mft.Page) ([]*mft.Delivery, bool, error) {
 	return findNewest(s.db, ctx, bucketDeliveries, page, func(d *mft.Delivery) bool { return d.Webhook == webhook })
 }
 
-func (s *AutomationService) PendingDeliveries(ctx context.Context) ([]*mft.Delivery, error) {
+func (s *AutomationStore) PendingDeliveries(ctx context.Context) ([]*mft.Delivery, error) {
 	return findEvery(s.db, ctx, bucketDeliveries, func(d *mft.Delivery) bool { return d.Status == "queued" })
 }
 
 // DeleteFinishedBefore forgets finished runs and deliveries older than t.
-func (s *AutomationService) DeleteFinishedBefore(ctx context.Context, t time.Time) (int, error) {
+func (s *AutomationStore) DeleteFinishedBefore(ctx context.Context, t time.Time) (int, error) {
 	n := 0
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		runs, err := deleteWhere(tx.Bucket(bucketRuns), func(r *mft.Run) bool { return r.FinishedAt != nil && r.FinishedAt.Before(t) })

@@ -11,9 +11,9 @@ import (
 
 // Finished runs and deliveries past the retention are forgotten; queued
 // and recent ones stay.
-func TestAutomationService_DeleteFinishedBefore(t *testing.T) {
+func TestAutomationStore_DeleteFinishedBefore(t *testing.T) {
 	ctx := context.Background()
-	s := store.NewAutomationService(MustOpenDB(t))
+	s := store.NewAutomationStore(MustOpenDB(t))
 	old, recent := now.Add(-48*time.Hour), now.Add(-time.Hour)
 	for _, r := range []*mft.Run{
 		{Automation: "au_1", Status: mft.RunSucceeded, FinishedAt: &old},

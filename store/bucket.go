@@ -16,30 +16,30 @@ var (
 	keySettings   = []byte("settings")
 )
 
-// BucketService stores buckets and the appliance settings.
-type BucketService struct {
+// BucketStore stores buckets and the appliance settings.
+type BucketStore struct {
 	db *DB
 }
 
 var (
-	_ mft.BucketService   = (*BucketService)(nil)
-	_ mft.SettingsService = (*BucketService)(nil)
+	_ mft.BucketStore   = (*BucketStore)(nil)
+	_ mft.SettingsStore = (*BucketStore)(nil)
 )
 
-// NewBucketService returns a BucketService backed by db.
-func NewBucketService(db *DB) *BucketService { return &BucketService{db: db} }
+// NewBucketStore returns a BucketStore backed by db.
+func NewBucketStore(db *DB) *BucketStore { return &BucketStore{db: db} }
 
-func (s *BucketService) FindBucket(ctx context.Context, id string) (*mft.Bucket, error) {
+func (s *BucketStore) FindBucket(ctx context.Context, id string) (*mft.Bucket, error) {
 	return findOne[mft.Bucket](s.db, ctx, bucketBuckets, id, "Bucket not found.")
 }
 
-func (s *BucketService) FindBuckets(ctx context.Context, page mft.Page) ([]*mft.Bucket, bool, error) {
+func (s *BucketStore) FindBuckets(ctx context.Context, page mft.Page) ([]*mft.Bucket, bool, error) {
 	return findPage[mft.Bucket](s.db, ctx, bucketBuckets, page)
 }
 
 // CreateBucket validates b and stores it with a new id and, when it has a
 // quota, the folder rule at its root that holds it, in one transaction.
-func (s *BucketService) CreateBucket(ctx context.Context, b *mft.Bucket) error {
+func (s *BucketStore) CreateBucket(ctx context.Context, b *mft.Bucket) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (s *BucketService) CreateBucket(ctx context.Context, b *mft.Bucket) error {
 // UpdateBucket validates and stores b as it is, with its root's quota
 // rule and, with endSessions, every user's sessions ended, in one
 // transaction.
-func (s *BucketService) UpdateBucket(ctx context.Context, b *mft.Bucket, endSessions bool) error {
+func (s *BucketStore) UpdateBucket(ctx context.Context, b *mft.Bucket, endSessions bool) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func syncQuotaRule(tx *bolt.Tx, b *mft.Bucket, rule string, now time.Time) error
 
 // DeleteBucket removes a bucket with everything of it the database holds,
 // in one transaction: a failure leaves it whole.
-func (s *BucketService) DeleteBucket(ctx context.Context, id string) ([]string, error) {
+func (s *BucketStore) DeleteBucket(ctx context.Context, id string) ([]string, error) {
 	var dropzones []string
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		dropzones = nil // fn may run twice
@@ -155,7 +155,7 @@ func usersOfBucket(tx *bolt.Tx, id string) ([]*mft.User, error) {
 }
 
 // Settings returns the stored settings, or the defaults.
-func (s *BucketService) Settings(ctx context.Context) (mft.Settings, error) {
+func (s *BucketStore) Settings(ctx context.Context) (mft.Settings, error) {
 	out := mft.Settings{AllowBucketDeletion: true}
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		_, err := get(tx.Bucket(bucketMeta), string(keySettings), &out)
@@ -164,6 +164,6 @@ func (s *BucketService) Settings(ctx context.Context) (mft.Settings, error) {
 	return out, err
 }
 
-func (s *BucketService) PutSettings(ctx context.Context, st mft.Settings) error {
+func (s *BucketStore) PutSettings(ctx context.Context, st mft.Settings) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketMeta), string(keySettings), st) })
 }

@@ -17,12 +17,12 @@ import (
 // permission each, a dropzone with a file, and a user outside it.
 type bucketWorld struct {
 	db        *store.DB
-	buckets   *store.BucketService
-	users     *store.UserService
-	folders   *store.FolderService
-	dropzones *store.DropzoneService
-	tokens    *store.TokenService
-	perms     *store.PermissionService
+	buckets   *store.BucketStore
+	users     *store.UserStore
+	folders   *store.FolderStore
+	dropzones *store.DropzoneStore
+	tokens    *store.TokenStore
+	perms     *store.PermissionStore
 	bucket    *mft.Bucket
 	inside    []string // user ids
 	outside   string
@@ -37,9 +37,9 @@ func openBucketWorld(t *testing.T, path string) *bucketWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &bucketWorld{db: db, buckets: store.NewBucketService(db), users: store.NewUserService(db),
-		folders: store.NewFolderService(db), dropzones: store.NewDropzoneService(db),
-		tokens: store.NewTokenService(db), perms: store.NewPermissionService(db)}
+	return &bucketWorld{db: db, buckets: store.NewBucketStore(db), users: store.NewUserStore(db),
+		folders: store.NewFolderStore(db), dropzones: store.NewDropzoneStore(db),
+		tokens: store.NewTokenStore(db), perms: store.NewPermissionStore(db)}
 }
 
 func newBucketWorld(t *testing.T) *bucketWorld {
@@ -103,7 +103,7 @@ func (w *bucketWorld) whole(t *testing.T) {
 	}
 }
 
-func TestBucketService_CreateAndUpdateKeepTheQuotaRule(t *testing.T) {
+func TestBucketStore_CreateAndUpdateKeepTheQuotaRule(t *testing.T) {
 	ctx := context.Background()
 	w := newBucketWorld(t)
 	quota := func() int64 {
@@ -149,7 +149,7 @@ func TestBucketService_CreateAndUpdateKeepTheQuotaRule(t *testing.T) {
 	}
 }
 
-func TestBucketService_DeleteRemovesAllOfIt(t *testing.T) {
+func TestBucketStore_DeleteRemovesAllOfIt(t *testing.T) {
 	ctx := context.Background()
 	w := newBucketWorld(t)
 	dropzones, err := w.buckets.DeleteBucket(ctx, w.bucket.ID)
@@ -187,7 +187,7 @@ func TestBucketService_DeleteRemovesAllOfIt(t *testing.T) {
 
 // A record that cannot be read, met after the users and the dropzone were
 // taken out in the transaction, fails the delete: the bucket stays whole.
-func TestBucketService_DeleteFailingMidwayLeavesTheBucketWhole(t *testing.T) {
+func TestBucketStore_DeleteFailingMidwayLeavesTheBucketWhole(t *testing.T) {
 	ctx := context.Background()
 	w := newBucketWorld(t)
 	path := w.db.Path

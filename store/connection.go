@@ -10,37 +10,37 @@ import (
 
 var bucketConnections = []byte("Connections")
 
-// ConnectionService stores storage connections; their secrets arrive
+// ConnectionStore stores storage connections; their secrets arrive
 // sealed and are stored as they are.
-type ConnectionService struct {
+type ConnectionStore struct {
 	db *DB
 }
 
-var _ mft.ConnectionService = (*ConnectionService)(nil)
+var _ mft.ConnectionStore = (*ConnectionStore)(nil)
 
-// NewConnectionService returns a ConnectionService backed by db.
-func NewConnectionService(db *DB) *ConnectionService { return &ConnectionService{db: db} }
+// NewConnectionStore returns a ConnectionStore backed by db.
+func NewConnectionStore(db *DB) *ConnectionStore { return &ConnectionStore{db: db} }
 
-func (s *ConnectionService) FindConnection(ctx context.Context, id string) (*mft.Connection, error) {
+func (s *ConnectionStore) FindConnection(ctx context.Context, id string) (*mft.Connection, error) {
 	return findOne[mft.Connection](s.db, ctx, bucketConnections, id, "Connection not found.")
 }
 
-func (s *ConnectionService) FindConnections(ctx context.Context, page mft.Page) ([]*mft.Connection, bool, error) {
+func (s *ConnectionStore) FindConnections(ctx context.Context, page mft.Page) ([]*mft.Connection, bool, error) {
 	return findPage[mft.Connection](s.db, ctx, bucketConnections, page)
 }
 
-func (s *ConnectionService) CreateConnection(ctx context.Context, c *mft.Connection) error {
+func (s *ConnectionStore) CreateConnection(ctx context.Context, c *mft.Connection) error {
 	c.CreatedAt = s.db.now()
 	c.UpdatedAt = c.CreatedAt
 	c.ID = newID("conn_", c.CreatedAt)
 	return s.PutConnection(ctx, c)
 }
 
-func (s *ConnectionService) PutConnection(ctx context.Context, c *mft.Connection) error {
+func (s *ConnectionStore) PutConnection(ctx context.Context, c *mft.Connection) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketConnections), c.ID, c) })
 }
 
-func (s *ConnectionService) DeleteConnection(ctx context.Context, id string) error {
+func (s *ConnectionStore) DeleteConnection(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketConnections)
 		if b.Get([]byte(id)) == nil {

@@ -36,7 +36,7 @@ func TestDB_Reopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := store.NewGroupService(db).CreateGroup(ctx, &mft.Group{ID: "ops", Name: "Ops"}); err != nil {
+	if err := store.NewGroupStore(db).CreateGroup(ctx, &mft.Group{ID: "ops", Name: "Ops"}); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("ErrLockedWhileOpen", func(t *testing.T) {
@@ -54,7 +54,7 @@ func TestDB_Reopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if g, err := store.NewGroupService(db).FindGroupByID(ctx, "ops"); err != nil || g.Name != "Ops" {
+	if g, err := store.NewGroupStore(db).FindGroupByID(ctx, "ops"); err != nil || g.Name != "Ops" {
 		t.Fatalf("after reopen got %v, %v", g, err)
 	}
 }
@@ -62,7 +62,7 @@ func TestDB_Reopen(t *testing.T) {
 func TestDB_Backup(t *testing.T) {
 	db := MustOpenDB(t)
 	ctx := context.Background()
-	users := store.NewUserService(db)
+	users := store.NewUserStore(db)
 	if err := users.CreateUser(ctx, newUser("a@example.com")); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestDB_Backup(t *testing.T) {
 		t.Fatalf("backup does not open as a database: %v", err)
 	}
 	defer copyDB.Close()
-	if u, err := store.NewUserService(copyDB).FindUserByEmail(ctx, "a@example.com"); err != nil || u.ID != "a-example-com" {
+	if u, err := store.NewUserStore(copyDB).FindUserByEmail(ctx, "a@example.com"); err != nil || u.ID != "a-example-com" {
 		t.Fatalf("backup lost the user: %v, %v", u, err)
 	}
 

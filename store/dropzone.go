@@ -17,19 +17,19 @@ var (
 	bucketDropzoneFiles  = []byte("DropzoneFiles") // "<dropzone>/<file>" → file
 )
 
-// DropzoneService stores dropzones and their files.
-type DropzoneService struct {
+// DropzoneStore stores dropzones and their files.
+type DropzoneStore struct {
 	db *DB
 }
 
-var _ mft.DropzoneService = (*DropzoneService)(nil)
+var _ mft.DropzoneStore = (*DropzoneStore)(nil)
 
-// NewDropzoneService returns a DropzoneService backed by db.
-func NewDropzoneService(db *DB) *DropzoneService { return &DropzoneService{db: db} }
+// NewDropzoneStore returns a DropzoneStore backed by db.
+func NewDropzoneStore(db *DB) *DropzoneStore { return &DropzoneStore{db: db} }
 
 // CreateDropzone validates d and stores it with a new id and its token's
 // hash indexed.
-func (s *DropzoneService) CreateDropzone(ctx context.Context, d *mft.Dropzone) error {
+func (s *DropzoneStore) CreateDropzone(ctx context.Context, d *mft.Dropzone) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
@@ -44,18 +44,18 @@ func (s *DropzoneService) CreateDropzone(ctx context.Context, d *mft.Dropzone) e
 	})
 }
 
-func (s *DropzoneService) PutDropzone(ctx context.Context, d *mft.Dropzone) error {
+func (s *DropzoneStore) PutDropzone(ctx context.Context, d *mft.Dropzone) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
 	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketDropzones), d.ID, d) })
 }
 
-func (s *DropzoneService) FindDropzone(ctx context.Context, id string) (*mft.Dropzone, error) {
+func (s *DropzoneStore) FindDropzone(ctx context.Context, id string) (*mft.Dropzone, error) {
 	return findOne[mft.Dropzone](s.db, ctx, bucketDropzones, id, "Dropzone not found.")
 }
 
-func (s *DropzoneService) FindDropzoneByToken(ctx context.Context, hash string) (*mft.Dropzone, error) {
+func (s *DropzoneStore) FindDropzoneByToken(ctx context.Context, hash string) (*mft.Dropzone, error) {
 	var id []byte
 	s.db.view(ctx, func(tx *bolt.Tx) error {
 		id = append(id, tx.Bucket(bucketDropzonesToken).Get([]byte(hash))...)
@@ -67,7 +67,7 @@ func (s *DropzoneService) FindDropzoneByToken(ctx context.Context, hash string) 
 	return s.FindDropzone(ctx, string(id))
 }
 
-func (s *DropzoneService) FindDropzones(ctx context.Context, owner string, page mft.Page) ([]*mft.Dropzone, bool, error) {
+func (s *DropzoneStore) FindDropzones(ctx context.Context, owner string, page mft.Page) ([]*mft.Dropzone, bool, error) {
 	var (
 		out  []*mft.Dropzone
 		more bool
@@ -80,11 +80,11 @@ func (s *DropzoneService) FindDropzones(ctx context.Context, owner string, page 
 	return out, more, err
 }
 
-func (s *DropzoneService) AllDropzones(ctx context.Context) ([]*mft.Dropzone, error) {
+func (s *DropzoneStore) AllDropzones(ctx context.Context) ([]*mft.Dropzone, error) {
 	return findEvery(s.db, ctx, bucketDropzones, func(*mft.Dropzone) bool { return true })
 }
 
-func (s *DropzoneService) UsedBytes(ctx context.Context, id string) (int64, error) {
+func (s *DropzoneStore) UsedBytes(ctx context.Context, id string) (int64, error) {
 	var n int64
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -109,7 +109,7 @@ func usedBytes(tx *bolt.Tx, dropzone string) (int64, error) {
 }
 
 // ReserveFile stores f with a new id if it fits in what is left.
-func (s *DropzoneService) ReserveFile(ctx context.Context, d *mft.Dropzone, f *mft.DropzoneFile) error {
+func (s *DropzoneStore) ReserveFile(ctx context.Context, d *mft.Dropzone, f *mft.DropzoneFile) error {
 	f.CreatedAt = s.db.now()
 	f.ID = "dzf_" + strings.ToLower(rand.Text()[:16])
 	f.Dropzone, f.Status = d.ID, mft.DropzonePending
@@ -125,19 +125,19 @@ func (s *DropzoneService) ReserveFile(ctx context.Context, d *mft.Dropzone, f *m
 	})
 }
 
-func (s *DropzoneService) PutFile(ctx context.Context, f *mft.DropzoneFile) error {
+func (s *DropzoneStore) PutFile(ctx context.Context, f *mft.DropzoneFile) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketDropzoneFiles), f.Dropzone+"/"+f.ID, f) })
 }
 
-func (s *DropzoneService) FindFile(ctx context.Context, dropzone, id string) (*mft.DropzoneFile, error) {
+func (s *DropzoneStore) FindFile(ctx context.Context, dropzone, id string) (*mft.DropzoneFile, error) {
 	return findOne[mft.DropzoneFile](s.db, ctx, bucketDropzoneFiles, dropzone+"/"+id, "File not found in this dropzone.")
 }
 
-func (s *DropzoneService) FindFiles(ctx context.Context, dropzone string) ([]*mft.DropzoneFile, error) {
+func (s *DropzoneStore) FindFiles(ctx context.Context, dropzone string) ([]*mft.DropzoneFile, error) {
 	return findEvery(s.db, ctx, bucketDropzoneFiles, func(f *mft.DropzoneFile) bool { return f.Dropzone == dropzone })
 }
 
-func (s *DropzoneService) DeleteFile(ctx context.Context, dropzone, id string) error {
+func (s *DropzoneStore) DeleteFile(ctx context.Context, dropzone, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDropzoneFiles)
 		if b.Get([]byte(dropzone+"/"+id)) == nil {
@@ -149,7 +149,7 @@ func (s *DropzoneService) DeleteFile(ctx context.Context, dropzone, id string) e
 
 // DeleteDropzone forgets a dropzone, its token and the records of its
 // files (whose bytes the caller has removed), in one transaction.
-func (s *DropzoneService) DeleteDropzone(ctx context.Context, id string) error {
+func (s *DropzoneStore) DeleteDropzone(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		var d mft.Dropzone
 		if ok, err := get(tx.Bucket(bucketDropzones), id, &d); err != nil {

@@ -22,22 +22,22 @@ var (
 	errSubmissionNotFound = mft.Errorf(mft.ENOTFOUND, "This upload key is not valid for this filedrop; open the filedrop again for a new one.")
 )
 
-// FiledropService stores filedrops by name, and their submissions and
+// FiledropStore stores filedrops by name, and their submissions and
 // messages.
-type FiledropService struct {
+type FiledropStore struct {
 	db *DB
 }
 
 var (
-	_ mft.FiledropService   = (*FiledropService)(nil)
-	_ mft.SubmissionService = (*FiledropService)(nil)
+	_ mft.FiledropStore   = (*FiledropStore)(nil)
+	_ mft.SubmissionStore = (*FiledropStore)(nil)
 )
 
-// NewFiledropService returns a FiledropService backed by db.
-func NewFiledropService(db *DB) *FiledropService { return &FiledropService{db: db} }
+// NewFiledropStore returns a FiledropStore backed by db.
+func NewFiledropStore(db *DB) *FiledropStore { return &FiledropStore{db: db} }
 
 // FindFiledrop returns ENOTFOUND if there is no filedrop of that name.
-func (s *FiledropService) FindFiledrop(ctx context.Context, name string) (*mft.Filedrop, error) {
+func (s *FiledropStore) FindFiledrop(ctx context.Context, name string) (*mft.Filedrop, error) {
 	var f *mft.Filedrop
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -48,7 +48,7 @@ func (s *FiledropService) FindFiledrop(ctx context.Context, name string) (*mft.F
 }
 
 // FindFiledrops returns one page of filedrops ordered by name.
-func (s *FiledropService) FindFiledrops(ctx context.Context, page mft.Page) ([]*mft.Filedrop, bool, error) {
+func (s *FiledropStore) FindFiledrops(ctx context.Context, page mft.Page) ([]*mft.Filedrop, bool, error) {
 	var (
 		out  []*mft.Filedrop
 		more bool
@@ -62,7 +62,7 @@ func (s *FiledropService) FindFiledrops(ctx context.Context, page mft.Page) ([]*
 }
 
 // CreateFiledrop validates and stores f.
-func (s *FiledropService) CreateFiledrop(ctx context.Context, f *mft.Filedrop) error {
+func (s *FiledropStore) CreateFiledrop(ctx context.Context, f *mft.Filedrop) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (s *FiledropService) CreateFiledrop(ctx context.Context, f *mft.Filedrop) e
 }
 
 // UpdateFiledrop changes the set attributes; the name stays.
-func (s *FiledropService) UpdateFiledrop(ctx context.Context, name string, u mft.FiledropUpdate) (*mft.Filedrop, error) {
+func (s *FiledropStore) UpdateFiledrop(ctx context.Context, name string, u mft.FiledropUpdate) (*mft.Filedrop, error) {
 	var out *mft.Filedrop
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		f, err := findFiledrop(tx, name)
@@ -97,7 +97,7 @@ func (s *FiledropService) UpdateFiledrop(ctx context.Context, name string, u mft
 }
 
 // DeleteFiledrop removes a filedrop; messages already delivered stay.
-func (s *FiledropService) DeleteFiledrop(ctx context.Context, name string) error {
+func (s *FiledropStore) DeleteFiledrop(ctx context.Context, name string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		if _, err := findFiledrop(tx, name); err != nil {
 			return err
@@ -127,7 +127,7 @@ func newID(prefix string, t time.Time) string {
 }
 
 // CreateSubmission stores s with a new id, indexed by its key hash.
-func (s *FiledropService) CreateSubmission(ctx context.Context, sub *mft.Submission) error {
+func (s *FiledropStore) CreateSubmission(ctx context.Context, sub *mft.Submission) error {
 	if sub.KeyHash == "" || sub.Filedrop == "" {
 		return mft.Errorf(mft.EINVALID, "a submission needs a key and a filedrop")
 	}
@@ -142,7 +142,7 @@ func (s *FiledropService) CreateSubmission(ctx context.Context, sub *mft.Submiss
 }
 
 // FindSubmissionByKey returns the submission of a key for a filedrop.
-func (s *FiledropService) FindSubmissionByKey(ctx context.Context, filedrop, keyHash string) (*mft.Submission, error) {
+func (s *FiledropStore) FindSubmissionByKey(ctx context.Context, filedrop, keyHash string) (*mft.Submission, error) {
 	var sub *mft.Submission
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketSubmissionsKey).Get([]byte(keyHash))
@@ -169,7 +169,7 @@ func (s *FiledropService) FindSubmissionByKey(ctx context.Context, filedrop, key
 
 // AddAttachment records a complete upload, keeping the id of an earlier
 // upload of the same filename.
-func (s *FiledropService) AddAttachment(ctx context.Context, id string, a mft.Attachment) (mft.Attachment, error) {
+func (s *FiledropStore) AddAttachment(ctx context.Context, id string, a mft.Attachment) (mft.Attachment, error) {
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		sub, err := findSubmission(tx, id)
 		if err != nil {
@@ -191,7 +191,7 @@ func (s *FiledropService) AddAttachment(ctx context.Context, id string, a mft.At
 // UpdateSubmission changes a submission through fn; an error from fn
 // leaves it as it was, unless fn returns mft.Keep(err): then the change is
 // stored and err returned.
-func (s *FiledropService) UpdateSubmission(ctx context.Context, id string, fn func(*mft.Submission) error) (*mft.Submission, error) {
+func (s *FiledropStore) UpdateSubmission(ctx context.Context, id string, fn func(*mft.Submission) error) (*mft.Submission, error) {
 	var out *mft.Submission
 	var kept error
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
@@ -216,7 +216,7 @@ func (s *FiledropService) UpdateSubmission(ctx context.Context, id string, fn fu
 }
 
 // Deliver marks the submission delivered and stores the message.
-func (s *FiledropService) Deliver(ctx context.Context, submissionID string, m *mft.Message) error {
+func (s *FiledropStore) Deliver(ctx context.Context, submissionID string, m *mft.Message) error {
 	m.CreatedAt = s.db.now()
 	m.ID = newID("msg_", m.CreatedAt)
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
@@ -237,7 +237,7 @@ func (s *FiledropService) Deliver(ctx context.Context, submissionID string, m *m
 
 // FindStaleSubmissions returns the undelivered submissions that expired
 // before t.
-func (s *FiledropService) FindStaleSubmissions(ctx context.Context, t time.Time) ([]*mft.Submission, error) {
+func (s *FiledropStore) FindStaleSubmissions(ctx context.Context, t time.Time) ([]*mft.Submission, error) {
 	var out []*mft.Submission
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -248,7 +248,7 @@ func (s *FiledropService) FindStaleSubmissions(ctx context.Context, t time.Time)
 }
 
 // DeleteSubmission forgets a submission and its key.
-func (s *FiledropService) DeleteSubmission(ctx context.Context, id string) error {
+func (s *FiledropStore) DeleteSubmission(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		sub, err := findSubmission(tx, id)
 		if err != nil {
@@ -272,7 +272,7 @@ func findSubmission(tx *bolt.Tx, id string) (*mft.Submission, error) {
 }
 
 // FindMessage returns ENOTFOUND if there is no such message.
-func (s *FiledropService) FindMessage(ctx context.Context, id string) (*mft.Message, error) {
+func (s *FiledropStore) FindMessage(ctx context.Context, id string) (*mft.Message, error) {
 	var m mft.Message
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		if ok, err := get(tx.Bucket(bucketMessages), id, &m); err != nil {
@@ -287,12 +287,12 @@ func (s *FiledropService) FindMessage(ctx context.Context, id string) (*mft.Mess
 
 // FindMessagesFor returns the messages a user receives, newest first; the
 // page's After is the last id of the previous page.
-func (s *FiledropService) FindMessagesFor(ctx context.Context, userID string, page mft.Page) ([]*mft.Message, bool, error) {
+func (s *FiledropStore) FindMessagesFor(ctx context.Context, userID string, page mft.Page) ([]*mft.Message, bool, error) {
 	return findNewest(s.db, ctx, bucketMessages, page, func(m *mft.Message) bool { return slices.Contains(m.Recipients, userID) })
 }
 
 // FindExpiredMessages returns the messages whose files expired before t.
-func (s *FiledropService) FindExpiredMessages(ctx context.Context, t time.Time) ([]*mft.Message, error) {
+func (s *FiledropStore) FindExpiredMessages(ctx context.Context, t time.Time) ([]*mft.Message, error) {
 	var out []*mft.Message
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -303,7 +303,7 @@ func (s *FiledropService) FindExpiredMessages(ctx context.Context, t time.Time) 
 }
 
 // DeleteMessage forgets a message.
-func (s *FiledropService) DeleteMessage(ctx context.Context, id string) error {
+func (s *FiledropStore) DeleteMessage(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMessages).Delete([]byte(id))
 	})

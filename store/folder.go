@@ -17,19 +17,19 @@ var (
 	bucketFoldersPath = []byte("Folders.Path")
 )
 
-// FolderService stores folder rules in bbolt, indexed by path so that the
+// FolderStore stores folder rules in bbolt, indexed by path so that the
 // rules above a file are found with one lookup per ancestor.
-type FolderService struct {
+type FolderStore struct {
 	db *DB
 }
 
-var _ mft.FolderService = (*FolderService)(nil)
+var _ mft.FolderStore = (*FolderStore)(nil)
 
-// NewFolderService returns a FolderService backed by db.
-func NewFolderService(db *DB) *FolderService { return &FolderService{db: db} }
+// NewFolderStore returns a FolderStore backed by db.
+func NewFolderStore(db *DB) *FolderStore { return &FolderStore{db: db} }
 
 // FindFolderByID returns ENOTFOUND if the rule does not exist.
-func (s *FolderService) FindFolderByID(ctx context.Context, id string) (*mft.Folder, error) {
+func (s *FolderStore) FindFolderByID(ctx context.Context, id string) (*mft.Folder, error) {
 	var f *mft.Folder
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -40,7 +40,7 @@ func (s *FolderService) FindFolderByID(ctx context.Context, id string) (*mft.Fol
 }
 
 // FindFolders returns one page of rules ordered by id.
-func (s *FolderService) FindFolders(ctx context.Context, page mft.Page) ([]*mft.Folder, bool, error) {
+func (s *FolderStore) FindFolders(ctx context.Context, page mft.Page) ([]*mft.Folder, bool, error) {
 	var (
 		out  []*mft.Folder
 		more bool
@@ -54,7 +54,7 @@ func (s *FolderService) FindFolders(ctx context.Context, page mft.Page) ([]*mft.
 }
 
 // FindFoldersAbove returns the rules on p and its ancestors, nearest first.
-func (s *FolderService) FindFoldersAbove(ctx context.Context, p string) ([]*mft.Folder, error) {
+func (s *FolderStore) FindFoldersAbove(ctx context.Context, p string) ([]*mft.Folder, error) {
 	var out []*mft.Folder
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bucketFoldersPath)
@@ -75,7 +75,7 @@ func (s *FolderService) FindFoldersAbove(ctx context.Context, p string) ([]*mft.
 }
 
 // FindRetentionFolders returns every rule with retention_days set.
-func (s *FolderService) FindRetentionFolders(ctx context.Context) ([]*mft.Folder, error) {
+func (s *FolderStore) FindRetentionFolders(ctx context.Context) ([]*mft.Folder, error) {
 	var out []*mft.Folder
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -86,7 +86,7 @@ func (s *FolderService) FindRetentionFolders(ctx context.Context) ([]*mft.Folder
 }
 
 // CreateFolder validates and stores f with a new id.
-func (s *FolderService) CreateFolder(ctx context.Context, f *mft.Folder) error {
+func (s *FolderStore) CreateFolder(ctx context.Context, f *mft.Folder) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func createFolder(tx *bolt.Tx, f *mft.Folder, now time.Time) error {
 }
 
 // UpdateFolder changes the rules of a folder; its path stays.
-func (s *FolderService) UpdateFolder(ctx context.Context, id string, upd mft.FolderUpdate) (*mft.Folder, error) {
+func (s *FolderStore) UpdateFolder(ctx context.Context, id string, upd mft.FolderUpdate) (*mft.Folder, error) {
 	var out *mft.Folder
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		f, err := findFolderByID(tx, id)
@@ -126,7 +126,7 @@ func (s *FolderService) UpdateFolder(ctx context.Context, id string, upd mft.Fol
 }
 
 // DeleteFolder removes a rule; the files stay.
-func (s *FolderService) DeleteFolder(ctx context.Context, id string) error {
+func (s *FolderStore) DeleteFolder(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		f, err := findFolderByID(tx, id)
 		if err != nil {

@@ -9,18 +9,18 @@ import (
 	"depot/mft"
 )
 
-// GroupService stores groups in bbolt.
-type GroupService struct {
+// GroupStore stores groups in bbolt.
+type GroupStore struct {
 	db *DB
 }
 
-var _ mft.GroupService = (*GroupService)(nil)
+var _ mft.GroupStore = (*GroupStore)(nil)
 
-// NewGroupService returns a GroupService backed by db.
-func NewGroupService(db *DB) *GroupService { return &GroupService{db: db} }
+// NewGroupStore returns a GroupStore backed by db.
+func NewGroupStore(db *DB) *GroupStore { return &GroupStore{db: db} }
 
 // FindGroupByID returns ENOTFOUND if the group does not exist.
-func (s *GroupService) FindGroupByID(ctx context.Context, id string) (*mft.Group, error) {
+func (s *GroupStore) FindGroupByID(ctx context.Context, id string) (*mft.Group, error) {
 	var g *mft.Group
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -31,7 +31,7 @@ func (s *GroupService) FindGroupByID(ctx context.Context, id string) (*mft.Group
 }
 
 // FindGroups returns one page of groups ordered by id.
-func (s *GroupService) FindGroups(ctx context.Context, page mft.Page) ([]*mft.Group, bool, error) {
+func (s *GroupStore) FindGroups(ctx context.Context, page mft.Page) ([]*mft.Group, bool, error) {
 	var (
 		groups []*mft.Group
 		more   bool
@@ -45,7 +45,7 @@ func (s *GroupService) FindGroups(ctx context.Context, page mft.Page) ([]*mft.Gr
 }
 
 // CreateGroup validates and stores g.
-func (s *GroupService) CreateGroup(ctx context.Context, g *mft.Group) error {
+func (s *GroupStore) CreateGroup(ctx context.Context, g *mft.Group) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		g.CreatedAt = s.db.now()
 		g.UpdatedAt = g.CreatedAt
@@ -60,7 +60,7 @@ func (s *GroupService) CreateGroup(ctx context.Context, g *mft.Group) error {
 }
 
 // UpdateGroup changes name and description; the id stays.
-func (s *GroupService) UpdateGroup(ctx context.Context, id string, upd mft.GroupUpdate) (*mft.Group, error) {
+func (s *GroupStore) UpdateGroup(ctx context.Context, id string, upd mft.GroupUpdate) (*mft.Group, error) {
 	var out *mft.Group
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		g, err := findGroupByID(tx, id)
@@ -85,7 +85,7 @@ func (s *GroupService) UpdateGroup(ctx context.Context, id string, upd mft.Group
 
 // DeleteGroup removes the group and takes it out of every member's groups
 // in the same transaction.
-func (s *GroupService) DeleteGroup(ctx context.Context, id string) error {
+func (s *GroupStore) DeleteGroup(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		if _, err := findGroupByID(tx, id); err != nil {
 			return err

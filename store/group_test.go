@@ -12,8 +12,8 @@ import (
 func TestGroupService(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
-	groups := store.NewGroupService(db)
-	users := store.NewUserService(db)
+	groups := store.NewGroupStore(db)
+	users := store.NewUserStore(db)
 
 	t.Run("OK", func(t *testing.T) {
 		g := &mft.Group{ID: "sales-team", Name: "Sales Team", Description: "EMEA"}
@@ -50,7 +50,7 @@ func TestGroupService(t *testing.T) {
 		if err := users.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
-		perms := store.NewPermissionService(db)
+		perms := store.NewPermissionStore(db)
 		rule := &mft.Permission{Subject: "group:ops", Path: "/teams/ops", Permissions: []string{"list"}}
 		if err := perms.CreatePermission(ctx, rule); err != nil {
 			t.Fatal(err)

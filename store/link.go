@@ -12,28 +12,28 @@ import (
 
 var bucketLinks = []byte("Links")
 
-// LinkService stores shared links.
-type LinkService struct {
+// LinkStore stores shared links.
+type LinkStore struct {
 	db *DB
 }
 
-var _ mft.LinkService = (*LinkService)(nil)
+var _ mft.LinkStore = (*LinkStore)(nil)
 
-// NewLinkService returns a LinkService backed by db.
-func NewLinkService(db *DB) *LinkService { return &LinkService{db: db} }
+// NewLinkStore returns a LinkStore backed by db.
+func NewLinkStore(db *DB) *LinkStore { return &LinkStore{db: db} }
 
 // CreateLink stores l with a new unguessable id (130 random bits).
-func (s *LinkService) CreateLink(ctx context.Context, l *mft.Link) error {
+func (s *LinkStore) CreateLink(ctx context.Context, l *mft.Link) error {
 	l.CreatedAt = s.db.now()
 	l.ID = rand.Text()
 	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketLinks), l.ID, l) })
 }
 
-func (s *LinkService) FindLink(ctx context.Context, id string) (*mft.Link, error) {
+func (s *LinkStore) FindLink(ctx context.Context, id string) (*mft.Link, error) {
 	return findOne[mft.Link](s.db, ctx, bucketLinks, id, "This link does not exist.")
 }
 
-func (s *LinkService) FindLinks(ctx context.Context, by string, page mft.Page) ([]*mft.Link, bool, error) {
+func (s *LinkStore) FindLinks(ctx context.Context, by string, page mft.Page) ([]*mft.Link, bool, error) {
 	var (
 		out  []*mft.Link
 		more bool
@@ -46,7 +46,7 @@ func (s *LinkService) FindLinks(ctx context.Context, by string, page mft.Page) (
 	return out, more, err
 }
 
-func (s *LinkService) DeleteLink(ctx context.Context, id string) error {
+func (s *LinkStore) DeleteLink(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLinks)
 		if b.Get([]byte(id)) == nil {
@@ -56,7 +56,7 @@ func (s *LinkService) DeleteLink(ctx context.Context, id string) error {
 	})
 }
 
-func (s *LinkService) ClaimDownload(ctx context.Context, id string, now time.Time) (*mft.Link, error) {
+func (s *LinkStore) ClaimDownload(ctx context.Context, id string, now time.Time) (*mft.Link, error) {
 	var out mft.Link
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLinks)

@@ -10,28 +10,28 @@ import (
 
 var bucketMounts = []byte("Mounts")
 
-// MountService stores the mounts of storage paths on connections.
-type MountService struct {
+// MountStore stores the mounts of storage paths on connections.
+type MountStore struct {
 	db *DB
 }
 
-var _ mft.MountService = (*MountService)(nil)
+var _ mft.MountStore = (*MountStore)(nil)
 
-// NewMountService returns a MountService backed by db.
-func NewMountService(db *DB) *MountService { return &MountService{db: db} }
+// NewMountStore returns a MountStore backed by db.
+func NewMountStore(db *DB) *MountStore { return &MountStore{db: db} }
 
-func (s *MountService) FindMount(ctx context.Context, id string) (*mft.Mount, error) {
+func (s *MountStore) FindMount(ctx context.Context, id string) (*mft.Mount, error) {
 	return findOne[mft.Mount](s.db, ctx, bucketMounts, id, "Mount not found.")
 }
 
-func (s *MountService) FindMounts(ctx context.Context) ([]*mft.Mount, error) {
+func (s *MountStore) FindMounts(ctx context.Context) ([]*mft.Mount, error) {
 	return findEvery[mft.Mount](s.db, ctx, bucketMounts, func(*mft.Mount) bool { return true })
 }
 
 // CreateMount stores m after checking, in the same transaction, that its
 // connection exists and that it neither contains nor lies inside another
 // mount (one path has one storage).
-func (s *MountService) CreateMount(ctx context.Context, m *mft.Mount) error {
+func (s *MountStore) CreateMount(ctx context.Context, m *mft.Mount) error {
 	m.CreatedAt = s.db.now()
 	m.UpdatedAt = m.CreatedAt
 	m.ID = newID("mnt_", m.CreatedAt)
@@ -52,7 +52,7 @@ func (s *MountService) CreateMount(ctx context.Context, m *mft.Mount) error {
 	})
 }
 
-func (s *MountService) DeleteMount(ctx context.Context, id string) error {
+func (s *MountStore) DeleteMount(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMounts)
 		if b.Get([]byte(id)) == nil {

@@ -13,18 +13,18 @@ import (
 
 var bucketPermissions = []byte("Permissions")
 
-// PermissionService stores permission rules in bbolt.
-type PermissionService struct {
+// PermissionStore stores permission rules in bbolt.
+type PermissionStore struct {
 	db *DB
 }
 
-var _ mft.PermissionService = (*PermissionService)(nil)
+var _ mft.PermissionStore = (*PermissionStore)(nil)
 
-// NewPermissionService returns a PermissionService backed by db.
-func NewPermissionService(db *DB) *PermissionService { return &PermissionService{db: db} }
+// NewPermissionStore returns a PermissionStore backed by db.
+func NewPermissionStore(db *DB) *PermissionStore { return &PermissionStore{db: db} }
 
 // FindPermissionByID returns ENOTFOUND if the rule does not exist.
-func (s *PermissionService) FindPermissionByID(ctx context.Context, id string) (*mft.Permission, error) {
+func (s *PermissionStore) FindPermissionByID(ctx context.Context, id string) (*mft.Permission, error) {
 	var p *mft.Permission
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -35,7 +35,7 @@ func (s *PermissionService) FindPermissionByID(ctx context.Context, id string) (
 }
 
 // FindPermissions returns one page of rules ordered by id.
-func (s *PermissionService) FindPermissions(ctx context.Context, page mft.Page) ([]*mft.Permission, bool, error) {
+func (s *PermissionStore) FindPermissions(ctx context.Context, page mft.Page) ([]*mft.Permission, bool, error) {
 	var (
 		out  []*mft.Permission
 		more bool
@@ -49,7 +49,7 @@ func (s *PermissionService) FindPermissions(ctx context.Context, page mft.Page) 
 }
 
 // FindPermissionsForSubjects returns every rule for any of the subjects.
-func (s *PermissionService) FindPermissionsForSubjects(ctx context.Context, subjects []string) ([]*mft.Permission, error) {
+func (s *PermissionStore) FindPermissionsForSubjects(ctx context.Context, subjects []string) ([]*mft.Permission, error) {
 	var out []*mft.Permission
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -62,7 +62,7 @@ func (s *PermissionService) FindPermissionsForSubjects(ctx context.Context, subj
 }
 
 // CreatePermission validates and stores p with a new id.
-func (s *PermissionService) CreatePermission(ctx context.Context, p *mft.Permission) error {
+func (s *PermissionStore) CreatePermission(ctx context.Context, p *mft.Permission) error {
 	p.ID = "perm_" + strings.ToLower(rand.Text()[:16])
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		p.CreatedAt = s.db.now()
@@ -72,7 +72,7 @@ func (s *PermissionService) CreatePermission(ctx context.Context, p *mft.Permiss
 }
 
 // UpdatePermission changes the permissions and mount of a rule.
-func (s *PermissionService) UpdatePermission(ctx context.Context, id string, upd mft.PermissionUpdate) (*mft.Permission, error) {
+func (s *PermissionStore) UpdatePermission(ctx context.Context, id string, upd mft.PermissionUpdate) (*mft.Permission, error) {
 	var out *mft.Permission
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		p, err := findPermissionByID(tx, id)
@@ -93,7 +93,7 @@ func (s *PermissionService) UpdatePermission(ctx context.Context, id string, upd
 }
 
 // DeletePermission removes a rule.
-func (s *PermissionService) DeletePermission(ctx context.Context, id string) error {
+func (s *PermissionStore) DeletePermission(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		if _, err := findPermissionByID(tx, id); err != nil {
 			return err

@@ -12,13 +12,13 @@ import (
 
 // Regression: rules for a user were once read through the paged list and
 // silently stopped at 1,000.
-func TestPermissionService_FindForSubjectsIsNotPaged(t *testing.T) {
+func TestPermissionStore_FindForSubjectsIsNotPaged(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
-	if err := store.NewUserService(db).CreateUser(ctx, newUser("p@example.com")); err != nil {
+	if err := store.NewUserStore(db).CreateUser(ctx, newUser("p@example.com")); err != nil {
 		t.Fatal(err)
 	}
-	perms := store.NewPermissionService(db)
+	perms := store.NewPermissionStore(db)
 	const n = 1001
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

@@ -8,18 +8,18 @@ import (
 	"depot/mft"
 )
 
-// TokenService stores temporary API keys by the hash of the key.
-type TokenService struct {
+// TokenStore stores temporary API keys by the hash of the key.
+type TokenStore struct {
 	db *DB
 }
 
-var _ mft.TokenService = (*TokenService)(nil)
+var _ mft.TokenStore = (*TokenStore)(nil)
 
-// NewTokenService returns a TokenService backed by db.
-func NewTokenService(db *DB) *TokenService { return &TokenService{db: db} }
+// NewTokenStore returns a TokenStore backed by db.
+func NewTokenStore(db *DB) *TokenStore { return &TokenStore{db: db} }
 
 // CreateToken stores t, setting its creation time.
-func (s *TokenService) CreateToken(ctx context.Context, t *mft.Token) error {
+func (s *TokenStore) CreateToken(ctx context.Context, t *mft.Token) error {
 	if t.Hash == "" || t.UserID == "" {
 		return mft.Errorf(mft.EINVALID, "token needs a hash and a user")
 	}
@@ -31,7 +31,7 @@ func (s *TokenService) CreateToken(ctx context.Context, t *mft.Token) error {
 
 // FindTokenByHash returns ENOTFOUND for an unknown and EEXPIRED for an
 // expired token.
-func (s *TokenService) FindTokenByHash(ctx context.Context, hash string) (*mft.Token, error) {
+func (s *TokenStore) FindTokenByHash(ctx context.Context, hash string) (*mft.Token, error) {
 	var t mft.Token
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		ok, err := get(tx.Bucket(bucketTokens), hash, &t)
@@ -52,7 +52,7 @@ func (s *TokenService) FindTokenByHash(ctx context.Context, hash string) (*mft.T
 }
 
 // DeleteExpiredTokens removes tokens past their expiry.
-func (s *TokenService) DeleteExpiredTokens(ctx context.Context) (int, error) {
+func (s *TokenStore) DeleteExpiredTokens(ctx context.Context) (int, error) {
 	n := 0
 	now := s.db.Now()
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {

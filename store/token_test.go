@@ -12,7 +12,7 @@ import (
 func TestTokenService(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
-	tokens := store.NewTokenService(db)
+	tokens := store.NewTokenStore(db)
 	if err := tokens.CreateToken(ctx, &mft.Token{Hash: "live", UserID: "u", ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}

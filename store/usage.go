@@ -15,7 +15,7 @@ import (
 
 var bucketUsage = []byte("Usage")
 
-// UsageService keeps, for every folder of the storage tree, the bytes
+// UsageStore keeps, for every folder of the storage tree, the bytes
 // stored below it, so a quota check for a home or a folder is one lookup.
 //
 // Uploads and deletions only add to an in-memory table of pending changes,
@@ -24,9 +24,9 @@ var bucketUsage = []byte("Usage")
 // upload then costs no commit of its own. Readers see stored plus pending.
 // Changes not yet written when the process dies are not lost in effect:
 // after an unclean stop, depot serve recounts the table from the disk.
-type UsageService struct {
+type UsageStore struct {
 	db *DB
-	// FlushDelay is how long a change may stay in memory; NewUsageService
+	// FlushDelay is how long a change may stay in memory; NewUsageStore
 	// sets 100ms.
 	FlushDelay time.Duration
 
@@ -35,15 +35,15 @@ type UsageService struct {
 	scheduled bool
 }
 
-var _ mft.UsageService = (*UsageService)(nil)
+var _ mft.UsageStore = (*UsageStore)(nil)
 
-// NewUsageService returns a UsageService backed by db.
-func NewUsageService(db *DB) *UsageService {
-	return &UsageService{db: db, FlushDelay: 100 * time.Millisecond, pending: map[string]int64{}}
+// NewUsageStore returns a UsageStore backed by db.
+func NewUsageStore(db *DB) *UsageStore {
+	return &UsageStore{db: db, FlushDelay: 100 * time.Millisecond, pending: map[string]int64{}}
 }
 
 // Usage returns the bytes stored below dir.
-func (s *UsageService) Usage(ctx context.Context, dir string) (int64, error) {
+func (s *UsageStore) Usage(ctx context.Context, dir string) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64
@@ -55,7 +55,7 @@ func (s *UsageService) Usage(ctx context.Context, dir string) (int64, error) {
 }
 
 // AddUsage adds delta to dir and each of its ancestors.
-func (s *UsageService) AddUsage(ctx context.Context, dir string, delta int64) error {
+func (s *UsageStore) AddUsage(ctx context.Context, dir string, delta int64) error {
 	if delta == 0 {
 		return nil
 	}
@@ -78,13 +78,13 @@ func (s *UsageService) AddUsage(ctx context.Context, dir string, delta int64) er
 }
 
 // Flush writes the pending changes to the database now.
-func (s *UsageService) Flush(ctx context.Context) error {
+func (s *UsageStore) Flush(ctx context.Context) error {
 	return s.update(ctx, func(*bolt.Bucket) error { return nil })
 }
 
 // update runs fn on the usage table in one transaction with the pending
 // changes applied first, which are then no longer pending.
-func (s *UsageService) update(ctx context.Context, fn func(b *bolt.Bucket) error) error {
+func (s *UsageStore) update(ctx context.Context, fn func(b *bolt.Bucket) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.scheduled = false
@@ -106,7 +106,7 @@ func (s *UsageService) update(ctx context.Context, fn func(b *bolt.Bucket) error
 
 // MoveUsage re-keys the folder tree at from to to and moves size bytes
 // from from's ancestors to to's.
-func (s *UsageService) MoveUsage(ctx context.Context, from, to string, size int64) error {
+func (s *UsageStore) MoveUsage(ctx context.Context, from, to string, size int64) error {
 	return s.update(ctx, func(b *bolt.Bucket) error {
 		type kv struct {
 			k string
@@ -138,7 +138,7 @@ func (s *UsageService) MoveUsage(ctx context.Context, from, to string, size int6
 
 // DeleteUsage forgets the folder tree at dir and subtracts its bytes from
 // its ancestors.
-func (s *UsageService) DeleteUsage(ctx context.Context, dir string) error {
+func (s *UsageStore) DeleteUsage(ctx context.Context, dir string) error {
 	return s.update(ctx, func(b *bolt.Bucket) error {
 		size := getUsage(b, dir)
 		var keys [][]byte
@@ -160,7 +160,7 @@ func (s *UsageService) DeleteUsage(ctx context.Context, dir string) error {
 }
 
 // ReplaceUsage replaces the whole table, as after a walk of the disk.
-func (s *UsageService) ReplaceUsage(ctx context.Context, usage map[string]int64) error {
+func (s *UsageStore) ReplaceUsage(ctx context.Context, usage map[string]int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {

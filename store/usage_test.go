@@ -11,14 +11,14 @@ import (
 
 // Changes are visible at once, written by Flush (or within FlushDelay),
 // and moves and deletions take the pending changes along.
-func TestUsageService_WriteBehind(t *testing.T) {
+func TestUsageStore_WriteBehind(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "depot.db")
 	db := store.NewDB(path)
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
 	}
-	s := store.NewUsageService(db)
+	s := store.NewUsageStore(db)
 	s.FlushDelay = time.Hour // only explicit flushes in this test
 	want := func(dir string, n int64) {
 		t.Helper()
@@ -57,7 +57,7 @@ func TestUsageService_WriteBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s = store.NewUsageService(db)
+	s = store.NewUsageStore(db)
 	want("/users/b", 250)
 	want("/users/b/in", 150)
 	want("/users/c", 0)
@@ -69,19 +69,19 @@ func TestUsageService_WriteBehind(t *testing.T) {
 }
 
 // Without an explicit flush, changes reach the database within FlushDelay.
-func TestUsageService_FlushesOnItsOwn(t *testing.T) {
+func TestUsageStore_FlushesOnItsOwn(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "depot.db")
 	db := store.NewDB(path)
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
 	}
-	s := store.NewUsageService(db)
+	s := store.NewUsageStore(db)
 	s.FlushDelay = time.Millisecond
 	if err := s.AddUsage(ctx, "/users/a", 42); err != nil {
 		t.Fatal(err)
 	}
-	other := store.NewUsageService(db) // sees only what is in the database
+	other := store.NewUsageStore(db) // sees only what is in the database
 	for {
 		if n, _ := other.Usage(ctx, "/users/a"); n == 42 {
 			break

@@ -10,19 +10,19 @@ import (
 	"depot/mft"
 )
 
-// UserService stores users in bbolt with indexes on email, username and API
+// UserStore stores users in bbolt with indexes on email, username and API
 // key hash.
-type UserService struct {
+type UserStore struct {
 	db *DB
 }
 
-var _ mft.UserService = (*UserService)(nil)
+var _ mft.UserStore = (*UserStore)(nil)
 
-// NewUserService returns a UserService backed by db.
-func NewUserService(db *DB) *UserService { return &UserService{db: db} }
+// NewUserStore returns a UserStore backed by db.
+func NewUserStore(db *DB) *UserStore { return &UserStore{db: db} }
 
 // FindUserByID returns ENOTFOUND if the user does not exist.
-func (s *UserService) FindUserByID(ctx context.Context, id string) (*mft.User, error) {
+func (s *UserStore) FindUserByID(ctx context.Context, id string) (*mft.User, error) {
 	var u *mft.User
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -33,21 +33,21 @@ func (s *UserService) FindUserByID(ctx context.Context, id string) (*mft.User, e
 }
 
 // FindUserByEmail returns ENOTFOUND if no user has that email.
-func (s *UserService) FindUserByEmail(ctx context.Context, email string) (*mft.User, error) {
+func (s *UserStore) FindUserByEmail(ctx context.Context, email string) (*mft.User, error) {
 	return s.findByIndex(ctx, bucketUsersEmail, strings.ToLower(email))
 }
 
 // FindUserByUsername returns ENOTFOUND if no user has that username.
-func (s *UserService) FindUserByUsername(ctx context.Context, username string) (*mft.User, error) {
+func (s *UserStore) FindUserByUsername(ctx context.Context, username string) (*mft.User, error) {
 	return s.findByIndex(ctx, bucketUsersUsername, strings.ToLower(username))
 }
 
 // FindUserByAPIKeyHash returns ENOTFOUND if no user has that key.
-func (s *UserService) FindUserByAPIKeyHash(ctx context.Context, hash string) (*mft.User, error) {
+func (s *UserStore) FindUserByAPIKeyHash(ctx context.Context, hash string) (*mft.User, error) {
 	return s.findByIndex(ctx, bucketUsersAPIKey, hash)
 }
 
-func (s *UserService) findByIndex(ctx context.Context, index []byte, key string) (*mft.User, error) {
+func (s *UserStore) findByIndex(ctx context.Context, index []byte, key string) (*mft.User, error) {
 	var u *mft.User
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		id := tx.Bucket(index).Get([]byte(key))
@@ -62,7 +62,7 @@ func (s *UserService) findByIndex(ctx context.Context, index []byte, key string)
 }
 
 // FindUsers returns one page of users ordered by id and whether more follow.
-func (s *UserService) FindUsers(ctx context.Context, f mft.UserFilter) ([]*mft.User, bool, error) {
+func (s *UserStore) FindUsers(ctx context.Context, f mft.UserFilter) ([]*mft.User, bool, error) {
 	var (
 		users []*mft.User
 		more  bool
@@ -79,7 +79,7 @@ func (s *UserService) FindUsers(ctx context.Context, f mft.UserFilter) ([]*mft.U
 }
 
 // CountUsers returns the number of users.
-func (s *UserService) CountUsers(ctx context.Context) (int, error) {
+func (s *UserStore) CountUsers(ctx context.Context) (int, error) {
 	var n int
 	err := s.db.view(ctx, func(tx *bolt.Tx) error {
 		n = tx.Bucket(bucketUsers).Stats().KeyN
@@ -89,7 +89,7 @@ func (s *UserService) CountUsers(ctx context.Context) (int, error) {
 }
 
 // CreateUser validates and stores u, setting its timestamps.
-func (s *UserService) CreateUser(ctx context.Context, u *mft.User) error {
+func (s *UserStore) CreateUser(ctx context.Context, u *mft.User) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		u.CreatedAt = s.db.now()
 		u.UpdatedAt = u.CreatedAt
@@ -104,7 +104,7 @@ func (s *UserService) CreateUser(ctx context.Context, u *mft.User) error {
 }
 
 // UpdateUser applies upd and returns the updated user.
-func (s *UserService) UpdateUser(ctx context.Context, id string, upd mft.UserUpdate) (*mft.User, error) {
+func (s *UserStore) UpdateUser(ctx context.Context, id string, upd mft.UserUpdate) (*mft.User, error) {
 	var out *mft.User
 	err := s.db.update(ctx, func(tx *bolt.Tx) error {
 		old, err := findUserByID(tx, id)
@@ -125,7 +125,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd mft.UserUpd
 
 // SetUserAPIKeyHash replaces the user's API key; the old key stops working
 // when the transaction commits.
-func (s *UserService) SetUserAPIKeyHash(ctx context.Context, id, hash string) error {
+func (s *UserStore) SetUserAPIKeyHash(ctx context.Context, id, hash string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		old, err := findUserByID(tx, id)
 		if err != nil {
@@ -139,7 +139,7 @@ func (s *UserService) SetUserAPIKeyHash(ctx context.Context, id, hash string) er
 }
 
 // RecordLogin stores the time and address of a successful login.
-func (s *UserService) RecordLogin(ctx context.Context, id, ip string) error {
+func (s *UserStore) RecordLogin(ctx context.Context, id, ip string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := findUserByID(tx, id)
 		if err != nil {
@@ -152,7 +152,7 @@ func (s *UserService) RecordLogin(ctx context.Context, id, ip string) error {
 }
 
 // DeleteUser removes the user and its index entries.
-func (s *UserService) DeleteUser(ctx context.Context, id string) error {
+func (s *UserStore) DeleteUser(ctx context.Context, id string) error {
 	return s.db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := findUserByID(tx, id)
 		if err != nil {

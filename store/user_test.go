@@ -23,10 +23,10 @@ func newUser(email string) *mft.User {
 		Protocols: []string{"sftp", "api"}, Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{}}
 }
 
-func TestUserService_CreateUser(t *testing.T) {
+func TestUserStore_CreateUser(t *testing.T) {
 	ctx := context.Background()
 	t.Run("OK", func(t *testing.T) {
-		s := store.NewUserService(MustOpenDB(t))
+		s := store.NewUserStore(MustOpenDB(t))
 		exp := now.Add(48 * time.Hour)
 		u := newUser("Joe.User@Company.com")
 		u.Name, u.Username, u.APIKeyHash, u.PasswordHash = "Joe", "joe", "hash1", "pw"
@@ -57,7 +57,7 @@ func TestUserService_CreateUser(t *testing.T) {
 		}
 	})
 	t.Run("ErrDuplicate", func(t *testing.T) {
-		s := store.NewUserService(MustOpenDB(t))
+		s := store.NewUserStore(MustOpenDB(t))
 		a := newUser("a@example.com")
 		a.Username, a.APIKeyHash = "alpha", "k1"
 		if err := s.CreateUser(ctx, a); err != nil {
@@ -78,7 +78,7 @@ func TestUserService_CreateUser(t *testing.T) {
 		}
 	})
 	t.Run("ErrUnknownGroup", func(t *testing.T) {
-		s := store.NewUserService(MustOpenDB(t))
+		s := store.NewUserStore(MustOpenDB(t))
 		u := newUser("a@example.com")
 		u.Groups = []string{"nope"}
 		if err := s.CreateUser(ctx, u); mft.ErrorCode(err) != mft.EINVALID {
@@ -86,7 +86,7 @@ func TestUserService_CreateUser(t *testing.T) {
 		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
-		s := store.NewUserService(MustOpenDB(t))
+		s := store.NewUserStore(MustOpenDB(t))
 		for name, mod := range map[string]func(*mft.User){
 			"no email or username": func(u *mft.User) { u.Email = "" },
 			"bad email":            func(u *mft.User) { u.Email = "not an email" },
@@ -109,9 +109,9 @@ func TestUserService_CreateUser(t *testing.T) {
 	})
 }
 
-func TestUserService_UpdateUser(t *testing.T) {
+func TestUserStore_UpdateUser(t *testing.T) {
 	ctx := context.Background()
-	s := store.NewUserService(MustOpenDB(t))
+	s := store.NewUserStore(MustOpenDB(t))
 	u := newUser("a@example.com")
 	u.APIKeyHash = "k1"
 	if err := s.CreateUser(ctx, u); err != nil {
@@ -186,11 +186,11 @@ func TestUserService_UpdateUser(t *testing.T) {
 	})
 }
 
-func TestUserService_DeleteUser(t *testing.T) {
+func TestUserStore_DeleteUser(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
-	s := store.NewUserService(db)
-	tokens := store.NewTokenService(db)
+	s := store.NewUserStore(db)
+	tokens := store.NewTokenStore(db)
 	u := newUser("a@example.com")
 	u.Username, u.APIKeyHash = "alpha", "k1"
 	if err := s.CreateUser(ctx, u); err != nil {
@@ -224,11 +224,11 @@ func TestUserService_DeleteUser(t *testing.T) {
 	}
 }
 
-func TestUserService_FindUsers(t *testing.T) {
+func TestUserStore_FindUsers(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
-	s := store.NewUserService(db)
-	if err := store.NewGroupService(db).CreateGroup(ctx, &mft.Group{ID: "ops", Name: "Ops"}); err != nil {
+	s := store.NewUserStore(db)
+	if err := store.NewGroupStore(db).CreateGroup(ctx, &mft.Group{ID: "ops", Name: "Ops"}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 25 {
@@ -268,9 +268,9 @@ func TestUserService_FindUsers(t *testing.T) {
 }
 
 // Concurrent creates are batched into shared transactions; none may be lost.
-func TestUserService_ConcurrentCreate(t *testing.T) {
+func TestUserStore_ConcurrentCreate(t *testing.T) {
 	ctx := context.Background()
-	s := store.NewUserService(MustOpenDB(t))
+	s := store.NewUserStore(MustOpenDB(t))
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for i := range 200 {
@@ -292,9 +292,9 @@ func TestUserService_ConcurrentCreate(t *testing.T) {
 
 // Concurrent writes share commits; one that fails (a duplicate email) must
 // get its own error without taking the others of its group down with it.
-func TestUserService_ConcurrentCreateWithConflicts(t *testing.T) {
+func TestUserStore_ConcurrentCreateWithConflicts(t *testing.T) {
 	ctx := context.Background()
-	s := store.NewUserService(MustOpenDB(t))
+	s := store.NewUserStore(MustOpenDB(t))
 	var wg sync.WaitGroup
 	var ok, conflict atomic.Int32
 	for i := range 200 {
