@@ -10,15 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"depot/app"
+	"depot/core"
 	"depot/automation"
 	"depot/files"
-	"depot/internal/apptest"
+	"depot/internal/coretest"
 	"depot/mft"
 )
 
 // create stores an automation and has the engine load it.
-func create(t *testing.T, a *app.App, au *mft.Automation) *mft.Automation {
+func create(t *testing.T, a *core.Services, au *mft.Automation) *mft.Automation {
 	t.Helper()
 	au.Enabled = true
 	if err := a.Automations.CreateAutomation(context.Background(), au); err != nil {
@@ -32,7 +32,7 @@ func create(t *testing.T, a *app.App, au *mft.Automation) *mft.Automation {
 
 // finished waits until automation id has n finished runs and returns them,
 // newest first.
-func finished(t *testing.T, a *app.App, id string, n int) []*mft.Run {
+func finished(t *testing.T, a *core.Services, id string, n int) []*mft.Run {
 	t.Helper()
 	for {
 		runs, _, err := a.Automations.FindRuns(context.Background(), id, mft.Page{Limit: 100})
@@ -52,9 +52,9 @@ func finished(t *testing.T, a *app.App, id string, n int) []*mft.Run {
 	}
 }
 
-func upload(t *testing.T, a *app.App, u *mft.User, p, body string) {
+func upload(t *testing.T, a *core.Services, u *mft.User, p, body string) {
 	t.Helper()
-	if _, err := a.Files.Upload(context.Background(), apptest.Actor(u), p, strings.NewReader(body), files.UploadOptions{Size: int64(len(body))}); err != nil {
+	if _, err := a.Files.Upload(context.Background(), coretest.Actor(u), p, strings.NewReader(body), files.UploadOptions{Size: int64(len(body))}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -62,12 +62,12 @@ func upload(t *testing.T, a *app.App, u *mft.User, p, body string) {
 // An event automation runs on the files its conditions match, and only
 // those: an uploaded CSV below an in/ folder is moved to a dated archive.
 func TestEventAutomation_MovesMatchingFiles(t *testing.T) {
-	a := apptest.Start(t, nil)
-	joe := apptest.AddUser(t, a, "joe")
+	a := coretest.Start(t, nil)
+	joe := coretest.AddUser(t, a, "joe")
 	au := create(t, a, &mft.Automation{Name: "archive csv", Trigger: mft.TriggerEvent, Events: []string{mft.EventFileUploaded},
 		Conditions: []mft.Condition{{Type: "name", Pattern: "*.csv"}, {Type: "path", Pattern: "/users/**/in/*"}},
 		Actions:    []mft.Action{{Type: "move", To: "/archive/{YYYY}/"}}})
-	if _, err := a.Files.Mkdir(context.Background(), apptest.Actor(joe), "/in"); err != nil {
+	if _, err := a.Files.Mkdir(context.Background(), coretest.Actor(joe), "/in"); err != nil {
 		t.Fatal(err)
 	}
 	upload(t, a, joe, "/in/ledger.csv", "a,b\n")
@@ -79,12 +79,12 @@ func TestEventAutomation_MovesMatchingFiles(t *testing.T) {
 		t.Fatalf("runs %+v, want one that succeeded", runs)
 	}
 	year := time.Now().UTC().Format("2006")
-	admin := apptest.Actor(&mft.User{ID: "admin-localhost", Role: mft.RoleAdmin, Home: "/"})
+	admin := coretest.Actor(&mft.User{ID: "admin-localhost", Role: mft.RoleAdmin, Home: "/"})
 	if _, err := a.Files.Stat(context.Background(), admin, "/archive/"+year+"/ledger.csv"); err != nil {
 		t.Fatalf("matched file not archived: %v", err)
 	}
 	for _, p := range []string{"/in/notes.txt", "/ledger.csv"} {
-		if _, err := a.Files.Stat(context.Background(), apptest.Actor(joe), p); err != nil {
+		if _, err := a.Files.Stat(context.Background(), coretest.Actor(joe), p); err != nil {
 			t.Fatalf("%s (not matched) was touched: %v", p, err)
 		}
 	}
@@ -93,8 +93,8 @@ func TestEventAutomation_MovesMatchingFiles(t *testing.T) {
 // A run whose action fails is retried with backoff and recorded as
 // failed with the reason once its attempts are spent.
 func TestRun_RetriesThenFails(t *testing.T) {
-	a := apptest.Start(t, nil)
-	joe := apptest.AddUser(t, a, "joe")
+	a := coretest.Start(t, nil)
+	joe := coretest.AddUser(t, a, "joe")
 	au := create(t, a, &mft.Automation{Name: "bad hook", Trigger: mft.TriggerEvent, Events: []string{mft.EventFileUploaded},
 		Actions: []mft.Action{{Type: "webhook", URL: "http://127.0.0.1:9/unreachable"}}, Retry: mft.Retry{Attempts: 2}})
 	upload(t, a, joe, "/x.txt", "x")
@@ -108,7 +108,7 @@ func TestRun_RetriesThenFails(t *testing.T) {
 // A webhook receives every event it subscribes to, signed with its
 // secret, with the event's audit id in data.id.
 func TestWebhook_SignedDelivery(t *testing.T) {
-	a := apptest.Start(t, nil)
+	a := coretest.Start(t, nil)
 	got := make(chan *http.Request, 10)
 	bodies := make(chan []byte, 10)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +124,7 @@ func TestWebhook_SignedDelivery(t *testing.T) {
 	if err := a.Engine.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	joe := apptest.AddUser(t, a, "joe")
+	joe := coretest.AddUser(t, a, "joe")
 	upload(t, a, joe, "/report.csv", "r")
 	r, body := <-got, <-bodies
 	if r.Header.Get("X-Depot-Event") != mft.EventFileUploaded {
@@ -139,7 +139,7 @@ func TestWebhook_SignedDelivery(t *testing.T) {
 	if err := json.Unmarshal(body, &payload); err != nil || payload.Data.Path != "/users/joe/report.csv" || payload.Data.ID == "" {
 		t.Fatalf("payload %s (%v)", body, err)
 	}
-	if evs := apptest.Events(t, a, mft.EventFileUploaded); len(evs) != 1 || evs[0].ID != payload.Data.ID {
+	if evs := coretest.Events(t, a, mft.EventFileUploaded); len(evs) != 1 || evs[0].ID != payload.Data.ID {
 		t.Fatalf("data.id %q is not the audit event's id (%+v)", payload.Data.ID, evs)
 	}
 }

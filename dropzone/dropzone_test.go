@@ -11,19 +11,19 @@ import (
 	"testing"
 	"time"
 
-	"depot/app"
+	"depot/core"
 	"depot/dropzone"
-	"depot/internal/apptest"
+	"depot/internal/coretest"
 	"depot/mft"
 )
 
 func ptr[T any](v T) *T { return &v }
 
 // open creates a dropzone of gb owned by a new user.
-func open(t *testing.T, gb float64) (*app.App, *mft.Dropzone) {
+func open(t *testing.T, gb float64) (*core.Services, *mft.Dropzone) {
 	t.Helper()
-	a := apptest.Start(t, nil)
-	owner := apptest.AddUser(t, a, "owner")
+	a := coretest.Start(t, nil)
+	owner := coretest.AddUser(t, a, "owner")
 	d, token, err := a.Dropzones.Create(context.Background(), owner.ID, dropzone.Input{Name: ptr("Uploads"), GB: ptr(gb), Days: ptr(30)})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func open(t *testing.T, gb float64) (*app.App, *mft.Dropzone) {
 }
 
 // receive sends body to the signed URL of f.
-func receive(a *app.App, f *mft.DropzoneFile, query string, body io.Reader, announced int64) (*mft.DropzoneFile, error) {
+func receive(a *core.Services, f *mft.DropzoneFile, query string, body io.Reader, announced int64) (*mft.DropzoneFile, error) {
 	q, _ := url.ParseQuery(query)
 	return a.Dropzones.Receive(context.Background(), f.Dropzone, f.ID, q.Get("expires"), q.Get("signature"), body, announced, mft.AuditAPI, "127.0.0.1")
 }
@@ -163,7 +163,7 @@ func TestConfirm(t *testing.T) {
 	if data, _ := io.ReadAll(fh); !bytes.Equal(data, []byte("abc")) {
 		t.Fatalf("downloaded %q", data)
 	}
-	evs := apptest.Events(t, a, mft.EventDropzoneFileConfirmed)
+	evs := coretest.Events(t, a, mft.EventDropzoneFileConfirmed)
 	if len(evs) != 1 || evs[0].Actor != "owner" || evs[0].Size != 3 {
 		t.Fatalf("confirm events %+v, want one by the owner", evs)
 	}

@@ -9,20 +9,20 @@ import (
 	"testing"
 	"time"
 
-	"depot/app"
+	"depot/core"
 	"depot/filedrop"
 	"depot/files"
-	"depot/internal/apptest"
+	"depot/internal/coretest"
 	"depot/mft"
 )
 
 func ptr[T any](v T) *T { return &v }
 
 // drop starts Depot with filedrop "invoices" owned by a new user.
-func drop(t *testing.T) (*app.App, *mft.Filedrop, *mft.User) {
+func drop(t *testing.T) (*core.Services, *mft.Filedrop, *mft.User) {
 	t.Helper()
-	a := apptest.Start(t, nil)
-	owner := apptest.AddUser(t, a, "owner")
+	a := coretest.Start(t, nil)
+	owner := coretest.AddUser(t, a, "owner")
 	f, err := a.Filedrops.Create(context.Background(), ptr("invoices"), filedrop.Input{
 		FiledropUpdate: mft.FiledropUpdate{Title: ptr("Invoices"), Owner: ptr(owner.ID), AcceptedFiletypes: ptr("pdf,csv")}})
 	if err != nil {
@@ -32,7 +32,7 @@ func drop(t *testing.T) (*app.App, *mft.Filedrop, *mft.User) {
 }
 
 // send opens a submission and uploads each name → content.
-func send(t *testing.T, a *app.App, f *mft.Filedrop, contents map[string]string) (*mft.Submission, []string) {
+func send(t *testing.T, a *core.Services, f *mft.Filedrop, contents map[string]string) (*mft.Submission, []string) {
 	t.Helper()
 	ctx := context.Background()
 	sub, key, err := a.Filedrops.Open(ctx, f, "192.0.2.1")
@@ -94,11 +94,11 @@ func TestDeliver(t *testing.T) {
 	if name != got.Files[0].Filename || len(body) == 0 {
 		t.Fatalf("message file %s: %q", name, body)
 	}
-	stranger := apptest.AddUser(t, a, "stranger")
+	stranger := coretest.AddUser(t, a, "stranger")
 	if _, err := a.Filedrops.Message(ctx, stranger, m.ID); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("a stranger read the message: %v", err)
 	}
-	if evs := apptest.Events(t, a, mft.EventFiledropReceived); len(evs) != 1 || evs[0].Actor != owner.ID {
+	if evs := coretest.Events(t, a, mft.EventFiledropReceived); len(evs) != 1 || evs[0].Actor != owner.ID {
 		t.Fatalf("filedrop.received events %+v", evs)
 	}
 	// The key is spent.

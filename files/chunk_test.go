@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"depot/files"
-	"depot/internal/apptest"
+	"depot/internal/coretest"
 	"depot/mft"
 )
 
@@ -56,8 +56,8 @@ func stored(t *testing.T, dataDir, user, name string) []byte {
 // Pieces sent without their size, before any piece gave the length, and
 // in any order, still make the file; so does an upload of one piece.
 func TestChunks_WithoutSizes(t *testing.T) {
-	a := apptest.Start(t, nil)
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	a := coretest.Start(t, nil)
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe"))
 	parts := [][]byte{bytes.Repeat([]byte("a"), 3000), bytes.Repeat([]byte("b"), 3000), bytes.Repeat([]byte("c"), 3000), []byte("end")}
 	whole := bytes.Join(parts, nil)
 	c := newChunkSender(t, a.Files, joe, "/u.bin", len(parts), true)
@@ -91,8 +91,8 @@ func TestChunks_WithoutSizes(t *testing.T) {
 // length was lost; sending it again with the right size completes the
 // file.
 func TestChunks_UnequalPieces(t *testing.T) {
-	a := apptest.Start(t, nil)
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	a := coretest.Start(t, nil)
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe"))
 	c := newChunkSender(t, a.Files, joe, "/p.bin", 3, true)
 	// A piece that announced 1,000 bytes and broke fixes no length.
 	if _, _, _, err := c.send(0, &errAfter{bytes.NewReader(make([]byte, 1000)), 10}, 1000); mft.ErrorCode(err) != mft.EMALFORMED {
@@ -170,8 +170,8 @@ func (e *errAfter) Read(p []byte) (int, error) {
 // two sends, and sending the piece again completes it. A piece kept aside
 // keeps its whole copy when a resend breaks.
 func TestChunks_BrokenResendInPlace(t *testing.T) {
-	a := apptest.Start(t, nil)
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	a := coretest.Start(t, nil)
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe"))
 	good := bytes.Repeat([]byte("g"), 4<<20)
 	broken := func() io.Reader { return &errAfter{bytes.NewReader(bytes.Repeat([]byte("x"), 4<<20)), 2 << 20} }
 	c := newChunkSender(t, a.Files, joe, "/r.bin", 4, true)
@@ -213,8 +213,8 @@ func (o *onEOF) Read(p []byte) (int, error) {
 // once that file is gone, sending the last piece again publishes the
 // whole file.
 func TestChunks_RefusedPublishKeepsPieces(t *testing.T) {
-	a := apptest.Start(t, nil)
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	a := coretest.Start(t, nil)
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe"))
 	parts := [][]byte{bytes.Repeat([]byte("1"), 5000), bytes.Repeat([]byte("2"), 5000), []byte("3")}
 	c := newChunkSender(t, a.Files, joe, "/k.bin", 3, false)
 	c.ok(0, parts[0], false)

@@ -14,16 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"depot/app"
+	"depot/core"
 	"depot/files"
-	"depot/internal/apptest"
+	"depot/internal/coretest"
 	"depot/mft"
 )
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 
 // usage is what the usage table says is stored below a storage path.
-func usage(t *testing.T, a *app.App, dir string) int64 {
+func usage(t *testing.T, a *core.Services, dir string) int64 {
 	t.Helper()
 	n, err := a.Usage.Usage(context.Background(), dir)
 	if err != nil {
@@ -32,7 +32,7 @@ func usage(t *testing.T, a *app.App, dir string) int64 {
 	return n
 }
 
-func upload(t *testing.T, a *app.App, act files.Actor, p string, data []byte) (mft.FileInfo, error) {
+func upload(t *testing.T, a *core.Services, act files.Actor, p string, data []byte) (mft.FileInfo, error) {
 	t.Helper()
 	return a.Files.Upload(context.Background(), act, p, bytes.NewReader(data), files.UploadOptions{Overwrite: true, Size: int64(len(data))})
 }
@@ -41,9 +41,9 @@ func upload(t *testing.T, a *app.App, act files.Actor, p string, data []byte) (m
 // shared with their group at its mount, with exactly the permissions
 // granted there; paths outside both do not exist for them.
 func TestPermissions_HomeAndGroupMount(t *testing.T) {
-	a := apptest.Start(t, nil)
+	a := coretest.Start(t, nil)
 	ctx := context.Background()
-	admin := apptest.Actor(&mft.User{ID: "admin-localhost", Role: mft.RoleAdmin, Home: "/"})
+	admin := coretest.Actor(&mft.User{ID: "admin-localhost", Role: mft.RoleAdmin, Home: "/"})
 	if _, err := a.Files.Mkdir(ctx, admin, "/shared/partners"); err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +57,8 @@ func TestPermissions_HomeAndGroupMount(t *testing.T) {
 		Permissions: []string{mft.PermList, mft.PermDownload}, Mount: "partners"}); err != nil {
 		t.Fatal(err)
 	}
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe", func(u *mft.User) { u.Groups = []string{"partners"} }))
-	ann := apptest.Actor(apptest.AddUser(t, a, "ann"))
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe", func(u *mft.User) { u.Groups = []string{"partners"} }))
+	ann := coretest.Actor(coretest.AddUser(t, a, "ann"))
 
 	t.Run("OK", func(t *testing.T) {
 		if _, err := upload(t, a, joe, "/mine.txt", []byte("x")); err != nil {
@@ -106,9 +106,9 @@ func TestPermissions_HomeAndGroupMount(t *testing.T) {
 // a folder and deletions, and the quota counts a replaced file's old size
 // as freed.
 func TestQuota_Arithmetic(t *testing.T) {
-	a := apptest.Start(t, nil)
+	a := coretest.Start(t, nil)
 	ctx := context.Background()
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe", func(u *mft.User) { u.QuotaMB = 1 }))
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe", func(u *mft.User) { u.QuotaMB = 1 }))
 	mb := 1 << 20
 	if _, err := upload(t, a, joe, "/a.bin", make([]byte, 600<<10)); err != nil {
 		t.Fatal(err)
@@ -156,9 +156,9 @@ func TestQuota_Arithmetic(t *testing.T) {
 // Folder rules apply to the folder and below: extensions, file size and
 // the folder's own quota, whoever uploads.
 func TestFolderRules(t *testing.T) {
-	a := apptest.Start(t, nil)
+	a := coretest.Start(t, nil)
 	ctx := context.Background()
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe"))
 	if _, err := a.Files.Mkdir(ctx, joe, "/in/deep"); err != nil {
 		t.Fatal(err)
 	}
@@ -198,9 +198,9 @@ func TestFolderRules(t *testing.T) {
 // file; the piece that completes it returns the whole file's sha256, and
 // nothing is visible before.
 func TestChunks_OutOfOrder(t *testing.T) {
-	a := apptest.Start(t, nil)
+	a := coretest.Start(t, nil)
 	ctx := context.Background()
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe"))
 	parts := [][]byte{bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("b"), 1000), []byte("tail")}
 	whole := bytes.Join(parts, nil)
 	send := func(i int, data []byte) (mft.FileInfo, files.Chunk, bool) {
@@ -236,9 +236,9 @@ func TestChunks_OutOfOrder(t *testing.T) {
 // Out-of-order writes (as SFTP clients send them, from many goroutines)
 // make the right file, which appears only on Commit, with its sha256.
 func TestPending_OutOfOrderWritesPublishOnCommit(t *testing.T) {
-	a := apptest.Start(t, nil)
+	a := coretest.Start(t, nil)
 	ctx := context.Background()
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe"))
 	data := make([]byte, 4<<20+123)
 	for i := range data {
 		data[i] = byte(i * 7)
@@ -294,11 +294,11 @@ func TestPending_OutOfOrderWritesPublishOnCommit(t *testing.T) {
 // usage counts the new size, and the old file leaves data/tmp.
 func TestReplace_UnsyncedSwapsTheFile(t *testing.T) {
 	dir := t.TempDir()
-	cfg := apptest.Config(dir)
+	cfg := coretest.Config(dir)
 	cfg.Data.SyncUploads = false
-	a := apptest.Start(t, cfg)
+	a := coretest.Start(t, cfg)
 	ctx := context.Background()
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe"))
 	v1, v2 := bytes.Repeat([]byte("1"), 300<<10), bytes.Repeat([]byte("2"), 100<<10)
 	if _, err := upload(t, a, joe, "/a.bin", v1); err != nil {
 		t.Fatal(err)
@@ -367,9 +367,9 @@ func (b *brokenReader) Read(p []byte) (int, error) {
 // upload still open), publishes the whole file with its sha256, and
 // refuses bytes beyond a limit with the limit's error, not a ReadError.
 func TestPending_AppendAfterABrokenReader(t *testing.T) {
-	a := apptest.Start(t, nil)
+	a := coretest.Start(t, nil)
 	ctx := context.Background()
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe", func(u *mft.User) { u.QuotaMB = 4 }))
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe", func(u *mft.User) { u.QuotaMB = 4 }))
 	data := make([]byte, 3<<20+12345)
 	rand.Read(data)
 	p, err := a.Files.Create(ctx, joe, "/night.bin", files.UploadOptions{Overwrite: true, Size: int64(len(data))})

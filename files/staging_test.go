@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"depot/files"
-	"depot/internal/apptest"
+	"depot/internal/coretest"
 	"depot/mft"
 )
 
@@ -18,9 +18,9 @@ import (
 // is one link in its folder; one that replaces a file goes through a name
 // in data/tmp that is gone once the answer is given.
 func TestStaging_WithoutAName(t *testing.T) {
-	a := apptest.Start(t, nil)
+	a := coretest.Start(t, nil)
 	ctx := context.Background()
-	joe := apptest.Actor(apptest.AddUser(t, a, "joe"))
+	joe := coretest.Actor(coretest.AddUser(t, a, "joe"))
 	tmp := filepath.Join(a.Config.Data.Dir, "tmp")
 	names := func() []string {
 		entries, _ := os.ReadDir(tmp)

@@ -10,19 +10,19 @@ import (
 	"testing"
 	"time"
 
-	"depot/app"
+	"depot/core"
 	"depot/files"
-	"depot/internal/apptest"
+	"depot/internal/coretest"
 	"depot/link"
 	"depot/mft"
 )
 
 // shared starts Depot with a user joe who has /report.pdf in his home.
-func shared(t *testing.T) (*app.App, *mft.User) {
+func shared(t *testing.T) (*core.Services, *mft.User) {
 	t.Helper()
-	a := apptest.Start(t, nil)
-	joe := apptest.AddUser(t, a, "joe")
-	if _, err := a.Files.Upload(context.Background(), apptest.Actor(joe), "/report.pdf", strings.NewReader("the report"),
+	a := coretest.Start(t, nil)
+	joe := coretest.AddUser(t, a, "joe")
+	if _, err := a.Files.Upload(context.Background(), coretest.Actor(joe), "/report.pdf", strings.NewReader("the report"),
 		files.UploadOptions{Size: 10}); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func shared(t *testing.T) (*app.App, *mft.User) {
 func TestDownload_CountedAtomically(t *testing.T) {
 	a, joe := shared(t)
 	ctx := context.Background()
-	l, err := a.Links.Create(ctx, apptest.Actor(joe), link.Input{Path: "/report.pdf", MaxDownloads: 3})
+	l, err := a.Links.Create(ctx, coretest.Actor(joe), link.Input{Path: "/report.pdf", MaxDownloads: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestDownload_CountedAtomically(t *testing.T) {
 	if l.Downloads != 3 || a.Links.Gone(l) == "" {
 		t.Fatalf("link after the limit: downloads %d, gone %q", l.Downloads, a.Links.Gone(l))
 	}
-	if evs := apptest.Events(t, a, mft.EventLinkDownloaded); len(evs) != 3 {
+	if evs := coretest.Events(t, a, mft.EventLinkDownloaded); len(evs) != 3 {
 		t.Fatalf("%d link.downloaded events, want 3", len(evs))
 	}
 }
@@ -77,7 +77,7 @@ func TestDownload_CountedAtomically(t *testing.T) {
 func TestDownload_FollowsCreator(t *testing.T) {
 	a, joe := shared(t)
 	ctx := context.Background()
-	l, err := a.Links.Create(ctx, apptest.Actor(joe), link.Input{Path: "/report.pdf", MaxDownloads: 5})
+	l, err := a.Links.Create(ctx, coretest.Actor(joe), link.Input{Path: "/report.pdf", MaxDownloads: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestDownload_FollowsCreator(t *testing.T) {
 	}
 	active := true
 	a.Users.UpdateUser(ctx, joe.ID, mft.UserUpdate{Active: &active})
-	if err := a.Files.Remove(ctx, apptest.Actor(joe), "/report.pdf", false); err != nil {
+	if err := a.Files.Remove(ctx, coretest.Actor(joe), "/report.pdf", false); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := a.Links.Download(ctx, l, "", mft.AuditWeb, ""); mft.ErrorCode(err) != mft.ENOTFOUND {
@@ -114,15 +114,15 @@ func TestCreate_Refusals(t *testing.T) {
 		"past expiry":    {Path: "/report.pdf", ExpiresAt: &past},
 		"short password": {Path: "/report.pdf", Password: "short"},
 	} {
-		if _, err := a.Links.Create(ctx, apptest.Actor(joe), in); mft.ErrorCode(err) != mft.EINVALID {
+		if _, err := a.Links.Create(ctx, coretest.Actor(joe), in); mft.ErrorCode(err) != mft.EINVALID {
 			t.Errorf("%s: %v, want EINVALID", name, err)
 		}
 	}
-	ann := apptest.AddUser(t, a, "ann")
-	if _, err := a.Links.Create(ctx, apptest.Actor(ann), link.Input{Path: "/report.pdf"}); mft.ErrorCode(err) != mft.ENOTFOUND {
+	ann := coretest.AddUser(t, a, "ann")
+	if _, err := a.Links.Create(ctx, coretest.Actor(ann), link.Input{Path: "/report.pdf"}); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("sharing a path one cannot see: %v, want ENOTFOUND", err)
 	}
-	l, _ := a.Links.Create(ctx, apptest.Actor(joe), link.Input{Path: "/report.pdf"})
+	l, _ := a.Links.Create(ctx, coretest.Actor(joe), link.Input{Path: "/report.pdf"})
 	if err := a.Links.Delete(ctx, ann, l.ID); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("another user deleted joe's link: %v", err)
 	}
@@ -136,13 +136,13 @@ func TestCreate_Refusals(t *testing.T) {
 func TestUpload(t *testing.T) {
 	a, joe := shared(t)
 	ctx := context.Background()
-	if _, err := a.Files.Mkdir(ctx, apptest.Actor(joe), "/inbox"); err != nil {
+	if _, err := a.Files.Mkdir(ctx, coretest.Actor(joe), "/inbox"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Users.UpdateUser(ctx, joe.ID, mft.UserUpdate{MaxFileSize: ptr(int64(1))}); err != nil {
 		t.Fatal(err)
 	}
-	l, err := a.Links.Create(ctx, apptest.Actor(joe), link.Input{Path: "/inbox", AllowUpload: true})
+	l, err := a.Links.Create(ctx, coretest.Actor(joe), link.Input{Path: "/inbox", AllowUpload: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestUpload(t *testing.T) {
 	if err != nil || !done || fi.Size != 4 {
 		t.Fatalf("upload: %+v %v %v", fi, done, err)
 	}
-	if _, err := a.Files.Stat(ctx, apptest.Actor(joe), "/inbox/scan.pdf"); err != nil {
+	if _, err := a.Files.Stat(ctx, coretest.Actor(joe), "/inbox/scan.pdf"); err != nil {
 		t.Fatalf("uploaded file not in the creator's folder: %v", err)
 	}
 	big := bytes.Repeat([]byte("x"), 1<<20+1)

@@ -18,21 +18,21 @@ import (
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
 
-	"depot/app"
 	"depot/auth"
 	"depot/config"
+	"depot/core"
 	"depot/files"
-	"depot/internal/apptest"
+	"depot/internal/coretest"
 	"depot/internal/testtool"
 	"depot/mft"
 	"depot/sftpd"
 	"depot/store"
 )
 
-// env is a running SFTP server over a real data directory, built by the
-// one wiring (app.Open) beside the rest of Depot.
+// env is a running SFTP server over Depot's services on a real data
+// directory (core.Open), without the HTTP server.
 type env struct {
-	app      *app.App
+	core     *core.Services
 	srv      *sftpd.Server
 	dir      string
 	users    *store.UserStore
@@ -49,28 +49,45 @@ func openEnv(t *testing.T, edit ...func(*sftpd.Server)) *env {
 	t.Helper()
 	e := &env{dir: t.TempDir()}
 	e.start(t, edit...)
+	t.Cleanup(e.stop)
 	return e
 }
 
 // start starts Depot on e's data directory (again, after stop).
 func (e *env) start(t *testing.T, edit ...func(*sftpd.Server)) {
 	t.Helper()
-	cfg := apptest.Config(e.dir)
+	cfg := coretest.Config(e.dir)
 	cfg.SFTP.IdleTimeout = config.Duration(time.Minute)
 	cfg.SFTP.MaxConnections, cfg.SFTP.MaxConnectionsPerUser, cfg.SFTP.MaxTransfers = 100, 60, 8
 	cfg.SFTP.Ciphers = []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr"}
 	cfg.Defender.MaxFailures, cfg.Defender.Window, cfg.Defender.BanTime = 3, config.Duration(time.Minute), config.Duration(time.Hour)
-	a := apptest.Start(t, cfg, func(a *app.App) {
-		for _, f := range edit {
-			f(a.SFTP)
-		}
-	})
-	*e = env{app: a, srv: a.SFTP, dir: e.dir, users: a.Users, defender: a.Defender, audit: a.AuditLog,
+	a := coretest.Start(t, cfg)
+	srv := &sftpd.Server{Addr: cfg.SFTP.Listen, HostKeyDir: cfg.Data.Dir, Files: a.Files, Auth: a.Auth, Users: a.Users,
+		IdleTimeout: cfg.SFTP.IdleTimeout.D(), MaxConnections: cfg.SFTP.MaxConnections, MaxConnectionsPerUser: cfg.SFTP.MaxConnectionsPerUser,
+		MaxTransfers: cfg.SFTP.MaxTransfers, MaxUnauthenticatedPerIP: cfg.SFTP.MaxUnauthenticatedPerIP, LoginGrace: cfg.SFTP.LoginGraceTime.D(),
+		Ciphers: cfg.SFTP.Ciphers, KeyExchanges: cfg.SFTP.KeyExchanges, MACs: cfg.SFTP.MACs, SyncUploads: cfg.SFTP.SyncUploads}
+	for _, f := range edit {
+		f(srv)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	*e = env{core: a, srv: srv, dir: e.dir, users: a.Users, defender: a.Defender, audit: a.AuditLog,
 		auditSvc: a.AuditStore, files: a.Files, db: a.DB}
 }
 
-// stop stops Depot and closes its data directory.
-func (e *env) stop() { apptest.Close(e.app) }
+// stop stops the SFTP server and closes the data directory; stopping
+// twice is harmless.
+func (e *env) stop() {
+	if e.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.srv.Close(ctx)
+	coretest.Close(e.core)
+	e.srv = nil
+}
 
 func (e *env) port() string {
 	_, p, _ := net.SplitHostPort(e.srv.ListenAddr().String())

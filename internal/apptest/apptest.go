@@ -13,21 +13,19 @@ import (
 	"depot/app"
 	"depot/config"
 	"depot/files"
+	"depot/internal/coretest"
 	"depot/mft"
 )
 
 // AdminKey is the API key of admin@localhost in every test app.
-const AdminKey = "test-admin-key-0123456789"
+const AdminKey = coretest.AdminKey
 
 // Config returns the settings of a test app on dir: the defaults with both
 // listeners on 127.0.0.1:0, AdminKey, no rate limit and no upload rate
 // floor (tests that need them set them).
 func Config(dir string) *config.Config {
-	cfg := config.Default()
-	cfg.Data.Dir = dir
-	cfg.HTTP.Listen, cfg.SFTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg := coretest.Config(dir)
 	cfg.HTTP.RateLimit, cfg.HTTP.MinUploadRate = 0, 0
-	cfg.AdminAPIKey = AdminKey
 	return cfg
 }
 
@@ -86,32 +84,15 @@ func Close(a *app.App) {
 // protocol, after each edit, and returns it.
 func AddUser(tb testing.TB, a *app.App, id string, edit ...func(*mft.User)) *mft.User {
 	tb.Helper()
-	u := &mft.User{ID: id, Username: id, Email: id + "@example.com", Role: mft.RoleUser, Home: mft.HomeFor(id), Active: true,
-		Protocols: mft.AllProtocols, Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{}}
-	for _, e := range edit {
-		e(u)
-	}
-	if err := a.Users.CreateUser(context.Background(), u); err != nil {
-		tb.Fatal(err)
-	}
-	return u
+	return coretest.AddUser(tb, a.Services, id, edit...)
 }
 
 // Actor is u as the file service sees a caller over the API.
-func Actor(u *mft.User) files.Actor {
-	return files.Actor{User: u, Protocol: mft.AuditAPI, IP: "127.0.0.1"}
-}
+func Actor(u *mft.User) files.Actor { return coretest.Actor(u) }
 
 // Events returns the audit log's events named event, once every event
 // published so far is written.
 func Events(tb testing.TB, a *app.App, event string) []*mft.Event {
 	tb.Helper()
-	if err := a.AuditLog.Flush(); err != nil {
-		tb.Fatal(err)
-	}
-	list, _, err := a.AuditStore.FindEvents(context.Background(), mft.AuditFilter{Event: event, Page: mft.Page{Limit: 1000}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return list
+	return coretest.Events(tb, a.Services, event)
 }

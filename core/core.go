@@ -1,0 +1,207 @@
+// Package core wires the services below the protocols on one data
+// directory: the store, files, auth, the exchange workflows, buckets,
+// connections and mounts, the automation engine and the audit log. app
+// builds the SFTP and HTTP servers on it (one wiring for depot serve, the
+// commands and every test), and the tests of the lower packages use it
+// through internal/coretest without building a server.
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"depot/auth"
+	"depot/automation"
+	"depot/bucket"
+	"depot/config"
+	"depot/connection"
+	"depot/dropzone"
+	"depot/filedrop"
+	"depot/files"
+	"depot/link"
+	"depot/mail"
+	"depot/metrics"
+	"depot/mft"
+	"depot/mount"
+	"depot/store"
+)
+
+// AdminEmail is the first administrator created on an empty data
+// directory.
+const AdminEmail = "admin@localhost"
+
+// Services is an opened data directory and the services built on it.
+// Open builds them; Start starts the audit log and the automation engine;
+// Close stops and releases. Fields may be adjusted between Open and Start
+// (tests do).
+type Services struct {
+	Config *config.Config
+	Logger *slog.Logger
+
+	DB          *store.DB
+	Users       *store.UserStore
+	Groups      *store.GroupStore
+	Tokens      *store.TokenStore
+	Permissions *store.PermissionStore
+	Folders     *store.FolderStore
+	Usage       *store.UsageStore
+	Buckets     *store.BucketStore
+	Automations *store.AutomationStore
+	AuditStore  *store.AuditStore
+
+	Files    *files.Service
+	Sealer   *auth.Sealer
+	Defender *auth.Defender
+	Auth     *auth.Authenticator
+	// AuditLog writes events in batches; Events sends each event to it,
+	// to the automation engine and to the metrics.
+	AuditLog *store.AuditLog
+	Events   mft.MultiSink
+	Engine   *automation.Engine
+
+	Filedrops *filedrop.Service
+	Dropzones *dropzone.Service
+	Links     *link.Service
+	// Bucket creates, changes and deletes buckets with what is theirs.
+	Bucket *bucket.Service
+	// Connections keeps storage connections and opens them.
+	Connections *connection.Service
+	Mounts      *mount.Service
+	// Metrics counts for Prometheus.
+	Metrics *metrics.Metrics
+
+	// stops undo what Start did, last first.
+	stops  []func(context.Context) error
+	closed bool
+}
+
+// Open prepares the data directory (files/, tmp/, secret.key), opens the
+// database, creates the first administrator if there are no users
+// (printing its key to stdout) and builds every service.
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) (*Services, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dir := cfg.Data.Dir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	sealer, urlKey, err := auth.LoadSecret(filepath.Join(dir, "secret.key"))
+	if err != nil {
+		return nil, err
+	}
+	db := store.NewDB(filepath.Join(dir, "depot.db"))
+	if err := db.Open(); err != nil {
+		return nil, err
+	}
+	fsvc, err := files.Open(dir)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a := &Services{Config: cfg, Logger: logger, DB: db, Files: fsvc, Sealer: sealer,
+		Users: store.NewUserStore(db), Groups: store.NewGroupStore(db), Tokens: store.NewTokenStore(db),
+		Permissions: store.NewPermissionStore(db), Folders: store.NewFolderStore(db), Usage: store.NewUsageStore(db),
+		Buckets: store.NewBucketStore(db), Automations: store.NewAutomationStore(db), AuditStore: store.NewAuditStore(db)}
+	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.Permissions, a.Usage, a.Folders, a.Buckets
+	fsvc.Sync = cfg.Data.SyncUploads
+	fsvc.MaxPendingUploads = cfg.Data.MaxPendingUploads
+	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
+	a.build(urlKey)
+	return a, nil
+}
+
+// build wires the services above the store.
+func (a *Services) build(urlKey []byte) {
+	cfg, db := a.Config, a.DB
+	a.AuditLog = &store.AuditLog{Service: a.AuditStore, Logger: a.Logger}
+	a.Connections = &connection.Service{Store: store.NewConnectionStore(db), Sealer: a.Sealer}
+	a.Mounts = &mount.Service{Store: store.NewMountStore(db), Connections: a.Connections, LocalEmpty: a.Files.LocalEmpty}
+	a.Files.Backends = a.Mounts
+	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer, Connections: a.Connections,
+		Logger: a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
+	a.Metrics = metrics.New()
+	a.Events = mft.MultiSink{a.AuditLog, a.Engine, a.Metrics}
+	a.Engine.Events, a.Files.Events, a.Files.Logger = a.Events, a.Events, a.Logger
+
+	a.Defender = auth.NewDefender(0, cfg.Defender.Window.D(), cfg.Defender.BanTime.D())
+	if cfg.Defender.Enabled {
+		a.Defender.MaxFailures = cfg.Defender.MaxFailures
+	}
+	a.Defender.OnBan = func(b auth.Ban) {
+		a.Logger.Warn("ip banned after failed logins", "ip", b.IP, "until", b.Until, "failures", b.Failures)
+		a.Events.Publish(mft.Event{Event: mft.EventIPBanned, IP: b.IP, Protocol: mft.AuditSystem, Status: mft.StatusOK,
+			Message: fmt.Sprintf("%d failed logins; banned until %s", b.Failures, b.Until.UTC().Format(time.RFC3339))})
+	}
+	a.Auth = &auth.Authenticator{Users: a.Users, Tokens: a.Tokens, Defender: a.Defender,
+		TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: a.Events, Buckets: a.Buckets}
+
+	drops := store.NewFiledropStore(db)
+	a.Filedrops = &filedrop.Service{Filedrops: drops, Submissions: drops, Users: a.Users, Files: a.Files,
+		Events: a.Events, Logger: a.Logger, HoldingFiles: cfg.Filedrop.HoldingFiles, HoldingFilesPerAddress: cfg.Filedrop.HoldingFilesPerAddress}
+	if cfg.SMTP.Host != "" {
+		a.Filedrops.Mailer = &mail.Sender{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
+			Password: cfg.SMTP.Password, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS}
+	}
+	a.Dropzones = &dropzone.Service{Store: store.NewDropzoneStore(db), Files: a.Files, Events: a.Events, URLKey: urlKey,
+		Users: a.Users, Buckets: a.Buckets, Usage: a.Files.Usage}
+	a.Links = &link.Service{Store: store.NewLinkStore(db), Users: a.Users, Files: a.Files, Events: a.Events}
+	a.Bucket = &bucket.Service{Store: a.Buckets, Settings: a.Buckets, Files: a.Files, Events: a.Events, Logger: a.Logger, Now: time.Now}
+}
+
+// Start prepares storage (recounting usage after an unclean stop) and
+// starts the audit log and the automation engine. On error, Close stops
+// what was started.
+func (a *Services) Start(ctx context.Context) error {
+	if err := a.Files.Begin(ctx, a.Logger); err != nil {
+		return err
+	}
+	// Any stop after this, also after a failed start, is a clean one; only
+	// a crash leaves the marker behind.
+	a.onClose(func(ctx context.Context) error {
+		if err := a.Files.End(context.WithoutCancel(ctx)); err != nil {
+			a.Logger.Warn("mark clean shutdown", "err", err)
+		}
+		return nil
+	})
+	a.AuditLog.Open()
+	a.onClose(func(context.Context) error { a.AuditLog.Close(); return nil })
+	if err := a.Engine.Open(ctx); err != nil {
+		return err
+	}
+	a.onClose(a.Engine.Close)
+	return nil
+}
+
+// onClose adds a step to Close; steps run last added first.
+func (a *Services) onClose(stop func(context.Context) error) { a.stops = append(a.stops, stop) }
+
+// Close stops what Start started (the engine, letting runs in flight end
+// until ctx is done, then the audit log), records a clean stop and closes
+// storage and the database. It is safe after a failed Open or Start, and
+// without Start.
+func (a *Services) Close(ctx context.Context) error {
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	var errs []error
+	for i := len(a.stops) - 1; i >= 0; i-- {
+		errs = append(errs, a.stops[i](ctx))
+	}
+	a.stops = nil
+	if a.Mounts != nil {
+		errs = append(errs, a.Mounts.Close())
+	}
+	errs = append(errs, a.Files.Close(), a.DB.Close())
+	return errors.Join(errs...)
+}
