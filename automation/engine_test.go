@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"depot/core"
 	"depot/automation"
+	"depot/core"
 	"depot/files"
 	"depot/internal/coretest"
 	"depot/mft"

@@ -1,68 +1,21 @@
 package server_test
 
 import (
-	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"depot/app"
-	"depot/internal/testtool"
+	"depot/internal/testpeer"
 	"depot/mail"
 	"depot/mft"
 )
 
-// smtpSink is Python's standard-library SMTP debugging server on a
-// loopback port: it accepts every message and prints it.
-type smtpSink struct {
-	port int
-	testtool.Buffer
-}
-
-// wait returns the output once it matches re.
-func (s *smtpSink) wait(re *regexp.Regexp) []string {
-	for {
-		m := re.FindStringSubmatch(s.String())
-		if m != nil {
-			return m
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func startSMTP(tb testing.TB) *smtpSink {
-	tb.Helper()
-	python := testtool.Path(tb, "python3")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sink := &smtpSink{port: ln.Addr().(*net.TCPAddr).Port}
-	ln.Close()
-	cmd := exec.Command(python, "-u", "-W", "ignore", "-m", "smtpd", "-n", "-c", "DebuggingServer", fmt.Sprintf("127.0.0.1:%d", sink.port))
-	cmd.Stdout, cmd.Stderr = sink, sink
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err == nil {
-			c.Close()
-			return sink
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestFiledrops_ValidationAndNotice(t *testing.T) {
-	sink := startSMTP(t)
+	sink := testpeer.StartSMTP(t)
 	ts := MustOpenServer(t, func(a *app.App) {
-		a.Filedrops.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.port, From: "depot@example.com", TLS: "none"}
+		a.Filedrops.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.Port, From: "depot@example.com", TLS: "none"}
 	})
 	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
 	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"checked","title":"Checked","owner":"`+ou.ID+`","require_validation":true}}`), 201)
@@ -81,7 +34,7 @@ func TestFiledrops_ValidationAndNotice(t *testing.T) {
 	want(t, s.upload(t, "filename=a.txt", "x"), 403)
 	want(t, validate(`{"validation":{"email":"pat@partner.example","code":"123456"}}`), 422) // no code asked for yet
 	want(t, validate(`{"validation":{"email":"pat@partner.example"}}`), 202)
-	code := sink.wait(regexp.MustCompile(`is (\d{6})\.`))[1]
+	code := sink.Wait(regexp.MustCompile(`is (\d{6})\.`))[1]
 	want(t, validate(`{"validation":{"email":"pat@partner.example","code":"000000x"}}`), 422)
 	want(t, validate(`{"validation":{"email":"other@partner.example","code":"`+code+`"}}`), 422)
 	want(t, validate(`{"validation":{"email":"pat@partner.example","code":"`+code+`"}}`), 200)
@@ -105,7 +58,7 @@ func TestFiledrops_ValidationAndNotice(t *testing.T) {
 	want(t, s.deliver(t, `{"message":{"from":"Pat@Partner.example","subject":"Hello","attachments":["`+a.Attachment.ID+`"]}}`), 201)
 
 	// The owner is told, with the file's checksum.
-	notice := sink.wait(regexp.MustCompile(`(?s)To: owner@example.com.*Files from Pat@Partner.example via Checked.*a\.txt \(16 bytes, sha256 ([0-9a-f]{64})\)`))
+	notice := sink.Wait(regexp.MustCompile(`(?s)To: owner@example.com.*Files from Pat@Partner.example via Checked.*a\.txt \(16 bytes, sha256 ([0-9a-f]{64})\)`))
 	if notice[1] != sum("validated upload") {
 		t.Fatalf("notice checksum %s", notice[1])
 	}
@@ -113,9 +66,9 @@ func TestFiledrops_ValidationAndNotice(t *testing.T) {
 
 // Too many wrong codes lock the code; asking for a new one starts over.
 func TestFiledrops_ValidationTries(t *testing.T) {
-	sink := startSMTP(t)
+	sink := testpeer.StartSMTP(t)
 	ts := MustOpenServer(t, func(a *app.App) {
-		a.Filedrops.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.port, From: "depot@example.com", TLS: "none"}
+		a.Filedrops.Mailer = &mail.Sender{Host: "127.0.0.1", Port: sink.Port, From: "depot@example.com", TLS: "none"}
 	})
 	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
 	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"checked","title":"Checked","owner":"`+ou.ID+`","require_validation":true}}`), 201)
@@ -126,7 +79,7 @@ func TestFiledrops_ValidationTries(t *testing.T) {
 		})
 	}
 	want(t, validate(`{"validation":{"email":"pat@partner.example"}}`), 202)
-	code := sink.wait(regexp.MustCompile(`is (\d{6})\.`))[1]
+	code := sink.Wait(regexp.MustCompile(`is (\d{6})\.`))[1]
 	for range 5 {
 		want(t, validate(`{"validation":{"email":"pat@partner.example","code":"999999x"}}`), 422)
 	}
