@@ -51,13 +51,12 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	}
 	pieceSize := opts.Size
 	opts.Size = -1
-	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
+	t, st, lw, err := s.beginUpload(ctx, a, clientPath, opts)
 	if err != nil {
 		return mft.FileInfo{}, progress, false, err
 	}
-	if root != nil {
-		root.Close()
-	} else if lw, err = s.rCheckUpload(ctx, a, t, opts); err != nil { // a mounted path
+	st.close()
+	if err := lw.ready(); err != nil { // what is on a mount, learnt meanwhile
 		return mft.FileInfo{}, progress, false, err
 	}
 	progress = Chunk{Path: t.client, Chunk: chunk, Chunks: chunks}

@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"io/fs"
@@ -260,24 +259,10 @@ func copyPiece(root *os.Root, name string, f *os.File, off, size int64) error {
 // renamed into place, or removed on failure); to a mounted path it is
 // streamed as any upload. The caller closes f.
 func (s *Service) uploadFile(ctx context.Context, a Actor, clientPath string, f *os.File, stagingName string, opts UploadOptions) (mft.FileInfo, error) {
-	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
+	_, st, lw, err := s.beginUpload(ctx, a, clientPath, opts)
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
-	if t.mount != nil {
-		return s.rUpload(ctx, a, t, io.NewSectionReader(f, 0, opts.Size), opts)
-	}
-	defer root.Close()
-	if err := lw.check(opts.Size); err != nil {
-		return mft.FileInfo{}, err
-	}
-	lw.h = sha256.New()
-	buf := recvPool.Get().(*[]byte)
-	_, err = io.CopyBuffer(lw.h, io.NewSectionReader(f, 0, opts.Size), *buf)
-	recvPool.Put(buf)
-	if err != nil {
-		return mft.FileInfo{}, fsError(err, t.client)
-	}
-	lw.n = opts.Size
-	return s.publishStaging(ctx, a, t, root, f, stagingName, opts.Overwrite, lw)
+	defer st.close()
+	return st.publishFile(ctx, a, lw, f, stagingName, opts)
 }

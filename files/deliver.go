@@ -49,27 +49,12 @@ func (s *Service) Deliver(ctx context.Context, from string, to Actor, toPath, su
 	if err := s.checkMove(ctx, to, src, dst, fi.Size(), false); err != nil {
 		return "", err
 	}
-	if err := s.locate(ctx, &dst); err != nil {
-		return "", err
-	}
-	if dst.mount != nil {
-		return s.deliverRemote(ctx, from, to, dst, fi.Size())
-	}
-	dstRoot, err := s.openTree(dst)
+	st, err := s.storageOf(ctx, &dst)
 	if err != nil {
 		return "", err
 	}
-	defer dstRoot.Close()
-	name := rel(dst.base, dst.storage)
-	if err := dstRoot.MkdirAll(path.Dir(name), 0o700); err != nil {
-		return "", fsError(err, path.Dir(dst.client))
-	}
-	if err := moveName(s.root, rel("/", from), dstRoot, name, true); err != nil {
-		return "", fsError(err, dst.client)
-	}
-	s.addUsage(ctx, path.Dir(from), -fi.Size())
-	s.addUsage(ctx, path.Dir(dst.storage), fi.Size())
-	if err := s.publishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: dst.storage, Size: fi.Size(), SHA256: sum}, to, s.Sync); err != nil {
+	defer st.close()
+	if err := st.deliver(ctx, to, from, fi.Size(), sum); err != nil {
 		return "", err
 	}
 	return dst.storage, nil
@@ -79,81 +64,53 @@ func (s *Service) Deliver(ctx context.Context, from string, to Actor, toPath, su
 // any user's view (for sweeps of holding folders and expired deliveries),
 // and takes its bytes off the usage. A missing path is not an error.
 func (s *Service) RemoveStorage(ctx context.Context, storagePath string) error {
-	p, err := CleanPath(storagePath)
+	t, st, err := s.storageAt(ctx, storagePath, "")
 	if err != nil {
 		return err
 	}
-	if p == "/" {
+	defer st.close()
+	if t.storage == "/" {
 		return mft.Errorf(mft.EINVALID, "The storage root cannot be removed.")
 	}
-	t := target{client: p, storage: p, base: "/", view: &view{admin: true, home: "/"}}
-	if err := s.locate(ctx, &t); err != nil {
-		return err
-	} else if t.mount != nil {
-		return s.removeStorageRemote(ctx, t)
-	}
-	fi, err := s.root.Lstat(rel("/", p))
-	if err != nil {
-		return nil
-	}
-	if err := s.root.RemoveAll(rel("/", p)); err != nil {
-		return fsError(err, p)
-	}
-	if fi.IsDir() {
-		return s.Usage.DeleteUsage(context.WithoutCancel(ctx), p)
-	}
-	s.addUsage(ctx, path.Dir(p), -fi.Size())
-	return nil
+	return st.removeAll(ctx)
 }
 
 // OpenStorage opens the file at a storage path for reading, outside any
 // user's view (the caller has decided who may read it).
 func (s *Service) OpenStorage(storagePath string) (File, fs.FileInfo, error) {
+	ctx := context.Background()
 	p, err := CleanPath(storagePath)
 	if err != nil {
 		return nil, nil, err
 	}
-	t := target{client: path.Base(p), storage: p, base: "/", view: &view{admin: true, home: "/"}}
-	if err := s.locate(context.Background(), &t); err != nil {
-		return nil, nil, err
-	} else if t.mount != nil {
-		return s.openStorageRemote(t)
-	}
-	f, err := s.root.OpenFile(rel("/", p), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	_, st, err := s.storageAt(ctx, p, path.Base(p))
 	if err != nil {
-		return nil, nil, fsError(err, path.Base(p))
+		return nil, nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		f.Close()
+	defer st.close()
+	f, fi, err := st.open(ctx)
+	if mft.ErrorCode(err) == mft.EINVALID { // a folder
 		return nil, nil, mft.Errorf(mft.ENOTFOUND, "%s does not exist.", path.Base(p))
+	} else if err != nil {
+		return nil, nil, err
 	}
-	return f, fi, nil
+	return f, fileInfo{fi}, nil
 }
 
 // Share resolves a client path that the actor may share (share permission,
 // plus upload for a link that takes uploads) and returns its storage path
 // and whether it is a folder.
 func (s *Service) Share(ctx context.Context, a Actor, clientPath string, upload bool) (string, bool, error) {
-	t, root, err := s.prepare(ctx, a, clientPath, mft.PermShare)
+	t, st, err := s.prepare(ctx, a, clientPath, mft.PermShare)
 	if err != nil {
 		return "", false, err
 	}
-	var isDir bool
-	if t.mount != nil {
-		fi, err := s.rStat(ctx, t)
-		if err != nil {
-			return "", false, err
-		}
-		isDir = fi.Type == mft.TypeFolder
-	} else {
-		defer root.Close()
-		fi, err := s.lstat(root, t)
-		if err != nil {
-			return "", false, err
-		}
-		isDir = fi.IsDir()
+	defer st.close()
+	fi, err := st.stat(ctx)
+	if err != nil {
+		return "", false, err
 	}
+	isDir := fi.Type == mft.TypeFolder
 	if upload {
 		if !isDir {
 			return "", false, mft.Errorf(mft.EINVALID, "allow_upload needs a folder; %s is a file.", t.client)
@@ -168,80 +125,62 @@ func (s *Service) Share(ctx context.Context, a Actor, clientPath string, upload 
 // SetTimes sets the access and modification times of a file (SFTP
 // setstat, as in `put -p`); it needs upload permission there.
 func (s *Service) SetTimes(ctx context.Context, a Actor, clientPath string, atime, mtime time.Time) error {
-	t, root, err := s.prepare(ctx, a, clientPath, mft.PermUpload)
+	_, st, err := s.prepare(ctx, a, clientPath, mft.PermUpload)
 	if err != nil {
 		return err
 	}
-	if t.mount != nil { // a remote keeps its own times
-		_, err := s.rStat(ctx, t)
-		return err
-	}
-	defer root.Close()
-	if _, err := s.lstat(root, t); err != nil {
-		return err
-	}
-	return fsError(root.Chtimes(rel(t.base, t.storage), atime, mtime), t.client)
+	defer st.close()
+	return st.setTimes(ctx, atime, mtime)
 }
 
-// deliverRemote delivers a file into a mounted tree: its missing folders
-// are created there and the file is streamed up as any upload, then
-// removed from where it was held.
-func (s *Service) deliverRemote(ctx context.Context, from string, to Actor, dst target, size int64) (string, error) {
+// fileInfo is a file's FileInfo as an fs.FileInfo.
+type fileInfo struct{ fi mft.FileInfo }
+
+func (i fileInfo) Name() string       { return i.fi.Name }
+func (i fileInfo) Size() int64        { return i.fi.Size }
+func (i fileInfo) Mode() fs.FileMode  { return 0o600 }
+func (i fileInfo) ModTime() time.Time { return i.fi.ModifiedAt }
+func (i fileInfo) IsDir() bool        { return i.fi.Type == mft.TypeFolder }
+func (i fileInfo) Sys() any           { return nil }
+
+// deliver delivers a file into a mounted tree: its missing folders are
+// created there and the file is streamed up as any upload, then removed
+// from where it was held.
+func (m *mounted) deliver(ctx context.Context, to Actor, from string, size int64, sum string) error {
+	s, dst := m.s, m.t
 	if dir := path.Dir(dst.storage); dir != dst.mount.Path && dir != dst.base {
 		pt := dst
 		pt.storage, pt.client = dir, path.Dir(dst.client)
-		if _, err := s.rStat(ctx, pt); mft.ErrorCode(err) == mft.ENOTFOUND {
-			if _, err := s.rMkdir(ctx, to, pt); err != nil {
-				return "", err
+		parent := &mounted{s: s, t: pt}
+		if _, err := parent.stat(ctx); mft.ErrorCode(err) == mft.ENOTFOUND {
+			if _, err := parent.mkdir(ctx); err != nil {
+				return err
 			}
+			s.publish(mft.Event{Event: mft.EventFolderCreated, Path: pt.storage}, to)
 		}
 	}
 	f, err := s.root.OpenFile(rel("/", from), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return "", fsError(err, from)
+		return fsError(err, from)
 	}
 	defer f.Close()
-	if _, err := s.rUpload(ctx, to, dst, f, UploadOptions{Size: size}); err != nil {
-		return "", err
+	lw, err := m.beginUpload(ctx, to, UploadOptions{Size: size})
+	if err != nil {
+		return err
+	}
+	if _, err := m.receive(ctx, to, lw, f, UploadOptions{Size: size}); err != nil {
+		return err
 	}
 	if err := s.root.Remove(rel("/", from)); err == nil {
 		s.addUsage(ctx, path.Dir(from), -size)
 	}
-	return dst.storage, nil
+	return nil
 }
 
-// openStorageRemote is OpenStorage on a mount.
-func (s *Service) openStorageRemote(t target) (File, fs.FileInfo, error) {
-	ctx := context.Background()
-	tree, release, err := s.Backends.Acquire(ctx, t.mount)
-	if err != nil {
-		return nil, nil, s.remoteError(err, t.client)
-	}
-	e, err := tree.StatAny(ctx, t.rpath(t.storage))
-	if err == nil && e.Dir {
-		err = mft.Errorf(mft.ENOTFOUND, "%s does not exist.", t.client)
-	}
-	if err != nil {
-		release(err)
-		return nil, nil, s.remoteError(err, t.client)
-	}
-	f := &remoteFile{s: s, client: t.client, ctx: ctx, tree: tree, release: release, p: t.rpath(t.storage), size: e.Size}
-	return f, entryFileInfo{e}, nil
-}
-
-// entryFileInfo is a remote file's entry as an fs.FileInfo.
-type entryFileInfo struct{ e remote.Entry }
-
-func (i entryFileInfo) Name() string       { return path.Base(i.e.Name) }
-func (i entryFileInfo) Size() int64        { return i.e.Size }
-func (i entryFileInfo) Mode() fs.FileMode  { return 0o600 }
-func (i entryFileInfo) ModTime() time.Time { return i.e.ModTime }
-func (i entryFileInfo) IsDir() bool        { return i.e.Dir }
-func (i entryFileInfo) Sys() any           { return nil }
-
-// removeStorageRemote is RemoveStorage on a mount: the files go from the
-// remote; the mount's own folder stays (the mount still points there).
-func (s *Service) removeStorageRemote(ctx context.Context, t target) error {
+// removeAll is RemoveStorage on a mount: the files go from the remote;
+// the mount's own folder stays (the mount still points there).
+func (m *mounted) removeAll(ctx context.Context) error {
+	s, t := m.s, m.t
 	var removed *remote.Entry // nil: nothing was there
 	err := s.withTree(ctx, t, func(tree remote.Tree) error {
 		e, err := tree.StatAny(ctx, t.rpath(t.storage))

@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"crypto/sha256"
 	"io"
 	"os"
 	"sync"
@@ -59,36 +58,12 @@ func (p *Pending) SetTimes(atime, mtime time.Time) {
 // clients that resume an upload); otherwise the upload replaces it.
 func (s *Service) Create(ctx context.Context, a Actor, clientPath string, opts UploadOptions) (_ *Pending, err error) {
 	defer func() { err = s.refused(ctx, a, mft.EventFileUploaded, clientPath, err) }()
-	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
+	_, st, lw, err := s.beginUpload(ctx, a, clientPath, opts)
 	if err != nil {
 		return nil, err
 	}
-	if t.mount != nil {
-		return s.createRemote(ctx, a, t, opts)
-	}
-	f, name, err := s.newStaging()
-	if err != nil {
-		root.Close()
-		return nil, fsError(err, t.client)
-	}
-	p := &Pending{s: s, a: a, ctx: context.WithoutCancel(ctx), t: t, root: root, lw: lw, f: f, name: name}
-	if opts.SyncOnRequest {
-		lw.sync, p.askable = false, true
-	}
-	p.lw.h = sha256.New()
-	if opts.Resume && lw.oldSize > 0 {
-		p.resumed = true
-		old, err := root.Open(rel(t.base, t.storage))
-		if err == nil {
-			p.size, err = f.ReadFrom(old)
-			old.Close()
-		}
-		if err != nil {
-			p.Abort()
-			return nil, fsError(err, t.client)
-		}
-	}
-	return p, nil
+	defer st.close()
+	return st.create(ctx, a, lw, opts)
 }
 
 // Sync makes the upload durable when it is published (SFTP's

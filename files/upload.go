@@ -56,6 +56,15 @@ type limitWriter struct {
 	settle func() error
 }
 
+// ready waits for what an upload to a mount learns in the background
+// (see settle) and returns its refusal.
+func (lw *limitWriter) ready() error {
+	if lw.settle == nil {
+		return nil
+	}
+	return lw.settle()
+}
+
 // check returns ETOOLARGE or EQUOTA if a file of size bytes breaks a limit.
 func (lw *limitWriter) check(size int64) error {
 	if lw.settle != nil && lw.quota >= 0 && size > lw.quota {
@@ -201,23 +210,12 @@ func (s *Service) Upload(ctx context.Context, a Actor, clientPath string, body i
 
 // upload is Upload without the audit record of a refusal.
 func (s *Service) upload(ctx context.Context, a Actor, clientPath string, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
-	t, root, lw, err := s.beginUpload(ctx, a, clientPath, opts)
+	_, st, lw, err := s.beginUpload(ctx, a, clientPath, opts)
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
-	if t.mount != nil {
-		return s.rUpload(ctx, a, t, body, opts)
-	}
-	defer root.Close()
-	staging, stagingName, err := s.newStaging()
-	if err != nil {
-		return mft.FileInfo{}, fsError(err, t.client)
-	}
-	if err := lw.receive(staging, body, opts.Size, t.client); err != nil {
-		s.dropStaging(staging, stagingName)
-		return mft.FileInfo{}, err
-	}
-	return s.publishStaging(ctx, a, t, root, staging, stagingName, opts.Overwrite, lw)
+	defer st.close()
+	return st.receive(ctx, a, lw, body, opts)
 }
 
 // publishStaging syncs a complete staging file (with lw.sync), renames it
@@ -261,27 +259,19 @@ func (s *Service) uploaded(ctx context.Context, a Actor, t target, lw *limitWrit
 
 // beginUpload resolves and checks the target of an upload (permission,
 // parent folder, existing file, limits against the announced size) and
-// returns its open tree and a limitWriter for the bytes.
-func (s *Service) beginUpload(ctx context.Context, a Actor, clientPath string, opts UploadOptions) (target, *os.Root, *limitWriter, error) {
-	t, root, err := s.prepare(ctx, a, clientPath, mft.PermUpload)
+// returns its storage, which the caller closes, and a limitWriter for the
+// bytes.
+func (s *Service) beginUpload(ctx context.Context, a Actor, clientPath string, opts UploadOptions) (target, storage, *limitWriter, error) {
+	t, st, err := s.prepare(ctx, a, clientPath, mft.PermUpload)
 	if err != nil {
 		return target{}, nil, nil, err
 	}
-	if t.mount != nil { // the caller checks, as the bytes flow (rBegin)
-		return t, nil, nil, nil
-	}
-	// A disk nearly full sheds uploads before they begin (503), as
-	// /healthz reports it, whatever the road.
-	if err := s.Health(); mft.ErrorCode(err) == mft.EUNAVAILABLE {
-		root.Close()
-		return target{}, nil, nil, err
-	}
-	lw, err := s.checkUpload(ctx, a, t, root, opts)
+	lw, err := st.beginUpload(ctx, a, opts)
 	if err != nil {
-		root.Close()
+		st.close()
 		return target{}, nil, nil, err
 	}
-	return t, root, lw, nil
+	return t, st, lw, nil
 }
 
 func (s *Service) checkUpload(ctx context.Context, a Actor, t target, root *os.Root, opts UploadOptions) (*limitWriter, error) {

@@ -100,7 +100,19 @@ func (s *Service) rstat(ctx context.Context, tree remote.Tree, t target) (remote
 	return e, err // worded by the caller (remoteError)
 }
 
-func (s *Service) rList(ctx context.Context, t target) (out []mft.FileInfo, err error) {
+// mounted is a target on a storage connection mounted at or above it:
+// every operation borrows one of the mount's connections (Backends). An
+// upload streams to the remote under a temporary name or as a multipart
+// upload, published only when complete.
+type mounted struct {
+	s *Service
+	t target
+}
+
+func (m *mounted) close() {}
+
+func (m *mounted) list(ctx context.Context) (out []mft.FileInfo, err error) {
+	s, t := m.s, m.t
 	err = s.withTree(ctx, t, func(tree remote.Tree) error {
 		e, err := s.rstat(ctx, tree, t)
 		if err != nil {
@@ -120,7 +132,8 @@ func (s *Service) rList(ctx context.Context, t target) (out []mft.FileInfo, err 
 	return out, err
 }
 
-func (s *Service) rStat(ctx context.Context, t target) (fi mft.FileInfo, err error) {
+func (m *mounted) stat(ctx context.Context) (fi mft.FileInfo, err error) {
+	s, t := m.s, m.t
 	err = s.withTree(ctx, t, func(tree remote.Tree) error {
 		e, err := s.rstat(ctx, tree, t)
 		fi = entryInfo(t.client, e)
@@ -129,8 +142,9 @@ func (s *Service) rStat(ctx context.Context, t target) (fi mft.FileInfo, err err
 	return fi, err
 }
 
-// rMkdir creates a folder and its missing parents on the remote.
-func (s *Service) rMkdir(ctx context.Context, a Actor, t target) (fi mft.FileInfo, err error) {
+// mkdir creates a folder and its missing parents on the remote.
+func (m *mounted) mkdir(ctx context.Context) (fi mft.FileInfo, err error) {
+	s, t := m.s, m.t
 	err = s.withTree(ctx, t, func(tree remote.Tree) error {
 		if _, err := tree.StatAny(ctx, t.rpath(t.storage)); err == nil {
 			return mft.Errorf(mft.ECONFLICT, "%s already exists.", t.client)
@@ -154,15 +168,16 @@ func (s *Service) rMkdir(ctx context.Context, a Actor, t target) (fi mft.FileInf
 		fi = entryInfo(t.client, remote.Entry{Dir: true, ModTime: s.Now()})
 		return nil
 	})
-	if err == nil {
-		s.publish(mft.Event{Event: mft.EventFolderCreated, Path: t.storage}, a)
-	}
 	return fi, err
 }
 
-// rRemove deletes a remote file, or a folder (empty, or with recursive,
-// everything in it, deepest first).
-func (s *Service) rRemove(ctx context.Context, a Actor, t target, recursive bool) error {
+// remove deletes a remote file, or a folder (empty, or with recursive,
+// everything in it, deepest first). Where the connection is mounted stays.
+func (m *mounted) remove(ctx context.Context, recursive bool) (bool, int64, error) {
+	s, t := m.s, m.t
+	if t.storage == t.mount.Path {
+		return false, 0, mft.Errorf(mft.EFORBIDDEN, "%s is where a storage connection is mounted and cannot be deleted.", t.client)
+	}
 	var removed remote.Entry
 	err := s.withTree(ctx, t, func(tree remote.Tree) error {
 		e, err := s.rstat(ctx, tree, t)
@@ -186,18 +201,14 @@ func (s *Service) rRemove(ctx context.Context, a Actor, t target, recursive bool
 		}
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	if !removed.Dir {
-		s.addUsage(ctx, path.Dir(t.storage), -removed.Size)
-		s.publish(mft.Event{Event: mft.EventFileDeleted, Path: t.storage, Size: removed.Size}, a)
-		return nil
-	}
-	size, _ := s.Usage.Usage(ctx, t.storage)
-	_ = s.Usage.DeleteUsage(context.WithoutCancel(ctx), t.storage)
-	s.publish(mft.Event{Event: mft.EventFolderDeleted, Path: t.storage, Size: size}, a)
-	return nil
+	return removed.Dir, removed.Size, err
+}
+
+// setTimes leaves the times to the remote, which keeps its own; the
+// file must exist.
+func (m *mounted) setTimes(ctx context.Context, atime, mtime time.Time) error {
+	_, err := m.stat(ctx)
+	return err
 }
 
 // removeAll removes a remote folder and everything in it.
@@ -232,8 +243,9 @@ func removeContents(ctx context.Context, tree remote.Tree, dir string) error {
 	return nil
 }
 
-// rOpen opens a remote file for reading.
-func (s *Service) rOpen(ctx context.Context, a Actor, t target) (File, mft.FileInfo, error) {
+// open opens a remote file for reading.
+func (m *mounted) open(ctx context.Context) (File, mft.FileInfo, error) {
+	s, t := m.s, m.t
 	tree, release, err := s.Backends.Acquire(ctx, t.mount)
 	if err != nil {
 		return nil, mft.FileInfo{}, s.remoteError(err, t.client)
@@ -246,35 +258,21 @@ func (s *Service) rOpen(ctx context.Context, a Actor, t target) (File, mft.FileI
 		release(err)
 		return nil, mft.FileInfo{}, s.remoteError(err, t.client)
 	}
-	s.publish(mft.Event{Event: mft.EventFileDownloaded, Path: t.storage, Size: e.Size}, a)
 	f := &remoteFile{s: s, client: t.client, ctx: context.WithoutCancel(ctx), tree: tree, release: release, p: t.rpath(t.storage), size: e.Size}
 	return f, entryInfo(t.client, e), nil
 }
 
-// moveAcross moves a file between two storages (the local disk and a
-// mount, or two mounts) as a download, an upload and a delete: the
-// target's limits apply and its file.uploaded event fires, as for any
-// upload there. A folder is refused: moving a tree between storages is
-// not one step that can fail cleanly.
-func (s *Service) moveAcross(ctx context.Context, a Actor, src, dst target, replace bool) (mft.FileInfo, error) {
-	f, fi, err := s.Open(ctx, a, src.client)
-	if mft.ErrorCode(err) == mft.EINVALID {
-		return mft.FileInfo{}, mft.Errorf(mft.EINVALID, "%s is a folder on another storage than %s; move its files one by one.", src.client, path.Dir(dst.client))
-	} else if err != nil {
-		return mft.FileInfo{}, err
-	}
-	defer f.Close()
-	out, err := s.upload(ctx, a, dst.client, f, UploadOptions{Overwrite: replace, Size: fi.Size})
-	if err != nil {
-		return mft.FileInfo{}, err
-	}
-	return out, s.Remove(ctx, a, src.client, false)
+// sameAs: a rename within one mount is the remote's.
+func (m *mounted) sameAs(o storage) bool {
+	other, ok := o.(*mounted)
+	return ok && other.t.mount.ID == m.t.mount.ID
 }
 
-// rRename renames within one mount: the remote's own rename for a file
+// renameTo renames within one mount: the remote's own rename for a file
 // (a copy and a delete on S3) and for a folder where it renames
 // atomically; a folder on S3 is moved key by key.
-func (s *Service) rRename(ctx context.Context, a Actor, src, dst target, replace bool) (mft.FileInfo, error) {
+func (m *mounted) renameTo(ctx context.Context, a Actor, to storage, replace bool) (mft.FileInfo, error) {
+	s, src, dst := m.s, m.t, to.(*mounted).t
 	var moved remote.Entry
 	var size, replaced int64
 	err := s.withTree(ctx, src, func(tree remote.Tree) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
+	"os"
 	"path"
 	"sync"
 
@@ -17,14 +18,15 @@ import (
 // of 32 KiB).
 const maxHeld = 8 << 20
 
-// rBegin checks an upload to a remote target as checkUpload does on the
-// local disk: the parent folder (remembered a few seconds), the limits,
+// beginUpload checks an upload to a remote target as checkUpload does on
+// the local disk: the parent folder (remembered a few seconds), the limits,
 // and what is at the target. That last question is asked in the
 // background while the bytes flow, to save a round trip per file: until
 // the answer the quota counts no file replaced, and lw.settle, which the
 // upload calls before it publishes (and the limits before they refuse),
 // waits for it and applies it.
-func (s *Service) rBegin(ctx context.Context, a Actor, t target, opts UploadOptions) (*limitWriter, error) {
+func (m *mounted) beginUpload(ctx context.Context, a Actor, opts UploadOptions) (*limitWriter, error) {
+	s, t := m.s, m.t
 	if t.isTreeRoot() || t.storage == t.mount.Path {
 		return nil, mft.Errorf(mft.EINVALID, "Give the file a name: %s is a folder.", t.client)
 	}
@@ -87,20 +89,12 @@ func (s *Service) rBegin(ctx context.Context, a Actor, t target, opts UploadOpti
 	return lw, nil
 }
 
-// rCheckUpload is rBegin with the answer awaited.
-func (s *Service) rCheckUpload(ctx context.Context, a Actor, t target, opts UploadOptions) (*limitWriter, error) {
-	lw, err := s.rBegin(ctx, a, t, opts)
-	if err != nil {
-		return nil, err
-	}
-	return lw, lw.settle()
-}
-
-// rUpload streams body to a remote target through the limits and the
-// sha256, as upload does to a staging file: nothing is kept on the local
-// disk, and nothing is visible there before the last byte.
-func (s *Service) rUpload(ctx context.Context, a Actor, t target, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
-	lw, u, err := s.rStart(ctx, a, t, opts)
+// receive streams body to the remote through the limits and the sha256,
+// as an upload does to a staging file: nothing is kept on the local disk,
+// and nothing is visible there before the last byte.
+func (m *mounted) receive(ctx context.Context, a Actor, lw *limitWriter, body io.Reader, opts UploadOptions) (mft.FileInfo, error) {
+	s, t := m.s, m.t
+	u, err := m.stream(ctx, lw)
 	if err != nil {
 		return mft.FileInfo{}, err
 	}
@@ -124,6 +118,11 @@ func (s *Service) rUpload(ctx context.Context, a Actor, t target, body io.Reader
 	return s.rPublished(ctx, a, t, lw, e)
 }
 
+// publishFile streams f up as any upload.
+func (m *mounted) publishFile(ctx context.Context, a Actor, lw *limitWriter, f *os.File, stagingName string, opts UploadOptions) (mft.FileInfo, error) {
+	return m.receive(ctx, a, lw, io.NewSectionReader(f, 0, opts.Size), opts)
+}
+
 // rPublished records a complete remote upload: usage, the file.uploaded
 // event, and the file as the client sees it with its sha256.
 func (s *Service) rPublished(ctx context.Context, a Actor, t target, lw *limitWriter, e remote.Entry) (mft.FileInfo, error) {
@@ -144,29 +143,24 @@ type remoteWrite struct {
 	bytes int64 // held
 }
 
-// rStart checks an upload to a remote target (rBegin) and starts its
-// stream.
-func (s *Service) rStart(ctx context.Context, a Actor, t target, opts UploadOptions) (*limitWriter, *remoteUpload, error) {
-	lw, err := s.rBegin(ctx, a, t, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	tree, release, err := s.Backends.Acquire(ctx, t.mount)
+// stream starts the stream of an upload checked by beginUpload.
+func (m *mounted) stream(ctx context.Context, lw *limitWriter) (*remoteUpload, error) {
+	tree, release, err := m.s.Backends.Acquire(ctx, m.t.mount)
 	if err != nil {
 		lw.settle() // waits for the question in flight to give its connection back
-		return nil, nil, s.remoteError(err, t.client)
+		return nil, m.s.remoteError(err, m.t.client)
 	}
-	return lw, startRemote(ctx, tree, release, t.rpath(t.storage)), nil
+	return startRemote(ctx, tree, release, m.t.rpath(m.t.storage)), nil
 }
 
-// createRemote starts a Pending upload to a remote target.
-func (s *Service) createRemote(ctx context.Context, a Actor, t target, opts UploadOptions) (*Pending, error) {
-	lw, u, err := s.rStart(ctx, a, t, opts)
+// create starts a Pending upload to the remote.
+func (m *mounted) create(ctx context.Context, a Actor, lw *limitWriter, opts UploadOptions) (*Pending, error) {
+	u, err := m.stream(ctx, lw)
 	if err != nil {
 		return nil, err
 	}
 	lw.h = sha256.New()
-	return &Pending{s: s, a: a, ctx: context.WithoutCancel(ctx), t: t, lw: lw, rw: &remoteWrite{u: u, held: map[int64][]byte{}}}, nil
+	return &Pending{s: m.s, a: a, ctx: context.WithoutCancel(ctx), t: m.t, lw: lw, rw: &remoteWrite{u: u, held: map[int64][]byte{}}}, nil
 }
 
 // rWriteAt streams b if it is next, else holds it until it is. p.mu is
