@@ -16,6 +16,9 @@ import (
 type Service struct {
 	Store  mft.ConnectionStore
 	Sealer *auth.Sealer
+	// Events receives connection.created, .updated and .deleted; nil
+	// drops them.
+	Events mft.EventSink
 }
 
 // Create seals c's secrets, validates it and stores it.
@@ -24,7 +27,11 @@ func (s *Service) Create(ctx context.Context, c *mft.Connection) error {
 	if err := c.Validate(); err != nil { // a sealed secret is as present as a clear one
 		return err
 	}
-	return s.Store.CreateConnection(ctx, c)
+	if err := s.Store.CreateConnection(ctx, c); err != nil {
+		return err
+	}
+	mft.PublishChange(ctx, s.Events, mft.EventConnectionCreated, c.ID)
+	return nil
 }
 
 // Update stores next in place of old: a secret sent as mft.SecretMarker
@@ -36,7 +43,20 @@ func (s *Service) Update(ctx context.Context, old, next *mft.Connection) error {
 		return err
 	}
 	next.UpdatedAt = time.Now().UTC()
-	return s.Store.PutConnection(ctx, next)
+	if err := s.Store.PutConnection(ctx, next); err != nil {
+		return err
+	}
+	mft.PublishChange(ctx, s.Events, mft.EventConnectionUpdated, next.ID)
+	return nil
+}
+
+// Delete removes connection id, unless a mount uses it (ECONFLICT).
+func (s *Service) Delete(ctx context.Context, id string) error {
+	if err := s.Store.DeleteConnection(ctx, id); err != nil {
+		return err
+	}
+	mft.PublishChange(ctx, s.Events, mft.EventConnectionDeleted, id)
+	return nil
 }
 
 // seal seals c's secrets; a marker keeps old's sealed value.

@@ -21,6 +21,7 @@ import (
 	"depot/bucket"
 	"depot/config"
 	"depot/connection"
+	"depot/directory"
 	"depot/dropzone"
 	"depot/filedrop"
 	"depot/files"
@@ -68,6 +69,9 @@ type Services struct {
 	Filedrops *filedrop.Service
 	Dropzones *dropzone.Service
 	Links     *link.Service
+	// Directory changes users, groups, permission and folder rules and
+	// the settings, publishing each change.
+	Directory *directory.Directory
 	// Bucket creates, changes and deletes buckets with what is theirs.
 	Bucket *bucket.Service
 	// Connections keeps storage connections and opens them.
@@ -131,6 +135,7 @@ func (a *Services) build(urlKey []byte) {
 		Logger: a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
 	a.Metrics = metrics.New()
 	a.Events = mft.MultiSink{a.AuditLog, a.Engine, a.Metrics}
+	a.Connections.Events, a.Mounts.Events = a.Events, a.Events
 	a.Engine.Events, a.Files.Events, a.Files.Logger = a.Events, a.Events, a.Logger
 
 	a.Defender = auth.NewDefender(0, cfg.Defender.Window.D(), cfg.Defender.BanTime.D())
@@ -155,6 +160,7 @@ func (a *Services) build(urlKey []byte) {
 	a.Dropzones = &dropzone.Service{Store: store.NewDropzoneStore(db), Files: a.Files, Events: a.Events, URLKey: urlKey,
 		Users: a.Users, Buckets: a.Buckets, Usage: a.Files.Usage}
 	a.Links = &link.Service{Store: store.NewLinkStore(db), Users: a.Users, Files: a.Files, Events: a.Events}
+	a.Directory = directory.New(a.Users, a.Groups, a.Permissions, a.Folders, a.Buckets, a.Events)
 	a.Bucket = &bucket.Service{Store: a.Buckets, Settings: a.Buckets, Files: a.Files, Events: a.Events, Logger: a.Logger, Now: time.Now}
 }
 

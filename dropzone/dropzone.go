@@ -31,7 +31,8 @@ const Root = "/dropzones/"
 type Service struct {
 	Store mft.DropzoneStore
 	Files *files.Service
-	// Events receives dropzone.file_confirmed; nil drops it.
+	// Events receives dropzone.created, .updated, .deleted and
+	// .file.confirmed; nil drops them.
 	Events mft.EventSink
 	// Users, Buckets and Usage tell whether an owner may still take files
 	// and how much of their bucket's quota is left; nil Users skips both.
@@ -85,6 +86,7 @@ func (s *Service) Create(ctx context.Context, owner string, in Input) (*mft.Drop
 	if err := s.Store.CreateDropzone(ctx, d); err != nil {
 		return nil, "", err
 	}
+	mft.PublishChange(ctx, s.Events, mft.EventDropzoneCreated, d.ID)
 	return d, token, nil
 }
 
@@ -113,12 +115,25 @@ func (s *Service) Extend(ctx context.Context, d *mft.Dropzone, in Input) error {
 	if in.Name != nil {
 		d.Name = *in.Name
 	}
-	return s.Store.PutDropzone(ctx, d)
+	if err := s.Store.PutDropzone(ctx, d); err != nil {
+		return err
+	}
+	mft.PublishChange(ctx, s.Events, mft.EventDropzoneUpdated, d.ID)
+	return nil
 }
 
 // Delete removes dropzone d, its files and their bytes, releasing its
 // space; its token stops working.
 func (s *Service) Delete(ctx context.Context, d *mft.Dropzone) error {
+	if err := s.remove(ctx, d); err != nil {
+		return err
+	}
+	mft.PublishChange(ctx, s.Events, mft.EventDropzoneDeleted, d.ID)
+	return nil
+}
+
+// remove is Delete as a part of another change (the owner's deletion).
+func (s *Service) remove(ctx context.Context, d *mft.Dropzone) error {
 	if err := s.Files.RemoveStorage(ctx, Root+d.ID); err != nil {
 		return err
 	}

@@ -99,5 +99,5 @@ func (s *Service) eachOwnedBy(ctx context.Context, owner string, fn func(*mft.Dr
 // DeleteOwnedBy deletes every dropzone of owner, with its files: called
 // before the owner's account is deleted, so no token outlives it.
 func (s *Service) DeleteOwnedBy(ctx context.Context, owner string) error {
-	return s.eachOwnedBy(ctx, owner, func(d *mft.Dropzone) error { return s.Delete(ctx, d) })
+	return s.eachOwnedBy(ctx, owner, func(d *mft.Dropzone) error { return s.remove(ctx, d) })
 }

@@ -30,7 +30,8 @@ type Service struct {
 	Submissions mft.SubmissionStore
 	Users       mft.UserStore
 	Files       *files.Service
-	// Events receives filedrop.received; nil drops it.
+	// Events receives filedrop.created, .updated, .deleted and .received;
+	// nil drops them.
 	Events mft.EventSink
 	// Mailer sends notices and validation codes; nil when smtp.host is
 	// not set (require_validation is then refused).
@@ -128,6 +129,7 @@ func (s *Service) Create(ctx context.Context, name *string, in Input) (*mft.File
 	if err := s.Filedrops.CreateFiledrop(ctx, f); err != nil {
 		return nil, err
 	}
+	mft.PublishChange(ctx, s.Events, mft.EventFiledropCreated, f.ID)
 	return f, nil
 }
 
@@ -142,7 +144,12 @@ func (s *Service) Update(ctx context.Context, f *mft.Filedrop, newName *string, 
 	if err != nil {
 		return nil, err
 	}
-	return s.Filedrops.UpdateFiledrop(ctx, f.Name, upd)
+	f, err = s.Filedrops.UpdateFiledrop(ctx, f.Name, upd)
+	if err != nil {
+		return nil, err
+	}
+	mft.PublishChange(ctx, s.Events, mft.EventFiledropUpdated, f.ID)
+	return f, nil
 }
 
 // Find returns filedrop name (ENOTFOUND).
@@ -157,5 +164,9 @@ func (s *Service) List(ctx context.Context, p mft.Page) ([]*mft.Filedrop, bool, 
 
 // Delete removes filedrop name (ENOTFOUND).
 func (s *Service) Delete(ctx context.Context, name string) error {
-	return s.Filedrops.DeleteFiledrop(ctx, name)
+	if err := s.Filedrops.DeleteFiledrop(ctx, name); err != nil {
+		return err
+	}
+	mft.PublishChange(ctx, s.Events, mft.EventFiledropDeleted, name)
+	return nil
 }

@@ -23,7 +23,8 @@ type Service struct {
 	Store mft.LinkStore
 	Users mft.UserStore
 	Files *files.Service
-	// Events receives link.downloaded; nil drops it.
+	// Events receives link.created, .deleted and .downloaded; nil drops
+	// them.
 	Events mft.EventSink
 	// Now is the clock of expiries; nil means time.Now.
 	Now func() time.Time
@@ -80,6 +81,7 @@ func (s *Service) Create(ctx context.Context, a files.Actor, in Input) (*mft.Lin
 	if err := s.Store.CreateLink(ctx, l); err != nil {
 		return nil, err
 	}
+	mft.PublishChange(ctx, s.Events, mft.EventLinkCreated, l.ID)
 	return l, nil
 }
 
@@ -107,7 +109,11 @@ func (s *Service) Delete(ctx context.Context, u *mft.User, id string) error {
 	if u.Role != mft.RoleAdmin && l.CreatedBy != u.ID {
 		return mft.Errorf(mft.ENOTFOUND, "This link does not exist.")
 	}
-	return s.Store.DeleteLink(ctx, l.ID)
+	if err := s.Store.DeleteLink(ctx, l.ID); err != nil {
+		return err
+	}
+	mft.PublishChange(ctx, s.Events, mft.EventLinkDeleted, l.ID)
+	return nil
 }
 
 // Gone says why a link no longer serves downloads, or "".

@@ -37,3 +37,11 @@ func ChangeEvent(ctx context.Context, event, target string, now time.Time) Event
 	return Event{Event: event, Time: now.UTC(), Actor: o.Actor, Bucket: o.Bucket, Protocol: o.Protocol,
 		IP: o.IP, Status: StatusOK, Target: target, Changes: o.Changes}
 }
+
+// PublishChange publishes the event of a change to target made for the
+// origin ctx carries; a nil sink drops it.
+func PublishChange(ctx context.Context, sink EventSink, event, target string) {
+	if sink != nil {
+		sink.Publish(ChangeEvent(ctx, event, target, time.Now()))
+	}
+}

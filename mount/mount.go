@@ -22,6 +22,8 @@ type Service struct {
 	// LocalEmpty reports whether a storage path has nothing on the local
 	// disk (a mount would hide it); nil skips the check.
 	LocalEmpty func(storagePath string) (bool, error)
+	// Events receives mount.created and mount.deleted; nil drops them.
+	Events mft.EventSink
 
 	// tableMu guards table, which every file operation reads (Lookup).
 	tableMu sync.RWMutex
@@ -117,6 +119,7 @@ func (s *Service) Create(ctx context.Context, m *mft.Mount) error {
 		return err
 	}
 	s.forget()
+	mft.PublishChange(ctx, s.Events, mft.EventMountCreated, m.ID)
 	return nil
 }
 
@@ -127,6 +130,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	s.forget()
+	mft.PublishChange(ctx, s.Events, mft.EventMountDeleted, id)
 	return nil
 }
 

@@ -176,9 +176,8 @@ func (s *Server) handleSettingsUpdate(c echo.Context) error {
 		return mft.Errorf(mft.EINVALID, "send allow_bucket_deletion (true or false)")
 	}
 	st.AllowBucketDeletion = *req.AllowBucketDeletion
-	if err := s.Settings.PutSettings(ctx, st); err != nil {
+	if err := s.Settings.PutSettings(s.changeContext(c), st); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventSettingsUpdated, "settings")
 	return writeOne(c, http.StatusOK, "settings", newSettingsView(st))
 }

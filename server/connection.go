@@ -87,10 +87,9 @@ func (s *Server) handleConnectionCreate(c echo.Context) error {
 	}
 	conn := &mft.Connection{}
 	req.apply(conn)
-	if err := s.Connections.Create(c.Request().Context(), conn); err != nil {
+	if err := s.Connections.Create(s.changeContext(c), conn); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventConnectionCreated, conn.ID)
 	return writeOne(c, http.StatusCreated, "connection", newConnectionView(conn))
 }
 
@@ -114,18 +113,16 @@ func (s *Server) handleConnectionUpdate(c echo.Context) error {
 	}
 	next := newConnectionView(old).Connection // secrets as markers: Update keeps them
 	req.apply(&next)
-	if err := s.Connections.Update(ctx, old, &next); err != nil {
+	if err := s.Connections.Update(s.changeContext(c), old, &next); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventConnectionUpdated, next.ID)
 	return writeOne(c, http.StatusOK, "connection", newConnectionView(&next))
 }
 
 func (s *Server) handleConnectionDelete(c echo.Context) error {
-	if err := s.Connections.Store.DeleteConnection(c.Request().Context(), pathParam(c, "id")); err != nil {
+	if err := s.Connections.Delete(s.changeContext(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventConnectionDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }
 

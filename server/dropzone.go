@@ -93,12 +93,11 @@ func (s *Server) handleDropzoneCreate(c echo.Context) error {
 	if err := s.decodeCreate(c, "dropzone", &req, dropzoneView{}); err != nil {
 		return err
 	}
-	d, token, err := s.Dropzones.Create(c.Request().Context(), caller(c).ID, req.input())
+	d, token, err := s.Dropzones.Create(s.changeContext(c), caller(c).ID, req.input())
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	s.recordChange(c, mft.EventDropzoneCreated, d.ID)
 	return writeOne(c, http.StatusCreated, "dropzone", s.newDropzoneView(c, d, token))
 }
 
@@ -121,10 +120,9 @@ func (s *Server) handleDropzoneExtend(c echo.Context) error {
 	if err := s.decodeUpdate(c, "dropzone", &req, s.newDropzoneView(c, d, "")); err != nil {
 		return err
 	}
-	if err := s.Dropzones.Extend(ctx, d, req.input()); err != nil {
+	if err := s.Dropzones.Extend(s.changeContext(c), d, req.input()); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventDropzoneUpdated, d.ID)
 	return writeOne(c, http.StatusOK, "dropzone", s.newDropzoneView(c, d, ""))
 }
 
@@ -273,9 +271,8 @@ func (s *Server) handleDropzoneRemove(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Dropzones.Delete(ctx, d); err != nil {
+	if err := s.Dropzones.Delete(s.changeContext(c), d); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventDropzoneDeleted, d.ID)
 	return c.NoContent(http.StatusOK)
 }

@@ -92,11 +92,10 @@ func (s *Server) handleFiledropCreate(c echo.Context) error {
 	if err := s.decodeCreate(c, "filedrop", &req, filedropView{}); err != nil {
 		return err
 	}
-	f, err := s.Filedrops.Create(c.Request().Context(), req.Name, req.input())
+	f, err := s.Filedrops.Create(s.changeContext(c), req.Name, req.input())
 	if err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventFiledropCreated, f.ID)
 	return writeOne(c, http.StatusCreated, "filedrop", s.newFiledropView(f))
 }
 
@@ -110,18 +109,16 @@ func (s *Server) handleFiledropUpdate(c echo.Context) error {
 	if err := s.decodeUpdate(c, "filedrop", &req, s.newFiledropView(old)); err != nil {
 		return err
 	}
-	f, err := s.Filedrops.Update(c.Request().Context(), old, req.Name, req.input())
+	f, err := s.Filedrops.Update(s.changeContext(c), old, req.Name, req.input())
 	if err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventFiledropUpdated, f.ID)
 	return writeOne(c, http.StatusOK, "filedrop", s.newFiledropView(f))
 }
 
 func (s *Server) handleFiledropDelete(c echo.Context) error {
-	if err := s.Filedrops.Delete(c.Request().Context(), pathParam(c, "name")); err != nil {
+	if err := s.Filedrops.Delete(s.changeContext(c), pathParam(c, "name")); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventFiledropDeleted, pathParam(c, "name"))
 	return c.NoContent(http.StatusOK)
 }

@@ -49,10 +49,9 @@ func (s *Server) handleFolderRuleCreate(c echo.Context) error {
 	}
 	f := &mft.Folder{Path: *req.Path}
 	f.Apply(req.update())
-	if err := s.Folders.CreateFolder(c.Request().Context(), f); err != nil {
+	if err := s.Folders.CreateFolder(s.changeContext(c), f); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventFolderRuleCreated, f.ID)
 	return writeOne(c, http.StatusCreated, "folder", newFolderView(f))
 }
 
@@ -77,18 +76,16 @@ func (s *Server) handleFolderRuleUpdate(c echo.Context) error {
 	if err := s.decodeUpdate(c, "folder", &req, newFolderView(old), "path"); err != nil {
 		return err
 	}
-	f, err := s.Folders.UpdateFolder(ctx, id, req.update())
+	f, err := s.Folders.UpdateFolder(s.changeContext(c), id, req.update())
 	if err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventFolderRuleUpdated, f.ID)
 	return writeOne(c, http.StatusOK, "folder", newFolderView(f))
 }
 
 func (s *Server) handleFolderRuleDelete(c echo.Context) error {
-	if err := s.Folders.DeleteFolder(c.Request().Context(), pathParam(c, "id")); err != nil {
+	if err := s.Folders.DeleteFolder(s.changeContext(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventFolderRuleDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }

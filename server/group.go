@@ -44,10 +44,9 @@ func (s *Server) handleGroupCreate(c echo.Context) error {
 	if req.Description != nil {
 		g.Description = *req.Description
 	}
-	if err := s.Groups.CreateGroup(c.Request().Context(), g); err != nil {
+	if err := s.Groups.CreateGroup(s.changeContext(c), g); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventGroupCreated, g.ID)
 	return writeOne(c, http.StatusCreated, "group", newGroupView(g))
 }
 
@@ -70,19 +69,17 @@ func (s *Server) handleGroupUpdate(c echo.Context) error {
 	if err := s.decodeUpdate(c, "group", &req, newGroupView(old)); err != nil {
 		return err
 	}
-	g, err := s.Groups.UpdateGroup(ctx, id, mft.GroupUpdate{Name: req.Name, Description: req.Description})
+	g, err := s.Groups.UpdateGroup(s.changeContext(c), id, mft.GroupUpdate{Name: req.Name, Description: req.Description})
 	if err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventGroupUpdated, g.ID)
 	return writeOne(c, http.StatusOK, "group", newGroupView(g))
 }
 
 // handleGroupDelete removes the group and takes it out of its members.
 func (s *Server) handleGroupDelete(c echo.Context) error {
-	if err := s.Groups.DeleteGroup(c.Request().Context(), pathParam(c, "id")); err != nil {
+	if err := s.Groups.DeleteGroup(s.changeContext(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventGroupDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }

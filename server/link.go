@@ -74,20 +74,18 @@ func (s *Server) handleLinkCreate(c echo.Context) error {
 	if err := s.decode(c, "link", &req); err != nil {
 		return err
 	}
-	l, err := s.Links.Create(c.Request().Context(), actor(c), link.Input{Path: req.Path, ExpiresAt: req.ExpiresAt.Time,
+	l, err := s.Links.Create(s.changeContext(c), actor(c), link.Input{Path: req.Path, ExpiresAt: req.ExpiresAt.Time,
 		Password: req.Password, MaxDownloads: req.MaxDownloads, AllowUpload: req.AllowUpload})
 	if err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventLinkCreated, l.ID)
 	return writeOne(c, http.StatusCreated, "link", s.newLinkView(l))
 }
 
 func (s *Server) handleLinkDelete(c echo.Context) error {
-	if err := s.Links.Delete(c.Request().Context(), caller(c), pathParam(c, "id")); err != nil {
+	if err := s.Links.Delete(s.changeContext(c), caller(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventLinkDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }
 

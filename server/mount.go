@@ -39,10 +39,9 @@ func (s *Server) handleMountCreate(c echo.Context) error {
 			*f.dst = *f.v
 		}
 	}
-	if err := s.Mounts.Create(c.Request().Context(), m); err != nil {
+	if err := s.Mounts.Create(s.changeContext(c), m); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventMountCreated, m.ID)
 	return writeOne(c, http.StatusCreated, "mount", m)
 }
 
@@ -55,9 +54,8 @@ func (s *Server) handleMountView(c echo.Context) error {
 }
 
 func (s *Server) handleMountDelete(c echo.Context) error {
-	if err := s.Mounts.Delete(c.Request().Context(), pathParam(c, "id")); err != nil {
+	if err := s.Mounts.Delete(s.changeContext(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventMountDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }

@@ -51,10 +51,9 @@ func (s *Server) handlePermissionCreate(c echo.Context) error {
 	if req.Mount != nil {
 		p.Mount = mountName(*req.Mount)
 	}
-	if err := s.Perms.CreatePermission(c.Request().Context(), p); err != nil {
+	if err := s.Perms.CreatePermission(s.changeContext(c), p); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventPermissionCreated, p.ID)
 	return writeOne(c, http.StatusCreated, "permission", newPermissionView(p))
 }
 
@@ -83,19 +82,17 @@ func (s *Server) handlePermissionUpdate(c echo.Context) error {
 		m := mountName(*req.Mount)
 		req.Mount = &m
 	}
-	p, err := s.Perms.UpdatePermission(ctx, id, mft.PermissionUpdate{Permissions: req.Permissions, Mount: req.Mount})
+	p, err := s.Perms.UpdatePermission(s.changeContext(c), id, mft.PermissionUpdate{Permissions: req.Permissions, Mount: req.Mount})
 	if err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventPermissionUpdated, p.ID)
 	return writeOne(c, http.StatusOK, "permission", newPermissionView(p))
 }
 
 func (s *Server) handlePermissionDelete(c echo.Context) error {
-	if err := s.Perms.DeletePermission(c.Request().Context(), pathParam(c, "id")); err != nil {
+	if err := s.Perms.DeletePermission(s.changeContext(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventPermissionDeleted, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }
 

@@ -173,12 +173,11 @@ func (s *Server) createUser(c echo.Context, req *userRequest, confine func(*mft.
 	}
 	key := auth.NewKey()
 	u.APIKeyHash = auth.HashKey(key)
-	if err := s.Users.CreateUser(c.Request().Context(), u); err != nil {
+	if err := s.Users.CreateUser(s.changeContext(c), u); err != nil {
 		return err
 	}
 	s.Logger.Info("user created", "user", u.ID, "bucket", u.Bucket, "by", caller(c).ID)
 	c.Response().Header().Set("Cache-Control", "no-store")
-	s.recordChange(c, mft.EventUserCreated, u.ID)
 	return writeOne(c, http.StatusCreated, "user", newUserView(u, key))
 }
 
@@ -218,11 +217,10 @@ func (s *Server) handleUserUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.Users.UpdateUser(ctx, id, upd)
+	u, err := s.Users.UpdateUser(s.changeContext(c), id, upd)
 	if err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventUserUpdated, u.ID)
 	return writeOne(c, http.StatusOK, "user", newUserView(u, ""))
 }
 
@@ -239,11 +237,10 @@ func (s *Server) handleUserDelete(c echo.Context) error {
 	if err := s.Dropzones.DeleteOwnedBy(c.Request().Context(), id); err != nil {
 		return err
 	}
-	if err := s.Users.DeleteUser(c.Request().Context(), id); err != nil {
+	if err := s.Users.DeleteUser(s.changeContext(c), id); err != nil {
 		return err
 	}
 	s.Logger.Info("user deleted", "user", id, "by", caller(c).ID)
-	s.recordChange(c, mft.EventUserDeleted, id)
 	return c.NoContent(http.StatusOK)
 }
 
@@ -253,7 +250,7 @@ func (s *Server) handleUserAPIKey(c echo.Context) error {
 	id := pathParam(c, "id")
 	ctx := c.Request().Context()
 	key := auth.NewKey()
-	if err := s.Users.SetUserAPIKeyHash(ctx, id, auth.HashKey(key)); err != nil {
+	if err := s.Users.SetUserAPIKeyHash(s.changeContext(c), id, auth.HashKey(key)); err != nil {
 		return err
 	}
 	u, err := s.Users.FindUserByID(ctx, id)
@@ -261,6 +258,5 @@ func (s *Server) handleUserAPIKey(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	s.recordChange(c, mft.EventUserAPIKeyRegenerated, id)
 	return writeOne(c, http.StatusOK, "user", newUserView(u, key))
 }

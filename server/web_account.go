@@ -112,11 +112,10 @@ func (s *Server) handleWebShare(c echo.Context) error {
 		end := day.Add(24 * time.Hour) // through the whole day, UTC
 		in.ExpiresAt = &end
 	}
-	l, err := s.Links.Create(c.Request().Context(), actor(c), in)
+	l, err := s.Links.Create(s.changeContext(c), actor(c), in)
 	if err != nil {
 		return s.done(c, back, "", err)
 	}
-	s.recordChange(c, mft.EventLinkCreated, l.ID)
 	v := s.newLinkView(l)
 	return s.render(c, http.StatusCreated, "share", web.Page{Title: "Shared", Nav: "files", Notice: "Link created.",
 		Data: web.Share{Path: l.Path, Folder: l.Folder, Back: filesURL(parentOf(p)), Created: linkRow(v)}})
@@ -147,9 +146,8 @@ func (s *Server) handleWebLinks(c echo.Context) error {
 // handleWebLinkRevoke deletes one of the user's links.
 func (s *Server) handleWebLinkRevoke(c echo.Context) error {
 	id := formValue(c, "id")
-	err := s.Links.Delete(c.Request().Context(), caller(c), id)
+	err := s.Links.Delete(s.changeContext(c), caller(c), id)
 	if err == nil {
-		s.recordChange(c, mft.EventLinkDeleted, id)
 	}
 	return s.done(c, "/web/links", "Link revoked; it no longer works.", err)
 }

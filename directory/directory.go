@@ -1,0 +1,132 @@
+// Package directory is the administration of the records that have no
+// workflow of their own (users, groups, permission rules, folder rules,
+// the appliance settings): their stores, each change publishing its
+// event with the origin the context carries. The checks of each record
+// are its Validate in mft and its store's transaction.
+package directory
+
+import (
+	"context"
+	"time"
+
+	"depot/mft"
+)
+
+// changes publishes change events.
+type changes struct {
+	events mft.EventSink
+	now    func() time.Time
+}
+
+func (c changes) publish(ctx context.Context, err error, event, target string) error {
+	if err == nil && c.events != nil {
+		c.events.Publish(mft.ChangeEvent(ctx, event, target, c.now()))
+	}
+	return err
+}
+
+// Users is a UserStore whose changes are published.
+type Users struct {
+	mft.UserStore
+	changes
+}
+
+// Groups is a GroupStore whose changes are published.
+type Groups struct {
+	mft.GroupStore
+	changes
+}
+
+// Permissions is a PermissionStore whose changes are published.
+type Permissions struct {
+	mft.PermissionStore
+	changes
+}
+
+// Folders is a FolderStore whose changes are published.
+type Folders struct {
+	mft.FolderStore
+	changes
+}
+
+// Settings is a SettingsStore whose changes are published.
+type Settings struct {
+	mft.SettingsStore
+	changes
+}
+
+// Directory holds the five, publishing to events.
+type Directory struct {
+	Users       *Users
+	Groups      *Groups
+	Permissions *Permissions
+	Folders     *Folders
+	Settings    *Settings
+}
+
+// New returns the directory over the stores.
+func New(users mft.UserStore, groups mft.GroupStore, perms mft.PermissionStore, folders mft.FolderStore, settings mft.SettingsStore, events mft.EventSink) *Directory {
+	c := changes{events: events, now: time.Now}
+	return &Directory{Users: &Users{users, c}, Groups: &Groups{groups, c}, Permissions: &Permissions{perms, c},
+		Folders: &Folders{folders, c}, Settings: &Settings{settings, c}}
+}
+
+func (s *Users) CreateUser(ctx context.Context, u *mft.User) error {
+	return s.publish(ctx, s.UserStore.CreateUser(ctx, u), mft.EventUserCreated, u.ID)
+}
+
+func (s *Users) UpdateUser(ctx context.Context, id string, upd mft.UserUpdate) (*mft.User, error) {
+	u, err := s.UserStore.UpdateUser(ctx, id, upd)
+	return u, s.publish(ctx, err, mft.EventUserUpdated, id)
+}
+
+func (s *Users) DeleteUser(ctx context.Context, id string) error {
+	return s.publish(ctx, s.UserStore.DeleteUser(ctx, id), mft.EventUserDeleted, id)
+}
+
+func (s *Users) SetUserAPIKeyHash(ctx context.Context, id, hash string) error {
+	return s.publish(ctx, s.UserStore.SetUserAPIKeyHash(ctx, id, hash), mft.EventUserAPIKeyRegenerated, id)
+}
+
+func (s *Groups) CreateGroup(ctx context.Context, g *mft.Group) error {
+	return s.publish(ctx, s.GroupStore.CreateGroup(ctx, g), mft.EventGroupCreated, g.ID)
+}
+
+func (s *Groups) UpdateGroup(ctx context.Context, id string, upd mft.GroupUpdate) (*mft.Group, error) {
+	g, err := s.GroupStore.UpdateGroup(ctx, id, upd)
+	return g, s.publish(ctx, err, mft.EventGroupUpdated, id)
+}
+
+func (s *Groups) DeleteGroup(ctx context.Context, id string) error {
+	return s.publish(ctx, s.GroupStore.DeleteGroup(ctx, id), mft.EventGroupDeleted, id)
+}
+
+func (s *Permissions) CreatePermission(ctx context.Context, p *mft.Permission) error {
+	return s.publish(ctx, s.PermissionStore.CreatePermission(ctx, p), mft.EventPermissionCreated, p.ID)
+}
+
+func (s *Permissions) UpdatePermission(ctx context.Context, id string, upd mft.PermissionUpdate) (*mft.Permission, error) {
+	p, err := s.PermissionStore.UpdatePermission(ctx, id, upd)
+	return p, s.publish(ctx, err, mft.EventPermissionUpdated, id)
+}
+
+func (s *Permissions) DeletePermission(ctx context.Context, id string) error {
+	return s.publish(ctx, s.PermissionStore.DeletePermission(ctx, id), mft.EventPermissionDeleted, id)
+}
+
+func (s *Folders) CreateFolder(ctx context.Context, f *mft.Folder) error {
+	return s.publish(ctx, s.FolderStore.CreateFolder(ctx, f), mft.EventFolderRuleCreated, f.ID)
+}
+
+func (s *Folders) UpdateFolder(ctx context.Context, id string, upd mft.FolderUpdate) (*mft.Folder, error) {
+	f, err := s.FolderStore.UpdateFolder(ctx, id, upd)
+	return f, s.publish(ctx, err, mft.EventFolderRuleUpdated, id)
+}
+
+func (s *Folders) DeleteFolder(ctx context.Context, id string) error {
+	return s.publish(ctx, s.FolderStore.DeleteFolder(ctx, id), mft.EventFolderRuleDeleted, id)
+}
+
+func (s *Settings) PutSettings(ctx context.Context, st mft.Settings) error {
+	return s.publish(ctx, s.SettingsStore.PutSettings(ctx, st), mft.EventSettingsUpdated, "settings")
+}
