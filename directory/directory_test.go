@@ -32,10 +32,18 @@ func TestChangesPublishTheirEvents(t *testing.T) {
 		do    func() error
 	}{
 		{mft.EventUserCreated, func() error { return d.Users.CreateUser(ctx, u) }},
-		{mft.EventUserUpdated, func() error { n := "Joe"; _, err := d.Users.UpdateUser(ctx, "joe", mft.UserUpdate{Name: &n}); return err }},
+		{mft.EventUserUpdated, func() error {
+			n := "Joe"
+			_, err := d.Users.UpdateUser(ctx, "joe", mft.UserUpdate{Name: &n})
+			return err
+		}},
 		{mft.EventUserAPIKeyRegenerated, func() error { return d.Users.SetUserAPIKeyHash(ctx, "joe", "h") }},
 		{mft.EventGroupCreated, func() error { return d.Groups.CreateGroup(ctx, g) }},
-		{mft.EventGroupUpdated, func() error { n := "Ops 2"; _, err := d.Groups.UpdateGroup(ctx, "ops", mft.GroupUpdate{Name: &n}); return err }},
+		{mft.EventGroupUpdated, func() error {
+			n := "Ops 2"
+			_, err := d.Groups.UpdateGroup(ctx, "ops", mft.GroupUpdate{Name: &n})
+			return err
+		}},
 		{mft.EventPermissionCreated, func() error {
 			return d.Permissions.CreatePermission(ctx, &mft.Permission{Subject: "group:ops", Path: "/shared", Permissions: []string{mft.PermList}})
 		}},
