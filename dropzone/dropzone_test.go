@@ -13,6 +13,7 @@ import (
 
 	"depot/core"
 	"depot/dropzone"
+	"depot/files"
 	"depot/internal/coretest"
 	"depot/mft"
 )
@@ -40,7 +41,7 @@ func open(t *testing.T, gb float64) (*core.Services, *mft.Dropzone) {
 // receive sends body to the signed URL of f.
 func receive(a *core.Services, f *mft.DropzoneFile, query string, body io.Reader, announced int64) (*mft.DropzoneFile, error) {
 	q, _ := url.ParseQuery(query)
-	return a.Dropzones.Receive(context.Background(), f.Dropzone, f.ID, q.Get("expires"), q.Get("signature"), body, announced, mft.AuditAPI, "127.0.0.1")
+	return a.Dropzones.Receive(context.Background(), f.Dropzone, f.ID, q.Get("expires"), q.Get("signature"), body, announced, files.Actor{Protocol: mft.AuditAPI, IP: "127.0.0.1"})
 }
 
 // Reservations never over-commit the quota; a released one frees its
@@ -140,7 +141,7 @@ func TestConfirm(t *testing.T) {
 	a, d := open(t, 1)
 	ctx := context.Background()
 	f, _ := a.Dropzones.Reserve(ctx, d, "a.txt", "", ptr(int64(3)))
-	if err := a.Dropzones.Confirm(ctx, d, f, mft.AuditAPI, "127.0.0.1"); mft.ErrorCode(err) != mft.EINVALID {
+	if err := a.Dropzones.Confirm(ctx, d, f, files.Actor{Protocol: mft.AuditAPI, IP: "127.0.0.1"}); mft.ErrorCode(err) != mft.EINVALID {
 		t.Fatalf("confirm before upload: %v, want EINVALID", err)
 	}
 	if _, _, err := a.Dropzones.Open(f); mft.ErrorCode(err) != mft.EINVALID {
@@ -151,7 +152,7 @@ func TestConfirm(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := a.Dropzones.Confirm(ctx, d, f, mft.AuditAPI, "127.0.0.1"); err != nil {
+		if err := a.Dropzones.Confirm(ctx, d, f, files.Actor{Protocol: mft.AuditAPI, IP: "127.0.0.1"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -176,7 +177,7 @@ func TestSweep(t *testing.T) {
 	ctx := context.Background()
 	kept, _ := a.Dropzones.Reserve(ctx, d, "kept.txt", "", ptr(int64(1)))
 	kept, _ = receive(a, kept, a.Dropzones.UploadQuery(kept), strings.NewReader("k"), 1)
-	a.Dropzones.Confirm(ctx, d, kept, mft.AuditAPI, "")
+	a.Dropzones.Confirm(ctx, d, kept, files.Actor{Protocol: mft.AuditAPI, IP: ""})
 	a.Dropzones.Reserve(ctx, d, "abandoned.txt", "", ptr(int64(1)))
 
 	if n, err := a.Dropzones.Sweep(ctx); err != nil || n != 0 {

@@ -68,7 +68,7 @@ func (s *Service) sign(f *mft.DropzoneFile, expires string) string {
 // EFORBIDDEN for a URL that is not valid, EEXPIRED for an expired URL or
 // dropzone, EMALFORMED for a wrong length and ECONFLICT for a URL in use
 // or spent.
-func (s *Service) Receive(ctx context.Context, zone, id, expires, signature string, body io.Reader, announced int64, protocol, ip string) (*mft.DropzoneFile, error) {
+func (s *Service) Receive(ctx context.Context, zone, id, expires, signature string, body io.Reader, announced int64, from files.Actor) (*mft.DropzoneFile, error) {
 	f, err := s.Store.FindFile(ctx, zone, id)
 	if err != nil {
 		return nil, mft.Errorf(mft.EFORBIDDEN, "This upload URL is not valid.")
@@ -109,7 +109,7 @@ func (s *Service) Receive(ctx context.Context, zone, id, expires, signature stri
 	// The reserved size is the announced length whether or not the request
 	// had one: a chunked body is cut off at its first byte too many. The
 	// reservation is the quota, the size the limit.
-	a := files.Confined("dropzone-"+d.ID, Root+d.ID, 0, protocol, ip)
+	a := files.Confined("dropzone-"+d.ID, Root+d.ID, 0, from)
 	fi, err := s.Files.Upload(ctx, a, "/"+f.ID, body, files.UploadOptions{Overwrite: true, Size: f.Size})
 	if err != nil {
 		if mft.ErrorCode(err) == mft.ETOOLARGE {
@@ -127,7 +127,7 @@ func (s *Service) Receive(ctx context.Context, zone, id, expires, signature stri
 // Confirm makes an uploaded file available (once; confirming again
 // changes nothing) and publishes dropzone.file_confirmed. Returns
 // EINVALID for a file not uploaded yet.
-func (s *Service) Confirm(ctx context.Context, d *mft.Dropzone, f *mft.DropzoneFile, protocol, ip string) error {
+func (s *Service) Confirm(ctx context.Context, d *mft.Dropzone, f *mft.DropzoneFile, from files.Actor) error {
 	if !f.Uploaded {
 		return mft.Errorf(mft.EINVALID, "Upload the file to its upload_url first.")
 	}
@@ -139,8 +139,8 @@ func (s *Service) Confirm(ctx context.Context, d *mft.Dropzone, f *mft.DropzoneF
 	if err := s.Store.PutFile(ctx, f); err != nil {
 		return err
 	}
-	mft.Publish(s.Events, mft.Event{Event: mft.EventDropzoneFileConfirmed, Time: now, Actor: d.Owner, Protocol: protocol,
-		IP: ip, Path: storagePath(f), Size: f.Size, SHA256: f.SHA256, Message: f.Name})
+	mft.Publish(s.Events, mft.Event{Event: mft.EventDropzoneFileConfirmed, Time: now, Actor: d.Owner, Protocol: from.Protocol,
+		IP: from.IP, Path: storagePath(f), Size: f.Size, SHA256: f.SHA256, Message: f.Name})
 	return nil
 }
 

@@ -48,7 +48,7 @@ func send(t *testing.T, a *core.Services, f *mft.Filedrop, contents map[string]s
 	var ids []string
 	for name, body := range contents {
 		att, _, done, err := a.Filedrops.Upload(ctx, f, sub, name, strings.NewReader(body),
-			files.UploadOptions{Size: int64(len(body))}, nil, mft.AuditWeb, "192.0.2.1")
+			files.UploadOptions{Size: int64(len(body))}, nil, files.Actor{Protocol: mft.AuditWeb, IP: "192.0.2.1"})
 		if err != nil || !done {
 			t.Fatalf("upload %s: %v", name, err)
 		}
@@ -64,13 +64,13 @@ func TestDeliver(t *testing.T) {
 	a, f, owner := drop(t)
 	ctx := context.Background()
 	sub, ids := send(t, a, f, map[string]string{"nov.pdf": "november", "dec.csv": "december"})
-	if _, _, _, err := a.Filedrops.Upload(ctx, f, sub, "virus.exe", strings.NewReader("x"), files.UploadOptions{Size: 1}, nil, mft.AuditWeb, ""); mft.ErrorCode(err) != mft.EINVALID {
+	if _, _, _, err := a.Filedrops.Upload(ctx, f, sub, "virus.exe", strings.NewReader("x"), files.UploadOptions{Size: 1}, nil, files.Actor{Protocol: mft.AuditWeb, IP: ""}); mft.ErrorCode(err) != mft.EINVALID {
 		t.Fatalf("upload of a refused type: %v, want EINVALID", err)
 	}
-	if _, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "not an address", Attachments: ids}, mft.AuditWeb, ""); mft.ErrorCode(err) != mft.EINVALID {
+	if _, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "not an address", Attachments: ids}, files.Actor{Protocol: mft.AuditWeb, IP: ""}); mft.ErrorCode(err) != mft.EINVALID {
 		t.Fatalf("bad sender: %v, want EINVALID", err)
 	}
-	m, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "pat@partner.example", Subject: "Q4", Attachments: ids}, mft.AuditWeb, "192.0.2.1")
+	m, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "pat@partner.example", Subject: "Q4", Attachments: ids}, files.Actor{Protocol: mft.AuditWeb, IP: "192.0.2.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestDeliver(t *testing.T) {
 		t.Fatalf("filedrop.received events %+v", evs)
 	}
 	// The key is spent.
-	if _, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "pat@partner.example", Attachments: ids}, mft.AuditWeb, ""); err == nil {
+	if _, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "pat@partner.example", Attachments: ids}, files.Actor{Protocol: mft.AuditWeb, IP: ""}); err == nil {
 		t.Fatal("a delivered submission delivered again")
 	}
 }
@@ -117,7 +117,7 @@ func TestDeliver_FolderQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub, ids := send(t, a, f, map[string]string{"a.pdf": strings.Repeat("a", 600<<10), "b.pdf": strings.Repeat("b", 600<<10)})
-	_, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "pat@partner.example", Attachments: ids}, mft.AuditWeb, "")
+	_, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "pat@partner.example", Attachments: ids}, files.Actor{Protocol: mft.AuditWeb, IP: ""})
 	if mft.ErrorCode(err) != mft.EQUOTA {
 		t.Fatalf("delivery over the folder quota: %v, want EQUOTA", err)
 	}
@@ -136,7 +136,7 @@ func TestSweep(t *testing.T) {
 	a, f, _ := drop(t)
 	ctx := context.Background()
 	sub, ids := send(t, a, f, map[string]string{"a.pdf": "a"})
-	m, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "pat@partner.example", Attachments: ids}, mft.AuditWeb, "")
+	m, err := a.Filedrops.Deliver(ctx, f, sub, filedrop.Delivery{From: "pat@partner.example", Attachments: ids}, files.Actor{Protocol: mft.AuditWeb, IP: ""})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,14 +94,14 @@ func needValidation(f *mft.Filedrop, sub *mft.Submission) error {
 // complete file is recorded and returned as an attachment, and done is
 // false for a piece that did not complete it. Returns EFORBIDDEN before
 // validation, EINVALID for a refused name and the errors of files.Receive.
-func (s *Service) Upload(ctx context.Context, f *mft.Filedrop, sub *mft.Submission, name string, body io.Reader, opts files.UploadOptions, piece *files.Piece, protocol, ip string) (mft.Attachment, files.Chunk, bool, error) {
+func (s *Service) Upload(ctx context.Context, f *mft.Filedrop, sub *mft.Submission, name string, body io.Reader, opts files.UploadOptions, piece *files.Piece, from files.Actor) (mft.Attachment, files.Chunk, bool, error) {
 	if err := needValidation(f, sub); err != nil {
 		return mft.Attachment{}, files.Chunk{}, false, err
 	}
 	if err := f.CheckFilename(name); err != nil {
 		return mft.Attachment{}, files.Chunk{}, false, err
 	}
-	a := files.Confined("filedrop-"+f.Name, holding(sub), f.MaxFilesize, protocol, ip)
+	a := files.Confined("filedrop-"+f.Name, holding(sub), f.MaxFilesize, from)
 	a.Quotas = s.holdingQuotas(f, sub)
 	opts.Overwrite = true // sending a file again replaces it
 	fi, prog, done, err := s.Files.Receive(ctx, a, "/"+name, body, opts, piece)
@@ -130,7 +130,7 @@ type Delivery struct {
 // for all files is checked first (quotas of the home and its folders), so
 // that a delivery that does not fit moves none. Returns EFORBIDDEN before
 // validation, EINVALID for a bad field and EQUOTA.
-func (s *Service) Deliver(ctx context.Context, f *mft.Filedrop, sub *mft.Submission, d Delivery, protocol, ip string) (*mft.Message, error) {
+func (s *Service) Deliver(ctx context.Context, f *mft.Filedrop, sub *mft.Submission, d Delivery, from files.Actor) (*mft.Message, error) {
 	if err := needValidation(f, sub); err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (s *Service) Deliver(ctx context.Context, f *mft.Filedrop, sub *mft.Submiss
 		}
 	}
 	now := s.now().UTC()
-	ownerActor := files.Actor{User: owner, Protocol: protocol, IP: ip}
+	ownerActor := files.Actor{User: owner, Protocol: from.Protocol, IP: from.IP}
 	var total int64
 	for _, a := range atts {
 		total += a.Size
@@ -181,7 +181,7 @@ func (s *Service) Deliver(ctx context.Context, f *mft.Filedrop, sub *mft.Submiss
 		folder = fmt.Sprintf("/filedrops/%s/%s_%s-%d", f.Name, now.Format("20060102-150405"), mft.Slug(d.From), i)
 	}
 	m := &mft.Message{Filedrop: f.Name, Sender: d.From, Subject: d.Subject, Message: d.Message,
-		Recipients: recipients, Authorization: f.Authorization, IP: ip,
+		Recipients: recipients, Authorization: f.Authorization, IP: from.IP,
 		ExpiresAt: now.AddDate(0, 0, f.ExpiresAfter)}
 	for _, a := range atts {
 		stored, err := s.Files.Deliver(ctx, a.Path, ownerActor, folder+"/"+a.Filename, a.Checksum)
@@ -194,8 +194,8 @@ func (s *Service) Deliver(ctx context.Context, f *mft.Filedrop, sub *mft.Submiss
 	if err := s.Submissions.Deliver(ctx, sub.ID, m); err != nil {
 		return nil, err
 	}
-	mft.Publish(s.Events, mft.Event{Event: mft.EventFiledropReceived, Time: now, Actor: owner.ID, Protocol: protocol,
-		IP: ip, Path: m.Folder, Message: fmt.Sprintf("%d file(s) from %s through filedrop %s", len(m.Files), m.Sender, f.Name)})
+	mft.Publish(s.Events, mft.Event{Event: mft.EventFiledropReceived, Time: now, Actor: owner.ID, Protocol: from.Protocol,
+		IP: from.IP, Path: m.Folder, Message: fmt.Sprintf("%d file(s) from %s through filedrop %s", len(m.Files), m.Sender, f.Name)})
 	s.notify(f, owner, m)
 	return m, nil
 }

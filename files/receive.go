@@ -12,10 +12,11 @@ import (
 // user sees, such as a dropzone's or a filedrop submission's holding area.
 // The workflow that owns the folder decides who gets in; inside it the
 // actor has every permission, and maxFileSize (in MB, 0 for none) caps each
-// file. name appears as the actor in the audit log.
-func Confined(name, storageFolder string, maxFileSize int64, protocol, ip string) Actor {
+// file. name appears as the actor in the audit log; from is who is on the
+// other end (its protocol and address; no user).
+func Confined(name, storageFolder string, maxFileSize int64, from Actor) Actor {
 	u := &mft.User{ID: name, Role: mft.RoleUser, Home: storageFolder, MaxFileSize: maxFileSize, Active: true}
-	return Actor{User: u, Protocol: protocol, IP: ip}
+	return Actor{User: u, Protocol: from.Protocol, IP: from.IP}
 }
 
 // Piece names one piece of a chunked upload: Index counts from 0 to

@@ -139,19 +139,19 @@ func (s *Service) Creator(ctx context.Context, l *mft.Link) string {
 // actor is the link's creator as the file service sees them: a link
 // works through its creator's permissions as they are now, so it stops
 // when they lose the path or their account.
-func (s *Service) actor(ctx context.Context, l *mft.Link, protocol, ip string) (files.Actor, error) {
+func (s *Service) actor(ctx context.Context, l *mft.Link, from files.Actor) (files.Actor, error) {
 	u, err := s.Users.FindUserByID(ctx, l.CreatedBy)
 	if err != nil || !u.Active || u.Expired(s.now()) {
 		return files.Actor{}, mft.Errorf(mft.EFORBIDDEN, "This link's owner can no longer share files.")
 	}
-	return files.Actor{User: u, Protocol: protocol, IP: ip}, nil
+	return files.Actor{User: u, Protocol: from.Protocol, IP: from.IP}, nil
 }
 
 // Contents returns what a download link offers now: the shared file, or
 // the files of the shared folder. Returns EFORBIDDEN when the creator can
 // no longer share it and the errors of files.Stat and files.List.
-func (s *Service) Contents(ctx context.Context, l *mft.Link, protocol, ip string) ([]mft.FileInfo, error) {
-	a, err := s.actor(ctx, l, protocol, ip)
+func (s *Service) Contents(ctx context.Context, l *mft.Link, from files.Actor) ([]mft.FileInfo, error) {
+	a, err := s.actor(ctx, l, from)
 	if err != nil {
 		return nil, err
 	}
@@ -178,11 +178,11 @@ func (s *Service) Contents(ctx context.Context, l *mft.Link, protocol, ip string
 // neither counted nor recorded. Returns EFORBIDDEN for an upload link,
 // EMALFORMED for a missing name, EEXPIRED once the link is spent and the
 // errors of files.Open.
-func (s *Service) Download(ctx context.Context, l *mft.Link, name, protocol, ip string) (files.File, mft.FileInfo, error) {
+func (s *Service) Download(ctx context.Context, l *mft.Link, name string, from files.Actor) (files.File, mft.FileInfo, error) {
 	if l.AllowUpload {
 		return nil, mft.FileInfo{}, mft.Errorf(mft.EFORBIDDEN, "This link takes uploads; it does not serve downloads.")
 	}
-	a, err := s.actor(ctx, l, protocol, ip)
+	a, err := s.actor(ctx, l, from)
 	if err != nil {
 		return nil, mft.FileInfo{}, err
 	}
@@ -204,8 +204,8 @@ func (s *Service) Download(ctx context.Context, l *mft.Link, name, protocol, ip 
 	if err != nil {
 		return nil, mft.FileInfo{}, err
 	}
-	mft.Publish(s.Events, mft.Event{Event: mft.EventLinkDownloaded, Time: s.now().UTC(), Actor: l.CreatedBy, Protocol: protocol,
-		IP: ip, Path: path.Join(l.Path, strings.TrimPrefix(target, l.ClientPath)), Size: fi.Size, Message: "link " + l.ID})
+	mft.Publish(s.Events, mft.Event{Event: mft.EventLinkDownloaded, Time: s.now().UTC(), Actor: l.CreatedBy, Protocol: from.Protocol,
+		IP: from.IP, Path: path.Join(l.Path, strings.TrimPrefix(target, l.ClientPath)), Size: fi.Size, Message: "link " + l.ID})
 	return f, fi, nil
 }
 
@@ -225,11 +225,11 @@ func (s *Service) TakesUploads(l *mft.Link) error {
 // folder as its creator: their permissions, folder rules and quotas
 // apply. done is false for a piece that did not complete the file.
 // Returns the errors of TakesUploads and files.Receive.
-func (s *Service) Upload(ctx context.Context, l *mft.Link, name string, body io.Reader, opts files.UploadOptions, piece *files.Piece, protocol, ip string) (mft.FileInfo, files.Chunk, bool, error) {
+func (s *Service) Upload(ctx context.Context, l *mft.Link, name string, body io.Reader, opts files.UploadOptions, piece *files.Piece, from files.Actor) (mft.FileInfo, files.Chunk, bool, error) {
 	if err := s.TakesUploads(l); err != nil {
 		return mft.FileInfo{}, files.Chunk{}, false, err
 	}
-	a, err := s.actor(ctx, l, protocol, ip)
+	a, err := s.actor(ctx, l, from)
 	if err != nil {
 		return mft.FileInfo{}, files.Chunk{}, false, err
 	}

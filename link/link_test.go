@@ -42,7 +42,7 @@ func TestDownload_CountedAtomically(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			f, _, err := a.Links.Download(ctx, l, "", mft.AuditWeb, "127.0.0.1")
+			f, _, err := a.Links.Download(ctx, l, "", files.Actor{Protocol: mft.AuditWeb, IP: "127.0.0.1"})
 			if err != nil {
 				if mft.ErrorCode(err) != mft.EEXPIRED {
 					t.Errorf("refused with %v, want EEXPIRED", err)
@@ -81,13 +81,13 @@ func TestDownload_FollowsCreator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if list, err := a.Links.Contents(ctx, l, mft.AuditWeb, ""); err != nil || len(list) != 1 || list[0].Size != 10 {
+	if list, err := a.Links.Contents(ctx, l, files.Actor{Protocol: mft.AuditWeb, IP: ""}); err != nil || len(list) != 1 || list[0].Size != 10 {
 		t.Fatalf("contents %+v, %v", list, err)
 	}
 	if _, err := a.Users.UpdateUser(ctx, joe.ID, mft.UserUpdate{Active: new(bool)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.Links.Download(ctx, l, "", mft.AuditWeb, ""); mft.ErrorCode(err) != mft.EFORBIDDEN {
+	if _, _, err := a.Links.Download(ctx, l, "", files.Actor{Protocol: mft.AuditWeb, IP: ""}); mft.ErrorCode(err) != mft.EFORBIDDEN {
 		t.Fatalf("download after the creator was deactivated: %v, want EFORBIDDEN", err)
 	}
 	active := true
@@ -95,7 +95,7 @@ func TestDownload_FollowsCreator(t *testing.T) {
 	if err := a.Files.Remove(ctx, coretest.Actor(joe), "/report.pdf", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.Links.Download(ctx, l, "", mft.AuditWeb, ""); mft.ErrorCode(err) != mft.ENOTFOUND {
+	if _, _, err := a.Links.Download(ctx, l, "", files.Actor{Protocol: mft.AuditWeb, IP: ""}); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("download of a deleted file: %v, want ENOTFOUND", err)
 	}
 	if l, _ = a.Links.Find(ctx, l.ID); l.Downloads != 0 {
@@ -146,7 +146,7 @@ func TestUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, _, done, err := a.Links.Upload(ctx, l, "scan.pdf", strings.NewReader("scan"), files.UploadOptions{Size: 4}, nil, mft.AuditWeb, "")
+	fi, _, done, err := a.Links.Upload(ctx, l, "scan.pdf", strings.NewReader("scan"), files.UploadOptions{Size: 4}, nil, files.Actor{Protocol: mft.AuditWeb, IP: ""})
 	if err != nil || !done || fi.Size != 4 {
 		t.Fatalf("upload: %+v %v %v", fi, done, err)
 	}
@@ -154,10 +154,10 @@ func TestUpload(t *testing.T) {
 		t.Fatalf("uploaded file not in the creator's folder: %v", err)
 	}
 	big := bytes.Repeat([]byte("x"), 1<<20+1)
-	if _, _, _, err := a.Links.Upload(ctx, l, "big.bin", bytes.NewReader(big), files.UploadOptions{Size: -1}, nil, mft.AuditWeb, ""); mft.ErrorCode(err) != mft.ETOOLARGE {
+	if _, _, _, err := a.Links.Upload(ctx, l, "big.bin", bytes.NewReader(big), files.UploadOptions{Size: -1}, nil, files.Actor{Protocol: mft.AuditWeb, IP: ""}); mft.ErrorCode(err) != mft.ETOOLARGE {
 		t.Fatalf("upload over the creator's file size limit: %v, want ETOOLARGE", err)
 	}
-	if _, _, err := a.Links.Download(ctx, l, "scan.pdf", mft.AuditWeb, ""); mft.ErrorCode(err) != mft.EFORBIDDEN {
+	if _, _, err := a.Links.Download(ctx, l, "scan.pdf", files.Actor{Protocol: mft.AuditWeb, IP: ""}); mft.ErrorCode(err) != mft.EFORBIDDEN {
 		t.Fatalf("download through an upload link: %v, want EFORBIDDEN", err)
 	}
 }

@@ -201,7 +201,7 @@ func (s *Server) handleDropzoneReserve(c echo.Context) error {
 // signed URL: exactly the reserved size, or 400 and nothing kept.
 func (s *Server) handleDropzoneUpload(c echo.Context) error {
 	f, err := s.Dropzones.Receive(c.Request().Context(), pathParam(c, "id"), pathParam(c, "file"),
-		c.QueryParam("expires"), c.QueryParam("signature"), s.minRate(c), c.Request().ContentLength, mft.AuditAPI, clientIP(c).String())
+		c.QueryParam("expires"), c.QueryParam("signature"), s.minRate(c), c.Request().ContentLength, from(c, mft.AuditAPI))
 	if err != nil {
 		return refuseBody(c, err)
 	}
@@ -231,7 +231,7 @@ func (s *Server) handleDropzoneConfirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Dropzones.Confirm(c.Request().Context(), d, f, mft.AuditAPI, clientIP(c).String()); err != nil {
+	if err := s.Dropzones.Confirm(c.Request().Context(), d, f, from(c, mft.AuditAPI)); err != nil {
 		return err
 	}
 	return writeOne(c, http.StatusOK, "file", newDropzoneFileView(f))

@@ -106,7 +106,7 @@ func (s *Server) handleFiledropUpload(c echo.Context) error {
 	}
 	var att mft.Attachment
 	_, done, err := s.receiveUpload(c, true, func(body io.Reader, opts files.UploadOptions, piece *files.Piece) (fi mft.FileInfo, prog files.Chunk, done bool, err error) {
-		att, prog, done, err = s.Filedrops.Upload(c.Request().Context(), f, sub, name, body, opts, piece, mft.AuditWeb, clientIP(c).String())
+		att, prog, done, err = s.Filedrops.Upload(c.Request().Context(), f, sub, name, body, opts, piece, from(c, mft.AuditWeb))
 		return fi, prog, done, err
 	})
 	if err != nil || !done {
@@ -133,7 +133,7 @@ func (s *Server) handleFiledropDeliver(c echo.Context) error {
 		return err
 	}
 	m, err := s.Filedrops.Deliver(c.Request().Context(), f, sub, filedrop.Delivery{From: req.From, Subject: req.Subject,
-		Message: req.Message, Attachments: req.Attachments}, mft.AuditWeb, clientIP(c).String())
+		Message: req.Message, Attachments: req.Attachments}, from(c, mft.AuditWeb))
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ func (s *Server) renderLink(c echo.Context, l *mft.Link, problem string) error {
 	}
 	status := http.StatusOK
 	if v.Gone == "" && !l.AllowUpload {
-		list, err := s.Links.Contents(ctx, l, mft.AuditWeb, clientIP(c).String())
+		list, err := s.Links.Contents(ctx, l, from(c, mft.AuditWeb))
 		if err != nil {
 			v.Gone = mft.ErrorMessage(err)
 		}
@@ -198,7 +198,7 @@ func (s *Server) handleLinkDownload(c echo.Context) error {
 		}
 		return err
 	}
-	f, fi, err := s.Links.Download(ctx, l, c.FormValue("file"), mft.AuditWeb, clientIP(c).String())
+	f, fi, err := s.Links.Download(ctx, l, c.FormValue("file"), from(c, mft.AuditWeb))
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (s *Server) handleLinkUpload(c echo.Context) error {
 		return err
 	}
 	fi, done, err := s.receiveUpload(c, false, func(body io.Reader, opts files.UploadOptions, piece *files.Piece) (mft.FileInfo, files.Chunk, bool, error) {
-		return s.Links.Upload(ctx, l, name, body, opts, piece, mft.AuditWeb, clientIP(c).String())
+		return s.Links.Upload(ctx, l, name, body, opts, piece, from(c, mft.AuditWeb))
 	})
 	if err != nil || !done {
 		return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"depot/files"
 	"depot/mft"
 )
 
@@ -224,4 +225,10 @@ func pathParam(c echo.Context, name string) string {
 		return u
 	}
 	return v
+}
+
+// from is who is on the other end of an anonymous exchange (the filedrop
+// page, a shared link, a dropzone URL): the protocol and the address.
+func from(c echo.Context, protocol string) files.Actor {
+	return files.Actor{Protocol: protocol, IP: clientIP(c).String()}
 }
