@@ -63,12 +63,12 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 
 	sum := sha256.Sum256([]byte(a.User.ID + "\x00" + t.storage + "\x00" + strconv.Itoa(chunks)))
 	dir := path.Join(chunksDir, hex.EncodeToString(sum[:16]))
-	unlock := lockSet(dir, false) // no claim of the set while this piece is written
+	unlock := s.locks.lock(dir, false) // no claim of the set while this piece is written
 	err = s.openSet(dir, a, t)
 	received := 0
 	if err == nil {
 		var held int64
-		received, held, err = s.storeChunk(dir, chunk, chunks, body, lw, pieceSize, t.client)
+		received, held, err = s.storeChunk(pieceWrite{dir: dir, chunk: chunk, chunks: chunks, body: body, lw: lw, size: pieceSize, client: t.client})
 		if err == nil {
 			s.chunks.setBytes(dir, held)
 		} else {
@@ -87,7 +87,7 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	// renames the folder away and publishes; a piece sent again meanwhile
 	// is written before the claim, or starts a new set after it.
 	claimed := dir + ".assembling-" + randText()
-	unlock = lockSet(dir, true)
+	unlock = s.locks.lock(dir, true)
 	err = s.tmpRoot.Rename(dir, claimed)
 	if err == nil {
 		// Its bytes count as the file being published from here on.
@@ -103,7 +103,7 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	if err != nil {
 		// The pieces stay for another try (sending any piece again
 		// publishes), unless a new set was started meanwhile.
-		unlock = lockSet(dir, true)
+		unlock = s.locks.lock(dir, true)
 		if s.tmpRoot.Rename(claimed, dir) != nil {
 			s.tmpRoot.RemoveAll(claimed)
 		} else {
@@ -120,61 +120,64 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 // storeChunk stores one piece in dir (made by openSet), checking the
 // limits against the pieces already there, and returns how many pieces
 // the set has now and their bytes.
-func (s *Service) storeChunk(dir string, chunk, chunks int, body io.Reader, lw *limitWriter, size int64, clientPath string) (int, int64, error) {
-	lw.unhashed = true // the file is hashed whole once complete
-	if lw.quota >= 0 {
+func (s *Service) storeChunk(w pieceWrite) (int, int64, error) {
+	w.lw.unhashed = true // the file is hashed whole once complete
+	if w.lw.quota >= 0 {
 		// limits counted every waiting piece against the quotas, this
 		// set's too; they are counted below as the file so far.
-		lw.quota += s.chunks.bytes(dir)
+		w.lw.quota += s.chunks.bytes(w.dir)
 	}
 	// The file so far is the other pieces; this one must fit beside them.
-	pieces, length, err := s.pieces(dir)
+	pieces, length, err := s.pieces(w.dir)
 	if err != nil {
-		return 0, 0, fsError(err, clientPath)
+		return 0, 0, fsError(err, w.client)
 	}
 	for i, p := range pieces {
-		if i != chunk {
-			lw.n += p.size
+		if i != w.chunk {
+			w.lw.n += p.size
 		}
 	}
-	if size >= 0 {
-		if err := lw.check(lw.n + size); err != nil {
+	if w.size >= 0 {
+		if err := w.lw.check(w.lw.n + w.size); err != nil {
 			return 0, 0, err
 		}
 	}
-	if err := s.storePiece(dir, chunk, chunks, length, body, lw, size, clientPath); err != nil {
+	if err := s.storePiece(w, length); err != nil {
 		return 0, 0, err
 	}
 	// The set cannot be claimed meanwhile: the caller holds its lock.
-	if pieces, _, err = s.pieces(dir); err != nil {
-		return 0, 0, fsError(err, clientPath)
+	if pieces, _, err = s.pieces(w.dir); err != nil {
+		return 0, 0, fsError(err, w.client)
 	}
 	return len(pieces), sumPieces(pieces), nil
 }
 
-// chunkLocks keep a set of pieces from being claimed while a piece is
+// setLocks keep a set of pieces from being claimed while a piece is
 // written into it: the set's writers share its lock, the claim takes it
 // alone. A lock lives while someone holds or waits for it.
-var chunkLocks = struct {
-	sync.Mutex
+type setLocks struct {
+	mu   sync.Mutex
 	sets map[string]*setLock
-}{sets: map[string]*setLock{}}
+}
 
 type setLock struct {
 	sync.RWMutex
 	users int
 }
 
-// lockSet locks the set in dir, shared or alone, and returns the unlock.
-func lockSet(dir string, alone bool) (unlock func()) {
-	chunkLocks.Lock()
-	l := chunkLocks.sets[dir]
+// lock locks the set in dir, shared or alone, and returns the unlock.
+func (c *setLocks) lock(dir string, alone bool) (unlock func()) {
+	c.mu.Lock()
+	if c.sets == nil {
+		c.sets = map[string]*setLock{}
+	}
+	l := c.sets[dir]
 	if l == nil {
 		l = &setLock{}
-		chunkLocks.sets[dir] = l
+		c.sets[dir] = l
 	}
 	l.users++
-	chunkLocks.Unlock()
+	c.mu.Unlock()
 	lock, unlockOne := l.RLock, l.RUnlock
 	if alone {
 		lock, unlockOne = l.Lock, l.Unlock
@@ -182,12 +185,24 @@ func lockSet(dir string, alone bool) (unlock func()) {
 	lock()
 	return func() {
 		unlockOne()
-		chunkLocks.Lock()
+		c.mu.Lock()
 		if l.users--; l.users == 0 {
-			delete(chunkLocks.sets, dir)
+			delete(c.sets, dir)
 		}
-		chunkLocks.Unlock()
+		c.mu.Unlock()
 	}
+}
+
+// pieceWrite is one piece of a chunked upload being stored: the set's
+// folder, which piece of how many, its bytes and their announced size
+// (-1 for unknown), the limits they pass, and the path the client named.
+type pieceWrite struct {
+	dir           string
+	chunk, chunks int
+	body          io.Reader
+	lw            *limitWriter
+	size          int64
+	client        string
 }
 
 func randText() string { return strings.ToLower(rand.Text()[:16]) }

@@ -46,46 +46,46 @@ type piece struct {
 
 // storePiece writes one piece where it belongs in data when its place is
 // known (length, the pieces' common length, is not 0), else aside.
-func (s *Service) storePiece(dir string, chunk, chunks int, length int64, body io.Reader, lw *limitWriter, size int64, clientPath string) error {
-	last := chunk == chunks-1
+func (s *Service) storePiece(w pieceWrite, length int64) error {
+	last := w.chunk == w.chunks-1
 	if last || length == 0 {
-		n, err := s.storeAside(dir, chunk, body, lw, size, clientPath)
+		n, err := s.storeAside(w)
 		if err == nil && !last && length == 0 && n > 0 {
 			// The first piece stored whole gives the length; another piece
 			// may have given it meanwhile, and the end checks they agree.
-			if lerr := s.tmpRoot.Symlink(strconv.FormatInt(n, 10), path.Join(dir, lengthName)); lerr != nil && !errors.Is(lerr, fs.ErrExist) {
-				err = fsError(lerr, clientPath)
+			if lerr := s.tmpRoot.Symlink(strconv.FormatInt(n, 10), path.Join(w.dir, lengthName)); lerr != nil && !errors.Is(lerr, fs.ErrExist) {
+				err = fsError(lerr, w.client)
 			}
 		}
 		return err
 	}
-	if size >= 0 && size != length {
-		return mft.Errorf(mft.EMALFORMED, "Piece %d has %d bytes, but every piece but the last must have %d, as the first one stored did.", chunk, size, length)
+	if w.size >= 0 && w.size != length {
+		return mft.Errorf(mft.EMALFORMED, "Piece %d has %d bytes, but every piece but the last must have %d, as the first one stored did.", w.chunk, w.size, length)
 	}
-	mark := path.Join(dir, strconv.Itoa(chunk)+inDataMark)
+	mark := path.Join(w.dir, strconv.Itoa(w.chunk)+inDataMark)
 	// The piece is incomplete while it is rewritten: a broken rewrite must
 	// not leave its marker over a mix of two sends.
 	if err := s.tmpRoot.Remove(mark); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fsError(err, clientPath)
+		return fsError(err, w.client)
 	}
-	f, err := s.tmpRoot.OpenFile(path.Join(dir, dataName), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := s.tmpRoot.OpenFile(path.Join(w.dir, dataName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return fsError(err, clientPath)
+		return fsError(err, w.client)
 	}
 	// At most its slot: a longer body must not spill into the next piece.
-	start := lw.n
-	err = lw.receive(io.NewOffsetWriter(f, int64(chunk)*length), io.LimitReader(body, length), -1, clientPath)
+	start := w.lw.n
+	err = w.lw.receive(io.NewOffsetWriter(f, int64(w.chunk)*length), io.LimitReader(w.body, length), -1, w.client)
 	if cerr := f.Close(); err == nil {
-		err = fsError(cerr, clientPath)
+		err = fsError(cerr, w.client)
 	}
 	if err != nil {
 		return err
 	}
-	if got := lw.n - start; got != length {
-		return mft.Errorf(mft.EMALFORMED, "Piece %d has %d bytes, but every piece but the last must have %d, as the first one stored did.", chunk, got, length)
+	if got := w.lw.n - start; got != length {
+		return mft.Errorf(mft.EMALFORMED, "Piece %d has %d bytes, but every piece but the last must have %d, as the first one stored did.", w.chunk, got, length)
 	}
-	if n, _ := body.Read(make([]byte, 1)); n > 0 {
-		return mft.Errorf(mft.EMALFORMED, "Piece %d has more than %d bytes, but every piece but the last must have %d, as the first one stored did.", chunk, length, length)
+	if n, _ := w.body.Read(make([]byte, 1)); n > 0 {
+		return mft.Errorf(mft.EMALFORMED, "Piece %d has more than %d bytes, but every piece but the last must have %d, as the first one stored did.", w.chunk, length, length)
 	}
 	m, err := s.tmpRoot.OpenFile(mark, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err == nil {
@@ -93,11 +93,11 @@ func (s *Service) storePiece(dir string, chunk, chunks int, length int64, body i
 	}
 	if err == nil {
 		// An earlier copy kept aside would be copied over this one.
-		if rerr := s.tmpRoot.Remove(path.Join(dir, strconv.Itoa(chunk))); !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := s.tmpRoot.Remove(path.Join(w.dir, strconv.Itoa(w.chunk))); !errors.Is(rerr, fs.ErrNotExist) {
 			err = rerr
 		}
 	}
-	return fsError(err, clientPath)
+	return fsError(err, w.client)
 }
 
 // readPieceLength returns the length of every piece but the last, or 0
@@ -117,24 +117,24 @@ func (s *Service) readPieceLength(dir string) int64 {
 // storeAside streams one piece to a temporary name and renames it into
 // place, replacing an earlier copy of the same piece; it returns the
 // piece's size.
-func (s *Service) storeAside(dir string, chunk int, body io.Reader, lw *limitWriter, size int64, clientPath string) (int64, error) {
-	f, tmpName, err := s.createStaging(dir + "/.part-")
+func (s *Service) storeAside(w pieceWrite) (int64, error) {
+	f, tmpName, err := s.createStaging(w.dir + "/.part-")
 	if err != nil {
-		return 0, fsError(err, clientPath)
+		return 0, fsError(err, w.client)
 	}
-	start := lw.n
-	err = lw.receive(f, body, size, clientPath)
+	start := w.lw.n
+	err = w.lw.receive(f, w.body, w.size, w.client)
 	if err == nil {
-		err = fsError(f.Close(), clientPath)
+		err = fsError(f.Close(), w.client)
 	}
 	if err == nil {
-		err = fsError(s.tmpRoot.Rename(tmpName, path.Join(dir, strconv.Itoa(chunk))), clientPath)
+		err = fsError(s.tmpRoot.Rename(tmpName, path.Join(w.dir, strconv.Itoa(w.chunk))), w.client)
 	}
 	if err != nil {
 		s.dropStaging(f, tmpName)
 		return 0, err
 	}
-	return lw.n - start, nil
+	return w.lw.n - start, nil
 }
 
 // pieces returns the stored pieces of the upload in dir, and their common

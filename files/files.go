@@ -58,6 +58,7 @@ type Service struct {
 	tmp     *os.File // data/tmp, for renameat2 from staging to the tree
 	dirs    dirCache // folders of mounts seen lately
 	chunks  chunkSets
+	locks   setLocks // of the chunk sets being written and claimed
 	// anonymous: staging files are made without a name (O_TMPFILE) and
 	// linked into place, through /proc with viaProc; Open finds out what
 	// data/tmp and the process's privileges allow.
