@@ -31,6 +31,9 @@
 #        file stalls the journal for whoever comes next: uploads of every
 #        server then vary 1.1–2.9 s from one round to the next)
 #      BENCH_RAW=1 (print every time, not only the medians)
+#      DEPOT_BEFORE=<git revision> (also Depot built from that revision,
+#        unsynced, as "depot-before": a change's rows against the code
+#        before it, in the same run, alternating with the others)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-5} mib=${MIB:-1024} sftp_mib=${SFTP_MIB:-256} only=${ONLY:-}
@@ -59,6 +62,17 @@ for name in depot-nosync depot; do
 done
 http_names=(depot-nosync depot)
 sftp_names=(depot-nosync)
+if [ -n "${DEPOT_BEFORE:-}" ]; then
+	mkdir -p "$work/before-src"
+	git archive "$DEPOT_BEFORE" | tar -x -C "$work/before-src"
+	(cd "$work/before-src" && go build -o "$work/depot-before" .)
+	sport=$(free_port)
+	DEPOT_DATA_SYNC_UPLOADS=false start_depot "$work/depot-before" "$work/data-before" "$sport"
+	url_of[depot-before]=$url sftp_of[depot-before]="$sport bench /"
+	curl -fsS --user "$key:x" -d "{\"user\":{\"username\":\"bench\",\"ssh_keys\":[\"$(cat "$work/key.pub")\"]}}" "$url/admin/users" >/dev/null
+	http_names+=(depot-before)
+	sftp_names+=(depot-before)
+fi
 
 # SFTPGo: bolt provider, one user with the key and a password for its
 # HTTP token. Twice: as shipped (upload_mode 0, it writes the final file
@@ -160,7 +174,7 @@ report() { # report UNIT AMOUNT KEY NAMES… : medians and ratios of Depot (firs
 		local dm pm p
 		dm=$(awk -v n=$n '$1==n{print $2}' "$work/m.$k")
 		[ -n "$dm" ] || continue
-		for p in sftpgo sftpgo-atomic openssh; do
+		for p in sftpgo sftpgo-atomic openssh depot-before; do
 			pm=$(awk -v n=$p '$1==n{print $2}' "$work/m.$k")
 			[ -n "$pm" ] && printf '   ratio %s/%s %s: %.2fx\n' "$n" "$p" "$k" "$(echo "$pm / $dm" | bc -l)"
 		done
