@@ -67,6 +67,7 @@ func (a *App) build() error {
 		Auth:                    a.Auth,
 		Users:                   a.Users,
 		Logger:                  a.Logger,
+		Events:                  a.Events,
 		IdleTimeout:             cfg.SFTP.IdleTimeout.D(),
 		MaxConnections:          cfg.SFTP.MaxConnections,
 		MaxConnectionsPerUser:   cfg.SFTP.MaxConnectionsPerUser,

@@ -134,6 +134,18 @@ func TestCheckPublicKey(t *testing.T) {
 	if _, err := a.CheckPublicKey(ctx, "joe", key, joeIP, "sftp"); mft.ErrorCode(err) != mft.EFORBIDDEN {
 		t.Fatalf("after three failed connections: %v, want the ban", err)
 	}
+	if err := a.LiftBan(webCtx, joeIP); err != nil {
+		t.Fatal(err)
+	}
+	if ev := log.named(mft.EventBanLifted); len(ev) != 1 || ev[0].Actor != "joe" || ev[0].Target != joeIP.String() {
+		t.Fatalf("ban.lifted events = %+v", ev)
+	}
+	if _, err := a.CheckPublicKey(ctx, "joe", key, joeIP, "sftp"); err != nil {
+		t.Fatalf("after the ban was lifted: %v", err)
+	}
+	if err := a.LiftBan(webCtx, joeIP); mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("lifting a ban that is not there: %v", err)
+	}
 	a.RecordLogin(joe, joeIP, "sftp", "publickey")
 }
 

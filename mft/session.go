@@ -1,6 +1,9 @@
 package mft
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Session is a live SFTP session as administrators see it.
 type Session struct {
@@ -27,5 +30,5 @@ type SessionService interface {
 	// Sessions returns the live sessions, oldest first.
 	Sessions() []Session
 	// EndSession closes a session; returns ENOTFOUND if it is not live.
-	EndSession(id string) error
+	EndSession(ctx context.Context, id string) error
 }

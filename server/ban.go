@@ -25,10 +25,9 @@ func (s *Server) handleBanDelete(c echo.Context) error {
 	if err != nil {
 		return mft.Errorf(mft.EINVALID, "%q is not an IP address.", pathParam(c, "ip"))
 	}
-	if !s.Defender.Unban(ip) {
-		return mft.Errorf(mft.ENOTFOUND, "%s is not banned.", ip.Unmap())
+	if err := s.Auth.LiftBan(s.changeContext(c), ip); err != nil {
+		return err
 	}
 	s.Logger.Info("ban lifted", "ip", ip.Unmap().String(), "by", caller(c).ID)
-	s.recordChange(c, mft.EventBanLifted, ip.String())
 	return c.NoContent(http.StatusOK)
 }

@@ -25,9 +25,8 @@ func (s *Server) handleSessionEnd(c echo.Context) error {
 	if s.Sessions == nil {
 		return mft.Errorf(mft.ENOTFOUND, "Session not found.")
 	}
-	if err := s.Sessions.EndSession(pathParam(c, "id")); err != nil {
+	if err := s.Sessions.EndSession(s.changeContext(c), pathParam(c, "id")); err != nil {
 		return err
 	}
-	s.recordChange(c, mft.EventSessionEnded, pathParam(c, "id"))
 	return c.NoContent(http.StatusOK)
 }

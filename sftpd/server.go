@@ -26,11 +26,13 @@ import (
 type Server struct {
 	Addr string
 	// HostKeyDir holds the host keys; missing ones are generated.
-	HostKeyDir            string
-	Files                 *files.Service
-	Auth                  *auth.Authenticator
-	Users                 mft.UserStore
-	Logger                *slog.Logger
+	HostKeyDir string
+	Files      *files.Service
+	Auth       *auth.Authenticator
+	Users      mft.UserStore
+	Logger     *slog.Logger
+	// Events receives session.ended; nil drops it.
+	Events                mft.EventSink
 	IdleTimeout           time.Duration
 	MaxConnections        int
 	MaxConnectionsPerUser int

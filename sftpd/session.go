@@ -104,8 +104,9 @@ func (s *Server) Sessions() []mft.Session {
 	return out
 }
 
-// EndSession closes a live session; its open uploads are dropped.
-func (s *Server) EndSession(id string) error {
+// EndSession closes a live session (its open uploads are dropped) and
+// publishes session.ended for the origin ctx carries.
+func (s *Server) EndSession(ctx context.Context, id string) error {
 	s.mu.Lock()
 	sess, ok := s.sessions[id]
 	s.mu.Unlock()
@@ -113,6 +114,7 @@ func (s *Server) EndSession(id string) error {
 		return mft.Errorf(mft.ENOTFOUND, "Session not found.")
 	}
 	sess.end()
+	mft.PublishChange(ctx, s.Events, mft.EventSessionEnded, id)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
 
+	"depot/internal/coretest"
 	"depot/mft"
 	"depot/sftpd"
 )
@@ -165,11 +166,15 @@ func TestSessions(t *testing.T) {
 		t.Fatal("a session over the per-user limit was served")
 	}
 	conn.Close()
-	if err := e.srv.EndSession("ses_nope"); mft.ErrorCode(err) != mft.ENOTFOUND {
+	if err := e.srv.EndSession(context.Background(), "ses_nope"); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("unknown session: %v", err)
 	}
-	if err := e.srv.EndSession(list[0].ID); err != nil {
+	admin := mft.WithOrigin(context.Background(), mft.Origin{Actor: "admin-localhost", Protocol: mft.AuditAPI})
+	if err := e.srv.EndSession(admin, list[0].ID); err != nil {
 		t.Fatal(err)
+	}
+	if ended := coretest.Events(t, e.core, mft.EventSessionEnded); len(ended) != 1 || ended[0].Target != list[0].ID || ended[0].Actor != "admin-localhost" {
+		t.Fatalf("session.ended events = %+v", ended)
 	}
 	if _, err := c.Stat("/"); err == nil {
 		t.Fatal("the ended session still answers")

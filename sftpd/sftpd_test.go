@@ -62,7 +62,7 @@ func (e *env) start(t *testing.T, edit ...func(*sftpd.Server)) {
 	cfg.SFTP.Ciphers = []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr"}
 	cfg.Defender.MaxFailures, cfg.Defender.Window, cfg.Defender.BanTime = 3, config.Duration(time.Minute), config.Duration(time.Hour)
 	a := coretest.Start(t, cfg)
-	srv := &sftpd.Server{Addr: cfg.SFTP.Listen, HostKeyDir: cfg.Data.Dir, Files: a.Files, Auth: a.Auth, Users: a.Users,
+	srv := &sftpd.Server{Addr: cfg.SFTP.Listen, HostKeyDir: cfg.Data.Dir, Files: a.Files, Auth: a.Auth, Users: a.Users, Events: a.Events,
 		IdleTimeout: cfg.SFTP.IdleTimeout.D(), MaxConnections: cfg.SFTP.MaxConnections, MaxConnectionsPerUser: cfg.SFTP.MaxConnectionsPerUser,
 		MaxTransfers: cfg.SFTP.MaxTransfers, MaxUnauthenticatedPerIP: cfg.SFTP.MaxUnauthenticatedPerIP, LoginGrace: cfg.SFTP.LoginGraceTime.D(),
 		Ciphers: cfg.SFTP.Ciphers, KeyExchanges: cfg.SFTP.KeyExchanges, MACs: cfg.SFTP.MACs, SyncUploads: cfg.SFTP.SyncUploads}
