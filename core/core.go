@@ -161,6 +161,7 @@ func (a *Services) build(urlKey []byte) {
 		Users: a.Users, Buckets: a.Buckets, Usage: a.Files.Usage}
 	a.Links = &link.Service{Store: store.NewLinkStore(db), Users: a.Users, Files: a.Files, Events: a.Events}
 	a.Directory = directory.New(a.Users, a.Groups, a.Permissions, a.Folders, a.Buckets, a.Events)
+	a.Directory.Users.Files, a.Directory.Users.Logger = a.Files, a.Logger
 	a.Bucket = &bucket.Service{Store: a.Buckets, Settings: a.Buckets, Files: a.Files, Events: a.Events, Logger: a.Logger, Now: time.Now}
 }
 

@@ -7,8 +7,11 @@ package directory
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
+	"depot/auth"
+	"depot/dropzone"
 	"depot/mft"
 )
 
@@ -25,10 +28,20 @@ func (c changes) publish(ctx context.Context, err error, event, target string) e
 	return err
 }
 
-// Users is a UserStore whose changes are published.
+// Users is a UserStore whose changes are published, with the workflow
+// of creating and deleting an account.
 type Users struct {
 	mft.UserStore
 	changes
+	// Files removes a deleted user's dropzones' files; nil leaves them.
+	Files Storage
+	// Logger takes what no client is told (files left behind).
+	Logger *slog.Logger
+}
+
+// Storage is where a deleted user's dropzones kept their files.
+type Storage interface {
+	RemoveStorage(ctx context.Context, storagePath string) error
 }
 
 // Groups is a GroupStore whose changes are published.
@@ -67,7 +80,7 @@ type Directory struct {
 // New returns the directory over the stores.
 func New(users mft.UserStore, groups mft.GroupStore, perms mft.PermissionStore, folders mft.FolderStore, settings mft.SettingsStore, events mft.EventSink) *Directory {
 	c := changes{events: events, now: time.Now}
-	return &Directory{Users: &Users{users, c}, Groups: &Groups{groups, c}, Permissions: &Permissions{perms, c},
+	return &Directory{Users: &Users{UserStore: users, changes: c}, Groups: &Groups{groups, c}, Permissions: &Permissions{perms, c},
 		Folders: &Folders{folders, c}, Settings: &Settings{settings, c}}
 }
 
@@ -80,8 +93,49 @@ func (s *Users) UpdateUser(ctx context.Context, id string, upd mft.UserUpdate) (
 	return u, s.publish(ctx, err, mft.EventUserUpdated, id)
 }
 
-func (s *Users) DeleteUser(ctx context.Context, id string) error {
-	return s.publish(ctx, s.UserStore.DeleteUser(ctx, id), mft.EventUserDeleted, id)
+func (s *Users) DeleteUser(ctx context.Context, id string) ([]string, error) {
+	dropzones, err := s.UserStore.DeleteUser(ctx, id)
+	return dropzones, s.publish(ctx, err, mft.EventUserDeleted, id)
+}
+
+// Create stores a new user with a new API key, which it returns (only
+// its hash is kept).
+func (s *Users) Create(ctx context.Context, u *mft.User) (string, error) {
+	key := auth.NewKey()
+	u.APIKeyHash = auth.HashKey(key)
+	if err := s.CreateUser(ctx, u); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// NewAPIKey gives user id a new API key, which it returns; the old one
+// stops working at once.
+func (s *Users) NewAPIKey(ctx context.Context, id string) (string, error) {
+	key := auth.NewKey()
+	return key, s.SetUserAPIKeyHash(ctx, id, auth.HashKey(key))
+}
+
+// Delete removes user id (by asks; nobody deletes their own account)
+// with their keys, permissions and dropzones in one transaction, then
+// the dropzones' files: no dropzone token outlives its owner.
+func (s *Users) Delete(ctx context.Context, by, id string) error {
+	if id == by {
+		return mft.Errorf(mft.EINVALID, "You cannot delete your own account.")
+	}
+	dropzones, err := s.DeleteUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, dz := range dropzones {
+		if s.Files == nil {
+			break
+		}
+		if err := s.Files.RemoveStorage(context.WithoutCancel(ctx), dropzone.Root+dz); err != nil && s.Logger != nil {
+			s.Logger.Warn("user deleted; a dropzone's files could not be removed", "user", id, "dropzone", dz, "err", err)
+		}
+	}
+	return nil
 }
 
 func (s *Users) SetUserAPIKeyHash(ctx context.Context, id, hash string) error {

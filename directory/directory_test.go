@@ -2,10 +2,13 @@ package directory_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"depot/auth"
 	"depot/directory"
+	"depot/files"
 	"depot/mft"
 	"depot/store"
 )
@@ -50,7 +53,7 @@ func TestChangesPublishTheirEvents(t *testing.T) {
 		{mft.EventFolderRuleCreated, func() error { return d.Folders.CreateFolder(ctx, &mft.Folder{Path: "/shared", QuotaMB: 5}) }},
 		{mft.EventSettingsUpdated, func() error { return d.Settings.PutSettings(ctx, mft.Settings{AllowBucketDeletion: false}) }},
 		{mft.EventGroupDeleted, func() error { return d.Groups.DeleteGroup(ctx, "ops") }},
-		{mft.EventUserDeleted, func() error { return d.Users.DeleteUser(ctx, "joe") }},
+		{mft.EventUserDeleted, func() error { _, err := d.Users.DeleteUser(ctx, "joe"); return err }},
 	}
 	for i, s := range steps {
 		if err := s.do(); err != nil {
@@ -65,7 +68,7 @@ func TestChangesPublishTheirEvents(t *testing.T) {
 		}
 	}
 	n := len(ev.got)
-	if err := d.Users.DeleteUser(ctx, "joe"); mft.ErrorCode(err) != mft.ENOTFOUND {
+	if _, err := d.Users.DeleteUser(ctx, "joe"); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("second delete: %v", err)
 	}
 	if _, err := d.Folders.UpdateFolder(ctx, "fld_nosuch", mft.FolderUpdate{}); err == nil {
@@ -76,5 +79,56 @@ func TestChangesPublishTheirEvents(t *testing.T) {
 	}
 	if len(ev.got) != n {
 		t.Fatalf("refused changes published %d events", len(ev.got)-n)
+	}
+}
+
+// An account is created with a key shown once; deleting it takes its
+// dropzones (records and files) with it, and nobody deletes themselves.
+func TestUsers_CreateAndDelete(t *testing.T) {
+	dir := t.TempDir()
+	db := store.NewDB(filepath.Join(dir, "depot.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fsvc, err := files.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsvc.Close()
+	fsvc.Usage = store.NewUsageStore(db)
+	users, dropzones := store.NewUserStore(db), store.NewDropzoneStore(db)
+	d := directory.New(users, store.NewGroupStore(db), store.NewPermissionStore(db), store.NewFolderStore(db), store.NewBucketStore(db), &sink{})
+	d.Users.Files = fsvc
+	ctx := context.Background()
+	u := &mft.User{ID: "ann", Username: "ann", Role: mft.RoleUser, Home: "/users/ann", Active: true, Protocols: []string{"api"}}
+	key, err := d.Users.Create(ctx, u)
+	if err != nil || len(key) < 20 {
+		t.Fatalf("create: %q, %v", key, err)
+	}
+	if got, err := users.FindUserByAPIKeyHash(ctx, auth.HashKey(key)); err != nil || got.ID != "ann" {
+		t.Fatalf("the key returned does not find ann: %v", err)
+	}
+	dz := &mft.Dropzone{Name: "in", Owner: "ann", GB: 1, Days: 30, TokenHash: "tok"}
+	if err := dropzones.CreateDropzone(ctx, dz); err != nil {
+		t.Fatal(err)
+	}
+	held := filepath.Join(dir, "files", "dropzones", dz.ID)
+	os.MkdirAll(held, 0o700)
+	os.WriteFile(filepath.Join(held, "f1"), []byte("x"), 0o600)
+	if err := d.Users.Delete(ctx, "ann", "ann"); mft.ErrorCode(err) != mft.EINVALID {
+		t.Fatalf("deleting oneself: %v", err)
+	}
+	if err := d.Users.Delete(ctx, "admin", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dropzones.FindDropzoneByToken(ctx, "tok"); err == nil {
+		t.Fatal("the dropzone's token outlived its owner")
+	}
+	if _, err := os.Stat(held); !os.IsNotExist(err) {
+		t.Fatalf("the dropzone's files stayed: %v", err)
+	}
+	if err := d.Users.Delete(ctx, "admin", "ann"); mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("second delete: %v", err)
 	}
 }

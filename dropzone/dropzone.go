@@ -125,19 +125,14 @@ func (s *Service) Extend(ctx context.Context, d *mft.Dropzone, in Input) error {
 // Delete removes dropzone d, its files and their bytes, releasing its
 // space; its token stops working.
 func (s *Service) Delete(ctx context.Context, d *mft.Dropzone) error {
-	if err := s.remove(ctx, d); err != nil {
+	if err := s.Files.RemoveStorage(ctx, Root+d.ID); err != nil {
+		return err
+	}
+	if err := s.Store.DeleteDropzone(ctx, d.ID); err != nil {
 		return err
 	}
 	mft.PublishChange(ctx, s.Events, mft.EventDropzoneDeleted, d.ID)
 	return nil
-}
-
-// remove is Delete as a part of another change (the owner's deletion).
-func (s *Service) remove(ctx context.Context, d *mft.Dropzone) error {
-	if err := s.Files.RemoveStorage(ctx, Root+d.ID); err != nil {
-		return err
-	}
-	return s.Store.DeleteDropzone(ctx, d.ID)
 }
 
 // Owned returns dropzone id if u may manage it (an administrator, or its

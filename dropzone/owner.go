@@ -95,9 +95,3 @@ func (s *Service) eachOwnedBy(ctx context.Context, owner string, fn func(*mft.Dr
 	}
 	return nil
 }
-
-// DeleteOwnedBy deletes every dropzone of owner, with its files: called
-// before the owner's account is deleted, so no token outlives it.
-func (s *Service) DeleteOwnedBy(ctx context.Context, owner string) error {
-	return s.eachOwnedBy(ctx, owner, func(d *mft.Dropzone) error { return s.remove(ctx, d) })
-}

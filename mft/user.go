@@ -254,8 +254,11 @@ type UserStore interface {
 	SetUserAPIKeyHash(ctx context.Context, id, hash string) error
 	// RecordLogin stores the time and address of a successful login.
 	RecordLogin(ctx context.Context, id, ip string) error
-	// DeleteUser removes the user and its keys. Returns ENOTFOUND.
-	DeleteUser(ctx context.Context, id string) error
+	// DeleteUser removes the user with its keys, permissions and
+	// dropzones (with their files' records) in one transaction, and
+	// returns the ids of the dropzones, whose files the caller removes.
+	// Returns ENOTFOUND.
+	DeleteUser(ctx context.Context, id string) (dropzones []string, err error)
 }
 
 // Apply copies the fields upd sets onto u (lists are copied, not shared):

@@ -22,6 +22,7 @@ import (
 	"depot/automation"
 	"depot/bucket"
 	"depot/connection"
+	"depot/directory"
 	"depot/dropzone"
 	"depot/filedrop"
 	"depot/files"
@@ -63,7 +64,7 @@ type Server struct {
 	Version string
 
 	Logger  *slog.Logger
-	Users   mft.UserStore
+	Users   *directory.Users
 	Groups  mft.GroupStore
 	Files   *files.Service
 	Perms   mft.PermissionStore

@@ -171,9 +171,8 @@ func (s *Server) createUser(c echo.Context, req *userRequest, confine func(*mft.
 			return err
 		}
 	}
-	key := auth.NewKey()
-	u.APIKeyHash = auth.HashKey(key)
-	if err := s.Users.CreateUser(s.changeContext(c), u); err != nil {
+	key, err := s.Users.Create(s.changeContext(c), u)
+	if err != nil {
 		return err
 	}
 	s.Logger.Info("user created", "user", u.ID, "bucket", u.Bucket, "by", caller(c).ID)
@@ -227,17 +226,7 @@ func (s *Server) handleUserUpdate(c echo.Context) error {
 // handleUserDelete removes a user; LiquidFiles answers 200 with a blank body.
 func (s *Server) handleUserDelete(c echo.Context) error {
 	id := pathParam(c, "id")
-	if id == caller(c).ID {
-		return mft.Errorf(mft.EINVALID, "You cannot delete your own account.")
-	}
-	if _, err := s.Users.FindUserByID(c.Request().Context(), id); err != nil {
-		return err
-	}
-	// No dropzone token outlives its owner.
-	if err := s.Dropzones.DeleteOwnedBy(c.Request().Context(), id); err != nil {
-		return err
-	}
-	if err := s.Users.DeleteUser(s.changeContext(c), id); err != nil {
+	if err := s.Users.Delete(s.changeContext(c), caller(c).ID, id); err != nil {
 		return err
 	}
 	s.Logger.Info("user deleted", "user", id, "by", caller(c).ID)
@@ -249,8 +238,8 @@ func (s *Server) handleUserDelete(c echo.Context) error {
 func (s *Server) handleUserAPIKey(c echo.Context) error {
 	id := pathParam(c, "id")
 	ctx := c.Request().Context()
-	key := auth.NewKey()
-	if err := s.Users.SetUserAPIKeyHash(s.changeContext(c), id, auth.HashKey(key)); err != nil {
+	key, err := s.Users.NewAPIKey(s.changeContext(c), id)
+	if err != nil {
 		return err
 	}
 	u, err := s.Users.FindUserByID(ctx, id)

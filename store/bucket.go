@@ -121,19 +121,11 @@ func (s *BucketStore) DeleteBucket(ctx context.Context, id string) ([]string, er
 			return err
 		}
 		for _, u := range users {
-			owned, err := findAll(tx.Bucket(bucketDropzones), func(d *mft.Dropzone) bool { return d.Owner == u.ID })
+			owned, err := deleteUserAndDropzones(tx, u)
 			if err != nil {
 				return err
 			}
-			for _, d := range owned {
-				if err := deleteDropzone(tx, d); err != nil {
-					return err
-				}
-				dropzones = append(dropzones, d.ID)
-			}
-			if err := deleteUser(tx, u); err != nil {
-				return err
-			}
+			dropzones = append(dropzones, owned...)
 		}
 		rules, err := foldersBelow(tx, mft.BucketRoot(id))
 		if err != nil {

@@ -151,15 +151,37 @@ func (s *UserStore) RecordLogin(ctx context.Context, id, ip string) error {
 	})
 }
 
-// DeleteUser removes the user and its index entries.
-func (s *UserStore) DeleteUser(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+// DeleteUser removes the user, its index entries and its dropzones, in
+// one transaction.
+func (s *UserStore) DeleteUser(ctx context.Context, id string) ([]string, error) {
+	var dropzones []string
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		dropzones = nil // fn may run twice
 		u, err := findUserByID(tx, id)
 		if err != nil {
 			return err
 		}
-		return deleteUser(tx, u)
+		dropzones, err = deleteUserAndDropzones(tx, u)
+		return err
 	})
+	return dropzones, err
+}
+
+// deleteUserAndDropzones removes u and its dropzones and returns their
+// ids.
+func deleteUserAndDropzones(tx *bolt.Tx, u *mft.User) ([]string, error) {
+	owned, err := findAll(tx.Bucket(bucketDropzones), func(d *mft.Dropzone) bool { return d.Owner == u.ID })
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(owned))
+	for _, d := range owned {
+		if err := deleteDropzone(tx, d); err != nil {
+			return nil, err
+		}
+		ids = append(ids, d.ID)
+	}
+	return ids, deleteUser(tx, u)
 }
 
 // deleteUser removes u with its index entries, tokens and permissions.

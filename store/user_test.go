@@ -199,7 +199,7 @@ func TestUserStore_DeleteUser(t *testing.T) {
 	if err := tokens.CreateToken(ctx, &mft.Token{Hash: "t1", UserID: u.ID, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteUser(ctx, u.ID); err != nil {
+	if _, err := s.DeleteUser(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
@@ -219,7 +219,7 @@ func TestUserStore_DeleteUser(t *testing.T) {
 	if err := s.CreateUser(ctx, again); err != nil {
 		t.Fatalf("re-create after delete: %v", err)
 	}
-	if err := s.DeleteUser(ctx, "nobody"); mft.ErrorCode(err) != mft.ENOTFOUND {
+	if _, err := s.DeleteUser(ctx, "nobody"); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("delete unknown: %v", err)
 	}
 }
