@@ -275,3 +275,77 @@ func TestWeb_MessagesUploadLinksAndBans(t *testing.T) {
 		t.Fatalf("after 5 failures the sign-in answered %d:\n%s", r.status, r.body)
 	}
 }
+
+// rowOf returns the listing row of the entry named name, or "".
+func rowOf(body, name string) string {
+	i := strings.Index(body, `<tr data-name="`+html.EscapeString(name)+`"`)
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(body[i:], "</tr>")
+	return body[i : i+j]
+}
+
+// Each entry offers what the user may do on it, not what they may do in
+// the folder shown: at joe's root, his own file offers Rename, Share and
+// Delete; the folder shared with him for reading offers none of them.
+func TestWeb_ActionsPerEntry(t *testing.T) {
+	ts := MustOpenServer(t)
+	ts.createUser(t, `{"user":{"email":"joe@example.com","password":"correct-horse"}}`)
+	want(t, ts.do(t, "POST", "/api/folders", adminKey, `{"path":"/shared/reports"}`), 201)
+	want(t, ts.do(t, "POST", "/admin/permissions", adminKey, `{"permission":{"subject":"user:joe-example-com","path":"/shared/reports",
+		"permissions":["list","download"],"mount":"reports"}}`), 201)
+	b := newWebBrowser(ts)
+	b.signIn(t, "joe@example.com", "correct-horse")
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/users/joe-example-com/mine.txt", adminKey, "mine"), 201)
+	r := b.get(t, "/web/files?path=/")
+	mine, shared := rowOf(r.body, "mine.txt"), rowOf(r.body, "reports")
+	if mine == "" || shared == "" {
+		t.Fatalf("rows missing:\n%s", r.body)
+	}
+	for _, action := range []string{">Rename<", ">Share<", ">Delete<"} {
+		if !strings.Contains(mine, action) {
+			t.Errorf("joe's own file does not offer %s", action)
+		}
+		if strings.Contains(shared, action) {
+			t.Errorf("the read-only shared folder offers %s:\n%s", action, shared)
+		}
+	}
+	if !strings.Contains(shared, ">Zip<") {
+		t.Error("the shared folder does not offer its zip download")
+	}
+}
+
+// An administrator's root hides the internal folders until asked, and
+// offers no Rename or Delete on a top-level folder, which the browser
+// refuses too.
+func TestWeb_AdministratorRoot(t *testing.T) {
+	ts := MustOpenServer(t)
+	ts.createUser(t, `{"user":{"email":"boss@example.com","password":"correct-horse","role":"admin"}}`)
+	for _, p := range []string{"/.filedrop-uploads", "/dropzones", "/shared/x"} {
+		want(t, ts.do(t, "POST", "/api/folders", adminKey, `{"path":"`+p+`"}`), 201)
+	}
+	b := newWebBrowser(ts)
+	b.signIn(t, "boss@example.com", "correct-horse")
+	r := b.get(t, "/web/files?path=/")
+	if rowOf(r.body, ".filedrop-uploads") != "" || rowOf(r.body, "dropzones") != "" || !strings.Contains(r.body, `id="show-internal"`) {
+		t.Fatalf("internal folders shown, or no way to show them:\n%s", r.body)
+	}
+	top := rowOf(r.body, "shared")
+	if top == "" || strings.Contains(top, ">Delete<") || strings.Contains(top, ">Rename<") {
+		t.Fatalf("top-level folder row:\n%s", top)
+	}
+	r = b.get(t, "/web/files?path=/&internal=1")
+	if rowOf(r.body, ".filedrop-uploads") == "" || rowOf(r.body, "dropzones") == "" || !strings.Contains(r.body, `id="hide-internal"`) {
+		t.Fatalf("internal folders not shown on request:\n%s", r.body)
+	}
+	inside := rowOf(b.get(t, "/web/files?path=/shared").body, "x")
+	if !strings.Contains(inside, ">Delete<") {
+		t.Fatalf("a folder below the top is not offered for deletion:\n%s", inside)
+	}
+	wantPage(t, b.post(t, "/web/files/delete", url.Values{"path": {"/shared"}}), http.StatusSeeOther, "")
+	wantPage(t, b.get(t, "/web/files?path=/"), 200, "top-level folder")
+	want(t, ts.do(t, "GET", "/api/files/stat?path=/shared/x", adminKey, ""), 200)
+	wantPage(t, b.post(t, "/web/files/rename", url.Values{"from": {"/shared"}, "to": {"/elsewhere"}}), http.StatusSeeOther, "")
+	want(t, ts.do(t, "GET", "/api/files/stat?path=/shared", adminKey, ""), 200)
+}

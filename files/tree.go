@@ -199,3 +199,32 @@ func (s *Service) Allowed(ctx context.Context, a Actor, clientPath string, perms
 	}
 	return out, nil
 }
+
+// AllowedEach is Allowed for each of clientPaths, with the actor's rules
+// read once. Rename and delete are never allowed on the root of a tree (a
+// home, a mount of a shared folder) or where a storage connection is
+// mounted, which the operations refuse whatever the rules say.
+func (s *Service) AllowedEach(ctx context.Context, a Actor, clientPaths []string, perms ...string) ([]map[string]bool, error) {
+	v, err := s.viewOf(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]bool, len(clientPaths))
+	for i, p := range clientPaths {
+		t, err := v.resolve(p)
+		if err != nil {
+			return nil, err
+		}
+		fixed := t.isTreeRoot()
+		if !fixed && s.Backends != nil {
+			if m, err := s.Backends.Lookup(ctx, t.storage); err == nil && m != nil && m.Path == t.storage {
+				fixed = true
+			}
+		}
+		out[i] = make(map[string]bool, len(perms))
+		for _, perm := range perms {
+			out[i][perm] = v.allows(t.storage, perm) && !(fixed && (perm == mft.PermRename || perm == mft.PermDelete))
+		}
+	}
+	return out, nil
+}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"depot/dropzone"
+	"depot/filedrop"
 	"depot/files"
 	"depot/mft"
 	"depot/web"
@@ -41,14 +43,22 @@ func (s *Server) handleWebFiles(c echo.Context) error {
 		return s.renderError(c, err)
 	}
 	dir, _ = files.CleanPath(dir)
-	can, err := s.Files.Allowed(ctx, a, dir, mft.PermUpload, mft.PermMkdir, mft.PermRename, mft.PermDelete, mft.PermShare, mft.PermDownload)
+	can, err := s.Files.Allowed(ctx, a, dir, mft.PermUpload, mft.PermMkdir, mft.PermDownload)
 	if err != nil {
 		return s.renderError(c, err)
 	}
 	data := web.Files{Path: dir, Sort: c.QueryParam("sort"), Desc: c.QueryParam("desc") == "1",
-		CanUpload: can[mft.PermUpload], CanMkdir: can[mft.PermMkdir], CanRename: can[mft.PermRename],
-		CanDelete: can[mft.PermDelete], CanShare: can[mft.PermShare], CanDownload: can[mft.PermDownload],
+		CanUpload: can[mft.PermUpload], CanMkdir: can[mft.PermMkdir], CanDownload: can[mft.PermDownload],
 		MaxFileSize: caller(c).MaxFileSize << 20}
+	admin := caller(c).Role == mft.RoleAdmin
+	if admin && dir == "/" {
+		data.Internal = c.QueryParam("internal") == "1"
+		if !data.Internal {
+			n := len(list)
+			list = slices.DeleteFunc(list, func(f mft.FileInfo) bool { return internalFolder(f.Path) })
+			data.Hidden = len(list) < n
+		}
+	}
 	if data.Sort != "size" && data.Sort != "modified" {
 		data.Sort = "name"
 	}
@@ -61,9 +71,22 @@ func (s *Server) handleWebFiles(c echo.Context) error {
 		}
 	}
 	sortEntries(list, data.Sort, data.Desc)
-	for _, f := range list {
+	paths := make([]string, len(list))
+	for i, f := range list {
+		paths[i] = f.Path
+	}
+	each, err := s.Files.AllowedEach(ctx, a, paths, mft.PermRename, mft.PermDelete, mft.PermShare, mft.PermDownload)
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	for i, f := range list {
 		e := web.Entry{Name: f.Name, Path: f.Path, Folder: f.Type == mft.TypeFolder, Bytes: f.Size,
-			Modified: f.ModifiedAt.UTC().Format("2006-01-02 15:04"), ISO: f.ModifiedAt.UTC().Format(time.RFC3339)}
+			Modified: f.ModifiedAt.UTC().Format("2006-01-02 15:04"), ISO: f.ModifiedAt.UTC().Format(time.RFC3339),
+			CanRename: each[i][mft.PermRename], CanDelete: each[i][mft.PermDelete], CanShare: each[i][mft.PermShare],
+			CanDownload: each[i][mft.PermDownload]}
+		if admin && topLevel(f.Path) { // the tree's own folders: not from a browser
+			e.CanRename, e.CanDelete = false, false
+		}
 		if !e.Folder {
 			e.Size = humanSize(f.Size)
 		}
@@ -144,6 +167,9 @@ func (s *Server) handleWebRename(c echo.Context) error {
 	if !strings.HasPrefix(to, "/") { // a bare name renames in place
 		to = path.Join(parentOf(from), to)
 	}
+	if caller(c).Role == mft.RoleAdmin && topLevel(from) {
+		return s.done(c, filesURL(parentOf(from)), "", errTopLevel(from))
+	}
 	fi, err := s.Files.Rename(c.Request().Context(), actor(c), from, to)
 	if err != nil {
 		return s.done(c, filesURL(parentOf(from)), "", err)
@@ -164,8 +190,30 @@ func (s *Server) handleWebDeleteForm(c echo.Context) error {
 // handleWebDelete deletes a file, or a folder with what it holds.
 func (s *Server) handleWebDelete(c echo.Context) error {
 	p := formValue(c, "path")
+	if caller(c).Role == mft.RoleAdmin && topLevel(p) {
+		return s.done(c, filesURL(parentOf(p)), "", errTopLevel(p))
+	}
 	err := s.Files.Remove(c.Request().Context(), actor(c), p, true)
 	return s.done(c, filesURL(parentOf(p)), path.Base(p)+" deleted.", err)
+}
+
+// topLevel reports whether an administrator's client path is a folder of
+// the top of the tree (/users, /buckets, /shared, …), which the browser
+// neither renames nor deletes: one click would take every home with it.
+func topLevel(p string) bool {
+	clean, err := files.CleanPath(p)
+	return err == nil && clean != "/" && path.Dir(clean) == "/"
+}
+
+func errTopLevel(p string) error {
+	return mft.Errorf(mft.EFORBIDDEN, "%s is a top-level folder; it cannot be renamed or deleted from the browser (the API can).", p)
+}
+
+// internalFolder reports whether an administrator's root entry is a
+// folder Depot keeps for a workflow: the filedrop holding area and the
+// dropzones, shown only on request.
+func internalFolder(p string) bool {
+	return p+"/" == filedrop.HoldingRoot || p+"/" == dropzone.Root
 }
 
 // handleWebZip streams the chosen files and folders as one zip archive.

@@ -75,6 +75,8 @@ type Entry struct {
 	Bytes    int64
 	Modified string
 	ISO      string // the modification time for machines
+	// What the user may do with this entry.
+	CanRename, CanDelete, CanShare, CanDownload bool
 }
 
 // Files is the file browser at one folder.
@@ -85,8 +87,11 @@ type Files struct {
 	Sort    string // name, size or modified
 	Desc    bool
 	// What the user may do here.
-	CanUpload, CanMkdir, CanRename, CanDelete, CanShare, CanDownload bool
-	MaxFileSize                                                      int64 // bytes, 0 = none
+	CanUpload, CanMkdir, CanDownload bool
+	MaxFileSize                      int64 // bytes, 0 = none
+	// Internal: an administrator's root shows the internal folders (the
+	// filedrop holding area, dropzones); Hidden: it has some not shown.
+	Internal, Hidden bool
 }
 
 // Rename is the rename-or-move form of one file or folder.
