@@ -69,9 +69,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status == http.StatusUnauthorized && !viaWeb(c) { // a browser would pop up its own sign-in box
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="depot", charset="UTF-8"`)
 	}
-	if c.Request().Method == http.MethodHead {
+	switch {
+	case c.Request().Method == http.MethodHead:
 		err = c.NoContent(status)
-	} else {
+	case v1Dialect(c):
+		err = c.JSON(status, v1ErrorBody(status, msg))
+	default:
 		err = c.JSON(status, errorBody{Errors: []string{msg}})
 	}
 	if err != nil {

@@ -161,6 +161,13 @@ func (s *Server) routes() *echo.Echo {
 	admin.PUT("/buckets/:id", s.handleBucketUpdate)
 	admin.PATCH("/buckets/:id", s.handleBucketUpdate) // the Buckets API's verb
 	admin.DELETE("/buckets/:id", s.handleBucketDelete)
+	// The same buckets in the Buckets API's dialect (seed 003).
+	v1 := group{e, "/v1", []echo.MiddlewareFunc{s.authenticate, s.requireAdmin}}
+	v1.GET("/buckets", s.handleV1BucketList)
+	v1.POST("/buckets", s.handleV1BucketCreate)
+	v1.GET("/buckets/:id", s.handleV1BucketView)
+	v1.PATCH("/buckets/:id", s.handleV1BucketUpdate)
+	v1.DELETE("/buckets/:id", s.handleV1BucketDelete)
 	admin.GET("/buckets/:id/users", s.handleBucketUserList)
 	admin.POST("/buckets/:id/users", s.handleBucketUserCreate)
 	admin.GET("/settings", s.handleSettingsView)
