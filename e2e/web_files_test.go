@@ -162,7 +162,7 @@ func TestWeb_AccountKeysAndAdminOverview(t *testing.T) {
 		}
 	}
 	r = admin.get(t, "/web/admin?event=user.updated&status=ok&since=1h")
-	if strings.Contains(r.body, "<td>user.login</td>") || !strings.Contains(r.body, "<td>user.updated</td>") {
+	if strings.Contains(r.body, `<td class="event">user.login</td>`) || !strings.Contains(r.body, `<td class="event">user.updated</td>`) {
 		t.Errorf("filter by event did not narrow the table:\n%s", r.body)
 	}
 	csvURL := regexp.MustCompile(`id="audit-csv" href="([^"]+)"|href="([^"]+)" id="audit-csv"`).FindStringSubmatch(r.body)

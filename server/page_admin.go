@@ -13,8 +13,8 @@ import (
 	"depot/web"
 )
 
-// adminAuditRows is how many audit events the overview shows.
-const adminAuditRows = 100
+// adminAuditRows is how many audit events a page of the overview shows.
+const adminAuditRows = 50
 
 // handleWebAdmin is the administrators' read-only overview: health, live
 // SFTP sessions, the newest audit events (filtered, with their CSV) and
@@ -40,7 +40,7 @@ func (s *Server) handleWebAdmin(c echo.Context) error {
 				Started: sess.StartedAt.UTC().Format("2006-01-02 15:04:05"), Transfers: strconv.Itoa(len(sess.Transfers))})
 		}
 	}
-	f := mft.AuditFilter{Page: mft.Page{Limit: adminAuditRows}, Event: data.Filter.Event, Actor: data.Filter.Actor, Newest: true}
+	f := mft.AuditFilter{Page: mft.Page{Limit: adminAuditRows, After: c.QueryParam("after")}, Event: data.Filter.Event, Actor: data.Filter.Actor, Newest: true}
 	switch data.Filter.Status {
 	case mft.StatusOK, mft.StatusDenied, mft.StatusError:
 		f.Status = data.Filter.Status
@@ -65,13 +65,25 @@ func (s *Server) handleWebAdmin(c echo.Context) error {
 		}
 	}
 	data.CSV = "/admin/audit?" + csv.Encode()
-	events, _, err := s.Audit.FindEvents(ctx, f)
+	events, more, err := s.Audit.FindEvents(ctx, f)
 	if err != nil {
 		return s.renderError(c, err)
 	}
 	for _, ev := range events {
-		data.Audit = append(data.Audit, web.AuditRow{Time: ev.Time.UTC().Format("2006-01-02 15:04:05"), Event: ev.Event,
-			Actor: ev.Actor, Protocol: ev.Protocol, IP: ev.IP, Path: ev.Path, Status: ev.Status, Message: ev.Message})
+		data.Audit = append(data.Audit, auditRow(ev))
+	}
+	page := url.Values{}
+	for k, v := range map[string]string{"event": data.Filter.Event, "actor": data.Filter.Actor, "status": data.Filter.Status, "since": data.Filter.Since} {
+		if v != "" {
+			page.Set(k, v)
+		}
+	}
+	if f.After != "" {
+		data.Newest = "/web/admin?" + page.Encode()
+	}
+	if more && len(events) > 0 {
+		page.Set("after", events[len(events)-1].ID)
+		data.Older = "/web/admin?" + page.Encode()
 	}
 	var bans []auth.Ban
 	if s.Defender != nil {
@@ -81,4 +93,21 @@ func (s *Server) handleWebAdmin(c echo.Context) error {
 		data.Bans = append(data.Bans, web.BanRow{IP: b.IP, Until: b.Until.UTC().Format("2006-01-02 15:04:05"), Reason: strconv.Itoa(b.Failures) + " failed logins"})
 	}
 	return s.render(c, http.StatusOK, "admin", web.Page{Title: "Overview", Nav: "admin", Data: data})
+}
+
+// auditRow is an event as the overview's table shows it: a short time
+// with its zone, and in the details the path (where a rename went) or,
+// for a login, how.
+func auditRow(ev *mft.Event) web.AuditRow {
+	r := web.AuditRow{Time: ev.Time.UTC().Format("2006-01-02 15:04 UTC"), ISO: ev.Time.UTC().Format(time.RFC3339), Event: ev.Event,
+		Actor: ev.Actor, Protocol: ev.Protocol, IP: ev.IP, Status: ev.Status, Detail: ev.Path, Message: ev.Message}
+	switch {
+	case ev.Event == mft.EventUserLogin:
+		r.Detail, r.Message = "signed in with "+ev.Message, ""
+	case ev.NewPath != "":
+		r.Detail = ev.Path + " → " + ev.NewPath
+	case ev.Path == "" && ev.Target != "":
+		r.Detail = ev.Target
+	}
+	return r
 }

@@ -165,7 +165,10 @@ type Admin struct {
 	Audit    []AuditRow
 	Filter   AuditFilter
 	CSV      string // the CSV download of the filtered events
-	Bans     []BanRow
+	// Older pages on past the last event shown ("" on the last page);
+	// Newest goes back to the first page ("" on it).
+	Older, Newest string
+	Bans          []BanRow
 }
 
 // AdminSession is one live SFTP session.
@@ -175,7 +178,9 @@ type AdminSession struct {
 
 // AuditRow is one audit event.
 type AuditRow struct {
-	Time, Event, Actor, Protocol, IP, Path, Status, Message string
+	Time, ISO, Event, Actor, Protocol, IP, Status string
+	// Detail is the path (or the method of a login), Message what was said.
+	Detail, Message string
 }
 
 // AuditFilter is what the audit table is narrowed by.
