@@ -69,6 +69,9 @@ func TestFiledrops_Browser(t *testing.T) {
 				t.Fatalf("chromium: %v", err)
 			}
 			refused := text("#file-list li.refused .status")
+			if bar, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#file-list li.refused progress") !== null`)); bar {
+				t.Error("the refused file shows a progress bar")
+			}
 			err = chromedp.Do(ctx,
 				chromedp.Click("#file-list li.refused .remove"),
 				chromedp.WaitNotPresent("#file-list li.refused"),
@@ -96,6 +99,10 @@ func TestFiledrops_Browser(t *testing.T) {
 				if !strings.Contains(confirmation, name) || !strings.Contains(confirmation, sum(string(data))) {
 					t.Errorf("confirmation %q lacks %s and its sha256", confirmation, name)
 				}
+			}
+			shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("#done-files td.checksum")].every(td => td.offsetWidth > 0)`))
+			if err != nil || !shown {
+				t.Errorf("at %d px the sha256 column is hidden (%v)", size.w, err)
 			}
 		})
 	}

@@ -37,7 +37,7 @@ func (s *Server) handleWebAdmin(c echo.Context) error {
 	if s.Sessions != nil {
 		for _, sess := range s.Sessions.Sessions() {
 			data.Sessions = append(data.Sessions, web.AdminSession{ID: sess.ID, User: sess.User, IP: sess.IP,
-				Started: sess.StartedAt.UTC().Format("2006-01-02 15:04:05"), Transfers: strconv.Itoa(len(sess.Transfers))})
+				Started: sess.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"), Transfers: strconv.Itoa(len(sess.Transfers))})
 		}
 	}
 	f := mft.AuditFilter{Page: mft.Page{Limit: adminAuditRows, After: c.QueryParam("after")}, Event: data.Filter.Event, Actor: data.Filter.Actor, Newest: true}
@@ -90,7 +90,7 @@ func (s *Server) handleWebAdmin(c echo.Context) error {
 		bans = s.Defender.Bans()
 	}
 	for _, b := range bans {
-		data.Bans = append(data.Bans, web.BanRow{IP: b.IP, Until: b.Until.UTC().Format("2006-01-02 15:04:05"), Reason: strconv.Itoa(b.Failures) + " failed logins"})
+		data.Bans = append(data.Bans, web.BanRow{IP: b.IP, Until: b.Until.UTC().Format("2006-01-02 15:04:05 UTC"), Reason: strconv.Itoa(b.Failures) + " failed logins"})
 	}
 	return s.render(c, http.StatusOK, "admin", web.Page{Title: "Overview", Nav: "admin", Data: data})
 }

@@ -13,7 +13,7 @@ import (
 // webMessage is a delivery as the web client shows it.
 func (s *Server) webMessage(m *mft.Message) web.Message {
 	v := web.Message{ID: m.ID, From: m.Sender, Subject: m.Subject, Body: m.Message, Filedrop: m.Filedrop,
-		Received: m.CreatedAt.UTC().Format("2006-01-02 15:04"), Expires: m.ExpiresAt.UTC().Format(time.DateOnly)}
+		Received: m.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), Expires: m.ExpiresAt.UTC().Format(time.DateOnly)}
 	for _, a := range m.Files {
 		v.Files = append(v.Files, web.MessageFile{Name: a.Filename, Size: humanSize(a.Size), SHA256: a.Checksum,
 			URL: "/api/messages/" + m.ID + "/files/" + a.ID})

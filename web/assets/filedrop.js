@@ -131,7 +131,7 @@
         row.classList.add("refused");
         entry.refused = true;
       }
-      row.append(label, bar, status, remove);
+      row.append(label, ...(problem ? [] : [bar]), status, remove); // a refused file gets no progress bar
       $("file-list").append(row);
       files.push(entry);
     }
