@@ -70,7 +70,10 @@ func (s *Service) Detach(ctx context.Context, storagePath string) (*Detached, er
 	}
 }
 
-// Restore puts detached storage back where it was.
+// Restore puts detached storage back where it was. Something made at its
+// place meanwhile (an upload into a home while the removal was under way)
+// is exchanged with it and left in data/tmp, which the next start clears:
+// what was detached comes back whole.
 func (d *Detached) Restore() error {
 	if d.trash == "" {
 		return nil
@@ -80,7 +83,13 @@ func (d *Detached) Restore() error {
 		return fsError(err, d.storage)
 	}
 	defer parent.Close()
-	if err := renameat(d.s.tmp, d.trash, parent, path.Base(d.storage), true); err != nil {
+	err = renameat(d.s.tmp, d.trash, parent, path.Base(d.storage), true)
+	if errors.Is(err, fs.ErrExist) {
+		if err = exchangeat(d.s.tmp, d.trash, parent, path.Base(d.storage)); err == nil {
+			d.s.tmpRoot.Remove(d.trash) // gone now if it holds nothing
+		}
+	}
+	if err != nil {
 		return fsError(err, d.storage)
 	}
 	d.trash = ""

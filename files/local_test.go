@@ -78,6 +78,21 @@ func TestLocal_StorageOperations(t *testing.T) {
 	if _, err := fs.Stat(ctx, joe, "/inbox/2026/in.pdf"); err != nil {
 		t.Fatalf("after restore: %v", err)
 	}
+	// An upload that made the folder again meanwhile does not keep the
+	// detached one from coming back.
+	d, _ = fs.Detach(ctx, "/users/joe/inbox")
+	if _, err := upload(t, a, joe, "/inbox/late.txt", []byte("late")); err == nil {
+		t.Fatal("an upload into a detached folder's path found its folder")
+	}
+	if _, err := fs.Mkdir(ctx, joe, "/inbox"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.Stat(ctx, joe, "/inbox/2026/in.pdf"); err != nil {
+		t.Fatalf("after restoring over a new folder: %v", err)
+	}
 	d, _ = fs.Detach(ctx, "/users/joe/inbox")
 	if err := d.Discard(ctx); err != nil {
 		t.Fatal(err)
