@@ -143,10 +143,13 @@ func TestAutomations_EventPGPThenMove(t *testing.T) {
 	if runs := ts.runs(t, id); len(runs) != 1 {
 		t.Fatalf("%d runs, want 1 (the automation's own output must not trigger it)", len(runs))
 	}
-	ts.audit.Flush()
-	r2 := ts.do(t, "GET", "/admin/audit?event=automation.succeeded", adminKey, "")
-	if !strings.Contains(r2.body, id) {
-		t.Fatalf("audit has no automation.succeeded: %s", r2.body)
+	// automation.succeeded is published after the run is stored.
+	for {
+		ts.audit.Flush()
+		if r2 := ts.do(t, "GET", "/admin/audit?event=automation.succeeded", adminKey, ""); strings.Contains(r2.body, id) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -282,8 +285,13 @@ func TestAutomations_RetryThenFail(t *testing.T) {
 	if r.Status != "failed" || r.Attempt != 2 || dead.count() != 2 || !strings.Contains(r.Steps[0].Error, "500") {
 		t.Fatalf("run %+v", r)
 	}
-	ts.audit.Flush()
-	if a := ts.do(t, "GET", "/admin/audit?event=automation.failed", adminKey, ""); !strings.Contains(a.body, id) {
-		t.Fatalf("no automation.failed: %s", a.body)
+	// The event is published after the run is stored as failed: wait for
+	// it to reach the audit log.
+	for {
+		ts.audit.Flush()
+		if a := ts.do(t, "GET", "/admin/audit?event=automation.failed", adminKey, ""); strings.Contains(a.body, id) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
