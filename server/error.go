@@ -69,6 +69,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status == http.StatusUnauthorized && !viaWeb(c) { // a browser would pop up its own sign-in box
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="depot", charset="UTF-8"`)
 	}
+	if status >= 400 {
+		drainRefused(c) // an HTTP/2 client still sending then reads the answer whole
+	}
 	switch {
 	case c.Request().Method == http.MethodHead:
 		err = c.NoContent(status)

@@ -147,15 +147,39 @@ func refuseBody(c echo.Context, err error) error {
 }
 
 // closeAfter ends an HTTP/1 connection after this answer, so that the
-// rest of a body not read is not read. HTTP/2 needs nothing: the server
-// resets the one stream, and "Connection: close" there would close every
-// stream of the connection (GOAWAY), which curl reports as a partial
-// transfer (exit 18) instead of the answer.
+// rest of a body not read is not read. On HTTP/2 "Connection: close"
+// would close every stream of the connection (GOAWAY); the server resets
+// the one stream instead, and a client still sending may drop the answer
+// with it (curl: exit 18, the answer's words unread). So the rest of a
+// body of at most drainLimit bytes is read first, within drainTime; a
+// larger one is reset unread.
 func closeAfter(c echo.Context) {
 	if c.Request().ProtoMajor == 1 {
 		c.Response().Header().Set("Connection", "close")
+		return
 	}
+	drainRefused(c)
 }
+
+// drainRefused reads the rest of an HTTP/2 request's body before its
+// refusal is answered, when it is at most drainLimit bytes.
+func drainRefused(c echo.Context) {
+	r := c.Request()
+	if r.ProtoMajor < 2 || r.Body == nil || r.Body == http.NoBody || r.ContentLength < 0 || r.ContentLength > drainLimit {
+		return
+	}
+	rc := http.NewResponseController(c.Response().Writer)
+	_ = rc.SetReadDeadline(time.Now().Add(drainTime))
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, drainLimit))
+	_ = rc.SetReadDeadline(time.Time{})
+}
+
+// drainLimit and drainTime bound what closeAfter reads of a refused
+// HTTP/2 body: what a stranger can make the server read per refusal.
+const (
+	drainLimit = 8 << 20
+	drainTime  = 5 * time.Second
+)
 
 // serveDownload sends an open file as an attachment called name, with
 // Range and conditional requests, straight from the file.
