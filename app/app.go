@@ -36,9 +36,8 @@ type App struct {
 	// TLS is the HTTPS certificate, when http.tls_cert or http.tls says so.
 	TLS *tlscert.Source
 
-	// stops undo what Start did, last first.
-	stops  []func(context.Context) error
-	closed bool
+	// stops undo what Start did.
+	stops core.Stops
 }
 
 // Open opens the data directory and its services (core.Open, which

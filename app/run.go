@@ -20,7 +20,7 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.Filedrops.PublicURL = a.HTTP.PublicURL
-	a.onClose(func(ctx context.Context) error {
+	a.stops.Add(func(ctx context.Context) error {
 		// Both servers drain at once: requests and transfers in flight may
 		// finish until ctx is done.
 		sftpDone := make(chan error, 1)
@@ -30,21 +30,13 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
-// onClose adds a step to Close; steps run last added first.
-func (a *App) onClose(stop func(context.Context) error) { a.stops = append(a.stops, stop) }
-
 // Close stops the servers (letting work in flight finish until ctx is
 // done), then the services (core's Close). It is safe after a failed
 // Open or Start, and without Start.
 func (a *App) Close(ctx context.Context) error {
-	if a.closed {
+	errs, ok := a.stops.Run(ctx)
+	if !ok {
 		return nil
 	}
-	a.closed = true
-	var errs []error
-	for i := len(a.stops) - 1; i >= 0; i-- {
-		errs = append(errs, a.stops[i](ctx))
-	}
-	a.stops = nil
 	return errors.Join(append(errs, a.Services.Close(ctx))...)
 }

@@ -6,43 +6,20 @@ import (
 	"crypto/rand"
 	"net/netip"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"depot/auth"
+	"depot/internal/testtool"
 	"depot/mft"
 	"depot/store"
 )
 
-type eventLog struct {
-	mu     sync.Mutex
-	events []mft.Event
-}
-
-func (l *eventLog) Publish(ev mft.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = append(l.events, ev)
-}
-
-func (l *eventLog) named(name string) []mft.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []mft.Event
-	for _, ev := range l.events {
-		if ev.Event == name {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 // accountWorld is an authenticator on a real database with one user
 // whose password is "current password".
-func accountWorld(t *testing.T) (*auth.Authenticator, *store.UserStore, *eventLog, *mft.User) {
+func accountWorld(t *testing.T) (*auth.Authenticator, *store.UserStore, *testtool.Events, *mft.User) {
 	t.Helper()
 	db := store.NewDB(filepath.Join(t.TempDir(), "depot.db"))
 	if err := db.Open(); err != nil {
@@ -59,7 +36,7 @@ func accountWorld(t *testing.T) (*auth.Authenticator, *store.UserStore, *eventLo
 	if err := users.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
-	log := &eventLog{}
+	log := &testtool.Events{}
 	a := &auth.Authenticator{Users: users, Defender: auth.NewDefender(3, time.Hour, time.Hour), Now: time.Now, Events: log}
 	return a, users, log, u
 }
@@ -74,7 +51,7 @@ func TestChangePassword(t *testing.T) {
 	if err := a.ChangePassword(webCtx, u, joeIP, "wrong", "a new password"); mft.ErrorCode(err) != mft.EFORBIDDEN {
 		t.Fatalf("wrong current password: %v, want EFORBIDDEN", err)
 	}
-	if n := len(log.named(mft.EventUserLoginFailed)); n != 1 {
+	if n := len(log.Named(mft.EventUserLoginFailed)); n != 1 {
 		t.Fatalf("%d failed logins audited, want 1", n)
 	}
 	if err := a.ChangePassword(webCtx, u, joeIP, "current password", "short"); mft.ErrorCode(err) != mft.EINVALID {
@@ -91,7 +68,7 @@ func TestChangePassword(t *testing.T) {
 	if !auth.VerifyPassword(stored.PasswordHash, "a new password") || stored.SessionGeneration <= u.SessionGeneration {
 		t.Fatal("the new password is not set, or the sessions did not end")
 	}
-	ev := log.named(mft.EventUserUpdated)
+	ev := log.Named(mft.EventUserUpdated)
 	if len(ev) != 1 || ev[0].Changes["password"] != mft.SecretMarker || ev[0].Actor != "joe" || ev[0].Protocol != mft.AuditWeb {
 		t.Fatalf("user.updated events = %+v", ev)
 	}
@@ -139,7 +116,7 @@ func TestSSHKeys(t *testing.T) {
 	if u, _ = users.FindUserByID(webCtx, "joe"); len(u.SSHKeys) != 0 {
 		t.Fatalf("keys after removal = %v", u.SSHKeys)
 	}
-	if n := len(log.named(mft.EventUserUpdated)); n != 2 {
+	if n := len(log.Named(mft.EventUserUpdated)); n != 2 {
 		t.Fatalf("%d user.updated events, want 2 (added, removed)", n)
 	}
 }

@@ -12,13 +12,14 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"depot/auth"
+	"depot/internal/testtool"
 	"depot/mft"
 	"depot/store"
 )
 
 // keyWorld is an authenticator over a real database with joe, who has an
 // API key, a password and an SSH key, and a bucket user.
-func keyWorld(t *testing.T) (*auth.Authenticator, *eventLog, *mft.User, ssh.PublicKey, *store.BucketStore) {
+func keyWorld(t *testing.T) (*auth.Authenticator, *testtool.Events, *mft.User, ssh.PublicKey, *store.BucketStore) {
 	t.Helper()
 	a, users, log, joe := accountWorld(t)
 	db := store.NewDB(filepath.Join(t.TempDir(), "depot.db"))
@@ -55,7 +56,7 @@ func TestAuthenticateKeyAndTokens(t *testing.T) {
 	if _, err := a.AuthenticateKey(ctx, "guess", joeIP, "api"); mft.ErrorCode(err) != mft.EUNAUTHORIZED {
 		t.Fatalf("a wrong key: %v", err)
 	}
-	if n := len(log.named(mft.EventUserLoginFailed)); n != 1 {
+	if n := len(log.Named(mft.EventUserLoginFailed)); n != 1 {
 		t.Fatalf("%d failures audited, want 1", n)
 	}
 	tok, expires, err := a.IssueToken(ctx, joe)
@@ -84,7 +85,7 @@ func TestLoginAndCheckUser(t *testing.T) {
 	if _, err := a.Login(ctx, "nobody", "current password", joeIP, "web"); mft.ErrorCode(err) != mft.EUNAUTHORIZED || mft.ErrorMessage(err) != "Invalid email, username or password." {
 		t.Fatalf("an unknown user: %v (the answer must not say which)", err)
 	}
-	if n := len(log.named(mft.EventUserLogin)); n != 2 {
+	if n := len(log.Named(mft.EventUserLogin)); n != 2 {
 		t.Fatalf("%d logins audited", n)
 	}
 	past := time.Now().Add(-time.Hour)
@@ -125,7 +126,7 @@ func TestCheckPublicKey(t *testing.T) {
 	if _, err := a.CheckPublicKey(ctx, "nobody", key, joeIP, "sftp"); mft.ErrorCode(err) != mft.EUNAUTHORIZED {
 		t.Fatalf("an unknown user: %v", err)
 	}
-	if n := len(log.named(mft.EventUserLoginFailed)); n != 0 {
+	if n := len(log.Named(mft.EventUserLoginFailed)); n != 0 {
 		t.Fatalf("offered keys counted %d failures", n)
 	}
 	for range 3 {
@@ -137,7 +138,7 @@ func TestCheckPublicKey(t *testing.T) {
 	if err := a.LiftBan(webCtx, joeIP); err != nil {
 		t.Fatal(err)
 	}
-	if ev := log.named(mft.EventBanLifted); len(ev) != 1 || ev[0].Actor != "joe" || ev[0].Target != joeIP.String() {
+	if ev := log.Named(mft.EventBanLifted); len(ev) != 1 || ev[0].Actor != "joe" || ev[0].Target != joeIP.String() {
 		t.Fatalf("ban.lifted events = %+v", ev)
 	}
 	if _, err := a.CheckPublicKey(ctx, "joe", key, joeIP, "sftp"); err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -151,10 +150,7 @@ func TestRemoteActions_UploadAndDownload(t *testing.T) {
 	ctx := context.Background()
 	a := coretest.Start(t, nil)
 	peer := testpeer.StartSSHD(t)
-	host, port, _ := strings.Cut(peer.Addr(), ":")
-	c := &mft.Connection{Name: "partner", Type: mft.ConnSFTP, Host: host, Username: peer.User, PrivateKey: peer.PrivateKey,
-		HostKey: peer.HostKey, BasePath: peer.Dir}
-	c.Port, _ = strconv.Atoi(port)
+	c := peer.Connection("partner")
 	if err := a.Connections.Create(ctx, c); err != nil {
 		t.Fatal(err)
 	}

@@ -4,35 +4,18 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"depot/auth"
 	"depot/automation"
+	"depot/internal/testtool"
 	"depot/mft"
 	"depot/store"
 )
 
-type changes struct {
-	mu     sync.Mutex
-	events []mft.Event
-}
-
-func (c *changes) Publish(ev mft.Event) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.events = append(c.events, ev)
-}
-
-func (c *changes) last() mft.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.events[len(c.events)-1]
-}
-
 // openEngine is an engine on a real database, without files: enough to
 // change automations and webhooks.
-func openEngine(t *testing.T) (*automation.Engine, *changes) {
+func openEngine(t *testing.T) (*automation.Engine, *testtool.Events) {
 	t.Helper()
 	db := store.NewDB(filepath.Join(t.TempDir(), "depot.db"))
 	if err := db.Open(); err != nil {
@@ -43,7 +26,7 @@ func openEngine(t *testing.T) (*automation.Engine, *changes) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := &changes{}
+	ch := &testtool.Events{}
 	e := &automation.Engine{Store: store.NewAutomationStore(db), Sealer: sealer, Events: ch}
 	if err := e.Open(context.Background()); err != nil {
 		t.Fatal(err)
@@ -73,7 +56,7 @@ func TestAutomationChanges_SealKeepAndPublish(t *testing.T) {
 	if !auth.IsSealed(sealed) {
 		t.Fatalf("secret stored as %q, not sealed", sealed)
 	}
-	if ev := ch.last(); ev.Event != mft.EventAutomationCreated || ev.Target != a.ID || ev.Actor != "admin" || ev.IP != "192.0.2.7" {
+	if ev := ch.Last(); ev.Event != mft.EventAutomationCreated || ev.Target != a.ID || ev.Actor != "admin" || ev.IP != "192.0.2.7" {
 		t.Fatalf("event = %+v", ev)
 	}
 
@@ -127,7 +110,7 @@ func TestAutomationChanges_SealKeepAndPublish(t *testing.T) {
 	if err := e.DeleteAutomation(adminCtx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if ev := ch.last(); ev.Event != mft.EventAutomationDeleted || ev.Target != a.ID {
+	if ev := ch.Last(); ev.Event != mft.EventAutomationDeleted || ev.Target != a.ID {
 		t.Fatalf("event = %+v", ev)
 	}
 }
@@ -145,7 +128,7 @@ func TestWebhookChanges(t *testing.T) {
 	if !auth.IsSealed(w.Secret) || !w.Active || w.Paths == nil {
 		t.Fatalf("created webhook = %+v", w)
 	}
-	if ev := ch.last(); ev.Event != mft.EventWebhookCreated || ev.Target != w.ID {
+	if ev := ch.Last(); ev.Event != mft.EventWebhookCreated || ev.Target != w.ID {
 		t.Fatalf("event = %+v", ev)
 	}
 	for name, c := range map[string]automation.WebhookChange{

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"depot/bucket"
 	"depot/dropzone"
 	"depot/files"
+	"depot/internal/testtool"
 	"depot/mft"
 	"depot/store"
 )
@@ -22,31 +22,10 @@ type world struct {
 	db       *store.DB
 	usage    *store.UsageStore
 	dir      string
-	events   *sink
+	events   *testtool.Events
 	bucket   *mft.Bucket
 	user     string
 	dropzone string
-}
-
-type sink struct {
-	mu     sync.Mutex
-	events []mft.Event
-}
-
-func (s *sink) Publish(ev mft.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append(s.events, ev)
-}
-
-func (s *sink) names() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, ev := range s.events {
-		out = append(out, ev.Event)
-	}
-	return out
 }
 
 // failingStore fails DeleteBucket, as a database that cannot commit.
@@ -71,7 +50,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { fsvc.Close() })
 	buckets := store.NewBucketStore(db)
-	w := &world{db: db, usage: store.NewUsageStore(db), dir: dir, events: &sink{}}
+	w := &world{db: db, usage: store.NewUsageStore(db), dir: dir, events: &testtool.Events{}}
 	fsvc.Usage = w.usage
 	w.svc = &bucket.Service{Store: buckets, Settings: buckets, Files: fsvc, Events: w.events, Now: db.Now}
 	w.bucket = &mft.Bucket{Name: "Acme", Active: true, QuotaMB: 10}
@@ -132,9 +111,7 @@ func TestDelete_RemovesTheBucketWithItsUsersDropzonesAndFiles(t *testing.T) {
 	if left, _ := os.ReadDir(filepath.Join(w.dir, "tmp")); len(left) != 0 {
 		t.Errorf("left in data/tmp: %v", left)
 	}
-	w.events.mu.Lock()
-	last := w.events.events[len(w.events.events)-1]
-	w.events.mu.Unlock()
+	last := w.events.Last()
 	if last.Event != mft.EventBucketDeleted || last.Actor != "admin" || last.IP != "192.0.2.1" || last.Target != w.bucket.ID || last.Message != "Acme" {
 		t.Fatalf("last event = %+v; want bucket.deleted by admin from 192.0.2.1", last)
 	}
@@ -160,7 +137,7 @@ func TestDelete_FailureLeavesTheBucketWhole(t *testing.T) {
 	if n, _ := w.usage.Usage(ctx, mft.BucketRoot(w.bucket.ID)); n != 4 {
 		t.Errorf("the bucket counts %d bytes, want 4", n)
 	}
-	if got := w.events.names(); len(got) != 1 || got[0] != mft.EventBucketCreated {
+	if got := w.events.All(); len(got) != 1 || got[0].Event != mft.EventBucketCreated {
 		t.Errorf("events = %v; want only bucket.created", got)
 	}
 }
@@ -200,7 +177,7 @@ func TestUpdate(t *testing.T) {
 	if _, err := w.svc.Update(ctx, "buc_nosuch", bucket.Update{Name: &name}); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("update of a missing bucket: %v, want ENOTFOUND", err)
 	}
-	if got := w.events.names(); len(got) != 2 || got[1] != mft.EventBucketUpdated {
+	if got := w.events.All(); len(got) != 2 || got[1].Event != mft.EventBucketUpdated {
 		t.Fatalf("events = %v", got)
 	}
 }

@@ -33,10 +33,7 @@ func TestConnection_SealTestOpen(t *testing.T) {
 	peer := testpeer.StartSSHD(t)
 	os.WriteFile(filepath.Join(peer.Dir, "hello.txt"), []byte("hi"), 0o644)
 	s := newService(t)
-	host, port, _ := strings.Cut(peer.Addr(), ":")
-	c := &mft.Connection{Name: "partner", Type: mft.ConnSFTP, Host: host, Username: peer.User, PrivateKey: peer.PrivateKey,
-		HostKey: peer.HostKey, BasePath: peer.Dir}
-	c.Port = atoi(port)
+	c := peer.Connection("partner")
 	if err := s.Create(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -83,12 +80,4 @@ func TestConnection_SealTestOpen(t *testing.T) {
 	if _, _, err := s2.Open(ctx, c.ID); mft.ErrorCode(err) != mft.EINTERNAL {
 		t.Fatalf("another secret.key: %v, want EINTERNAL", err)
 	}
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, r := range s {
-		n = n*10 + int(r-'0')
-	}
-	return n
 }

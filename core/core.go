@@ -80,9 +80,8 @@ type Services struct {
 	// Metrics counts for Prometheus.
 	Metrics *metrics.Metrics
 
-	// stops undo what Start did, last first.
-	stops  []func(context.Context) error
-	closed bool
+	// stops undo what Start did.
+	stops Stops
 }
 
 // Open prepares the data directory (files/, tmp/, secret.key), opens the
@@ -174,38 +173,30 @@ func (a *Services) Start(ctx context.Context) error {
 	}
 	// Any stop after this, also after a failed start, is a clean one; only
 	// a crash leaves the marker behind.
-	a.onClose(func(ctx context.Context) error {
+	a.stops.Add(func(ctx context.Context) error {
 		if err := a.Files.End(context.WithoutCancel(ctx)); err != nil {
 			a.Logger.Warn("mark clean shutdown", "err", err)
 		}
 		return nil
 	})
 	a.AuditLog.Open()
-	a.onClose(func(context.Context) error { a.AuditLog.Close(); return nil })
+	a.stops.Add(func(context.Context) error { a.AuditLog.Close(); return nil })
 	if err := a.Engine.Open(ctx); err != nil {
 		return err
 	}
-	a.onClose(a.Engine.Close)
+	a.stops.Add(a.Engine.Close)
 	return nil
 }
-
-// onClose adds a step to Close; steps run last added first.
-func (a *Services) onClose(stop func(context.Context) error) { a.stops = append(a.stops, stop) }
 
 // Close stops what Start started (the engine, letting runs in flight end
 // until ctx is done, then the audit log), records a clean stop and closes
 // storage and the database. It is safe after a failed Open or Start, and
 // without Start.
 func (a *Services) Close(ctx context.Context) error {
-	if a.closed {
+	errs, ok := a.stops.Run(ctx)
+	if !ok {
 		return nil
 	}
-	a.closed = true
-	var errs []error
-	for i := len(a.stops) - 1; i >= 0; i-- {
-		errs = append(errs, a.stops[i](ctx))
-	}
-	a.stops = nil
 	if a.Mounts != nil {
 		errs = append(errs, a.Mounts.Close())
 	}

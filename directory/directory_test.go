@@ -9,13 +9,10 @@ import (
 	"depot/auth"
 	"depot/directory"
 	"depot/files"
+	"depot/internal/testtool"
 	"depot/mft"
 	"depot/store"
 )
-
-type sink struct{ got []mft.Event }
-
-func (s *sink) Publish(ev mft.Event) { s.got = append(s.got, ev) }
 
 // Each change to a record publishes its event with who asked; a refused
 // change publishes nothing.
@@ -25,7 +22,7 @@ func TestChangesPublishTheirEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ev := &sink{}
+	ev := &testtool.Events{}
 	d := directory.New(store.NewUserStore(db), store.NewGroupStore(db), store.NewPermissionStore(db), store.NewFolderStore(db), store.NewBucketStore(db), ev)
 	ctx := mft.WithOrigin(context.Background(), mft.Origin{Actor: "admin", Protocol: mft.AuditAPI, IP: "192.0.2.1", Changes: map[string]any{"name": "Ops"}})
 	u := &mft.User{ID: "joe", Username: "joe", Role: mft.RoleUser, Home: "/users/joe", Active: true, Protocols: []string{"sftp"}}
@@ -59,15 +56,15 @@ func TestChangesPublishTheirEvents(t *testing.T) {
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.event, err)
 		}
-		if len(ev.got) != i+1 {
-			t.Fatalf("after %s: %d events", s.event, len(ev.got))
+		if len(ev.All()) != i+1 {
+			t.Fatalf("after %s: %d events", s.event, len(ev.All()))
 		}
-		got := ev.got[i]
+		got := ev.All()[i]
 		if got.Event != s.event || got.Actor != "admin" || got.IP != "192.0.2.1" || got.Target == "" || got.Changes["name"] != "Ops" {
 			t.Fatalf("event = %+v, want %s by admin", got, s.event)
 		}
 	}
-	n := len(ev.got)
+	n := len(ev.All())
 	if _, err := d.Users.DeleteUser(ctx, "joe"); mft.ErrorCode(err) != mft.ENOTFOUND {
 		t.Fatalf("second delete: %v", err)
 	}
@@ -77,8 +74,8 @@ func TestChangesPublishTheirEvents(t *testing.T) {
 	if err := d.Permissions.DeletePermission(ctx, "perm_nosuch"); err == nil {
 		t.Fatal("delete of a missing rule")
 	}
-	if len(ev.got) != n {
-		t.Fatalf("refused changes published %d events", len(ev.got)-n)
+	if len(ev.All()) != n {
+		t.Fatalf("refused changes published %d events", len(ev.All())-n)
 	}
 }
 
@@ -98,7 +95,7 @@ func TestUsers_CreateAndDelete(t *testing.T) {
 	defer fsvc.Close()
 	fsvc.Usage = store.NewUsageStore(db)
 	users, dropzones := store.NewUserStore(db), store.NewDropzoneStore(db)
-	d := directory.New(users, store.NewGroupStore(db), store.NewPermissionStore(db), store.NewFolderStore(db), store.NewBucketStore(db), &sink{})
+	d := directory.New(users, store.NewGroupStore(db), store.NewPermissionStore(db), store.NewFolderStore(db), store.NewBucketStore(db), &testtool.Events{})
 	d.Users.Files = fsvc
 	ctx := context.Background()
 	u := &mft.User{ID: "ann", Username: "ann", Role: mft.RoleUser, Home: "/users/ann", Active: true, Protocols: []string{"api"}}

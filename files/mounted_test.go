@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,10 +30,7 @@ func newRemoteWorld(t *testing.T, edit ...func(*mft.User)) *remoteWorld {
 	ctx := context.Background()
 	a := coretest.Start(t, nil)
 	peer := testpeer.StartSSHD(t)
-	host, port, _ := strings.Cut(peer.Addr(), ":")
-	c := &mft.Connection{Name: "partner", Type: mft.ConnSFTP, Host: host, Username: peer.User, PrivateKey: peer.PrivateKey,
-		HostKey: peer.HostKey, BasePath: peer.Dir}
-	c.Port, _ = strconv.Atoi(port)
+	c := peer.Connection("partner")
 	if err := a.Connections.Create(ctx, c); err != nil {
 		t.Fatal(err)
 	}

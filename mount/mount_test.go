@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -35,10 +34,7 @@ func newWorld(t *testing.T, localEmpty func(string) (bool, error)) *world {
 	t.Cleanup(func() { db.Close() })
 	sealer, _ := auth.NewSealer(make([]byte, 32))
 	conns := &connection.Service{Store: store.NewConnectionStore(db), Sealer: sealer}
-	host, port, _ := strings.Cut(peer.Addr(), ":")
-	c := &mft.Connection{Name: "partner", Type: mft.ConnSFTP, Host: host, Username: peer.User, PrivateKey: peer.PrivateKey,
-		HostKey: peer.HostKey, BasePath: peer.Dir}
-	c.Port, _ = strconv.Atoi(port)
+	c := peer.Connection("partner")
 	if err := conns.Create(ctx, c); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"testing"
 
+	"depot/mft"
+
 	"golang.org/x/crypto/ssh"
 )
 
@@ -104,4 +106,11 @@ func writeRSAKey(tb testing.TB, dir, name string) (ssh.PublicKey, string) {
 	os.WriteFile(file, pem.EncodeToMemory(block), 0o600)
 	sp, _ := ssh.NewPublicKey(&priv.PublicKey)
 	return sp, file
+}
+
+// Connection is an SFTP storage connection to s as its user, with s's
+// Ed25519 host key pinned and Dir as the base path.
+func (s *SSHD) Connection(name string) *mft.Connection {
+	return &mft.Connection{Name: name, Type: mft.ConnSFTP, Host: "127.0.0.1", Port: s.Port, Username: s.User,
+		PrivateKey: s.PrivateKey, HostKey: s.HostKey, BasePath: s.Dir}
 }
