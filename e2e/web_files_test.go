@@ -348,4 +348,7 @@ func TestWeb_AdministratorRoot(t *testing.T) {
 	want(t, ts.do(t, "GET", "/api/files/stat?path=/shared/x", adminKey, ""), 200)
 	wantPage(t, b.post(t, "/web/files/rename", url.Values{"from": {"/shared"}, "to": {"/elsewhere"}}), http.StatusSeeOther, "")
 	want(t, ts.do(t, "GET", "/api/files/stat?path=/shared", adminKey, ""), 200)
+	// The API still can, as the README says.
+	want(t, ts.do(t, "DELETE", "/api/files?path=/shared&recursive=true", adminKey, ""), 200)
+	want(t, ts.do(t, "GET", "/api/files/stat?path=/shared", adminKey, ""), 404)
 }
