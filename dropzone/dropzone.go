@@ -49,6 +49,8 @@ type Service struct {
 	uploads sync.Map
 	// bucketMu serializes bucket users' reservations.
 	bucketMu sync.Mutex
+	// namesMu serializes Ensure's look-up by name and create.
+	namesMu sync.Mutex
 }
 
 func (s *Service) now() time.Time {
@@ -115,6 +117,7 @@ func (s *Service) Extend(ctx context.Context, d *mft.Dropzone, in Input) error {
 	if in.Name != nil {
 		d.Name = *in.Name
 	}
+	d.UpdatedAt = s.now().UTC()
 	if err := s.Store.PutDropzone(ctx, d); err != nil {
 		return err
 	}
@@ -166,21 +169,73 @@ func (s *Service) UsedBytes(ctx context.Context, id string) (int64, error) {
 // dropzone; the caller counts it as a failed login.
 var ErrWrongToken = mft.Errorf(mft.EUNAUTHORIZED, "This token does not open this dropzone.")
 
-// ByToken returns dropzone id if token opens it. Returns ErrWrongToken,
-// EEXPIRED for an expired dropzone, or EFORBIDDEN when its owner can no
-// longer take files (deleted, disabled, expired, bucket deactivated).
+// ByToken returns dropzone id if token opens it and it can take files
+// (Usable). Returns ErrWrongToken or what Usable returns.
 func (s *Service) ByToken(ctx context.Context, id, token string) (*mft.Dropzone, error) {
-	d, err := s.Store.FindDropzoneByToken(ctx, auth.HashKey(token))
+	d, err := s.FindByToken(ctx, token)
 	if err != nil || d.ID != id {
 		return nil, ErrWrongToken
 	}
-	if !s.now().Before(d.ExpiresAt) {
-		return nil, mft.Errorf(mft.EEXPIRED, "This dropzone expired on %s.", d.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	if _, err := s.checkOwner(ctx, d); err != nil {
+	if err := s.Usable(ctx, d); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// FindByToken returns the dropzone token opens, whatever its state, or
+// ErrWrongToken.
+func (s *Service) FindByToken(ctx context.Context, token string) (*mft.Dropzone, error) {
+	d, err := s.Store.FindDropzoneByToken(ctx, auth.HashKey(token))
+	if err != nil {
+		return nil, ErrWrongToken
+	}
+	return d, nil
+}
+
+// Usable returns EEXPIRED for an expired dropzone, or EFORBIDDEN when its
+// owner can no longer take files (deleted, disabled, expired, bucket
+// deactivated); nil when d may be used.
+func (s *Service) Usable(ctx context.Context, d *mft.Dropzone) error {
+	if !s.now().Before(d.ExpiresAt) {
+		return mft.Errorf(mft.EEXPIRED, "This dropzone expired on %s.", d.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	_, err := s.checkOwner(ctx, d)
+	return err
+}
+
+// Ensure is the Dropzone API's create: when in names a dropzone owner
+// already has, that one is extended (Extend's rules) and created is
+// false; otherwise a new one is made (Create's rules) with its token.
+func (s *Service) Ensure(ctx context.Context, owner string, in Input) (d *mft.Dropzone, token string, created bool, err error) {
+	s.namesMu.Lock() // two creates of one new name make one dropzone
+	defer s.namesMu.Unlock()
+	if in.Name != nil {
+		err = s.eachOwnedBy(ctx, owner, func(o *mft.Dropzone) error {
+			if d == nil && o.Name == *in.Name {
+				d = o
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, "", false, err
+		}
+	}
+	if d != nil {
+		return d, "", false, s.Extend(ctx, d, Input{GB: in.GB, Days: in.Days})
+	}
+	d, token, err = s.Create(ctx, owner, in)
+	return d, token, err == nil, err
+}
+
+// FileByID returns file id of whichever dropzone holds it, with that
+// dropzone (ENOTFOUND).
+func (s *Service) FileByID(ctx context.Context, id string) (*mft.Dropzone, *mft.DropzoneFile, error) {
+	f, err := s.Store.FindFileByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := s.Store.FindDropzone(ctx, f.Dropzone)
+	return d, f, err
 }
 
 // File returns file id of dropzone d (ENOTFOUND).

@@ -198,3 +198,53 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("expired dropzone's file still on disk: %v", err)
 	}
 }
+
+// Ensure extends the owner's dropzone of the same name instead of making
+// another, even when two requests race; another owner's name does not
+// count; a file is found by its id alone.
+func TestEnsure_OneDropzonePerName(t *testing.T) {
+	a, d := open(t, 0.2) // "Uploads", owned by "owner"
+	ctx := context.Background()
+	other := coretest.AddUser(t, a, "other")
+	theirs, _, created, err := a.Dropzones.Ensure(ctx, other.ID, dropzone.Input{Name: ptr("Uploads"), GB: ptr(0.2), Days: ptr(30)})
+	if err != nil || !created || theirs.ID == d.ID {
+		t.Fatalf("another owner's Ensure = %v, %v, %v; want a dropzone of their own", theirs, created, err)
+	}
+	type result struct {
+		d       *mft.Dropzone
+		created bool
+		err     error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			z, _, c, err := a.Dropzones.Ensure(ctx, d.Owner, dropzone.Input{Name: ptr("Daily"), GB: ptr(1.0), Days: ptr(60)})
+			results <- result{z, c, err}
+		}()
+	}
+	r1, r2 := <-results, <-results
+	if r1.err != nil || r2.err != nil || r1.d.ID != r2.d.ID || r1.created == r2.created {
+		t.Fatalf("two Ensures of one new name: %+v and %+v, want one created and one found", r1, r2)
+	}
+	z, token, created, err := a.Dropzones.Ensure(ctx, d.Owner, dropzone.Input{Name: ptr("Uploads"), GB: ptr(2.0), Days: ptr(90)})
+	if err != nil || created || token != "" || z.ID != d.ID || z.GB != 2 || z.Days != 90 || z.UpdatedAt.IsZero() {
+		t.Fatalf("Ensure of a used name = %+v, %v, %v; want %s extended", z, created, err, d.ID)
+	}
+	if _, _, _, err := a.Dropzones.Ensure(ctx, d.Owner, dropzone.Input{Name: ptr("Uploads"), GB: ptr(1.0), Days: ptr(90)}); mft.ErrorCode(err) != mft.EINVALID {
+		t.Fatalf("Ensure shrinking = %v, want EINVALID", err)
+	}
+
+	f, err := a.Dropzones.Reserve(ctx, d, "a.txt", "text/plain", ptr(int64(3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotD, gotF, err := a.Dropzones.FileByID(ctx, f.ID)
+	if err != nil || gotD.ID != d.ID || gotF.Name != "a.txt" {
+		t.Fatalf("FileByID = %v, %v, %v", gotD, gotF, err)
+	}
+	for _, id := range []string{"", "dzf_nothere", d.ID, d.ID + "/" + f.ID, "/" + f.ID} {
+		if _, _, err := a.Dropzones.FileByID(ctx, id); mft.ErrorCode(err) != mft.ENOTFOUND {
+			t.Fatalf("FileByID(%q) = %v, want ENOTFOUND", id, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,23 +119,25 @@ func sameJSONType(a, b any) bool {
 func TestSeed002_DropzoneAPI(t *testing.T) {
 	doc := readSeed(t, "002_7679961bdd573505.txt")
 	lines := strings.Split(doc, "\n")
-	// Depot's route for each operation, in the order replayed (the seed's,
-	// but the download before the delete that would make it a 404).
+	// The Dropzone dialect's route for each operation, in the order
+	// replayed (the seed's, but the download before the delete that would
+	// make it a 404).
 	ops := []struct{ title, method, path string }{
-		{"Create a new dropzone", "POST", "/admin/dropzones"},
-		{"Update a dropzone.", "PATCH", "/admin/dropzones/{dz}"},
-		{"Get dropzone details", "GET", "/api/dropzones/{dz}"},
-		{"List all my files", "GET", "/api/dropzones/{dz}/files"},
-		{"Request an upload URL", "POST", "/api/dropzones/{dz}/files"},
-		{"Confirm a file upload", "POST", "/api/dropzones/{dz}/files/{file}/confirm"},
-		{"Get file details", "GET", "/api/dropzones/{dz}/files/{file}"},
-		{"Download a file", "GET", "/api/dropzones/{dz}/files/{file}/download"},
-		{"Delete a file", "DELETE", "/api/dropzones/{dz}/files/{file}"},
+		{"Create a new dropzone", "POST", "/dropzones"},
+		{"Update a dropzone.", "PUT", "/dropzones/{dz}"},
+		{"Get dropzone details", "GET", "/dropzones/{dz}"},
+		{"List all my files", "GET", "/dropzones/{dz}/files"},
+		{"Request an upload URL", "POST", "/dropzones/{dz}/files"},
+		{"Confirm a file upload", "POST", "/files/{file}/confirm"},
+		{"Get file details", "GET", "/files/{file}"},
+		{"Download a file", "GET", "/files/{file}/download"},
+		{"Delete a file", "DELETE", "/files/{file}"},
 	}
 	if n := strings.Count(doc, "\nResponse samples\n"); n != len(ops) {
 		t.Fatalf("seed 002 has %d operations, the replay knows %d", n, len(ops))
 	}
 	ts := MustOpenServer(t)
+	base := ts.URL() + "/dropzone/api/v1"
 	var dz, token, file, uploadURL string
 	for _, op := range ops {
 		at := -1
@@ -159,12 +162,14 @@ func TestSeed002_DropzoneAPI(t *testing.T) {
 		respAt := at + len(section)
 		sample, _ := sampleJSON(t, lines[respAt:])
 
+		// The seed's ApiKeyAuth is a Depot API key; its DropzoneAuth the
+		// dropzone's token.
 		key := token
-		if strings.HasPrefix(op.path, "/admin/") {
+		if slices.Contains(section, "ApiKeyAuth") {
 			key = adminKey
 		}
 		path := strings.NewReplacer("{dz}", dz, "{file}", file).Replace(op.path)
-		status, got := curlCall(t, op.method, ts.URL()+path, body, "x-api-key: "+key)
+		status, got := curlCall(t, op.method, base+path, body, "x-api-key: "+key)
 		if status < 200 || status > 299 {
 			t.Fatalf("%s (%s %s %s) answered %d: %s", op.title, op.method, path, body, status, got)
 		}
@@ -174,53 +179,54 @@ func TestSeed002_DropzoneAPI(t *testing.T) {
 			}
 			continue
 		}
-		var answer any
+		var answer map[string]any
 		if err := json.Unmarshal([]byte(got), &answer); err != nil {
 			t.Fatalf("%s: %v: %s", op.title, err, got)
 		}
-		if data, ok := sample["data"]; ok {
-			// The seed's envelope: an object or a list in "data".
-			if _, list := data.([]any); list != isList(answer) {
-				t.Fatalf("%s answered %s, want a %T as the seed's data", op.title, got, data)
-			}
-		} else {
-			obj := unwrap(answer)
-			for k, v := range sample {
-				if !sameJSONType(v, obj[k]) {
-					t.Errorf("%s: %s = %#v, want a value like the seed's %#v", op.title, k, obj[k], v)
-				}
+		// Every field of the sample, with the sample's type, where the
+		// sample has it: {status, data} or the bare file.
+		for k, v := range sample {
+			if !sameJSONType(v, answer[k]) {
+				t.Errorf("%s: %s = %#v, want a value like the seed's %#v", op.title, k, answer[k], v)
 			}
 		}
-		obj := unwrap(answer)
+		if sample["status"] != nil && answer["status"] != sample["status"] {
+			t.Errorf("%s: status %v, want the seed's %v", op.title, answer["status"], sample["status"])
+		}
+		obj, _ := answer["data"].(map[string]any)
 		switch op.title {
 		case "Create a new dropzone":
-			dz, token = obj["id"].(string), obj["token"].(string)
-			if obj["gb"] != float64(1) || obj["days"] != float64(90) || obj["name"] == "" {
+			dz, token = obj["_id"].(string), obj["token"].(string)
+			if obj["maxSizeGb"] != float64(1) || obj["maxDurationDays"] != float64(90) || obj["name"] == "" {
 				t.Fatalf("create: %s", got)
 			}
 		case "Request an upload URL":
-			file, uploadURL = obj["id"].(string), obj["upload_url"].(string)
+			file, uploadURL = obj["fileId"].(string), obj["signedUrl"].(string)
 			// The upload itself goes to the signed URL, as to S3.
 			if status, got := curlCall(t, "PUT", uploadURL, ""); status != 200 {
 				t.Fatalf("upload to %s: %d %s", uploadURL, status, got)
 			}
+		case "Confirm a file upload", "Get file details":
+			if answer["_id"] != file || answer["meta"].(map[string]any)["s3Status"] != "uploaded" {
+				t.Fatalf("%s: %s", op.title, got)
+			}
 		case "Delete a file":
-			if obj["status"] != "success" {
+			if answer["message"] != "File deleted successfully." {
 				t.Fatalf("delete: %s", got)
 			}
 		}
 	}
 	// The file is gone; an update grows the dropzone as the seed says,
 	// and never shrinks it.
-	status, _ := curlCall(t, "GET", ts.URL()+"/api/dropzones/"+dz+"/files/"+file, "", "x-api-key: "+token)
-	if status != 404 {
-		t.Fatalf("a deleted file answered %d", status)
+	status, got := curlCall(t, "GET", base+"/files/"+file, "", "x-api-key: "+token)
+	if status != 404 || !strings.Contains(got, `"status":"error"`) {
+		t.Fatalf("a deleted file answered %d %s", status, got)
 	}
-	status, got := curlCall(t, "PATCH", ts.URL()+"/admin/dropzones/"+dz, `{"gb":2,"days":120}`, "x-api-key: "+adminKey)
-	if obj := unwrapJSON(t, got); status != 200 || obj["gb"] != float64(2) || obj["days"] != float64(120) {
+	status, got = curlCall(t, "PUT", base+"/dropzones/"+dz, `{"gb":2,"days":120}`, "x-api-key: "+adminKey)
+	if obj, _ := unwrapJSON(t, got)["data"].(map[string]any); status != 200 || obj["maxSizeGb"] != float64(2) || obj["maxDurationDays"] != float64(120) {
 		t.Fatalf("growing: %d %s", status, got)
 	}
-	if status, got := curlCall(t, "PATCH", ts.URL()+"/admin/dropzones/"+dz, `{"gb":1}`, "x-api-key: "+adminKey); status != 422 {
+	if status, got := curlCall(t, "PUT", base+"/dropzones/"+dz, `{"gb":1}`, "x-api-key: "+adminKey); status != 422 {
 		t.Fatalf("shrinking: %d %s", status, got)
 	}
 }

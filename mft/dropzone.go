@@ -17,6 +17,8 @@ type Dropzone struct {
 	TokenHash string    `json:"token_hash"`
 	ExpiresAt time.Time `json:"expires_at"`
 	CreatedAt time.Time `json:"created_at"`
+	// UpdatedAt is when gb, days or name last changed; zero until then.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 	// Swept is set once the files of an expired dropzone were deleted.
 	Swept bool `json:"swept,omitempty"`
 }
@@ -79,6 +81,8 @@ type DropzoneStore interface {
 	PutFile(ctx context.Context, f *DropzoneFile) error
 	FindFile(ctx context.Context, dropzone, id string) (*DropzoneFile, error)
 	FindFiles(ctx context.Context, dropzone string) ([]*DropzoneFile, error)
+	// FindFileByID finds a file of any dropzone by its id (ENOTFOUND).
+	FindFileByID(ctx context.Context, id string) (*DropzoneFile, error)
 	DeleteFile(ctx context.Context, dropzone, id string) error
 	// DeleteDropzone forgets a dropzone and its files' records
 	// (ENOTFOUND).

@@ -77,6 +77,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		err = c.NoContent(status)
 	case v1Dialect(c):
 		err = c.JSON(status, v1ErrorBody(status, msg))
+	case dzDialect(c):
+		err = c.JSON(status, dzMessage{Status: "error", Message: msg})
 	default:
 		err = c.JSON(status, errorBody{Errors: []string{msg}})
 	}

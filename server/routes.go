@@ -60,6 +60,19 @@ func (s *Server) routes() *echo.Echo {
 	e.DELETE("/api/dropzones/:id/files/:file", s.handleDropzoneDelete)
 	// … and the signed upload URL alone.
 	e.PUT("/api/dropzones/:id/files/:file/upload", s.oneAnonymousUpload(s.handleDropzoneUpload))
+	// The Dropzone API as its SDK calls it: a user's API key or a
+	// dropzone's token in x-api-key (dropzone_api.go).
+	dz := group{e, dzPrefix, nil}
+	dz.POST("/dropzones", s.handleDzCreate)
+	dz.GET("/dropzones/:id", s.handleDzView)
+	dz.PUT("/dropzones/:id", s.handleDzUpdate)
+	dz.PATCH("/dropzones/:id", s.handleDzUpdate)
+	dz.GET("/dropzones/:id/files", s.handleDzFiles)
+	dz.POST("/dropzones/:id/files", s.handleDzReserve)
+	dz.GET("/files/:file", s.handleDzFile)
+	dz.POST("/files/:file/confirm", s.handleDzConfirm)
+	dz.GET("/files/:file/download", s.handleDzDownload)
+	dz.DELETE("/files/:file", s.handleDzDelete)
 	// Shared links: the link's id, and its password if it has one.
 	e.GET("/s/:id", s.handleLinkPage)
 	e.GET("/s/:id/download", s.handleLinkDownload)

@@ -133,6 +133,27 @@ func (s *DropzoneStore) FindFile(ctx context.Context, dropzone, id string) (*mft
 	return findOne[mft.DropzoneFile](s.db, ctx, bucketDropzoneFiles, dropzone+"/"+id, "File not found in this dropzone.")
 }
 
+// FindFileByID finds a file by its id alone, which is unique across
+// dropzones (the Dropzone API's /files/{id} names no dropzone).
+func (s *DropzoneStore) FindFileByID(ctx context.Context, id string) (*mft.DropzoneFile, error) {
+	var found *mft.DropzoneFile
+	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+		suffix := []byte("/" + id)
+		c := tx.Bucket(bucketDropzoneFiles).Cursor()
+		for k, v := c.First(); k != nil && id != ""; k, v = c.Next() {
+			if bytes.HasSuffix(k, suffix) {
+				found = new(mft.DropzoneFile)
+				return decode(k, v, found)
+			}
+		}
+		return nil
+	})
+	if err == nil && found == nil {
+		err = mft.Errorf(mft.ENOTFOUND, "File not found.")
+	}
+	return found, err
+}
+
 func (s *DropzoneStore) FindFiles(ctx context.Context, dropzone string) ([]*mft.DropzoneFile, error) {
 	return findEvery(s.db, ctx, bucketDropzoneFiles, func(f *mft.DropzoneFile) bool { return f.Dropzone == dropzone })
 }
