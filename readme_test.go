@@ -13,6 +13,7 @@ import (
 	"depot/internal/contract"
 	"depot/internal/testtool"
 	"depot/server"
+	"depot/tlscert"
 )
 
 // walkthrough returns the README's curl walkthrough: the first sh block
@@ -41,6 +42,28 @@ func walkthrough(t *testing.T) string {
 // command succeeds (bash -e, pipefail), and every exchange is as the
 // OpenAPI document says.
 func TestREADME_Walkthrough(t *testing.T) {
+	a := apptest.Start(t, apptest.Config(t.TempDir()), func(a *app.App) { a.HTTP.Wrap = contract.Check(t, server.OpenAPI()) })
+	runWalkthrough(t, a.HTTP.URL())
+}
+
+// The same over HTTPS with the self-signed certificate, as "Day one" says:
+// D and CURL_CA_BUNDLE set, nothing in the walkthrough changed.
+func TestREADME_WalkthroughSelfSignedHTTPS(t *testing.T) {
+	data := t.TempDir()
+	cfg := apptest.Config(data)
+	cfg.HTTP.TLS = "self-signed" // for loopback; public_url follows the listener
+	a := apptest.Start(t, cfg, func(a *app.App) { a.HTTP.Wrap = contract.Check(t, server.OpenAPI()) })
+	url := a.HTTP.URL()
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("the server answers at %s, want https", url)
+	}
+	runWalkthrough(t, url, "CURL_CA_BUNDLE="+filepath.Join(data, tlscert.SelfSignedCert))
+}
+
+// runWalkthrough runs the walkthrough against the server at d with the
+// environment env added.
+func runWalkthrough(t *testing.T, d string, env ...string) {
+	t.Helper()
 	for _, tool := range []string{"bash", "curl", "jq", "ssh-keygen"} {
 		testtool.Path(t, tool)
 	}
@@ -49,10 +72,6 @@ func TestREADME_Walkthrough(t *testing.T) {
 	for _, m := range regexp.MustCompile(`# → ([45]\d\d)\b`).FindAllStringSubmatch(script, -1) {
 		expected = append(expected, m[1])
 	}
-
-	// Every request of the walkthrough is held to the OpenAPI document too.
-	wrap := contract.Check(t, server.OpenAPI())
-	a := apptest.Start(t, apptest.Config(t.TempDir()), func(a *app.App) { a.HTTP.Wrap = wrap })
 	dir := t.TempDir()
 	statuses := filepath.Join(dir, "statuses")
 	// Every curl of the script writes its answer's status to the log.
@@ -68,7 +87,7 @@ curl() {
 	}
 	cmd := exec.Command("bash", path)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KEY="+apptest.AdminKey, "D="+a.HTTP.URL(), "STATUSES="+statuses, "TMPDIR="+dir)
+	cmd.Env = append(append(os.Environ(), "KEY="+apptest.AdminKey, "D="+d, "STATUSES="+statuses, "TMPDIR="+dir), env...)
 	out, err := cmd.CombinedOutput()
 	log, _ := os.ReadFile(statuses)
 	if err != nil {
