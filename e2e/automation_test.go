@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"depot/internal/testtool"
+	"depot/internal/testpeer"
 )
 
 type runBody struct {
@@ -72,38 +72,9 @@ func (ts *testServer) createAutomation(tb testing.TB, body string) string {
 	return a.Automation.ID
 }
 
-// gpgHome makes a GnuPG home with a fresh key pair and returns it with the
-// armored public key.
-func gpgHome(tb testing.TB) (string, string) {
-	tb.Helper()
-	gpg := testtool.Path(tb, "gpg")
-	home, err := os.MkdirTemp("", "gpg")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	run := func(args ...string) string {
-		cmd := exec.Command(gpg, append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
-		out, err := cmd.Output()
-		if err != nil {
-			msg := ""
-			if ee, ok := err.(*exec.ExitError); ok {
-				msg = string(ee.Stderr)
-			}
-			tb.Fatalf("gpg %v: %v %s", args, err, msg)
-		}
-		return string(out)
-	}
-	run("--quick-gen-key", "Depot Test <pgp@example.com>", "default", "default", "never")
-	return home, run("--armor", "--export", "pgp@example.com")
-}
-
 func TestAutomations_EventPGPThenMove(t *testing.T) {
 	ts := MustOpenServer(t)
-	home, pub := gpgHome(t)
+	home, pub := testpeer.GPG(t)
 	u := ts.createUser(t, `{"user":{"email":"partner@example.com"}}`).User
 	pubJSON, _ := json.Marshal(pub)
 	id := ts.createAutomation(t, `{"automation":{"name":"encrypt csv","trigger":"event","events":["file.uploaded"],
@@ -124,11 +95,7 @@ func TestAutomations_EventPGPThenMove(t *testing.T) {
 	}
 	// Real gpg decrypts what pgp_encrypt wrote to the original bytes.
 	enc := filepath.Join(ts.dataDir, "files", wantOut)
-	out, err := exec.Command("gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--decrypt", enc).Output()
-	if err != nil {
-		t.Fatalf("gpg --decrypt: %v", err)
-	}
-	if string(out) != data {
+	if out := testpeer.GPGDecrypt(t, home, enc); string(out) != data {
 		t.Fatalf("decrypted %d bytes, want the %d uploaded", len(out), len(data))
 	}
 	// The original is gone (keep_original defaults to false); the .txt was
@@ -233,7 +200,7 @@ func TestAutomations_Validation(t *testing.T) {
 // passphrase (both sealed at rest).
 func TestAutomations_PGPDecrypt(t *testing.T) {
 	ts := MustOpenServer(t)
-	home, _ := gpgHome(t)
+	home, _ := testpeer.GPG(t)
 	out, err := exec.Command("gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
 		"--armor", "--export-secret-keys", "pgp@example.com").Output()
 	if err != nil {

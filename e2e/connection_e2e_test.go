@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,7 +59,7 @@ func (ts *testServer) partnerSFTP(t *testing.T, name string) *sftp.Client {
 // records the remote step.
 func TestConnections_PushEncryptedToSSHD(t *testing.T) {
 	peer := testpeer.StartSSHD(t)
-	home, pub := gpgHome(t)
+	home, pub := testpeer.GPG(t)
 	ts := MustOpenServer(t)
 	conn := ts.sftpConnection(t, peer)
 	pubJSON, _ := json.Marshal(pub)
@@ -82,9 +81,8 @@ func TestConnections_PushEncryptedToSSHD(t *testing.T) {
 		t.Fatalf("run %+v", r)
 	}
 	remote := filepath.Join(peer.Dir, "outbox", time.Now().UTC().Format("2006"), "ledger.csv.pgp")
-	out, err := exec.Command("gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--decrypt", remote).Output()
-	if err != nil || string(out) != ledger {
-		t.Fatalf("gpg --decrypt of the pushed file: %v (%d bytes)", err, len(out))
+	if out := testpeer.GPGDecrypt(t, home, remote); string(out) != ledger {
+		t.Fatalf("the pushed file decrypts to %d bytes, want the %d sent", len(out), len(ledger))
 	}
 	entries, _ := os.ReadDir(filepath.Dir(remote))
 	if len(entries) != 1 {
