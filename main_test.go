@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -388,5 +390,49 @@ func TestCLI_Errors(t *testing.T) {
 	stdout.Reset()
 	if err := run(ctx, []string{"version"}, strings.NewReader(""), &stdout, &stderr); err != nil || !strings.HasPrefix(stdout.String(), "depot ") {
 		t.Fatalf("version: %q %v", stdout.String(), err)
+	}
+}
+
+// On a machine with the package's Depot installed, `depot serve` on the
+// built-in data directory refuses to make a second Depot in the current
+// folder, and makes nothing; `depot init` makes one on purpose, and then
+// serve goes on. A data directory given by DEPOT_DATA_DIR or --config is
+// never refused.
+func TestServe_RefusesASecondDepot(t *testing.T) {
+	installed := filepath.Join(t.TempDir(), "depot.toml")
+	os.WriteFile(installed, []byte("[data]\ndir = \"/var/lib/depot\"\n"), 0o600)
+	installedConfig = installed
+	defer func() { installedConfig = "/etc/depot/depot.toml" }()
+	here := t.TempDir()
+	t.Chdir(here)
+	environ = func() []string { return []string{"DEPOT_HTTP_LISTEN=127.0.0.1:0", "DEPOT_SFTP_LISTEN=127.0.0.1:0"} }
+	defer func() { environ = os.Environ }()
+
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"serve"}, strings.NewReader(""), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "second Depot") || !strings.Contains(err.Error(), installed) || !strings.Contains(err.Error(), "depot init") {
+		t.Fatalf("serve beside an installed Depot: %v", err)
+	}
+	if _, serr := os.Stat(filepath.Join(here, "data")); !os.IsNotExist(serr) || strings.Contains(stdout.String(), "Created administrator") {
+		t.Fatalf("the refused start made something: %v %q", serr, stdout.String())
+	}
+	if err := run(context.Background(), []string{"init"}, strings.NewReader(""), &stdout, &stderr); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	// Past the check, a cancelled start ends at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, &stderr); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("serve after init: %v", err)
+	}
+	given := filepath.Join(t.TempDir(), "other")
+	environ = func() []string {
+		return []string{"DEPOT_DATA_DIR=" + given, "DEPOT_HTTP_LISTEN=127.0.0.1:0", "DEPOT_SFTP_LISTEN=127.0.0.1:0"}
+	}
+	if err := run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, &stderr); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("serve on a given data.dir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(given, "depot.db")); err != nil {
+		t.Fatalf("the given data directory was not made: %v", err)
 	}
 }

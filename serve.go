@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +33,9 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	logger := newLogger(cfg.Log, stderr)
 	for _, name := range config.UnknownEnv(environ()) {
 		logger.Warn("unknown environment variable ignored: it names no setting (see config.example.toml)", "name", name)
+	}
+	if err := refuseSecondDepot(cfg, configPath); err != nil {
+		return err
 	}
 	serveDebug(logger)
 	app.TuneRuntime(cfg.Runtime)
@@ -163,6 +168,32 @@ func fsck(ctx context.Context, configPath string, stdout io.Writer) error {
 
 // requireDB refuses to work on a data directory without a database, which
 // would otherwise be created empty and reported on as if it were fine.
+// installedConfig is the configuration the .deb installs and its service
+// runs with.
+var installedConfig = "/etc/depot/depot.toml"
+
+// refuseSecondDepot refuses a start on the built-in data directory (no
+// --config, no DEPOT_DATA_DIR) that would make a new Depot there while
+// this machine has the package's Depot installed: that is a second Depot,
+// started by hand in the wrong folder, with its own administrator and none
+// of the installed one's users. `depot init` makes one on purpose; on a
+// machine without the package, `depot serve` on defaults makes ./data.
+func refuseSecondDepot(cfg *config.Config, configPath string) error {
+	if configPath != "" || slices.ContainsFunc(environ(), func(v string) bool { return strings.HasPrefix(v, "DEPOT_DATA_DIR=") }) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Data.Dir, "depot.db")); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(installedConfig); err != nil {
+		return nil
+	}
+	abs, _ := filepath.Abs(cfg.Data.Dir)
+	return fmt.Errorf("this machine has an installed Depot (%s), and %s holds none: starting here would make a second Depot. "+
+		"Run the installed one (systemctl start depot, or depot serve --config %s), give this one's data.dir, "+
+		"or make a new one here on purpose with `depot init`", installedConfig, abs, installedConfig)
+}
+
 func requireDB(cfg *config.Config) error {
 	p := filepath.Join(cfg.Data.Dir, "depot.db")
 	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
