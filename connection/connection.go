@@ -68,6 +68,9 @@ func (s *Service) seal(c, old *mft.Connection) {
 	c.Password = s.Sealer.KeepOrSeal(c.Password, prev.Password)
 	c.PrivateKey = s.Sealer.KeepOrSeal(c.PrivateKey, prev.PrivateKey)
 	c.SecretKey = s.Sealer.KeepOrSeal(c.SecretKey, prev.SecretKey)
+	c.AccountKey = s.Sealer.KeepOrSeal(c.AccountKey, prev.AccountKey)
+	c.SASToken = s.Sealer.KeepOrSeal(c.SASToken, prev.SASToken)
+	c.ConnectionString = s.Sealer.KeepOrSeal(c.ConnectionString, prev.ConnectionString)
 }
 
 // Open connects to the connection id with its secrets unsealed; the
@@ -83,7 +86,7 @@ func (s *Service) Open(ctx context.Context, id string) (remote.Store, *mft.Conne
 
 func (s *Service) dial(ctx context.Context, c *mft.Connection) (remote.Store, remote.Info, error) {
 	plain := *c
-	for _, v := range []*string{&plain.Password, &plain.PrivateKey, &plain.SecretKey} {
+	for _, v := range []*string{&plain.Password, &plain.PrivateKey, &plain.SecretKey, &plain.AccountKey, &plain.SASToken, &plain.ConnectionString} {
 		if *v != "" && s.Sealer != nil && auth.IsSealed(*v) {
 			open, err := s.Sealer.Open(*v)
 			if err != nil {
@@ -126,8 +129,11 @@ func (s *Service) Test(ctx context.Context, c *mft.Connection) (*TestResult, err
 		list = []remote.Entry{}
 	}
 	where := c.BasePath
-	if c.Type == mft.ConnS3 {
+	switch c.Type {
+	case mft.ConnS3:
 		where = c.Bucket + "/" + c.Prefix
+	case mft.ConnAzure:
+		where = c.Container + "/" + c.Prefix
 	}
 	return &TestResult{OK: true, LatencyMS: info.Latency.Milliseconds(), Identity: info.Identity, Path: where, Entries: list}, nil
 }

@@ -96,10 +96,30 @@ func randomBytes(n int) []byte {
 	return b
 }
 
+// remoteView reads what Depot wrote to a remote by the remote's own
+// means: its disk, or its own API.
+type remoteView interface {
+	// read returns a file's bytes, or an error (os.ErrNotExist when it
+	// is not there).
+	read(rel string) ([]byte, error)
+	// exists tells whether a file or a folder is there.
+	exists(rel string) bool
+}
+
+// diskView is a remote whose files are in a folder of this machine.
+type diskView string
+
+func (d diskView) read(rel string) ([]byte, error) { return os.ReadFile(filepath.Join(string(d), rel)) }
+
+func (d diskView) exists(rel string) bool {
+	_, err := os.Stat(filepath.Join(string(d), rel))
+	return !os.IsNotExist(err)
+}
+
 // roundTrip works on a user's mounted home with OpenSSH's sftp client and
 // the HTTP API, and checks every answer against the bytes sent; remote
-// is where the home's files are on the remote's own disk.
-func roundTrip(t *testing.T, ts *testServer, u mountUser, remote string) {
+// shows the home's files on the remote.
+func roundTrip(t *testing.T, ts *testServer, u mountUser, remote remoteView) {
 	t.Helper()
 	dir := t.TempDir()
 	big, small := randomBytes(20<<20+12345), []byte("id,amount\n1,100\n")
@@ -118,12 +138,12 @@ func roundTrip(t *testing.T, ts *testServer, u mountUser, remote string) {
 		strings.Contains(last, "small.csv") || !strings.Contains(last, " in\n") || strings.Contains(out, " 0001 ") {
 		t.Fatalf("listings do not show the moved file with its size, or show the removed folder:\n%s", out)
 	}
-	if got, err := os.ReadFile(filepath.Join(remote, "in", "moved.bin")); err != nil || !bytes.Equal(got, big) {
+	if got, err := remote.read("in/moved.bin"); err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("the remote's copy differs (%d bytes): %v", len(got), err)
 	}
 	for _, gone := range []string{"in/big.bin", "small.csv", "gone"} {
-		if _, err := os.Stat(filepath.Join(remote, gone)); !os.IsNotExist(err) {
-			t.Fatalf("%s is still on the remote: %v", gone, err)
+		if remote.exists(gone) {
+			t.Fatalf("%s is still on the remote", gone)
 		}
 	}
 
@@ -146,8 +166,8 @@ func roundTrip(t *testing.T, ts *testServer, u mountUser, remote string) {
 		t.Fatalf("range download: %d bytes that differ", len(r.body))
 	}
 	want(t, ts.do(t, "DELETE", "/api/files?path=/in/report.csv", u.apiKey, ""), 200)
-	if _, err := os.Stat(filepath.Join(remote, "in", "report.csv")); !os.IsNotExist(err) {
-		t.Fatalf("the deleted file is still on the remote: %v", err)
+	if remote.exists("in/report.csv") {
+		t.Fatal("the deleted file is still on the remote")
 	}
 }
 
@@ -162,7 +182,7 @@ func TestMounts_S3Home(t *testing.T) {
 	u := ts.mountUser(t, "acme", 0)
 	ts.mount(t, "/users/"+u.id, conn, "customers/acme")
 	remote := filepath.Join(g.BucketDir(), "depot", "customers", "acme")
-	roundTrip(t, ts, u, remote)
+	roundTrip(t, ts, u, diskView(remote))
 	if entries, _ := os.ReadDir(filepath.Join(ts.dataDir, "files", "users", u.id)); len(entries) > 0 {
 		t.Fatalf("the home has %d entries on Depot's disk", len(entries))
 	}
@@ -313,7 +333,7 @@ func TestMounts_SFTPAndFTP(t *testing.T) {
 	r.json(t, &ub)
 	u.id, u.apiKey = ub.User.ID, ub.User.APIKey
 	remote := filepath.Join(sshd.Dir, "buckets", "initech")
-	roundTrip(t, ts, u, remote)
+	roundTrip(t, ts, u, diskView(remote))
 	if names, _ := filepath.Glob(filepath.Join(remote, "*", ".depot-upload-*")); len(names) > 0 {
 		t.Fatalf("temporary files left on the peer: %v", names)
 	}

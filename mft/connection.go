@@ -15,10 +15,12 @@ const (
 	ConnFTP  = "ftp"  // plain, or explicit TLS (AUTH TLS) when TLS is "explicit"
 	ConnFTPS = "ftps" // implicit TLS
 	ConnS3   = "s3"
+	// ConnAzure is a container of Azure Blob Storage.
+	ConnAzure = "azblob"
 )
 
 // ConnectionTypes lists every connection type.
-var ConnectionTypes = []string{ConnSFTP, ConnFTP, ConnFTPS, ConnS3}
+var ConnectionTypes = []string{ConnSFTP, ConnFTP, ConnFTPS, ConnS3, ConnAzure}
 
 // Connection is a partner's server or an object store that automations
 // push files to and pull files from. Password, PrivateKey and SecretKey
@@ -54,6 +56,16 @@ type Connection struct {
 	PathStyle bool   `json:"path_style,omitempty"`
 	AccessKey string `json:"access_key,omitempty"`
 	SecretKey string `json:"secret_key,omitempty"`
+
+	// Azure Blob (azblob): the container, and one way in: the account's
+	// name and key, a SAS token, or a connection string. Endpoint is the
+	// account's URL (default https://<account>.blob.core.windows.net;
+	// Azurite's is http://127.0.0.1:10000/devstoreaccount1).
+	Container        string `json:"container,omitempty"`
+	Account          string `json:"account,omitempty"`
+	AccountKey       string `json:"account_key,omitempty"`
+	SASToken         string `json:"sas_token,omitempty"`
+	ConnectionString string `json:"connection_string,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -103,19 +115,58 @@ func (c *Connection) Validate() error {
 		case c.AccessKey == "" || c.SecretKey == "":
 			return Errorf(EINVALID, "access_key and secret_key are required for s3")
 		}
+	case ConnAzure:
+		if err := c.validateAzure(); err != nil {
+			return err
+		}
 	default:
 		return Errorf(EINVALID, "type must be one of %s", strings.Join(ConnectionTypes, ", "))
 	}
 	if c.Type != ConnSFTP && (c.HostKey != "" || c.PrivateKey != "") {
 		return Errorf(EINVALID, "host_key and private_key are for sftp")
 	}
-	if c.Type != ConnS3 && (c.Endpoint != "" || c.Bucket != "" || c.AccessKey != "" || c.SecretKey != "") {
-		return Errorf(EINVALID, "endpoint, bucket, access_key and secret_key are for s3")
+	if c.Type != ConnS3 && (c.Bucket != "" || c.AccessKey != "" || c.SecretKey != "") {
+		return Errorf(EINVALID, "bucket, access_key and secret_key are for s3")
+	}
+	if c.Type != ConnS3 && c.Type != ConnAzure && c.Endpoint != "" {
+		return Errorf(EINVALID, "endpoint is for s3 and azblob")
+	}
+	if c.Type != ConnAzure && (c.Container != "" || c.Account != "" || c.AccountKey != "" || c.SASToken != "" || c.ConnectionString != "") {
+		return Errorf(EINVALID, "container, account, account_key, sas_token and connection_string are for azblob")
 	}
 	if c.BasePath != "" {
 		c.BasePath = path.Clean("/" + c.BasePath)
 	}
 	c.Prefix = strings.Trim(c.Prefix, "/")
+	return nil
+}
+
+var azureContainerName = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
+
+// validateAzure checks an azblob connection: a container named as Azure
+// allows, and exactly one way in.
+func (c *Connection) validateAzure() error {
+	ways := 0
+	for _, set := range []bool{c.AccountKey != "", c.SASToken != "", c.ConnectionString != ""} {
+		if set {
+			ways++
+		}
+	}
+	u, err := url.Parse(c.Endpoint)
+	switch {
+	case !azureContainerName.MatchString(c.Container):
+		return Errorf(EINVALID, "container is required for azblob: 3 to 63 lowercase letters, digits and single hyphens, such as partner-archive")
+	case ways != 1:
+		return Errorf(EINVALID, "azblob needs exactly one of account_key (with account), sas_token or connection_string")
+	case c.AccountKey != "" && c.Account == "":
+		return Errorf(EINVALID, "account is required with account_key")
+	case c.Endpoint != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != ""):
+		return Errorf(EINVALID, "endpoint must be the account's http or https URL, such as https://acme.blob.core.windows.net or http://127.0.0.1:10000/devstoreaccount1")
+	case c.Endpoint == "" && c.ConnectionString == "" && c.Account == "":
+		return Errorf(EINVALID, "account or endpoint is required for azblob")
+	case c.ConnectionString != "" && c.Endpoint != "":
+		return Errorf(EINVALID, "a connection string names its endpoint; leave endpoint out")
+	}
 	return nil
 }
 

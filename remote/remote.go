@@ -85,6 +85,8 @@ func Dial(ctx context.Context, c *mft.Connection) (Store, Info, error) {
 		s, info, err = dialFTP(ctx, c)
 	case mft.ConnS3:
 		s, info, err = dialS3(ctx, c)
+	case mft.ConnAzure:
+		s, info, err = dialAzure(ctx, c)
 	default:
 		err = fmt.Errorf("unknown connection type %q", c.Type)
 	}
@@ -108,7 +110,7 @@ func Failed(c *mft.Connection, what string, err error) error {
 
 // redact removes any secret of c that a message might echo.
 func redact(msg string, c *mft.Connection) string {
-	for _, s := range []string{c.Password, c.SecretKey, c.PrivateKey} {
+	for _, s := range []string{c.Password, c.SecretKey, c.PrivateKey, c.AccountKey, c.SASToken, c.ConnectionString} {
 		if len(s) >= 4 {
 			msg = strings.ReplaceAll(msg, s, "(set)")
 		}

@@ -5,13 +5,17 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/minio/minio-go/v7"
 
 	"depot/internal/testpeer"
@@ -355,4 +359,114 @@ func incomplete(t *testing.T, core minio.Core, key string) int {
 		}
 	}
 	return n
+}
+
+func azureConn(a *testpeer.Azurite) *mft.Connection {
+	return &mft.Connection{ID: "co_az", Name: "archive", Type: mft.ConnAzure, Endpoint: a.Endpoint, Container: testpeer.AzureContainer,
+		Prefix: "depot", Account: testpeer.AzureAccount, AccountKey: testpeer.AzureKey}
+}
+
+func TestAzure_AgainstAzurite(t *testing.T) {
+	a := testpeer.StartAzurite(t)
+	st := dial(t, azureConn(a))
+	exercise(t, st)
+	ctx := context.Background()
+	// 40 MiB of unknown length: five blocks, intact, under the prefix.
+	const size = 40 << 20
+	h := sha256.New()
+	n, err := st.Put(ctx, "big/backup.tar", io.TeeReader(io.LimitReader(rand.Reader, size), h), 0)
+	if err != nil || n != size {
+		t.Fatalf("put in blocks: %d %v", n, err)
+	}
+	want := h.Sum(nil)
+	resp, err := a.Container(t).NewBlobClient("depot/big/backup.tar").DownloadStream(ctx, nil)
+	if err != nil {
+		t.Fatalf("the emulator has no depot/big/backup.tar: %v", err)
+	}
+	h.Reset()
+	io.Copy(h, resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(h.Sum(nil), want) {
+		t.Fatal("the 40 MiB blob read back differs")
+	}
+	// Wrong keys, a missing container: refused at connecting, in the
+	// service's words, without the key.
+	c := azureConn(a)
+	c.AccountKey = base64.StdEncoding.EncodeToString([]byte("wrong-account-key-0123456789"))
+	if _, _, err := remote.Dial(ctx, c); err == nil || strings.Contains(err.Error(), c.AccountKey) || !strings.Contains(err.Error(), "(HTTP 403)") {
+		t.Fatalf("wrong key: %v", err)
+	}
+	c = azureConn(a)
+	c.Container = "no-such-container"
+	if _, _, err := remote.Dial(ctx, c); err == nil || !strings.Contains(err.Error(), "no-such-container does not exist") {
+		t.Fatalf("missing container: %v", err)
+	}
+}
+
+// Send continues the blocks a broken send staged with the same bytes and
+// sends the others; Discard drops staged blocks of a blob never
+// committed.
+func TestAzure_SendContinuesTheMatchingBlocks(t *testing.T) {
+	a := testpeer.StartAzurite(t)
+	st := dial(t, azureConn(a))
+	ctx := context.Background()
+	data := make([]byte, 3*remote.AzureBlockSize+5)
+	rand.Read(data)
+	// A first send that breaks after its first blocks: a reader that
+	// fails past two blocks.
+	broken := &failingReaderAt{r: bytes.NewReader(data), after: 2 * remote.AzureBlockSize}
+	if _, err := remote.Send(ctx, st, "resume.bin", broken, int64(len(data))); err == nil {
+		t.Fatal("the broken send succeeded")
+	}
+	if _, err := st.Stat(ctx, "resume.bin"); mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("a broken send left a visible blob: %v", err)
+	}
+	sent, err := remote.Send(ctx, st, "resume.bin", bytes.NewReader(data), int64(len(data)))
+	if err != nil || sent >= int64(len(data)) || sent < int64(len(data))-2*remote.AzureBlockSize {
+		t.Fatalf("the second send sent %d of %d bytes (%v), want only the blocks the first did not stage", sent, len(data), err)
+	}
+	rc, err := st.Get(ctx, "resume.bin", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("the resumed blob has %d bytes and differs", len(got))
+	}
+	// Staged blocks of a blob never committed: Discard drops them.
+	remote.Send(ctx, st, "dropped.bin", &failingReaderAt{r: bytes.NewReader(data), after: remote.AzureBlockSize}, int64(len(data)))
+	if err := remote.Discard(ctx, st, "dropped.bin"); err != nil {
+		t.Fatalf("discard: %v", err)
+	}
+	list, err := a.Container(t).NewBlockBlobClient("depot/dropped.bin").GetBlockList(ctx, blockblob.BlockListTypeAll, nil)
+	if err == nil && len(list.UncommittedBlocks)+len(list.CommittedBlocks) > 0 {
+		t.Fatalf("discard left blocks: %+v", list)
+	}
+	if _, err := st.Stat(ctx, "dropped.bin"); mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("discard left a blob: %v", err)
+	}
+}
+
+// failingReaderAt is a file whose bytes past after can be read once
+// (the send's checksums) and then fail (the transfer), as when the
+// network breaks after the first blocks went.
+type failingReaderAt struct {
+	r     io.ReaderAt
+	after int64
+	mu    sync.Mutex
+	seen  map[int64]bool
+}
+
+func (f *failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seen == nil {
+		f.seen = map[int64]bool{}
+	}
+	if off+int64(len(p)) > f.after && f.seen[off] {
+		return 0, errors.New("the connection broke")
+	}
+	f.seen[off] = true
+	return f.r.ReadAt(p, off)
 }

@@ -9,8 +9,8 @@ export PATH="$PATH:/usr/sbin:/sbin:$(go env GOPATH)/bin" # sshd, vsftpd, useradd
 
 cat <<'NOTE'
 scripts/test.sh changes this machine (as root), and undoes what it can:
-  - installs the Debian packages below that are missing, VersityGW (go install)
-    and axe-core (npm install -g); these stay;
+  - installs the Debian packages below that are missing, VersityGW (go install),
+    axe-core and Azurite (npm install -g); these stay;
   - makes the system user depotftp (no home, no login shell, a password made
     for this run) for the vsftpd peer, and deletes it at the end;
   - installs, upgrades and purges a depot .deb (the package test; it refuses to
@@ -70,6 +70,12 @@ if [ ! -f "$(npm root -g)/axe-core/axe.min.js" ]; then
 	npm install -g --no-fund --no-audit axe-core@4.14.1
 fi
 export DEPOT_AXE_CORE="$(npm root -g)/axe-core/axe.min.js"
+
+# The Azure Blob peer: Azurite, Microsoft's emulator (in memory in the tests).
+if ! command -v azurite-blob >/dev/null 2>&1; then
+	echo "Installing Azurite (the Azure Blob peer of the tests)"
+	npm install -g --no-fund --no-audit azurite@3.37.0
+fi
 
 # The vsftpd peer's system user: a password made for this run, which every
 # test package reads from here, and the user deleted at the end.

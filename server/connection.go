@@ -11,25 +11,30 @@ import (
 // connectionRequest is the body of POST, PUT and PATCH /admin/connections:
 // absent fields are nil (PUT and PATCH change only those sent).
 type connectionRequest struct {
-	Name           *string `json:"name"`
-	Type           *string `json:"type"`
-	Host           *string `json:"host"`
-	Port           *int    `json:"port"`
-	Username       *string `json:"username"`
-	Password       *string `json:"password"`
-	PrivateKey     *string `json:"private_key" depot:"text"`
-	HostKey        *string `json:"host_key"`
-	TLS            *string `json:"tls"`
-	TLSFingerprint *string `json:"tls_fingerprint"`
-	CACert         *string `json:"ca_cert" depot:"text"`
-	BasePath       *string `json:"base_path" depot:"path"`
-	Endpoint       *string `json:"endpoint" depot:"path"`
-	Region         *string `json:"region"`
-	Bucket         *string `json:"bucket"`
-	Prefix         *string `json:"prefix" depot:"path"`
-	PathStyle      *bool   `json:"path_style"`
-	AccessKey      *string `json:"access_key"`
-	SecretKey      *string `json:"secret_key"`
+	Name             *string `json:"name"`
+	Type             *string `json:"type"`
+	Host             *string `json:"host"`
+	Port             *int    `json:"port"`
+	Username         *string `json:"username"`
+	Password         *string `json:"password"`
+	PrivateKey       *string `json:"private_key" depot:"text"`
+	HostKey          *string `json:"host_key"`
+	TLS              *string `json:"tls"`
+	TLSFingerprint   *string `json:"tls_fingerprint"`
+	CACert           *string `json:"ca_cert" depot:"text"`
+	BasePath         *string `json:"base_path" depot:"path"`
+	Endpoint         *string `json:"endpoint" depot:"path"`
+	Region           *string `json:"region"`
+	Bucket           *string `json:"bucket"`
+	Prefix           *string `json:"prefix" depot:"path"`
+	PathStyle        *bool   `json:"path_style"`
+	AccessKey        *string `json:"access_key"`
+	SecretKey        *string `json:"secret_key"`
+	Container        *string `json:"container"`
+	Account          *string `json:"account"`
+	AccountKey       *string `json:"account_key"`
+	SASToken         *string `json:"sas_token"`
+	ConnectionString *string `json:"connection_string"`
 }
 
 // apply copies the fields sent onto c.
@@ -40,7 +45,9 @@ func (r *connectionRequest) apply(c *mft.Connection) {
 	}{{&c.Name, r.Name}, {&c.Type, r.Type}, {&c.Host, r.Host}, {&c.Username, r.Username}, {&c.Password, r.Password},
 		{&c.PrivateKey, r.PrivateKey}, {&c.HostKey, r.HostKey}, {&c.TLS, r.TLS}, {&c.TLSFingerprint, r.TLSFingerprint},
 		{&c.CACert, r.CACert}, {&c.BasePath, r.BasePath}, {&c.Endpoint, r.Endpoint}, {&c.Region, r.Region},
-		{&c.Bucket, r.Bucket}, {&c.Prefix, r.Prefix}, {&c.AccessKey, r.AccessKey}, {&c.SecretKey, r.SecretKey}} {
+		{&c.Bucket, r.Bucket}, {&c.Prefix, r.Prefix}, {&c.AccessKey, r.AccessKey}, {&c.SecretKey, r.SecretKey},
+		{&c.Container, r.Container}, {&c.Account, r.Account}, {&c.AccountKey, r.AccountKey}, {&c.SASToken, r.SASToken},
+		{&c.ConnectionString, r.ConnectionString}} {
 		if f.v != nil {
 			*f.dst = *f.v
 		}
@@ -61,6 +68,7 @@ type connectionView struct {
 func newConnectionView(c *mft.Connection) connectionView {
 	v := *c
 	v.Password, v.PrivateKey, v.SecretKey = mft.Hidden(c.Password), mft.Hidden(c.PrivateKey), mft.Hidden(c.SecretKey)
+	v.AccountKey, v.SASToken, v.ConnectionString = mft.Hidden(c.AccountKey), mft.Hidden(c.SASToken), mft.Hidden(c.ConnectionString)
 	return connectionView{v}
 }
 
