@@ -25,7 +25,7 @@ type azureView struct {
 }
 
 func (v azureView) read(rel string) ([]byte, error) {
-	resp, err := v.c.NewBlobClient(v.prefix + "/" + rel).DownloadStream(context.Background(), nil)
+	resp, err := v.c.NewBlobClient(v.prefix+"/"+rel).DownloadStream(context.Background(), nil)
 	if bloberror.HasCode(err, bloberror.BlobNotFound) {
 		return nil, os.ErrNotExist
 	} else if err != nil {

@@ -109,7 +109,9 @@ func (s *azureStore) key(p string) string {
 	return strings.TrimPrefix(path.Join(s.prefix, p), "/")
 }
 
-func (s *azureStore) blob(p string) *blockblob.Client { return s.container.NewBlockBlobClient(s.key(p)) }
+func (s *azureStore) blob(p string) *blockblob.Client {
+	return s.container.NewBlockBlobClient(s.key(p))
+}
 
 func (s *azureStore) fail(p string, err error) error {
 	switch {
