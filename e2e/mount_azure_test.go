@@ -166,3 +166,54 @@ func TestConnections_AzurePushAndPull(t *testing.T) {
 		}
 	}
 }
+
+// On an Azure home, an upload broken by the client's connection or cut
+// off at the quota leaves no blob; what fits still goes in; when the
+// service goes away, SFTP and HTTP say so in words (503 with
+// Retry-After) that name nothing of the storage behind.
+func TestMounts_AzureBrokenOverQuotaAndDown(t *testing.T) {
+	a := testpeer.StartAzurite(t)
+	ts := MustOpenServer(t)
+	conn := ts.azureConnection(t, a, testpeer.AzureKey)
+	u := ts.mountUser(t, "globex", 30)
+	ts.mount(t, "/users/"+u.id, conn, "globex")
+	view := azureView{a.Container(t), "depot/globex"}
+
+	c, sshConn := ts.sftpClient(t, u)
+	f, err := c.Create("/broken.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(randomBytes(20 << 20)); err != nil {
+		t.Fatal(err)
+	}
+	sshConn.Close() // the partner's network goes away
+	dir := t.TempDir()
+	os.WriteFile(dir+"/huge.bin", randomBytes(40<<20), 0o600)
+	out, err := ts.openssh(t, u, "put "+dir+"/huge.bin huge.bin")
+	if err == nil || !strings.Contains(out, "quota") {
+		t.Fatalf("a 40 MB put into a 30 MB quota: %v\n%s", err, out)
+	}
+	for _, name := range []string{"broken.bin", "huge.bin"} {
+		if view.exists(name) {
+			t.Fatalf("%s left a blob", name)
+		}
+	}
+	fits := randomBytes(5 << 20)
+	want(t, ts.do(t, "PUT", "/api/files/content?path=/fits.bin", u.apiKey, string(fits)), 201)
+	if got, _ := view.read("fits.bin"); !bytes.Equal(got, fits) {
+		t.Fatal("the blob that fits differs")
+	}
+
+	a.Stop()
+	r := ts.do(t, "GET", "/api/files/content?path=/fits.bin", u.apiKey, "")
+	if r.status != 503 || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "failed or is not answering") ||
+		strings.Contains(r.body, "127.0.0.1") || strings.Contains(r.body, "depot-test") || strings.Contains(r.body, "azblob") {
+		t.Fatalf("a download while the service is down: %d %s", r.status, r.body)
+	}
+	out, err = ts.openssh(t, u, "ls -l")
+	if !strings.Contains(out, "The storage of / failed or is not answering") || !strings.Contains(out, "Failure") ||
+		strings.Contains(out, "depot-test") || strings.Contains(out, "blob") {
+		t.Fatalf("sftp ls while the service is down: %v\n%s", err, out)
+	}
+}

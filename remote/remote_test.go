@@ -14,8 +14,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/minio/minio-go/v7"
 
 	"depot/internal/testpeer"
@@ -469,4 +472,36 @@ func (f *failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	f.seen[off] = true
 	return f.r.ReadAt(p, off)
+}
+
+// The other two ways into a container, a SAS token (the container's,
+// signed with the account key) and a connection string, do everything
+// the account key does.
+func TestAzure_SASTokenAndConnectionString(t *testing.T) {
+	a := testpeer.StartAzurite(t)
+	cred, err := azblob.NewSharedKeyCredential(testpeer.AzureAccount, testpeer.AzureKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perms := sas.ContainerPermissions{Read: true, Add: true, Create: true, Write: true, Delete: true, List: true}
+	q, err := sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPSandHTTP, ExpiryTime: time.Now().Add(time.Hour),
+		Permissions: perms.String(), ContainerName: testpeer.AzureContainer}.SignWithSharedKey(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byToken := &mft.Connection{ID: "co_sas", Name: "sas", Type: mft.ConnAzure, Endpoint: a.Endpoint,
+		Container: testpeer.AzureContainer, Prefix: "by-sas", SASToken: q.Encode()}
+	exercise(t, dial(t, byToken))
+	byString := &mft.Connection{ID: "co_cs", Name: "connection string", Type: mft.ConnAzure, Container: testpeer.AzureContainer,
+		Prefix: "by-string", ConnectionString: "DefaultEndpointsProtocol=http;AccountName=" + testpeer.AzureAccount +
+			";AccountKey=" + testpeer.AzureKey + ";BlobEndpoint=" + a.Endpoint + ";"}
+	exercise(t, dial(t, byString))
+
+	// A token for another container opens nothing here, and is not echoed.
+	q, _ = sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPSandHTTP, ExpiryTime: time.Now().Add(time.Hour),
+		Permissions: perms.String(), ContainerName: "another"}.SignWithSharedKey(cred)
+	byToken.SASToken = q.Encode()
+	if _, _, err := remote.Dial(context.Background(), byToken); err == nil || strings.Contains(err.Error(), "sig=") {
+		t.Fatalf("a SAS token of another container: %v", err)
+	}
 }
