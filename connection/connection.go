@@ -23,6 +23,9 @@ type Service struct {
 
 // Create seals c's secrets, validates it and stores it.
 func (s *Service) Create(ctx context.Context, c *mft.Connection) error {
+	if err := checkClear(c); err != nil {
+		return err
+	}
 	s.seal(c, nil)
 	if err := c.Validate(); err != nil { // a sealed secret is as present as a clear one
 		return err
@@ -38,6 +41,9 @@ func (s *Service) Create(ctx context.Context, c *mft.Connection) error {
 // (what a read shows) keeps old's.
 func (s *Service) Update(ctx context.Context, old, next *mft.Connection) error {
 	next.ID, next.CreatedAt = old.ID, old.CreatedAt
+	if err := checkClear(next); err != nil {
+		return err
+	}
 	s.seal(next, old)
 	if err := next.Validate(); err != nil {
 		return err
@@ -59,6 +65,14 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
+// checkClear checks the secrets sent in clear, which Validate sees sealed.
+func checkClear(c *mft.Connection) error {
+	if v := c.CredentialsJSON; v != "" && v != mft.SecretMarker && !auth.IsSealed(v) {
+		return mft.CheckServiceAccountKey(v)
+	}
+	return nil
+}
+
 // seal seals c's secrets; a marker keeps old's sealed value.
 func (s *Service) seal(c, old *mft.Connection) {
 	var prev mft.Connection
@@ -71,6 +85,7 @@ func (s *Service) seal(c, old *mft.Connection) {
 	c.AccountKey = s.Sealer.KeepOrSeal(c.AccountKey, prev.AccountKey)
 	c.SASToken = s.Sealer.KeepOrSeal(c.SASToken, prev.SASToken)
 	c.ConnectionString = s.Sealer.KeepOrSeal(c.ConnectionString, prev.ConnectionString)
+	c.CredentialsJSON = s.Sealer.KeepOrSeal(c.CredentialsJSON, prev.CredentialsJSON)
 }
 
 // Open connects to the connection id with its secrets unsealed; the
@@ -86,7 +101,7 @@ func (s *Service) Open(ctx context.Context, id string) (remote.Store, *mft.Conne
 
 func (s *Service) dial(ctx context.Context, c *mft.Connection) (remote.Store, remote.Info, error) {
 	plain := *c
-	for _, v := range []*string{&plain.Password, &plain.PrivateKey, &plain.SecretKey, &plain.AccountKey, &plain.SASToken, &plain.ConnectionString} {
+	for _, v := range []*string{&plain.Password, &plain.PrivateKey, &plain.SecretKey, &plain.AccountKey, &plain.SASToken, &plain.ConnectionString, &plain.CredentialsJSON} {
 		if *v != "" && s.Sealer != nil && auth.IsSealed(*v) {
 			open, err := s.Sealer.Open(*v)
 			if err != nil {
@@ -134,6 +149,8 @@ func (s *Service) Test(ctx context.Context, c *mft.Connection) (*TestResult, err
 		where = c.Bucket + "/" + c.Prefix
 	case mft.ConnAzure:
 		where = c.Container + "/" + c.Prefix
+	case mft.ConnGCS:
+		where = c.Bucket + "/" + c.Prefix
 	}
 	return &TestResult{OK: true, LatencyMS: info.Latency.Milliseconds(), Identity: info.Identity, Path: where, Entries: list}, nil
 }

@@ -26,7 +26,7 @@ type Backends interface {
 
 // remoteTempPrefix starts the name an upload to a remote that renames
 // atomically is written under; listings never show such names.
-const remoteTempPrefix = ".depot-upload-"
+const remoteTempPrefix = remote.TempPrefix
 
 // locate sets t.mount when t lives on a mount.
 func (s *Service) locate(ctx context.Context, t *target) error {

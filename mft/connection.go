@@ -2,6 +2,7 @@ package mft
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"path"
 	"regexp"
@@ -17,10 +18,12 @@ const (
 	ConnS3   = "s3"
 	// ConnAzure is a container of Azure Blob Storage.
 	ConnAzure = "azblob"
+	// ConnGCS is a bucket of Google Cloud Storage.
+	ConnGCS = "gcs"
 )
 
 // ConnectionTypes lists every connection type.
-var ConnectionTypes = []string{ConnSFTP, ConnFTP, ConnFTPS, ConnS3, ConnAzure}
+var ConnectionTypes = []string{ConnSFTP, ConnFTP, ConnFTPS, ConnS3, ConnAzure, ConnGCS}
 
 // Connection is a partner's server or an object store that automations
 // push files to and pull files from. Password, PrivateKey and SecretKey
@@ -66,6 +69,11 @@ type Connection struct {
 	AccountKey       string `json:"account_key,omitempty"`
 	SASToken         string `json:"sas_token,omitempty"`
 	ConnectionString string `json:"connection_string,omitempty"`
+
+	// Google Cloud Storage (gcs): Bucket, Prefix, and a service account's
+	// JSON key; Endpoint only for an emulator (fake-gcs-server), which
+	// takes no key.
+	CredentialsJSON string `json:"credentials_json,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -119,17 +127,27 @@ func (c *Connection) Validate() error {
 		if err := c.validateAzure(); err != nil {
 			return err
 		}
+	case ConnGCS:
+		if err := c.validateGCS(); err != nil {
+			return err
+		}
 	default:
 		return Errorf(EINVALID, "type must be one of %s", strings.Join(ConnectionTypes, ", "))
 	}
 	if c.Type != ConnSFTP && (c.HostKey != "" || c.PrivateKey != "") {
 		return Errorf(EINVALID, "host_key and private_key are for sftp")
 	}
-	if c.Type != ConnS3 && (c.Bucket != "" || c.AccessKey != "" || c.SecretKey != "") {
-		return Errorf(EINVALID, "bucket, access_key and secret_key are for s3")
+	if c.Type != ConnS3 && (c.AccessKey != "" || c.SecretKey != "") {
+		return Errorf(EINVALID, "access_key and secret_key are for s3")
 	}
-	if c.Type != ConnS3 && c.Type != ConnAzure && c.Endpoint != "" {
-		return Errorf(EINVALID, "endpoint is for s3 and azblob")
+	if c.Type != ConnS3 && c.Type != ConnGCS && c.Bucket != "" {
+		return Errorf(EINVALID, "bucket is for s3 and gcs")
+	}
+	if c.Type != ConnS3 && c.Type != ConnAzure && c.Type != ConnGCS && c.Endpoint != "" {
+		return Errorf(EINVALID, "endpoint is for s3, azblob and gcs")
+	}
+	if c.Type != ConnGCS && c.CredentialsJSON != "" {
+		return Errorf(EINVALID, "credentials_json is for gcs")
 	}
 	if c.Type != ConnAzure && (c.Container != "" || c.Account != "" || c.AccountKey != "" || c.SASToken != "" || c.ConnectionString != "") {
 		return Errorf(EINVALID, "container, account, account_key, sas_token and connection_string are for azblob")
@@ -166,6 +184,35 @@ func (c *Connection) validateAzure() error {
 		return Errorf(EINVALID, "account or endpoint is required for azblob")
 	case c.ConnectionString != "" && c.Endpoint != "":
 		return Errorf(EINVALID, "a connection string names its endpoint; leave endpoint out")
+	}
+	return nil
+}
+
+// validateGCS checks a gcs connection: a bucket, and a service account's
+// key unless an emulator's endpoint is given.
+func (c *Connection) validateGCS() error {
+	u, err := url.Parse(c.Endpoint)
+	switch {
+	case c.Bucket == "" || len(c.Bucket) > 222:
+		return Errorf(EINVALID, "bucket is required for gcs")
+	case c.Endpoint != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/")):
+		return Errorf(EINVALID, "endpoint must be an http or https URL without a path, such as http://127.0.0.1:4443 (an emulator); leave it out for Google Cloud Storage")
+	case c.CredentialsJSON == "" && c.Endpoint == "":
+		return Errorf(EINVALID, "credentials_json is required for gcs: the service account's JSON key")
+	}
+	return nil
+}
+
+// CheckServiceAccountKey checks that v, sent in clear, is a service
+// account's JSON key (Validate sees it sealed).
+func CheckServiceAccountKey(v string) error {
+	var key struct {
+		Type        string `json:"type"`
+		ClientEmail string `json:"client_email"`
+		PrivateKey  string `json:"private_key"`
+	}
+	if json.Unmarshal([]byte(v), &key) != nil || key.Type != "service_account" || key.ClientEmail == "" || key.PrivateKey == "" {
+		return Errorf(EINVALID, "credentials_json must be a service account's JSON key (\"type\": \"service_account\", with client_email and private_key)")
 	}
 	return nil
 }

@@ -69,6 +69,11 @@ type Info struct {
 	Latency  time.Duration
 }
 
+// TempPrefix starts the names of what an upload in progress keeps beside
+// its target (a temporary file on SFTP and FTP, the parts of a GCS
+// send); mounted listings never show them.
+const TempPrefix = ".depot-upload-"
+
 // Timeout bounds connecting and each remote call without progress.
 const Timeout = 30 * time.Second
 
@@ -87,6 +92,8 @@ func Dial(ctx context.Context, c *mft.Connection) (Store, Info, error) {
 		s, info, err = dialS3(ctx, c)
 	case mft.ConnAzure:
 		s, info, err = dialAzure(ctx, c)
+	case mft.ConnGCS:
+		s, info, err = dialGCS(ctx, c)
 	default:
 		err = fmt.Errorf("unknown connection type %q", c.Type)
 	}
@@ -110,7 +117,7 @@ func Failed(c *mft.Connection, what string, err error) error {
 
 // redact removes any secret of c that a message might echo.
 func redact(msg string, c *mft.Connection) string {
-	for _, s := range []string{c.Password, c.SecretKey, c.PrivateKey, c.AccountKey, c.SASToken, c.ConnectionString} {
+	for _, s := range []string{c.Password, c.SecretKey, c.PrivateKey, c.AccountKey, c.SASToken, c.ConnectionString, c.CredentialsJSON} {
 		if len(s) >= 4 {
 			msg = strings.ReplaceAll(msg, s, "(set)")
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
@@ -453,24 +454,38 @@ func TestAzure_SendContinuesTheMatchingBlocks(t *testing.T) {
 
 // failingReaderAt is a file whose bytes past after can be read once
 // (the send's checksums) and then fail (the transfer), as when the
-// network breaks after the first blocks went.
+// network breaks after the first blocks went: the failure waits until
+// every byte before after was read a second time (sent), so that what
+// the broken send left is the same in every run.
 type failingReaderAt struct {
 	r     io.ReaderAt
 	after int64
 	mu    sync.Mutex
+	cond  *sync.Cond
 	seen  map[int64]bool
+	sent  int64 // bytes before after read a second time
 }
 
 func (f *failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.seen == nil {
-		f.seen = map[int64]bool{}
+		f.seen, f.cond = map[int64]bool{}, sync.NewCond(&f.mu)
 	}
-	if off+int64(len(p)) > f.after && f.seen[off] {
-		return 0, errors.New("the connection broke")
-	}
+	again := f.seen[off]
 	f.seen[off] = true
+	switch {
+	case again && off >= f.after:
+		for f.sent < f.after {
+			f.cond.Wait()
+		}
+		return 0, errors.New("the connection broke")
+	case again:
+		n, err := f.r.ReadAt(p, off)
+		f.sent += int64(n)
+		f.cond.Broadcast()
+		return n, err
+	}
 	return f.r.ReadAt(p, off)
 }
 
@@ -503,5 +518,100 @@ func TestAzure_SASTokenAndConnectionString(t *testing.T) {
 	byToken.SASToken = q.Encode()
 	if _, _, err := remote.Dial(context.Background(), byToken); err == nil || strings.Contains(err.Error(), "sig=") {
 		t.Fatalf("a SAS token of another container: %v", err)
+	}
+}
+
+func gcsConn(g *testpeer.FakeGCS) *mft.Connection {
+	return &mft.Connection{ID: "co_gcs", Name: "archive", Type: mft.ConnGCS, Endpoint: g.Endpoint, Bucket: testpeer.GCSBucket, Prefix: "depot"}
+}
+
+func TestGCS_AgainstFakeGCSServer(t *testing.T) {
+	g := testpeer.StartFakeGCS(t)
+	st := dial(t, gcsConn(g))
+	exercise(t, st)
+	ctx := context.Background()
+	// 40 MiB of unknown length: a resumable upload of three chunks,
+	// intact, under the prefix.
+	const size = 40 << 20
+	h := sha256.New()
+	n, err := st.Put(ctx, "big/backup.tar", io.TeeReader(io.LimitReader(rand.Reader, size), h), 0)
+	if err != nil || n != size {
+		t.Fatalf("put: %d %v", n, err)
+	}
+	want := h.Sum(nil)
+	r, err := g.Client(t).Bucket(testpeer.GCSBucket).Object("depot/big/backup.tar").NewReader(ctx)
+	if err != nil {
+		t.Fatalf("the emulator has no depot/big/backup.tar: %v", err)
+	}
+	h.Reset()
+	io.Copy(h, r)
+	r.Close()
+	if !bytes.Equal(h.Sum(nil), want) {
+		t.Fatal("the 40 MiB object read back differs")
+	}
+	// A Put whose stream breaks leaves no object.
+	if _, err := st.Put(ctx, "broken.bin", io.MultiReader(io.LimitReader(rand.Reader, 20<<20), iotest.ErrReader(errors.New("the client went away"))), 0); err == nil {
+		t.Fatal("a broken put succeeded")
+	}
+	if _, err := st.Stat(ctx, "broken.bin"); mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("a broken put left an object: %v", err)
+	}
+	c := gcsConn(g)
+	c.Bucket = "no-such-bucket"
+	if _, _, err := remote.Dial(ctx, c); err == nil || !strings.Contains(err.Error(), "no-such-bucket does not exist") {
+		t.Fatalf("missing bucket: %v", err)
+	}
+}
+
+// Send continues the parts a broken send uploaded with the same bytes
+// and sends the others; the object appears whole, its parts gone;
+// Discard removes the parts of a send that never finished.
+func TestGCS_SendContinuesTheMatchingParts(t *testing.T) {
+	g := testpeer.StartFakeGCS(t)
+	st := dial(t, gcsConn(g))
+	ctx := context.Background()
+	data := make([]byte, 3*remote.GCSChunkSize+5)
+	rand.Read(data)
+	broken := &failingReaderAt{r: bytes.NewReader(data), after: 2 * remote.GCSChunkSize}
+	if _, err := remote.Send(ctx, st, "resume.bin", broken, int64(len(data))); err == nil {
+		t.Fatal("the broken send succeeded")
+	}
+	if _, err := st.Stat(ctx, "resume.bin"); mft.ErrorCode(err) != mft.ENOTFOUND {
+		t.Fatalf("a broken send left a visible object: %v", err)
+	}
+	// What it left is hidden parts only (mounted listings leave them out).
+	parts, _ := st.List(ctx, "")
+	for _, e := range parts {
+		if !strings.HasPrefix(e.Name, remote.TempPrefix) {
+			t.Fatalf("the broken send left %s", e.Name)
+		}
+	}
+	if len(parts) != 2 {
+		t.Fatalf("the broken send left %d parts, want the 2 before the break", len(parts))
+	}
+	sent, err := remote.Send(ctx, st, "resume.bin", bytes.NewReader(data), int64(len(data)))
+	if err != nil || sent >= int64(len(data)) || sent < int64(len(data))-2*remote.GCSChunkSize {
+		t.Fatalf("the second send sent %d of %d bytes (%v), want only the parts the first did not upload", sent, len(data), err)
+	}
+	rc, err := st.Get(ctx, "resume.bin", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("the composed object has %d bytes and differs", len(got))
+	}
+	remote.Send(ctx, st, "dropped.bin", &failingReaderAt{r: bytes.NewReader(data), after: remote.GCSChunkSize}, int64(len(data)))
+	if err := remote.Discard(ctx, st, "dropped.bin"); err != nil {
+		t.Fatalf("discard: %v", err)
+	}
+	list, err := st.List(ctx, "")
+	names := []string{}
+	for _, e := range list {
+		names = append(names, e.Name)
+	}
+	if err != nil || len(list) != 1 || list[0].Name != "resume.bin" {
+		t.Fatalf("left after the sends and the discard: %v (%v), want resume.bin alone", names, err)
 	}
 }

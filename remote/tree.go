@@ -34,7 +34,7 @@ type Tree interface {
 	Sweep(ctx context.Context, dir string, cutoff time.Time) (int, error)
 }
 
-var _ = []Tree{(*sftpStore)(nil), (*ftpStore)(nil), (*s3Store)(nil), (*azureStore)(nil)}
+var _ = []Tree{(*sftpStore)(nil), (*ftpStore)(nil), (*s3Store)(nil), (*azureStore)(nil), (*gcsStore)(nil)}
 
 func notEmpty(dir string) error {
 	return mft.Errorf(mft.ECONFLICT, "/%s is not empty on the remote.", dir)

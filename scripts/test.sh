@@ -9,8 +9,8 @@ export PATH="$PATH:/usr/sbin:/sbin:$(go env GOPATH)/bin" # sshd, vsftpd, useradd
 
 cat <<'NOTE'
 scripts/test.sh changes this machine (as root), and undoes what it can:
-  - installs the Debian packages below that are missing, VersityGW (go install),
-    axe-core and Azurite (npm install -g); these stay;
+  - installs the Debian packages below that are missing, VersityGW and
+    fake-gcs-server (go install), axe-core and Azurite (npm install -g); these stay;
   - makes the system user depotftp (no home, no login shell, a password made
     for this run) for the vsftpd peer, and deletes it at the end;
   - installs, upgrades and purges a depot .deb (the package test; it refuses to
@@ -62,6 +62,11 @@ fi
 if ! command -v versitygw >/dev/null 2>&1; then
 	echo "Installing versitygw (the S3 peer of the tests)"
 	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+# The Google Cloud Storage peer: fake-gcs-server, in memory in the tests.
+if ! command -v fake-gcs-server >/dev/null 2>&1; then
+	echo "Installing fake-gcs-server (the Google Cloud Storage peer of the tests)"
+	go install github.com/fsouza/fake-gcs-server@v1.56.1
 fi
 
 # axe-core, injected by the web client's browser tests into every page.

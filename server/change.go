@@ -16,7 +16,7 @@ const ctxBody = "request_body"
 
 // secretFields are recorded as "(set)" (or "" when cleared), never with
 // their values.
-var secretFields = []string{"password", "secret", "private_key", "passphrase", "api_key", "token", "secret_key", "account_key", "sas_token", "connection_string"}
+var secretFields = []string{"password", "secret", "private_key", "passphrase", "api_key", "token", "secret_key", "account_key", "sas_token", "connection_string", "credentials_json"}
 
 // recordChange publishes an administrative change: who made it, from
 // where, what it changed (target, an id) and the fields the request sent

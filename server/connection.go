@@ -35,6 +35,7 @@ type connectionRequest struct {
 	AccountKey       *string `json:"account_key"`
 	SASToken         *string `json:"sas_token"`
 	ConnectionString *string `json:"connection_string"`
+	CredentialsJSON  *string `json:"credentials_json" depot:"text"`
 }
 
 // apply copies the fields sent onto c.
@@ -47,7 +48,7 @@ func (r *connectionRequest) apply(c *mft.Connection) {
 		{&c.CACert, r.CACert}, {&c.BasePath, r.BasePath}, {&c.Endpoint, r.Endpoint}, {&c.Region, r.Region},
 		{&c.Bucket, r.Bucket}, {&c.Prefix, r.Prefix}, {&c.AccessKey, r.AccessKey}, {&c.SecretKey, r.SecretKey},
 		{&c.Container, r.Container}, {&c.Account, r.Account}, {&c.AccountKey, r.AccountKey}, {&c.SASToken, r.SASToken},
-		{&c.ConnectionString, r.ConnectionString}} {
+		{&c.ConnectionString, r.ConnectionString}, {&c.CredentialsJSON, r.CredentialsJSON}} {
 		if f.v != nil {
 			*f.dst = *f.v
 		}
@@ -69,6 +70,7 @@ func newConnectionView(c *mft.Connection) connectionView {
 	v := *c
 	v.Password, v.PrivateKey, v.SecretKey = mft.Hidden(c.Password), mft.Hidden(c.PrivateKey), mft.Hidden(c.SecretKey)
 	v.AccountKey, v.SASToken, v.ConnectionString = mft.Hidden(c.AccountKey), mft.Hidden(c.SASToken), mft.Hidden(c.ConnectionString)
+	v.CredentialsJSON = mft.Hidden(c.CredentialsJSON)
 	return connectionView{v}
 }
 
