@@ -614,4 +614,13 @@ func TestGCS_SendContinuesTheMatchingParts(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Name != "resume.bin" {
 		t.Fatalf("left after the sends and the discard: %v (%v), want resume.bin alone", names, err)
 	}
+	// What a crash left, the mounts' sweep removes once it is old enough.
+	remote.Send(ctx, st, "in/crashed.bin", &failingReaderAt{r: bytes.NewReader(data), after: 2 * remote.GCSChunkSize}, int64(len(data)))
+	tree := st.(remote.Tree)
+	if n, err := tree.Sweep(ctx, "", time.Now().Add(-time.Hour)); n != 0 || err != nil {
+		t.Fatalf("a sweep of what is younger than its cutoff removed %d (%v)", n, err)
+	}
+	if n, err := tree.Sweep(ctx, "", time.Now().Add(time.Minute)); n != 2 || err != nil {
+		t.Fatalf("the sweep removed %d parts (%v), want the 2 the crash left", n, err)
+	}
 }
