@@ -196,8 +196,20 @@ func (s *azureStore) Put(ctx context.Context, p string, r io.Reader, offset int6
 	if offset != 0 {
 		return 0, mft.Errorf(mft.EINVALID, "an Azure upload cannot resume")
 	}
-	cr := &countingReader{r: r}
-	_, err := s.blob(p).UploadStream(ctx, cr, &blockblob.UploadStreamOptions{BlockSize: AzureBlockSize, Concurrency: azureWorkers})
+	head, release, err := peekSmall(r)
+	defer release()
+	if err != nil {
+		return 0, err
+	}
+	if head.small { // one Put Blob, not a block, a commit and a block-sized buffer
+		_, err := s.blob(p).Upload(ctx, streaming.NopCloser(head.Reader.(io.ReadSeeker)), nil)
+		if err != nil {
+			return 0, s.fail(p, err)
+		}
+		return head.Size(), nil
+	}
+	cr := &countingReader{r: head}
+	_, err = s.blob(p).UploadStream(ctx, cr, &blockblob.UploadStreamOptions{BlockSize: AzureBlockSize, Concurrency: azureWorkers})
 	return cr.n.Load(), s.fail(p, err)
 }
 

@@ -125,9 +125,48 @@ func (s *azureStore) discard(ctx context.Context, p string) error {
 	return s.Remove(ctx, p)
 }
 
+// StatAny asks in one request for the name and whatever sorts next to
+// it, as on S3: names sort "name" < "name.bak" < "name/" < "name0", so a
+// short page of the listing that starts with the name shows whether it
+// is a blob, a folder (the prefix "name/", with or without a marker) or
+// neither. A page that ends before that is decided asks again.
 func (s *azureStore) StatAny(ctx context.Context, p string) (Entry, error) {
 	if strings.Trim(p, "/") == "" {
 		return Entry{Name: "/", Dir: true}, nil
+	}
+	key, four := s.key(p), int32(4)
+	page, err := s.container.NewListBlobsHierarchyPager("/", &container.ListBlobsHierarchyOptions{Prefix: &key, MaxResults: &four}).NextPage(ctx)
+	if err != nil {
+		return Entry{}, azureError(err)
+	}
+	decided, dir := page.NextMarker == nil || *page.NextMarker == "", false
+	for _, b := range page.Segment.BlobItems {
+		if b.Name == nil {
+			continue
+		}
+		if *b.Name == key {
+			e := Entry{Name: path.Base(p)}
+			if b.Properties != nil && b.Properties.ContentLength != nil {
+				e.Size = *b.Properties.ContentLength
+			}
+			if b.Properties != nil && b.Properties.LastModified != nil {
+				e.ModTime = *b.Properties.LastModified
+			}
+			return e, nil
+		}
+		decided = decided || *b.Name > key+"/"
+	}
+	for _, x := range page.Segment.BlobPrefixes {
+		if x.Name != nil {
+			dir = dir || *x.Name == key+"/"
+			decided = decided || *x.Name > key+"/"
+		}
+	}
+	switch {
+	case dir:
+		return s.folder(ctx, p) // for the marker's time
+	case decided:
+		return Entry{}, notFound(p)
 	}
 	e, err := s.Stat(ctx, p)
 	if mft.ErrorCode(err) != mft.ENOTFOUND {

@@ -151,11 +151,19 @@ func (s *gcsStore) Put(ctx context.Context, p string, r io.Reader, offset int64)
 	if offset != 0 {
 		return 0, mft.Errorf(mft.EINVALID, "a GCS upload cannot resume")
 	}
+	head, release, err := peekSmall(r)
+	defer release()
+	if err != nil {
+		return 0, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := s.object(p).NewWriter(ctx)
 	w.ChunkSize = GCSChunkSize
-	n, err := io.Copy(w, r)
+	if head.small {
+		w.ChunkSize = 0 // one request, not a resumable session
+	}
+	n, err := io.Copy(w, head)
 	if err != nil {
 		cancel() // the upload is abandoned, never finalized
 		w.Close()

@@ -170,9 +170,42 @@ func (s *gcsStore) discard(ctx context.Context, p string) error {
 	return nil
 }
 
+// StatAny asks in one request for the name and whatever sorts next to
+// it, as on S3 and Azure (see azureStore.StatAny); a page that ends
+// before that is decided asks again.
 func (s *gcsStore) StatAny(ctx context.Context, p string) (Entry, error) {
 	if strings.Trim(p, "/") == "" {
 		return Entry{Name: "/", Dir: true}, nil
+	}
+	key := s.key(p)
+	q := &storage.Query{Prefix: key, Delimiter: "/"}
+	if err := q.SetAttrSelection([]string{"Name", "Size", "Updated"}); err != nil {
+		return Entry{}, err
+	}
+	it := s.bucket.Objects(ctx, q)
+	it.PageInfo().MaxSize = 4
+	decided, dir := false, false
+	for i := 0; i < 4 && !decided && !dir; i++ {
+		a, err := it.Next()
+		switch {
+		case err == iterator.Done:
+			decided = true
+		case err != nil:
+			return Entry{}, gcsError(err)
+		case a.Prefix != "":
+			dir = a.Prefix == key+"/"
+			decided = a.Prefix > key+"/"
+		case a.Name == key:
+			return Entry{Name: path.Base(p), Size: a.Size, ModTime: a.Updated}, nil
+		default:
+			decided = a.Name > key+"/"
+		}
+	}
+	switch {
+	case dir:
+		return s.folder(ctx, p) // for the marker's time
+	case decided:
+		return Entry{}, notFound(p)
 	}
 	e, err := s.Stat(ctx, p)
 	if mft.ErrorCode(err) != mft.ENOTFOUND {

@@ -624,3 +624,47 @@ func TestGCS_SendContinuesTheMatchingParts(t *testing.T) {
 		t.Fatalf("the sweep removed %d parts (%v), want the 2 the crash left", n, err)
 	}
 }
+
+// StatAny tells a file from a folder (with or without its marker) and
+// from nothing on every object store, also when names that sort between
+// "name" and "name/" fill the first page of the listing it asks for.
+func TestTrees_StatAnyOnObjectStores(t *testing.T) {
+	stores := map[string]func() *mft.Connection{
+		"s3":     func() *mft.Connection { return s3Conn(testpeer.StartVersityGW(t)) },
+		"azblob": func() *mft.Connection { return azureConn(testpeer.StartAzurite(t)) },
+		"gcs":    func() *mft.Connection { return gcsConn(testpeer.StartFakeGCS(t)) },
+	}
+	for name, conn := range stores {
+		t.Run(name, func(t *testing.T) {
+			st := dial(t, conn()).(remote.Tree)
+			ctx := context.Background()
+			for _, p := range []string{"a", "a.bak", "plain/x", "c.txt", "d/x", "d.1", "d.2", "d.3", "d.4", "d.5", "d-6", "e.1", "e.2", "e.3", "e.4", "e.5"} {
+				if _, err := st.Put(ctx, p, strings.NewReader("x"), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := st.MakeDir(ctx, "marked"); err != nil {
+				t.Fatal(err)
+			}
+			for p, want := range map[string]string{"a": "file", "a.bak": "file", "plain": "dir", "marked": "dir", "c": "none",
+				"d": "dir", "e": "none", "d/x": "file", "nothing/at/all": "none"} {
+				e, err := st.StatAny(ctx, p)
+				got := "file"
+				switch {
+				case mft.ErrorCode(err) == mft.ENOTFOUND:
+					got = "none"
+				case err != nil:
+					t.Fatalf("StatAny(%s): %v", p, err)
+				case e.Dir:
+					got = "dir"
+				}
+				if got != want {
+					t.Errorf("StatAny(%s) is a %s, want a %s", p, got, want)
+				}
+				if got == "file" && e.Size != 1 {
+					t.Errorf("StatAny(%s) has %d bytes", p, e.Size)
+				}
+			}
+		})
+	}
+}

@@ -148,17 +148,15 @@ func (s *s3Store) Put(ctx context.Context, p string, r io.Reader, offset int64) 
 		// A stream of unknown length that is small goes in one PUT of
 		// known length: minio-go would start a multipart upload (three
 		// requests and a part-sized buffer) for it.
-		buf := smallPool.Get().(*[]byte)
-		defer smallPool.Put(buf)
-		n, err := io.ReadFull(r, *buf)
-		switch {
-		case err == io.EOF || err == io.ErrUnexpectedEOF:
-			r, size = bytes.NewReader((*buf)[:n]), int64(n)
-		case err != nil:
+		head, release, err := peekSmall(r)
+		defer release()
+		if err != nil {
 			return 0, err
-		default:
-			r = io.MultiReader(bytes.NewReader(*buf), r)
 		}
+		if head.small {
+			size = head.Size()
+		}
+		r = head
 	}
 	info, err := s.client.PutObject(ctx, s.bucket, s.key(p), r, size, putOptions(size))
 	return info.Size, err
@@ -173,10 +171,37 @@ func putOptions(size int64) minio.PutObjectOptions {
 }
 
 // smallPut is the most a stream of unknown length may hold to go in one
-// PUT.
+// request (a PUT, a Put Blob, a single-request GCS upload).
 const smallPut = 1 << 20
 
 var smallPool = sync.Pool{New: func() any { b := make([]byte, smallPut); return &b }}
+
+// peeked is a stream whose first bytes were read: the whole of it when
+// small (Size tells its length), else those bytes and the rest.
+type peeked struct {
+	io.Reader
+	small bool
+	n     int64
+}
+
+// Size is the length of a small stream.
+func (p *peeked) Size() int64 { return p.n }
+
+// peekSmall reads up to smallPut bytes of r, to send a stream that ends
+// within them in one request; release returns the buffer once the
+// stream is sent.
+func peekSmall(r io.Reader) (*peeked, func(), error) {
+	buf := smallPool.Get().(*[]byte)
+	release := func() { smallPool.Put(buf) }
+	n, err := io.ReadFull(r, *buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return &peeked{Reader: bytes.NewReader((*buf)[:n]), small: true, n: int64(n)}, release, nil
+	case err != nil:
+		return nil, release, err
+	}
+	return &peeked{Reader: io.MultiReader(bytes.NewReader(*buf), r)}, release, nil
+}
 
 func (s *s3Store) Rename(ctx context.Context, from, to string) error {
 	_, err := s.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: s.key(to)},

@@ -24,14 +24,22 @@ type Azurite struct {
 	Endpoint string
 }
 
-// StartAzurite starts azurite-blob on a free loopback port and creates
-// the container AzureContainer.
-func StartAzurite(tb testing.TB) *Azurite {
+// StartAzurite starts azurite-blob on a free loopback port, in memory,
+// and creates the container AzureContainer.
+func StartAzurite(tb testing.TB) *Azurite { return StartAzuriteAt(tb, "") }
+
+// StartAzuriteAt is StartAzurite keeping the blobs in dir (for more than
+// memory holds); "" keeps them in memory.
+func StartAzuriteAt(tb testing.TB, dir string) *Azurite {
 	tb.Helper()
 	bin := tool(tb, "azurite-blob")
 	port := freePort(tb)
-	p := start(tb, port, nil, bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
-		"--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--silent")
+	where := []string{"--inMemoryPersistence"}
+	if dir != "" {
+		where = []string{"--location", dir}
+	}
+	p := start(tb, port, nil, bin, append([]string{"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
+		"--skipApiVersionCheck", "--loose", "--silent"}, where...)...)
 	a := &Azurite{Process: p, Endpoint: "http://127.0.0.1:" + strconv.Itoa(port) + "/" + AzureAccount}
 	if _, err := a.Container(tb).Create(context.Background(), nil); err != nil {
 		tb.Fatalf("creating the container: %v\n%s", err, p.Output())

@@ -19,15 +19,23 @@ type FakeGCS struct {
 	Endpoint string
 }
 
-// StartFakeGCS starts fake-gcs-server on a free loopback port and
-// creates the bucket GCSBucket.
-func StartFakeGCS(tb testing.TB) *FakeGCS {
+// StartFakeGCS starts fake-gcs-server on a free loopback port, in
+// memory, and creates the bucket GCSBucket.
+func StartFakeGCS(tb testing.TB) *FakeGCS { return StartFakeGCSAt(tb, "") }
+
+// StartFakeGCSAt is StartFakeGCS keeping the objects in dir (for more
+// than memory holds); "" keeps them in memory.
+func StartFakeGCSAt(tb testing.TB, dir string) *FakeGCS {
 	tb.Helper()
 	bin := tool(tb, "fake-gcs-server")
 	port := freePort(tb)
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	p := start(tb, port, nil, bin, "-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(port),
-		"-backend", "memory", "-external-url", endpoint, "-public-host", "127.0.0.1:"+strconv.Itoa(port), "-log-level", "error")
+	where := []string{"-backend", "memory"}
+	if dir != "" {
+		where = []string{"-backend", "filesystem", "-filesystem-root", dir}
+	}
+	p := start(tb, port, nil, bin, append([]string{"-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(port),
+		"-external-url", endpoint, "-public-host", "127.0.0.1:" + strconv.Itoa(port), "-log-level", "error"}, where...)...)
 	g := &FakeGCS{Process: p, Endpoint: endpoint}
 	if err := g.Client(tb).Bucket(GCSBucket).Create(context.Background(), "depot-test-project", nil); err != nil {
 		tb.Fatalf("creating the bucket: %v\n%s", err, p.Output())
