@@ -31,8 +31,9 @@ type cloudPeer struct {
 	name string
 	conn *mft.Connection
 	// sdkPut uploads a local file with the SDK's own helper, as a user
-	// of the SDK would, at Depot's block size and concurrency.
-	sdkPut func(ctx context.Context, file, name string) error
+	// of the SDK would; sdkStream streams it, as Depot must (an SFTP
+	// upload has no length), at Depot's block size and concurrency.
+	sdkPut, sdkStream func(ctx context.Context, file, name string) error
 	// rclone copies a file or a folder there ("" when it cannot).
 	rclone func(from, to string) []string
 }
@@ -49,7 +50,16 @@ func azurePeer(b *testing.B, dir string) cloudPeer {
 				return err
 			}
 			defer f.Close()
-			_, err = c.NewBlockBlobClient(name).UploadFile(ctx, f, &blockblob.UploadFileOptions{BlockSize: remote.AzureBlockSize, Concurrency: 4})
+			_, err = c.NewBlockBlobClient(name).UploadFile(ctx, f, nil)
+			return err
+		},
+		sdkStream: func(ctx context.Context, file, name string) error {
+			f, err := os.Open(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = c.NewBlockBlobClient(name).UploadStream(ctx, f, &blockblob.UploadStreamOptions{BlockSize: remote.AzureBlockSize, Concurrency: 4})
 			return err
 		}}
 }
@@ -57,22 +67,23 @@ func azurePeer(b *testing.B, dir string) cloudPeer {
 func gcsPeer(b *testing.B, dir string) cloudPeer {
 	g := testpeer.StartFakeGCSAt(b, dir)
 	bucket := g.Client(b).Bucket(testpeer.GCSBucket)
+	put := func(ctx context.Context, file, name string) error {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w := bucket.Object(name).NewWriter(ctx)
+		w.ChunkSize = remote.GCSChunkSize
+		if _, err := io.Copy(w, f); err != nil {
+			w.Close()
+			return err
+		}
+		return w.Close()
+	}
 	return cloudPeer{name: "gcs (fake-gcs-server 1.56.1)",
-		conn: &mft.Connection{Name: "fake-gcs", Type: mft.ConnGCS, Endpoint: g.Endpoint, Bucket: testpeer.GCSBucket},
-		sdkPut: func(ctx context.Context, file, name string) error {
-			f, err := os.Open(file)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			w := bucket.Object(name).NewWriter(ctx)
-			w.ChunkSize = remote.GCSChunkSize
-			if _, err := io.Copy(w, f); err != nil {
-				w.Close()
-				return err
-			}
-			return w.Close()
-		},
+		conn:   &mft.Connection{Name: "fake-gcs", Type: mft.ConnGCS, Endpoint: g.Endpoint, Bucket: testpeer.GCSBucket},
+		sdkPut: put, sdkStream: put,
 		rclone: func(from, to string) []string {
 			return []string{"rclone", "copy", "-q", "--gcs-anonymous", "--gcs-endpoint", g.Endpoint + "/storage/v1/", from,
 				":gcs:" + testpeer.GCSBucket + "/" + to}
@@ -155,14 +166,14 @@ func benchCloud(b *testing.B, work string, peer cloudPeer) {
 		wg.Wait()
 		return time.Since(start).Seconds()
 	}
-	timeSDK := func(file, name string) float64 {
+	timeSDK := func(put func(context.Context, string, string) error, file, name string) float64 {
 		start := time.Now()
-		if err := peer.sdkPut(ctx, file, name); err != nil {
+		if err := put(ctx, file, name); err != nil {
 			b.Fatal(err)
 		}
 		return time.Since(start).Seconds()
 	}
-	var dBig, sBig, rBig, dSmall, dSmall4, sSmall, sSmall4, rSmall []float64
+	var dBig, sBig, sStream, rBig, dSmall, dSmall4, sSmall, sSmall4, rSmall []float64
 	for r := range rounds {
 		steps := []func(){
 			func() {
@@ -171,7 +182,8 @@ func benchCloud(b *testing.B, work string, peer cloudPeer) {
 				dSmall4 = append(dSmall4, parallelPut(r))
 			},
 			func() {
-				sBig = append(sBig, timeSDK(src, fmt.Sprintf("sdk/big%d.bin", r)))
+				sBig = append(sBig, timeSDK(peer.sdkPut, src, fmt.Sprintf("sdk/big%d.bin", r)))
+				sStream = append(sStream, timeSDK(peer.sdkStream, src, fmt.Sprintf("sdk/stream%d.bin", r)))
 				sSmall = append(sSmall, sdkSmall(1))
 				sSmall4 = append(sSmall4, sdkSmall(4))
 				if peer.rclone != nil {
@@ -190,7 +202,8 @@ func benchCloud(b *testing.B, work string, peer cloudPeer) {
 	m := float64(mib)
 	fmt.Printf("== %s: a mounted home, median of %d\n", peer.name, rounds)
 	fmt.Printf("| files | Depot: sftp put into the home | the SDK's own upload | ratio |\n|---|---|---|---|\n")
-	fmt.Printf("| 1 × %d MiB | %s MiB/s | %s MiB/s | %.2f× |\n", mib, rate(m, median(dBig)), rate(m, median(sBig)), median(sBig)/median(dBig))
+	fmt.Printf("| 1 × %d MiB, the SDK streaming | %s MiB/s | %s MiB/s | %.2f× |\n", mib, rate(m, median(dBig)), rate(m, median(sStream)), median(sStream)/median(dBig))
+	fmt.Printf("| 1 × %d MiB, the SDK's file upload | | %s MiB/s | %.2f× |\n", mib, rate(m, median(sBig)), median(sBig)/median(dBig))
 	fmt.Printf("| 1,000 × 4 KiB, one at a time | %.0f files/s (%.2fs) | %.0f files/s (%.2fs) | %.2f× |\n", 1000/median(dSmall), median(dSmall),
 		1000/median(sSmall), median(sSmall), median(sSmall)/median(dSmall))
 	fmt.Printf("| 1,000 × 4 KiB, 4 at once | %.0f files/s (%.2fs) | %.0f files/s (%.2fs) | %.2f× |\n", 1000/median(dSmall4), median(dSmall4),
