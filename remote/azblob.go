@@ -149,19 +149,24 @@ func (s *azureStore) List(ctx context.Context, dir string) ([]Entry, error) {
 			if b.Name == nil || *b.Name == prefix { // the folder's own marker
 				continue
 			}
-			e := Entry{Name: strings.TrimPrefix(*b.Name, prefix)}
-			if b.Properties != nil {
-				if b.Properties.ContentLength != nil {
-					e.Size = *b.Properties.ContentLength
-				}
-				if b.Properties.LastModified != nil {
-					e.ModTime = *b.Properties.LastModified
-				}
-			}
+			e := blobEntry(b.Properties)
+			e.Name = strings.TrimPrefix(*b.Name, prefix)
 			out = append(out, e)
 		}
 	}
 	return out, nil
+}
+
+// blobEntry is what a listing says of a blob: its size and time.
+func blobEntry(props *container.BlobProperties) Entry {
+	var e Entry
+	if props != nil && props.ContentLength != nil {
+		e.Size = *props.ContentLength
+	}
+	if props != nil && props.LastModified != nil {
+		e.ModTime = *props.LastModified
+	}
+	return e
 }
 
 func (s *azureStore) Stat(ctx context.Context, p string) (Entry, error) {

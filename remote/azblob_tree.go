@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,8 +16,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"golang.org/x/sync/errgroup"
-
-	"depot/mft"
 )
 
 // blockID names block i of an upload by its index and MD5, all of one
@@ -125,66 +122,27 @@ func (s *azureStore) discard(ctx context.Context, p string) error {
 	return s.Remove(ctx, p)
 }
 
-// StatAny asks in one request for the name and whatever sorts next to
-// it, as on S3: names sort "name" < "name.bak" < "name/" < "name0", so a
-// short page of the listing that starts with the name shows whether it
-// is a blob, a folder (the prefix "name/", with or without a marker) or
-// neither. A page that ends before that is decided asks again.
-func (s *azureStore) StatAny(ctx context.Context, p string) (Entry, error) {
-	if strings.Trim(p, "/") == "" {
-		return Entry{Name: "/", Dir: true}, nil
-	}
-	key, four := s.key(p), int32(4)
+func (s *azureStore) StatAny(ctx context.Context, p string) (Entry, error) { return statAny(ctx, s, p) }
+func (s *azureStore) StatDir(ctx context.Context, p string) (Entry, error) { return statDir(ctx, s, p) }
+
+func (s *azureStore) around(ctx context.Context, key string) ([]listed, bool, error) {
+	four := int32(4)
 	page, err := s.container.NewListBlobsHierarchyPager("/", &container.ListBlobsHierarchyOptions{Prefix: &key, MaxResults: &four}).NextPage(ctx)
 	if err != nil {
-		return Entry{}, azureError(err)
+		return nil, false, azureError(err)
 	}
-	decided, dir := page.NextMarker == nil || *page.NextMarker == "", false
+	var out []listed
 	for _, b := range page.Segment.BlobItems {
-		if b.Name == nil {
-			continue
+		if b.Name != nil {
+			out = append(out, listed{name: *b.Name, entry: blobEntry(b.Properties)})
 		}
-		if *b.Name == key {
-			e := Entry{Name: path.Base(p)}
-			if b.Properties != nil && b.Properties.ContentLength != nil {
-				e.Size = *b.Properties.ContentLength
-			}
-			if b.Properties != nil && b.Properties.LastModified != nil {
-				e.ModTime = *b.Properties.LastModified
-			}
-			return e, nil
-		}
-		decided = decided || *b.Name > key+"/"
 	}
 	for _, x := range page.Segment.BlobPrefixes {
 		if x.Name != nil {
-			dir = dir || *x.Name == key+"/"
-			decided = decided || *x.Name > key+"/"
+			out = append(out, listed{name: *x.Name, prefix: true})
 		}
 	}
-	switch {
-	case dir:
-		return s.folder(ctx, p) // for the marker's time
-	case decided:
-		return Entry{}, notFound(p)
-	}
-	e, err := s.Stat(ctx, p)
-	if mft.ErrorCode(err) != mft.ENOTFOUND {
-		return e, err
-	}
-	return s.folder(ctx, p)
-}
-
-// StatDir asks for a name below p first: one request for a folder.
-func (s *azureStore) StatDir(ctx context.Context, p string) (Entry, error) {
-	if strings.Trim(p, "/") == "" {
-		return Entry{Name: "/", Dir: true}, nil
-	}
-	e, err := s.folder(ctx, p)
-	if mft.ErrorCode(err) != mft.ENOTFOUND {
-		return e, err
-	}
-	return s.Stat(ctx, p)
+	return out, page.NextMarker == nil || *page.NextMarker == "", nil
 }
 
 // folder describes the folder p: ENOTFOUND when no blob is below it.
@@ -213,16 +171,13 @@ func (s *azureStore) MakeDir(ctx context.Context, dir string) error {
 }
 
 func (s *azureStore) RemoveDir(ctx context.Context, dir string) error {
-	if list, err := s.List(ctx, dir); err != nil {
-		return err
-	} else if len(list) > 0 {
-		return notEmpty(dir)
-	}
-	_, err := s.container.NewBlockBlobClient(s.key(dir)+"/").Delete(ctx, nil)
-	if bloberror.HasCode(err, bloberror.BlobNotFound) {
-		return nil
-	}
-	return azureError(err)
+	return removeDir(ctx, s, dir, func() error {
+		_, err := s.container.NewBlockBlobClient(s.key(dir)+"/").Delete(ctx, nil)
+		if bloberror.HasCode(err, bloberror.BlobNotFound) {
+			return nil
+		}
+		return azureError(err)
+	})
 }
 
 // Sweep has nothing to discard: the blocks of broken uploads stay

@@ -14,8 +14,6 @@ import (
 	"cloud.google.com/go/storage"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/iterator"
-
-	"depot/mft"
 )
 
 // gcsComposeMax is how many objects one compose request joins.
@@ -170,60 +168,31 @@ func (s *gcsStore) discard(ctx context.Context, p string) error {
 	return nil
 }
 
-// StatAny asks in one request for the name and whatever sorts next to
-// it, as on S3 and Azure (see azureStore.StatAny); a page that ends
-// before that is decided asks again.
-func (s *gcsStore) StatAny(ctx context.Context, p string) (Entry, error) {
-	if strings.Trim(p, "/") == "" {
-		return Entry{Name: "/", Dir: true}, nil
-	}
-	key := s.key(p)
+func (s *gcsStore) StatAny(ctx context.Context, p string) (Entry, error) { return statAny(ctx, s, p) }
+func (s *gcsStore) StatDir(ctx context.Context, p string) (Entry, error) { return statDir(ctx, s, p) }
+
+func (s *gcsStore) around(ctx context.Context, key string) ([]listed, bool, error) {
 	q := &storage.Query{Prefix: key, Delimiter: "/"}
 	if err := q.SetAttrSelection([]string{"Name", "Size", "Updated"}); err != nil {
-		return Entry{}, err
+		return nil, false, err
 	}
 	it := s.bucket.Objects(ctx, q)
 	it.PageInfo().MaxSize = 4
-	decided, dir := false, false
-	for i := 0; i < 4 && !decided && !dir; i++ {
+	var out []listed
+	for range 4 {
 		a, err := it.Next()
 		switch {
 		case err == iterator.Done:
-			decided = true
+			return out, true, nil
 		case err != nil:
-			return Entry{}, gcsError(err)
+			return nil, false, gcsError(err)
 		case a.Prefix != "":
-			dir = a.Prefix == key+"/"
-			decided = a.Prefix > key+"/"
-		case a.Name == key:
-			return Entry{Name: path.Base(p), Size: a.Size, ModTime: a.Updated}, nil
+			out = append(out, listed{name: a.Prefix, prefix: true})
 		default:
-			decided = a.Name > key+"/"
+			out = append(out, listed{name: a.Name, entry: Entry{Size: a.Size, ModTime: a.Updated}})
 		}
 	}
-	switch {
-	case dir:
-		return s.folder(ctx, p) // for the marker's time
-	case decided:
-		return Entry{}, notFound(p)
-	}
-	e, err := s.Stat(ctx, p)
-	if mft.ErrorCode(err) != mft.ENOTFOUND {
-		return e, err
-	}
-	return s.folder(ctx, p)
-}
-
-// StatDir asks for a name below p first: one request for a folder.
-func (s *gcsStore) StatDir(ctx context.Context, p string) (Entry, error) {
-	if strings.Trim(p, "/") == "" {
-		return Entry{Name: "/", Dir: true}, nil
-	}
-	e, err := s.folder(ctx, p)
-	if mft.ErrorCode(err) != mft.ENOTFOUND {
-		return e, err
-	}
-	return s.Stat(ctx, p)
+	return out, false, nil
 }
 
 // folder describes the folder p: ENOTFOUND when no object is below it.
@@ -254,15 +223,12 @@ func (s *gcsStore) MakeDir(ctx context.Context, dir string) error {
 }
 
 func (s *gcsStore) RemoveDir(ctx context.Context, dir string) error {
-	if list, err := s.List(ctx, dir); err != nil {
-		return err
-	} else if len(list) > 0 {
-		return notEmpty(dir)
-	}
-	if err := s.bucket.Object(s.key(dir) + "/").Delete(ctx); err != nil && err != storage.ErrObjectNotExist {
-		return gcsError(err)
-	}
-	return nil
+	return removeDir(ctx, s, dir, func() error {
+		if err := s.bucket.Object(s.key(dir) + "/").Delete(ctx); err != nil && err != storage.ErrObjectNotExist {
+			return gcsError(err)
+		}
+		return nil
+	})
 }
 
 // Sweep deletes the parts of broken sends below dir uploaded before

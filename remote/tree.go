@@ -101,57 +101,22 @@ func (s *ftpStore) RemoveDir(ctx context.Context, dir string) error {
 
 func (s *ftpStore) Sweep(context.Context, string, time.Time) (int, error) { return 0, nil }
 
-// StatAny asks in one request for the key and whatever sorts next to
-// it: keys sort "name" < "name.bak" < "name/" < "name0", so a short page
-// of the listing that starts at the key shows whether it is an object, a
-// folder (the prefix "name/", with or without a marker) or neither. A
-// page that ends before that is decided asks again by HEAD and folder.
-func (s *s3Store) StatAny(ctx context.Context, p string) (Entry, error) {
-	if strings.Trim(p, "/") == "" {
-		return Entry{Name: "/", Dir: true}, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return Entry{}, err
-	}
-	key := s.key(p)
+func (s *s3Store) StatAny(ctx context.Context, p string) (Entry, error) { return statAny(ctx, s, p) }
+func (s *s3Store) StatDir(ctx context.Context, p string) (Entry, error) { return statDir(ctx, s, p) }
+
+func (s *s3Store) around(ctx context.Context, key string) ([]listed, bool, error) {
 	res, err := s.core.ListObjectsV2(s.bucket, key, "", "", "/", 4)
 	if err != nil {
-		return Entry{}, err
+		return nil, false, err
 	}
-	decided, dir := !res.IsTruncated, false
+	var out []listed
 	for _, o := range res.Contents {
-		if o.Key == key {
-			return Entry{Name: path.Base(p), Size: o.Size, ModTime: o.LastModified}, nil
-		}
-		decided = decided || o.Key > key+"/"
+		out = append(out, listed{name: o.Key, entry: Entry{Size: o.Size, ModTime: o.LastModified}})
 	}
 	for _, c := range res.CommonPrefixes {
-		dir = dir || c.Prefix == key+"/"
-		decided = decided || c.Prefix > key+"/"
+		out = append(out, listed{name: c.Prefix, prefix: true})
 	}
-	switch {
-	case dir:
-		return s.folder(ctx, p) // for the marker's time
-	case decided:
-		return Entry{}, notFound(p)
-	}
-	e, err := s.Stat(ctx, p)
-	if err == nil || mft.ErrorCode(err) != mft.ENOTFOUND {
-		return e, err
-	}
-	return s.folder(ctx, p)
-}
-
-// StatDir asks for a key below p first: one request for a folder.
-func (s *s3Store) StatDir(ctx context.Context, p string) (Entry, error) {
-	if strings.Trim(p, "/") == "" {
-		return Entry{Name: "/", Dir: true}, nil
-	}
-	e, err := s.folder(ctx, p)
-	if mft.ErrorCode(err) != mft.ENOTFOUND {
-		return e, err
-	}
-	return s.Stat(ctx, p)
+	return out, !res.IsTruncated, nil
 }
 
 // folder describes the folder p: ENOTFOUND when no key is below it. One
@@ -183,12 +148,9 @@ func (s *s3Store) MakeDir(ctx context.Context, dir string) error {
 }
 
 func (s *s3Store) RemoveDir(ctx context.Context, dir string) error {
-	if list, err := s.List(ctx, dir); err != nil {
-		return err
-	} else if len(list) > 0 {
-		return notEmpty(dir)
-	}
-	return s.client.RemoveObject(ctx, s.bucket, s.key(dir)+"/", minio.RemoveObjectOptions{})
+	return removeDir(ctx, s, dir, func() error {
+		return s.client.RemoveObject(ctx, s.bucket, s.key(dir)+"/", minio.RemoveObjectOptions{})
+	})
 }
 
 // Sweep aborts the multipart uploads below dir begun before cutoff: a
