@@ -147,7 +147,7 @@ func benchCloud(b *testing.B, work string, peer cloudPeer) {
 	cfg.Data.SyncUploads = false
 	a := apptest.Start(b, cfg)
 	defer apptest.Close(a)
-	_, put := cloudUser(b, a, work, peer.conn)
+	put := mountedUser(b, a, work, peer.conn)
 
 	src := ""
 	if !smallOnly {
@@ -262,32 +262,13 @@ func benchCloud(b *testing.B, work string, peer cloudPeer) {
 			1000/median(rSmall), median(rSmall), median(rSmall)/median(dSmall4))
 	}
 
-	conc, concMiB := envInt("BENCH_CONC", 20), envInt("BENCH_CONC_MIB", 1024)
-	if conc == 0 {
-		return
-	}
-	csrc := randomFile(b, filepath.Join(work, "conc.bin"), concMiB)
-	before := peakRSS()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i := range conc {
-		wg.Go(func() {
-			argv := put(fmt.Sprintf("put %s c%02d.bin", csrc, i))
-			if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-				b.Errorf("upload %d: %v\n%s", i, err, out)
-			}
-		})
-	}
-	wg.Wait()
-	secs := time.Since(start).Seconds()
-	fmt.Printf("\n%d concurrent sftp puts of %d MiB into the home: %.1fs (%.0f MiB/s in all); Depot's peak RSS %d MiB (%d MiB before)\n\n",
-		conc, concMiB, secs, float64(conc*concMiB)/secs, peakRSS()>>20, before>>20)
+	concurrentPuts(b, work, put, "the home")
 }
 
-// cloudUser makes the user bench with a key whose home is mounted on
-// conn, and returns the key's file and how to run an sftp batch command
-// as bench.
-func cloudUser(b *testing.B, a *app.App, work string, conn *mft.Connection) (string, func(string) []string) {
+// mountedUser makes the user bench with a key whose home is mounted on
+// conn (below the prefix "depot"), and returns how to run an sftp batch
+// command as bench.
+func mountedUser(b *testing.B, a *app.App, work string, conn *mft.Connection) func(string) []string {
 	ctx := context.Background()
 	if err := a.Connections.Create(ctx, conn); err != nil {
 		b.Fatal(err)
@@ -307,7 +288,7 @@ func cloudUser(b *testing.B, a *app.App, work string, conn *mft.Connection) (str
 	}
 	addr := a.SFTP.ListenAddr().String()
 	port := addr[strings.LastIndex(addr, ":")+1:]
-	return keyFile, func(cmd string) []string {
+	return func(cmd string) []string {
 		return []string{"sh", "-c", fmt.Sprintf("echo %q | sftp -q -b - -i %s -P %s -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "+
 			"-o Ciphers=aes128-gcm@openssh.com bench@127.0.0.1", cmd, keyFile, port)}
 	}

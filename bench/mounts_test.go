@@ -2,9 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +12,6 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	gossh "golang.org/x/crypto/ssh"
 
 	"depot/internal/apptest"
 	"depot/internal/testpeer"
@@ -43,28 +39,7 @@ func BenchmarkMountS3(b *testing.B) {
 
 	conn := &mft.Connection{Name: "versitygw", Type: mft.ConnS3, Endpoint: g.Endpoint, Region: "us-east-1", Bucket: testpeer.S3Bucket,
 		PathStyle: true, AccessKey: testpeer.S3AccessKey, SecretKey: testpeer.S3SecretKey}
-	if err := a.Connections.Create(ctx, conn); err != nil {
-		b.Fatal(err)
-	}
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	sshPub, _ := gossh.NewPublicKey(pub)
-	block, _ := gossh.MarshalPrivateKey(priv, "")
-	keyFile := filepath.Join(work, "id")
-	os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600)
-	u := &mft.User{ID: "bench", Username: "bench", Role: mft.RoleUser, Home: "/users/bench", Active: true, Protocols: mft.AllProtocols,
-		SSHKeys: []string{strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))}}
-	if err := a.Users.CreateUser(ctx, u); err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Mounts.Create(ctx, &mft.Mount{Path: u.Home, Connection: conn.ID, Prefix: "depot"}); err != nil {
-		b.Fatal(err)
-	}
-	port := a.SFTP.ListenAddr().(interface{ String() string }).String()
-	port = port[strings.LastIndex(port, ":")+1:]
-	put := func(cmd string) []string {
-		return []string{"sh", "-c", fmt.Sprintf("echo %q | sftp -q -b - -i %s -P %s -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "+
-			"-o Ciphers=aes128-gcm@openssh.com bench@127.0.0.1", cmd, keyFile, port)}
-	}
+	put := mountedUser(b, a, work, conn)
 	clear := func(prefix string) {
 		for obj := range s3.ListObjects(ctx, testpeer.S3Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 			s3.RemoveObject(ctx, testpeer.S3Bucket, obj.Key, minio.RemoveObjectOptions{})
@@ -146,7 +121,17 @@ func BenchmarkMountS3(b *testing.B) {
 		median(cSmall1)/median(dSmall))
 
 	// Peak memory of concurrent uploads to S3.
+	concurrentPuts(b, work, put, "the S3 home")
+	clear("depot/")
+}
+
+// concurrentPuts prints Depot's peak RSS while BENCH_CONC (20) sftp
+// clients put BENCH_CONC_MIB (1024) each into where at once.
+func concurrentPuts(b *testing.B, work string, put func(string) []string, where string) {
 	conc, concMiB := envInt("BENCH_CONC", 20), envInt("BENCH_CONC_MIB", 1024)
+	if conc == 0 {
+		return
+	}
 	csrc := randomFile(b, filepath.Join(work, "conc.bin"), concMiB)
 	before := peakRSS()
 	start := time.Now()
@@ -161,9 +146,8 @@ func BenchmarkMountS3(b *testing.B) {
 	}
 	wg.Wait()
 	secs := time.Since(start).Seconds()
-	fmt.Printf("\n%d concurrent sftp puts of %d MiB into the S3 home: %.1fs (%.0f MiB/s in all); Depot's peak RSS %d MiB (%d MiB before)\n",
-		conc, concMiB, secs, float64(conc*concMiB)/secs, peakRSS()>>20, before>>20)
-	clear("depot/")
+	fmt.Printf("\n%d concurrent sftp puts of %d MiB into %s: %.1fs (%.0f MiB/s in all); Depot's peak RSS %d MiB (%d MiB before)\n\n",
+		conc, concMiB, where, secs, float64(conc*concMiB)/secs, peakRSS()>>20, before>>20)
 }
 
 // peakRSS is this process's peak resident set (VmHWM), in bytes: Depot
