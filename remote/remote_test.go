@@ -407,51 +407,6 @@ func TestAzure_AgainstAzurite(t *testing.T) {
 	}
 }
 
-// Send continues the blocks a broken send staged with the same bytes and
-// sends the others; Discard drops staged blocks of a blob never
-// committed.
-func TestAzure_SendContinuesTheMatchingBlocks(t *testing.T) {
-	a := testpeer.StartAzurite(t)
-	st := dial(t, azureConn(a))
-	ctx := context.Background()
-	data := make([]byte, 3*remote.AzureBlockSize+5)
-	rand.Read(data)
-	// A first send that breaks after its first blocks: a reader that
-	// fails past two blocks.
-	broken := &failingReaderAt{r: bytes.NewReader(data), after: 2 * remote.AzureBlockSize}
-	if _, err := remote.Send(ctx, st, "resume.bin", broken, int64(len(data))); err == nil {
-		t.Fatal("the broken send succeeded")
-	}
-	if _, err := st.Stat(ctx, "resume.bin"); mft.ErrorCode(err) != mft.ENOTFOUND {
-		t.Fatalf("a broken send left a visible blob: %v", err)
-	}
-	sent, err := remote.Send(ctx, st, "resume.bin", bytes.NewReader(data), int64(len(data)))
-	if err != nil || sent >= int64(len(data)) || sent < int64(len(data))-2*remote.AzureBlockSize {
-		t.Fatalf("the second send sent %d of %d bytes (%v), want only the blocks the first did not stage", sent, len(data), err)
-	}
-	rc, err := st.Get(ctx, "resume.bin", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(rc)
-	rc.Close()
-	if !bytes.Equal(got, data) {
-		t.Fatalf("the resumed blob has %d bytes and differs", len(got))
-	}
-	// Staged blocks of a blob never committed: Discard drops them.
-	remote.Send(ctx, st, "dropped.bin", &failingReaderAt{r: bytes.NewReader(data), after: remote.AzureBlockSize}, int64(len(data)))
-	if err := remote.Discard(ctx, st, "dropped.bin"); err != nil {
-		t.Fatalf("discard: %v", err)
-	}
-	list, err := a.Container(t).NewBlockBlobClient("depot/dropped.bin").GetBlockList(ctx, blockblob.BlockListTypeAll, nil)
-	if err == nil && len(list.UncommittedBlocks)+len(list.CommittedBlocks) > 0 {
-		t.Fatalf("discard left blocks: %+v", list)
-	}
-	if _, err := st.Stat(ctx, "dropped.bin"); mft.ErrorCode(err) != mft.ENOTFOUND {
-		t.Fatalf("discard left a blob: %v", err)
-	}
-}
-
 // failingReaderAt is a file whose bytes past after can be read once
 // (the send's checksums) and then fail (the transfer), as when the
 // network breaks after the first blocks went: the failure waits until
@@ -563,64 +518,94 @@ func TestGCS_AgainstFakeGCSServer(t *testing.T) {
 	}
 }
 
-// Send continues the parts a broken send uploaded with the same bytes
-// and sends the others; the object appears whole, its parts gone;
-// Discard removes the parts of a send that never finished.
-func TestGCS_SendContinuesTheMatchingParts(t *testing.T) {
-	g := testpeer.StartFakeGCS(t)
-	st := dial(t, gcsConn(g))
+// Send continues what a broken send left with the same bytes (Azure's
+// staged blocks, GCS's hidden parts, each named by index and MD5) and
+// sends only the rest; nothing shows before the object is whole; Discard
+// drops what a send that never finished left.
+func TestCloud_SendContinuesWhatABrokenSendLeft(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		part int64
+		open func(t *testing.T) (remote.Store, func(name string) int)
+	}{
+		{"azblob", remote.AzureBlockSize, func(t *testing.T) (remote.Store, func(string) int) {
+			a := testpeer.StartAzurite(t)
+			return dial(t, azureConn(a)), func(name string) int { // blocks staged or committed
+				list, err := a.Container(t).NewBlockBlobClient("depot/"+name).GetBlockList(context.Background(), blockblob.BlockListTypeAll, nil)
+				if err != nil {
+					return 0
+				}
+				return len(list.UncommittedBlocks) + len(list.CommittedBlocks)
+			}
+		}},
+		{"gcs", remote.GCSChunkSize, func(t *testing.T) (remote.Store, func(string) int) {
+			st := dial(t, gcsConn(testpeer.StartFakeGCS(t)))
+			return st, func(name string) int { // hidden parts, which mounted listings leave out
+				list, _ := st.List(context.Background(), "")
+				n := 0
+				for _, e := range list {
+					if strings.HasPrefix(e.Name, remote.TempPrefix+name+".") {
+						n++
+					}
+				}
+				return n
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, pieces := tc.open(t)
+			ctx := context.Background()
+			data := make([]byte, 3*tc.part+5)
+			rand.Read(data)
+			broken := &failingReaderAt{r: bytes.NewReader(data), after: 2 * tc.part}
+			if _, err := remote.Send(ctx, st, "resume.bin", broken, int64(len(data))); err == nil {
+				t.Fatal("the broken send succeeded")
+			}
+			if _, err := st.Stat(ctx, "resume.bin"); mft.ErrorCode(err) != mft.ENOTFOUND {
+				t.Fatalf("a broken send left a visible object: %v", err)
+			}
+			if n := pieces("resume.bin"); n != 2 {
+				t.Fatalf("the broken send left %d pieces, want the 2 sent before the break", n)
+			}
+			sent, err := remote.Send(ctx, st, "resume.bin", bytes.NewReader(data), int64(len(data)))
+			if err != nil || sent != int64(len(data))-2*tc.part {
+				t.Fatalf("the second send sent %d of %d bytes (%v), want only the %d the first did not", sent, len(data), err, int64(len(data))-2*tc.part)
+			}
+			rc, err := st.Get(ctx, "resume.bin", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(rc)
+			rc.Close()
+			if !bytes.Equal(got, data) {
+				t.Fatalf("the resumed object has %d bytes and differs", len(got))
+			}
+			remote.Send(ctx, st, "dropped.bin", &failingReaderAt{r: bytes.NewReader(data), after: tc.part}, int64(len(data)))
+			if err := remote.Discard(ctx, st, "dropped.bin"); err != nil {
+				t.Fatalf("discard: %v", err)
+			}
+			if n := pieces("dropped.bin"); n != 0 {
+				t.Fatalf("discard left %d pieces", n)
+			}
+			if list, err := st.List(ctx, ""); err != nil || len(list) != 1 || list[0].Name != "resume.bin" {
+				t.Fatalf("left after the sends and the discard: %+v (%v), want resume.bin alone", list, err)
+			}
+		})
+	}
+}
+
+// What a crashed GCS push left, the mounts' sweep removes once it is old
+// enough.
+func TestGCS_SweepRemovesTheParts(t *testing.T) {
+	st := dial(t, gcsConn(testpeer.StartFakeGCS(t))).(remote.Tree)
 	ctx := context.Background()
-	data := make([]byte, 3*remote.GCSChunkSize+5)
+	data := make([]byte, 3*remote.GCSChunkSize)
 	rand.Read(data)
-	broken := &failingReaderAt{r: bytes.NewReader(data), after: 2 * remote.GCSChunkSize}
-	if _, err := remote.Send(ctx, st, "resume.bin", broken, int64(len(data))); err == nil {
-		t.Fatal("the broken send succeeded")
-	}
-	if _, err := st.Stat(ctx, "resume.bin"); mft.ErrorCode(err) != mft.ENOTFOUND {
-		t.Fatalf("a broken send left a visible object: %v", err)
-	}
-	// What it left is hidden parts only (mounted listings leave them out).
-	parts, _ := st.List(ctx, "")
-	for _, e := range parts {
-		if !strings.HasPrefix(e.Name, remote.TempPrefix) {
-			t.Fatalf("the broken send left %s", e.Name)
-		}
-	}
-	if len(parts) != 2 {
-		t.Fatalf("the broken send left %d parts, want the 2 before the break", len(parts))
-	}
-	sent, err := remote.Send(ctx, st, "resume.bin", bytes.NewReader(data), int64(len(data)))
-	if err != nil || sent >= int64(len(data)) || sent < int64(len(data))-2*remote.GCSChunkSize {
-		t.Fatalf("the second send sent %d of %d bytes (%v), want only the parts the first did not upload", sent, len(data), err)
-	}
-	rc, err := st.Get(ctx, "resume.bin", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(rc)
-	rc.Close()
-	if !bytes.Equal(got, data) {
-		t.Fatalf("the composed object has %d bytes and differs", len(got))
-	}
-	remote.Send(ctx, st, "dropped.bin", &failingReaderAt{r: bytes.NewReader(data), after: remote.GCSChunkSize}, int64(len(data)))
-	if err := remote.Discard(ctx, st, "dropped.bin"); err != nil {
-		t.Fatalf("discard: %v", err)
-	}
-	list, err := st.List(ctx, "")
-	names := []string{}
-	for _, e := range list {
-		names = append(names, e.Name)
-	}
-	if err != nil || len(list) != 1 || list[0].Name != "resume.bin" {
-		t.Fatalf("left after the sends and the discard: %v (%v), want resume.bin alone", names, err)
-	}
-	// What a crash left, the mounts' sweep removes once it is old enough.
 	remote.Send(ctx, st, "in/crashed.bin", &failingReaderAt{r: bytes.NewReader(data), after: 2 * remote.GCSChunkSize}, int64(len(data)))
-	tree := st.(remote.Tree)
-	if n, err := tree.Sweep(ctx, "", time.Now().Add(-time.Hour)); n != 0 || err != nil {
+	if n, err := st.Sweep(ctx, "", time.Now().Add(-time.Hour)); n != 0 || err != nil {
 		t.Fatalf("a sweep of what is younger than its cutoff removed %d (%v)", n, err)
 	}
-	if n, err := tree.Sweep(ctx, "", time.Now().Add(time.Minute)); n != 2 || err != nil {
+	if n, err := st.Sweep(ctx, "", time.Now().Add(time.Minute)); n != 2 || err != nil {
 		t.Fatalf("the sweep removed %d parts (%v), want the 2 the crash left", n, err)
 	}
 }

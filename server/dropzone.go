@@ -237,31 +237,41 @@ func (s *Server) handleDropzoneConfirm(c echo.Context) error {
 	return writeOne(c, http.StatusOK, "file", newDropzoneFileView(f))
 }
 
-func (s *Server) handleDropzoneDownload(c echo.Context) error {
-	_, f, err := s.tokenFile(c)
-	if err != nil {
-		return err
+// dropzoneFileFinder finds and authorizes the request's dropzone file:
+// by the path's dropzone and its token (tokenFile), or by the file alone
+// and either key (dzFileOf).
+type dropzoneFileFinder func(echo.Context) (*mft.Dropzone, *mft.DropzoneFile, error)
+
+// downloadDropzoneFile serves a confirmed file's bytes.
+func (s *Server) downloadDropzoneFile(find dropzoneFileFinder) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		_, f, err := find(c)
+		if err != nil {
+			return err
+		}
+		fh, fi, err := s.Dropzones.Open(f)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		serveDownload(c, fh, f.Name, fi.ModTime())
+		return nil
 	}
-	fh, fi, err := s.Dropzones.Open(f)
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	serveDownload(c, fh, f.Name, fi.ModTime())
-	return nil
 }
 
-// handleDropzoneDelete removes a file and frees its bytes.
-func (s *Server) handleDropzoneDelete(c echo.Context) error {
-	_, f, err := s.tokenFile(c)
-	if err != nil {
-		return err
+// deleteDropzoneFile removes a file and frees its bytes, with the
+// Dropzone API's answer.
+func (s *Server) deleteDropzoneFile(find dropzoneFileFinder) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		_, f, err := find(c)
+		if err != nil {
+			return err
+		}
+		if err := s.Dropzones.DeleteFile(c.Request().Context(), f); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, dzMessage{Status: "success", Message: "File deleted successfully."})
 	}
-	if err := s.Dropzones.DeleteFile(c.Request().Context(), f); err != nil {
-		return err
-	}
-	// The Dropzone API's answer.
-	return c.JSON(http.StatusOK, map[string]string{"status": "success", "message": "File deleted successfully."})
 }
 
 // handleDropzoneRemove deletes a dropzone with its files.

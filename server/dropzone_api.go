@@ -310,28 +310,3 @@ func (s *Server) handleDzConfirm(c echo.Context) error {
 	}
 	return s.dzFileAnswer(c, f)
 }
-
-func (s *Server) handleDzDownload(c echo.Context) error {
-	_, f, err := s.dzFileOf(c)
-	if err != nil {
-		return err
-	}
-	fh, fi, err := s.Dropzones.Open(f)
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	serveDownload(c, fh, f.Name, fi.ModTime())
-	return nil
-}
-
-func (s *Server) handleDzDelete(c echo.Context) error {
-	_, f, err := s.dzFileOf(c)
-	if err != nil {
-		return err
-	}
-	if err := s.Dropzones.DeleteFile(c.Request().Context(), f); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, dzMessage{Status: "success", Message: "File deleted successfully."})
-}

@@ -56,8 +56,8 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/api/dropzones/:id/files", s.handleDropzoneReserve)
 	e.GET("/api/dropzones/:id/files/:file", s.handleDropzoneFile)
 	e.POST("/api/dropzones/:id/files/:file/confirm", s.handleDropzoneConfirm)
-	e.GET("/api/dropzones/:id/files/:file/download", s.handleDropzoneDownload)
-	e.DELETE("/api/dropzones/:id/files/:file", s.handleDropzoneDelete)
+	e.GET("/api/dropzones/:id/files/:file/download", s.downloadDropzoneFile(s.tokenFile))
+	e.DELETE("/api/dropzones/:id/files/:file", s.deleteDropzoneFile(s.tokenFile))
 	// … and the signed upload URL alone.
 	e.PUT("/api/dropzones/:id/files/:file/upload", s.oneAnonymousUpload(s.handleDropzoneUpload))
 	// The Dropzone API as its SDK calls it: a user's API key or a
@@ -71,8 +71,8 @@ func (s *Server) routes() *echo.Echo {
 	dz.POST("/dropzones/:id/files", s.handleDzReserve)
 	dz.GET("/files/:file", s.handleDzFile)
 	dz.POST("/files/:file/confirm", s.handleDzConfirm)
-	dz.GET("/files/:file/download", s.handleDzDownload)
-	dz.DELETE("/files/:file", s.handleDzDelete)
+	dz.GET("/files/:file/download", s.downloadDropzoneFile(s.dzFileOf))
+	dz.DELETE("/files/:file", s.deleteDropzoneFile(s.dzFileOf))
 	// Shared links: the link's id, and its password if it has one.
 	e.GET("/s/:id", s.handleLinkPage)
 	e.GET("/s/:id/download", s.handleLinkDownload)
