@@ -93,7 +93,9 @@ export DEPOT_TEST_ARTIFACTS="${DEPOT_TEST_ARTIFACTS:-$PWD/.artifacts}"
 export CGO_ENABLED=1 # the race detector needs cgo
 
 go vet ./...
-go test -race -count=1 "$@" ./...
+# e2e takes about 6 of the default 10 minutes per package under the race
+# detector on the 2-core machine; the guard is for hung tests, not slow ones.
+go test -race -count=1 -timeout 25m "$@" ./...
 
 # Each fuzz target runs about five seconds beyond its seed corpus (the
 # seeds in the code and testdata/fuzz, which `go test` above already
