@@ -316,6 +316,15 @@ func TestDropzoneAPI_SignedURL(t *testing.T) {
 	if meta["sha256"] != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" || meta["received"] != true {
 		t.Fatalf("meta %v", meta)
 	}
+	// No CORS: a page of another origin cannot call it (the README says
+	// the SDK runs on a server).
+	r := ts.doWith(t, "GET", dzBase+"/dropzones/"+id, "", func(r *http.Request) {
+		r.Header.Set("x-api-key", app.APIKey)
+		r.Header.Set("Origin", "https://app.example.com")
+	})
+	if want(t, r, 200); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("a CORS header: %q", r.header.Get("Access-Control-Allow-Origin"))
+	}
 	resp, err := http.Get(ts.URL() + dzBase + "/files/" + res["fileId"].(string) + "/download")
 	if err != nil {
 		t.Fatal(err)

@@ -193,8 +193,14 @@ func (s *Server) handleDropzoneReserve(c echo.Context) error {
 		return err
 	}
 	v := newDropzoneFileView(f)
-	v.UploadURL = s.PublicURL + "/api/dropzones/" + f.Dropzone + "/files/" + f.ID + "/upload?" + s.Dropzones.UploadQuery(f)
+	v.UploadURL = s.dropzoneUploadURL(f)
 	return writeOne(c, http.StatusCreated, "file", v)
+}
+
+// dropzoneUploadURL is the signed URL that takes exactly f's bytes, for
+// an hour: both dialects hand it out.
+func (s *Server) dropzoneUploadURL(f *mft.DropzoneFile) string {
+	return s.PublicURL + "/api/dropzones/" + f.Dropzone + "/files/" + f.ID + "/upload?" + s.Dropzones.UploadQuery(f)
 }
 
 // handleDropzoneUpload takes the bytes of a reserved file through its

@@ -282,7 +282,7 @@ func (s *Server) handleDzReserve(c echo.Context) error {
 		return err
 	}
 	return dzSuccess(c, http.StatusCreated, dzReservation{dzFile: newDzFile(f), FileID: f.ID,
-		SignedURL: s.PublicURL + "/api/dropzones/" + f.Dropzone + "/files/" + f.ID + "/upload?" + s.Dropzones.UploadQuery(f)})
+		SignedURL: s.dropzoneUploadURL(f)})
 }
 
 func (s *Server) dzFileAnswer(c echo.Context, f *mft.DropzoneFile) error {
