@@ -108,6 +108,8 @@ func (a *App) build() error {
 		Automations:       a.Automations,
 		Connections:       a.Connections,
 		Mounts:            a.Mounts,
+		AS2:               a.AS2,
+		AS2Settings:       server.AS2Settings{MaxMessage: cfg.AS2.MaxMessageMB << 20, Limiter: auth.NewRateLimiter(cfg.AS2.RateLimit, cfg.AS2.RateBurst)},
 		Engine:            a.Engine,
 		Events:            a.Events,
 		Audit:             a.AuditStore,

@@ -41,6 +41,8 @@ type Engine struct {
 	ObserveWebhook func(delivered bool, d time.Duration)
 	// Connections opens the remotes of upload and download actions.
 	Connections *connection.Service
+	// AS2 sends the files of upload actions whose connection is as2.
+	AS2 AS2Sender
 	// Events receives automation.succeeded and automation.failed (the
 	// audit log and the engine itself, through the same fan-out as every
 	// other event); nil drops them.

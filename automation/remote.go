@@ -2,6 +2,7 @@ package automation
 
 import (
 	"context"
+	"io"
 	"os"
 	"path"
 	"strconv"
@@ -33,6 +34,9 @@ func (x *step) upload(ctx context.Context, act mft.Action, file string) (string,
 		return "", err
 	}
 	defer src.Close()
+	if c, err := x.e.Connections.Store.FindConnection(ctx, act.Connection); err == nil && c.Type == mft.ConnAS2 {
+		return x.uploadAS2(ctx, act, c, file, path.Base(to), src, fi.Size)
+	}
 	st, c, err := x.e.Connections.Open(ctx, act.Connection)
 	if err != nil {
 		return "", err
@@ -76,6 +80,33 @@ func (x *step) upload(ctx context.Context, act mft.Action, file string) (string,
 		}
 	}
 	x.e.partials.leave(lk, leftover{})
+	if act.KeepOriginal {
+		return file, nil
+	}
+	return "", x.e.Files.Remove(ctx, x.actor, file, false)
+}
+
+// AS2Sender sends a file to an AS2 partner as one message and checks
+// its receipt (the as2 package).
+type AS2Sender interface {
+	Send(ctx context.Context, partnerID, name string, r io.Reader, size int64) (*mft.AS2Message, error)
+}
+
+// uploadAS2 sends file to the connection's AS2 partner under name: the
+// step succeeds when the partner's MDN verifies, says processed and
+// carries the MIC of what was sent; otherwise it fails with the reason
+// and the run retries as for other remotes.
+func (x *step) uploadAS2(ctx context.Context, act mft.Action, c *mft.Connection, file, name string, src io.Reader, size int64) (string, error) {
+	if x.e.AS2 == nil {
+		return "", mft.Errorf(mft.EUNAVAILABLE, "AS2 is not available")
+	}
+	m, err := x.e.AS2.Send(ctx, c.AS2Partner, name, src, size)
+	if m != nil {
+		x.rec.Remote, x.rec.Bytes = m.MessageID, m.Size
+	}
+	if err != nil {
+		return "", err
+	}
 	if act.KeepOriginal {
 		return file, nil
 	}

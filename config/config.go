@@ -30,6 +30,7 @@ type Config struct {
 	SMTP       SMTP       `toml:"smtp"`
 	Automation Automation `toml:"automation"`
 	Filedrop   Filedrop   `toml:"filedrop"`
+	AS2        AS2        `toml:"as2"`
 	Log        Log        `toml:"log"`
 	Runtime    Runtime    `toml:"runtime"`
 	Metrics    Metrics    `toml:"metrics"`
@@ -183,6 +184,20 @@ type Filedrop struct {
 	HoldingFilesPerAddress int `toml:"holding_files_per_address"`
 }
 
+// AS2 configures the AS2 station: POST /as2 and /as2/mdn.
+type AS2 struct {
+	// MaxMessageMB caps one message, received (the HTTP body, and what a
+	// compressed one inflates to) or sent; messages are held in memory
+	// while they are opened or built.
+	MaxMessageMB int64 `toml:"max_message_mb"`
+	// RateLimit and RateBurst are each sender address's own allowance of
+	// messages per second on the AS2 routes.
+	RateLimit float64 `toml:"rate_limit"`
+	RateBurst int     `toml:"rate_burst"`
+	// MDNWait bounds how long a send waits for an asynchronous MDN.
+	MDNWait Duration `toml:"mdn_wait"`
+}
+
 // Runtime configures the Go runtime under Depot.
 type Runtime struct {
 	// MemoryLimitMB is a soft limit on the memory the runtime uses (the
@@ -241,6 +256,7 @@ func Default() *Config {
 		SMTP:       SMTP{Port: 587, TLS: "starttls"},
 		Automation: Automation{Workers: 4, MaxQueued: 1000},
 		Filedrop:   Filedrop{HoldingFiles: 10, HoldingFilesPerAddress: 2},
+		AS2:        AS2{MaxMessageMB: 100, RateLimit: 20, RateBurst: 40, MDNWait: Duration(10 * time.Minute)},
 		Defender:   Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
 		Audit:      Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:        Log{Level: "info", Format: "text"},

@@ -21,6 +21,9 @@ func (c *Config) Validate() error {
 	if c.Filedrop.HoldingFiles < 1 || c.Filedrop.HoldingFilesPerAddress < 1 || c.Filedrop.HoldingFilesPerAddress > c.Filedrop.HoldingFiles {
 		return fmt.Errorf("filedrop.holding_files and holding_files_per_address must be at least 1, the second at most the first")
 	}
+	if c.AS2.MaxMessageMB < 1 || c.AS2.MaxMessageMB > 4096 || c.AS2.RateLimit <= 0 || c.AS2.RateBurst < 1 || c.AS2.MDNWait.D() < time.Second {
+		return fmt.Errorf("as2.max_message_mb must be 1 to 4096, as2.rate_limit above 0, as2.rate_burst at least 1, as2.mdn_wait at least 1s")
+	}
 	if c.Data.MaxPendingUploads < 1 {
 		return fmt.Errorf("data.max_pending_uploads must be at least 1")
 	}

@@ -19,6 +19,13 @@ type Service struct {
 	// Events receives connection.created, .updated and .deleted; nil
 	// drops them.
 	Events mft.EventSink
+	// AS2 sends the test message of an as2 connection.
+	AS2 AS2Tester
+}
+
+// AS2Tester sends a small message to an AS2 partner and checks its MDN.
+type AS2Tester interface {
+	Test(ctx context.Context, partnerID string) (*mft.AS2Message, error)
 }
 
 // Create seals c's secrets, validates it and stores it.
@@ -128,6 +135,9 @@ const maxTestEntries = 20
 // Test connects, lists the base path and says what it found; a remote
 // that refuses is EINVALID with the remote's own words.
 func (s *Service) Test(ctx context.Context, c *mft.Connection) (*TestResult, error) {
+	if c.Type == mft.ConnAS2 {
+		return s.testAS2(ctx, c)
+	}
 	st, info, err := s.dial(ctx, c)
 	if err != nil {
 		return nil, refused(err)
@@ -162,4 +172,19 @@ func refused(err error) error {
 		return mft.Errorf(mft.EINVALID, "%s", mft.ErrorMessage(err))
 	}
 	return err
+}
+
+// testAS2 sends the partner a small message: the test passes when its
+// MDN verifies and says processed.
+func (s *Service) testAS2(ctx context.Context, c *mft.Connection) (*TestResult, error) {
+	if s.AS2 == nil {
+		return nil, mft.Errorf(mft.EUNAVAILABLE, "AS2 is not available")
+	}
+	start := time.Now()
+	m, err := s.AS2.Test(ctx, c.AS2Partner)
+	if err != nil {
+		return nil, refused(err)
+	}
+	return &TestResult{OK: true, LatencyMS: time.Since(start).Milliseconds(), Identity: m.To,
+		Path: m.MessageID, Entries: []remote.Entry{}}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"depot/as2"
 	"depot/auth"
 	"depot/automation"
 	"depot/bucket"
@@ -77,6 +78,8 @@ type Services struct {
 	// Connections keeps storage connections and opens them.
 	Connections *connection.Service
 	Mounts      *mount.Service
+	// AS2 is the AS2 station, its partners and messages.
+	AS2 *as2.Service
 	// Metrics counts for Prometheus.
 	Metrics *metrics.Metrics
 
@@ -162,6 +165,9 @@ func (a *Services) build(urlKey []byte) {
 	a.Directory = directory.New(a.Users, a.Groups, a.Permissions, a.Folders, a.Buckets, a.Events)
 	a.Directory.Users.Files, a.Directory.Users.Logger = a.Files, a.Logger
 	a.Bucket = &bucket.Service{Store: a.Buckets, Settings: a.Buckets, Files: a.Files, Events: a.Events, Logger: a.Logger, Now: time.Now}
+	a.AS2 = &as2.Service{Store: store.NewAS2Store(db), Users: a.Users, Files: a.Files, Sealer: a.Sealer, Events: a.Events,
+		Logger: a.Logger, PublicURL: cfg.HTTP.PublicURL, MaxMessage: cfg.AS2.MaxMessageMB << 20, MDNWait: cfg.AS2.MDNWait.D()}
+	a.Connections.AS2, a.Engine.AS2 = a.AS2, a.AS2
 }
 
 // Start prepares storage (recounting usage after an unclean stop) and
@@ -185,6 +191,7 @@ func (a *Services) Start(ctx context.Context) error {
 		return err
 	}
 	a.stops.Add(a.Engine.Close)
+	a.stops.Add(func(context.Context) error { a.AS2.Close(); return nil })
 	return nil
 }
 

@@ -20,10 +20,13 @@ const (
 	ConnAzure = "azblob"
 	// ConnGCS is a bucket of Google Cloud Storage.
 	ConnGCS = "gcs"
+	// ConnAS2 sends files to an AS2 partner (as2_partner): the upload
+	// action and the test only.
+	ConnAS2 = "as2"
 )
 
 // ConnectionTypes lists every connection type.
-var ConnectionTypes = []string{ConnSFTP, ConnFTP, ConnFTPS, ConnS3, ConnAzure, ConnGCS}
+var ConnectionTypes = []string{ConnSFTP, ConnFTP, ConnFTPS, ConnS3, ConnAzure, ConnGCS, ConnAS2}
 
 // Connection is a partner's server or an object store that automations
 // push files to and pull files from. Password, PrivateKey and SecretKey
@@ -74,6 +77,10 @@ type Connection struct {
 	// JSON key; Endpoint only for an emulator (fake-gcs-server), which
 	// takes no key.
 	CredentialsJSON string `json:"credentials_json,omitempty"`
+
+	// AS2Partner is the id of the AS2 partner an as2 connection sends to
+	// (its URL, certificates and algorithms are the partner's).
+	AS2Partner string `json:"as2_partner,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -131,6 +138,13 @@ func (c *Connection) Validate() error {
 		if err := c.validateGCS(); err != nil {
 			return err
 		}
+	case ConnAS2:
+		if c.AS2Partner == "" {
+			return Errorf(EINVALID, "as2_partner is required for as2: the id of an AS2 partner (/admin/as2/partners)")
+		}
+		if c.Host != "" || c.Username != "" || c.Password != "" || c.BasePath != "" {
+			return Errorf(EINVALID, "an as2 connection takes as2_partner only; the URL and certificates are the partner's")
+		}
 	default:
 		return Errorf(EINVALID, "type must be one of %s", strings.Join(ConnectionTypes, ", "))
 	}
@@ -151,6 +165,9 @@ func (c *Connection) Validate() error {
 	}
 	if c.Type != ConnAzure && (c.Container != "" || c.Account != "" || c.AccountKey != "" || c.SASToken != "" || c.ConnectionString != "") {
 		return Errorf(EINVALID, "container, account, account_key, sas_token and connection_string are for azblob")
+	}
+	if c.Type != ConnAS2 && c.AS2Partner != "" {
+		return Errorf(EINVALID, "as2_partner is for as2")
 	}
 	if c.BasePath != "" {
 		c.BasePath = path.Clean("/" + c.BasePath)

@@ -79,7 +79,8 @@ var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDelet
 	EventSettingsUpdated, EventAutomationCreated, EventAutomationUpdated, EventAutomationDeleted,
 	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventLinkCreated, EventLinkDeleted,
 	EventBanLifted, EventSessionEnded, EventBackupTaken, EventConnectionCreated, EventConnectionUpdated, EventConnectionDeleted,
-	EventMountCreated, EventMountDeleted}
+	EventMountCreated, EventMountDeleted, EventAS2Received, EventAS2Sent, EventAS2StationUpdated,
+	EventAS2PartnerCreated, EventAS2PartnerUpdated, EventAS2PartnerDeleted, EventAS2CertificateExpires}
 
 // MultiSink hands each event to every sink in turn.
 type MultiSink []EventSink

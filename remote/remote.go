@@ -94,6 +94,8 @@ func Dial(ctx context.Context, c *mft.Connection) (Store, Info, error) {
 		s, info, err = dialAzure(ctx, c)
 	case mft.ConnGCS:
 		s, info, err = dialGCS(ctx, c)
+	case mft.ConnAS2:
+		err = errors.New("an as2 connection sends files to an AS2 partner with the upload action; it cannot be listed, read or mounted")
 	default:
 		err = fmt.Errorf("unknown connection type %q", c.Type)
 	}

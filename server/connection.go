@@ -36,6 +36,7 @@ type connectionRequest struct {
 	SASToken         *string `json:"sas_token"`
 	ConnectionString *string `json:"connection_string"`
 	CredentialsJSON  *string `json:"credentials_json" depot:"text"`
+	AS2Partner       *string `json:"as2_partner"`
 }
 
 // apply copies the fields sent onto c.
@@ -48,7 +49,7 @@ func (r *connectionRequest) apply(c *mft.Connection) {
 		{&c.CACert, r.CACert}, {&c.BasePath, r.BasePath}, {&c.Endpoint, r.Endpoint}, {&c.Region, r.Region},
 		{&c.Bucket, r.Bucket}, {&c.Prefix, r.Prefix}, {&c.AccessKey, r.AccessKey}, {&c.SecretKey, r.SecretKey},
 		{&c.Container, r.Container}, {&c.Account, r.Account}, {&c.AccountKey, r.AccountKey}, {&c.SASToken, r.SASToken},
-		{&c.ConnectionString, r.ConnectionString}, {&c.CredentialsJSON, r.CredentialsJSON}} {
+		{&c.ConnectionString, r.ConnectionString}, {&c.CredentialsJSON, r.CredentialsJSON}, {&c.AS2Partner, r.AS2Partner}} {
 		if f.v != nil {
 			*f.dst = *f.v
 		}

@@ -28,6 +28,8 @@ var documented = []struct {
 	{"DropzoneFile", dropzoneFileView{}}, {"DropzoneFileInput", dropzoneFileRequest{}},
 	{"Link", linkView{}}, {"LinkInput", linkRequest{}},
 	{"Connection", connectionView{}}, {"ConnectionInput", connectionRequest{}},
+	{"AS2Station", as2StationView{}}, {"AS2StationInput", as2StationRequest{}},
+	{"AS2Partner", as2PartnerView{}}, {"AS2PartnerInput", as2PartnerRequest{}}, {"AS2Message", mft.AS2Message{}},
 	{"Webhook", webhookView{}}, {"WebhookInput", webhookRequest{}},
 	{"Automation", mft.Automation{}}, {"AutomationInput", automationRequest{}},
 	{"Run", runView{}}, {"Message", messageView{}}, {"Attachment", attachmentView{}},

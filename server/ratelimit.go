@@ -65,6 +65,14 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		if c.Path() == "/healthz" {
 			return next(c)
 		}
+		if p := c.Path(); (p == "/as2" || p == "/as2/mdn") && s.AS2Settings.Limiter != nil {
+			// The AS2 routes' own allowance per sender address.
+			if ok, wait := s.AS2Settings.Limiter.Allow("as2:" + clientIP(c).String()); !ok {
+				c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())))
+				return mft.Errorf(mft.ERATELIMIT, "Too many AS2 messages; retry after %d seconds.", int(wait.Seconds()))
+			}
+			return next(c)
+		}
 		caller := "ip:" + clientIP(c).String()
 		if key, ok := credentials(c.Request()); ok {
 			h := auth.HashKey(key)

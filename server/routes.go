@@ -73,6 +73,10 @@ func (s *Server) routes() *echo.Echo {
 	dz.POST("/files/:file/confirm", s.handleDzConfirm)
 	dz.GET("/files/:file/download", s.downloadDropzoneFile(s.dzFileOf))
 	dz.DELETE("/files/:file", s.deleteDropzoneFile(s.dzFileOf))
+	// AS2: partners post messages and asynchronous receipts; who sent
+	// one is checked by its signature (as2).
+	e.POST("/as2", s.needAS2(s.handleAS2))
+	e.POST("/as2/mdn", s.needAS2(s.handleAS2MDN))
 	// Shared links: the link's id, and its password if it has one.
 	e.GET("/s/:id", s.handleLinkPage)
 	e.GET("/s/:id/download", s.handleLinkDownload)
@@ -220,6 +224,16 @@ func (s *Server) routes() *echo.Echo {
 	admin.POST("/mounts", s.handleMountCreate)
 	admin.GET("/mounts/:id", s.handleMountView)
 	admin.DELETE("/mounts/:id", s.handleMountDelete)
+
+	admin.GET("/as2/station", s.needAS2(s.handleAS2StationView))
+	admin.PUT("/as2/station", s.needAS2(s.handleAS2StationUpdate))
+	admin.GET("/as2/partners", s.needAS2(s.handleAS2PartnerList))
+	admin.POST("/as2/partners", s.needAS2(s.handleAS2PartnerCreate))
+	admin.GET("/as2/partners/:id", s.needAS2(s.handleAS2PartnerView))
+	admin.PUT("/as2/partners/:id", s.needAS2(s.handleAS2PartnerUpdate))
+	admin.PATCH("/as2/partners/:id", s.needAS2(s.handleAS2PartnerUpdate))
+	admin.DELETE("/as2/partners/:id", s.needAS2(s.handleAS2PartnerDelete))
+	admin.GET("/as2/messages", s.needAS2(s.handleAS2Messages))
 
 	admin.GET("/webhooks", s.handleWebhookList)
 	admin.POST("/webhooks", s.handleWebhookCreate)

@@ -80,6 +80,9 @@ type Server struct {
 	// Connections keeps the storage connections.
 	Connections *connection.Service
 	Mounts      *mount.Service
+	// AS2 is the AS2 station; AS2Settings the limits of its routes.
+	AS2         AS2
+	AS2Settings AS2Settings
 	// Buckets runs customer buckets; Settings stores the appliance
 	// settings; SFTPPublicHost names the host in a bucket's instructions.
 	Buckets        *bucket.Service

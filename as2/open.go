@@ -1,0 +1,149 @@
+package as2
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"mime"
+)
+
+// refusal is why a message was refused: the MDN's disposition modifier
+// ("error: authentication-failed") and the reason in words.
+type refusal struct {
+	kind   string
+	reason string
+}
+
+func (r *refusal) Error() string { return r.reason }
+
+func refuse(kind, format string, args ...any) *refusal {
+	return &refusal{kind: kind, reason: fmt.Sprintf(format, args...)}
+}
+
+var errTooLarge = errors.New("the message inflates past the size limit")
+
+// opened is a message with its layers taken off.
+type opened struct {
+	payload     []byte
+	filename    string
+	contentType string
+	signed      bool
+	encrypted   bool
+	compressed  bool
+	// signedWith is the signer's digest algorithm; micInput the bytes the
+	// MIC covers (RFC 4130 7.3.1): what was signed, else what was
+	// encrypted, else the payload alone.
+	signedWith string
+	micInput   []byte
+}
+
+// maxLayers bounds the S/MIME layers of one message.
+const maxLayers = 6
+
+// open takes the layers off e: decrypts with the station's key,
+// decompresses (at most limit bytes) and verifies signatures with the
+// partner's certificate, in whatever order the sender applied them.
+func open(e *entity, st *station, partner *x509.Certificate, limit int64) (*opened, error) {
+	o := &opened{}
+	for range maxLayers {
+		t, params := e.mediaType()
+		switch t {
+		case "application/pkcs7-mime", "application/x-pkcs7-mime":
+			der, err := e.content()
+			if err != nil {
+				return nil, refuse("error: unexpected-processing-error", "%v", err)
+			}
+			var next []byte
+			if isCompressed(der) {
+				if next, err = decompress(der, limit); errors.Is(err, errTooLarge) {
+					return nil, refuse("error: unexpected-processing-error", "the message decompresses to more than %d bytes", limit)
+				} else if err != nil {
+					return nil, refuse("error: decompression-failed", "%v", err)
+				}
+				o.compressed = true
+			} else {
+				if next, err = decrypt(der, st.cert, st.key); err != nil {
+					return nil, refuse("error: decryption-failed", "%v", err)
+				}
+				if !o.encrypted && !o.signed {
+					o.micInput = next
+				}
+				o.encrypted = true
+			}
+			if e, err = parseEntity(next); err != nil {
+				return nil, refuse("error: unexpected-processing-error", "%v", err)
+			}
+		case "multipart/signed", "application/signed":
+			inner, alg, err := openSigned(e, params, partner)
+			if err != nil {
+				return nil, err
+			}
+			if !o.signed {
+				o.micInput, o.signedWith = inner.raw, alg
+			}
+			o.signed, e = true, inner
+		default:
+			c, err := e.content()
+			if err != nil {
+				return nil, refuse("error: unexpected-processing-error", "%v", err)
+			}
+			o.payload, o.contentType = c, t
+			if !o.signed && !o.encrypted {
+				o.micInput = c
+			}
+			if _, p, err := mime.ParseMediaType(e.header.Get("Content-Disposition")); err == nil {
+				o.filename = p["filename"]
+			}
+			return o, nil
+		}
+	}
+	return nil, refuse("error: unexpected-processing-error", "the message has more than %d S/MIME layers", maxLayers)
+}
+
+// openSigned verifies a multipart/signed entity and returns what it
+// signed and the signer's digest algorithm. The signed part is checked as
+// it came and, failing that, in canonical form (CRLF), as S/MIME signs
+// text; the form that verified is the one returned, for the MIC.
+func openSigned(e *entity, params map[string]string, cert *x509.Certificate) (*entity, string, error) {
+	ps, err := parts(e.body, params["boundary"])
+	if err != nil || len(ps) != 2 {
+		return nil, "", refuse("error: authentication-failed", "the signed message is not two MIME parts (content and signature)")
+	}
+	sigPart, err := parseEntity(ps[1])
+	if err != nil {
+		return nil, "", refuse("error: authentication-failed", "%v", err)
+	}
+	sig, err := sigPart.content()
+	if err != nil {
+		return nil, "", refuse("error: authentication-failed", "%v", err)
+	}
+	signed := ps[0]
+	alg, err := verify(sig, signed, cert)
+	if err != nil {
+		if canon := canonical(signed); !bytes.Equal(canon, signed) {
+			if alg, err = verify(sig, canon, cert); err == nil {
+				signed = canon
+			}
+		}
+	}
+	if err != nil {
+		return nil, "", refuse("error: authentication-failed", "%v", err)
+	}
+	inner, err := parseEntity(signed)
+	if err != nil {
+		return nil, "", refuse("error: unexpected-processing-error", "%v", err)
+	}
+	return inner, alg, nil
+}
+
+// isCompressed reports whether der is CMS compressed data (RFC 3274).
+func isCompressed(der []byte) bool {
+	var ci struct {
+		ContentType asn1.ObjectIdentifier
+		Rest        asn1.RawValue `asn1:"optional"`
+	}
+	_, err := asn1.Unmarshal(der, &ci)
+	return err == nil && ci.ContentType.Equal(oidCompressedData)
+}
