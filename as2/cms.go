@@ -164,14 +164,31 @@ func compress(content []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	inner, err := asn1.Marshal(compressedData{
-		Algorithm:    algorithmIdentifier{Algorithm: oidZlib},
-		EncapContent: encapContent{ContentType: oidData, Content: asn1.RawValue{FullBytes: octets}},
-	})
+	// The [0] EXPLICIT wrappers are written out: encoding/asn1 does not
+	// add them around a RawValue.
+	inner, err := asn1.Marshal(struct {
+		Version      int
+		Algorithm    algorithmIdentifier
+		EncapContent struct {
+			ContentType asn1.ObjectIdentifier
+			Content     asn1.RawValue
+		}
+	}{Algorithm: algorithmIdentifier{Algorithm: oidZlib}, EncapContent: struct {
+		ContentType asn1.ObjectIdentifier
+		Content     asn1.RawValue
+	}{oidData, explicit0(octets)}})
 	if err != nil {
 		return nil, err
 	}
-	return asn1.Marshal(contentInfo{ContentType: oidCompressedData, Content: asn1.RawValue{FullBytes: inner}})
+	return asn1.Marshal(struct {
+		ContentType asn1.ObjectIdentifier
+		Content     asn1.RawValue
+	}{oidCompressedData, explicit0(inner)})
+}
+
+// explicit0 wraps DER in a [0] EXPLICIT tag.
+func explicit0(der []byte) asn1.RawValue {
+	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: der}
 }
 
 // decompress opens CMS compressed data, reading at most limit bytes out

@@ -134,7 +134,9 @@ func readMDN(contentType string, body []byte, pc partnerCerts) (fields textproto
 			if err != nil {
 				return nil, signed, err
 			}
-			f, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(c, "\r\n\r\n"...)))).ReadMIMEHeader()
+			// A copy: c is part of body, which must stay as it came.
+			fieldsText := append(bytes.Clone(c), "\r\n\r\n"...)
+			f, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(fieldsText))).ReadMIMEHeader()
 			if err != nil {
 				return nil, signed, fmt.Errorf("the MDN's disposition fields are malformed: %w", err)
 			}
