@@ -104,8 +104,11 @@ func open(e *entity, st *station, partner *x509.Certificate, limit int64) (*open
 
 // openSigned verifies a multipart/signed entity and returns what it
 // signed and the signer's digest algorithm. The signed part is checked as
-// it came and, failing that, in canonical form (CRLF), as S/MIME signs
-// text; the form that verified is the one returned, for the MIC.
+// it came, then in canonical form (CRLF, as S/MIME signs text), then
+// without its last line end (libas2 signs a multipart without the CRLF
+// after its closing delimiter): each is the partner's signature over
+// those exact bytes or nothing. The form that verified is returned, for
+// the MIC.
 func openSigned(e *entity, params map[string]string, cert *x509.Certificate) (*entity, string, error) {
 	ps, err := parts(e.body, params["boundary"])
 	if err != nil || len(ps) != 2 {
@@ -119,23 +122,45 @@ func openSigned(e *entity, params map[string]string, cert *x509.Certificate) (*e
 	if err != nil {
 		return nil, "", refuse("error: authentication-failed", "%v", err)
 	}
-	signed := ps[0]
-	alg, err := verify(sig, signed, cert)
-	if err != nil {
-		if canon := canonical(signed); !bytes.Equal(canon, signed) {
-			if alg, err = verify(sig, canon, cert); err == nil {
-				signed = canon
-			}
+	var (
+		signed []byte
+		alg    string
+		first  error
+	)
+	for _, form := range signedForms(ps[0]) {
+		if alg, err = verify(sig, form, cert); err == nil {
+			signed = form
+			break
+		} else if first == nil {
+			first = err
 		}
 	}
-	if err != nil {
-		return nil, "", refuse("error: authentication-failed", "%v", err)
+	if signed == nil {
+		return nil, "", refuse("error: authentication-failed", "%v", first)
 	}
 	inner, err := parseEntity(signed)
 	if err != nil {
 		return nil, "", refuse("error: unexpected-processing-error", "%v", err)
 	}
 	return inner, alg, nil
+}
+
+// signedForms are the forms a signed part is verified in, in order.
+func signedForms(raw []byte) [][]byte {
+	forms := [][]byte{raw}
+	add := func(b []byte) {
+		for _, f := range forms {
+			if bytes.Equal(f, b) {
+				return
+			}
+		}
+		forms = append(forms, b)
+	}
+	add(canonical(raw))
+	if t, ok := bytes.CutSuffix(canonical(raw), []byte("\r\n")); ok {
+		add(t)
+	}
+	return forms
 }
 
 // isCompressed reports whether der is CMS compressed data (RFC 3274).

@@ -10,7 +10,8 @@ export PATH="$PATH:/usr/sbin:/sbin:$(go env GOPATH)/bin" # sshd, vsftpd, useradd
 cat <<'NOTE'
 scripts/test.sh changes this machine (as root), and undoes what it can:
   - installs the Debian packages below that are missing, VersityGW and
-    fake-gcs-server (go install), axe-core and Azurite (npm install -g); these stay;
+    fake-gcs-server (go install), axe-core and Azurite (npm install -g), libas2
+    (npm, in /usr/local/lib/depot-test-libas2); these stay;
   - makes the system user depotftp (no home, no login shell, a password made
     for this run) for the vsftpd peer, and deletes it at the end;
   - installs, upgrades and purges a depot .deb (the package test; it refuses to
@@ -36,7 +37,8 @@ declare -A tools=(
 	[gpg]=gnupg
 	[mkfs.ext4]=e2fsprogs # the disk-full test loop-mounts a small ext4 image
 	[mount]=mount
-	[openssl]=openssl # the HTTPS tests compare what openssl s_client sees
+	[openssl]=openssl # the HTTPS tests compare what openssl s_client sees; the AS2 partner (openssl cms)
+	[node]=nodejs # runs libas2, the second AS2 implementation
 	[ssh-audit]=ssh-audit # audits the SFTP daemon's algorithms
 	[testssl]=testssl.sh  # audits the HTTPS listener's protocols and suites
 	[promtool]=prometheus # promtool check metrics lints /metrics
@@ -81,6 +83,15 @@ if ! command -v azurite-blob >/dev/null 2>&1; then
 	echo "Installing Azurite (the Azure Blob peer of the tests)"
 	npm install -g --no-fund --no-audit azurite@3.37.0
 fi
+
+# The second AS2 implementation: libas2, with the pkijs it was released on
+# (with pkijs 2.4 it cannot sign with an RSA certificate at all).
+LIBAS2_DIR=/usr/local/lib/depot-test-libas2
+if [ ! -f "$LIBAS2_DIR/node_modules/libas2/package.json" ]; then
+	echo "Installing libas2 (the second AS2 implementation of the tests)"
+	npm install --prefix "$LIBAS2_DIR" --no-fund --no-audit libas2@0.8.2 pkijs@2.1.90
+fi
+export DEPOT_LIBAS2="$LIBAS2_DIR/node_modules/libas2"
 
 # The vsftpd peer's system user: a password made for this run, which every
 # test package reads from here, and the user deleted at the end.
