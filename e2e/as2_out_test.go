@@ -15,7 +15,6 @@ import (
 func TestAS2_OutboundToOpenSSL(t *testing.T) {
 	testpeer.NewAS2Peer(t, "probe", 1)
 	ts := MustOpenServer(t)
-	ts.app.AS2.PublicURL = ts.URL()
 	s := newAS2Setup(t, ts, "ACME")
 	peer := s.peer.NewAS2Receiver(t, s.stationCert)
 	r := ts.do(t, "PATCH", "/admin/as2/partners/"+s.partnerID, adminKey, `{"partner":{"url":"`+peer.URL+`"}}`)
