@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"crypto"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -100,8 +101,15 @@ var encryptionAlg = map[string]int{
 	mft.AS2AES256GCM: pkcs7.EncryptionAlgorithmAES256GCM,
 }
 
-// encrypt envelopes content for the recipient's certificate (RSA keys).
+// encrypt envelopes content for the recipient's certificate (RSA keys):
+// AES-CBC in EnvelopedData, AES-GCM in AuthEnvelopedData (gcm.go).
 func encrypt(content []byte, cert *x509.Certificate, alg string) ([]byte, error) {
+	switch alg {
+	case mft.AS2AES128GCM:
+		return sealAuthEnveloped(content, cert, 16)
+	case mft.AS2AES256GCM:
+		return sealAuthEnveloped(content, cert, 32)
+	}
 	encryptMu.Lock()
 	defer encryptMu.Unlock()
 	pkcs7.ContentEncryptionAlgorithm = encryptionAlg[alg]
@@ -109,8 +117,16 @@ func encrypt(content []byte, cert *x509.Certificate, alg string) ([]byte, error)
 	return pkcs7.Encrypt(content, []*x509.Certificate{cert})
 }
 
-// decrypt opens enveloped data with the station's key.
-func decrypt(der []byte, cert *x509.Certificate, key crypto.PrivateKey) ([]byte, error) {
+// decrypt opens enveloped data (or AES-GCM auth-enveloped data) with the
+// station's key.
+func decrypt(der []byte, cert *x509.Certificate, key *rsa.PrivateKey) ([]byte, error) {
+	if isAuthEnveloped(der) {
+		out, err := openAuthEnveloped(der, cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("the message cannot be decrypted with the station's key: %w", err)
+		}
+		return out, nil
+	}
 	p7, err := pkcs7.Parse(der)
 	if err != nil {
 		return nil, fmt.Errorf("the message is not CMS enveloped data: %w", err)
@@ -232,8 +248,13 @@ func octetString(der []byte) ([]byte, error) {
 	if !raw.IsCompound {
 		return raw.Bytes, nil
 	}
+	return concatOctets(raw.Bytes)
+}
+
+// concatOctets joins the OCTET STRINGs of a constructed one's contents.
+func concatOctets(b []byte) ([]byte, error) {
 	var out []byte
-	for rest := raw.Bytes; len(rest) > 0; {
+	for rest := b; len(rest) > 0; {
 		var part []byte
 		var err error
 		if rest, err = asn1.Unmarshal(rest, &part); err != nil {

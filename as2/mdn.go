@@ -74,7 +74,7 @@ func (r receipt) build(st *station, signMIC string, host string) (http.Header, [
 		h.Set("Content-Type", reportType)
 		return h, rep.Bytes(), nil
 	}
-	body, ct, err := signedEntity([]byte("Content-Type: "+reportType+"\r\n\r\n"+rep.String()), st, signMIC)
+	_, body, ct, err := signedEntity([]byte("Content-Type: "+reportType+"\r\n\r\n"+rep.String()), st, signMIC)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -83,15 +83,20 @@ func (r receipt) build(st *station, signMIC string, host string) (http.Header, [
 }
 
 // signedEntity wraps the entity inner in multipart/signed with a detached
-// signature by st, and returns the multipart body and its Content-Type.
-func signedEntity(inner []byte, st *station, mic string) ([]byte, string, error) {
+// signature by st. It returns the whole entity (its Content-Type header,
+// a blank line and the multipart body, in one buffer), the body alone (a
+// part of it) and the Content-Type.
+func signedEntity(inner []byte, st *station, mic string) (entity, body []byte, contentType string, err error) {
 	sig, err := sign(inner, st.cert, st.key, mic)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	b := boundary("signed")
+	contentType = `multipart/signed; protocol="application/pkcs7-signature"; micalg=` + micHash[mic].name + `; boundary="` + b + `"`
 	var out bytes.Buffer
-	out.Grow(len(inner) + len(sig)*4/3 + 512)
+	out.Grow(len(contentType) + len(inner) + len(sig)*4/3 + 512)
+	fmt.Fprintf(&out, "Content-Type: %s\r\n\r\n", contentType)
+	head := out.Len()
 	fmt.Fprintf(&out, "--%s\r\n", b)
 	out.Write(inner)
 	fmt.Fprintf(&out, "\r\n--%s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=smime.p7s\r\n\r\n", b)
@@ -101,7 +106,7 @@ func signedEntity(inner []byte, st *station, mic string) ([]byte, string, error)
 		enc = enc[76:]
 	}
 	fmt.Fprintf(&out, "%s\r\n--%s--\r\n", enc, b)
-	return out.Bytes(), `multipart/signed; protocol="application/pkcs7-signature"; micalg=` + micHash[mic].name + `; boundary="` + b + `"`, nil
+	return out.Bytes(), out.Bytes()[head:], contentType, nil
 }
 
 // readMDN reads an MDN answered or posted by a partner: it verifies its

@@ -68,7 +68,9 @@ func parseEntity(raw []byte) (*entity, error) {
 }
 
 // topEntity makes an entity of an HTTP body and its Content-Type: AS2
-// carries the outermost MIME headers as HTTP headers.
+// carries the outermost MIME headers as HTTP headers. Its raw bytes are
+// not kept (no MIC covers the HTTP body as a whole; a copy of a large
+// message costs).
 func topEntity(contentType, transferEncoding, disposition string, body []byte) *entity {
 	h := textproto.MIMEHeader{}
 	h.Set("Content-Type", contentType)
@@ -78,8 +80,7 @@ func topEntity(contentType, transferEncoding, disposition string, body []byte) *
 	if disposition != "" {
 		h.Set("Content-Disposition", disposition)
 	}
-	raw := append([]byte("Content-Type: "+contentType+"\r\n\r\n"), body...)
-	return &entity{header: h, body: body, raw: raw}
+	return &entity{header: h, body: body}
 }
 
 // parts splits a multipart body on its boundary and returns each part's
@@ -127,7 +128,7 @@ func parts(body []byte, boundary string) ([][]byte, error) {
 
 // canonical turns bare LF line ends into CRLF (S/MIME's canonical form).
 func canonical(b []byte) []byte {
-	if !bytes.Contains(b, []byte("\n")) {
+	if bytes.Count(b, []byte("\n")) == bytes.Count(b, []byte("\r\n")) {
 		return b
 	}
 	out := make([]byte, 0, len(b)+len(b)/40)

@@ -104,7 +104,9 @@ func open(e *entity, st *station, partner *x509.Certificate, limit int64) (*open
 
 // openSigned verifies a multipart/signed entity and returns what it
 // signed and the signer's digest algorithm. The signed part is checked as
-// it came, then in canonical form (CRLF, as S/MIME signs text), then
+// it came (without the CRLF before the delimiter, RFC 2046), then with the
+// CR of that CRLF (binary content ending in CR, sent with bare LF line
+// ends), then in canonical form (CRLF, as S/MIME signs text), then
 // without its last line end (libas2 signs a multipart without the CRLF
 // after its closing delimiter): each is the partner's signature over
 // those exact bytes or nothing. The form that verified is returned, for
@@ -127,9 +129,15 @@ func openSigned(e *entity, params map[string]string, cert *x509.Certificate) (*e
 		alg    string
 		first  error
 	)
-	for _, form := range signedForms(ps[0]) {
-		if alg, err = verify(sig, form, cert); err == nil {
-			signed = form
+	// Each form is made only when the one before failed: a 100 MiB
+	// message that verifies as it came is not copied.
+	for _, form := range []func([]byte) []byte{asIs, withCR, canonical, canonicalTrimmed} {
+		f := form(ps[0])
+		if f == nil {
+			continue
+		}
+		if alg, err = verify(sig, f, cert); err == nil {
+			signed = f
 			break
 		} else if first == nil {
 			first = err
@@ -145,22 +153,26 @@ func openSigned(e *entity, params map[string]string, cert *x509.Certificate) (*e
 	return inner, alg, nil
 }
 
-// signedForms are the forms a signed part is verified in, in order.
-func signedForms(raw []byte) [][]byte {
-	forms := [][]byte{raw}
-	add := func(b []byte) {
-		for _, f := range forms {
-			if bytes.Equal(f, b) {
-				return
-			}
-		}
-		forms = append(forms, b)
+func asIs(b []byte) []byte { return b }
+
+// withCR is the part with the CR that parts took for the delimiter's:
+// a binary part ending in CR, sent with bare LF line ends (as openssl
+// writes MIME), owns it. nil when parts took none.
+func withCR(b []byte) []byte {
+	if end := len(b); cap(b) > end && b[:end+1][end] == '\r' {
+		return b[:end+1]
 	}
-	add(canonical(raw))
-	if t, ok := bytes.CutSuffix(canonical(raw), []byte("\r\n")); ok {
-		add(t)
+	return nil
+}
+
+// canonicalTrimmed is the canonical form without its last CRLF, or nil
+// when it does not end in one.
+func canonicalTrimmed(b []byte) []byte {
+	t, ok := bytes.CutSuffix(canonical(b), []byte("\r\n"))
+	if !ok {
+		return nil
 	}
-	return forms
+	return t
 }
 
 // isCompressed reports whether der is CMS compressed data (RFC 3274).

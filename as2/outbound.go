@@ -97,7 +97,8 @@ func (s *Service) build(st *station, p *mft.AS2Partner, pc partnerCerts, name st
 	}
 	head := fmt.Sprintf("Content-Type: %s\r\nContent-Transfer-Encoding: binary\r\nContent-Disposition: attachment; filename=%q\r\n\r\n",
 		ctype, name)
-	e := append([]byte(head), data...)
+	e := make([]byte, 0, len(head)+len(data))
+	e = append(append(e, head...), data...)
 	topType, top := ctype, data
 	mic := ""
 	if p.Compress {
@@ -111,12 +112,11 @@ func (s *Service) build(st *station, p *mft.AS2Partner, pc partnerCerts, name st
 	}
 	if p.Sign {
 		mic = computeMIC(e, p.MIC)
-		body, ct, err := signedEntity(e, st, p.MIC)
+		whole, body, ct, err := signedEntity(e, st, p.MIC)
 		if err != nil {
 			return nil, err
 		}
-		topType, top = ct, body
-		e = append([]byte("Content-Type: "+ct+"\r\n\r\n"), body...)
+		topType, top, e = ct, body, whole
 	}
 	if p.Encrypt {
 		if mic == "" {

@@ -8,7 +8,6 @@ package as2
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -104,7 +103,7 @@ func parseCert(pemCert string) (*x509.Certificate, error) {
 type station struct {
 	mft.AS2Station
 	cert *x509.Certificate
-	key  crypto.Signer
+	key  *rsa.PrivateKey
 }
 
 // Station returns the station as stored (the key sealed).

@@ -49,7 +49,9 @@ func TestAS2_OutboundToOpenSSL(t *testing.T) {
 		{"signed+encrypted, sync MDN", `{}`},
 		{"compressed+signed+encrypted", `{"compress":true}`},
 		{"asynchronous MDN", `{"compress":false,"mdn":"async"}`},
-		{"signed only", `{"mdn":"sync","encrypt":false}`},
+		{"AES-128-GCM", `{"mdn":"sync","encryption":"aes128-gcm"}`},
+		{"AES-256-GCM, compressed", `{"encryption":"aes256-gcm","compress":true}`},
+		{"signed only", `{"compress":false,"encrypt":false}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			want(t, ts.do(t, "PATCH", "/admin/as2/partners/"+s.partnerID, adminKey, `{"partner":`+c.patch+`}`), 200)
@@ -66,12 +68,12 @@ func TestAS2_OutboundToOpenSSL(t *testing.T) {
 	}
 	r = ts.do(t, "GET", "/admin/as2/messages?direction=out", adminKey, "")
 	want(t, r, 200)
-	if n := strings.Count(r.body, `"status":"processed"`); n != 5 {
-		t.Fatalf("processed outbound messages: %d, want 5: %s", n, r.body)
+	if n := strings.Count(r.body, `"status":"processed"`); n != 7 {
+		t.Fatalf("processed outbound messages: %d, want 7: %s", n, r.body)
 	}
 
 	// Receipts that fail the step, each with its reason.
-	want(t, ts.do(t, "PATCH", "/admin/as2/partners/"+s.partnerID, adminKey, `{"partner":{"encrypt":true}}`), 200)
+	want(t, ts.do(t, "PATCH", "/admin/as2/partners/"+s.partnerID, adminKey, `{"partner":{"encrypt":true,"encryption":"aes256-cbc"}}`), 200)
 	for _, c := range []struct {
 		name   string
 		set    func()

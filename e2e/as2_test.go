@@ -128,6 +128,8 @@ func TestAS2_InboundFromOpenSSL(t *testing.T) {
 		{"signed+encrypted, sha-256, aes256", testpeer.AS2Options{Sign: "sha256", EncryptFor: s.stationCert}},
 		{"signed+encrypted, sha1, aes128", testpeer.AS2Options{Sign: "sha1", EncryptFor: s.stationCert, Cipher: "aes128"}},
 		{"signed+encrypted, 3des", testpeer.AS2Options{Sign: "sha256", EncryptFor: s.stationCert, Cipher: "des3"}},
+		{"signed+encrypted, aes-256-gcm", testpeer.AS2Options{Sign: "sha256", EncryptFor: s.stationCert, Cipher: "aes-256-gcm"}},
+		{"signed+encrypted, aes-128-gcm", testpeer.AS2Options{Sign: "sha256", EncryptFor: s.stationCert, Cipher: "aes-128-gcm"}},
 		{"compressed+signed+encrypted", testpeer.AS2Options{Sign: "sha256", Compress: true, EncryptFor: s.stationCert}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -165,11 +167,23 @@ func TestAS2_InboundFromOpenSSL(t *testing.T) {
 			t.Fatalf("/in/%s: %v %q", name, ok, got)
 		}
 	}
+	// Binary content that ends in CR, which openssl's bare-LF MIME leaves
+	// next to the delimiter's line end: stored exactly.
+	bin := []byte("\x00\xffbinary\r\nrecord\r")
+	msg := s.peer.Build("cr.bin", bin, testpeer.AS2Options{Sign: "sha256", EncryptFor: s.stationCert})
+	if status, h, body := s.post(t, "ACME", "<cr@acme.example>", msg); status != 200 {
+		t.Fatalf("cr.bin: %d %s", status, body)
+	} else if disp, mic := s.receipt(t, h, body); !strings.HasSuffix(disp, "; processed") || mic != msg.MIC {
+		t.Fatalf("cr.bin: %q %q", disp, mic)
+	}
+	if got, ok := s.stored(t, "cr.bin"); !ok || got != string(bin) {
+		t.Fatalf("cr.bin stored as %q", got)
+	}
 	// What arrived is listed, and audited as as2 with the upload's event.
 	r = ts.do(t, "GET", "/admin/as2/messages?direction=in&partner="+s.partnerID, adminKey, "")
 	want(t, r, 200)
-	if n := strings.Count(r.body, `"status":"processed"`); n != 8 {
-		t.Fatalf("messages listed as processed: %d, want 8: %s", n, r.body)
+	if n := strings.Count(r.body, `"status":"processed"`); n != 11 {
+		t.Fatalf("messages listed as processed: %d, want 11: %s", n, r.body)
 	}
 	uploads := 0
 	for _, ev := range ts.events(t) {
@@ -177,8 +191,8 @@ func TestAS2_InboundFromOpenSSL(t *testing.T) {
 			uploads++
 		}
 	}
-	if uploads != 8 {
-		t.Fatalf("file.uploaded events with protocol as2: %d, want 8", uploads)
+	if uploads != 11 {
+		t.Fatalf("file.uploaded events with protocol as2: %d, want 11", uploads)
 	}
 }
 

@@ -1,9 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -65,7 +65,12 @@ func (s *Server) as2Request(c echo.Context, handle func(context.Context, mft.AS2
 		closeAfter(c)
 		return mft.Errorf(mft.ETOOLARGE, "An AS2 message may be at most %d bytes (as2.max_message_mb).", s.AS2Settings.MaxMessage)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.AS2Settings.MaxMessage))
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // read in place, not grown by doubling
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(c.Response(), r.Body, s.AS2Settings.MaxMessage))
+	body := buf.Bytes()
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		closeAfter(c)
