@@ -168,12 +168,12 @@ func BenchmarkAS2(b *testing.B) {
 
 	m := float64(mib)
 	b.Logf("AS2, %d MiB signed+encrypted (AES-256-CBC, SHA-256), signed sync MDN; medians of %d", mib, rounds)
-	b.Logf("  inbound: Depot %s MiB/s, openssl decrypt+verify %s MiB/s: %.2fx of the floor's time",
+	b.Logf("  inbound: Depot %s MiB/s, openssl decrypt+verify %s MiB/s: Depot %.2fx as fast",
 		rate(m, median(depotIn)), rate(m, median(floorIn)), median(floorIn)/median(depotIn))
 	b.Logf("  peak RSS over the inbound rounds: %d MiB (%d MiB before; the benchmark holds the message too)", rssAfter>>20, rssBefore>>20)
 	b.Logf("  %d × 4 KiB inbound, 4 at once: Depot %.0f messages/s; openssl decrypt+verify, one process pair each: %.0f/s",
 		small, median(depotSmall), median(floorSmall))
-	b.Logf("  send Depot → Depot (both sides' work): %s MiB/s; openssl sign+encrypt+decrypt+verify %s MiB/s: %.2fx of the floor's time",
+	b.Logf("  send Depot → Depot (both sides' work): %s MiB/s; openssl sign+encrypt+decrypt+verify %s MiB/s: Depot %.2fx as fast",
 		rate(m, median(depotSend)), rate(m, median(floorSendT)), median(floorSendT)/median(depotSend))
 }
 
