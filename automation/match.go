@@ -52,6 +52,7 @@ func CheckSchedule(spec, tz string) error {
 // subject is what conditions look at: a file and who or what caused it.
 type subject struct {
 	path, user, bucket string
+	protocol           string // the event's; "" for a source folder's file
 	size               int64
 	modified           time.Time
 	hasFile            bool
@@ -64,7 +65,8 @@ func matchEvent(conds []mft.Condition, ev mft.Event, now time.Time, groups func(
 	if ev.NewPath != "" {
 		p = ev.NewPath
 	}
-	return match(conds, subject{path: p, user: ev.Actor, bucket: ev.Bucket, size: ev.Size, modified: ev.Time, hasFile: p != "", groups: groups}, now)
+	return match(conds, subject{path: p, user: ev.Actor, bucket: ev.Bucket, protocol: ev.Protocol, size: ev.Size, modified: ev.Time,
+		hasFile: p != "", groups: groups}, now)
 }
 
 // matchFile applies the conditions to a file of a source folder.
@@ -97,6 +99,8 @@ func holds(c mft.Condition, s subject, now time.Time) bool {
 		return s.user != "" && slices.Contains(s.groups(s.user), c.Value)
 	case "bucket":
 		return s.bucket == c.Value
+	case "protocol":
+		return s.protocol == c.Value
 	case "age":
 		d, _ := time.ParseDuration(c.Older)
 		return s.hasFile && !s.modified.IsZero() && now.Sub(s.modified) >= d

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"depot/app"
+	"depot/auth"
 	"depot/internal/testpeer"
 	"depot/mft"
 )
@@ -143,4 +144,56 @@ func jsonString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// TestAS2_AutomationOnInboundUpload: an automation on file.uploaded with
+// a protocol condition of as2 runs for what a partner sent by AS2, and
+// not for a file uploaded by the API to the same folder.
+func TestAS2_AutomationOnInboundUpload(t *testing.T) {
+	testpeer.NewAS2Peer(t, "probe", 1)
+	ts := MustOpenServer(t)
+	s := newAS2Setup(t, ts, "ACME")
+	id := ts.createAutomation(t, `{"automation":{"name":"as2 in","trigger":"event","events":["file.uploaded"],
+		"conditions":[{"type":"protocol","value":"as2"}],"actions":[{"type":"copy","to":"/archive/"}]}}`)
+	r := ts.do(t, "POST", "/admin/automations", adminKey, `{"automation":{"name":"x","trigger":"event","events":["file.uploaded"],
+		"conditions":[{"type":"protocol","value":"carrier-pigeon"}],"actions":[{"type":"delete"}]}}`)
+	if r.status != 422 || !strings.Contains(r.errors(t)[0], "as2") {
+		t.Fatalf("an unknown protocol: %d %s", r.status, r.body)
+	}
+	want(t, ts.do(t, "POST", "/api/folders", s.acme.User.APIKey, `{"path":"/in"}`), 201)
+	want(t, ts.put(t, s.acme.User.APIKey, "/in/by-api.x12", "ISA~"), 201)
+	msg := s.peer.Build("by-as2.x12", []byte("ISA*00~\r\n"), testpeer.AS2Options{Sign: "sha256", EncryptFor: s.stationCert})
+	if st, _, b := s.post(t, "ACME", "<auto@acme.example>", msg); st != 200 {
+		t.Fatalf("%d %s", st, b)
+	}
+	// The API upload's event came first: had it matched, its run would
+	// have been queued before the AS2 one's.
+	runs := ts.waitRuns(t, id, 1)
+	if len(runs) != 1 || runs[0].Run.Status != "succeeded" {
+		t.Fatalf("runs: %+v", runs)
+	}
+	if r := ts.do(t, "GET", "/api/files/content?path=/archive/by-as2.x12", adminKey, ""); r.status != 200 {
+		t.Fatalf("the AS2 file was not copied: %d %s", r.status, r.body)
+	}
+	if r := ts.do(t, "GET", "/api/files/content?path=/archive/by-api.x12", adminKey, ""); r.status != 404 {
+		t.Fatalf("the API upload ran the AS2 automation: %d", r.status)
+	}
+}
+
+// TestAS2_OwnRateLimit: the AS2 routes have an allowance per sender
+// address of their own (as2.rate_limit, as2.rate_burst): past it, 429
+// with Retry-After, while the API's allowance is untouched.
+func TestAS2_OwnRateLimit(t *testing.T) {
+	testpeer.NewAS2Peer(t, "probe", 1)
+	ts := MustOpenServer(t, func(a *app.App) { a.HTTP.AS2Settings.Limiter = auth.NewRateLimiter(0.001, 2) })
+	for i := range 3 {
+		st, h, b := curlPost(t, ts.URL()+"/as2", []byte("x"), "-H", "Content-Type: text/plain")
+		switch {
+		case i < 2 && st != 400:
+			t.Fatalf("message %d: %d %s", i, st, b)
+		case i == 2 && (st != 429 || h.Get("Retry-After") == "" || !strings.Contains(string(b), "AS2")):
+			t.Fatalf("past the burst: %d %v %s", st, h, b)
+		}
+	}
+	want(t, ts.do(t, "GET", "/admin/as2/partners", adminKey, ""), 200)
 }

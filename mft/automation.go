@@ -17,7 +17,11 @@ const (
 )
 
 // Condition types.
-var ConditionTypes = []string{"path", "name", "size", "user", "group", "bucket", "age"}
+var ConditionTypes = []string{"path", "name", "size", "user", "group", "bucket", "age", "protocol"}
+
+// ConditionProtocols are the values of a protocol condition: what an
+// event came over (its audit protocol).
+var ConditionProtocols = []string{AuditAPI, AuditSFTP, AuditWeb, AuditAS2, AuditAutomation, AuditSystem}
 
 // Action types.
 var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt", "upload", "download"}
@@ -92,7 +96,7 @@ type Condition struct {
 	Pattern string `json:"pattern,omitempty"` // path, name: glob (path allows **)
 	Min     *int64 `json:"min,omitempty"`     // size: bytes
 	Max     *int64 `json:"max,omitempty"`
-	Value   string `json:"value,omitempty"` // user, group, bucket: id
+	Value   string `json:"value,omitempty"` // user, group, bucket: id; protocol: api, sftp, web, as2, …
 	Older   string `json:"older_than,omitempty"`
 }
 
@@ -229,6 +233,10 @@ func (c *Condition) validate(i int) error {
 	case "user", "group", "bucket":
 		if c.Value == "" {
 			return Errorf(EINVALID, "%s.value is required for a %s condition (an id)", field, c.Type)
+		}
+	case "protocol":
+		if !slices.Contains(ConditionProtocols, c.Value) {
+			return Errorf(EINVALID, "%s.value must be one of %s for a protocol condition", field, strings.Join(ConditionProtocols, ", "))
 		}
 	case "age":
 		if d, err := time.ParseDuration(c.Older); err != nil || d <= 0 {
