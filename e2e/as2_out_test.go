@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"depot/internal/testpeer"
+	"depot/mft"
 )
 
 // TestAS2_OutboundToOpenSSL sends files to a partner played by openssl
@@ -93,4 +94,17 @@ func TestAS2_OutboundToOpenSSL(t *testing.T) {
 		})
 	}
 	peer.Disposition, peer.WrongMIC, peer.Unsigned = "", false, false
+	// Each send is audited: as2.sent, ok or error with the reason.
+	sent := map[string]int{}
+	for _, ev := range ts.events(t) {
+		if ev.Event == mft.EventAS2Sent && ev.Protocol == mft.AuditAS2 && ev.Target != "" {
+			sent[ev.Status]++
+			if ev.Status == mft.StatusError && ev.Message == "" {
+				t.Errorf("a failed send audited without its reason: %+v", ev)
+			}
+		}
+	}
+	if sent[mft.StatusOK] != 7 || sent[mft.StatusError] != 3 {
+		t.Fatalf("as2.sent audited: %v, want 7 ok and 3 error", sent)
+	}
 }
