@@ -120,7 +120,7 @@ func encrypt(content []byte, cert *x509.Certificate, alg string) ([]byte, error)
 // decrypt opens enveloped data (or AES-GCM auth-enveloped data) with the
 // station's key.
 func decrypt(der []byte, cert *x509.Certificate, key *rsa.PrivateKey) ([]byte, error) {
-	if isAuthEnveloped(der) {
+	if isContent(der, oidAuthEnvelopedData) {
 		out, err := openAuthEnveloped(der, cert, key)
 		if err != nil {
 			return nil, fmt.Errorf("the message cannot be decrypted with the station's key: %w", err)
@@ -196,10 +196,25 @@ func compress(content []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return wrapContent(oidCompressedData, inner)
+}
+
+// wrapContent is CMS ContentInfo: the content type and the content's DER.
+func wrapContent(contentType asn1.ObjectIdentifier, der []byte) ([]byte, error) {
 	return asn1.Marshal(struct {
 		ContentType asn1.ObjectIdentifier
 		Content     asn1.RawValue
-	}{oidCompressedData, explicit0(inner)})
+	}{contentType, explicit0(der)})
+}
+
+// isContent reports whether der is CMS ContentInfo of contentType.
+func isContent(der []byte, contentType asn1.ObjectIdentifier) bool {
+	var ci struct {
+		ContentType asn1.ObjectIdentifier
+		Rest        asn1.RawValue `asn1:"optional"`
+	}
+	_, err := asn1.Unmarshal(der, &ci)
+	return err == nil && ci.ContentType.Equal(contentType)
 }
 
 // explicit0 wraps DER in a [0] EXPLICIT tag.

@@ -60,16 +60,6 @@ type authEnvelopedData struct {
 	MAC       []byte
 }
 
-// isAuthEnveloped reports whether der is CMS AuthEnvelopedData.
-func isAuthEnveloped(der []byte) bool {
-	var ci struct {
-		ContentType asn1.ObjectIdentifier
-		Rest        asn1.RawValue `asn1:"optional"`
-	}
-	_, err := asn1.Unmarshal(der, &ci)
-	return err == nil && ci.ContentType.Equal(oidAuthEnvelopedData)
-}
-
 // openAuthEnveloped decrypts AuthEnvelopedData (AES-GCM) with the
 // station's key; the tag is checked by GCM.
 func openAuthEnveloped(der []byte, cert *x509.Certificate, key *rsa.PrivateKey) ([]byte, error) {
@@ -212,10 +202,7 @@ func sealAuthEnveloped(content []byte, cert *x509.Certificate, keyLen int) ([]by
 	if err != nil {
 		return nil, err
 	}
-	return asn1.Marshal(struct {
-		ContentType asn1.ObjectIdentifier
-		Content     asn1.RawValue
-	}{oidAuthEnvelopedData, explicit0(inner)})
+	return wrapContent(oidAuthEnvelopedData, inner)
 }
 
 func mustMarshal(v any) []byte {

@@ -3,7 +3,6 @@ package as2
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"mime"
@@ -56,7 +55,7 @@ func open(e *entity, st *station, partner *x509.Certificate, limit int64) (*open
 				return nil, refuse("error: unexpected-processing-error", "%v", err)
 			}
 			var next []byte
-			if isCompressed(der) {
+			if isContent(der, oidCompressedData) {
 				if next, err = decompress(der, limit); errors.Is(err, errTooLarge) {
 					return nil, refuse("error: unexpected-processing-error", "the message decompresses to more than %d bytes", limit)
 				} else if err != nil {
@@ -173,14 +172,4 @@ func canonicalTrimmed(b []byte) []byte {
 		return nil
 	}
 	return t
-}
-
-// isCompressed reports whether der is CMS compressed data (RFC 3274).
-func isCompressed(der []byte) bool {
-	var ci struct {
-		ContentType asn1.ObjectIdentifier
-		Rest        asn1.RawValue `asn1:"optional"`
-	}
-	_, err := asn1.Unmarshal(der, &ci)
-	return err == nil && ci.ContentType.Equal(oidCompressedData)
 }

@@ -124,6 +124,13 @@ func TestAS2_ExpiredCertificateAndLimits(t *testing.T) {
 	if st != 413 || !strings.Contains(string(b), "max_message_mb") {
 		t.Fatalf("oversized: %d %s", st, b)
 	}
+	audited := false
+	for _, ev := range ts.events(t) {
+		audited = audited || ev.Event == mft.EventAS2Received && ev.Target == "<big@acme.example>" && ev.Status == mft.StatusDenied
+	}
+	if !audited {
+		t.Fatal("the oversized message was not audited")
+	}
 }
 
 func jsonString(s string) string {

@@ -83,9 +83,10 @@ func TestAS2_OutboundToOpenSSL(t *testing.T) {
 		{"negative disposition", func() { peer.Disposition = "processed/error: decryption-failed" }, "decryption-failed"},
 		{"wrong MIC", func() { peer.WrongMIC = true }, "is not the MIC of what was sent"},
 		{"unsigned MDN", func() { peer.Unsigned = true }, "not signed"},
+		{"no MDN", func() { peer.NoMDN = true }, "its receipt cannot be read"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			peer.Disposition, peer.WrongMIC, peer.Unsigned = "", false, false
+			peer.Disposition, peer.WrongMIC, peer.Unsigned, peer.NoMDN = "", false, false, false
 			c.set()
 			run := send(t)
 			if run.Run.Status != "failed" || !strings.Contains(run.Run.Error, c.reason) {
@@ -93,7 +94,7 @@ func TestAS2_OutboundToOpenSSL(t *testing.T) {
 			}
 		})
 	}
-	peer.Disposition, peer.WrongMIC, peer.Unsigned = "", false, false
+	peer.Disposition, peer.WrongMIC, peer.Unsigned, peer.NoMDN = "", false, false, false
 	// Each send is audited: as2.sent, ok or error with the reason.
 	sent := map[string]int{}
 	for _, ev := range ts.events(t) {
@@ -104,7 +105,7 @@ func TestAS2_OutboundToOpenSSL(t *testing.T) {
 			}
 		}
 	}
-	if sent[mft.StatusOK] != 7 || sent[mft.StatusError] != 3 {
-		t.Fatalf("as2.sent audited: %v, want 7 ok and 3 error", sent)
+	if sent[mft.StatusOK] != 7 || sent[mft.StatusError] != 4 {
+		t.Fatalf("as2.sent audited: %v, want 7 ok and 4 error", sent)
 	}
 }

@@ -61,9 +61,17 @@ func (s *Server) handleAS2MDN(c echo.Context) error {
 
 func (s *Server) as2Request(c echo.Context, handle func(context.Context, mft.AS2Request) mft.AS2Answer) error {
 	r := c.Request()
-	if r.ContentLength > s.AS2Settings.MaxMessage {
+	tooLargeErr := func() error {
 		closeAfter(c)
+		if s.Events != nil {
+			s.Events.Publish(mft.Event{Event: mft.EventAS2Received, Time: s.Now().UTC(), Actor: r.Header.Get("AS2-From"),
+				Protocol: mft.AuditAS2, IP: clientIP(c).String(), Status: mft.StatusDenied, Target: r.Header.Get("Message-ID"),
+				Message: "the message is larger than as2.max_message_mb; it was not read"})
+		}
 		return mft.Errorf(mft.ETOOLARGE, "An AS2 message may be at most %d bytes (as2.max_message_mb).", s.AS2Settings.MaxMessage)
+	}
+	if r.ContentLength > s.AS2Settings.MaxMessage {
+		return tooLargeErr()
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
@@ -73,8 +81,7 @@ func (s *Server) as2Request(c echo.Context, handle func(context.Context, mft.AS2
 	body := buf.Bytes()
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		closeAfter(c)
-		return mft.Errorf(mft.ETOOLARGE, "An AS2 message may be at most %d bytes (as2.max_message_mb).", s.AS2Settings.MaxMessage)
+		return tooLargeErr()
 	} else if err != nil {
 		return mft.Errorf(mft.EMALFORMED, "The message's body could not be read: %v", err)
 	}

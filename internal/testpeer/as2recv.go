@@ -45,6 +45,8 @@ type AS2Receiver struct {
 	Disposition string
 	WrongMIC    bool
 	Unsigned    bool
+	// NoMDN answers 200 with nothing, whatever was asked.
+	NoMDN bool
 
 	mu       sync.Mutex
 	received []AS2Received
@@ -138,7 +140,7 @@ func (r *AS2Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.received = append(r.received, got)
 	r.mu.Unlock()
-	if req.Header.Get("Disposition-Notification-To") == "" {
+	if req.Header.Get("Disposition-Notification-To") == "" || r.NoMDN {
 		return
 	}
 	h, mdn, err := r.mdn(dir, req.Header, got)
