@@ -31,6 +31,7 @@ type Config struct {
 	Automation Automation `toml:"automation"`
 	Filedrop   Filedrop   `toml:"filedrop"`
 	AS2        AS2        `toml:"as2"`
+	Scan       Scan       `toml:"scan"`
 	Log        Log        `toml:"log"`
 	Runtime    Runtime    `toml:"runtime"`
 	Metrics    Metrics    `toml:"metrics"`
@@ -198,6 +199,27 @@ type AS2 struct {
 	MDNWait Duration `toml:"mdn_wait"`
 }
 
+// Scan configures the antivirus every upload goes through before it is
+// published.
+type Scan struct {
+	// Engine is none, clamd or icap; Address reaches it (clamd:
+	// unix:/run/clamav/clamd.ctl or tcp:host:3310; ICAP:
+	// icap://host:1344/service).
+	Engine  string   `toml:"engine"`
+	Address string   `toml:"address"`
+	Timeout Duration `toml:"timeout"`
+	// MaxSizeMB is the most sent to the engine (0: the engine's own
+	// limit, clamd's StreamMaxLength); Oversize says what happens to a
+	// larger file: refuse, or allow (published unscanned, audited).
+	MaxSizeMB int64  `toml:"max_size_mb"`
+	Oversize  string `toml:"oversize"`
+	// OnError is refuse (503 with Retry-After, nothing published) or
+	// allow (published unscanned, audited) when the engine fails.
+	OnError string `toml:"on_error"`
+	// QuarantineMB bounds data/quarantine; the oldest go first.
+	QuarantineMB int64 `toml:"quarantine_mb"`
+}
+
 // Runtime configures the Go runtime under Depot.
 type Runtime struct {
 	// MemoryLimitMB is a soft limit on the memory the runtime uses (the
@@ -257,6 +279,7 @@ func Default() *Config {
 		Automation: Automation{Workers: 4, MaxQueued: 1000},
 		Filedrop:   Filedrop{HoldingFiles: 10, HoldingFilesPerAddress: 2},
 		AS2:        AS2{MaxMessageMB: 100, RateLimit: 20, RateBurst: 40, MDNWait: Duration(10 * time.Minute)},
+		Scan:       Scan{Engine: "none", Timeout: Duration(time.Minute), Oversize: "refuse", OnError: "refuse", QuarantineMB: 1024},
 		Defender:   Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
 		Audit:      Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:        Log{Level: "info", Format: "text"},

@@ -24,6 +24,9 @@ func (c *Config) Validate() error {
 	if c.AS2.MaxMessageMB < 1 || c.AS2.MaxMessageMB > 4096 || c.AS2.RateLimit <= 0 || c.AS2.RateBurst < 1 || c.AS2.MDNWait.D() < time.Second {
 		return fmt.Errorf("as2.max_message_mb must be 1 to 4096, as2.rate_limit above 0, as2.rate_burst at least 1, as2.mdn_wait at least 1s")
 	}
+	if err := c.Scan.validate(); err != nil {
+		return err
+	}
 	if c.Data.MaxPendingUploads < 1 {
 		return fmt.Errorf("data.max_pending_uploads must be at least 1")
 	}
@@ -182,6 +185,22 @@ func (h *HTTP) validateTLS() error {
 	}
 	if h.RedirectListen != "" {
 		return checkListen("http.redirect_listen", h.RedirectListen)
+	}
+	return nil
+}
+
+func (s Scan) validate() error {
+	switch {
+	case s.Engine != "none" && s.Engine != "clamd" && s.Engine != "icap":
+		return fmt.Errorf("scan.engine %q must be none, clamd or icap", s.Engine)
+	case s.Engine != "none" && s.Address == "":
+		return fmt.Errorf("scan.address is required with scan.engine %q", s.Engine)
+	case s.Oversize != "refuse" && s.Oversize != "allow":
+		return fmt.Errorf("scan.oversize must be refuse or allow")
+	case s.OnError != "refuse" && s.OnError != "allow":
+		return fmt.Errorf("scan.on_error must be refuse or allow")
+	case s.MaxSizeMB < 0 || s.QuarantineMB < 0 || s.Timeout.D() < time.Second:
+		return fmt.Errorf("scan.max_size_mb and scan.quarantine_mb must not be negative, scan.timeout at least 1s")
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ import (
 	"depot/metrics"
 	"depot/mft"
 	"depot/mount"
+	"depot/scan"
 	"depot/store"
 )
 
@@ -117,6 +118,10 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 		Buckets: store.NewBucketStore(db), Automations: store.NewAutomationStore(db), AuditStore: store.NewAuditStore(db)}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.Permissions, a.Usage, a.Folders, a.Buckets
 	fsvc.Sync = cfg.Data.SyncUploads
+	if err := openScan(fsvc, cfg.Scan); err != nil {
+		db.Close()
+		return nil, err
+	}
 	fsvc.MaxPendingUploads = cfg.Data.MaxPendingUploads
 	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
 		a.Close(ctx)
@@ -209,4 +214,15 @@ func (a *Services) Close(ctx context.Context) error {
 	}
 	errs = append(errs, a.Files.Close(), a.DB.Close())
 	return errors.Join(errs...)
+}
+
+// openScan sets the file service's antivirus and quarantine.
+func openScan(fsvc *files.Service, c config.Scan) error {
+	scanner, err := scan.New(scan.Config{Engine: c.Engine, Address: c.Address, Timeout: c.Timeout.D(), MaxSize: c.MaxSizeMB << 20})
+	if err != nil {
+		return err
+	}
+	fsvc.Scanner = scanner
+	fsvc.ScanPolicy = files.ScanPolicy{AllowUnscanned: c.OnError == "allow", AllowOversize: c.Oversize == "allow"}
+	return fsvc.SetQuarantine(c.QuarantineMB << 20)
 }

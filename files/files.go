@@ -51,6 +51,11 @@ type Service struct {
 	// MaxPendingUploads bounds the chunked uploads one uploader may have
 	// unfinished at once (DefaultMaxPendingUploads when 0).
 	MaxPendingUploads int
+	// Scanner scans every upload before it is published (nil: none), as
+	// ScanPolicy says for what it cannot scan; infected files go to the
+	// quarantine (SetQuarantine).
+	Scanner    Scanner
+	ScanPolicy ScanPolicy
 
 	dataDir string
 	root    *os.Root // data/files
@@ -58,7 +63,9 @@ type Service struct {
 	tmp     *os.File // data/tmp, for renameat2 from staging to the tree
 	dirs    dirCache // folders of mounts seen lately
 	chunks  chunkSets
-	locks   setLocks // of the chunk sets being written and claimed
+	// quarantine is data/quarantine (SetQuarantine).
+	quarantine *quarantine
+	locks      setLocks // of the chunk sets being written and claimed
 	// anonymous: staging files are made without a name (O_TMPFILE) and
 	// linked into place, through /proc with viaProc; Open finds out what
 	// data/tmp and the process's privileges allow.

@@ -17,7 +17,7 @@ type quota struct {
 // in place of oldSize bytes: the user's max file size, their quota (for
 // files in their home) and the rules of every folder above the target.
 func (s *Service) limits(ctx context.Context, a Actor, t target, oldSize int64) (*limitWriter, error) {
-	lw := &limitWriter{quota: -1, sync: s.Sync}
+	lw := &limitWriter{quota: -1, sync: s.Sync, scanner: s.Scanner, ctx: ctx}
 	rules, err := s.rulesAbove(ctx, a, path.Dir(t.storage))
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"crypto/sha256"
 	"io"
 	"io/fs"
 	"os"
@@ -157,6 +156,7 @@ func (l *local) receive(ctx context.Context, a Actor, lw *limitWriter, body io.R
 		return mft.FileInfo{}, fsError(err, l.t.client)
 	}
 	if err := lw.receive(staging, body, opts.Size, l.t.client); err != nil {
+		lw.abortScan()
 		l.s.dropStaging(staging, stagingName)
 		return mft.FileInfo{}, err
 	}
@@ -168,7 +168,7 @@ func (l *local) publishFile(ctx context.Context, a Actor, lw *limitWriter, f *os
 	if err := lw.check(opts.Size); err != nil {
 		return mft.FileInfo{}, err
 	}
-	lw.h = sha256.New()
+	lw.h = lw.newHash()
 	buf := recvPool.Get().(*[]byte)
 	_, err := io.CopyBuffer(lw.h, io.NewSectionReader(f, 0, opts.Size), *buf)
 	recvPool.Put(buf)
@@ -191,7 +191,7 @@ func (l *local) create(ctx context.Context, a Actor, lw *limitWriter, opts Uploa
 	if opts.SyncOnRequest {
 		lw.sync, p.askable = false, true
 	}
-	p.lw.h = sha256.New()
+	p.lw.h = lw.newHash()
 	if opts.Resume && lw.oldSize > 0 {
 		p.resumed = true
 		old, err := p.root.Open(rel(p.t.base, p.t.storage))

@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"crypto/sha256"
 	"io"
 	"os"
 	"path"
@@ -106,10 +105,15 @@ func (m *mounted) receive(ctx context.Context, a Actor, lw *limitWriter, body io
 	}
 	if err != nil {
 		u.abort()
+		lw.abortScan()
 		if mft.ErrorCode(err) == "" { // the pipe's: the remote's own error says why
 			err = s.remoteError(cmpErr(u.err, err), t.client)
 		}
 		return mft.FileInfo{}, err // the limits' or the check's, worded already
+	}
+	if err := s.scanned(ctx, a, t, lw, nil); err != nil {
+		u.abort() // an infected or unscanned file is never committed
+		return mft.FileInfo{}, err
 	}
 	e, err := u.finish(ctx, lw.n)
 	if err != nil {
@@ -159,7 +163,7 @@ func (m *mounted) create(ctx context.Context, a Actor, lw *limitWriter, opts Upl
 	if err != nil {
 		return nil, err
 	}
-	lw.h = sha256.New()
+	lw.h = lw.newHash()
 	return &Pending{s: m.s, a: a, ctx: context.WithoutCancel(ctx), t: m.t, lw: lw, rw: &remoteWrite{u: u, held: map[int64][]byte{}}}, nil
 }
 
@@ -221,6 +225,10 @@ func (p *Pending) rCommit() (mft.FileInfo, error) {
 		return mft.FileInfo{}, err
 	}
 	p.lw.n = p.size
+	if err := p.s.scanned(p.ctx, p.a, p.t, p.lw, nil); err != nil {
+		p.rw.u.abort() // an infected or unscanned file is never committed
+		return mft.FileInfo{}, err
+	}
 	e, err := p.rw.u.finish(p.ctx, p.size)
 	if err != nil {
 		return mft.FileInfo{}, p.s.remoteError(err, p.t.client)

@@ -225,13 +225,14 @@ func (p *Pending) ReadAt(b []byte, off int64) (int, error) {
 
 // Commit publishes the upload at its path (replacing a file there), and
 // returns it with its sha256. After an error nothing is published.
-func (p *Pending) Commit() (mft.FileInfo, error) {
+func (p *Pending) Commit() (_ mft.FileInfo, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
 		return mft.FileInfo{}, mft.Errorf(mft.ECONFLICT, "The upload of %s is already finished.", p.t.client)
 	}
 	p.done = true
+	defer func() { err = p.s.refused(p.ctx, p.a, mft.EventFileUploaded, p.t.client, err) }()
 	if p.rw != nil {
 		return p.rCommit()
 	}
@@ -269,6 +270,7 @@ func (p *Pending) Abort() {
 		return
 	}
 	p.done = true
+	p.lw.abortScan()
 	if p.rw != nil {
 		p.rw.u.abort()
 		return

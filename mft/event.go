@@ -8,10 +8,13 @@ import (
 // Event names, as listed in the design. Every event is written to the audit
 // log; webhooks and automations subscribe to them.
 const (
-	EventFileUploaded          = "file.uploaded"
-	EventFileDownloaded        = "file.downloaded"
-	EventFileDeleted           = "file.deleted"
-	EventFileRenamed           = "file.renamed"
+	EventFileUploaded   = "file.uploaded"
+	EventFileDownloaded = "file.downloaded"
+	EventFileDeleted    = "file.deleted"
+	EventFileRenamed    = "file.renamed"
+	// EventFileQuarantined: the antivirus found an upload infected; it
+	// went to the quarantine instead of its path (Message: the finding).
+	EventFileQuarantined       = "file.quarantined"
 	EventFolderCreated         = "folder.created"
 	EventFolderDeleted         = "folder.deleted"
 	EventFiledropReceived      = "filedrop.received"
@@ -65,10 +68,12 @@ const (
 	EventConnectionDeleted     = "connection.deleted"
 	EventMountCreated          = "mount.created"
 	EventMountDeleted          = "mount.deleted"
+	// EventQuarantineDeleted: an administrator deleted a quarantined file.
+	EventQuarantineDeleted = "quarantine.deleted"
 )
 
 // EventNames lists every event, for validation of subscriptions.
-var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDeleted, EventFileRenamed,
+var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDeleted, EventFileRenamed, EventFileQuarantined,
 	EventFolderCreated, EventFolderDeleted, EventFiledropReceived, EventDropzoneFileConfirmed, EventLinkDownloaded,
 	EventUserCreated, EventUserUpdated, EventUserDeleted, EventUserLogin, EventUserLoginFailed, EventIPBanned,
 	EventBucketCreated, EventBucketUpdated, EventBucketDeleted, EventAutomationSucceeded, EventAutomationFailed,
@@ -79,7 +84,7 @@ var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDelet
 	EventSettingsUpdated, EventAutomationCreated, EventAutomationUpdated, EventAutomationDeleted,
 	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventLinkCreated, EventLinkDeleted,
 	EventBanLifted, EventSessionEnded, EventBackupTaken, EventConnectionCreated, EventConnectionUpdated, EventConnectionDeleted,
-	EventMountCreated, EventMountDeleted, EventAS2Received, EventAS2Sent, EventAS2StationUpdated,
+	EventMountCreated, EventMountDeleted, EventQuarantineDeleted, EventAS2Received, EventAS2Sent, EventAS2StationUpdated,
 	EventAS2PartnerCreated, EventAS2PartnerUpdated, EventAS2PartnerDeleted, EventAS2CertificateExpires}
 
 // MultiSink hands each event to every sink in turn.

@@ -225,6 +225,11 @@ func (s *Server) routes() *echo.Echo {
 	admin.GET("/mounts/:id", s.handleMountView)
 	admin.DELETE("/mounts/:id", s.handleMountDelete)
 
+	admin.GET("/quarantine", s.handleQuarantineList)
+	admin.GET("/quarantine/:id/download", s.handleQuarantineDownload)
+	admin.POST("/quarantine/:id/release", s.handleQuarantineRelease)
+	admin.DELETE("/quarantine/:id", s.handleQuarantineDelete)
+
 	admin.GET("/as2/station", s.needAS2(s.handleAS2StationView))
 	admin.PUT("/as2/station", s.needAS2(s.handleAS2StationUpdate))
 	admin.GET("/as2/partners", s.needAS2(s.handleAS2PartnerList))
