@@ -39,6 +39,9 @@ declare -A tools=(
 	[mount]=mount
 	[openssl]=openssl # the HTTPS tests compare what openssl s_client sees; the AS2 partner (openssl cms)
 	[node]=nodejs # runs libas2, the second AS2 implementation
+	[clamd]=clamav-daemon # the antivirus engine (with a test signature made by the tests)
+	[clamdscan]=clamdscan # the scanner's own speed in the antivirus benchmark
+	[c-icap]=c-icap       # the ICAP engine, backed by that clamd
 	[ssh-audit]=ssh-audit # audits the SFTP daemon's algorithms
 	[testssl]=testssl.sh  # audits the HTTPS listener's protocols and suites
 	[promtool]=prometheus # promtool check metrics lints /metrics
@@ -52,6 +55,8 @@ missing=()
 for cmd in "${!tools[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("${tools[$cmd]}")
 done
+# c-icap's antivirus service is a module, not a command.
+[ -f /usr/lib/x86_64-linux-gnu/c_icap/virus_scan.so ] || missing+=(libc-icap-mod-virus-scan)
 if ((${#missing[@]})); then
 	echo "Installing missing packages: ${missing[*]}"
 	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

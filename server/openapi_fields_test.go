@@ -5,6 +5,7 @@ import (
 	"sort"
 	"testing"
 
+	"depot/files"
 	"depot/mft"
 )
 
@@ -30,6 +31,7 @@ var documented = []struct {
 	{"Connection", connectionView{}}, {"ConnectionInput", connectionRequest{}},
 	{"AS2Station", as2StationView{}}, {"AS2StationInput", as2StationRequest{}},
 	{"AS2Partner", as2PartnerView{}}, {"AS2PartnerInput", as2PartnerRequest{}}, {"AS2Message", mft.AS2Message{}},
+	{"Quarantined", files.Quarantined{}},
 	{"Webhook", webhookView{}}, {"WebhookInput", webhookRequest{}},
 	{"Automation", mft.Automation{}}, {"AutomationInput", automationRequest{}},
 	{"Run", runView{}}, {"Message", messageView{}}, {"Attachment", attachmentView{}},
