@@ -128,7 +128,7 @@ func TestScan_EveryRoadRefusesEICAR(t *testing.T) {
 		case ev.Event == mft.EventFileQuarantined && ev.Message == "Eicar-Test-Signature":
 			quarantinedEvents++
 		case ev.Event == mft.EventFileUploaded && strings.HasSuffix(ev.Path, "/clean.csv"):
-			clean = ev.Status == mft.StatusOK && ev.Message == "scanned clean by clamd"
+			clean = ev.Status == mft.StatusOK && strings.HasPrefix(ev.Message, "scanned clean by clamd (ClamAV ")
 		}
 	}
 	if denied != 8 || quarantinedEvents != 8 || !clean {
@@ -207,6 +207,14 @@ func TestScan_EngineDownAndSizeLimits(t *testing.T) {
 	if r := ts.do(t, "GET", "/api/files/stat?path=/while-down.txt", u.apiKey, ""); r.status != 404 {
 		t.Fatalf("stored while clamd was down: %d", r.status)
 	}
+	refusalAudited := false
+	for _, ev := range ts.events(t) {
+		refusalAudited = refusalAudited || ev.Event == mft.EventFileUploaded && ev.Status == mft.StatusError &&
+			strings.HasSuffix(ev.Path, "/while-down.txt") && strings.Contains(ev.Message, "could not scan")
+	}
+	if !refusalAudited {
+		t.Fatal("the refusal while clamd was down is not audited")
+	}
 	c.Start(t)
 	want(t, ts.put(t, u.apiKey, "/while-down.txt", "hello"), 201)
 
@@ -241,6 +249,11 @@ func TestScan_ICAPEngine(t *testing.T) {
 	want(t, ts.put(t, u.apiKey, "/clean.txt", "hello"), 201)
 	if q := ts.quarantined(t); len(q) != 1 || q[0].Engine != "icap" {
 		t.Fatalf("quarantine: %+v", q)
+	}
+	for _, ev := range ts.events(t) {
+		if ev.Event == mft.EventFileUploaded && strings.HasSuffix(ev.Path, "/clean.txt") && !strings.HasPrefix(ev.Message, "scanned clean by icap (") {
+			t.Fatalf("the clean verdict's record: %q", ev.Message)
+		}
 	}
 }
 

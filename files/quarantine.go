@@ -101,6 +101,9 @@ func (s *Service) scanned(ctx context.Context, a Actor, t target, lw *limitWrite
 		return mft.Errorf(mft.EUNAVAILABLE, "The antivirus is not answering, so %s was not stored; try again later.", t.client)
 	default:
 		lw.note = "scanned clean by " + v.Engine
+		if v.Version != "" {
+			lw.note += " (" + v.Version + ")"
+		}
 	}
 	return nil
 }

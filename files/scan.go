@@ -26,6 +26,9 @@ type Scan interface {
 // Verdict is an engine's answer about one file.
 type Verdict struct {
 	Engine string
+	// Version is the engine's, as it reports it (clamd's VERSION, an ICAP
+	// service's ISTag).
+	Version string
 	// Infected names the finding (Eicar-Test-Signature); "" when clean.
 	Infected string
 	// TooLarge: the file was larger than scan.max_size and not scanned.

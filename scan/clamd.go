@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"depot/files"
@@ -21,6 +22,28 @@ type clamd struct {
 	network, addr string
 	timeout       time.Duration
 	maxSize       int64
+
+	mu      sync.Mutex
+	version string
+	asked   time.Time
+}
+
+// versionEvery is how often clamd is asked its version (and so its
+// database's) for the verdicts' record.
+const versionEvery = 10 * time.Minute
+
+// currentVersion returns clamd's version, asked again when it is older
+// than versionEvery ("" when clamd does not say).
+func (c *clamd) currentVersion(ctx context.Context) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.asked) > versionEvery {
+		if v, err := c.Version(ctx); err == nil {
+			c.version = v
+		}
+		c.asked = time.Now()
+	}
+	return c.version
 }
 
 // chunkSize is the most bytes buffered before a chunk goes to clamd.
@@ -117,7 +140,7 @@ func (s *clamdScan) Verdict() files.Verdict {
 		name := strings.TrimSuffix(strings.TrimPrefix(reply, "stream: "), " FOUND")
 		return files.Verdict{Engine: Clamd, Infected: strings.TrimSuffix(name, ".UNOFFICIAL")}
 	case reply == "stream: OK" && s.err == nil:
-		return files.Verdict{Engine: Clamd}
+		return files.Verdict{Engine: Clamd, Version: s.c.currentVersion(s.ctx)}
 	case strings.Contains(reply, "size limit exceeded"):
 		return files.Verdict{Engine: Clamd, TooLarge: true}
 	case reply != "":

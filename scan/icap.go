@@ -117,7 +117,7 @@ func (s *icapScan) Verdict() files.Verdict {
 	case finding != "":
 		return files.Verdict{Engine: ICAP, Infected: finding}
 	case code == 204:
-		return files.Verdict{Engine: ICAP}
+		return files.Verdict{Engine: ICAP, Version: strings.Trim(h.Get("ISTag"), `"`)}
 	case code == 200 || code == 403:
 		// A replaced answer without a finding header: the server blocked
 		// it and did not say why.

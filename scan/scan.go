@@ -104,4 +104,3 @@ func failed(engine string, err error) files.Verdict {
 	}
 	return files.Verdict{Engine: engine, Err: err}
 }
-
