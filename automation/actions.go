@@ -53,10 +53,18 @@ func (x *step) chain(ctx context.Context, first int, file string) error {
 		var out string
 		var fetched []string
 		var err error
-		if act.Type == "download" {
+		fans := act.Type == "download" || act.Type == "decompress"
+		switch act.Type {
+		case "download":
 			fetched, err = x.download(ctx, act)
 			out = act.To
-		} else {
+		case "decompress":
+			if file == "" {
+				err = errNoFile
+				break
+			}
+			out, fetched, err = x.decompress(ctx, act, file)
+		default:
 			out, err = x.do(ctx, act, file)
 		}
 		s := x.rec
@@ -67,7 +75,7 @@ func (x *step) chain(ctx context.Context, first int, file string) error {
 			return fmt.Errorf("%s %s: %s", x.name(i), act.Type, s.Error)
 		}
 		x.r.Steps = append(x.r.Steps, s)
-		if act.Type == "download" {
+		if fans { // the rest of the chain runs on each file fetched or unpacked
 			for _, f := range fetched {
 				if x.sourced && i == 0 && !x.meets(ctx, f) {
 					continue
@@ -174,6 +182,8 @@ func (x *step) do(ctx context.Context, act mft.Action, file string) (string, err
 		return x.decrypt(ctx, act, file)
 	case "upload":
 		return x.upload(ctx, act, file)
+	case "compress":
+		return x.compress(ctx, act, file)
 	}
 	return "", fmt.Errorf("unknown action %q", act.Type)
 }

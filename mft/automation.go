@@ -24,7 +24,18 @@ var ConditionTypes = []string{"path", "name", "size", "user", "group", "bucket",
 var ConditionProtocols = []string{AuditAPI, AuditSFTP, AuditWeb, AuditAS2, AuditAutomation, AuditSystem}
 
 // Action types.
-var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt", "upload", "download"}
+var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt", "upload", "download",
+	"compress", "decompress"}
+
+// ArchiveFormats are what compress writes and decompress reads.
+var ArchiveFormats = []string{"zip", "tar.gz", "gzip"}
+
+// Bounds of a decompress when its action leaves them out.
+const (
+	DefaultMaxEntries = 10_000
+	DefaultMaxSizeMB  = 10 << 10 // 10 GiB
+	DefaultMaxRatio   = 200
+)
 
 // NeedsFile reports whether an action of the automation works on a file
 // (every action but webhook), so that a run without one would fail.
@@ -122,6 +133,14 @@ type Action struct {
 	Recursive bool   `json:"recursive,omitempty"`
 	After     string `json:"after,omitempty"`
 	MoveTo    string `json:"move_to,omitempty" depot:"path"`
+	// compress and decompress: the archive's format (zip, tar.gz, gzip;
+	// decompress reads it from the name when left out), and a
+	// decompress's bounds: entries, total size unpacked and the ratio of
+	// that to the archive's size (0: the defaults).
+	Format     string `json:"format,omitempty"`
+	MaxEntries int    `json:"max_entries,omitempty"`
+	MaxSizeMB  int64  `json:"max_size_mb,omitempty"`
+	MaxRatio   int    `json:"max_ratio,omitempty"`
 }
 
 // Retry says how often a failed run is tried in all.
@@ -307,8 +326,32 @@ func (a *Action) validateAs(field string) error {
 		if _, err := path.Match(a.Pattern, ""); err != nil || strings.Contains(a.Pattern, "/") {
 			return Errorf(EINVALID, "%s.pattern %q is not a glob of names", field, a.Pattern)
 		}
+	case "compress":
+		if a.Format == "" {
+			a.Format = "zip"
+		}
+		if !slices.Contains(ArchiveFormats, a.Format) {
+			return Errorf(EINVALID, "%s.format must be one of %s", field, strings.Join(ArchiveFormats, ", "))
+		}
+		if strings.Contains(a.To, "..") {
+			return Errorf(EINVALID, "%s.to may not contain \"..\"", field)
+		}
+	case "decompress":
+		switch {
+		case a.Format != "" && !slices.Contains(ArchiveFormats, a.Format) && a.Format != "tar":
+			return Errorf(EINVALID, "%s.format must be zip, tar.gz, tar or gzip, or left out (read from the name)", field)
+		case a.To != "" && !strings.HasPrefix(a.To, "/"):
+			return Errorf(EINVALID, "%s.to must be an absolute folder (placeholders allowed), or left out: next to the archive", field)
+		case strings.Contains(a.To, ".."):
+			return Errorf(EINVALID, "%s.to may not contain \"..\"", field)
+		case a.MaxEntries < 0 || a.MaxSizeMB < 0 || a.MaxRatio < 0:
+			return Errorf(EINVALID, "%s: max_entries, max_size_mb and max_ratio may not be negative", field)
+		}
 	default:
 		return Errorf(EINVALID, "%s.type %q is not an action; one of %s", field, a.Type, strings.Join(ActionTypes, ", "))
+	}
+	if a.Type != "compress" && a.Type != "decompress" && (a.Format != "" || a.MaxEntries != 0 || a.MaxSizeMB != 0 || a.MaxRatio != 0) {
+		return Errorf(EINVALID, "%s: format, max_entries, max_size_mb and max_ratio are for compress and decompress", field)
 	}
 	return nil
 }
