@@ -89,6 +89,11 @@ func (e *Engine) prepare(a, old *mft.Automation) error {
 		act.PrivateKey = e.Sealer.KeepOrSeal(act.PrivateKey, prev.PrivateKey)
 		act.Passphrase = e.Sealer.KeepOrSeal(act.Passphrase, prev.Passphrase)
 		act.URL = mft.KeepURLSecret(act.URL, prev.URL)
+		for k, v := range act.Headers {
+			if mft.SecretHeader(k) {
+				act.Headers[k] = e.Sealer.KeepOrSeal(v, prev.Headers[k])
+			}
+		}
 	}
 	return nil
 }

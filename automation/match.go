@@ -152,14 +152,19 @@ func Glob(pattern, name string) bool {
 
 // expand fills the placeholders of a destination for a file at p.
 func expand(pattern, p, user, bucket string, now time.Time) string {
+	return strings.NewReplacer(placeholders(p, user, bucket, now)...).Replace(pattern)
+}
+
+// placeholders are the pairs expand replaces.
+func placeholders(p, user, bucket string, now time.Time) []string {
 	name := path.Base(p)
 	ext := strings.TrimPrefix(path.Ext(name), ".")
 	base := strings.TrimSuffix(name, path.Ext(name))
-	return strings.NewReplacer(
+	return []string{
 		"{NAME}", name, "{BASENAME}", base, "{EXT}", ext, "{DIR}", path.Dir(p),
 		"{USER}", user, "{BUCKET}", bucket,
 		"{YYYY}", now.Format("2006"), "{MM}", now.Format("01"), "{DD}", now.Format("02"),
 		"{HH}", now.Format("15"), "{mm}", now.Format("04"), "{ss}", now.Format("05"),
 		"{TIMESTAMP}", fmt.Sprint(now.Unix()),
-	).Replace(pattern)
+	}
 }

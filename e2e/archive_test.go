@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,8 @@ func run(t *testing.T, dir, name string, args ...string) string {
 func (ts *testServer) runOnce(t *testing.T, body, path string) runBody {
 	t.Helper()
 	id := ts.createAutomation(t, body)
-	want(t, ts.do(t, "POST", "/admin/automations/"+id+"/run", adminKey, `{"path":"`+path+`"}`), 202)
+	b, _ := json.Marshal(map[string]string{"path": path})
+	want(t, ts.do(t, "POST", "/admin/automations/"+id+"/run", adminKey, string(b)), 202)
 	return ts.waitRuns(t, id, 1)[0]
 }
 

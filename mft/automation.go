@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ var ConditionProtocols = []string{AuditAPI, AuditSFTP, AuditWeb, AuditAS2, Audit
 
 // Action types.
 var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt", "upload", "download",
-	"compress", "decompress"}
+	"compress", "decompress", "http"}
 
 // ArchiveFormats are what compress writes and decompress reads.
 var ArchiveFormats = []string{"zip", "tar.gz", "gzip"}
@@ -141,6 +142,29 @@ type Action struct {
 	MaxEntries int    `json:"max_entries,omitempty"`
 	MaxSizeMB  int64  `json:"max_size_mb,omitempty"`
 	MaxRatio   int    `json:"max_ratio,omitempty"`
+	// http: the method (POST when left out), headers (the values of
+	// secret-looking ones sealed: SecretHeader), the body (a template with
+	// placeholders, JSON-escaped in a JSON body; or the file itself with
+	// body_from "file", or as a multipart form with "multipart"), the
+	// statuses that succeed (2xx when left out) and a timeout.
+	Method   string            `json:"method,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Body     string            `json:"body,omitempty" depot:"text"`
+	BodyFrom string            `json:"body_from,omitempty"`
+	Expect   []int             `json:"expect_status,omitempty"`
+	Timeout  string            `json:"timeout,omitempty"`
+}
+
+// SecretHeader reports whether an http action's header holds a secret
+// (its value is sealed and shown as "(set)").
+func SecretHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"authorization", "token", "key", "secret", "password", "cookie", "signature"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Retry says how often a failed run is tried in all.
@@ -326,6 +350,10 @@ func (a *Action) validateAs(field string) error {
 		if _, err := path.Match(a.Pattern, ""); err != nil || strings.Contains(a.Pattern, "/") {
 			return Errorf(EINVALID, "%s.pattern %q is not a glob of names", field, a.Pattern)
 		}
+	case "http":
+		if err := a.validateHTTP(field); err != nil {
+			return err
+		}
 	case "compress":
 		if a.Format == "" {
 			a.Format = "zip"
@@ -350,8 +378,50 @@ func (a *Action) validateAs(field string) error {
 	default:
 		return Errorf(EINVALID, "%s.type %q is not an action; one of %s", field, a.Type, strings.Join(ActionTypes, ", "))
 	}
+	if a.Type != "http" && (a.Method != "" || len(a.Headers) > 0 || a.Body != "" || a.BodyFrom != "" || len(a.Expect) > 0 || a.Timeout != "") {
+		return Errorf(EINVALID, "%s: method, headers, body, body_from, expect_status and timeout are for http", field)
+	}
 	if a.Type != "compress" && a.Type != "decompress" && (a.Format != "" || a.MaxEntries != 0 || a.MaxSizeMB != 0 || a.MaxRatio != 0) {
 		return Errorf(EINVALID, "%s: format, max_entries, max_size_mb and max_ratio are for compress and decompress", field)
+	}
+	return nil
+}
+
+// httpHeaderName is a header name as RFC 9110 allows it.
+var httpHeaderName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+
+func (a *Action) validateHTTP(field string) error {
+	if a.Method == "" {
+		a.Method = "POST"
+	}
+	a.Method = strings.ToUpper(a.Method)
+	u, err := url.Parse(strings.NewReplacer("{", "", "}", "").Replace(a.URL))
+	switch {
+	case !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, a.Method):
+		return Errorf(EINVALID, "%s.method must be GET, POST, PUT, PATCH or DELETE", field)
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return Errorf(EINVALID, "%s.url must be an http or https URL (placeholders allowed in its path and query)", field)
+	case a.BodyFrom != "" && a.BodyFrom != "file" && a.BodyFrom != "multipart":
+		return Errorf(EINVALID, "%s.body_from must be \"file\", \"multipart\" or left out (the body template)", field)
+	case a.BodyFrom == "file" && a.Body != "":
+		return Errorf(EINVALID, "%s: a body template and body_from \"file\" exclude each other", field)
+	case len(a.Headers) > 50 || len(a.Body) > 64<<10:
+		return Errorf(EINVALID, "%s: at most 50 headers and a body template of 64 KiB", field)
+	}
+	for k, v := range a.Headers {
+		if !httpHeaderName.MatchString(k) || strings.ContainsAny(v, "\r\n\x00") || len(v) > 8<<10 {
+			return Errorf(EINVALID, "%s.headers: %q is not a header name and value Depot sends", field, k)
+		}
+	}
+	for _, st := range a.Expect {
+		if st < 100 || st > 599 {
+			return Errorf(EINVALID, "%s.expect_status: %d is not an HTTP status", field, st)
+		}
+	}
+	if a.Timeout != "" {
+		if d, err := time.ParseDuration(a.Timeout); err != nil || d < time.Second || d > 10*time.Minute {
+			return Errorf(EINVALID, "%s.timeout must be a duration from 1s to 10m, such as \"30s\"", field)
+		}
 	}
 	return nil
 }

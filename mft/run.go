@@ -44,6 +44,9 @@ type Step struct {
 	Connection string `json:"connection,omitempty"`
 	Remote     string `json:"remote,omitempty"`
 	Bytes      int64  `json:"bytes,omitempty"`
+	// Of an http action: the answer's status and the first KiB of its body.
+	Status   int    `json:"status,omitempty"`
+	Response string `json:"response,omitempty"`
 }
 
 // Webhook sends events to a URL.

@@ -16,6 +16,16 @@ func automationView(a *mft.Automation) *mft.Automation {
 	for i, act := range a.Actions {
 		act.Secret, act.PrivateKey, act.Passphrase = mft.Hidden(act.Secret), mft.Hidden(act.PrivateKey), mft.Hidden(act.Passphrase)
 		act.URL = mft.HiddenURL(act.URL)
+		if act.Headers != nil {
+			h := make(map[string]string, len(act.Headers))
+			for k, val := range act.Headers {
+				if mft.SecretHeader(k) {
+					val = mft.Hidden(val)
+				}
+				h[k] = val
+			}
+			act.Headers = h
+		}
 		v.Actions[i] = act
 	}
 	return &v
