@@ -19,7 +19,7 @@ func (a *App) Start(ctx context.Context) error {
 		a.SFTP.Close(ctx)
 		return err
 	}
-	a.Filedrops.PublicURL, a.AS2.PublicURL = a.HTTP.PublicURL, a.HTTP.PublicURL
+	a.Filedrops.PublicURL, a.AS2.PublicURL, a.Engine.PublicURL = a.HTTP.PublicURL, a.HTTP.PublicURL, a.HTTP.PublicURL
 	a.stops.Add(func(ctx context.Context) error {
 		// Both servers drain at once: requests and transfers in flight may
 		// finish until ctx is done.

@@ -139,7 +139,7 @@ var errNoFile = errors.New("there is no file to work on (a delete came before, o
 
 // do runs one action on file and returns the file it produced.
 func (x *step) do(ctx context.Context, act mft.Action, file string) (string, error) {
-	if act.Type != "webhook" && act.Type != "http" && file == "" {
+	if act.Type != "webhook" && act.Type != "http" && act.Type != "email" && file == "" {
 		return "", errNoFile
 	}
 	fs := x.e.Files
@@ -186,6 +186,8 @@ func (x *step) do(ctx context.Context, act mft.Action, file string) (string, err
 		return x.compress(ctx, act, file)
 	case "http":
 		return file, x.httpCall(ctx, act, file)
+	case "email":
+		return file, x.email(ctx, act, file)
 	}
 	return "", fmt.Errorf("unknown action %q", act.Type)
 }

@@ -18,6 +18,7 @@ import (
 	"depot/auth"
 	"depot/connection"
 	"depot/files"
+	"depot/link"
 	"depot/mft"
 )
 
@@ -43,6 +44,12 @@ type Engine struct {
 	Connections *connection.Service
 	// AS2 sends the files of upload actions whose connection is as2.
 	AS2 AS2Sender
+	// Mailer sends the email action's messages and the notify lists'
+	// notices (nil: no [smtp] host); Links makes the links an email gives
+	// for a file too large to attach, at PublicURL.
+	Mailer    Mailer
+	Links     *link.Service
+	PublicURL string
 	// Events receives automation.succeeded and automation.failed (the
 	// audit log and the engine itself, through the same fan-out as every
 	// other event); nil drops them.

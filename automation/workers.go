@@ -179,9 +179,11 @@ func (e *Engine) execute(r *mft.Run) {
 		e.mu.Unlock()
 	case mft.RunSucceeded:
 		e.publish(mft.EventAutomationSucceeded, r, "")
+		e.notify(a, r)
 	case mft.RunFailed:
 		e.Logger.Warn("automation run failed", "automation", r.Automation, "run", r.ID, "err", err)
 		e.publish(mft.EventAutomationFailed, r, err.Error())
+		e.notify(a, r)
 	}
 }
 

@@ -161,12 +161,14 @@ func (a *Services) build(urlKey []byte) {
 	a.Filedrops = &filedrop.Service{Filedrops: drops, Submissions: drops, Users: a.Users, Files: a.Files,
 		Events: a.Events, Logger: a.Logger, HoldingFiles: cfg.Filedrop.HoldingFiles, HoldingFilesPerAddress: cfg.Filedrop.HoldingFilesPerAddress}
 	if cfg.SMTP.Host != "" {
-		a.Filedrops.Mailer = &mail.Sender{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
+		m := &mail.Sender{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
 			Password: cfg.SMTP.Password, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS}
+		a.Filedrops.Mailer, a.Engine.Mailer = m, m
 	}
 	a.Dropzones = &dropzone.Service{Store: store.NewDropzoneStore(db), Files: a.Files, Events: a.Events, URLKey: urlKey,
 		Users: a.Users, Buckets: a.Buckets, Usage: a.Files.Usage}
 	a.Links = &link.Service{Store: store.NewLinkStore(db), Users: a.Users, Files: a.Files, Events: a.Events}
+	a.Engine.Links = a.Links
 	a.Directory = directory.New(a.Users, a.Groups, a.Permissions, a.Folders, a.Buckets, a.Events)
 	a.Directory.Users.Files, a.Directory.Users.Logger = a.Files, a.Logger
 	a.Bucket = &bucket.Service{Store: a.Buckets, Settings: a.Buckets, Files: a.Files, Events: a.Events, Logger: a.Logger, Now: time.Now}

@@ -5,10 +5,14 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"mime"
+	"mime/multipart"
 	"net"
 	"net/smtp"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -28,8 +32,15 @@ type Sender struct {
 	Timeout time.Duration
 }
 
-// Send delivers one message to the recipients.
+// Send delivers one plain-text message to the recipients.
 func (s *Sender) Send(ctx context.Context, to []string, subject, body string) error {
+	return s.SendMessage(ctx, Message{To: to, Subject: subject, Body: body})
+}
+
+// SendMessage delivers m: plain text alone, or with its attachments as
+// multipart/mixed (built by mime/multipart, base64 parts).
+func (s *Sender) SendMessage(ctx context.Context, m Message) error {
+	to := append(append([]string(nil), m.To...), m.Cc...)
 	if len(to) == 0 {
 		return nil
 	}
@@ -86,19 +97,110 @@ func (s *Sender) Send(ctx context.Context, to []string, subject, body string) er
 	if err != nil {
 		return fmt.Errorf("mail: DATA: %w", err)
 	}
-	msg := "From: " + s.From + "\r\n" +
-		"To: " + strings.Join(to, ", ") + "\r\n" +
-		"Subject: " + mime.QEncoding.Encode("utf-8", subject) + "\r\n" +
-		"Date: " + time.Now().UTC().Format(time.RFC1123Z) + "\r\n" +
-		"MIME-Version: 1.0\r\n" +
-		"Content-Type: text/plain; charset=utf-8\r\n" +
-		"Content-Transfer-Encoding: 8bit\r\n\r\n" +
-		strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n")
-	if _, err := w.Write([]byte(msg)); err != nil {
+	if err := s.write(w, m); err != nil {
 		return fmt.Errorf("mail: send: %w", err)
 	}
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("mail: send: %w", err)
 	}
 	return c.Quit()
+}
+
+// Message is one email.
+type Message struct {
+	To, Cc      []string
+	Subject     string
+	Body        string
+	Attachments []Attachment
+}
+
+// Attachment is a file sent with a message, read as it is sent.
+type Attachment struct {
+	Name        string
+	ContentType string
+	Content     io.Reader
+}
+
+// write writes m's headers and body.
+func (s *Sender) write(w io.Writer, m Message) error {
+	h := "From: " + s.From + "\r\nTo: " + strings.Join(m.To, ", ") + "\r\n"
+	if len(m.Cc) > 0 {
+		h += "Cc: " + strings.Join(m.Cc, ", ") + "\r\n"
+	}
+	h += "Subject: " + mime.QEncoding.Encode("utf-8", m.Subject) + "\r\n" +
+		"Date: " + time.Now().UTC().Format(time.RFC1123Z) + "\r\nMIME-Version: 1.0\r\n"
+	text := strings.ReplaceAll(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\n", "\r\n")
+	if len(m.Attachments) == 0 {
+		_, err := io.WriteString(w, h+"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"+text)
+		return err
+	}
+	mw := multipart.NewWriter(w)
+	if _, err := io.WriteString(w, h+"Content-Type: multipart/mixed; boundary="+mw.Boundary()+"\r\n\r\n"); err != nil {
+		return err
+	}
+	part, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"}, "Content-Transfer-Encoding": {"8bit"}})
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(part, text); err != nil {
+		return err
+	}
+	for _, a := range m.Attachments {
+		ct := a.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		part, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {mime.FormatMediaType(ct, map[string]string{"name": a.Name})},
+			"Content-Disposition":       {mime.FormatMediaType("attachment", map[string]string{"filename": a.Name})},
+			"Content-Transfer-Encoding": {"base64"},
+		})
+		if err != nil {
+			return err
+		}
+		lw := &lineWriter{w: part}
+		enc := base64.NewEncoder(base64.StdEncoding, lw)
+		if _, err := io.Copy(enc, a.Content); err != nil {
+			return err
+		}
+		if err := enc.Close(); err != nil {
+			return err
+		}
+		if err := lw.end(); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// lineWriter breaks base64 into lines of 76 characters (RFC 2045).
+type lineWriter struct {
+	w   io.Writer
+	col int
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		k := min(76-l.col, len(p))
+		if _, err := l.w.Write(p[:k]); err != nil {
+			return n, err
+		}
+		n, l.col, p = n+k, l.col+k, p[k:]
+		if l.col == 76 {
+			if _, err := io.WriteString(l.w, "\r\n"); err != nil {
+				return n, err
+			}
+			l.col = 0
+		}
+	}
+	return n, nil
+}
+
+func (l *lineWriter) end() error {
+	if l.col > 0 {
+		_, err := io.WriteString(l.w, "\r\n")
+		return err
+	}
+	return nil
 }

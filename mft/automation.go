@@ -26,7 +26,7 @@ var ConditionProtocols = []string{AuditAPI, AuditSFTP, AuditWeb, AuditAS2, Audit
 
 // Action types.
 var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt", "upload", "download",
-	"compress", "decompress", "http"}
+	"compress", "decompress", "http", "email"}
 
 // ArchiveFormats are what compress writes and decompress reads.
 var ArchiveFormats = []string{"zip", "tar.gz", "gzip"}
@@ -70,11 +70,20 @@ type Automation struct {
 	Conditions []Condition `json:"conditions"`
 	Actions    []Action    `json:"actions"`
 	Retry      Retry       `json:"retry"`
+	// Notify emails these addresses when a run fails for good (and, with
+	// on_success, when one succeeds).
+	Notify *Notify `json:"notify,omitempty"`
 	// TriggerTokenHash is the SHA-256 of the token of the automation's
 	// inbound trigger URL ("" when it has none); never shown.
 	TriggerTokenHash string    `json:"trigger_token_hash,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+// Notify is who hears of an automation's runs by email.
+type Notify struct {
+	OnFailure []string `json:"on_failure,omitempty"`
+	OnSuccess []string `json:"on_success,omitempty"`
 }
 
 // Source is the folder whose files a scheduled automation processes: a
@@ -153,6 +162,32 @@ type Action struct {
 	BodyFrom string            `json:"body_from,omitempty"`
 	Expect   []int             `json:"expect_status,omitempty"`
 	Timeout  string            `json:"timeout,omitempty"`
+	// email: recipients and cc, a subject template; the body template is
+	// Body. Attach sends the file along when it is at most AttachMaxMB
+	// (10); a larger one gets a shared link made as LinkAs (a user id;
+	// the event's user when left out), or its path when none can be made.
+	Recipients  []string `json:"recipients,omitempty"`
+	Cc          []string `json:"cc,omitempty"`
+	Subject     string   `json:"subject,omitempty"`
+	Attach      bool     `json:"attach,omitempty"`
+	AttachMaxMB int64    `json:"attach_max_mb,omitempty"`
+	LinkAs      string   `json:"link_as,omitempty"`
+}
+
+// DefaultAttachMaxMB is the largest file an email action attaches when
+// attach_max_mb is left out.
+const DefaultAttachMaxMB = 10
+
+var emailAddress = regexp.MustCompile(`^[^@\s<>,;"]+@[^@\s<>,;"]+\.[^@\s<>,;"]+$`)
+
+// ValidEmails reports the first address of list that is not one.
+func ValidEmails(list []string) (string, bool) {
+	for _, a := range list {
+		if !emailAddress.MatchString(a) || len(a) > 254 {
+			return a, false
+		}
+	}
+	return "", true
 }
 
 // SecretHeader reports whether an http action's header holds a secret
@@ -241,6 +276,14 @@ func (a *Automation) Validate(parseSchedule func(spec, tz string) error) error {
 		}
 		if err := ValidateStoragePath("source.path", src.Path); err != nil {
 			return err
+		}
+	}
+	if a.Notify != nil {
+		if len(a.Notify.OnFailure)+len(a.Notify.OnSuccess) > 50 {
+			return Errorf(EINVALID, "notify: at most 50 addresses")
+		}
+		if bad, ok := ValidEmails(append(append([]string(nil), a.Notify.OnFailure...), a.Notify.OnSuccess...)); !ok {
+			return Errorf(EINVALID, "notify: %q is not an email address", bad)
 		}
 	}
 	for i := range a.Conditions {
@@ -354,6 +397,19 @@ func (a *Action) validateAs(field string) error {
 		if err := a.validateHTTP(field); err != nil {
 			return err
 		}
+	case "email":
+		if len(a.Recipients) == 0 || len(a.Recipients)+len(a.Cc) > 50 {
+			return Errorf(EINVALID, "%s.recipients is required for email: 1 to 50 addresses (with cc)", field)
+		}
+		if bad, ok := ValidEmails(append(append([]string(nil), a.Recipients...), a.Cc...)); !ok {
+			return Errorf(EINVALID, "%s: %q is not an email address", field, bad)
+		}
+		if strings.TrimSpace(a.Subject) == "" || len(a.Subject) > 500 || strings.ContainsAny(a.Subject, "\r\n") {
+			return Errorf(EINVALID, "%s.subject is required for email: one line, placeholders allowed", field)
+		}
+		if a.AttachMaxMB < 0 || len(a.Body) > 64<<10 {
+			return Errorf(EINVALID, "%s: attach_max_mb may not be negative, the body at most 64 KiB", field)
+		}
 	case "compress":
 		if a.Format == "" {
 			a.Format = "zip"
@@ -378,8 +434,14 @@ func (a *Action) validateAs(field string) error {
 	default:
 		return Errorf(EINVALID, "%s.type %q is not an action; one of %s", field, a.Type, strings.Join(ActionTypes, ", "))
 	}
-	if a.Type != "http" && (a.Method != "" || len(a.Headers) > 0 || a.Body != "" || a.BodyFrom != "" || len(a.Expect) > 0 || a.Timeout != "") {
-		return Errorf(EINVALID, "%s: method, headers, body, body_from, expect_status and timeout are for http", field)
+	if a.Type != "http" && (a.Method != "" || len(a.Headers) > 0 || a.BodyFrom != "" || len(a.Expect) > 0 || a.Timeout != "") {
+		return Errorf(EINVALID, "%s: method, headers, body_from, expect_status and timeout are for http", field)
+	}
+	if a.Type != "http" && a.Type != "email" && a.Body != "" {
+		return Errorf(EINVALID, "%s: body is for http and email", field)
+	}
+	if a.Type != "email" && (len(a.Recipients) > 0 || len(a.Cc) > 0 || a.Subject != "" || a.Attach || a.AttachMaxMB != 0 || a.LinkAs != "") {
+		return Errorf(EINVALID, "%s: recipients, cc, subject, attach, attach_max_mb and link_as are for email", field)
 	}
 	if a.Type != "compress" && a.Type != "decompress" && (a.Format != "" || a.MaxEntries != 0 || a.MaxSizeMB != 0 || a.MaxRatio != 0) {
 		return Errorf(EINVALID, "%s: format, max_entries, max_size_mb and max_ratio are for compress and decompress", field)

@@ -44,12 +44,14 @@ type automationRequest struct {
 	Conditions []mft.Condition `json:"conditions"`
 	Actions    []mft.Action    `json:"actions"`
 	Retry      mft.Retry       `json:"retry"`
+	Notify     *mft.Notify     `json:"notify"`
 }
 
 // automation is the automation the request describes.
 func (req *automationRequest) automation() *mft.Automation {
 	return &mft.Automation{Name: req.Name, Enabled: req.Enabled == nil || *req.Enabled, Trigger: req.Trigger, Events: req.Events,
-		Schedule: req.Schedule, Timezone: req.Timezone, Source: req.Source, Conditions: req.Conditions, Actions: req.Actions, Retry: req.Retry}
+		Schedule: req.Schedule, Timezone: req.Timezone, Source: req.Source, Conditions: req.Conditions, Actions: req.Actions, Retry: req.Retry,
+		Notify: req.Notify}
 }
 
 func (s *Server) handleAutomationList(c echo.Context) error {

@@ -3,8 +3,11 @@ package testpeer
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"sort"
 	"testing"
 	"time"
 
@@ -44,6 +47,54 @@ func StartSMTP(tb testing.TB) *SMTPSink {
 		if err == nil {
 			c.Close()
 			return sink
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// SMTPFiles is an SMTP server of Python's standard library (smtpd) that
+// writes each message it accepts, as received, to a file of Dir: for
+// tests that parse what was sent (MIME parts, attachments).
+type SMTPFiles struct {
+	Port int
+	Dir  string
+}
+
+const smtpFilesScript = `import asyncore, itertools, os, smtpd, sys, warnings
+warnings.simplefilter("ignore")
+class Sink(smtpd.SMTPServer):
+    n = itertools.count()
+    def process_message(self, peer, mailfrom, rcpttos, data, **kw):
+        name = os.path.join(sys.argv[2], "%05d" % next(self.n))
+        with open(name + ".tmp", "wb") as f:
+            f.write(("X-Rcpt-To: " + ", ".join(rcpttos) + "\r\n").encode() + data)
+        os.rename(name + ".tmp", name + ".eml")
+Sink(("127.0.0.1", int(sys.argv[1])), None, decode_data=False)
+asyncore.loop()
+`
+
+// StartSMTPFiles starts it; it stops when the test ends.
+func StartSMTPFiles(tb testing.TB) *SMTPFiles {
+	tb.Helper()
+	python := testtool.Path(tb, "python3")
+	s := &SMTPFiles{Port: freePort(tb), Dir: tb.TempDir()}
+	script := filepath.Join(tb.TempDir(), "sink.py")
+	os.WriteFile(script, []byte(smtpFilesScript), 0o600)
+	start(tb, s.Port, nil, python, "-u", "-W", "ignore", script, fmt.Sprint(s.Port), s.Dir)
+	return s
+}
+
+// Messages waits until n messages arrived and returns them, oldest first.
+func (s *SMTPFiles) Messages(n int) [][]byte {
+	for {
+		names, _ := filepath.Glob(filepath.Join(s.Dir, "*.eml"))
+		if len(names) >= n {
+			sort.Strings(names)
+			out := make([][]byte, len(names))
+			for i, name := range names {
+				out[i], _ = os.ReadFile(name)
+			}
+			return out
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
