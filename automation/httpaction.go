@@ -121,7 +121,8 @@ func (x *step) httpCall(ctx context.Context, act mft.Action, file string) error 
 }
 
 // template fills a URL or body template: the path placeholders, plus
-// {PATH} (the file's storage path), {SIZE}, {RUN} and {AUTOMATION}. In a
+// {PATH} (the file's storage path), {SIZE}, {RUN} and {AUTOMATION}, and
+// the triggering event's {EVENT}, {EVENT_PATH}, {MESSAGE} and {ACTOR}. In a
 // JSON body the values are escaped as JSON string contents; in a URL
 // they are path-escaped.
 func (x *step) template(t, file string, jsonEscape bool) string {
@@ -133,6 +134,11 @@ func (x *step) template(t, file string, jsonEscape bool) string {
 	}
 	pairs := placeholders(file, x.user, x.bucket, x.now)
 	pairs = append(pairs, "{PATH}", file, "{SIZE}", size, "{RUN}", x.r.ID, "{AUTOMATION}", x.a.ID)
+	if ev := x.r.Event; ev != nil { // the event's own fields, for events of no file
+		pairs = append(pairs, "{EVENT}", ev.Event, "{EVENT_PATH}", ev.Path, "{MESSAGE}", ev.Message, "{ACTOR}", ev.Actor)
+	} else {
+		pairs = append(pairs, "{EVENT}", "", "{EVENT_PATH}", "", "{MESSAGE}", "", "{ACTOR}", "")
+	}
 	for i := 1; i < len(pairs); i += 2 {
 		switch {
 		case jsonEscape:

@@ -2,6 +2,7 @@ package files
 
 import (
 	"context"
+	"fmt"
 	"path"
 
 	"depot/mft"
@@ -11,6 +12,7 @@ import (
 type quota struct {
 	path  string
 	limit int64
+	used  int64 // when the upload began (limits)
 }
 
 // limits returns a writer that enforces, for a file written at the target
@@ -33,6 +35,8 @@ func (s *Service) limits(ctx context.Context, a Actor, t target, oldSize int64) 
 		if err != nil {
 			return nil, err
 		}
+		q.used = used
+		lw.quotas = append(lw.quotas, q)
 		left := max(q.limit-used+oldSize, 0)
 		if lw.quota < 0 || left < lw.quota {
 			lw.quota = left
@@ -57,11 +61,11 @@ func (s *Service) rulesAbove(ctx context.Context, a Actor, dir string) (rules, e
 		r.maxSize = u.MaxFileSize * mb
 	}
 	if u.QuotaMB > 0 && mft.HasPathPrefix(dir, u.Home) {
-		r.quotas = append(r.quotas, quota{u.Home, u.QuotaMB * mb})
+		r.quotas = append(r.quotas, quota{path: u.Home, limit: u.QuotaMB * mb})
 	}
 	for _, q := range a.Quotas {
 		if mft.HasPathPrefix(dir, q.Path) {
-			r.quotas = append(r.quotas, quota{q.Path, q.Bytes})
+			r.quotas = append(r.quotas, quota{path: q.Path, limit: q.Bytes})
 		}
 	}
 	if s.Folders == nil {
@@ -77,7 +81,7 @@ func (s *Service) rulesAbove(ctx context.Context, a Actor, dir string) (rules, e
 			r.maxSize = f.MaxFileSize * mb
 		}
 		if f.QuotaMB > 0 {
-			r.quotas = append(r.quotas, quota{f.Path, f.QuotaMB * mb})
+			r.quotas = append(r.quotas, quota{path: f.Path, limit: f.QuotaMB * mb})
 		}
 	}
 	return r, nil
@@ -129,4 +133,27 @@ func (s *Service) checkMove(ctx context.Context, a Actor, src, dst target, size 
 func (s *Service) used(ctx context.Context, p string) (int64, error) {
 	n, err := s.Usage.Usage(ctx, p)
 	return n + s.chunks.under(p), err
+}
+
+// quotaThresholds are the shares of a quota whose crossing is announced:
+// quota.warning at 80 and 95 %, quota.exceeded at 100 %.
+var quotaThresholds = []int64{80, 95, 100}
+
+// quotaCrossings publishes quota.warning and quota.exceeded for each
+// quota an upload of delta bytes carried across a threshold: once per
+// crossing, not per upload.
+func (s *Service) quotaCrossings(lw *limitWriter, delta int64, a Actor) {
+	for _, q := range lw.quotas {
+		before, after := q.used, q.used+delta
+		for _, th := range quotaThresholds {
+			if before*100 < th*q.limit && after*100 >= th*q.limit {
+				ev := mft.Event{Event: mft.EventQuotaWarning, Path: q.path, Size: after, Status: mft.StatusOK,
+					Message: fmt.Sprintf("%d %% of the quota of %s is used (%d of %d bytes)", th, q.path, after, q.limit)}
+				if th == 100 {
+					ev.Event = mft.EventQuotaExceeded
+				}
+				s.publish(ev, a)
+			}
+		}
+	}
 }

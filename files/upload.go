@@ -58,6 +58,9 @@ type limitWriter struct {
 	scanner Scanner
 	ctx     context.Context
 	note    string
+	// quotas are the quotas over the target with their usage when the
+	// upload began, for the warnings of crossing one.
+	quotas []quota
 	// settle, when set, completes what is known of the target (an upload
 	// to a remote learns in the background whether it replaces a file):
 	// check calls it before it refuses, and the upload before it publishes.
@@ -289,6 +292,7 @@ func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *o
 func (s *Service) uploaded(ctx context.Context, a Actor, t target, lw *limitWriter) (string, error) {
 	sum := hex.EncodeToString(lw.h.Sum(nil))
 	s.addUsage(ctx, path.Dir(t.storage), lw.n-lw.oldSize)
+	s.quotaCrossings(lw, lw.n-lw.oldSize, a)
 	return sum, s.publishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: t.storage, Size: lw.n, SHA256: sum, Message: lw.note}, a, lw.sync)
 }
 

@@ -68,6 +68,10 @@ const (
 	EventConnectionDeleted     = "connection.deleted"
 	EventMountCreated          = "mount.created"
 	EventMountDeleted          = "mount.deleted"
+	// EventQuotaWarning: an upload took a quota's usage past 80 or 95 %;
+	// EventQuotaExceeded: to 100 % (Path: the quota's folder).
+	EventQuotaWarning  = "quota.warning"
+	EventQuotaExceeded = "quota.exceeded"
 	// EventQuarantineDeleted: an administrator deleted a quarantined file.
 	EventQuarantineDeleted = "quarantine.deleted"
 )
@@ -84,7 +88,7 @@ var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDelet
 	EventSettingsUpdated, EventAutomationCreated, EventAutomationUpdated, EventAutomationDeleted,
 	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventLinkCreated, EventLinkDeleted,
 	EventBanLifted, EventSessionEnded, EventBackupTaken, EventConnectionCreated, EventConnectionUpdated, EventConnectionDeleted,
-	EventMountCreated, EventMountDeleted, EventQuarantineDeleted, EventAS2Received, EventAS2Sent, EventAS2StationUpdated,
+	EventMountCreated, EventMountDeleted, EventQuarantineDeleted, EventQuotaWarning, EventQuotaExceeded, EventAS2Received, EventAS2Sent, EventAS2StationUpdated,
 	EventAS2PartnerCreated, EventAS2PartnerUpdated, EventAS2PartnerDeleted, EventAS2CertificateExpires}
 
 // MultiSink hands each event to every sink in turn.
