@@ -97,4 +97,6 @@ type AuditStore interface {
 	FindEvents(ctx context.Context, filter AuditFilter) ([]*Event, bool, error)
 	// DeleteEventsBefore removes events older than t and returns how many.
 	DeleteEventsBefore(ctx context.Context, t time.Time) (int, error)
+	// FindEvent returns one event by its id (ENOTFOUND).
+	FindEvent(ctx context.Context, id string) (*Event, error)
 }

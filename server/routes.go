@@ -208,6 +208,7 @@ func (s *Server) routes() *echo.Echo {
 	admin.PATCH("/automations/:id", s.handleAutomationPatch)
 	admin.DELETE("/automations/:id", s.handleAutomationDelete)
 	admin.POST("/automations/:id/run", s.handleAutomationRun)
+	admin.POST("/automations/:id/dry_run", s.handleAutomationDryRun)
 	admin.POST("/automations/:id/trigger_token", s.handleTriggerToken)
 	admin.DELETE("/automations/:id/trigger_token", s.handleTriggerTokenDelete)
 	admin.GET("/automations/:id/runs", s.handleRunList)

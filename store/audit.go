@@ -54,6 +54,11 @@ func (s *AuditStore) AppendEvents(ctx context.Context, events []mft.Event) error
 	})
 }
 
+// FindEvent returns one event by its id.
+func (s *AuditStore) FindEvent(ctx context.Context, id string) (*mft.Event, error) {
+	return findOne[mft.Event](s.db, ctx, bucketAudit, id, "No audit event has that id.")
+}
+
 // FindEvents returns one page of matching events, oldest first (newest
 // first with f.Newest).
 func (s *AuditStore) FindEvents(ctx context.Context, f mft.AuditFilter) ([]*mft.Event, bool, error) {
