@@ -50,6 +50,9 @@ type Engine struct {
 	Mailer    Mailer
 	Links     *link.Service
 	PublicURL string
+	// Expectations are the expected files whose windows the engine keeps.
+	Expectations mft.ExpectationStore
+	exp          expectations
 	// Events receives automation.succeeded and automation.failed (the
 	// audit log and the engine itself, through the same fan-out as every
 	// other event); nil drops them.
@@ -155,6 +158,10 @@ func (e *Engine) Open(ctx context.Context) error {
 	e.cron.Start()
 	e.wg.Add(1)
 	go e.dispatch()
+	if e.Expectations != nil {
+		e.wg.Add(1)
+		go e.checkExpectations()
+	}
 	e.poke()
 	return nil
 }
@@ -234,6 +241,7 @@ func (e *Engine) automation(id string) *mft.Automation {
 // Publish receives every event: it queues a run of each enabled event
 // automation that wants it and a delivery to each webhook that wants it.
 func (e *Engine) Publish(ev mft.Event) {
+	e.expectFile(ev)
 	e.mu.Lock()
 	autos, hooks := e.automations, e.webhooks
 	e.mu.Unlock()

@@ -139,7 +139,8 @@ func (a *Services) build(urlKey []byte) {
 	a.Mounts = &mount.Service{Store: store.NewMountStore(db), Connections: a.Connections, LocalEmpty: a.Files.LocalEmpty}
 	a.Files.Backends = a.Mounts
 	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer, Connections: a.Connections,
-		Logger: a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
+		Expectations: store.NewExpectationStore(db),
+		Logger:       a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
 	a.Metrics = metrics.New()
 	a.Events = mft.MultiSink{a.AuditLog, a.Engine, a.Metrics}
 	a.Connections.Events, a.Mounts.Events = a.Events, a.Events

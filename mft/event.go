@@ -88,7 +88,9 @@ var EventNames = []string{EventFileUploaded, EventFileDownloaded, EventFileDelet
 	EventSettingsUpdated, EventAutomationCreated, EventAutomationUpdated, EventAutomationDeleted,
 	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventLinkCreated, EventLinkDeleted,
 	EventBanLifted, EventSessionEnded, EventBackupTaken, EventConnectionCreated, EventConnectionUpdated, EventConnectionDeleted,
-	EventMountCreated, EventMountDeleted, EventQuarantineDeleted, EventQuotaWarning, EventQuotaExceeded, EventAS2Received, EventAS2Sent, EventAS2StationUpdated,
+	EventMountCreated, EventMountDeleted, EventQuarantineDeleted, EventQuotaWarning, EventQuotaExceeded,
+	EventExpectationMet, EventExpectationLate, EventExpectationMissed,
+	EventExpectationCreated, EventExpectationUpdated, EventExpectationDeleted, EventAS2Received, EventAS2Sent, EventAS2StationUpdated,
 	EventAS2PartnerCreated, EventAS2PartnerUpdated, EventAS2PartnerDeleted, EventAS2CertificateExpires}
 
 // MultiSink hands each event to every sink in turn.

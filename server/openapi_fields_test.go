@@ -32,6 +32,7 @@ var documented = []struct {
 	{"AS2Station", as2StationView{}}, {"AS2StationInput", as2StationRequest{}},
 	{"AS2Partner", as2PartnerView{}}, {"AS2PartnerInput", as2PartnerRequest{}}, {"AS2Message", mft.AS2Message{}},
 	{"Quarantined", files.Quarantined{}},
+	{"Expectation", expectationView{}}, {"ExpectationInput", expectationRequest{}},
 	{"Webhook", webhookView{}}, {"WebhookInput", webhookRequest{}},
 	{"Automation", mft.Automation{}}, {"AutomationInput", automationRequest{}},
 	{"Run", runView{}}, {"Message", messageView{}}, {"Attachment", attachmentView{}},

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -91,6 +92,25 @@ func (s *Server) handleWebAdmin(c echo.Context) error {
 	}
 	for _, b := range bans {
 		data.Bans = append(data.Bans, web.BanRow{IP: b.IP, Until: b.Until.UTC().Format("2006-01-02 15:04:05 UTC"), Reason: strconv.Itoa(b.Failures) + " failed logins"})
+	}
+	if s.Engine != nil && s.Engine.Expectations != nil {
+		list, _, err := s.Engine.Expectations.FindExpectations(ctx, mft.Page{Limit: mft.MaxLimit})
+		if err != nil {
+			return s.renderError(c, err)
+		}
+		for _, x := range list {
+			row := web.ExpectedRow{Name: x.Name, Where: x.Path + "/" + x.Pattern, Window: strings.Join(x.Days, " ") + " " + x.From + "–" + x.To,
+				Last: "none yet", Rate: "—"}
+			if x.Timezone != "" {
+				row.Window += " " + x.Timezone
+			}
+			if len(x.History) > 0 {
+				w := x.History[0]
+				row.Last = w.Start.Format("2006-01-02") + ": " + strings.ReplaceAll(w.Status, "_", " ")
+				row.Rate = strconv.Itoa(int(x.OnTimeRate()*100+0.5)) + " %"
+			}
+			data.Expected = append(data.Expected, row)
+		}
 	}
 	return s.render(c, http.StatusOK, "admin", web.Page{Title: "Overview", Nav: "admin", Data: data})
 }

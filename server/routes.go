@@ -214,6 +214,13 @@ func (s *Server) routes() *echo.Echo {
 	admin.GET("/automations/:id/runs", s.handleRunList)
 	admin.GET("/automations/:id/runs/:run", s.handleRunView)
 
+	admin.GET("/expectations", s.handleExpectationList)
+	admin.POST("/expectations", s.handleExpectationCreate)
+	admin.GET("/expectations/:id", s.handleExpectationView)
+	admin.PUT("/expectations/:id", s.handleExpectationUpdate)
+	admin.PATCH("/expectations/:id", s.handleExpectationUpdate)
+	admin.DELETE("/expectations/:id", s.handleExpectationDelete)
+
 	admin.GET("/connections", s.handleConnectionList)
 	admin.POST("/connections", s.handleConnectionCreate)
 	admin.GET("/connections/:id", s.handleConnectionView)

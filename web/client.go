@@ -169,6 +169,13 @@ type Admin struct {
 	// Newest goes back to the first page ("" on it).
 	Older, Newest string
 	Bans          []BanRow
+	Expected      []ExpectedRow
+}
+
+// ExpectedRow is one expected file: its window, the last window's state
+// and the on-time rate.
+type ExpectedRow struct {
+	Name, Where, Window, Last, Rate string
 }
 
 // AdminSession is one live SFTP session.
