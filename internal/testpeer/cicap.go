@@ -57,6 +57,6 @@ virus_scan.DefaultEngine clamd
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	p := start(tb, port, nil, bin, "-N", "-f", cf)
+	p := startGroup(tb, port, bin, "-N", "-f", cf)
 	return &CICAP{Process: p, URL: fmt.Sprintf("icap://127.0.0.1:%d/avscan", port)}
 }

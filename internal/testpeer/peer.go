@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +37,9 @@ type Process struct {
 	args []string
 	env  []string
 	bin  string
+	// group: the peer forks workers that keep its port (c-icap); it runs
+	// in a process group of its own, and Stop ends the whole group.
+	group bool
 }
 
 // start runs bin with args until the test ends and waits until it
@@ -48,6 +52,15 @@ func start(tb testing.TB, port int, env []string, bin string, args ...string) *P
 	return p
 }
 
+// startGroup is start for a peer that forks workers (see Process.group).
+func startGroup(tb testing.TB, port int, bin string, args ...string) *Process {
+	tb.Helper()
+	p := &Process{Port: port, bin: bin, args: args, group: true}
+	p.Start(tb)
+	tb.Cleanup(p.Stop)
+	return p
+}
+
 // Start starts the peer (again, after Stop) and waits until it listens.
 func (p *Process) Start(tb testing.TB) {
 	tb.Helper()
@@ -55,6 +68,9 @@ func (p *Process) Start(tb testing.TB) {
 	p.cmd = exec.Command(p.bin, p.args...)
 	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if p.group {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatalf("%s: %v", p.bin, err)
 	}
@@ -77,6 +93,9 @@ func (p *Process) Start(tb testing.TB) {
 // Stop ends the peer and waits for it.
 func (p *Process) Stop() {
 	if p.cmd != nil && p.cmd.Process != nil {
+		if p.group {
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		}
 		p.cmd.Process.Kill()
 		p.cmd.Process.Wait()
 	}
