@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"depot/app"
 	"depot/files"
 	"depot/internal/testpeer"
+	"depot/internal/testtool"
 	"depot/mft"
 	"depot/scan"
 )
@@ -310,5 +314,49 @@ func TestScan_PulledFileRefused(t *testing.T) {
 	want(t, ts.do(t, "GET", "/api/files/stat?path=/shared/inbox/invoice.pdf", adminKey, ""), 404)
 	if q := ts.quarantined(t); len(q) != 1 || q[0].Protocol != mft.AuditAutomation {
 		t.Fatalf("quarantine: %+v", q)
+	}
+}
+
+// TestScan_FiledropPageShowsTheFinding: on the filedrop page, a file the
+// antivirus refuses is marked on its own row with the finding, and the
+// sender can remove it and send the rest.
+func TestScan_FiledropPageShowsTheFinding(t *testing.T) {
+	chromium := testtool.Path(t, "chromium")
+	c := testpeer.StartClamd(t, 64)
+	ts := scanning(t, c, files.ScanPolicy{}, 0)
+	ou := ts.createUser(t, `{"user":{"email":"owner@example.com"}}`).User
+	want(t, ts.do(t, "POST", "/admin/filedrops", adminKey, `{"filedrop":{"name":"scanned","title":"Send us your files","owner":"`+ou.ID+`"}}`), 201)
+	dir := t.TempDir()
+	bad, good := filepath.Join(dir, "invoice.pdf"), filepath.Join(dir, "notes.txt")
+	os.WriteFile(bad, []byte(testpeer.EICAR), 0o600)
+	os.WriteFile(good, []byte("hello"), 0o600)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL()+"/filedrop/scanned"),
+		chromedp.WaitVisible("#send-form"),
+		chromedp.SetUploadFiles("#files", []string{good, bad}),
+		chromedp.SendKeys("#from", "pat@partner.example"),
+		chromedp.Click("#send"),
+		chromedp.WaitVisible("#file-list li.refused"),
+	)
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	status, _ := chromedp.Run(ctx, chromedp.TextContent("#file-list li.refused .status"))
+	err = chromedp.Do(ctx,
+		chromedp.Click("#file-list li.refused .remove"),
+		chromedp.WaitNotPresent("#file-list li.refused"),
+		chromedp.Click("#send"),
+		chromedp.WaitVisible("#done"),
+	)
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	if !strings.Contains(status, "contains malware (Eicar-Test-Signature)") {
+		t.Fatalf("the row says %q", status)
 	}
 }

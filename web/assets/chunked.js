@@ -72,7 +72,12 @@ window.depotChunked = (function () {
         loaded[i] = 0;
         await sleep(500 * 2 ** attempt);
       }
-      if (res.status !== 201 && res.status !== 202) throw new Error(file.name + ": " + errorOf(res.status, res.body));
+      if (res.status !== 201 && res.status !== 202) {
+        const err = new Error(file.name + ": " + errorOf(res.status, res.body));
+        err.status = res.status; // a refusal of the file (4xx, 507) or a failure (0, 5xx)
+        err.reason = errorOf(res.status, res.body);
+        throw err;
+      }
       loaded[i] = blob.size;
       report();
       if (res.status === 201) completed = res;

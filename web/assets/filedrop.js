@@ -149,16 +149,30 @@
   async function upload(entry) {
     const size = entry.file.size;
     const path = base + (mode === "link" ? "/upload" : "/attachments/upload");
-    const j = await window.depotChunked.send(entry.file, {
-      url: (query) => path + "?filename=" + encodeURIComponent(entry.file.name) + query,
-      headers: () => ({ Authorization: authorization() }),
-      onProgress: (sent) => {
-        entry.sent = sent;
-        entry.bar.value = Math.floor((sent * 100) / size);
-        updateTotal();
-      },
-      onRetry: () => { entry.status.textContent = "Retrying…"; },
-    });
+    let j;
+    try {
+      j = await window.depotChunked.send(entry.file, {
+        url: (query) => path + "?filename=" + encodeURIComponent(entry.file.name) + query,
+        headers: () => ({ Authorization: authorization() }),
+        onProgress: (sent) => {
+          entry.sent = sent;
+          entry.bar.value = Math.floor((sent * 100) / size);
+          updateTotal();
+        },
+        onRetry: () => { entry.status.textContent = "Retrying…"; },
+      });
+    } catch (e) {
+      if (e.status >= 400 && e.status < 500 || e.status === 507) {
+        // The server refused this file (malware, a rule, the quota): say
+        // so on its row, as for a file refused before sending.
+        entry.status.textContent = "Not accepted: " + e.reason;
+        entry.row.classList.add("refused");
+        entry.bar.remove();
+        entry.refused = true;
+        throw new Error("Remove the files that are not accepted, then send again.");
+      }
+      throw e;
+    }
     entry.result = j.attachment || { id: j.file.path, filename: j.file.name, size: j.file.size, checksum: j.file.sha256 };
     entry.id = entry.result.id;
     entry.status.textContent = "Uploaded";
