@@ -218,6 +218,9 @@ type Scan struct {
 	OnError string `toml:"on_error"`
 	// QuarantineMB bounds data/quarantine; the oldest go first.
 	QuarantineMB int64 `toml:"quarantine_mb"`
+	// ICAPMethod is RESPMOD (the default) or REQMOD, as the ICAP server
+	// is set up to scan.
+	ICAPMethod string `toml:"icap_method"`
 }
 
 // Runtime configures the Go runtime under Depot.
@@ -279,7 +282,7 @@ func Default() *Config {
 		Automation: Automation{Workers: 4, MaxQueued: 1000},
 		Filedrop:   Filedrop{HoldingFiles: 10, HoldingFilesPerAddress: 2},
 		AS2:        AS2{MaxMessageMB: 100, RateLimit: 20, RateBurst: 40, MDNWait: Duration(10 * time.Minute)},
-		Scan:       Scan{Engine: "none", Timeout: Duration(time.Minute), Oversize: "refuse", OnError: "refuse", QuarantineMB: 1024},
+		Scan:       Scan{Engine: "none", Timeout: Duration(time.Minute), Oversize: "refuse", OnError: "refuse", QuarantineMB: 1024, ICAPMethod: "RESPMOD"},
 		Defender:   Defender{Enabled: true, MaxFailures: 10, Window: Duration(5 * time.Minute), BanTime: Duration(15 * time.Minute)},
 		Audit:      Audit{Retention: Duration(90 * 24 * time.Hour)},
 		Log:        Log{Level: "info", Format: "text"},

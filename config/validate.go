@@ -199,6 +199,8 @@ func (s Scan) validate() error {
 		return fmt.Errorf("scan.oversize must be refuse or allow")
 	case s.OnError != "refuse" && s.OnError != "allow":
 		return fmt.Errorf("scan.on_error must be refuse or allow")
+	case s.ICAPMethod != "RESPMOD" && s.ICAPMethod != "REQMOD":
+		return fmt.Errorf("scan.icap_method must be RESPMOD or REQMOD")
 	case s.MaxSizeMB < 0 || s.QuarantineMB < 0 || s.Timeout.D() < time.Second:
 		return fmt.Errorf("scan.max_size_mb and scan.quarantine_mb must not be negative, scan.timeout at least 1s")
 	}

@@ -221,7 +221,8 @@ func (a *Services) Close(ctx context.Context) error {
 
 // openScan sets the file service's antivirus and quarantine.
 func openScan(fsvc *files.Service, c config.Scan) error {
-	scanner, err := scan.New(scan.Config{Engine: c.Engine, Address: c.Address, Timeout: c.Timeout.D(), MaxSize: c.MaxSizeMB << 20})
+	scanner, err := scan.New(scan.Config{Engine: c.Engine, Address: c.Address, Timeout: c.Timeout.D(), MaxSize: c.MaxSizeMB << 20,
+		ICAPMethod: c.ICAPMethod})
 	if err != nil {
 		return err
 	}

@@ -14,14 +14,16 @@ import (
 )
 
 // icap scans over ICAP (RFC 3507): a RESPMOD whose encapsulated HTTP
-// response carries the file as a chunked body, sent as it arrives, with
-// "Allow: 204" so that a clean file is answered 204 No Content. An
+// response carries the file as a chunked body (or a REQMOD whose PUT
+// request does), sent as it arrives, with "Allow: 204" so that a clean
+// file is answered 204 No Content. An
 // infected one is answered 200 (the server's replacement) or 403, naming
 // the finding in X-Infection-Found or X-Violations-Found.
 type icap struct {
 	url     *url.URL
 	timeout time.Duration
 	maxSize int64
+	method  string // RESPMOD or REQMOD
 }
 
 func icapAddress(a string) (*url.URL, error) {
@@ -55,6 +57,13 @@ func (s *icapScan) connect() error {
 	}
 	s.conn, s.w = conn, bufio.NewWriterSize(conn, chunkSize)
 	s.conn.SetDeadline(time.Now().Add(s.c.timeout))
+	if s.c.method == "REQMOD" {
+		// The file as the body of an upload (PUT).
+		reqHdr := "PUT /depot-upload HTTP/1.1\r\nHost: depot\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+		fmt.Fprintf(s.w, "REQMOD %s ICAP/1.0\r\nHost: %s\r\nAllow: 204\r\nEncapsulated: req-hdr=0, req-body=%d\r\n\r\n%s",
+			s.c.url.String(), s.c.url.Hostname(), len(reqHdr), reqHdr)
+		return nil
+	}
 	reqHdr := "GET /depot-upload HTTP/1.1\r\nHost: depot\r\n\r\n"
 	resHdr := "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 	fmt.Fprintf(s.w, "RESPMOD %s ICAP/1.0\r\nHost: %s\r\nAllow: 204\r\nEncapsulated: req-hdr=0, res-hdr=%d, res-body=%d\r\n\r\n%s%s",

@@ -33,6 +33,9 @@ type Config struct {
 	// MaxSize is the most bytes sent to the engine; a larger file's
 	// verdict is TooLarge. 0: no limit of Depot's own.
 	MaxSize int64
+	// ICAPMethod is RESPMOD (the default: the file as an HTTP response's
+	// body) or REQMOD (as an upload's, for servers set up for requests).
+	ICAPMethod string
 }
 
 // New returns the scanner of c, or nil for engine none.
@@ -54,7 +57,14 @@ func New(c Config) (files.Scanner, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &icap{url: u, timeout: c.Timeout, maxSize: c.MaxSize}, nil
+		switch c.ICAPMethod {
+		case "", "RESPMOD":
+			c.ICAPMethod = "RESPMOD"
+		case "REQMOD":
+		default:
+			return nil, fmt.Errorf("scan.icap_method %q must be RESPMOD or REQMOD", c.ICAPMethod)
+		}
+		return &icap{url: u, timeout: c.Timeout, maxSize: c.MaxSize, method: c.ICAPMethod}, nil
 	}
 	return nil, fmt.Errorf("scan.engine %q is not one of none, clamd, icap", c.Engine)
 }

@@ -106,6 +106,20 @@ func TestICAP_Verdicts(t *testing.T) {
 			t.Fatalf("%s: %+v", name, v)
 		}
 	}
+	// REQMOD: the same file as an upload's body.
+	req, err := New(Config{Engine: ICAP, Address: ic.URL, Timeout: 20 * time.Second, ICAPMethod: "REQMOD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := scanBytes(t, req, []byte(testpeer.EICAR)); !strings.HasPrefix(v.Infected, "Eicar-Test-Signature") {
+		t.Fatalf("REQMOD, EICAR: %+v", v)
+	}
+	if v := scanBytes(t, req, []byte("clean upload")); v.Infected != "" || v.Err != nil {
+		t.Fatalf("REQMOD, clean: %+v", v)
+	}
+	if _, err := New(Config{Engine: ICAP, Address: ic.URL, ICAPMethod: "OPTIONS"}); err == nil {
+		t.Fatal("ICAP method OPTIONS accepted")
+	}
 	ic.Stop()
 	if v := scanBytes(t, s, []byte("hello")); v.Err == nil || v.Infected != "" {
 		t.Fatalf("c-icap down: %+v", v)
