@@ -82,6 +82,10 @@ func TestAutomations_EmailActionAndNotices(t *testing.T) {
 	}
 	ts.waitRuns(t, id, 2)
 	msgs := sink.Messages(2)
+	// The two runs go at once: tell the messages apart by their subjects.
+	if strings.Contains(string(msgs[0]), "Subject: New file big.bin") {
+		msgs[0], msgs[1] = msgs[1], msgs[0]
+	}
 	first, second := parseMail(t, msgs[0]), parseMail(t, msgs[1])
 	sum := sha256.Sum256([]byte(small))
 	got := sha256.Sum256(first.attachments["report.bin"])
