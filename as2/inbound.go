@@ -93,8 +93,12 @@ func (s *Service) Inbound(ctx context.Context, req mft.AS2Request) mft.AS2Answer
 	if p != nil {
 		m.Partner = p.ID
 	}
-	if err := s.Store.RecordAS2Message(ctx, m); err != nil {
-		s.logger().Error("as2: recording a message", "message_id", m.MessageID, "err", err)
+	// A message from no partner is audited, not kept: a stranger cannot
+	// fill the message list (the audit log's retention bounds the rest).
+	if p != nil {
+		if err := s.Store.RecordAS2Message(ctx, m); err != nil {
+			s.logger().Error("as2: recording a message", "message_id", m.MessageID, "err", err)
+		}
 	}
 	s.audit(m, p)
 	if !r.wantMDN {

@@ -127,7 +127,7 @@ func (x *step) httpCall(ctx context.Context, act mft.Action, file string) error 
 // they are path-escaped.
 func (x *step) template(t, file string, jsonEscape bool) string {
 	size := ""
-	if file != "" {
+	if file != "" && strings.Contains(t, "{SIZE}") { // a stat only for a template that asks
 		if fi, err := x.e.Files.Stat(context.Background(), x.actor, file); err == nil {
 			size = fmt.Sprint(fi.Size)
 		}

@@ -263,6 +263,10 @@ func TestAS2_InboundRefusals(t *testing.T) {
 	st, h, b = s.post(t, "ACME", "<big@acme.example>", s.peer.Build("big.x12", big, good))
 	s.refusedAS2(t, st, h, b, "error: unexpected-processing-error", "big.x12")
 
+	// A sender that is no partner is audited, not kept in the message list.
+	if r := ts.do(t, "GET", "/admin/as2/messages", adminKey, ""); strings.Contains(r.body, "nobody@acme.example") {
+		t.Fatalf("a stranger's message is kept: %s", r.body)
+	}
 	// Every refusal is audited denied with its reason.
 	denied := map[string]string{}
 	for _, ev := range ts.events(t) {

@@ -219,6 +219,9 @@ type AS2Store interface {
 	PutAS2Message(ctx context.Context, m *AS2Message) error
 	FindAS2Message(ctx context.Context, direction, partner, messageID string) (*AS2Message, error)
 	FindAS2Messages(ctx context.Context, f AS2Filter) ([]*AS2Message, bool, error)
+	// DeleteAS2MessagesBefore removes the messages recorded before t (and
+	// the Message-IDs they claimed) and returns how many.
+	DeleteAS2MessagesBefore(ctx context.Context, t time.Time) (int, error)
 }
 
 // AS2Request is an HTTP request to the AS2 station as the protocol layer

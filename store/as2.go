@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -170,4 +171,37 @@ func (s *AS2Store) FindAS2Messages(ctx context.Context, f mft.AS2Filter) ([]*mft
 		return err
 	})
 	return out, more, err
+}
+
+// DeleteAS2MessagesBefore removes the messages recorded before t, with
+// the Message-IDs they claimed; ids are time-ordered, so it stops at the
+// first newer one.
+func (s *AS2Store) DeleteAS2MessagesBefore(ctx context.Context, t time.Time) (int, error) {
+	n := 0
+	cutoff := newID("as2m_", t)
+	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+		b, idx := tx.Bucket(bucketAS2Messages), tx.Bucket(bucketAS2MessageID)
+		var keys [][]byte
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && string(k) < cutoff; k, v = c.Next() {
+			var m mft.AS2Message
+			if err := decode(k, v, &m); err != nil {
+				return err
+			}
+			if mk := messageKey(m.Direction, m.Partner, m.MessageID); string(idx.Get(mk)) == m.ID {
+				if err := idx.Delete(mk); err != nil {
+					return err
+				}
+			}
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	return n, err
 }
