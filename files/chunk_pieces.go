@@ -264,5 +264,6 @@ func (s *Service) uploadFile(ctx context.Context, a Actor, clientPath string, f 
 		return mft.FileInfo{}, err
 	}
 	defer st.close()
+	defer lw.abortScan()
 	return st.publishFile(ctx, a, lw, f, stagingName, opts)
 }

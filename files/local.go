@@ -156,7 +156,6 @@ func (l *local) receive(ctx context.Context, a Actor, lw *limitWriter, body io.R
 		return mft.FileInfo{}, fsError(err, l.t.client)
 	}
 	if err := lw.receive(staging, body, opts.Size, l.t.client); err != nil {
-		lw.abortScan()
 		l.s.dropStaging(staging, stagingName)
 		return mft.FileInfo{}, err
 	}

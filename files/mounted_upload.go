@@ -105,7 +105,6 @@ func (m *mounted) receive(ctx context.Context, a Actor, lw *limitWriter, body io
 	}
 	if err != nil {
 		u.abort()
-		lw.abortScan()
 		if mft.ErrorCode(err) == "" { // the pipe's: the remote's own error says why
 			err = s.remoteError(cmpErr(u.err, err), t.client)
 		}

@@ -233,6 +233,7 @@ func (p *Pending) Commit() (_ mft.FileInfo, err error) {
 	}
 	p.done = true
 	defer func() { err = p.s.refused(p.ctx, p.a, mft.EventFileUploaded, p.t.client, err) }()
+	defer p.lw.abortScan() // a scan left without a verdict (a gap, a failed rehash)
 	if p.rw != nil {
 		return p.rCommit()
 	}

@@ -242,6 +242,7 @@ func (s *Service) upload(ctx context.Context, a Actor, clientPath string, body i
 		return mft.FileInfo{}, err
 	}
 	defer st.close()
+	defer lw.abortScan() // a scan the upload left without a verdict (a refusal, a broken body)
 	return st.receive(ctx, a, lw, body, opts)
 }
 
@@ -273,7 +274,6 @@ func (s *Service) publishStaging(ctx context.Context, a Actor, t target, root *o
 		err = s.commit(root, staging, stagingName, name, overwrite, lw.replaces && !lw.sync, lw.sync)
 	}
 	if err != nil {
-		lw.abortScan()
 		s.dropStaging(staging, stagingName)
 		return mft.FileInfo{}, fsError(err, t.client)
 	}
