@@ -73,6 +73,9 @@ func (s *Service) Inbound(ctx context.Context, req mft.AS2Request) mft.AS2Answer
 	if r.from == "" || r.to == "" || r.messageID == "" {
 		return plain(http.StatusBadRequest, "An AS2 message needs AS2-From, AS2-To and Message-ID headers.")
 	}
+	if !mft.ValidAS2ID(r.from) || !mft.ValidAS2ID(r.to) || len(r.messageID) > 998 {
+		return plain(http.StatusBadRequest, "AS2-From and AS2-To must be AS2 ids (1 to 128 printable characters) and Message-ID at most 998 characters.")
+	}
 	st, err := s.open(ctx)
 	if err != nil {
 		return plain(http.StatusServiceUnavailable, "This server has no AS2 station set up.")

@@ -204,3 +204,29 @@ func TestAS2_OwnRateLimit(t *testing.T) {
 	}
 	want(t, ts.do(t, "GET", "/admin/as2/partners", adminKey, ""), 200)
 }
+
+// TestAS2_HostileHeaders: over-long AS2 ids and Message-IDs are refused
+// before anything is opened or recorded.
+func TestAS2_HostileHeaders(t *testing.T) {
+	testpeer.NewAS2Peer(t, "probe", 1)
+	ts := MustOpenServer(t)
+	newAS2Setup(t, ts, "ACME")
+	long := strings.Repeat("A", 200)
+	for _, h := range [][]string{{"AS2-From: " + long, "AS2-To: DEPOT", "Message-ID: <1@a>"},
+		{"AS2-From: ACME", "AS2-To: DEPOT", "Message-ID: <" + strings.Repeat("x", 2000) + "@a>"},
+		{"AS2-From: AC\"ME", "AS2-To: DEPOT", "Message-ID: <2@a>"}} {
+		args := []string{"-H", "Content-Type: text/plain"}
+		for _, v := range h {
+			args = append(args, "-H", v)
+		}
+		st, _, b := curlPost(t, ts.URL()+"/as2", []byte("x"), args...)
+		if st != 400 || !strings.Contains(string(b), "AS2 ids") {
+			t.Fatalf("%v: %d %s", h, st, b)
+		}
+	}
+	for _, ev := range ts.events(t) {
+		if ev.Event == mft.EventAS2Received {
+			t.Fatalf("a refused header was recorded: %+v", ev)
+		}
+	}
+}

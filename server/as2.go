@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -64,8 +65,8 @@ func (s *Server) as2Request(c echo.Context, handle func(context.Context, mft.AS2
 	tooLargeErr := func() error {
 		closeAfter(c)
 		if s.Events != nil {
-			s.Events.Publish(mft.Event{Event: mft.EventAS2Received, Time: s.Now().UTC(), Actor: r.Header.Get("AS2-From"),
-				Protocol: mft.AuditAS2, IP: clientIP(c).String(), Status: mft.StatusDenied, Target: r.Header.Get("Message-ID"),
+			s.Events.Publish(mft.Event{Event: mft.EventAS2Received, Time: s.Now().UTC(), Actor: clip(r.Header.Get("AS2-From"), 128),
+				Protocol: mft.AuditAS2, IP: clientIP(c).String(), Status: mft.StatusDenied, Target: clip(r.Header.Get("Message-ID"), 998),
 				Message: "the message is larger than as2.max_message_mb; it was not read"})
 		}
 		return mft.Errorf(mft.ETOOLARGE, "An AS2 message may be at most %d bytes (as2.max_message_mb).", s.AS2Settings.MaxMessage)
@@ -77,19 +78,31 @@ func (s *Server) as2Request(c echo.Context, handle func(context.Context, mft.AS2
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead) // read in place, not grown by doubling
 	}
+	// The body as uploads read theirs: cut off when it trickles
+	// (http.min_upload_rate), then capped.
+	r.Body = io.NopCloser(s.minRate(c))
 	_, err := buf.ReadFrom(http.MaxBytesReader(c.Response(), r.Body, s.AS2Settings.MaxMessage))
 	body := buf.Bytes()
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return tooLargeErr()
 	} else if err != nil {
-		return mft.Errorf(mft.EMALFORMED, "The message's body could not be read: %v", err)
+		closeAfter(c)
+		return mft.Errorf(mft.EMALFORMED, "The message's body could not be read in full.")
 	}
 	ans := handle(r.Context(), mft.AS2Request{Header: r.Header, Body: body, IP: clientIP(c).String()})
 	for k, v := range ans.Header {
 		c.Response().Header()[k] = v
 	}
 	return c.Blob(ans.Status, ans.Header.Get("Content-Type"), ans.Body)
+}
+
+// clip cuts a stranger's header to n bytes for the audit log.
+func clip(v string, n int) string {
+	if len(v) > n {
+		return v[:n]
+	}
+	return v
 }
 
 // as2StationView shows the station: its key as "(set)", its certificate

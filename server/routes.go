@@ -75,8 +75,8 @@ func (s *Server) routes() *echo.Echo {
 	dz.DELETE("/files/:file", s.deleteDropzoneFile(s.dzFileOf))
 	// AS2: partners post messages and asynchronous receipts; who sent
 	// one is checked by its signature (as2).
-	e.POST("/as2", s.needAS2(s.handleAS2))
-	e.POST("/as2/mdn", s.needAS2(s.handleAS2MDN))
+	e.POST("/as2", s.needAS2(s.oneAnonymousUpload(s.handleAS2)))
+	e.POST("/as2/mdn", s.needAS2(s.oneAnonymousUpload(s.handleAS2MDN)))
 	// Shared links: the link's id, and its password if it has one.
 	e.GET("/s/:id", s.handleLinkPage)
 	e.GET("/s/:id/download", s.handleLinkDownload)
