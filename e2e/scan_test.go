@@ -360,3 +360,29 @@ func TestScan_FiledropPageShowsTheFinding(t *testing.T) {
 		t.Fatalf("the row says %q", status)
 	}
 }
+
+// TestScan_QuarantineBound: past quarantine_mb the oldest quarantined
+// files go first.
+func TestScan_QuarantineBound(t *testing.T) {
+	c := testpeer.StartClamd(t, 64)
+	s, err := scan.New(scan.Config{Engine: scan.Clamd, Address: c.Address(), Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := MustOpenServer(t, func(a *app.App) {
+		a.Files.Scanner = s
+		if err := a.Files.SetQuarantine(int64(len(testpeer.EICAR)) * 2); err != nil { // room for two
+			t.Fatal(err)
+		}
+	})
+	u := ts.mountUser(t, "partner", 0)
+	for _, name := range []string{"/one.txt", "/two.txt", "/three.txt"} {
+		if r := ts.put(t, u.apiKey, name, testpeer.EICAR); r.status != 422 {
+			t.Fatalf("%s: %d", name, r.status)
+		}
+	}
+	q := ts.quarantined(t)
+	if len(q) != 2 || q[0].Client != "/two.txt" || q[1].Client != "/three.txt" {
+		t.Fatalf("kept: %+v", q)
+	}
+}
