@@ -76,6 +76,12 @@ func serve(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	logger.Info("depot started", "version", version, "http", srv.ListenAddr().String(),
 		"public_url", srv.PublicURL, "data", cfg.Data.Dir)
 	logger.Info("sftp started", "addr", sftpSrv.ListenAddr().String())
+	if a.FTP != nil {
+		logger.Info("ftps started", "addr", a.FTP.ListenAddr().String(), "passive_ports", cfg.FTP.PassivePorts, "certificate", a.FTPCert.Fingerprint())
+		if cfg.FTP.AllowPlain {
+			logger.Warn("ftp.allow_plain is on: FTP clients may log in without TLS, and their passwords and files then cross the network in clear")
+		}
+	}
 	if srv.MetricsAddr != "" {
 		logger.Info("metrics served without a key", "addr", srv.MetricsAddr)
 	}

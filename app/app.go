@@ -13,6 +13,7 @@ import (
 	"depot/auth"
 	"depot/config"
 	"depot/core"
+	"depot/ftpd"
 	"depot/server"
 	"depot/sftpd"
 	"depot/tlscert"
@@ -32,7 +33,11 @@ type App struct {
 	Version string
 
 	SFTP *sftpd.Server
-	HTTP *server.Server
+	// FTP is the FTPS server, nil unless ftp.enabled; FTPCert its
+	// certificate.
+	FTP     *ftpd.Server
+	FTPCert *tlscert.Source
+	HTTP    *server.Server
 	// TLS is the HTTPS certificate, when http.tls_cert or http.tls says so.
 	TLS *tlscert.Source
 
@@ -126,5 +131,8 @@ func (a *App) build() error {
 	}
 	a.HTTP.Metrics, a.HTTP.MetricsAddr, a.HTTP.Observe = a.Metrics.Handler(), cfg.Metrics.Listen, a.Metrics.ObserveHTTP
 	a.gauges()
-	return a.openTLS(cfg)
+	if err := a.openTLS(cfg); err != nil {
+		return err
+	}
+	return a.buildFTP(cfg)
 }

@@ -5,8 +5,8 @@ import (
 	"errors"
 )
 
-// Start starts the services (core's Start), then the SFTP and HTTP
-// listeners. On error, Close stops what was started.
+// Start starts the services (core's Start), then the SFTP, FTPS (when
+// enabled) and HTTP listeners. On error, Close stops what was started.
 func (a *App) Start(ctx context.Context) error {
 	if err := a.Services.Start(ctx); err != nil {
 		return err
@@ -14,18 +14,34 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.SFTP.Open(); err != nil {
 		return err
 	}
+	if a.FTP != nil {
+		if err := a.FTP.Open(); err != nil {
+			a.SFTP.Close(ctx)
+			return err
+		}
+	}
 	a.HTTP.Version = a.Version
 	if err := a.HTTP.Open(); err != nil {
 		a.SFTP.Close(ctx)
+		if a.FTP != nil {
+			a.FTP.Close(ctx)
+		}
 		return err
 	}
 	a.Filedrops.PublicURL, a.AS2.PublicURL, a.Engine.PublicURL = a.HTTP.PublicURL, a.HTTP.PublicURL, a.HTTP.PublicURL
 	a.stops.Add(func(ctx context.Context) error {
 		// Both servers drain at once: requests and transfers in flight may
 		// finish until ctx is done.
-		sftpDone := make(chan error, 1)
+		sftpDone, ftpDone := make(chan error, 1), make(chan error, 1)
 		go func() { sftpDone <- a.SFTP.Close(ctx) }()
-		return errors.Join(a.HTTP.Close(ctx), <-sftpDone)
+		go func() {
+			if a.FTP == nil {
+				ftpDone <- nil
+				return
+			}
+			ftpDone <- a.FTP.Close(ctx)
+		}()
+		return errors.Join(a.HTTP.Close(ctx), <-sftpDone, <-ftpDone)
 	})
 	return nil
 }

@@ -58,7 +58,7 @@ func BenchmarkAS2(b *testing.B) {
 	if _, err := a.AS2.PutStation(ctx, mft.AS2StationChange{AS2ID: ptr("DEPOT"), Certificate: &station.CertPEM, PrivateKey: &key}); err != nil {
 		b.Fatal(err)
 	}
-	u := &mft.User{ID: "acme", Username: "acme", Role: mft.RoleUser, Home: "/users/acme", Active: true, Protocols: mft.AllProtocols}
+	u := &mft.User{ID: "acme", Username: "acme", Role: mft.RoleUser, Home: "/users/acme", Active: true, Protocols: mft.DefaultProtocols}
 	if err := a.Users.CreateUser(ctx, u); err != nil {
 		b.Fatal(err)
 	}

@@ -278,7 +278,7 @@ func mountedUser(b *testing.B, a *app.App, work string, conn *mft.Connection) fu
 	block, _ := gossh.MarshalPrivateKey(priv, "")
 	keyFile := filepath.Join(work, "id")
 	os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600)
-	u := &mft.User{ID: "bench", Username: "bench", Role: mft.RoleUser, Home: "/users/bench", Active: true, Protocols: mft.AllProtocols,
+	u := &mft.User{ID: "bench", Username: "bench", Role: mft.RoleUser, Home: "/users/bench", Active: true, Protocols: mft.DefaultProtocols,
 		SSHKeys: []string{strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))}}
 	if err := a.Users.CreateUser(ctx, u); err != nil {
 		b.Fatal(err)

@@ -55,7 +55,7 @@ func BenchmarkScan(b *testing.B) {
 	keyFile := filepath.Join(work, "id")
 	os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600)
 	key := "scan-bench-key-0123456789"
-	u := &mft.User{ID: "bench", Username: "bench", Role: mft.RoleUser, Home: "/users/bench", Active: true, Protocols: mft.AllProtocols,
+	u := &mft.User{ID: "bench", Username: "bench", Role: mft.RoleUser, Home: "/users/bench", Active: true, Protocols: mft.DefaultProtocols,
 		SSHKeys: []string{strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))}, APIKeyHash: auth.HashKey(key)}
 	if err := a.Users.CreateUser(ctx, u); err != nil {
 		b.Fatal(err)

@@ -26,7 +26,7 @@ func openDB(b *testing.B) *store.UserStore {
 func benchUser(i int64) *mft.User {
 	email := fmt.Sprintf("u%08d@example.com", i)
 	id := mft.UserID(email, "")
-	return &mft.User{ID: id, Email: email, Role: mft.RoleUser, Home: mft.HomeFor(id), Active: true, Protocols: mft.AllProtocols}
+	return &mft.User{ID: id, Email: email, Role: mft.RoleUser, Home: mft.HomeFor(id), Active: true, Protocols: mft.DefaultProtocols}
 }
 
 // BenchmarkCreateUser_Serial pays one bbolt commit (and fsync) per user.

@@ -24,6 +24,7 @@ type Config struct {
 	Data       Data       `toml:"data"`
 	HTTP       HTTP       `toml:"http"`
 	SFTP       SFTP       `toml:"sftp"`
+	FTP        FTP        `toml:"ftp"`
 	Auth       Auth       `toml:"auth"`
 	Defender   Defender   `toml:"defender"`
 	Audit      Audit      `toml:"audit"`
@@ -277,6 +278,7 @@ func Default() *Config {
 			Ciphers:      []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"},
 			KeyExchanges: []string{"mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org"},
 			MACs:         []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"}},
+		FTP:        defaultFTP(),
 		Auth:       Auth{TokenTTL: Duration(24 * time.Hour)},
 		SMTP:       SMTP{Port: 587, TLS: "starttls"},
 		Automation: Automation{Workers: 4, MaxQueued: 1000},

@@ -24,6 +24,9 @@ func (c *Config) Validate() error {
 	if c.AS2.MaxMessageMB < 1 || c.AS2.MaxMessageMB > 4096 || c.AS2.RateLimit <= 0 || c.AS2.RateBurst < 1 || c.AS2.MDNWait.D() < time.Second {
 		return fmt.Errorf("as2.max_message_mb must be 1 to 4096, as2.rate_limit above 0, as2.rate_burst at least 1, as2.mdn_wait at least 1s")
 	}
+	if err := c.FTP.validate(); err != nil {
+		return err
+	}
 	if err := c.Scan.validate(); err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func (a *Services) bootstrapAdmin(ctx context.Context, stdout io.Writer) error {
 	u := &mft.User{
 		ID: id, Email: AdminEmail, Name: "Administrator", Role: mft.RoleAdmin,
 		Home: mft.HomeFor(id), APIKeyHash: auth.HashKey(key), Active: true,
-		Protocols: slices.Clone(mft.AllProtocols), Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{},
+		Protocols: slices.Clone(mft.DefaultProtocols), Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{},
 	}
 	// The key file first: if it cannot be written, no administrator
 	// exists whose key is lost, and the next start tries again.

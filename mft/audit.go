@@ -10,6 +10,8 @@ import (
 const (
 	AuditAPI        = "api"
 	AuditSFTP       = "sftp"
+	AuditFTP        = "ftp"
+	AuditWebDAV     = "webdav"
 	AuditWeb        = "web"
 	AuditAutomation = "automation"
 	AuditSystem     = "system"

@@ -22,7 +22,7 @@ var ConditionTypes = []string{"path", "name", "size", "user", "group", "bucket",
 
 // ConditionProtocols are the values of a protocol condition: what an
 // event came over (its audit protocol).
-var ConditionProtocols = []string{AuditAPI, AuditSFTP, AuditWeb, AuditAS2, AuditAutomation, AuditSystem}
+var ConditionProtocols = []string{AuditAPI, AuditSFTP, AuditFTP, AuditWebDAV, AuditWeb, AuditAS2, AuditAutomation, AuditSystem}
 
 // Action types.
 var ActionTypes = []string{"webhook", "rename", "copy", "move", "delete", "pgp_encrypt", "pgp_decrypt", "upload", "download",

@@ -20,10 +20,18 @@ const (
 	ProtocolSFTP = "sftp"
 	ProtocolAPI  = "api"
 	ProtocolWeb  = "web"
+	// ProtocolFTP is FTPS (and plain FTP where an administrator allows
+	// it); ProtocolWebDAV is WebDAV at /dav/. Neither is given unless
+	// named: a user who names no protocols gets DefaultProtocols.
+	ProtocolFTP    = "ftp"
+	ProtocolWebDAV = "webdav"
 )
 
-// AllProtocols is the default for a user who names none.
-var AllProtocols = []string{ProtocolSFTP, ProtocolAPI, ProtocolWeb}
+// DefaultProtocols are what a user who names none may use.
+var DefaultProtocols = []string{ProtocolSFTP, ProtocolAPI, ProtocolWeb}
+
+// Protocols are every protocol a user may be allowed.
+var Protocols = []string{ProtocolSFTP, ProtocolAPI, ProtocolWeb, ProtocolFTP, ProtocolWebDAV}
 
 // Limits on user fields, so that no single record grows without bound.
 const (
@@ -128,11 +136,11 @@ func (u *User) Validate() error {
 		}
 	}
 	if len(u.Protocols) == 0 {
-		return Errorf(EINVALID, "protocols must name at least one of sftp, api, web")
+		return Errorf(EINVALID, "protocols must name at least one of %s", strings.Join(Protocols, ", "))
 	}
 	for _, p := range u.Protocols {
-		if !slices.Contains(AllProtocols, p) {
-			return Errorf(EINVALID, "protocols: %q is not one of sftp, api, web", p)
+		if !slices.Contains(Protocols, p) {
+			return Errorf(EINVALID, "protocols: %q is not one of %s", p, strings.Join(Protocols, ", "))
 		}
 	}
 	return nil

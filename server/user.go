@@ -155,7 +155,7 @@ func (s *Server) createUser(c echo.Context, req *userRequest, confine func(*mft.
 	if err != nil {
 		return err
 	}
-	u := &mft.User{Role: mft.RoleUser, Active: true, Protocols: slices.Clone(mft.AllProtocols),
+	u := &mft.User{Role: mft.RoleUser, Active: true, Protocols: slices.Clone(mft.DefaultProtocols),
 		Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{}}
 	if req.Email != nil {
 		u.Email = *req.Email

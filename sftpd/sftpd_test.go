@@ -112,7 +112,7 @@ func (e *env) addUser(t *testing.T, username string, edit ...func(*mft.User)) pa
 	os.WriteFile(keyFile, pemEncode(block), 0o600)
 	hash, _ := auth.HashPassword(password)
 	u := &mft.User{ID: username, Username: username, Role: mft.RoleUser, Home: "/users/" + username, Active: true,
-		Protocols: mft.AllProtocols, PasswordHash: hash, SSHKeys: []string{strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))}}
+		Protocols: mft.DefaultProtocols, PasswordHash: hash, SSHKeys: []string{strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))}}
 	for _, f := range edit {
 		f(u)
 	}

@@ -66,7 +66,7 @@ func Close(s *core.Services) {
 func AddUser(tb testing.TB, s *core.Services, id string, edit ...func(*mft.User)) *mft.User {
 	tb.Helper()
 	u := &mft.User{ID: id, Username: id, Email: id + "@example.com", Role: mft.RoleUser, Home: mft.HomeFor(id), Active: true,
-		Protocols: mft.AllProtocols, Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{}}
+		Protocols: mft.DefaultProtocols, Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{}}
 	for _, e := range edit {
 		e(u)
 	}
