@@ -60,10 +60,20 @@ func openServerAt(tb testing.TB, dir string, opts ...option) *testServer {
 // openServerLogged is openServerAt with the server's log going to logger.
 func openServerLogged(tb testing.TB, dir string, logger *slog.Logger, opts ...option) *testServer {
 	tb.Helper()
+	return openServerConfigured(tb, dir, logger, nil, opts...)
+}
+
+// openServerConfigured is openServerLogged with settings changed by
+// configure (when not nil) before the app is built.
+func openServerConfigured(tb testing.TB, dir string, logger *slog.Logger, configure func(*config.Config), opts ...option) *testServer {
+	tb.Helper()
 	cfg := apptest.Config(dir)
 	cfg.HTTP.MaxJSONBytes = 64 << 10
 	cfg.SFTP.PublicHost = "sftp.example.com"
 	cfg.Defender.MaxFailures, cfg.Defender.Window, cfg.Defender.BanTime = 5, config.Duration(time.Minute), config.Duration(time.Hour)
+	if configure != nil {
+		configure(cfg)
+	}
 	wrap := contract.Check(tb, server.OpenAPI())
 	edits := []func(*app.App){func(a *app.App) { a.HTTP.Wrap = wrap }}
 	for _, o := range opts {
