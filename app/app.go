@@ -13,6 +13,7 @@ import (
 	"depot/auth"
 	"depot/config"
 	"depot/core"
+	"depot/davd"
 	"depot/ftpd"
 	"depot/server"
 	"depot/sftpd"
@@ -129,6 +130,7 @@ func (a *App) build() error {
 			return errors.Join(db.Ping(ctx), a.Files.Health())
 		},
 	}
+	a.HTTP.DAV = &davd.Handler{Files: a.Files, Auth: a.Auth, ClientIP: a.HTTP.ClientIP, Logger: a.Logger}
 	a.HTTP.Metrics, a.HTTP.MetricsAddr, a.HTTP.Observe = a.Metrics.Handler(), cfg.Metrics.Listen, a.Metrics.ObserveHTTP
 	a.gauges()
 	if err := a.openTLS(cfg); err != nil {

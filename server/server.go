@@ -120,6 +120,8 @@ type Server struct {
 	// Wrap, when set, wraps the whole API handler; the tests check every
 	// request and response against the OpenAPI document through it.
 	Wrap func(http.Handler) http.Handler
+	// DAV, when set, serves WebDAV at /dav/ (see dav.go).
+	DAV http.Handler
 
 	ln      net.Listener
 	http    *http.Server
@@ -178,6 +180,7 @@ func (s *Server) Open() error {
 	if s.Wrap != nil {
 		handler = s.Wrap(handler)
 	}
+	handler = s.withDAV(handler)
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: s.ReadHeaderTimeout,

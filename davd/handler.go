@@ -1,0 +1,197 @@
+// Package davd serves WebDAV (RFC 4918, classes 1 and 2) at /dav/ on the
+// HTTP listener: golang.org/x/net/webdav over the files service, with
+// Depot's logins (a password or an API key as basic auth, the defender,
+// "webdav" in the user's protocols), locks per user, and Depot's
+// refusals answered with their own status and reason.
+package davd
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+
+	"golang.org/x/net/webdav"
+
+	"depot/auth"
+	"depot/files"
+	"depot/mft"
+)
+
+// Prefix is where WebDAV is served.
+const Prefix = "/dav"
+
+// maxXMLBody bounds the bodies of PROPFIND, PROPPATCH and LOCK.
+const maxXMLBody = 1 << 20
+
+// Handler serves WebDAV.
+type Handler struct {
+	Files *files.Service
+	Auth  *auth.Authenticator
+	// ClientIP is the caller's address (the HTTP server's rule: the
+	// socket's, or X-Forwarded-For from a trusted proxy).
+	ClientIP func(*http.Request) netip.Addr
+	Logger   *slog.Logger
+
+	logins loginCache
+	locks  lockSystems
+}
+
+// request is what one request's file system calls learned: Depot's
+// refusal, if any, which decides the answer.
+type request struct {
+	put  bool
+	size int64
+	err  error
+}
+
+// fail keeps a Depot refusal for the answer and returns what
+// x/net/webdav understands: a missing entry as os.ErrNotExist.
+func (r *request) fail(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if r.err == nil && mft.ErrorCode(err) != "" {
+		r.err = err
+	}
+	if mft.ErrorCode(err) == mft.ENOTFOUND {
+		return &os.PathError{Op: "open", Path: name, Err: os.ErrNotExist}
+	}
+	return err
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ip := h.ClientIP(r)
+	if err := h.Auth.CheckBan(ip); err != nil {
+		writeError(w, err)
+		return
+	}
+	u, err := h.login(r, ip)
+	if err != nil {
+		if mft.ErrorCode(err) == mft.EUNAUTHORIZED {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Depot WebDAV", charset="UTF-8"`)
+			if _, _, sent := r.BasicAuth(); sent {
+				err = mft.Errorf(mft.EUNAUTHORIZED, "Wrong login and password, or API key (sent as the user name).")
+			}
+		}
+		writeError(w, err)
+		return
+	}
+	if r.Method != http.MethodPut && r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxXMLBody)
+	}
+	st := &request{put: r.Method == http.MethodPut, size: r.ContentLength}
+	if r.ContentLength < 0 {
+		st.size = -1
+	}
+	actor := files.Actor{User: u, Protocol: mft.AuditWebDAV, IP: ip.String()}
+	dav := &webdav.Handler{
+		Prefix:     Prefix,
+		FileSystem: &fileSystem{files: h.Files, a: actor, st: st},
+		LockSystem: requestLocks{h.locks.of(u.ID), st},
+		Logger: func(r *http.Request, err error) {
+			if err != nil && st.err == nil && h.Logger != nil {
+				h.Logger.Debug("webdav", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+		},
+	}
+	dav.ServeHTTP(&answer{ResponseWriter: w, st: st}, r)
+}
+
+// answer replaces x/net/webdav's status and text for a request Depot
+// refused (it would say 404 or 405 for a quota or a permission) with
+// Depot's status and reason.
+type answer struct {
+	http.ResponseWriter
+	st      *request
+	swallow bool
+}
+
+func (a *answer) WriteHeader(code int) {
+	if code >= 400 && a.st.err != nil {
+		a.swallow = true
+		writeError(a.ResponseWriter, a.st.err)
+		return
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *answer) Write(b []byte) (int, error) {
+	if a.swallow {
+		return len(b), nil
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+func (a *answer) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+// writeError answers a Depot error with its HTTP status and reason as
+// plain text (WebDAV clients show it).
+func writeError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch mft.ErrorCode(err) {
+	case mft.EMALFORMED:
+		status = http.StatusBadRequest
+	case mft.EUNAUTHORIZED:
+		status = http.StatusUnauthorized
+	case mft.EFORBIDDEN:
+		status = http.StatusForbidden
+	case mft.ENOTFOUND:
+		status = http.StatusNotFound
+	case mft.ECONFLICT:
+		status = http.StatusConflict
+	case mft.ETOOLARGE:
+		status = http.StatusRequestEntityTooLarge
+	case mft.EINVALID:
+		status = http.StatusUnprocessableEntity
+	case mft.ERATELIMIT:
+		status = http.StatusTooManyRequests
+	case mft.EUNAVAILABLE:
+		status = http.StatusServiceUnavailable
+	case mft.EQUOTA:
+		status = http.StatusInsufficientStorage
+	}
+	msg := mft.ErrorMessage(err)
+	if status == http.StatusInternalServerError && mft.ErrorCode(err) == "" {
+		msg = "internal error"
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}
+
+// login checks basic auth: a user's login and password, or an API key as
+// the user part (curl -u KEY:x), for the webdav protocol.
+func (h *Handler) login(r *http.Request, ip netip.Addr) (*mft.User, error) {
+	login, password, ok := r.BasicAuth()
+	if !ok || login == "" {
+		return nil, mft.Errorf(mft.EUNAUTHORIZED, "Authentication required: your login and password, or your API key as the user name.")
+	}
+	ctx := r.Context()
+	u, err := h.Auth.FindLogin(ctx, login)
+	if err != nil && mft.ErrorCode(err) != mft.ENOTFOUND {
+		return nil, err
+	}
+	if err == nil && u.PasswordHash != "" {
+		if h.logins.valid(login, password, u) {
+			if err := h.Auth.CheckUser(u, ip, mft.ProtocolWebDAV); err != nil {
+				return nil, err
+			}
+			return u, nil
+		}
+		u, err := h.Auth.Login(ctx, login, password, ip, mft.ProtocolWebDAV)
+		if err != nil {
+			return nil, err
+		}
+		h.logins.add(login, password, u)
+		return u, nil
+	}
+	if strings.ContainsAny(login, "@") {
+		// Not a key: a login that does not exist, counted as a failure.
+		return h.Auth.Login(ctx, login, password, ip, mft.ProtocolWebDAV)
+	}
+	return h.Auth.AuthenticateKey(ctx, login, ip, mft.ProtocolWebDAV)
+}
