@@ -6,12 +6,15 @@
 package davd
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/net/webdav"
 
@@ -53,7 +56,8 @@ func (r *request) fail(name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if r.err == nil && mft.ErrorCode(err) != "" {
+	var depot *mft.Error
+	if r.err == nil && errors.As(err, &depot) {
 		r.err = err
 	}
 	if mft.ErrorCode(err) == mft.ENOTFOUND {
@@ -81,6 +85,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPut && r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxXMLBody)
+	}
+	if r.Method == "LOCK" {
+		// x/net/webdav answers an Infinite (or absent) timeout as
+		// "Second-0"; Depot holds a lock at most maxLockTime, and says so.
+		r.Header.Set("Timeout", lockTimeout(r.Header.Get("Timeout")))
 	}
 	st := &request{put: r.Method == http.MethodPut, size: r.ContentLength}
 	if r.ContentLength < 0 {
@@ -110,7 +119,7 @@ type answer struct {
 }
 
 func (a *answer) WriteHeader(code int) {
-	if code >= 400 && a.st.err != nil {
+	if code >= 400 && a.st.err != nil && overrides(a.st.err) {
 		a.swallow = true
 		writeError(a.ResponseWriter, a.st.err)
 		return
@@ -123,6 +132,30 @@ func (a *answer) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return a.ResponseWriter.Write(b)
+}
+
+// overrides reports whether a Depot refusal replaces x/net/webdav's own
+// answer. A missing entry or an existing one (ENOTFOUND, ECONFLICT) has
+// RFC 4918's status for each method there (409 for a missing parent,
+// 405 for MKCOL on an existing folder, 412 for MOVE without Overwrite).
+func overrides(err error) bool {
+	c := mft.ErrorCode(err)
+	return c != mft.ENOTFOUND && c != mft.ECONFLICT
+}
+
+// lockTimeout is the Timeout a LOCK asks, bounded by maxLockTime.
+func lockTimeout(h string) string {
+	first, _, _ := strings.Cut(h, ",")
+	var n int64
+	if s, ok := strings.CutPrefix(strings.TrimSpace(first), "Second-"); ok {
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil && v > 0 {
+			n = v
+		}
+	}
+	if n == 0 || n > int64(maxLockTime/time.Second) {
+		n = int64(maxLockTime / time.Second)
+	}
+	return "Second-" + strconv.FormatInt(n, 10)
 }
 
 func (a *answer) Unwrap() http.ResponseWriter { return a.ResponseWriter }

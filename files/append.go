@@ -76,8 +76,8 @@ func readAhead(r io.Reader, max int64) <-chan readPart {
 		defer close(ch)
 		for {
 			buf := appendPool.Get().(*[]byte)
-			n, err := io.ReadFull(r, *buf)
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
+			n, err := fill(r, *buf) // not io.ReadFull: r's own io.ErrUnexpectedEOF is a failure
+			if err == io.EOF {
 				ch <- readPart{buf, n, nil}
 				return
 			}
