@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"depot/config"
 	"depot/internal/testtool"
@@ -192,15 +193,18 @@ b = io.BytesIO(); ftp.retrbinary('RETR a.txt', b.write); print(b.getvalue().deco
 print(ftp.size('a.txt'))
 print(ftp.sendcmd('MDTM a.txt')[:4])
 print(sorted(n for n, _ in ftp.mlsd()))
+ftp.storbinary('STOR c.txt', io.BytesIO(b'replaced'))
 ftp.rename('a.txt', 'b.txt')
+ftp.rename('b.txt', 'c.txt')
+b = io.BytesIO(); ftp.retrbinary('RETR c.txt', b.write); print(b.getvalue().decode())
 print(ftp.nlst())
-ftp.delete('b.txt')
+ftp.delete('c.txt')
 ftp.cwd('..')
 ftp.rmd('docs')
 print(ftp.nlst())
 ftp.quit()
 `)
-	want := "/docs\nhello ftplib, appended\n22\n213 \n['a.txt']\n['b.txt']\n[]\n"
+	want := "/docs\nhello ftplib, appended\n22\n213 \n['a.txt']\nhello ftplib, appended\n['c.txt']\n[]\n"
 	if err != nil || out != want {
 		t.Fatalf("ftplib: %v\n%q\nwant %q", err, out, want)
 	}
@@ -437,5 +441,72 @@ func TestFTP_HostileControlLines(t *testing.T) {
 	}
 	if st, _ := f.content(t, "/a"); st == 404 {
 		t.Error("the folder made before the long line is gone")
+	}
+}
+
+func TestFTP_SessionLimits(t *testing.T) {
+	f := startFTP(t, func(cfg *config.Config) {
+		cfg.FTP.MaxConnectionsPerUser = 1
+		cfg.FTP.LoginGraceTime, cfg.FTP.IdleTimeout = config.Duration(time.Second), config.Duration(time.Second)
+	})
+	// Off by default: a server without ftp.enabled has no FTP server.
+	if MustOpenServer(t).app.FTP != nil {
+		t.Error("FTPS is on without ftp.enabled")
+	}
+	login := func() *ftpControl {
+		fc := dialFTP(t, f.addr)
+		fc.startTLS()
+		fc.cmd("USER "+f.login, 331)
+		return fc
+	}
+	// Three wrong passwords close the connection.
+	fc := login()
+	fc.cmd("PASS wrong-1", 530)
+	fc.cmd("PASS wrong-2", 530)
+	fc.cmd("PASS wrong-3", 530)
+	if _, err := fc.r.ReadLine(); err == nil {
+		t.Error("the connection stays open after three wrong passwords")
+	}
+	// One session per user here; data over TLS only (PROT P).
+	a := login()
+	a.cmd("PASS "+f.password, 230)
+	b := login()
+	if msg := b.cmd("PASS "+f.password, 421); !strings.Contains(msg, "Too many connections for this account") {
+		t.Errorf("second session: %q", msg)
+	}
+	a.cmd("PROT C", 200)
+	a.cmd("EPSV", 229)
+	if msg := a.cmd("RETR x", 522); !strings.Contains(msg, "PROT P") {
+		t.Errorf("RETR without PROT P: %q", msg)
+	}
+	// A session that sends nothing for idle_timeout is closed with 421;
+	// so is a connection that does not log in within login_grace_time.
+	if msg := a.expect(421); !strings.Contains(msg, "No command for 1s") {
+		t.Errorf("idle: %q", msg)
+	}
+	c := dialFTP(t, f.addr)
+	if msg := c.expect(421); !strings.Contains(msg, "Not logged in within 1s") {
+		t.Errorf("login grace: %q", msg)
+	}
+}
+
+// TLS 1.2 and 1.3 with AEAD suites only.
+func TestFTP_TLSVersionsAndSuites(t *testing.T) {
+	f := startFTP(t, nil)
+	try := func(cfg *tls.Config) error {
+		c, err := tls.Dial("tcp", f.implicit, cfg)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := try(&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11, MinVersion: tls.VersionTLS10}); err == nil {
+		t.Error("TLS 1.1 accepted")
+	}
+	if err := try(&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256}}); err == nil {
+		t.Error("a CBC suite accepted")
+	}
+	if err := try(&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12}); err != nil {
+		t.Errorf("TLS 1.2 refused: %v", err)
 	}
 }

@@ -198,7 +198,14 @@ func TestWebDAV_Refusals(t *testing.T) {
 		t.Errorf("a cut PUT is there: %d", r.status)
 	}
 
-	// Over the quota: 507 with the reason, nothing stored.
+	// Over the size limit: 413 before the body; over the quota: 507, both
+	// with the reason, nothing stored.
+	want(t, d.ts.do(t, "PATCH", "/admin/users/"+d.user.User.ID, adminKey, `{"user":{"max_file_size":1}}`), 200)
+	if r := d.req(t, "PUT", "/large.bin", strings.Repeat("l", 2<<20)); r.status != 413 || !strings.Contains(r.body, "limit") {
+		t.Errorf("over max_file_size: %d %q", r.status, r.body)
+	}
+	want(t, d.req(t, "GET", "/large.bin", ""), 404)
+	want(t, d.ts.do(t, "PATCH", "/admin/users/"+d.user.User.ID, adminKey, `{"user":{"max_file_size":0}}`), 200)
 	want(t, d.ts.do(t, "PATCH", "/admin/users/"+d.user.User.ID, adminKey, `{"user":{"quota_mb":1}}`), 200)
 	r = d.req(t, "PUT", "/big.bin", strings.Repeat("q", 2<<20))
 	if r.status != 507 || !strings.Contains(r.body, "quota") {
@@ -220,10 +227,16 @@ func TestWebDAV_Refusals(t *testing.T) {
 		t.Errorf("control character in a name: %d %s", r.status, r.body)
 	}
 
+	// A remembered password is forgotten when it changes.
+	want(t, d.ts.do(t, "PATCH", "/admin/users/"+d.user.User.ID, adminKey, `{"user":{"password":"another-pass-987"}}`), 200)
+	want(t, d.req(t, "PROPFIND", "/", "", "Depth", "0"), 401)
+	d.password = "another-pass-987"
+	want(t, d.req(t, "PROPFIND", "/", "", "Depth", "0"), 207)
+
 	// No webdav in the user's protocols: 403 with the reason.
 	d.ts.createUser(t, `{"user":{"email":"api@example.com","password":"`+ftpPassword+`"}}`)
 	e := *d
-	e.login = "api@example.com"
+	e.login, e.password = "api@example.com", ftpPassword
 	if r := e.req(t, "PROPFIND", "/", "", "Depth", "0"); r.status != 403 || !strings.Contains(r.body, "may not use webdav") {
 		t.Errorf("a user without webdav: %d %q", r.status, r.body)
 	}
@@ -234,10 +247,10 @@ func TestWebDAV_Refusals(t *testing.T) {
 		t.Errorf("no credentials: %d %v", r.status, r.header)
 	}
 	e.login, e.password = d.login, "wrong-password"
-	for range 5 {
+	for range 4 { // the old password above was the first failure of five
 		want(t, e.req(t, "PROPFIND", "/", "", "Depth", "0"), 401)
 	}
-	if r := d.req(t, "PROPFIND", "/", "", "Depth", "0"); r.status != 403 {
+	if r := d.req(t, "PROPFIND", "/", "", "Depth", "0"); r.status != 403 || !strings.Contains(r.body, "banned") {
 		t.Errorf("the right password after 5 wrong ones: %d %s", r.status, r.body)
 	}
 }
