@@ -113,6 +113,21 @@ func (c *session) path(arg string) (string, bool) {
 	return clean, true
 }
 
+// stat resolves arg and looks it up; a refusal is answered here, and ok
+// is false.
+func (c *session) stat(arg string) (string, mft.FileInfo, bool) {
+	p, ok := c.path(arg)
+	if !ok {
+		return "", mft.FileInfo{}, false
+	}
+	fi, err := c.s.Files.Stat(c.ctx(), c.actor, p)
+	if err != nil {
+		c.replyErr(err)
+		return "", mft.FileInfo{}, false
+	}
+	return p, fi, true
+}
+
 // quote is a path in a 257 answer: in double quotes, with quotes inside
 // doubled (RFC 959).
 func quote(p string) string { return `"` + strings.ReplaceAll(p, `"`, `""`) + `"` }
@@ -176,13 +191,8 @@ func (c *session) cmdPwd(string) {
 }
 
 func (c *session) cmdCwd(arg string) {
-	p, ok := c.path(arg)
+	p, fi, ok := c.stat(arg)
 	if !ok {
-		return
-	}
-	fi, err := c.s.Files.Stat(c.ctx(), c.actor, p)
-	if err != nil {
-		c.replyErr(err)
 		return
 	}
 	if fi.Type != mft.TypeFolder {
@@ -208,13 +218,8 @@ func (c *session) cmdMkd(arg string) {
 // remove deletes a file (DELE) or an empty folder (RMD), refusing the
 // other kind as FTP clients expect.
 func (c *session) remove(arg, want string) {
-	p, ok := c.path(arg)
+	p, fi, ok := c.stat(arg)
 	if !ok {
-		return
-	}
-	fi, err := c.s.Files.Stat(c.ctx(), c.actor, p)
-	if err != nil {
-		c.replyErr(err)
 		return
 	}
 	if fi.Type != want {
@@ -232,12 +237,8 @@ func (c *session) cmdDele(arg string) { c.remove(arg, mft.TypeFile) }
 func (c *session) cmdRmd(arg string)  { c.remove(arg, mft.TypeFolder) }
 
 func (c *session) cmdRnfr(arg string) {
-	p, ok := c.path(arg)
+	p, _, ok := c.stat(arg)
 	if !ok {
-		return
-	}
-	if _, err := c.s.Files.Stat(c.ctx(), c.actor, p); err != nil {
-		c.replyErr(err)
 		return
 	}
 	c.renameFrom = p
@@ -265,13 +266,8 @@ func (c *session) cmdRnto(arg string) {
 }
 
 func (c *session) cmdSize(arg string) {
-	p, ok := c.path(arg)
+	p, fi, ok := c.stat(arg)
 	if !ok {
-		return
-	}
-	fi, err := c.s.Files.Stat(c.ctx(), c.actor, p)
-	if err != nil {
-		c.replyErr(err)
 		return
 	}
 	if fi.Type != mft.TypeFile {
@@ -282,13 +278,8 @@ func (c *session) cmdSize(arg string) {
 }
 
 func (c *session) cmdMdtm(arg string) {
-	p, ok := c.path(arg)
+	_, fi, ok := c.stat(arg)
 	if !ok {
-		return
-	}
-	fi, err := c.s.Files.Stat(c.ctx(), c.actor, p)
-	if err != nil {
-		c.replyErr(err)
 		return
 	}
 	c.reply(213, "%s", fi.ModifiedAt.UTC().Format("20060102150405"))

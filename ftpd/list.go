@@ -86,13 +86,8 @@ func (c *session) cmdMlst(arg string) {
 	if target == "" {
 		target = "."
 	}
-	p, ok := c.path(target)
+	p, fi, ok := c.stat(target)
 	if !ok {
-		return
-	}
-	fi, err := c.s.Files.Stat(c.ctx(), c.actor, p)
-	if err != nil {
-		c.replyErr(err)
 		return
 	}
 	c.reply(250, "Listing %s\n %s %s\nEnd", p, facts(fi), p)
