@@ -92,7 +92,7 @@ func TestUserStore_CreateUser(t *testing.T) {
 			"bad email":            func(u *mft.User) { u.Email = "not an email" },
 			"bad role":             func(u *mft.User) { u.Role = "root" },
 			"bad cidr":             func(u *mft.User) { u.AllowedIPs = []string{"10.0.0.0/99"} },
-			"bad protocol":         func(u *mft.User) { u.Protocols = []string{"ftp"} },
+			"bad protocol":         func(u *mft.User) { u.Protocols = []string{"gopher"} },
 			"no protocol":          func(u *mft.User) { u.Protocols = nil },
 			"negative quota":       func(u *mft.User) { u.QuotaMB = -1 },
 			"relative home":        func(u *mft.User) { u.Home = "users/x" },
