@@ -163,31 +163,9 @@ func (a *answer) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 // writeError answers a Depot error with its HTTP status and reason as
 // plain text (WebDAV clients show it).
 func writeError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	switch mft.ErrorCode(err) {
-	case mft.EMALFORMED:
-		status = http.StatusBadRequest
-	case mft.EUNAUTHORIZED:
-		status = http.StatusUnauthorized
-	case mft.EFORBIDDEN:
-		status = http.StatusForbidden
-	case mft.ENOTFOUND:
-		status = http.StatusNotFound
-	case mft.ECONFLICT:
-		status = http.StatusConflict
-	case mft.ETOOLARGE:
-		status = http.StatusRequestEntityTooLarge
-	case mft.EINVALID:
-		status = http.StatusUnprocessableEntity
-	case mft.ERATELIMIT:
-		status = http.StatusTooManyRequests
-	case mft.EUNAVAILABLE:
-		status = http.StatusServiceUnavailable
-	case mft.EQUOTA:
-		status = http.StatusInsufficientStorage
-	}
+	status, known := mft.HTTPStatus(err)
 	msg := mft.ErrorMessage(err)
-	if status == http.StatusInternalServerError && mft.ErrorCode(err) == "" {
+	if !known {
 		msg = "internal error"
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -77,3 +77,23 @@ func Keep(err error) error { return &KeepError{Err: err} }
 // SecretMarker stands for a secret that is set, wherever one is shown
 // (never the value); a client that sends it back keeps the secret.
 const SecretMarker = "(set)"
+
+// httpStatuses are the HTTP statuses of the codes (in their comments).
+var httpStatuses = map[string]int{
+	EMALFORMED: 400, EUNAUTHORIZED: 401, EFORBIDDEN: 403, ENOTFOUND: 404, ECONFLICT: 409, EEXPIRED: 410,
+	ETOOLARGE: 413, EINVALID: 422, ERATELIMIT: 429, EUNAVAILABLE: 503, EQUOTA: 507,
+}
+
+// HTTPStatus is the HTTP status of err's code, and false for an error
+// that is not an *Error (which HTTP protocols answer 500).
+func HTTPStatus(err error) (int, bool) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return 500, false
+	}
+	status, ok := httpStatuses[e.Code]
+	if !ok {
+		return 500, false
+	}
+	return status, true
+}

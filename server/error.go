@@ -10,21 +10,6 @@ import (
 	"depot/mft"
 )
 
-// statuses maps each mft error code to its HTTP status; anything else is 500.
-var statuses = map[string]int{
-	mft.EMALFORMED:    http.StatusBadRequest,
-	mft.EUNAUTHORIZED: http.StatusUnauthorized,
-	mft.EFORBIDDEN:    http.StatusForbidden,
-	mft.ENOTFOUND:     http.StatusNotFound,
-	mft.ECONFLICT:     http.StatusConflict,
-	mft.EEXPIRED:      http.StatusGone,
-	mft.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	mft.EINVALID:      http.StatusUnprocessableEntity,
-	mft.ERATELIMIT:    http.StatusTooManyRequests,
-	mft.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	mft.EQUOTA:        http.StatusInsufficientStorage,
-}
-
 // errorBody is the shape of every error response.
 type errorBody struct {
 	Errors []string `json:"errors"`
@@ -34,7 +19,7 @@ type errorBody struct {
 // its code's, or 500 with the request id for anything unexpected, which
 // is logged. A 503 says when to come back.
 func (s *Server) errorStatus(c echo.Context, err error) (int, string) {
-	status, ok := statuses[mft.ErrorCode(err)]
+	status, ok := mft.HTTPStatus(err)
 	msg := mft.ErrorMessage(err)
 	if !ok {
 		id, _ := c.Get(ctxRequestID).(string)

@@ -77,7 +77,7 @@ func (s *Server) renderError(c echo.Context, err error) error {
 // then back to where the user was (POST, redirect, GET).
 func (s *Server) done(c echo.Context, back, notice string, err error) error {
 	if err != nil {
-		if st := statuses[mft.ErrorCode(err)]; st == 0 {
+		if _, known := mft.HTTPStatus(err); !known {
 			return s.renderError(c, err) // unexpected: logged with its request id
 		}
 		notice = ""
@@ -122,8 +122,8 @@ func (s *Server) handleSignin(c echo.Context) error {
 	}
 	data := web.Signin{Login: form.Get("login"), Next: localPath(form.Get("next")), Token: s.signinToken(c)}
 	fail := func(err error) error {
-		status := statuses[mft.ErrorCode(err)]
-		if status == 0 {
+		status, known := mft.HTTPStatus(err)
+		if !known {
 			return s.renderError(c, err)
 		}
 		return s.render(c, status, "signin", web.Page{Title: "Sign in", Error: mft.ErrorMessage(err), Data: data})
