@@ -78,7 +78,7 @@ func (m *Metrics) Counter(name, help string, fn func() float64) {
 
 // protocols and statuses are the label values kept; others are "other".
 var (
-	protocols = []string{mft.AuditAPI, mft.AuditSFTP, mft.AuditWeb, mft.AuditAutomation, mft.AuditSystem}
+	protocols = mft.ConditionProtocols // every protocol an event can name
 	statuses  = []string{mft.StatusOK, mft.StatusError, mft.StatusDenied}
 )
 
