@@ -70,11 +70,13 @@ type session struct {
 	rest       int64
 	renameFrom string
 	pasv       *passive
+
+	live live
 }
 
 func newSession(s *Server, c net.Conn, ip netip.Addr) *session {
 	sess := &session{s: s, raw: c, conn: c, ip: ip, prot: 'C', cwd: "/",
-		lines: make(chan ctrlLine, 1), resume: make(chan struct{})}
+		lines: make(chan ctrlLine, 1), resume: make(chan struct{}), live: newLive()}
 	sess.r, sess.w = bufio.NewReaderSize(c, maxLine), bufio.NewWriter(c)
 	return sess
 }
@@ -160,13 +162,19 @@ func (c *session) ask() {
 	}
 }
 
-// readLoop reads one line each time it is asked. While a transfer runs,
-// the idle timeout does not apply to the control connection.
+// readLoop reads one line each time it is asked. The idle timeout applies
+// once logged in, and not to the control connection while a transfer
+// runs.
 func (c *session) readLoop() {
 	defer close(c.lines)
 	for range c.resume {
 		for {
-			c.conn.SetReadDeadline(time.Now().Add(c.s.IdleTimeout))
+			// Before the login, login_grace_time's timer ends the session.
+			var deadline time.Time
+			if c.in.Load() {
+				deadline = time.Now().Add(c.s.IdleTimeout)
+			}
+			c.conn.SetReadDeadline(deadline)
 			text, err := c.readLine()
 			if err != nil && isTimeout(err) && c.busy.Load() {
 				continue
