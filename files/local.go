@@ -187,7 +187,10 @@ func (l *local) create(ctx context.Context, a Actor, lw *limitWriter, opts Uploa
 	}
 	p := &Pending{s: l.s, a: a, ctx: context.WithoutCancel(ctx), t: l.t, root: l.root, lw: lw, f: f, name: name}
 	l.root = nil
-	if opts.SyncOnRequest {
+	switch {
+	case opts.NoSync:
+		lw.sync = false
+	case opts.SyncOnRequest:
 		lw.sync, p.askable = false, true
 	}
 	p.lw.h = lw.newHash()

@@ -32,6 +32,9 @@ type UploadOptions struct {
 	// asks for it, whatever Service.Sync says: SFTP acknowledges an upload
 	// as OpenSSH's sftp-server does, durable when the client asks.
 	SyncOnRequest bool
+	// NoSync leaves the upload unsynced whatever Service.Sync says: the
+	// protocol's own setting is off and its clients cannot ask (FTPS).
+	NoSync bool
 }
 
 // mb is one megabyte, the unit of quota_mb and max_file_size.

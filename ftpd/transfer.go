@@ -143,9 +143,11 @@ func (c *session) cmdRetr(arg string) {
 			return
 		}
 	}
+	x, done := c.track(p, "download")
+	defer done()
 	err = c.withData(fmt.Sprintf("Sending %s (%d bytes).", path.Base(p), fi.Size-off), func(d *dataConn) error {
 		buf := make([]byte, copyBuffer)
-		if _, err := io.CopyBuffer(d, onlyReader{f}, buf); err != nil {
+		if _, err := io.CopyBuffer(countingWriter{d, x, c}, onlyReader{f}, buf); err != nil {
 			return err
 		}
 		return d.Close()
@@ -182,13 +184,20 @@ func (c *session) cmdStor(arg string, appending bool) {
 		}
 		resume = true
 	}
-	up, err := c.s.Files.Create(c.ctx(), c.actor, p, files.UploadOptions{Overwrite: true, Size: -1, Resume: resume, SyncOnRequest: !c.s.SyncUploads})
+	// ftp.sync_uploads decides, not data.sync_uploads.
+	opts := files.UploadOptions{Overwrite: true, Size: -1, Resume: resume, NoSync: !c.s.SyncUploads, SyncOnRequest: c.s.SyncUploads}
+	up, err := c.s.Files.Create(c.ctx(), c.actor, p, opts)
 	if err != nil {
 		c.replyErr(err)
 		return
 	}
+	if c.s.SyncUploads {
+		up.Sync() // fails only on a finished upload
+	}
+	x, done := c.track(p, "upload")
+	defer done()
 	err = c.withData("Ready to receive "+path.Base(p)+".", func(d *dataConn) error {
-		_, err := up.Append(uploadReader{d}, -1)
+		_, err := up.Append(countingReader{uploadReader{d}, x, c}, -1)
 		return err
 	})
 	if err != nil {
