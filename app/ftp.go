@@ -6,6 +6,7 @@ import (
 
 	"depot/config"
 	"depot/ftpd"
+	"depot/mft"
 	"depot/tlscert"
 )
 
@@ -48,11 +49,29 @@ func (a *App) buildFTP(cfg *config.Config) error {
 		Files:                 a.Files,
 		Auth:                  a.Auth,
 		Logger:                a.Logger,
+		Events:                a.Events,
 		IdleTimeout:           cfg.FTP.IdleTimeout.D(),
 		LoginGrace:            cfg.FTP.LoginGraceTime.D(),
 		MaxConnections:        cfg.FTP.MaxConnections,
 		MaxConnectionsPerUser: cfg.FTP.MaxConnectionsPerUser,
 		SyncUploads:           cfg.FTP.SyncUploads,
 	}
+	a.HTTP.Sessions = mft.SessionServices{a.SFTP, a.FTP}
+	a.HTTP.FTP = ftpEndpoint{a.FTP, src}
+	a.Metrics.Gauge("depot_ftp_sessions", "Live FTPS sessions (logged in).", func() float64 { return float64(len(a.FTP.Sessions())) })
 	return nil
+}
+
+// ftpEndpoint is the FTPS server and its certificate as the account page
+// shows them.
+type ftpEndpoint struct {
+	*ftpd.Server
+	cert *tlscert.Source
+}
+
+func (e ftpEndpoint) CertFingerprint() string {
+	if e.cert == nil {
+		return ""
+	}
+	return e.cert.Fingerprint()
 }

@@ -103,6 +103,7 @@ func (c *session) cmdPass(arg string) {
 	}
 	c.user, c.actor = u, files.Actor{User: u, Protocol: mft.AuditFTP, IP: c.ip.String()}
 	c.in.Store(true)
+	c.live.account.Store(u)
 	c.grace.Stop()
 	c.reply(230, "Logged in; your files are at /.")
 }

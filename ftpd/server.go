@@ -40,10 +40,12 @@ type Server struct {
 	PassiveLow, PassiveHigh int
 	// PublicHost is the IPv4 address PASV answers name; empty: the
 	// address the client connected to.
-	PublicHost            string
-	Files                 *files.Service
-	Auth                  *auth.Authenticator
-	Logger                *slog.Logger
+	PublicHost string
+	Files      *files.Service
+	Auth       *auth.Authenticator
+	Logger     *slog.Logger
+	// Events receives session.ended; nil drops it.
+	Events                mft.EventSink
 	IdleTimeout           time.Duration
 	LoginGrace            time.Duration
 	MaxConnections        int

@@ -2,10 +2,11 @@ package mft
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
-// Session is a live SFTP session as administrators see it.
+// Session is a live SFTP or FTPS session as administrators see it.
 type Session struct {
 	ID        string     `json:"id"`
 	User      string     `json:"user"`
@@ -31,4 +32,28 @@ type SessionService interface {
 	Sessions() []Session
 	// EndSession closes a session; returns ENOTFOUND if it is not live.
 	EndSession(ctx context.Context, id string) error
+}
+
+// SessionServices joins the live sessions of several servers (SFTP, FTPS)
+// into one list.
+type SessionServices []SessionService
+
+// Sessions returns every server's live sessions, oldest first.
+func (ss SessionServices) Sessions() []Session {
+	var out []Session
+	for _, s := range ss {
+		out = append(out, s.Sessions()...)
+	}
+	slices.SortStableFunc(out, func(a, b Session) int { return a.StartedAt.Compare(b.StartedAt) })
+	return out
+}
+
+// EndSession ends the session id on whichever server has it.
+func (ss SessionServices) EndSession(ctx context.Context, id string) error {
+	for _, s := range ss {
+		if err := s.EndSession(ctx, id); ErrorCode(err) != ENOTFOUND {
+			return err
+		}
+	}
+	return Errorf(ENOTFOUND, "Session not found.")
 }

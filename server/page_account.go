@@ -17,8 +17,8 @@ import (
 	"depot/web"
 )
 
-// handleWebAccount shows the user's space, SFTP details, keys and
-// password form.
+// handleWebAccount shows the user's space, how to connect (SFTP, FTPS,
+// WebDAV: those the account may use), keys and password form.
 func (s *Server) handleWebAccount(c echo.Context) error {
 	u := caller(c)
 	data := web.Account{ID: u.ID, Email: u.Email, Username: u.Username, Name: u.Name, Home: u.Home, Percent: -1,
@@ -44,12 +44,29 @@ func (s *Server) handleWebAccount(c echo.Context) error {
 	}
 	if data.SFTPAllowed {
 		data.SFTPHost = s.SFTPPublicHost
-		if addr, ok := s.SFTP.ListenAddr().(*net.TCPAddr); ok {
-			data.SFTPPort = strconv.Itoa(addr.Port)
-		}
+		data.SFTPPort = port(s.SFTP.ListenAddr())
 		data.Fingerprints = s.SFTP.HostKeyFingerprints()
 	}
+	if s.FTP != nil && u.AllowsProtocol(mft.ProtocolFTP) {
+		// The host the certificate names: the public URL's.
+		data.FTP = &web.FTPDetails{Host: "localhost", Port: port(s.FTP.ListenAddr()), ImplicitPort: port(s.FTP.ImplicitListenAddr()),
+			Fingerprint: s.FTP.CertFingerprint()}
+		if pu, err := url.Parse(s.PublicURL); err == nil && pu.Hostname() != "" {
+			data.FTP.Host = pu.Hostname()
+		}
+	}
+	if s.DAV != nil && u.AllowsProtocol(mft.ProtocolWebDAV) {
+		data.DAVURL = s.PublicURL + davPrefix + "/"
+	}
 	return s.render(c, http.StatusOK, "account", web.Page{Title: "Account", Nav: "account", Data: data})
+}
+
+// port is a TCP address's port, "" for none.
+func port(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok && ta != nil {
+		return strconv.Itoa(ta.Port)
+	}
+	return ""
 }
 
 // handleWebPassword changes the user's password, the old one required; a

@@ -257,7 +257,7 @@ func (s *Server) routes() *echo.Echo {
 	admin.GET("/webhooks/:id/deliveries", s.handleDeliveryList)
 	admin.POST("/webhooks/:id/deliveries/:delivery/redeliver", s.handleRedeliver)
 
-	admin.GET("/sessions", s.handleSessionList) // live SFTP sessions
+	admin.GET("/sessions", s.handleSessionList) // live SFTP and FTPS sessions
 	admin.DELETE("/sessions/:id", s.handleSessionEnd)
 	admin.GET("/audit", s.handleAudit)
 	admin.GET("/bans", s.handleBanList)

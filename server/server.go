@@ -88,11 +88,14 @@ type Server struct {
 	Buckets        *bucket.Service
 	Settings       mft.SettingsStore
 	SFTPPublicHost string
-	// Sessions lists and ends live SFTP sessions; nil when SFTP is off.
+	// Sessions lists and ends live SFTP and FTPS sessions; nil when SFTP is off.
 	Sessions mft.SessionService
 	// SFTP tells the web client's account page where partners connect;
 	// nil when SFTP is off.
 	SFTP SFTPEndpoint
+	// FTP tells the account page where FTPS clients connect; nil when
+	// FTPS is off.
+	FTP FTPEndpoint
 	// Web keeps the web client's sessions; Open makes one (12 hours,
 	// ending after an idle hour) when nil.
 	Web   *auth.WebSessions
@@ -138,6 +141,16 @@ type Server struct {
 type SFTPEndpoint interface {
 	ListenAddr() net.Addr
 	HostKeyFingerprints() []string
+}
+
+// FTPEndpoint is the FTPS server as the web client's account page shows
+// it.
+type FTPEndpoint interface {
+	ListenAddr() net.Addr
+	// ImplicitListenAddr is nil without an implicit-TLS port.
+	ImplicitListenAddr() net.Addr
+	// CertFingerprint is the SHA-256 fingerprint of the certificate.
+	CertFingerprint() string
 }
 
 // Open starts listening (so a bad address fails at once) and serves in the

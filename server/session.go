@@ -8,7 +8,7 @@ import (
 	"depot/mft"
 )
 
-// handleSessionList lists live SFTP sessions, oldest first.
+// handleSessionList lists live SFTP and FTPS sessions, oldest first.
 func (s *Server) handleSessionList(c echo.Context) error {
 	out := []map[string]mft.Session{}
 	if s.Sessions != nil {

@@ -145,6 +145,15 @@ type Account struct {
 	SFTPHost, SFTPPort              string
 	Fingerprints                    []string
 	SFTPAllowed                     bool
+	// FTP is where FTPS clients connect, nil when the account may not.
+	FTP *FTPDetails
+	// DAVURL is the WebDAV address, empty when the account may not.
+	DAVURL string
+}
+
+// FTPDetails are the FTPS server's address and certificate.
+type FTPDetails struct {
+	Host, Port, ImplicitPort, Fingerprint string
 }
 
 // SSHKey is one of the user's public keys.
