@@ -24,9 +24,9 @@ type davSetup struct {
 	password string
 }
 
-func startDAV(t *testing.T) *davSetup {
+func startDAV(t *testing.T, edit ...option) *davSetup {
 	t.Helper()
-	ts := MustOpenServer(t)
+	ts := MustOpenServer(t, edit...)
 	u := ts.createUser(t, `{"user":{"email":"dav@example.com","password":"`+ftpPassword+`","protocols":["webdav","api"]}}`)
 	return &davSetup{ts: ts, user: u, login: "dav@example.com", password: ftpPassword}
 }
@@ -136,6 +136,13 @@ func TestWebDAV_CurlMethods(t *testing.T) {
 	want(t, r, 201)
 	if st, body := (&ftpSetup{ts: d.ts, user: d.user}).content(t, "/k.txt"); st != 200 || body != "by key" {
 		t.Errorf("the API reads what WebDAV stored: %d %q", st, body)
+	}
+	// /metrics counts WebDAV's uploads under their protocol: a.txt, its
+	// COPY (a new file, as a copy over the API is) and k.txt.
+	fams := d.ts.scrape(t, adminKey)
+	up := map[string]string{"protocol": "webdav", "direction": "upload", "status": "ok"}
+	if n, b := value(t, fams, "depot_transfers_total", up), value(t, fams, "depot_transfer_bytes_total", up); n != 3 || b != 30 {
+		t.Errorf("metrics: %v webdav uploads of %v bytes, want 3 of 30", n, b)
 	}
 }
 

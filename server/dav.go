@@ -1,8 +1,11 @@
 package server
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -31,8 +34,36 @@ func (s *Server) withDAV(api http.Handler) http.Handler {
 				http.Error(w, "internal error", http.StatusInternalServerError)
 			}
 		}()
+		if r.Method == http.MethodPut {
+			s.davUpload(w, r)
+			return
+		}
 		s.DAV.ServeHTTP(w, r)
 	})
+}
+
+// davUpload serves a PUT as the API serves uploads: in one of
+// http.max_uploads slots (503 with Retry-After when all are taken, before
+// a byte of the body is read), the body cut off when it arrives slower
+// than http.min_upload_rate.
+func (s *Server) davUpload(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		w.Header().Set("Retry-After", strconv.Itoa(uploadRetry))
+		w.Header().Set("Connection", "close") // the body is not read
+		http.Error(w, fmt.Sprintf("%d uploads are in progress, the most this server takes at once (http.max_uploads); retry in %d seconds.",
+			s.MaxUploads, uploadRetry), http.StatusServiceUnavailable)
+		return
+	}
+	r.Body = readCloser{s.minRateBody(w, r.Body), r.Body}
+	s.DAV.ServeHTTP(w, r)
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // ClientIP is the address of a request's caller by the server's rule:

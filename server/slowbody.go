@@ -20,12 +20,16 @@ import (
 // removes the staging file. With MinUploadRate 0 the body is returned as
 // it is.
 func (s *Server) minRate(c echo.Context) io.Reader {
-	r := c.Request()
+	return s.minRateBody(c.Response().Writer, c.Request().Body)
+}
+
+// minRateBody is minRate for a body answered on w.
+func (s *Server) minRateBody(w http.ResponseWriter, body io.Reader) io.Reader {
 	if s.MinUploadRate <= 0 || s.MinUploadWindow <= 0 {
-		return r.Body
+		return body
 	}
-	rc := http.NewResponseController(c.Response().Writer)
-	b := &rateReader{body: r.Body, rc: rc, rate: s.MinUploadRate, window: s.MinUploadWindow, now: time.Now}
+	rc := http.NewResponseController(w)
+	b := &rateReader{body: body, rc: rc, rate: s.MinUploadRate, window: s.MinUploadWindow, now: time.Now}
 	b.start = b.now()
 	b.extend(b.start)
 	return b
