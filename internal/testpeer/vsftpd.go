@@ -57,6 +57,8 @@ type VSFTPD struct {
 	Dir string
 	// CertFingerprint is the certificate's SHA256:<base64> (TLS only).
 	CertFingerprint string
+	// CertFile and KeyFile are the certificate and its key (TLS only).
+	CertFile, KeyFile string
 }
 
 // StartVSFTPD starts vsftpd on a free loopback port speaking mode.
@@ -93,7 +95,7 @@ func StartVSFTPD(tb testing.TB, mode FTPMode) *VSFTPD {
 	v := &VSFTPD{Dir: files}
 	if mode != FTPPlain {
 		cert, key, fp := selfSigned(tb, dir)
-		v.CertFingerprint = fp
+		v.CertFingerprint, v.CertFile, v.KeyFile = fp, cert, key
 		conf = append(conf, "ssl_enable=YES", "rsa_cert_file="+cert, "rsa_private_key_file="+key, "allow_anon_ssl=NO",
 			"force_local_logins_ssl=YES", "force_local_data_ssl=YES", "ssl_tlsv1=NO", "ssl_sslv2=NO", "ssl_sslv3=NO",
 			"require_ssl_reuse=YES", "ssl_ciphers=HIGH")
