@@ -14,6 +14,7 @@ import (
 
 	"depot/app"
 	"depot/auth"
+	"depot/config"
 	"depot/internal/apptest"
 	"depot/internal/testpeer"
 	"depot/mft"
@@ -43,6 +44,7 @@ func BenchmarkFTPSAndWebDAV(b *testing.B) {
 	b.Cleanup(func() { os.RemoveAll(work) })
 	cfg := apptest.Config(filepath.Join(work, "data"))
 	cfg.Data.SyncUploads, cfg.FTP.Enabled = false, true
+	cfg.HTTP.MinUploadRate = config.Default().HTTP.MinUploadRate // as shipped (tests turn it off)
 	cfg.FTP.Listen, cfg.FTP.PassivePorts = "127.0.0.1:0", "42000-42999"
 	old := debug.SetGCPercent(100)
 	app.TuneRuntime(cfg.Runtime)
