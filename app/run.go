@@ -29,6 +29,12 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.Filedrops.PublicURL, a.AS2.PublicURL, a.Engine.PublicURL = a.HTTP.PublicURL, a.HTTP.PublicURL, a.HTTP.PublicURL
+	if a.LDAP != nil {
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); a.recheckLDAP(rctx, a.Config.LDAP.Recheck.D()) }()
+		a.stops.Add(func(context.Context) error { cancel(); <-done; return nil })
+	}
 	a.stops.Add(func(ctx context.Context) error {
 		// Both servers drain at once: requests and transfers in flight may
 		// finish until ctx is done.

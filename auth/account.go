@@ -18,6 +18,9 @@ import (
 // old. A wrong old password counts toward a ban of ip as a failed login
 // does (EFORBIDDEN). The new password ends u's web sessions.
 func (a *Authenticator) ChangePassword(ctx context.Context, u *mft.User, ip netip.Addr, old, pw string) error {
+	if u.Source == mft.SourceLDAP {
+		return mft.Errorf(mft.EINVALID, "Your password is the company directory's; change it there.")
+	}
 	done, err := a.Guard(ctx, ip)
 	if err != nil {
 		return err

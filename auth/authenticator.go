@@ -23,6 +23,10 @@ type Authenticator struct {
 	Events mft.EventSink
 	// Buckets refuses the users of a deactivated bucket; nil: no buckets.
 	Buckets mft.BucketStore
+	// Directory checks the passwords of people a company directory keeps
+	// (accounts it made, and logins Depot does not know); nil: Depot's
+	// accounts only.
+	Directory Directory
 }
 
 // audit publishes a login event.
@@ -150,8 +154,12 @@ func (a *Authenticator) Login(ctx context.Context, login, password string, ip ne
 	case "":
 		hash = u.PasswordHash
 	case mft.ENOTFOUND:
+		u = nil
 	default:
 		return nil, err
+	}
+	if a.Directory != nil && (u == nil || u.Source == mft.SourceLDAP) {
+		return a.directoryLogin(ctx, end, login, password, ip, protocol, u)
 	}
 	if !VerifyPassword(hash, password) || hash == "" {
 		a.fail(end, login, ip, protocol, "wrong password or unknown user")

@@ -25,6 +25,7 @@ type Config struct {
 	HTTP       HTTP       `toml:"http"`
 	SFTP       SFTP       `toml:"sftp"`
 	FTP        FTP        `toml:"ftp"`
+	LDAP       LDAP       `toml:"ldap"`
 	Auth       Auth       `toml:"auth"`
 	Defender   Defender   `toml:"defender"`
 	Audit      Audit      `toml:"audit"`
@@ -279,6 +280,7 @@ func Default() *Config {
 			KeyExchanges: []string{"mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org"},
 			MACs:         []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"}},
 		FTP:        defaultFTP(),
+		LDAP:       defaultLDAP(),
 		Auth:       Auth{TokenTTL: Duration(24 * time.Hour)},
 		SMTP:       SMTP{Port: 587, TLS: "starttls"},
 		Automation: Automation{Workers: 4, MaxQueued: 1000},

@@ -27,6 +27,9 @@ func (c *Config) Validate() error {
 	if err := c.FTP.validate(); err != nil {
 		return err
 	}
+	if err := c.LDAP.validate(); err != nil {
+		return err
+	}
 	if err := c.Scan.validate(); err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"depot/dropzone"
 	"depot/filedrop"
 	"depot/files"
+	"depot/ldapauth"
 	"depot/link"
 	"depot/mail"
 	"depot/metrics"
@@ -74,6 +75,9 @@ type Services struct {
 	// Directory changes users, groups, permission and folder rules and
 	// the settings, publishing each change.
 	Directory *directory.Directory
+	// LDAP checks passwords against the company directory; nil without
+	// ldap.url.
+	LDAP *ldapauth.Accounts
 	// Bucket creates, changes and deletes buckets with what is theirs.
 	Bucket *bucket.Service
 	// Connections keeps storage connections and opens them.
@@ -128,6 +132,15 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 		return nil, err
 	}
 	a.build(urlKey)
+	if cfg.LDAP.Enabled() {
+		d, err := ldapauth.New(cfg.LDAP)
+		if err != nil {
+			a.Close(ctx)
+			return nil, err
+		}
+		a.LDAP = &ldapauth.Accounts{Directory: d, Users: a.Directory.Users, Groups: a.Directory.Groups}
+		a.Auth.Directory = a.LDAP
+	}
 	return a, nil
 }
 

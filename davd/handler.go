@@ -186,7 +186,8 @@ func (h *Handler) login(r *http.Request, ip netip.Addr) (*mft.User, error) {
 	if err != nil && mft.ErrorCode(err) != mft.ENOTFOUND {
 		return nil, err
 	}
-	if err == nil && u.PasswordHash != "" {
+	// A directory account's password is remembered as Depot's own is.
+	if err == nil && (u.PasswordHash != "" || u.Source == mft.SourceLDAP) {
 		if h.logins.valid(login, password, u) {
 			if err := h.Auth.CheckUser(u, ip, mft.ProtocolWebDAV); err != nil {
 				return nil, err
@@ -200,9 +201,14 @@ func (h *Handler) login(r *http.Request, ip netip.Addr) (*mft.User, error) {
 		h.logins.add(login, password, u)
 		return u, nil
 	}
-	if strings.ContainsAny(login, "@") {
-		// Not a key: a login that does not exist, counted as a failure.
-		return h.Auth.Login(ctx, login, password, ip, mft.ProtocolWebDAV)
+	if strings.ContainsAny(login, "@") || h.Auth.Directory != nil && !h.Auth.KnownKey(ctx, login) {
+		// Not a key: a login Depot does not know (the directory may; else
+		// it is counted as a failure).
+		u, err := h.Auth.Login(ctx, login, password, ip, mft.ProtocolWebDAV)
+		if err == nil && u.Source == mft.SourceLDAP {
+			h.logins.add(login, password, u)
+		}
+		return u, err
 	}
 	return h.Auth.AuthenticateKey(ctx, login, ip, mft.ProtocolWebDAV)
 }

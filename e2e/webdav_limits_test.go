@@ -20,7 +20,7 @@ func TestWebDAV_MaxUploads(t *testing.T) {
 		t.Fatalf("a PUT beyond the slots: %d %v %s", r.status, r.header, r.body)
 	}
 	wantBusy(t, d.ts.put(t, key, "/third.csv", "a,b\n"), "http.max_uploads") // the API shares them
-	want(t, d.req(t, "PROPFIND", "/", "", "Depth", "1"), 207)                  // not an upload
+	want(t, d.req(t, "PROPFIND", "/", "", "Depth", "1"), 207)                // not an upload
 	if first := slow(); first.status != 201 {
 		t.Fatalf("the slow PUT: %d %s", first.status, first.body)
 	}

@@ -2,16 +2,20 @@ package mft
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
 // Group collects users so that permissions can be granted to all of them.
 type Group struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// LDAPGroups are the company directory's groups (distinguished names)
+	// whose people are made members at each directory login.
+	LDAPGroups []string  `json:"ldap_groups,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Validate reports the first problem with g as an EINVALID error.
@@ -28,6 +32,14 @@ func (g *Group) Validate() error {
 	if len(g.Description) > 4096 || !isPrintable(g.Description) {
 		return Errorf(EINVALID, "description is too long or contains control characters")
 	}
+	if len(g.LDAPGroups) > 100 {
+		return Errorf(EINVALID, "ldap_groups holds at most 100 groups")
+	}
+	for _, dn := range g.LDAPGroups {
+		if dn == "" || len(dn) > 1024 || !isPrintable(dn) || !strings.Contains(dn, "=") {
+			return Errorf(EINVALID, "ldap_groups: %.80q is not a distinguished name (such as cn=finance,ou=groups,dc=example,dc=com)", dn)
+		}
+	}
 	return nil
 }
 
@@ -36,6 +48,7 @@ func (g *Group) Validate() error {
 type GroupUpdate struct {
 	Name        *string
 	Description *string
+	LDAPGroups  *[]string
 }
 
 // GroupStore stores groups.

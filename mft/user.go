@@ -63,6 +63,10 @@ type User struct {
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	LastLoginAt  *time.Time `json:"last_login_at,omitempty"`
 	LastLoginIP  string     `json:"last_login_ip,omitempty"`
+	// Source is where the account's password is checked: "" (Depot) or
+	// SourceLDAP (the company directory, which also keeps its email, name
+	// and directory groups).
+	Source string `json:"source,omitempty"`
 	// SessionGeneration grows whenever the account's access is narrowed
 	// (disabled, expiry set, role, protocols or password changed, bucket
 	// deactivated): a web session of an older generation has ended, even
@@ -71,6 +75,9 @@ type User struct {
 	CreatedAt         time.Time `json:"created_at"`
 	UpdatedAt         time.Time `json:"updated_at"`
 }
+
+// SourceLDAP marks an account made from the company directory.
+const SourceLDAP = "ldap"
 
 // UserID returns the id a user with this email or (when email is empty)
 // username gets.
@@ -88,6 +95,12 @@ func HomeFor(id string) string { return "/users/" + id }
 func (u *User) Validate() error {
 	if u.Email == "" && u.Username == "" {
 		return Errorf(EINVALID, "email or username is required")
+	}
+	switch {
+	case u.Source != "" && u.Source != SourceLDAP:
+		return Errorf(EINVALID, "source %q is not local or ldap", u.Source)
+	case u.Source == SourceLDAP && u.PasswordHash != "":
+		return Errorf(EINVALID, "password: this account signs in with the company directory's password; change it there")
 	}
 	if u.Email != "" {
 		if len(u.Email) > maxNameLen {

@@ -10,8 +10,9 @@ import (
 
 // groupRequest is the body of POST and PUT /admin/groups.
 type groupRequest struct {
-	Name        *string `json:"name"`
-	Description *string `json:"description" depot:"text"`
+	Name        *string   `json:"name"`
+	Description *string   `json:"description" depot:"text"`
+	LDAPGroups  *[]string `json:"ldap_groups"`
 }
 
 func (s *Server) handleGroupList(c echo.Context) error {
@@ -44,6 +45,9 @@ func (s *Server) handleGroupCreate(c echo.Context) error {
 	if req.Description != nil {
 		g.Description = *req.Description
 	}
+	if req.LDAPGroups != nil {
+		g.LDAPGroups = *req.LDAPGroups
+	}
 	if err := s.Groups.CreateGroup(s.changeContext(c), g); err != nil {
 		return err
 	}
@@ -69,7 +73,7 @@ func (s *Server) handleGroupUpdate(c echo.Context) error {
 	if err := s.decodeUpdate(c, "group", &req, newGroupView(old)); err != nil {
 		return err
 	}
-	g, err := s.Groups.UpdateGroup(s.changeContext(c), id, mft.GroupUpdate{Name: req.Name, Description: req.Description})
+	g, err := s.Groups.UpdateGroup(s.changeContext(c), id, mft.GroupUpdate{Name: req.Name, Description: req.Description, LDAPGroups: req.LDAPGroups})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
 	"time"
@@ -37,6 +38,7 @@ type userView struct {
 	ExpiresAt   *time.Time `json:"expires_at"`
 	LastLoginAt *time.Time `json:"last_login_at"`
 	LastLoginIP string     `json:"last_login_ip,omitempty"`
+	Source      string     `json:"source"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
@@ -60,7 +62,7 @@ func newUserView(u *mft.User, apiKey string) userView {
 		Groups: nonNil(u.Groups), Bucket: u.Bucket, Home: u.Home, HasPassword: u.PasswordHash != "",
 		APIKey: apiKey, SSHKeys: nonNil(u.SSHKeys), QuotaMB: u.QuotaMB, MaxFileSize: u.MaxFileSize,
 		AllowedIPs: nonNil(u.AllowedIPs), Protocols: nonNil(u.Protocols), Active: u.Active,
-		ExpiresAt: trunc(u.ExpiresAt), LastLoginAt: trunc(u.LastLoginAt), LastLoginIP: u.LastLoginIP,
+		ExpiresAt: trunc(u.ExpiresAt), LastLoginAt: trunc(u.LastLoginAt), LastLoginIP: u.LastLoginIP, Source: cmp.Or(u.Source, "local"),
 		CreatedAt: u.CreatedAt.UTC().Truncate(time.Second), UpdatedAt: u.UpdatedAt.UTC().Truncate(time.Second),
 	}
 }

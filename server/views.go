@@ -15,12 +15,14 @@ type groupView struct {
 	ID          string    `json:"id"`
 	Name        string    `json:"name"`
 	Description string    `json:"description"`
+	LDAPGroups  []string  `json:"ldap_groups"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 func newGroupView(g *mft.Group) groupView {
-	return groupView{ID: g.ID, Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+	return groupView{ID: g.ID, Name: g.Name, Description: g.Description, LDAPGroups: append([]string{}, g.LDAPGroups...),
+		CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
 }
 
 type permissionView struct {

@@ -73,6 +73,9 @@ func (s *GroupStore) UpdateGroup(ctx context.Context, id string, upd mft.GroupUp
 		if upd.Description != nil {
 			g.Description = *upd.Description
 		}
+		if upd.LDAPGroups != nil {
+			g.LDAPGroups = *upd.LDAPGroups
+		}
 		g.UpdatedAt = s.db.now()
 		if err := g.Validate(); err != nil {
 			return err
