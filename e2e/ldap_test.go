@@ -123,6 +123,16 @@ func TestLDAP_Protocols(t *testing.T) {
 		}
 	}
 	want(t, ts.do(t, "GET", "/admin/users/bob-example-com", adminKey, ""), 200)
+	// The audit log and /metrics say how they signed in.
+	if err := ts.audit.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.do(t, "GET", "/admin/audit?event=user.login&user=bob-example-com", adminKey, ""); strings.Count(r.body, `"message":"ldap"`) != 2 {
+		t.Errorf("audit of bob's logins: %s", r.body)
+	}
+	if n := value(t, ts.scrape(t, adminKey), "depot_login_methods_total", map[string]string{"method": "ldap"}); n != 2 {
+		t.Errorf("depot_login_methods_total{method=ldap} %v, want 2", n)
+	}
 	out, err := exec.Command(testtool.Path(t, "curl"), "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-u", "alice:alice-password-1",
 		"-X", "PROPFIND", "-H", "Depth: 0", ts.URL()+"/dav/").CombinedOutput()
 	if err != nil || string(out) != "207" {

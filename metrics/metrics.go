@@ -27,6 +27,7 @@ type Metrics struct {
 	transfers      *prometheus.CounterVec
 	events         *prometheus.CounterVec
 	logins         *prometheus.CounterVec
+	loginMethods   *prometheus.CounterVec
 	bans           prometheus.Counter
 	runs           *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
@@ -45,6 +46,8 @@ func New() *Metrics {
 		Help: "Audit events written, by event."}, []string{"event"})
 	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "depot_logins_total",
 		Help: "Logins by protocol and result (ok or failed)."}, []string{"protocol", "result"})
+	m.loginMethods = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "depot_login_methods_total",
+		Help: "Successful logins by method (password, ldap, publickey, keyboard-interactive)."}, []string{"method"})
 	m.bans = prometheus.NewCounter(prometheus.CounterOpts{Name: "depot_bans_total", Help: "Addresses banned by the defender."})
 	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "depot_automation_runs_total",
 		Help: "Automation runs finished, by outcome (succeeded or failed)."}, []string{"outcome"})
@@ -54,7 +57,7 @@ func New() *Metrics {
 	m.webhookLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "depot_webhook_delivery_seconds",
 		Help: "Webhook delivery attempts by outcome (delivered or failed), with their latency.", Buckets: prometheus.DefBuckets},
 		[]string{"outcome"})
-	for _, c := range []prometheus.Collector{m.transferBytes, m.transfers, m.events, m.logins, m.bans, m.runs,
+	for _, c := range []prometheus.Collector{m.transferBytes, m.transfers, m.events, m.logins, m.loginMethods, m.bans, m.runs,
 		m.httpDuration, m.webhookLatency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -80,6 +83,8 @@ func (m *Metrics) Counter(name, help string, fn func() float64) {
 var (
 	protocols = mft.ConditionProtocols // every protocol an event can name
 	statuses  = []string{mft.StatusOK, mft.StatusError, mft.StatusDenied}
+	// loginMethods are what a user.login event's message names.
+	loginMethods = []string{"password", "ldap", "publickey", "keyboard-interactive"}
 )
 
 func bounded(v string, set []string) string {
@@ -103,6 +108,7 @@ func (m *Metrics) Publish(ev mft.Event) {
 		m.transferBytes.WithLabelValues(proto, dir, status).Add(float64(max(ev.Size, 0)))
 	case mft.EventUserLogin:
 		m.logins.WithLabelValues(proto, "ok").Inc()
+		m.loginMethods.WithLabelValues(bounded(ev.Message, loginMethods)).Inc()
 	case mft.EventUserLoginFailed:
 		m.logins.WithLabelValues(proto, "failed").Inc()
 	case mft.EventIPBanned:
