@@ -23,6 +23,8 @@ type Authenticator struct {
 	Events mft.EventSink
 	// Buckets refuses the users of a deactivated bucket; nil: no buckets.
 	Buckets mft.BucketStore
+	// Sealer seals second-factor secrets at rest.
+	Sealer *Sealer
 	// Directory checks the passwords of people a company directory keeps
 	// (accounts it made, and logins Depot does not know); nil: Depot's
 	// accounts only.
@@ -141,8 +143,19 @@ func (a *Authenticator) KnownKey(ctx context.Context, key string) bool {
 }
 
 // Login checks a password for the user with that email or username.
-// Returns EUNAUTHORIZED (counted as a failure) or EFORBIDDEN as above.
+// Returns EUNAUTHORIZED (counted as a failure) or EFORBIDDEN as above. An
+// account with a second factor is refused (not counted) with a message
+// saying how to give the code: LoginCode takes it.
 func (a *Authenticator) Login(ctx context.Context, login, password string, ip netip.Addr, protocol string) (*mft.User, error) {
+	return a.LoginCode(ctx, login, password, "", nil, ip, protocol)
+}
+
+// LoginCode is Login with the second factor of an account that has one:
+// code (a TOTP or recovery code) sent with the password, or, when code is
+// empty and ask is set, asked of the client after the password is found
+// right (SFTP's keyboard-interactive). A wrong code counts as a wrong
+// password.
+func (a *Authenticator) LoginCode(ctx context.Context, login, password, code string, ask func() (string, error), ip netip.Addr, protocol string) (*mft.User, error) {
 	end, err := a.begin(ctx, ip)
 	if err != nil {
 		return nil, err
@@ -159,7 +172,7 @@ func (a *Authenticator) Login(ctx context.Context, login, password string, ip ne
 		return nil, err
 	}
 	if a.Directory != nil && (u == nil || u.Source == mft.SourceLDAP) {
-		return a.directoryLogin(ctx, end, login, password, ip, protocol, u)
+		return a.directoryLogin(ctx, end, login, password, code, ask, ip, protocol, u)
 	}
 	if !VerifyPassword(hash, password) || hash == "" {
 		a.fail(end, login, ip, protocol, "wrong password or unknown user")
@@ -169,7 +182,10 @@ func (a *Authenticator) Login(ctx context.Context, login, password string, ip ne
 		a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
 		return nil, err
 	}
-	a.audit(mft.EventUserLogin, u.ID, ip, protocol, mft.StatusOK, "password")
+	if err := a.secondFactor(ctx, end, u, code, ask, ip, protocol); err != nil {
+		return nil, err
+	}
+	a.audit(mft.EventUserLogin, u.ID, ip, protocol, mft.StatusOK, methodOf(u))
 	return u, nil
 }
 

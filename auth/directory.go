@@ -23,7 +23,7 @@ type Directory interface {
 // directoryLogin checks a password with the directory. A wrong password
 // counts toward a ban; a directory that cannot be asked does not (the
 // caller is told so, and local accounts still sign in).
-func (a *Authenticator) directoryLogin(ctx context.Context, end func(bool), login, password string, ip netip.Addr, protocol string, existing *mft.User) (*mft.User, error) {
+func (a *Authenticator) directoryLogin(ctx context.Context, end func(bool), login, password, code string, ask func() (string, error), ip netip.Addr, protocol string, existing *mft.User) (*mft.User, error) {
 	e, err := a.Directory.Authenticate(ctx, login, password)
 	switch mft.ErrorCode(err) {
 	case "":
@@ -43,6 +43,9 @@ func (a *Authenticator) directoryLogin(ctx context.Context, end func(bool), logi
 		a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
 		return nil, err
 	}
-	a.audit(mft.EventUserLogin, u.ID, ip, protocol, mft.StatusOK, "ldap")
+	if err := a.secondFactor(ctx, end, u, code, ask, ip, protocol); err != nil {
+		return nil, err
+	}
+	a.audit(mft.EventUserLogin, u.ID, ip, protocol, mft.StatusOK, methodOf(u))
 	return u, nil
 }

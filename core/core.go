@@ -168,7 +168,7 @@ func (a *Services) build(urlKey []byte) {
 		a.Events.Publish(mft.Event{Event: mft.EventIPBanned, IP: b.IP, Protocol: mft.AuditSystem, Status: mft.StatusOK,
 			Message: fmt.Sprintf("%d failed logins; banned until %s", b.Failures, b.Until.UTC().Format(time.RFC3339))})
 	}
-	a.Auth = &auth.Authenticator{Users: a.Users, Tokens: a.Tokens, Defender: a.Defender,
+	a.Auth = &auth.Authenticator{Users: a.Users, Tokens: a.Tokens, Defender: a.Defender, Sealer: a.Sealer,
 		TokenTTL: cfg.Auth.TokenTTL.D(), Now: time.Now, Events: a.Events, Buckets: a.Buckets}
 
 	drops := store.NewFiledropStore(db)

@@ -186,6 +186,11 @@ func (h *Handler) login(r *http.Request, ip netip.Addr) (*mft.User, error) {
 	if err != nil && mft.ErrorCode(err) != mft.ENOTFOUND {
 		return nil, err
 	}
+	if err == nil && u.HasTOTP() {
+		// Its password alone does not sign in (each request would need a
+		// code): Login refuses it, saying to use the API key.
+		return h.Auth.Login(ctx, login, password, ip, mft.ProtocolWebDAV)
+	}
 	// A directory account's password is remembered as Depot's own is.
 	if err == nil && (u.PasswordHash != "" || u.Source == mft.SourceLDAP) {
 		if h.logins.valid(login, password, u) {

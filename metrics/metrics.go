@@ -84,7 +84,7 @@ var (
 	protocols = mft.ConditionProtocols // every protocol an event can name
 	statuses  = []string{mft.StatusOK, mft.StatusError, mft.StatusDenied}
 	// loginMethods are what a user.login event's message names.
-	loginMethods = []string{"password", "ldap", "publickey", "keyboard-interactive"}
+	loginMethods = []string{"password", "ldap", "password+totp", "ldap+totp", "publickey", "keyboard-interactive"}
 )
 
 func bounded(v string, set []string) string {

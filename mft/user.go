@@ -67,6 +67,8 @@ type User struct {
 	// SourceLDAP (the company directory, which also keeps its email, name
 	// and directory groups).
 	Source string `json:"source,omitempty"`
+	// TOTP is the second factor, nil without one.
+	TOTP *TOTP `json:"totp,omitempty"`
 	// SessionGeneration grows whenever the account's access is narrowed
 	// (disabled, expiry set, role, protocols or password changed, bucket
 	// deactivated): a web session of an older generation has ended, even
@@ -275,6 +277,7 @@ type UserStore interface {
 	SetUserAPIKeyHash(ctx context.Context, id, hash string) error
 	// RecordLogin stores the time and address of a successful login.
 	RecordLogin(ctx context.Context, id, ip string) error
+	TOTPStore
 	// DeleteUser removes the user with its keys, permissions and
 	// dropzones (with their files' records) in one transaction, and
 	// returns the ids of the dropzones, whose files the caller removes.

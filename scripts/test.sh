@@ -35,6 +35,7 @@ declare -A tools=(
 	[slapadd]=slapd
 	[ldapmodify]=ldap-utils # changes the test directory while Depot runs
 	[ldapdelete]=ldap-utils
+	[oathtool]=oathtool # computes the two-factor codes the tests type
 	[rclone]=rclone       # a WebDAV client, and the peer of the speed rows
 	[jq]=jq # the README walkthrough's test runs it as written
 	[bash]=bash

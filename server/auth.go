@@ -76,6 +76,8 @@ type loginRequest struct {
 	Email    string `json:"email"`
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Passcode is the second factor of an account with one.
+	Passcode string `json:"passcode"`
 }
 
 type loginResponse struct {
@@ -101,7 +103,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 		return mft.Errorf(mft.EINVALID, "email (or username) and password are required.")
 	}
 	ctx := c.Request().Context()
-	u, err := s.Auth.Login(ctx, login, req.Password, ip, mft.ProtocolAPI)
+	u, err := s.Auth.LoginCode(ctx, login, req.Password, req.Passcode, nil, ip, mft.ProtocolAPI)
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,9 @@ func (s *Server) handleWebAccount(c echo.Context) error {
 			data.FTP.Host = pu.Hostname()
 		}
 	}
+	if u.HasTOTP() {
+		data.TwoFactor, data.RecoveryLeft = true, len(u.TOTP.Recovery)
+	}
 	if s.DAV != nil && u.AllowsProtocol(mft.ProtocolWebDAV) {
 		data.DAVURL = s.PublicURL + davPrefix + "/"
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"depot/auth"
 	"depot/mft"
 	"depot/web"
 )
@@ -136,16 +137,24 @@ func (s *Server) handleSignin(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	u, err := s.Auth.Login(ctx, data.Login, form.Get("password"), clientIP(c), mft.ProtocolWeb)
+	if u, need := auth.CodeNeeded(err); need {
+		return s.askCode(c, u, data, "")
+	}
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.Users.RecordLogin(ctx, u.ID, clientIP(c).String()); err != nil {
+	return s.startSession(c, u, data.Next)
+}
+
+// startSession records a login, starts the web session and goes to next.
+func (s *Server) startSession(c echo.Context, u *mft.User, next string) error {
+	if err := s.Users.RecordLogin(c.Request().Context(), u.ID, clientIP(c).String()); err != nil {
 		s.Logger.Warn("record login", "user", u.ID, "err", err)
 	}
 	cookie, _ := s.Web.Start(u)
 	s.setCookie(c, sessionCookie, cookie, int(s.Web.TTL/time.Second))
 	s.clearCookie(c, signinCookie)
-	return c.Redirect(http.StatusSeeOther, data.Next)
+	return c.Redirect(http.StatusSeeOther, next)
 }
 
 // handleSignout ends the session.

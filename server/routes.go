@@ -88,6 +88,7 @@ func (s *Server) routes() *echo.Echo {
 	// below with the same cookie and the token in X-CSRF-Token.
 	e.GET("/", s.handleHome)
 	e.POST("/web/login", s.handleSignin)
+	e.POST("/web/login/code", s.handleSigninCode)
 	page := group{e, "/web", []echo.MiddlewareFunc{s.webPage}}
 	page.POST("/logout", s.handleSignout)
 	page.GET("/files", s.handleWebFiles)
@@ -107,6 +108,8 @@ func (s *Server) routes() *echo.Echo {
 	page.POST("/account/password", s.handleWebPassword)
 	page.POST("/account/keys", s.handleWebKeyAdd)
 	page.POST("/account/keys/delete", s.handleWebKeyRemove)
+	page.POST("/account/totp", s.handleWebTOTPBegin)
+	page.POST("/account/totp/confirm", s.handleWebTOTPConfirm)
 	page.GET("/admin", s.handleWebAdmin)
 
 	// Any user's key (API key or temporary key), or the web client's session.
@@ -150,6 +153,7 @@ func (s *Server) routes() *echo.Echo {
 	admin.PATCH("/users/:id", s.handleUserUpdate)
 	admin.DELETE("/users/:id", s.handleUserDelete)
 	admin.POST("/users/:id/api_key", s.handleUserAPIKey)
+	admin.DELETE("/users/:id/totp", s.handleUserTOTPReset)
 
 	admin.GET("/groups", s.handleGroupList)
 	admin.POST("/groups", s.handleGroupCreate)

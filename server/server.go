@@ -134,6 +134,8 @@ type Server struct {
 	// anonymousUploads: a slot per upload from a public page, at most
 	// half of uploads.
 	anonymousUploads chan struct{}
+	// pending are sign-ins waiting for their second factor.
+	pending pendingLogins
 }
 
 // SFTPEndpoint is the SFTP server as the web client's account page shows

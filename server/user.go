@@ -39,6 +39,7 @@ type userView struct {
 	LastLoginAt *time.Time `json:"last_login_at"`
 	LastLoginIP string     `json:"last_login_ip,omitempty"`
 	Source      string     `json:"source"`
+	TwoFactor   bool       `json:"two_factor"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
@@ -62,7 +63,7 @@ func newUserView(u *mft.User, apiKey string) userView {
 		Groups: nonNil(u.Groups), Bucket: u.Bucket, Home: u.Home, HasPassword: u.PasswordHash != "",
 		APIKey: apiKey, SSHKeys: nonNil(u.SSHKeys), QuotaMB: u.QuotaMB, MaxFileSize: u.MaxFileSize,
 		AllowedIPs: nonNil(u.AllowedIPs), Protocols: nonNil(u.Protocols), Active: u.Active,
-		ExpiresAt: trunc(u.ExpiresAt), LastLoginAt: trunc(u.LastLoginAt), LastLoginIP: u.LastLoginIP, Source: cmp.Or(u.Source, "local"),
+		ExpiresAt: trunc(u.ExpiresAt), LastLoginAt: trunc(u.LastLoginAt), LastLoginIP: u.LastLoginIP, Source: cmp.Or(u.Source, "local"), TwoFactor: u.HasTOTP(),
 		CreatedAt: u.CreatedAt.UTC().Truncate(time.Second), UpdatedAt: u.UpdatedAt.UTC().Truncate(time.Second),
 	}
 }

@@ -216,7 +216,15 @@ func (s *Server) keyboardInteractive(ctx ssh.Context, challenge gossh.KeyboardIn
 	if err != nil || len(answers) != 1 {
 		return false
 	}
-	u, err := s.Auth.Login(context.Background(), ctx.User(), answers[0], st.ip, mft.ProtocolSFTP)
+	// An account with a second factor is asked for its code next.
+	askCode := func() (string, error) {
+		a, err := challenge("", "", []string{"Two-factor code: "}, []bool{true})
+		if err != nil || len(a) != 1 {
+			return "", mft.Errorf(mft.EUNAUTHORIZED, "No two-factor code.")
+		}
+		return a[0], nil
+	}
+	u, err := s.Auth.LoginCode(context.Background(), ctx.User(), answers[0], "", askCode, st.ip, mft.ProtocolSFTP)
 	if err != nil {
 		return false
 	}

@@ -278,3 +278,44 @@ func unindexUser(tx *bolt.Tx, u *mft.User) error {
 	}
 	return nil
 }
+
+// SetTOTP replaces the user's second factor; nil removes it.
+func (s *UserStore) SetTOTP(ctx context.Context, id string, t *mft.TOTP) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		u, err := findUserByID(tx, id)
+		if err != nil {
+			return err
+		}
+		u.TOTP = t
+		u.UpdatedAt = s.db.now()
+		return put(tx.Bucket(bucketUsers), u.ID, u)
+	})
+}
+
+// UseTOTP accepts a code once, in one transaction: two logins with the
+// same code at once cannot both pass.
+func (s *UserStore) UseTOTP(ctx context.Context, id string, step int64, recoveryHash string) error {
+	return s.db.update(ctx, func(tx *bolt.Tx) error {
+		u, err := findUserByID(tx, id)
+		if err != nil {
+			return err
+		}
+		t := u.TOTP
+		if t == nil || t.Secret == "" {
+			return mft.Errorf(mft.EUNAUTHORIZED, "This account has no two-factor codes.")
+		}
+		switch {
+		case recoveryHash != "":
+			i := slices.Index(t.Recovery, recoveryHash)
+			if i < 0 {
+				return mft.Errorf(mft.EUNAUTHORIZED, "This recovery code is not valid or was used before.")
+			}
+			t.Recovery = slices.Delete(t.Recovery, i, i+1)
+		case step <= t.LastStep:
+			return mft.Errorf(mft.EUNAUTHORIZED, "This code was used before; wait for the next one.")
+		default:
+			t.LastStep = step
+		}
+		return put(tx.Bucket(bucketUsers), u.ID, u)
+	})
+}

@@ -58,6 +58,17 @@ type Signin struct {
 	Login string
 	Next  string
 	Token string // the form's own token, matched with its cookie
+	// Pending names a sign-in whose password was right: the page asks
+	// for the second factor.
+	Pending string
+}
+
+// TOTPSetup is the set-up of two-factor codes: the secret (as a QR code
+// and as text) and its form, then the recovery codes, shown once.
+type TOTPSetup struct {
+	Secret   string
+	QR       template.URL
+	Recovery []string
 }
 
 // Crumb is one folder of the breadcrumb trail.
@@ -149,6 +160,10 @@ type Account struct {
 	FTP *FTPDetails
 	// DAVURL is the WebDAV address, empty when the account may not.
 	DAVURL string
+	// TwoFactor says whether two-factor codes are on; RecoveryLeft how
+	// many recovery codes are unused.
+	TwoFactor    bool
+	RecoveryLeft int
 }
 
 // FTPDetails are the FTPS server's address and certificate.
