@@ -25,6 +25,9 @@ type Authenticator struct {
 	Buckets mft.BucketStore
 	// Sealer seals second-factor secrets at rest.
 	Sealer *Sealer
+	// TwoFactorRequired says whether an account without two-factor codes
+	// must set them up before its password signs in; nil: never.
+	TwoFactorRequired func(ctx context.Context, u *mft.User) (bool, error)
 	// Directory checks the passwords of people a company directory keeps
 	// (accounts it made, and logins Depot does not know); nil: Depot's
 	// accounts only.

@@ -143,7 +143,7 @@ func codeHint(protocol string) string {
 // toward a ban (end); a missing one is errCodeNeeded.
 func (a *Authenticator) secondFactor(ctx context.Context, end func(bool), u *mft.User, code string, ask func() (string, error), ip netip.Addr, protocol string) error {
 	if !u.HasTOTP() {
-		return nil
+		return a.enrolled(ctx, u, ip, protocol)
 	}
 	if code == "" && ask != nil {
 		var err error
@@ -160,6 +160,41 @@ func (a *Authenticator) secondFactor(ctx context.Context, end func(bool), u *mft
 		return err
 	}
 	return nil
+}
+
+// errEnrolNeeded is the answer to a right password for an account that
+// must have two-factor codes and has none yet: it sets them up in the web
+// client, where signing in does that first.
+type errEnrolNeeded struct {
+	err  error
+	User *mft.User
+}
+
+func (e *errEnrolNeeded) Error() string { return e.err.Error() }
+func (e *errEnrolNeeded) Unwrap() error { return e.err }
+
+// EnrolNeeded returns the user whose right password must first set up
+// two-factor codes, if err says so.
+func EnrolNeeded(err error) (*mft.User, bool) {
+	var e *errEnrolNeeded
+	if errors.As(err, &e) {
+		return e.User, true
+	}
+	return nil, false
+}
+
+// enrolled refuses u, who has no codes, when the policy requires them.
+func (a *Authenticator) enrolled(ctx context.Context, u *mft.User, ip netip.Addr, protocol string) error {
+	if a.TwoFactorRequired == nil {
+		return nil
+	}
+	required, err := a.TwoFactorRequired(ctx, u)
+	if err != nil || !required {
+		return err
+	}
+	a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, "two-factor codes required, not set up")
+	return &errEnrolNeeded{mft.Errorf(mft.EFORBIDDEN,
+		"Your administrator requires two-factor codes for this account: sign in to the web client once to set them up."), u}
 }
 
 // VerifyCode is the second step of a login whose password was right

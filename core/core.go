@@ -185,6 +185,7 @@ func (a *Services) build(urlKey []byte) {
 	a.Engine.Links = a.Links
 	a.Directory = directory.New(a.Users, a.Groups, a.Permissions, a.Folders, a.Buckets, a.Events)
 	a.Directory.Users.Files, a.Directory.Users.Logger = a.Files, a.Logger
+	a.Auth.TwoFactorRequired = a.Directory.TwoFactorRequired
 	a.Bucket = &bucket.Service{Store: a.Buckets, Settings: a.Buckets, Files: a.Files, Events: a.Events, Logger: a.Logger, Now: time.Now}
 	a.AS2 = &as2.Service{Store: store.NewAS2Store(db), Users: a.Users, Files: a.Files, Sealer: a.Sealer, Events: a.Events,
 		Logger: a.Logger, PublicURL: cfg.HTTP.PublicURL, MaxMessage: cfg.AS2.MaxMessageMB << 20, MDNWait: cfg.AS2.MDNWait.D()}

@@ -184,3 +184,31 @@ func (s *Folders) DeleteFolder(ctx context.Context, id string) error {
 func (s *Settings) PutSettings(ctx context.Context, st mft.Settings) error {
 	return s.publish(ctx, s.SettingsStore.PutSettings(ctx, st), mft.EventSettingsUpdated, "settings")
 }
+
+// TwoFactorRequired reports whether u's password logins must use
+// two-factor codes: an administrator while require_two_factor_for_admins
+// is on, or a member of a group with require_two_factor.
+func (d *Directory) TwoFactorRequired(ctx context.Context, u *mft.User) (bool, error) {
+	if u.Role == mft.RoleAdmin {
+		st, err := d.Settings.Settings(ctx)
+		if err != nil {
+			return false, err
+		}
+		if st.RequireTwoFactorAdmins {
+			return true, nil
+		}
+	}
+	for _, id := range u.Groups {
+		g, err := d.Groups.FindGroupByID(ctx, id)
+		if mft.ErrorCode(err) == mft.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if g.RequireTwoFactor {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -248,3 +248,50 @@ except ftplib.error_perm as e:
 		t.Fatalf("FTPS login of an account with codes: %s", out)
 	}
 }
+
+// Administrators can require codes for a group's members or for every
+// administrator: without codes set up, a password login is refused (403,
+// saying to sign in to the web client), and the web sign-in sets them up
+// before the session starts. Keys are not asked for codes.
+func TestTOTP_RequiredByPolicy(t *testing.T) {
+	ts := MustOpenServer(t)
+	want(t, ts.do(t, "POST", "/admin/groups", adminKey, `{"group":{"name":"Secure","require_two_factor":true}}`), 201)
+	sam := ts.createUser(t, `{"user":{"username":"sam","password":"correct-horse","groups":["secure"]}}`)
+	r := ts.do(t, "POST", "/api/login", "", `{"user":{"username":"sam","password":"correct-horse"}}`)
+	if want(t, r, 403); !strings.Contains(r.body, "requires two-factor codes") {
+		t.Fatalf("required, not set up: %s", r.body)
+	}
+	want(t, ts.do(t, "GET", "/api/files?path=/", sam.User.APIKey, ""), 200)
+
+	b := newWebBrowser(ts)
+	setup := func() (string, url.Values) {
+		r := b.signIn(t, "sam", "correct-horse")
+		m, p, c := secretField.FindStringSubmatch(r.body), pendingField.FindStringSubmatch(r.body), csrfField.FindStringSubmatch(r.body)
+		if r.status != 200 || m == nil || p == nil || c == nil || !strings.Contains(r.body, "requires two-factor codes") {
+			t.Fatalf("sign-in of a member of a group that requires codes: %d %s", r.status, r.body)
+		}
+		return m[1], url.Values{"csrf": {c[1]}, "pending": {p[1]}}
+	}
+	_, form := setup()
+	form.Set("code", "000000")
+	wantPage(t, b.send(t, "POST", "/web/login/enrol", form, nil), 401, "Sign in again")
+	secret, form := setup()
+	form.Set("code", oathtool(t, secret, 0))
+	r = b.send(t, "POST", "/web/login/enrol", form, nil)
+	if r.status != 200 || len(recoveryField.FindAllStringSubmatch(r.body, -1)) != 10 {
+		t.Fatalf("set-up at sign-in: %d %s", r.status, r.body)
+	}
+	wantPage(t, b.get(t, "/web/files"), 200, "sam")
+	r = ts.do(t, "POST", "/api/login", "", fmt.Sprintf(`{"user":{"username":"sam","password":"correct-horse","passcode":%q}}`, oathtool(t, secret, 30*time.Second)))
+	want(t, r, 200)
+
+	// Every administrator.
+	ts.createUser(t, `{"user":{"username":"boss","password":"correct-horse","role":"admin"}}`)
+	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"username":"boss","password":"correct-horse"}}`), 200)
+	r = ts.do(t, "PATCH", "/admin/settings", adminKey, `{"settings":{"require_two_factor_for_admins":true}}`)
+	if want(t, r, 200); !strings.Contains(r.body, `"require_two_factor_for_admins":true`) || !strings.Contains(r.body, `"allow_bucket_deletion":true`) { // the default, kept
+		t.Fatalf("settings: %s", r.body)
+	}
+	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"username":"boss","password":"correct-horse"}}`), 403)
+	want(t, ts.do(t, "GET", "/admin/users", adminKey, ""), 200)
+}

@@ -59,6 +59,9 @@ type BucketStore interface {
 // Settings are the appliance-wide switches of /admin/settings.
 type Settings struct {
 	AllowBucketDeletion bool `json:"allow_bucket_deletion"`
+	// RequireTwoFactorAdmins makes every administrator's password login
+	// need a two-factor code (set up at their next web sign-in).
+	RequireTwoFactorAdmins bool `json:"require_two_factor_for_admins"`
 }
 
 // SettingsStore stores the settings.

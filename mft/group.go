@@ -13,9 +13,12 @@ type Group struct {
 	Description string `json:"description"`
 	// LDAPGroups are the company directory's groups (distinguished names)
 	// whose people are made members at each directory login.
-	LDAPGroups []string  `json:"ldap_groups,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	LDAPGroups []string `json:"ldap_groups,omitempty"`
+	// RequireTwoFactor makes its members' password logins need a
+	// two-factor code.
+	RequireTwoFactor bool      `json:"require_two_factor,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // Validate reports the first problem with g as an EINVALID error.
@@ -46,9 +49,10 @@ func (g *Group) Validate() error {
 // GroupUpdate holds the fields a partial update changes; nil means unchanged.
 // The id stays the same when the name changes.
 type GroupUpdate struct {
-	Name        *string
-	Description *string
-	LDAPGroups  *[]string
+	Name             *string
+	Description      *string
+	LDAPGroups       *[]string
+	RequireTwoFactor *bool
 }
 
 // GroupStore stores groups.

@@ -159,7 +159,8 @@ func (s *Server) handleSettingsView(c echo.Context) error {
 }
 
 type settingsRequest struct {
-	AllowBucketDeletion *bool `json:"allow_bucket_deletion"`
+	AllowBucketDeletion    *bool `json:"allow_bucket_deletion"`
+	RequireTwoFactorAdmins *bool `json:"require_two_factor_for_admins"`
 }
 
 func (s *Server) handleSettingsUpdate(c echo.Context) error {
@@ -172,10 +173,15 @@ func (s *Server) handleSettingsUpdate(c echo.Context) error {
 	if err := s.decodeUpdate(c, "settings", &req, newSettingsView(st)); err != nil {
 		return err
 	}
-	if req.AllowBucketDeletion == nil {
-		return mft.Errorf(mft.EINVALID, "send allow_bucket_deletion (true or false)")
+	if req.AllowBucketDeletion == nil && req.RequireTwoFactorAdmins == nil {
+		return mft.Errorf(mft.EINVALID, "send allow_bucket_deletion or require_two_factor_for_admins (true or false)")
 	}
-	st.AllowBucketDeletion = *req.AllowBucketDeletion
+	if req.AllowBucketDeletion != nil {
+		st.AllowBucketDeletion = *req.AllowBucketDeletion
+	}
+	if req.RequireTwoFactorAdmins != nil {
+		st.RequireTwoFactorAdmins = *req.RequireTwoFactorAdmins
+	}
 	if err := s.Settings.PutSettings(s.changeContext(c), st); err != nil {
 		return err
 	}

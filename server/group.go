@@ -13,6 +13,8 @@ type groupRequest struct {
 	Name        *string   `json:"name"`
 	Description *string   `json:"description" depot:"text"`
 	LDAPGroups  *[]string `json:"ldap_groups"`
+	// RequireTwoFactor makes members' password logins need a code.
+	RequireTwoFactor *bool `json:"require_two_factor"`
 }
 
 func (s *Server) handleGroupList(c echo.Context) error {
@@ -48,6 +50,9 @@ func (s *Server) handleGroupCreate(c echo.Context) error {
 	if req.LDAPGroups != nil {
 		g.LDAPGroups = *req.LDAPGroups
 	}
+	if req.RequireTwoFactor != nil {
+		g.RequireTwoFactor = *req.RequireTwoFactor
+	}
 	if err := s.Groups.CreateGroup(s.changeContext(c), g); err != nil {
 		return err
 	}
@@ -73,7 +78,7 @@ func (s *Server) handleGroupUpdate(c echo.Context) error {
 	if err := s.decodeUpdate(c, "group", &req, newGroupView(old)); err != nil {
 		return err
 	}
-	g, err := s.Groups.UpdateGroup(s.changeContext(c), id, mft.GroupUpdate{Name: req.Name, Description: req.Description, LDAPGroups: req.LDAPGroups})
+	g, err := s.Groups.UpdateGroup(s.changeContext(c), id, mft.GroupUpdate{Name: req.Name, Description: req.Description, LDAPGroups: req.LDAPGroups, RequireTwoFactor: req.RequireTwoFactor})
 	if err != nil {
 		return err
 	}

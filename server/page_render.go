@@ -140,6 +140,9 @@ func (s *Server) handleSignin(c echo.Context) error {
 	if u, need := auth.CodeNeeded(err); need {
 		return s.askCode(c, u, data, "")
 	}
+	if u, need := auth.EnrolNeeded(err); need {
+		return s.askEnrolment(c, u, data)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -148,13 +151,18 @@ func (s *Server) handleSignin(c echo.Context) error {
 
 // startSession records a login, starts the web session and goes to next.
 func (s *Server) startSession(c echo.Context, u *mft.User, next string) error {
+	s.beginSession(c, u)
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// beginSession records a login and starts the web session.
+func (s *Server) beginSession(c echo.Context, u *mft.User) {
 	if err := s.Users.RecordLogin(c.Request().Context(), u.ID, clientIP(c).String()); err != nil {
 		s.Logger.Warn("record login", "user", u.ID, "err", err)
 	}
 	cookie, _ := s.Web.Start(u)
 	s.setCookie(c, sessionCookie, cookie, int(s.Web.TTL/time.Second))
 	s.clearCookie(c, signinCookie)
-	return c.Redirect(http.StatusSeeOther, next)
 }
 
 // handleSignout ends the session.

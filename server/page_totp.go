@@ -123,6 +123,54 @@ func (s *Server) handleSigninCode(c echo.Context) error {
 	return s.startSession(c, u, p.next)
 }
 
+// askEnrolment renders the set-up of two-factor codes as a step of u's
+// sign-in (the policy requires them and u has none).
+func (s *Server) askEnrolment(c echo.Context, u *mft.User, data web.Signin) error {
+	e, err := s.Auth.BeginTOTP(c.Request().Context(), u)
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	return s.render(c, http.StatusOK, "totp", web.Page{Title: "Two-factor codes", Data: web.TOTPSetup{Secret: e.Secret,
+		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QR)), Pending: s.pending.add(u.ID, data.Next), Token: data.Token}})
+}
+
+// handleSigninEnrol confirms the first code of a sign-in's required set-up,
+// starts the session and shows the recovery codes, once.
+func (s *Server) handleSigninEnrol(c echo.Context) error {
+	form, err := s.readForm(c)
+	if err != nil {
+		return s.renderError(c, err)
+	}
+	back := func(msg string) error {
+		return s.render(c, http.StatusUnauthorized, "signin", web.Page{Title: "Sign in", Error: msg, Data: web.Signin{Token: s.signinToken(c)}})
+	}
+	if !signinTokenMatches(c) {
+		return back("The sign-in form expired; sign in again.")
+	}
+	p, ok := s.pending.take(form.Get("pending"))
+	if !ok {
+		return back("The sign-in expired or had too many wrong codes; sign in again.")
+	}
+	ctx := c.Request().Context()
+	u, err := s.Users.FindUserByID(ctx, p.user)
+	if err != nil {
+		return back("Sign in again.")
+	}
+	codes, err := s.Auth.ConfirmTOTP(mft.WithOrigin(ctx, mft.Origin{Actor: u.ID, Protocol: mft.AuditWeb, IP: clientIP(c).String()}), u, clientIP(c), form.Get("code"))
+	if err != nil {
+		if _, known := mft.HTTPStatus(err); !known {
+			return s.renderError(c, err)
+		}
+		return back(mft.ErrorMessage(err) + " Sign in again to get a new key.")
+	}
+	s.pending.done(form.Get("pending"))
+	s.Auth.RecordLogin(u, clientIP(c), mft.AuditWeb, "password+totp")
+	s.beginSession(c, u)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return s.render(c, http.StatusOK, "totp", web.Page{Title: "Two-factor codes",
+		Notice: "Two-factor codes are on: every password login now asks for one.", Data: web.TOTPSetup{Recovery: codes}})
+}
+
 // handleWebTOTPBegin shows a new secret as a QR code and as text, with
 // the form that confirms it.
 func (s *Server) handleWebTOTPBegin(c echo.Context) error {

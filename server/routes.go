@@ -89,6 +89,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/", s.handleHome)
 	e.POST("/web/login", s.handleSignin)
 	e.POST("/web/login/code", s.handleSigninCode)
+	e.POST("/web/login/enrol", s.handleSigninEnrol)
 	page := group{e, "/web", []echo.MiddlewareFunc{s.webPage}}
 	page.POST("/logout", s.handleSignout)
 	page.GET("/files", s.handleWebFiles)

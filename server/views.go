@@ -12,16 +12,18 @@ import (
 // when it is added here. Times stay as the stored instants.
 
 type groupView struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	LDAPGroups  []string  `json:"ldap_groups"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	LDAPGroups  []string `json:"ldap_groups"`
+	// RequireTwoFactor: members' password logins need a two-factor code.
+	RequireTwoFactor bool      `json:"require_two_factor"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 func newGroupView(g *mft.Group) groupView {
-	return groupView{ID: g.ID, Name: g.Name, Description: g.Description, LDAPGroups: append([]string{}, g.LDAPGroups...),
+	return groupView{ID: g.ID, Name: g.Name, Description: g.Description, LDAPGroups: append([]string{}, g.LDAPGroups...), RequireTwoFactor: g.RequireTwoFactor,
 		CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
 }
 
@@ -81,11 +83,12 @@ func newRunView(r *mft.Run) runView {
 }
 
 type settingsView struct {
-	AllowBucketDeletion bool `json:"allow_bucket_deletion"`
+	AllowBucketDeletion    bool `json:"allow_bucket_deletion"`
+	RequireTwoFactorAdmins bool `json:"require_two_factor_for_admins"`
 }
 
 func newSettingsView(s mft.Settings) settingsView {
-	return settingsView{AllowBucketDeletion: s.AllowBucketDeletion}
+	return settingsView{AllowBucketDeletion: s.AllowBucketDeletion, RequireTwoFactorAdmins: s.RequireTwoFactorAdmins}
 }
 
 // viewsOf converts a page of entities to their wire form.

@@ -69,6 +69,9 @@ type TOTPSetup struct {
 	Secret   string
 	QR       template.URL
 	Recovery []string
+	// Pending and Token: the set-up is a sign-in's required step, not
+	// the account page's (the form goes to /web/login/enrol).
+	Pending, Token string
 }
 
 // Crumb is one folder of the breadcrumb trail.
