@@ -200,7 +200,7 @@ func (a *Authenticator) enrolled(ctx context.Context, u *mft.User, ip netip.Addr
 // VerifyCode is the second step of a login whose password was right
 // (the web client's): the code is checked and counted as in Login, and a
 // right one completes the login (audited).
-func (a *Authenticator) VerifyCode(ctx context.Context, u *mft.User, code string, ip netip.Addr, protocol string) error {
+func (a *Authenticator) VerifyCode(ctx context.Context, u *mft.User, code, method string, ip netip.Addr, protocol string) error {
 	end, err := a.begin(ctx, ip)
 	if err != nil {
 		return err
@@ -212,8 +212,18 @@ func (a *Authenticator) VerifyCode(ctx context.Context, u *mft.User, code string
 	if err := a.secondFactor(ctx, end, u, code, nil, ip, protocol); err != nil {
 		return err
 	}
-	a.audit(mft.EventUserLogin, u.ID, ip, protocol, mft.StatusOK, methodOf(u))
+	a.audit(mft.EventUserLogin, u.ID, ip, protocol, mft.StatusOK, method)
 	return nil
+}
+
+// KeySecondFactor says whether u, whose SSH key was right, must also give
+// a code (when keys need one too): true with codes set up; an account
+// required to have them without any is refused.
+func (a *Authenticator) KeySecondFactor(ctx context.Context, u *mft.User, ip netip.Addr, protocol string) (bool, error) {
+	if u.HasTOTP() {
+		return true, nil
+	}
+	return false, a.enrolled(ctx, u, ip, protocol)
 }
 
 // useCode accepts a TOTP code (±1 step, each step once) or a recovery
@@ -272,6 +282,9 @@ func newRecoveryCodes() (codes, hashes []string) {
 	}
 	return codes, hashes
 }
+
+// MethodOf is how u's password login is checked, for VerifyCode.
+func MethodOf(u *mft.User) string { return methodOf(u) }
 
 // methodOf is how u's password login is checked, as the audit log says:
 // password or ldap, +totp with a second factor.

@@ -135,6 +135,10 @@ type SFTP struct {
 	// acknowledged. Off (the default, as OpenSSH's sftp-server), an upload
 	// is synced only when the client asks with fsync@openssh.com (put -f).
 	SyncUploads bool `toml:"sync_uploads"`
+	// RequireSecondFactorWithKeys asks an account with two-factor codes
+	// for a code after its SSH key too (OpenSSH's AuthenticationMethods
+	// publickey,keyboard-interactive).
+	RequireSecondFactorWithKeys bool `toml:"require_second_factor_with_keys"`
 }
 
 // Auth configures logins.

@@ -186,13 +186,23 @@ func TestTOTP_WrongCodesCountTowardTheBan(t *testing.T) {
 // and types the password and then the code at their prompts.
 func sftpKeyboardInteractive(t *testing.T, port, user, password, code string) (string, error) {
 	t.Helper()
+	return sftpInTerminal(t, port, user, password, "", code)
+}
+
+// sftpInTerminal runs OpenSSH's sftp in a terminal (Python's pty): with
+// key (a private key file) it logs in with it first, else it types
+// password at its prompt; then code at the code's prompt, then pwd.
+func sftpInTerminal(t *testing.T, port, user, password, key, code string) (string, error) {
+	t.Helper()
 	script := `import os, pty, sys
-port, user, password, code, sftp = sys.argv[1:6]
+port, user, password, key, code, sftp = sys.argv[1:7]
+auth = ['-o', 'PreferredAuthentications=keyboard-interactive', '-o', 'PubkeyAuthentication=no']
+if key:
+    auth = ['-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey,keyboard-interactive']
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sftp, ['sftp', '-o', 'BatchMode=no', '-b', '-', '-P', port, '-o', 'StrictHostKeyChecking=no',
-        '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PreferredAuthentications=keyboard-interactive',
-        '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1', user + '@127.0.0.1'])
+        '-o', 'UserKnownHostsFile=/dev/null'] + auth + ['-o', 'NumberOfPasswordPrompts=1', user + '@127.0.0.1'])
 buf = b''
 def until(s):
     global buf
@@ -204,7 +214,8 @@ def until(s):
         if not d:
             print(buf.decode(errors='replace')); sys.exit(3)
         buf += d
-until(b'Password:'); os.write(fd, password.encode() + b'\n')
+if not key:
+    until(b'Password:'); os.write(fd, password.encode() + b'\n')
 until(b'Two-factor code:'); os.write(fd, code.encode() + b'\n')
 os.write(fd, b'pwd\n')
 os.write(fd, bytes([4]))
@@ -222,7 +233,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 `
 	f := filepath.Join(t.TempDir(), "ki.py")
 	os.WriteFile(f, []byte(script), 0o600)
-	out, err := exec.Command(testtool.Path(t, "python3"), f, port, user, password, code, testtool.Path(t, "sftp")).CombinedOutput()
+	out, err := exec.Command(testtool.Path(t, "python3"), f, port, user, password, key, code, testtool.Path(t, "sftp")).CombinedOutput()
 	return string(out), err
 }
 
@@ -294,4 +305,43 @@ func TestTOTP_RequiredByPolicy(t *testing.T) {
 	}
 	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"username":"boss","password":"correct-horse"}}`), 403)
 	want(t, ts.do(t, "GET", "/admin/users", adminKey, ""), 200)
+}
+
+// With sftp.require_second_factor_with_keys, an account with codes is
+// asked for one after its SSH key (publickey, then keyboard-interactive);
+// without the setting the key alone signs in.
+func TestTOTP_CodeAfterTheKey(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
+	if out, err := exec.Command(testtool.Path(t, "ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-f", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pub, _ := os.ReadFile(keyFile + ".pub")
+	for _, withKeys := range []bool{true, false} {
+		ts := openServerConfigured(t, t.TempDir(), nil, func(cfg *config.Config) { cfg.SFTP.RequireSecondFactorWithKeys = withKeys })
+		ts.createUser(t, fmt.Sprintf(`{"user":{"username":"kay","password":"correct-horse","ssh_keys":[%q]}}`, strings.TrimSpace(string(pub))))
+		b := newWebBrowser(ts)
+		b.signIn(t, "kay", "correct-horse")
+		_, recovery := enrolTOTP(t, b)
+		port := strings.TrimPrefix(ts.app.SFTP.ListenAddr().String(), "127.0.0.1:")
+		cmd := exec.Command(testtool.Path(t, "sftp"), "-b", "-", "-P", port, "-i", keyFile, "-o", "IdentitiesOnly=yes",
+			"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PreferredAuthentications=publickey", "kay@127.0.0.1")
+		cmd.Stdin = strings.NewReader("pwd\n")
+		out, err := cmd.CombinedOutput()
+		if withKeys == (err == nil) {
+			t.Fatalf("the key alone, require_second_factor_with_keys %v: %v\n%s", withKeys, err, out)
+		}
+		if !withKeys {
+			continue
+		}
+		if out, err := sftpInTerminal(t, port, "kay", "", keyFile, "000000"); err == nil || strings.Contains(out, "Remote working directory") {
+			t.Fatalf("key and a wrong code: %s", out)
+		}
+		out2, err := sftpInTerminal(t, port, "kay", "", keyFile, recovery[0])
+		if err != nil || !strings.Contains(out2, "Remote working directory: /") {
+			t.Fatalf("key and a recovery code: %v\n%s", err, out2)
+		}
+		if n := value(t, ts.scrape(t, adminKey), "depot_login_methods_total", map[string]string{"method": "publickey+totp"}); n != 1 {
+			t.Errorf("depot_login_methods_total{method=publickey+totp} %v, want 1", n)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,7 +48,7 @@ func New() *Metrics {
 	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "depot_logins_total",
 		Help: "Logins by protocol and result (ok or failed)."}, []string{"protocol", "result"})
 	m.loginMethods = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "depot_login_methods_total",
-		Help: "Successful logins by method (password, ldap, publickey, keyboard-interactive)."}, []string{"method"})
+		Help: "Successful logins by method (password, ldap, publickey; +totp with a two-factor code)."}, []string{"method"})
 	m.bans = prometheus.NewCounter(prometheus.CounterOpts{Name: "depot_bans_total", Help: "Addresses banned by the defender."})
 	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "depot_automation_runs_total",
 		Help: "Automation runs finished, by outcome (succeeded or failed)."}, []string{"outcome"})
@@ -84,7 +85,7 @@ var (
 	protocols = mft.ConditionProtocols // every protocol an event can name
 	statuses  = []string{mft.StatusOK, mft.StatusError, mft.StatusDenied}
 	// loginMethods are what a user.login event's message names.
-	loginMethods = []string{"password", "ldap", "password+totp", "ldap+totp", "publickey", "keyboard-interactive"}
+	loginMethods = []string{"password", "ldap", "password+totp", "ldap+totp", "publickey", "publickey+totp"}
 )
 
 func bounded(v string, set []string) string {
@@ -108,7 +109,8 @@ func (m *Metrics) Publish(ev mft.Event) {
 		m.transferBytes.WithLabelValues(proto, dir, status).Add(float64(max(ev.Size, 0)))
 	case mft.EventUserLogin:
 		m.logins.WithLabelValues(proto, "ok").Inc()
-		m.loginMethods.WithLabelValues(bounded(ev.Message, loginMethods)).Inc()
+		method, _, _ := strings.Cut(ev.Message, " ") // "publickey SHA256:…"
+		m.loginMethods.WithLabelValues(bounded(method, loginMethods)).Inc()
 	case mft.EventUserLoginFailed:
 		m.logins.WithLabelValues(proto, "failed").Inc()
 	case mft.EventIPBanned:

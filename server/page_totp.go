@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"depot/auth"
 	"depot/mft"
 	"depot/web"
 )
@@ -109,7 +110,7 @@ func (s *Server) handleSigninCode(c echo.Context) error {
 		return back("Sign in again.")
 	}
 	data.Next, data.Pending = p.next, token
-	if err := s.Auth.VerifyCode(ctx, u, form.Get("code"), clientIP(c), mft.ProtocolWeb); err != nil {
+	if err := s.Auth.VerifyCode(ctx, u, form.Get("code"), auth.MethodOf(u), clientIP(c), mft.ProtocolWeb); err != nil {
 		status, known := mft.HTTPStatus(err)
 		if !known {
 			return s.renderError(c, err)

@@ -254,9 +254,32 @@ func (s *Server) sshConfig(ctx ssh.Context) *gossh.ServerConfig {
 			}
 			return nil, errors.New(mft.ErrorMessage(err))
 		}
+		if s.RequireSecondFactorWithKeys {
+			need, err := s.Auth.KeySecondFactor(context.Background(), u, st.ip, mft.ProtocolSFTP)
+			if err != nil {
+				return nil, errors.New(mft.ErrorMessage(err))
+			}
+			if need {
+				return nil, &gossh.PartialSuccessError{Next: gossh.ServerAuthCallbacks{KeyboardInteractiveCallback: s.codeAfterKey(u, st)}}
+			}
+		}
 		return &gossh.Permissions{Extensions: map[string]string{extUser: u.ID, extMethod: "publickey " + gossh.FingerprintSHA256(key)}}, nil
 	}
 	return cfg
+}
+
+// codeAfterKey asks u, whose key was right, for a two-factor code.
+func (s *Server) codeAfterKey(u *mft.User, st *connState) func(gossh.ConnMetadata, gossh.KeyboardInteractiveChallenge) (*gossh.Permissions, error) {
+	return func(_ gossh.ConnMetadata, challenge gossh.KeyboardInteractiveChallenge) (*gossh.Permissions, error) {
+		answers, err := challenge("", "", []string{"Two-factor code: "}, []bool{true})
+		if err != nil || len(answers) != 1 {
+			return nil, errors.New("no two-factor code")
+		}
+		if err := s.Auth.VerifyCode(context.Background(), u, answers[0], "publickey+totp", st.ip, mft.ProtocolSFTP); err != nil {
+			return nil, errors.New(mft.ErrorMessage(err))
+		}
+		return &gossh.Permissions{Extensions: map[string]string{extUser: u.ID, extMethod: "publickey+totp"}}, nil
+	}
 }
 
 // sessionChannel is the session channel handler: the first channel of a

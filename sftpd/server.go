@@ -47,6 +47,9 @@ type Server struct {
 	// SyncUploads syncs every upload before its close is acknowledged;
 	// otherwise only uploads whose client asks (fsync@openssh.com).
 	SyncUploads bool
+	// RequireSecondFactorWithKeys asks accounts with two-factor codes for
+	// a code after their key (keyboard-interactive).
+	RequireSecondFactorWithKeys bool
 	// MaxUnauthenticatedPerIP bounds the connections from one address that
 	// are logging in at once (sshd's MaxStartups, per address); as many
 	// again wait for a place, more are refused. LoginGrace is how long a

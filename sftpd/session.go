@@ -167,7 +167,8 @@ func (s *Server) sessionUser(ch ssh.Session) (*mft.User, error) {
 	if err := s.Auth.CheckUser(u, st.ip, mft.ProtocolSFTP); err != nil {
 		return nil, err
 	}
-	if method := conn.Permissions.Extensions[extMethod]; method != "password" && method != "keyboard-interactive" { // audited by Login
+	if method := conn.Permissions.Extensions[extMethod]; method != "password" && method != "keyboard-interactive" &&
+		!strings.HasSuffix(method, "+totp") { // audited by Login or VerifyCode
 		s.Auth.RecordLogin(u, st.ip, mft.AuditSFTP, method)
 	}
 	return u, nil
