@@ -15,6 +15,7 @@ import (
 	"depot/core"
 	"depot/davd"
 	"depot/ftpd"
+	"depot/oidcauth"
 	"depot/server"
 	"depot/sftpd"
 	"depot/tlscert"
@@ -130,6 +131,13 @@ func (a *App) build() error {
 		Ping: func(ctx context.Context) error {
 			return errors.Join(db.Ping(ctx), a.Files.Health())
 		},
+	}
+	if cfg.OIDC.Enabled() {
+		p := oidcauth.New(cfg.OIDC, func() string { return a.HTTP.PublicURL + "/web/oidc/callback" })
+		a.HTTP.SSO = &oidcauth.Accounts{Provider: p, Users: a.Directory.Users}
+		if cfg.OIDC.RequireForAdmins {
+			a.Auth.AdminsUseSSO = cfg.OIDC.Name
+		}
 	}
 	a.HTTP.DAV = &davd.Handler{Files: a.Files, Auth: a.Auth, ClientIP: a.HTTP.ClientIP, Logger: a.Logger}
 	a.HTTP.Metrics, a.HTTP.MetricsAddr, a.HTTP.Observe = a.Metrics.Handler(), cfg.Metrics.Listen, a.Metrics.ObserveHTTP

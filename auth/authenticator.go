@@ -28,6 +28,9 @@ type Authenticator struct {
 	// TwoFactorRequired says whether an account without two-factor codes
 	// must set them up before its password signs in; nil: never.
 	TwoFactorRequired func(ctx context.Context, u *mft.User) (bool, error)
+	// AdminsUseSSO, when set (the provider's name), refuses administrators'
+	// password logins: they sign in with single sign-on.
+	AdminsUseSSO string
 	// Directory checks the passwords of people a company directory keeps
 	// (accounts it made, and logins Depot does not know); nil: Depot's
 	// accounts only.
@@ -185,6 +188,9 @@ func (a *Authenticator) LoginCode(ctx context.Context, login, password, code str
 		a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
 		return nil, err
 	}
+	if err := a.ssoOnly(u, ip, protocol); err != nil {
+		return nil, err
+	}
 	if err := a.secondFactor(ctx, end, u, code, ask, ip, protocol); err != nil {
 		return nil, err
 	}
@@ -221,4 +227,14 @@ func (a *Authenticator) CheckUser(u *mft.User, ip netip.Addr, protocol string) e
 		}
 	}
 	return nil
+}
+
+// ssoOnly refuses an administrator's password login while administrators
+// must use single sign-on.
+func (a *Authenticator) ssoOnly(u *mft.User, ip netip.Addr, protocol string) error {
+	if a.AdminsUseSSO == "" || u.Role != mft.RoleAdmin {
+		return nil
+	}
+	a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, "administrators sign in with single sign-on")
+	return mft.Errorf(mft.EFORBIDDEN, "Administrators sign in with %s in the web client; their passwords are not used.", a.AdminsUseSSO)
 }

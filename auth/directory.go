@@ -43,6 +43,9 @@ func (a *Authenticator) directoryLogin(ctx context.Context, end func(bool), logi
 		a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
 		return nil, err
 	}
+	if err := a.ssoOnly(u, ip, protocol); err != nil {
+		return nil, err
+	}
 	if err := a.secondFactor(ctx, end, u, code, ask, ip, protocol); err != nil {
 		return nil, err
 	}

@@ -64,6 +64,12 @@ func (a *Authenticator) RecordFailure(login string, ip netip.Addr, protocol, msg
 	a.fail(nil, login, ip, protocol, msg)
 }
 
+// RecordRefusal audits a login refused though its credentials were right
+// (a single sign-on for no account, or a disabled one); not counted.
+func (a *Authenticator) RecordRefusal(login string, ip netip.Addr, protocol, msg string) {
+	a.audit(mft.EventUserLoginFailed, login, ip, protocol, mft.StatusDenied, msg)
+}
+
 // Guard reserves an attempt at a secret (a link's or filedrop's
 // password, a token, a code) from ip with the defender before the secret
 // is checked, so that parallel guesses get no more answers than sequential

@@ -26,6 +26,7 @@ type Config struct {
 	SFTP       SFTP       `toml:"sftp"`
 	FTP        FTP        `toml:"ftp"`
 	LDAP       LDAP       `toml:"ldap"`
+	OIDC       OIDC       `toml:"oidc"`
 	Auth       Auth       `toml:"auth"`
 	Defender   Defender   `toml:"defender"`
 	Audit      Audit      `toml:"audit"`
@@ -285,6 +286,7 @@ func Default() *Config {
 			MACs:         []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"}},
 		FTP:        defaultFTP(),
 		LDAP:       defaultLDAP(),
+		OIDC:       defaultOIDC(),
 		Auth:       Auth{TokenTTL: Duration(24 * time.Hour)},
 		SMTP:       SMTP{Port: 587, TLS: "starttls"},
 		Automation: Automation{Workers: 4, MaxQueued: 1000},

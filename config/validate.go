@@ -30,6 +30,9 @@ func (c *Config) Validate() error {
 	if err := c.LDAP.validate(); err != nil {
 		return err
 	}
+	if err := c.OIDC.validate(); err != nil {
+		return err
+	}
 	if err := c.Scan.validate(); err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func New() *Metrics {
 	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "depot_logins_total",
 		Help: "Logins by protocol and result (ok or failed)."}, []string{"protocol", "result"})
 	m.loginMethods = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "depot_login_methods_total",
-		Help: "Successful logins by method (password, ldap, publickey; +totp with a two-factor code)."}, []string{"method"})
+		Help: "Successful logins by method (password, ldap, publickey, each +totp with a two-factor code; oidc)."}, []string{"method"})
 	m.bans = prometheus.NewCounter(prometheus.CounterOpts{Name: "depot_bans_total", Help: "Addresses banned by the defender."})
 	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "depot_automation_runs_total",
 		Help: "Automation runs finished, by outcome (succeeded or failed)."}, []string{"outcome"})
@@ -85,7 +85,7 @@ var (
 	protocols = mft.ConditionProtocols // every protocol an event can name
 	statuses  = []string{mft.StatusOK, mft.StatusError, mft.StatusDenied}
 	// loginMethods are what a user.login event's message names.
-	loginMethods = []string{"password", "ldap", "password+totp", "ldap+totp", "publickey", "publickey+totp"}
+	loginMethods = []string{"password", "ldap", "password+totp", "ldap+totp", "publickey", "publickey+totp", "oidc"}
 )
 
 func bounded(v string, set []string) string {

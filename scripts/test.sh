@@ -11,7 +11,8 @@ cat <<'NOTE'
 scripts/test.sh changes this machine (as root), and undoes what it can:
   - installs the Debian packages below that are missing, VersityGW and
     fake-gcs-server (go install), axe-core and Azurite (npm install -g), libas2
-    (npm, in /usr/local/lib/depot-test-libas2); these stay;
+    and oidc-provider (npm, in /usr/local/lib/depot-test-libas2 and
+    depot-test-oidc); these stay;
   - makes the system user depotftp (no home, no login shell, a password made
     for this run) for the vsftpd peer, and deletes it at the end;
   - installs, upgrades and purges a depot .deb (the package test; it refuses to
@@ -107,6 +108,15 @@ if [ ! -f "$LIBAS2_DIR/node_modules/libas2/package.json" ]; then
 	npm install --prefix "$LIBAS2_DIR" --no-fund --no-audit libas2@0.8.2 pkijs@2.1.90
 fi
 export DEPOT_LIBAS2="$LIBAS2_DIR/node_modules/libas2"
+
+# The OpenID provider of the single sign-on tests: the npm package
+# oidc-provider (8.x runs on Debian's node 20).
+OIDC_DIR=/usr/local/lib/depot-test-oidc
+if [ ! -f "$OIDC_DIR/node_modules/oidc-provider/package.json" ]; then
+	echo "Installing oidc-provider (the OpenID provider of the tests)"
+	npm install --prefix "$OIDC_DIR" --no-fund --no-audit oidc-provider@8.8.1
+fi
+export DEPOT_OIDC_PROVIDER="$OIDC_DIR/node_modules/oidc-provider"
 
 # The vsftpd peer's system user: a password made for this run, which every
 # test package reads from here, and the user deleted at the end.

@@ -111,7 +111,7 @@ func (s *Server) handleHome(c echo.Context) error {
 	}
 	s.clearCookie(c, sessionCookie)
 	return s.render(c, http.StatusOK, "signin", web.Page{Title: "Sign in",
-		Data: web.Signin{Next: localPath(c.QueryParam("next")), Token: s.signinToken(c)}})
+		Data: web.Signin{Next: localPath(c.QueryParam("next")), Token: s.signinToken(c), SSO: s.ssoName()}})
 }
 
 // handleSignin checks a password and starts a session. Failures count
@@ -121,7 +121,7 @@ func (s *Server) handleSignin(c echo.Context) error {
 	if err != nil {
 		return s.renderError(c, err)
 	}
-	data := web.Signin{Login: form.Get("login"), Next: localPath(form.Get("next")), Token: s.signinToken(c)}
+	data := web.Signin{Login: form.Get("login"), Next: localPath(form.Get("next")), Token: s.signinToken(c), SSO: s.ssoName()}
 	fail := func(err error) error {
 		status, known := mft.HTTPStatus(err)
 		if !known {

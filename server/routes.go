@@ -90,6 +90,9 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/web/login", s.handleSignin)
 	e.POST("/web/login/code", s.handleSigninCode)
 	e.POST("/web/login/enrol", s.handleSigninEnrol)
+	e.GET("/web/oidc/login", s.handleSSOBegin)
+	e.GET("/web/oidc/callback", s.handleSSOCallback)
+	e.POST("/web/oidc/backchannel-logout", s.handleSSOLogout)
 	page := group{e, "/web", []echo.MiddlewareFunc{s.webPage}}
 	page.POST("/logout", s.handleSignout)
 	page.GET("/files", s.handleWebFiles)

@@ -29,6 +29,7 @@ import (
 	"depot/link"
 	"depot/mft"
 	"depot/mount"
+	"depot/oidcauth"
 )
 
 // Server serves the HTTP API. Set the exported fields, then call Open.
@@ -96,6 +97,9 @@ type Server struct {
 	// FTP tells the account page where FTPS clients connect; nil when
 	// FTPS is off.
 	FTP FTPEndpoint
+	// SSO signs people in with the company's OpenID provider; nil when
+	// oidc.issuer is empty.
+	SSO *oidcauth.Accounts
 	// Web keeps the web client's sessions; Open makes one (12 hours,
 	// ending after an idle hour) when nil.
 	Web   *auth.WebSessions
@@ -136,6 +140,8 @@ type Server struct {
 	anonymousUploads chan struct{}
 	// pending are sign-ins waiting for their second factor.
 	pending pendingLogins
+	// sso are single sign-ons in progress and their people.
+	sso ssoStarts
 }
 
 // SFTPEndpoint is the SFTP server as the web client's account page shows

@@ -61,6 +61,8 @@ type Signin struct {
 	// Pending names a sign-in whose password was right: the page asks
 	// for the second factor.
 	Pending string
+	// SSO is the single sign-on provider's name, "" without one.
+	SSO string
 }
 
 // TOTPSetup is the set-up of two-factor codes: the secret (as a QR code

@@ -40,6 +40,8 @@ type Process struct {
 	// group: the peer forks workers that keep its port (c-icap); it runs
 	// in a process group of its own, and Stop ends the whole group.
 	group bool
+	// host is the loopback address it listens on; "": 127.0.0.1.
+	host string
 }
 
 // start runs bin with args until the test ends and waits until it
@@ -77,7 +79,11 @@ func (p *Process) Start(tb testing.TB) {
 	exited := make(chan struct{})
 	go func() { p.cmd.Wait(); close(exited) }()
 	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p.Port), time.Second)
+		host := p.host
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(p.Port)), time.Second)
 		if err == nil {
 			c.Close()
 			return
