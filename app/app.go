@@ -134,7 +134,7 @@ func (a *App) build() error {
 	}
 	if cfg.OIDC.Enabled() {
 		p := oidcauth.New(cfg.OIDC, func() string { return a.HTTP.PublicURL + "/web/oidc/callback" })
-		a.HTTP.SSO = &oidcauth.Accounts{Provider: p, Users: a.Directory.Users}
+		a.HTTP.SSO = &oidcauth.Accounts{Provider: p, Users: a.Directory.Users, Groups: a.Directory.Groups}
 		if cfg.OIDC.RequireForAdmins {
 			a.Auth.AdminsUseSSO = cfg.OIDC.Name
 		}

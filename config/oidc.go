@@ -15,6 +15,9 @@ type OIDC struct {
 	// Name is shown on the sign-in page: "Sign in with <name>".
 	Name   string   `toml:"name"`
 	Scopes []string `toml:"scopes"`
+	// GroupsClaim names the claim with the person's groups, which groups'
+	// oidc_groups match.
+	GroupsClaim string `toml:"groups_claim"`
 	// CreateUsers makes an account, from the template below, for a
 	// verified email no account has; off: such people are refused.
 	CreateUsers bool     `toml:"create_users"`
@@ -27,7 +30,7 @@ type OIDC struct {
 }
 
 func defaultOIDC() OIDC {
-	return OIDC{Name: "single sign-on", Scopes: []string{"openid", "email", "profile"}, Role: "user",
+	return OIDC{Name: "single sign-on", Scopes: []string{"openid", "email", "profile"}, GroupsClaim: "groups", Role: "user",
 		Protocols: []string{"sftp", "api", "web"}}
 }
 

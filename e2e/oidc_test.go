@@ -30,7 +30,7 @@ func ssoServer(t *testing.T, configure func(*config.Config)) (*testServer, *test
 	ts := openServerConfigured(t, t.TempDir(), nil, func(cfg *config.Config) {
 		cfg.HTTP.Listen, cfg.HTTP.PublicURL = addr, "http://"+addr
 		cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.ClientSecret = op.Issuer, testpeer.OIDCClientID, testpeer.OIDCClientSecret
-		cfg.OIDC.Name = "Example SSO"
+		cfg.OIDC.Name, cfg.OIDC.Scopes = "Example SSO", []string{"openid", "email", "profile", "groups"}
 		if configure != nil {
 			configure(cfg)
 		}
@@ -45,7 +45,9 @@ func ssoServer(t *testing.T, configure func(*config.Config)) (*testServer, *test
 // email are refused with a page that says why.
 func TestOIDC_SignInWithTheProvider(t *testing.T) {
 	ts, op := ssoServer(t, nil)
-	ts.createUser(t, `{"user":{"email":"alice@example.com","name":"Alice Liddell"}}`)
+	want(t, ts.do(t, "POST", "/admin/groups", adminKey, `{"group":{"name":"Finance","oidc_groups":["finance"]}}`), 201)
+	want(t, ts.do(t, "POST", "/admin/groups", adminKey, `{"group":{"name":"Partners"}}`), 201)
+	ts.createUser(t, `{"user":{"email":"alice@example.com","name":"Alice Liddell","groups":["partners"]}}`)
 	ctx := chromiumTab(t, t.TempDir())
 	text := func() string {
 		s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
@@ -91,6 +93,11 @@ func TestOIDC_SignInWithTheProvider(t *testing.T) {
 	}
 	if r := ts.do(t, "GET", "/admin/audit?event=user.login&user=alice-example-com", adminKey, ""); !strings.Contains(r.body, `"message":"oidc"`) {
 		t.Errorf("audit of the sign-in: %s", r.body)
+	}
+	// The provider's groups claim made her a member of Finance; the
+	// administrator's Partners stays.
+	if r := ts.do(t, "GET", "/admin/users/alice-example-com", adminKey, ""); !strings.Contains(r.body, `"groups":["finance","partners"]`) {
+		t.Errorf("groups after single sign-on: %s", r.body)
 	}
 
 	// The provider's logout (its end-session page) tells Depot over the

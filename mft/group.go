@@ -14,6 +14,9 @@ type Group struct {
 	// LDAPGroups are the company directory's groups (distinguished names)
 	// whose people are made members at each directory login.
 	LDAPGroups []string `json:"ldap_groups,omitempty"`
+	// OIDCGroups are the single sign-on provider's group names (its
+	// groups claim) whose people are made members at each sign-on.
+	OIDCGroups []string `json:"oidc_groups,omitempty"`
 	// RequireTwoFactor makes its members' password logins need a
 	// two-factor code.
 	RequireTwoFactor bool      `json:"require_two_factor,omitempty"`
@@ -38,6 +41,14 @@ func (g *Group) Validate() error {
 	if len(g.LDAPGroups) > 100 {
 		return Errorf(EINVALID, "ldap_groups holds at most 100 groups")
 	}
+	if len(g.OIDCGroups) > 100 {
+		return Errorf(EINVALID, "oidc_groups holds at most 100 groups")
+	}
+	for _, n := range g.OIDCGroups {
+		if n == "" || len(n) > 256 || !isPrintable(n) {
+			return Errorf(EINVALID, "oidc_groups: %.80q is not a group name", n)
+		}
+	}
 	for _, dn := range g.LDAPGroups {
 		if dn == "" || len(dn) > 1024 || !isPrintable(dn) || !strings.Contains(dn, "=") {
 			return Errorf(EINVALID, "ldap_groups: %.80q is not a distinguished name (such as cn=finance,ou=groups,dc=example,dc=com)", dn)
@@ -52,6 +63,7 @@ type GroupUpdate struct {
 	Name             *string
 	Description      *string
 	LDAPGroups       *[]string
+	OIDCGroups       *[]string
 	RequireTwoFactor *bool
 }
 

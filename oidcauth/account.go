@@ -13,7 +13,8 @@ import (
 // new one from the template.
 type Accounts struct {
 	*Provider
-	Users mft.UserStore // one that publishes user.created
+	Users  mft.UserStore // one that publishes user.created and user.updated
+	Groups mft.GroupStore
 }
 
 // Account returns the account of id.
@@ -25,9 +26,25 @@ func (a *Accounts) Account(ctx context.Context, id *Identity) (*mft.User, error)
 	if mft.ErrorCode(err) == mft.ENOTFOUND {
 		u, err = a.Users.FindUserByEmail(ctx, id.Email)
 	}
+	mapped, managed, gerr := a.groupsOf(ctx, id.Groups)
+	if gerr != nil {
+		return nil, gerr
+	}
 	switch mft.ErrorCode(err) {
 	case "":
-		return u, nil
+		// Groups no provider group maps to stay as an administrator set them.
+		groups := mapped
+		for _, g := range u.Groups {
+			if !managed[g] && !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+		slices.Sort(groups)
+		old := slices.Sorted(slices.Values(u.Groups))
+		if slices.Equal(groups, old) {
+			return u, nil
+		}
+		return a.Users.UpdateUser(ctx, u.ID, mft.UserUpdate{Groups: &groups})
 	case mft.ENOTFOUND:
 	default:
 		return nil, err
@@ -36,7 +53,7 @@ func (a *Accounts) Account(ctx context.Context, id *Identity) (*mft.User, error)
 	if !c.CreateUsers {
 		return nil, mft.Errorf(mft.EFORBIDDEN, "No Depot account has the email %s; ask an administrator to make one.", id.Email)
 	}
-	u = &mft.User{Email: id.Email, Name: id.Name, Role: c.Role, Groups: []string{}, SSHKeys: []string{}, AllowedIPs: []string{},
+	u = &mft.User{Email: id.Email, Name: id.Name, Role: c.Role, Groups: mapped, SSHKeys: []string{}, AllowedIPs: []string{},
 		Protocols: slices.Clone(c.Protocols), QuotaMB: c.QuotaMB, Active: true}
 	u.ID = mft.UserID(u.Email, "")
 	u.Home = mft.HomeFor(u.ID)
@@ -47,4 +64,31 @@ func (a *Accounts) Account(ctx context.Context, id *Identity) (*mft.User, error)
 		return nil, err
 	}
 	return u, nil
+}
+
+// groupsOf returns the Depot groups whose oidc_groups name one of names
+// (sorted), and every group that has oidc_groups.
+func (a *Accounts) groupsOf(ctx context.Context, names []string) ([]string, map[string]bool, error) {
+	out, managed := []string{}, map[string]bool{}
+	p := mft.Page{Limit: mft.MaxLimit}
+	for {
+		groups, more, err := a.Groups.FindGroups(ctx, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, g := range groups {
+			if len(g.OIDCGroups) > 0 {
+				managed[g.ID] = true
+			}
+			if slices.ContainsFunc(g.OIDCGroups, func(n string) bool { return slices.Contains(names, n) }) {
+				out = append(out, g.ID)
+			}
+		}
+		if !more || len(groups) == 0 {
+			break
+		}
+		p.After = groups[len(groups)-1].ID
+	}
+	slices.Sort(out)
+	return out, managed, nil
 }

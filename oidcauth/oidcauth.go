@@ -7,6 +7,8 @@ package oidcauth
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -24,6 +26,22 @@ type Identity struct {
 	Email              string
 	EmailVerified      bool
 	Name               string
+	// Groups are the values of the groups claim (oidc.groups_claim).
+	Groups []string
+}
+
+// groupsIn reads the groups claim from claims (a list of strings, or one
+// string).
+func groupsIn(claims map[string]json.RawMessage, name string) []string {
+	var list []string
+	if json.Unmarshal(claims[name], &list) == nil {
+		return list
+	}
+	var one string
+	if json.Unmarshal(claims[name], &one) == nil && one != "" {
+		return []string{one}
+	}
+	return nil
 }
 
 // Provider is the configured provider, discovered at first use (it may be
@@ -117,10 +135,15 @@ func (p *Provider) Finish(ctx context.Context, code string, s *Start) (*Identity
 	var c struct {
 		Name string `json:"name"`
 	}
+	var all map[string]json.RawMessage
 	info.Claims(&c)
+	info.Claims(&all)
 	id.Email, id.EmailVerified = info.Email, info.EmailVerified
 	if id.Name == "" {
 		id.Name = c.Name
+	}
+	if id.Groups == nil {
+		id.Groups = groupsIn(all, p.cfg.GroupsClaim)
 	}
 	return id, nil
 }
@@ -146,11 +169,12 @@ func (p *Provider) verify(ctx context.Context, pr *oidc.Provider, raw, nonce str
 		Name          string `json:"name"`
 		SessionID     string `json:"sid"`
 	}
-	if err := idt.Claims(&c); err != nil {
+	var all map[string]json.RawMessage
+	if err := errors.Join(idt.Claims(&c), idt.Claims(&all)); err != nil {
 		return nil, bad("%.200s", err)
 	}
 	return &Identity{Subject: idt.Subject, SessionID: c.SessionID, Email: c.Email,
-		EmailVerified: c.EmailVerified != nil && *c.EmailVerified, Name: c.Name}, nil
+		EmailVerified: c.EmailVerified != nil && *c.EmailVerified, Name: c.Name, Groups: groupsIn(all, p.cfg.GroupsClaim)}, nil
 }
 
 // backchannelEvent is the event a logout token must carry.

@@ -13,6 +13,7 @@ type groupRequest struct {
 	Name        *string   `json:"name"`
 	Description *string   `json:"description" depot:"text"`
 	LDAPGroups  *[]string `json:"ldap_groups"`
+	OIDCGroups  *[]string `json:"oidc_groups"`
 	// RequireTwoFactor makes members' password logins need a code.
 	RequireTwoFactor *bool `json:"require_two_factor"`
 }
@@ -50,6 +51,9 @@ func (s *Server) handleGroupCreate(c echo.Context) error {
 	if req.LDAPGroups != nil {
 		g.LDAPGroups = *req.LDAPGroups
 	}
+	if req.OIDCGroups != nil {
+		g.OIDCGroups = *req.OIDCGroups
+	}
 	if req.RequireTwoFactor != nil {
 		g.RequireTwoFactor = *req.RequireTwoFactor
 	}
@@ -78,7 +82,8 @@ func (s *Server) handleGroupUpdate(c echo.Context) error {
 	if err := s.decodeUpdate(c, "group", &req, newGroupView(old)); err != nil {
 		return err
 	}
-	g, err := s.Groups.UpdateGroup(s.changeContext(c), id, mft.GroupUpdate{Name: req.Name, Description: req.Description, LDAPGroups: req.LDAPGroups, RequireTwoFactor: req.RequireTwoFactor})
+	g, err := s.Groups.UpdateGroup(s.changeContext(c), id, mft.GroupUpdate{Name: req.Name, Description: req.Description, LDAPGroups: req.LDAPGroups, OIDCGroups: req.OIDCGroups,
+		RequireTwoFactor: req.RequireTwoFactor})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ type groupView struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description"`
 	LDAPGroups  []string `json:"ldap_groups"`
+	OIDCGroups  []string `json:"oidc_groups"`
 	// RequireTwoFactor: members' password logins need a two-factor code.
 	RequireTwoFactor bool      `json:"require_two_factor"`
 	CreatedAt        time.Time `json:"created_at"`
@@ -23,7 +24,7 @@ type groupView struct {
 }
 
 func newGroupView(g *mft.Group) groupView {
-	return groupView{ID: g.ID, Name: g.Name, Description: g.Description, LDAPGroups: append([]string{}, g.LDAPGroups...), RequireTwoFactor: g.RequireTwoFactor,
+	return groupView{ID: g.ID, Name: g.Name, Description: g.Description, LDAPGroups: append([]string{}, g.LDAPGroups...), OIDCGroups: append([]string{}, g.OIDCGroups...), RequireTwoFactor: g.RequireTwoFactor,
 		CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
 }
 

@@ -76,6 +76,9 @@ func (s *GroupStore) UpdateGroup(ctx context.Context, id string, upd mft.GroupUp
 		if upd.LDAPGroups != nil {
 			g.LDAPGroups = *upd.LDAPGroups
 		}
+		if upd.OIDCGroups != nil {
+			g.OIDCGroups = *upd.OIDCGroups
+		}
 		if upd.RequireTwoFactor != nil {
 			g.RequireTwoFactor = *upd.RequireTwoFactor
 		}
