@@ -184,6 +184,13 @@ func (a *Authenticator) LoginCode(ctx context.Context, login, password, code str
 		a.fail(end, login, ip, protocol, "wrong password or unknown user")
 		return nil, errInvalid("email, username or password")
 	}
+	return a.admit(ctx, end, u, code, ask, ip, protocol)
+}
+
+// admit finishes the login of u, whose password was right: the account's
+// own checks, single sign-on for administrators, the second factor, the
+// audit.
+func (a *Authenticator) admit(ctx context.Context, end func(bool), u *mft.User, code string, ask func() (string, error), ip netip.Addr, protocol string) (*mft.User, error) {
 	if err := a.CheckUser(u, ip, protocol); err != nil {
 		a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
 		return nil, err

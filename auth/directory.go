@@ -39,16 +39,5 @@ func (a *Authenticator) directoryLogin(ctx context.Context, end func(bool), logi
 		a.audit(mft.EventUserLoginFailed, login, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
 		return nil, err
 	}
-	if err := a.CheckUser(u, ip, protocol); err != nil {
-		a.audit(mft.EventUserLoginFailed, u.ID, ip, protocol, mft.StatusDenied, mft.ErrorMessage(err))
-		return nil, err
-	}
-	if err := a.ssoOnly(u, ip, protocol); err != nil {
-		return nil, err
-	}
-	if err := a.secondFactor(ctx, end, u, code, ask, ip, protocol); err != nil {
-		return nil, err
-	}
-	a.audit(mft.EventUserLogin, u.ID, ip, protocol, mft.StatusOK, methodOf(u))
-	return u, nil
+	return a.admit(ctx, end, u, code, ask, ip, protocol)
 }

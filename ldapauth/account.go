@@ -46,13 +46,7 @@ func (d *Accounts) Account(ctx context.Context, e *Entry, existing *mft.User) (*
 		return u, nil
 	}
 	// Groups no directory group maps to stay as an administrator set them.
-	groups := mapped
-	for _, g := range existing.Groups {
-		if !managed[g] && !slices.Contains(groups, g) {
-			groups = append(groups, g)
-		}
-	}
-	slices.Sort(groups)
+	groups := mft.KeepGroups(existing.Groups, mapped, managed)
 	upd := mft.UserUpdate{}
 	if e.Email != existing.Email {
 		upd.Email = &e.Email
@@ -60,7 +54,7 @@ func (d *Accounts) Account(ctx context.Context, e *Entry, existing *mft.User) (*
 	if e.Name != existing.Name {
 		upd.Name = &e.Name
 	}
-	if !slices.Equal(groups, sorted(existing.Groups)) {
+	if !slices.Equal(groups, slices.Sorted(slices.Values(existing.Groups))) {
 		upd.Groups = &groups
 	}
 	if upd == (mft.UserUpdate{}) {
@@ -76,31 +70,10 @@ func (d *Accounts) groupsOf(ctx context.Context, dns []string) ([]string, map[st
 	for _, dn := range dns {
 		member[normalDN(dn)] = true
 	}
-	out, managed := []string{}, map[string]bool{}
-	p := mft.Page{Limit: mft.MaxLimit}
-	for {
-		groups, more, err := d.Groups.FindGroups(ctx, p)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, g := range groups {
-			if len(g.LDAPGroups) > 0 {
-				managed[g.ID] = true
-			}
-			for _, dn := range g.LDAPGroups {
-				if member[normalDN(dn)] {
-					out = append(out, g.ID)
-					break
-				}
-			}
-		}
-		if !more || len(groups) == 0 {
-			break
-		}
-		p.After = groups[len(groups)-1].ID
-	}
-	slices.Sort(out)
-	return out, managed, nil
+	return mft.MapGroups(ctx, d.Groups, func(g *mft.Group) bool { return len(g.LDAPGroups) > 0 },
+		func(g *mft.Group) bool {
+			return slices.ContainsFunc(g.LDAPGroups, func(dn string) bool { return member[normalDN(dn)] })
+		})
 }
 
 // normalDN compares distinguished names without case and the spaces
@@ -112,12 +85,6 @@ func normalDN(dn string) string {
 		parts[i] = strings.TrimSpace(k) + "=" + strings.TrimSpace(v)
 	}
 	return strings.Join(parts, ",")
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
 }
 
 // Recheck disables the accounts the directory made whose people it no

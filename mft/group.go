@@ -2,6 +2,7 @@ package mft
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -80,4 +81,45 @@ type GroupStore interface {
 	// DeleteGroup removes the group and takes it out of every member's
 	// groups. Returns ENOTFOUND.
 	DeleteGroup(ctx context.Context, id string) error
+}
+
+// MapGroups reads every group and returns the ids of those in says a
+// person belongs to (sorted), and the ids of every group whose membership
+// managed says a directory or provider decides.
+func MapGroups(ctx context.Context, store GroupStore, managed, in func(*Group) bool) ([]string, map[string]bool, error) {
+	out, ids := []string{}, map[string]bool{}
+	p := Page{Limit: MaxLimit}
+	for {
+		groups, more, err := store.FindGroups(ctx, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, g := range groups {
+			if managed(g) {
+				ids[g.ID] = true
+				if in(g) {
+					out = append(out, g.ID)
+				}
+			}
+		}
+		if !more || len(groups) == 0 {
+			break
+		}
+		p.After = groups[len(groups)-1].ID
+	}
+	slices.Sort(out)
+	return out, ids, nil
+}
+
+// KeepGroups is mapped plus the groups of current that no directory or
+// provider manages (an administrator's), sorted.
+func KeepGroups(current, mapped []string, managed map[string]bool) []string {
+	out := slices.Clone(mapped)
+	for _, g := range current {
+		if !managed[g] && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -33,13 +33,7 @@ func (a *Accounts) Account(ctx context.Context, id *Identity) (*mft.User, error)
 	switch mft.ErrorCode(err) {
 	case "":
 		// Groups no provider group maps to stay as an administrator set them.
-		groups := mapped
-		for _, g := range u.Groups {
-			if !managed[g] && !slices.Contains(groups, g) {
-				groups = append(groups, g)
-			}
-		}
-		slices.Sort(groups)
+		groups := mft.KeepGroups(u.Groups, mapped, managed)
 		old := slices.Sorted(slices.Values(u.Groups))
 		if slices.Equal(groups, old) {
 			return u, nil
@@ -69,26 +63,8 @@ func (a *Accounts) Account(ctx context.Context, id *Identity) (*mft.User, error)
 // groupsOf returns the Depot groups whose oidc_groups name one of names
 // (sorted), and every group that has oidc_groups.
 func (a *Accounts) groupsOf(ctx context.Context, names []string) ([]string, map[string]bool, error) {
-	out, managed := []string{}, map[string]bool{}
-	p := mft.Page{Limit: mft.MaxLimit}
-	for {
-		groups, more, err := a.Groups.FindGroups(ctx, p)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, g := range groups {
-			if len(g.OIDCGroups) > 0 {
-				managed[g.ID] = true
-			}
-			if slices.ContainsFunc(g.OIDCGroups, func(n string) bool { return slices.Contains(names, n) }) {
-				out = append(out, g.ID)
-			}
-		}
-		if !more || len(groups) == 0 {
-			break
-		}
-		p.After = groups[len(groups)-1].ID
-	}
-	slices.Sort(out)
-	return out, managed, nil
+	return mft.MapGroups(ctx, a.Groups, func(g *mft.Group) bool { return len(g.OIDCGroups) > 0 },
+		func(g *mft.Group) bool {
+			return slices.ContainsFunc(g.OIDCGroups, func(n string) bool { return slices.Contains(names, n) })
+		})
 }
