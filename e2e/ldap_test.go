@@ -76,14 +76,15 @@ func TestLDAP_LoginMakesAndFollowsTheAccount(t *testing.T) {
 	want(t, ldapLogin(t, ts, "*", "alice-password-1"), 401)
 
 	// An administrator's own group stays; the directory's follow it:
-	// alice leaves finance.
+	// alice leaves finance; her name and email follow too.
 	want(t, ts.do(t, "PATCH", "/admin/users/alice-example-com", adminKey, `{"user":{"groups":["finance","partners"]}}`), 200)
 	s.Modify(t, "dn: cn=finance,ou=groups,dc=example,dc=com\nchangetype: modify\nreplace: member\nmember: cn=reader,dc=example,dc=com\n") // groupOfNames needs a member
+	s.Modify(t, "dn: uid=alice,ou=people,dc=example,dc=com\nchangetype: modify\nreplace: cn\ncn: Alice Pleasance Liddell\n-\nreplace: mail\nmail: alice.liddell@example.com\n")
 	want(t, ldapLogin(t, ts, "alice", "alice-password-1"), 200)
 	r = ts.do(t, "GET", "/admin/users/alice-example-com", adminKey, "")
 	r.json(t, &u)
-	if strings.Join(u.User.Groups, ",") != "partners" {
-		t.Fatalf("groups after leaving finance in the directory: %v", u.User.Groups)
+	if strings.Join(u.User.Groups, ",") != "partners" || u.User.Name != "Alice Pleasance Liddell" || u.User.Email != "alice.liddell@example.com" {
+		t.Fatalf("the account after the directory changed: %s", r.body)
 	}
 
 	// The password is the directory's: neither alice nor an administrator
