@@ -46,7 +46,7 @@ func (s *fileSystem) Stat(ctx context.Context, name string) (os.FileInfo, error)
 	if err != nil {
 		return nil, s.st.fail(name, err)
 	}
-	return fileInfo{fi}, nil
+	return fileInfo{files.OSInfo{Entry: fi}}, nil
 }
 
 // OpenFile opens for reading (lazily: PROPFIND opens every entry it
@@ -73,32 +73,20 @@ func (s *fileSystem) OpenFile(ctx context.Context, name string, flag int, _ os.F
 // fileInfo is a Depot entry as os.FileInfo, with its type from the name
 // (WebDAV would otherwise open each file listed to sniff it) and, when
 // known, its SHA-256 as the ETag.
-type fileInfo struct{ fi mft.FileInfo }
-
-func (f fileInfo) Name() string       { return f.fi.Name }
-func (f fileInfo) Size() int64        { return f.fi.Size }
-func (f fileInfo) ModTime() time.Time { return f.fi.ModifiedAt }
-func (f fileInfo) IsDir() bool        { return f.fi.Type == mft.TypeFolder }
-func (f fileInfo) Sys() any           { return nil }
-func (f fileInfo) Mode() fs.FileMode {
-	if f.IsDir() {
-		return fs.ModeDir | 0o755
-	}
-	return 0o644
-}
+type fileInfo struct{ files.OSInfo }
 
 func (f fileInfo) ContentType(context.Context) (string, error) {
-	if t := mime.TypeByExtension(path.Ext(f.fi.Name)); t != "" {
+	if t := mime.TypeByExtension(path.Ext(f.Entry.Name)); t != "" {
 		return t, nil
 	}
 	return "application/octet-stream", nil
 }
 
 func (f fileInfo) ETag(context.Context) (string, error) {
-	if f.fi.SHA256 == "" {
+	if f.Entry.SHA256 == "" {
 		return "", webdav.ErrNotImplemented
 	}
-	return `"` + f.fi.SHA256 + `"`, nil
+	return `"` + f.Entry.SHA256 + `"`, nil
 }
 
 // reader is an entry opened for reading; the file itself is opened at
@@ -167,12 +155,12 @@ func (r *reader) Readdir(int) ([]fs.FileInfo, error) {
 	}
 	out := make([]fs.FileInfo, len(list))
 	for i, e := range list {
-		out[i] = fileInfo{e}
+		out[i] = fileInfo{files.OSInfo{Entry: e}}
 	}
 	return out, nil
 }
 
-func (r *reader) Stat() (fs.FileInfo, error) { return fileInfo{r.fi}, nil }
+func (r *reader) Stat() (fs.FileInfo, error) { return fileInfo{files.OSInfo{Entry: r.fi}}, nil }
 func (r *reader) Write([]byte) (int, error)  { return 0, os.ErrPermission }
 func (r *reader) Close() error {
 	if r.f != nil {
@@ -260,7 +248,7 @@ func (u *upload) Close() error {
 }
 
 func (u *upload) Stat() (fs.FileInfo, error) {
-	return fileInfo{mft.FileInfo{Name: path.Base(u.name), Type: mft.TypeFile, Size: u.n, ModifiedAt: u.started}}, nil
+	return fileInfo{files.OSInfo{Entry: mft.FileInfo{Name: path.Base(u.name), Type: mft.TypeFile, Size: u.n, ModifiedAt: u.started}}}, nil
 }
 func (u *upload) Read([]byte) (int, error)           { return 0, os.ErrPermission }
 func (u *upload) Seek(int64, int) (int64, error)     { return 0, os.ErrPermission }

@@ -282,18 +282,18 @@ func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		}
 		out := make(listerAt, len(list))
 		for i, fi := range list {
-			out[i] = fileInfo{fi}
+			out[i] = files.OSInfo{Entry: fi}
 		}
 		return out, nil
 	case "Stat":
 		if u := h.pending(r.Filepath); u != nil { // FSTAT of an upload in progress
-			return listerAt{fileInfo{mft.FileInfo{Name: path.Base(r.Filepath), Type: mft.TypeFile, Size: u.p.Size(), ModifiedAt: time.Now()}}}, nil
+			return listerAt{files.OSInfo{Entry: mft.FileInfo{Name: path.Base(r.Filepath), Type: mft.TypeFile, Size: u.p.Size(), ModifiedAt: time.Now()}}}, nil
 		}
 		fi, err := h.s.Files.Stat(h.ctx, h.actor, r.Filepath)
 		if err != nil {
 			return nil, h.sftpError(err)
 		}
-		return listerAt{fileInfo{fi}}, nil
+		return listerAt{files.OSInfo{Entry: fi}}, nil
 	case "Readlink":
 		return nil, sftp.ErrSSHFxNoSuchFile
 	}
@@ -324,19 +324,4 @@ func (l listerAt) ListAt(dst []os.FileInfo, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
-}
-
-// fileInfo presents a files entry as os.FileInfo.
-type fileInfo struct{ fi mft.FileInfo }
-
-func (f fileInfo) Name() string       { return f.fi.Name }
-func (f fileInfo) Size() int64        { return f.fi.Size }
-func (f fileInfo) ModTime() time.Time { return f.fi.ModifiedAt }
-func (f fileInfo) IsDir() bool        { return f.fi.Type == mft.TypeFolder }
-func (f fileInfo) Sys() any           { return nil }
-func (f fileInfo) Mode() os.FileMode {
-	if f.IsDir() {
-		return os.ModeDir | 0o755
-	}
-	return 0o644
 }
