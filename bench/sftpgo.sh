@@ -13,6 +13,9 @@
 # HTTP upload the server's file from the round before is deleted, untimed:
 # each upload creates a new file. The HTTP rows begin with a round that
 # warms up, untimed.
+#   - HTTP upload of the same file again to the same name, replacing it
+#     ("replace": what a partner who sends daily.csv every night does).
+# Without ONLY it runs the whole table, HTTP and SFTP.
 # It prints each median and Depot's ratio to each peer (>1: Depot ahead).
 # SFTPGo is not a Go module one can install: build it from its public
 # source outside this repository and point SFTPGO at the binary:
@@ -205,10 +208,18 @@ if [ "$only" != sftp ]; then
 			rm -f "$work/down.bin"
 			echo "$n down $(secs down $n "$work/down.bin")" >>"$t"
 			cmp -s "$work/src.bin" "$work/down.bin" || { echo "$n: the download differs"; exit 1; }
+			# The same name again: what a partner who sends daily.csv
+			# every night does (the old file is replaced, atomically for
+			# Depot and sftpgo-atomic).
+			rm -f "$work/down.bin"
+			sync
+			echo "$n replace $(secs up $n "$work/src.bin")" >>"$t"
+			sync
 		done
 	done
 	echo "-- HTTP, one $mib MiB file, curl, median of $rounds"
 	report MiB/s "$mib" up "${http_names[@]}"
+	report MiB/s "$mib" replace "${http_names[@]}"
 	report MiB/s "$mib" down "${http_names[@]}"
 	[ -z "${BENCH_RAW:-}" ] || cat "$work/t"
 	rm -f "$work/t" "$work/src.bin" "$work/down.bin"

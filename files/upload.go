@@ -350,8 +350,17 @@ func (s *Service) checkUpload(ctx context.Context, a Actor, t target, root *os.R
 	if err := lw.check(opts.Size); err != nil { // -1 (unknown) breaks no limit
 		return nil, err
 	}
+	if replaces && !opts.Resume && oldSize >= dropCacheMin {
+		if old, err := root.OpenFile(name, os.O_RDONLY|noFollow, 0); err == nil {
+			dropCache(old) // its pages are better spent on the new file's
+		}
+	}
 	return lw, nil
 }
+
+// dropCacheMin is the size from which the file an upload replaces has
+// its cached pages dropped as the upload begins (dropCache).
+const dropCacheMin = 8 << 20
 
 // Space returns the size of the actor's space and what is free in it: the
 // tightest quota over their home (their own quota_mb, a folder rule above
