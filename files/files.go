@@ -57,12 +57,18 @@ type Service struct {
 	Scanner    Scanner
 	ScanPolicy ScanPolicy
 
-	dataDir string
-	root    *os.Root // data/files
-	tmpRoot *os.Root // data/tmp: staging files and upload pieces
-	tmp     *os.File // data/tmp, for renameat2 from staging to the tree
-	dirs    dirCache // folders of mounts seen lately
-	chunks  chunkSets
+	// Generation returns the access generation (store.DB's
+	// AccessGeneration): a Session keeps its actor's view until it
+	// changes. nil: views are read for each operation.
+	Generation func() uint64
+
+	dataDir  string
+	root     *os.Root // data/files
+	filesDir *os.File // data/files, for a Session's checks of its trees
+	tmpRoot  *os.Root // data/tmp: staging files and upload pieces
+	tmp      *os.File // data/tmp, for renameat2 from staging to the tree
+	dirs     dirCache // folders of mounts seen lately
+	chunks   chunkSets
 	// quarantine is data/quarantine (SetQuarantine).
 	quarantine *quarantine
 	locks      setLocks // of the chunk sets being written and claimed
@@ -96,7 +102,14 @@ func Open(dataDir string) (*Service, error) {
 		tmpRoot.Close()
 		return nil, fmt.Errorf("files: open staging directory: %w", err)
 	}
-	s := &Service{dataDir: dataDir, root: root, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now, Sync: true}
+	top, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		tmpRoot.Close()
+		tmp.Close()
+		return nil, fmt.Errorf("files: open storage root: %w", err)
+	}
+	s := &Service{dataDir: dataDir, root: root, filesDir: top, tmpRoot: tmpRoot, tmp: tmp, Now: time.Now, Sync: true}
 	for _, viaProc := range []bool{false, true} {
 		if s.canLinkAnonymous(viaProc) {
 			s.anonymous, s.viaProc = true, viaProc
@@ -123,7 +136,7 @@ func (s *Service) canLinkAnonymous(viaProc bool) bool {
 
 // Close releases the directory handles.
 func (s *Service) Close() error {
-	return errors.Join(s.root.Close(), s.tmp.Close(), s.tmpRoot.Close())
+	return errors.Join(s.root.Close(), s.filesDir.Close(), s.tmp.Close(), s.tmpRoot.Close())
 }
 
 // Actor is who performs an operation, over which protocol, from where.
@@ -136,6 +149,9 @@ type Actor struct {
 	// Quotas are limits of the workflow acting (a filedrop's holding
 	// area), applied with the user's and the folders'.
 	Quotas []Quota
+	// Session, when set, keeps the actor's view and open trees from one
+	// operation to the next (NewSession); nil reads them for each.
+	Session *Session
 }
 
 // Quota limits the bytes stored below a storage path.

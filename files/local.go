@@ -20,10 +20,11 @@ type local struct {
 	s    *Service
 	t    target
 	root *os.Root // nil once handed to a Pending
+	held bool     // root is the session's: not closed here
 }
 
 func (l *local) close() {
-	if l.root != nil {
+	if l.root != nil && !l.held {
 		l.root.Close()
 	}
 }
@@ -185,7 +186,7 @@ func (l *local) create(ctx context.Context, a Actor, lw *limitWriter, opts Uploa
 	if err != nil {
 		return nil, fsError(err, l.t.client)
 	}
-	p := &Pending{s: l.s, a: a, ctx: context.WithoutCancel(ctx), t: l.t, root: l.root, lw: lw, f: f, name: name}
+	p := &Pending{s: l.s, a: a, ctx: context.WithoutCancel(ctx), t: l.t, root: l.root, held: l.held, lw: lw, f: f, name: name}
 	l.root = nil
 	switch {
 	case opts.NoSync:

@@ -19,6 +19,7 @@ type Pending struct {
 	ctx    context.Context
 	t      target
 	root   *os.Root
+	held   bool // root is the session's (closeRoot)
 	lw     *limitWriter
 	f      *os.File
 	name   string // staging name in data/tmp
@@ -238,7 +239,7 @@ func (p *Pending) Commit() (_ mft.FileInfo, err error) {
 		return p.rCommit()
 	}
 	p.stopWriteback()
-	defer p.root.Close()
+	defer p.closeRoot()
 	if p.rehash || p.hashed != p.size { // overwritten or overlapping: hash it all from disk
 		p.lw.h.Reset()
 		if _, err := io.Copy(p.lw.h, io.NewSectionReader(p.f, 0, p.size)); err != nil {
@@ -278,5 +279,12 @@ func (p *Pending) Abort() {
 	}
 	p.stopWriteback()
 	p.s.dropStaging(p.f, p.name)
-	p.root.Close()
+	p.closeRoot()
+}
+
+// closeRoot closes the upload's tree unless its session holds it.
+func (p *Pending) closeRoot() {
+	if !p.held {
+		p.root.Close()
+	}
 }

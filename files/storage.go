@@ -70,11 +70,11 @@ func (s *Service) storageOf(ctx context.Context, t *target) (storage, error) {
 	if t.mount != nil {
 		return &mounted{s: s, t: *t}, nil
 	}
-	root, err := s.openTree(*t)
+	root, held, err := s.openTree(*t)
 	if err != nil {
 		return nil, err
 	}
-	return &local{s: s, t: *t, root: root}, nil
+	return &local{s: s, t: *t, root: root, held: held}, nil
 }
 
 // prepare resolves a client path for an actor, checks perm and returns

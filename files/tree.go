@@ -20,6 +20,8 @@ type view struct {
 	home   string
 	rules  []*mft.Permission          // includes the implicit home rule
 	mounts map[string]*mft.Permission // mount name → rule
+	// sess holds the trees opened for the view's targets (nil: none).
+	sess *Session
 }
 
 // target is a resolved client path.
@@ -33,8 +35,32 @@ type target struct {
 	mount *mft.Mount
 }
 
-// viewOf loads the actor's rules.
+// viewOf returns the actor's view: their session's, while the access
+// generation has not changed since it was read, otherwise read now.
 func (s *Service) viewOf(ctx context.Context, a Actor) (*view, error) {
+	ss := a.Session
+	if ss == nil || s.Generation == nil || a.User == nil {
+		v, err := s.loadView(ctx, a)
+		if v != nil {
+			v.sess = ss
+		}
+		return v, err
+	}
+	gen := s.Generation() // before the reads, so that a change during them is seen next time
+	if v := ss.cachedView(gen); v != nil {
+		return v, nil
+	}
+	v, err := s.loadView(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	v.sess = ss
+	ss.keepView(gen, v)
+	return v, nil
+}
+
+// loadView reads the actor's rules.
+func (s *Service) loadView(ctx context.Context, a Actor) (*view, error) {
 	u := a.User
 	if u == nil {
 		return nil, mft.Errorf(mft.EUNAUTHORIZED, "Authentication required.")
@@ -165,8 +191,19 @@ func (v *view) mountNames() []string {
 
 // openTree opens an os.Root at the target's tree, so that nothing the
 // operation does, symlinks included, can leave that tree. A user's home is
-// created on first use.
-func (s *Service) openTree(t target) (*os.Root, error) {
+// created on first use. With a session the tree is the session's (held:
+// the caller must not close it), checked to still be the folder its path
+// names.
+func (s *Service) openTree(t target) (root *os.Root, held bool, err error) {
+	if t.view.sess != nil {
+		return t.view.sess.tree(rel("/", t.base), func() (*os.Root, error) { return s.openTreeNow(t) })
+	}
+	root, err = s.openTreeNow(t)
+	return root, false, err
+}
+
+// openTreeNow is openTree without a session.
+func (s *Service) openTreeNow(t target) (*os.Root, error) {
 	name := rel("/", t.base)
 	r, err := s.root.OpenRoot(name)
 	if errors.Is(err, fs.ErrNotExist) && t.base == t.view.home {

@@ -101,7 +101,7 @@ func (c *session) cmdPass(arg string) {
 		c.end()
 		return
 	}
-	c.user, c.actor = u, files.Actor{User: u, Protocol: mft.AuditFTP, IP: c.ip.String()}
+	c.user, c.actor = u, files.Actor{User: u, Protocol: mft.AuditFTP, IP: c.ip.String(), Session: c.s.Files.NewSession()}
 	c.in.Store(true)
 	c.live.account.Store(u)
 	c.grace.Stop()

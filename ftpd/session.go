@@ -118,6 +118,9 @@ func (c *session) run() {
 			c.s.releaseUser(id)
 		}
 		c.closePassive()
+		if c.actor.Session != nil {
+			c.actor.Session.Close()
+		}
 	}()
 	go c.readLoop()
 	defer close(c.resume)

@@ -135,12 +135,15 @@ func (s *Server) handleSFTP(ch ssh.Session) {
 		return
 	}
 	defer s.unregister(sess)
-	h := &handler{s: s, sess: sess, actor: files.Actor{User: u, Protocol: mft.AuditSFTP, IP: sess.ip},
+	// The session keeps the user's view and trees open between requests.
+	fs := s.Files.NewSession()
+	h := &handler{s: s, sess: sess, actor: files.Actor{User: u, Protocol: mft.AuditSFTP, IP: sess.ip, Session: fs},
 		ctx: ch.Context(), uploads: map[string]*upload{}}
 	rw := newShim(countingRW{ch, sess})
 	rs := sftp.NewRequestServer(rw, h.handlers(), sftp.WithRSAllocator(), sftp.WithRSMaxTxPacket(maxData))
 	err = rs.Serve()
 	rs.Close()
+	fs.Close()
 	if err != nil && err != io.EOF {
 		s.Logger.Debug("sftp session ended", "session", sess.id, "user", u.ID, "err", err)
 	}

@@ -47,7 +47,7 @@ func (s *BucketStore) CreateBucket(ctx context.Context, b *mft.Bucket) error {
 	b.UpdatedAt = b.CreatedAt
 	b.ID = "buc_" + strings.ToLower(rand.Text()[:16])
 	rule := "fld_" + strings.ToLower(rand.Text()[:16])
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		if err := syncQuotaRule(tx, b, rule, b.CreatedAt); err != nil {
 			return err
 		}
@@ -64,7 +64,7 @@ func (s *BucketStore) UpdateBucket(ctx context.Context, b *mft.Bucket, endSessio
 	}
 	b.UpdatedAt = s.db.now()
 	rule := "fld_" + strings.ToLower(rand.Text()[:16])
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketBuckets).Get([]byte(b.ID)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Bucket not found.")
 		}
@@ -110,7 +110,7 @@ func syncQuotaRule(tx *bolt.Tx, b *mft.Bucket, rule string, now time.Time) error
 // in one transaction: a failure leaves it whole.
 func (s *BucketStore) DeleteBucket(ctx context.Context, id string) ([]string, error) {
 	var dropzones []string
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		dropzones = nil // fn may run twice
 		b := tx.Bucket(bucketBuckets)
 		if b.Get([]byte(id)) == nil {

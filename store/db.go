@@ -70,6 +70,24 @@ type DB struct {
 	// writeErr is the disk error of the last commit that failed for one,
 	// until a commit succeeds; Ping reports it.
 	writeErr atomic.Pointer[error]
+
+	// access grows after every committed change to who may reach what
+	// (users, groups, permissions, buckets, mounts): AccessGeneration.
+	access atomic.Uint64
+}
+
+// AccessGeneration returns a number that grows after each committed
+// change to users, groups, permissions, buckets or mounts. A reader that
+// takes it before reading those may keep what it read until it changes.
+func (db *DB) AccessGeneration() uint64 { return db.access.Load() }
+
+// updateAccess is update for a change to who may reach what: the access
+// generation grows once it is committed (not before, so that nobody keeps
+// the old state under the new number).
+func (db *DB) updateAccess(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	err := db.update(ctx, fn)
+	db.access.Add(1)
+	return err
 }
 
 // write is one queued update and where its result goes.

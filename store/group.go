@@ -46,7 +46,7 @@ func (s *GroupStore) FindGroups(ctx context.Context, page mft.Page) ([]*mft.Grou
 
 // CreateGroup validates and stores g.
 func (s *GroupStore) CreateGroup(ctx context.Context, g *mft.Group) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		g.CreatedAt = s.db.now()
 		g.UpdatedAt = g.CreatedAt
 		if err := g.Validate(); err != nil {
@@ -62,7 +62,7 @@ func (s *GroupStore) CreateGroup(ctx context.Context, g *mft.Group) error {
 // UpdateGroup changes name and description; the id stays.
 func (s *GroupStore) UpdateGroup(ctx context.Context, id string, upd mft.GroupUpdate) (*mft.Group, error) {
 	var out *mft.Group
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		g, err := findGroupByID(tx, id)
 		if err != nil {
 			return err
@@ -95,7 +95,7 @@ func (s *GroupStore) UpdateGroup(ctx context.Context, id string, upd mft.GroupUp
 // DeleteGroup removes the group and takes it out of every member's groups
 // in the same transaction.
 func (s *GroupStore) DeleteGroup(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		if _, err := findGroupByID(tx, id); err != nil {
 			return err
 		}

@@ -35,7 +35,7 @@ func (s *MountStore) CreateMount(ctx context.Context, m *mft.Mount) error {
 	m.CreatedAt = s.db.now()
 	m.UpdatedAt = m.CreatedAt
 	m.ID = newID("mnt_", m.CreatedAt)
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketConnections).Get([]byte(m.Connection)) == nil {
 			return mft.Errorf(mft.EINVALID, "connection %s does not exist", m.Connection)
 		}
@@ -53,7 +53,7 @@ func (s *MountStore) CreateMount(ctx context.Context, m *mft.Mount) error {
 }
 
 func (s *MountStore) DeleteMount(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMounts)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Mount not found.")

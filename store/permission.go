@@ -64,7 +64,7 @@ func (s *PermissionStore) FindPermissionsForSubjects(ctx context.Context, subjec
 // CreatePermission validates and stores p with a new id.
 func (s *PermissionStore) CreatePermission(ctx context.Context, p *mft.Permission) error {
 	p.ID = "perm_" + strings.ToLower(rand.Text()[:16])
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		p.CreatedAt = s.db.now()
 		p.UpdatedAt = p.CreatedAt
 		return savePermission(tx, p)
@@ -74,7 +74,7 @@ func (s *PermissionStore) CreatePermission(ctx context.Context, p *mft.Permissio
 // UpdatePermission changes the permissions and mount of a rule.
 func (s *PermissionStore) UpdatePermission(ctx context.Context, id string, upd mft.PermissionUpdate) (*mft.Permission, error) {
 	var out *mft.Permission
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		p, err := findPermissionByID(tx, id)
 		if err != nil {
 			return err
@@ -94,7 +94,7 @@ func (s *PermissionStore) UpdatePermission(ctx context.Context, id string, upd m
 
 // DeletePermission removes a rule.
 func (s *PermissionStore) DeletePermission(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		if _, err := findPermissionByID(tx, id); err != nil {
 			return err
 		}

@@ -90,7 +90,7 @@ func (s *UserStore) CountUsers(ctx context.Context) (int, error) {
 
 // CreateUser validates and stores u, setting its timestamps.
 func (s *UserStore) CreateUser(ctx context.Context, u *mft.User) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		u.CreatedAt = s.db.now()
 		u.UpdatedAt = u.CreatedAt
 		if err := u.Validate(); err != nil {
@@ -106,7 +106,7 @@ func (s *UserStore) CreateUser(ctx context.Context, u *mft.User) error {
 // UpdateUser applies upd and returns the updated user.
 func (s *UserStore) UpdateUser(ctx context.Context, id string, upd mft.UserUpdate) (*mft.User, error) {
 	var out *mft.User
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		old, err := findUserByID(tx, id)
 		if err != nil {
 			return err
@@ -155,7 +155,7 @@ func (s *UserStore) RecordLogin(ctx context.Context, id, ip string) error {
 // one transaction.
 func (s *UserStore) DeleteUser(ctx context.Context, id string) ([]string, error) {
 	var dropzones []string
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
 		dropzones = nil // fn may run twice
 		u, err := findUserByID(tx, id)
 		if err != nil {
