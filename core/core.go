@@ -122,7 +122,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 		Buckets: store.NewBucketStore(db), Automations: store.NewAutomationStore(db), AuditStore: store.NewAuditStore(db)}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.Permissions, a.Usage, a.Folders, a.Buckets
 	fsvc.Sync = cfg.Data.SyncUploads
-	fsvc.Generation = db.AccessGeneration
+	fsvc.Generation, fsvc.Users = db.AccessGeneration, a.Users
 	if err := openScan(fsvc, cfg.Scan); err != nil {
 		db.Close()
 		return nil, err

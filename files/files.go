@@ -61,6 +61,12 @@ type Service struct {
 	// AccessGeneration): a Session keeps its actor's view until it
 	// changes. nil: views are read for each operation.
 	Generation func() uint64
+	// Users, when set, is where a Session reads its account again when
+	// the access generation changes: its groups, home and role as they
+	// are now, and a deactivated or deleted account refused.
+	Users interface {
+		FindUserByID(ctx context.Context, id string) (*mft.User, error)
+	}
 
 	dataDir  string
 	root     *os.Root // data/files

@@ -50,6 +50,18 @@ func (s *Service) viewOf(ctx context.Context, a Actor) (*view, error) {
 	if v := ss.cachedView(gen); v != nil {
 		return v, nil
 	}
+	if s.Users != nil {
+		u, err := s.Users.FindUserByID(ctx, a.User.ID)
+		switch {
+		case mft.ErrorCode(err) == mft.ENOTFOUND:
+			return nil, mft.Errorf(mft.EUNAUTHORIZED, "This account no longer exists.")
+		case err != nil:
+			return nil, err
+		case !u.Active:
+			return nil, mft.Errorf(mft.EFORBIDDEN, "This account is disabled.")
+		}
+		a.User = u // the view follows the account as it is now
+	}
 	v, err := s.loadView(ctx, a)
 	if err != nil {
 		return nil, err

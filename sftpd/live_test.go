@@ -65,4 +65,38 @@ func TestLiveSession_SeesAdministratorsChanges(t *testing.T) {
 	if _, err := e.files.Stat(ctx, admin, p.user.Home+"-archived/after.txt"); err == nil {
 		t.Error("the upload after the move went to the folder moved away")
 	}
+
+	// Added to a group during the session: the group's folder appears.
+	if _, err := e.files.Mkdir(ctx, admin, "/shared/audit"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.core.Groups.CreateGroup(ctx, &mft.Group{ID: "auditors", Name: "Auditors"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.core.Permissions.CreatePermission(ctx, &mft.Permission{Subject: "group:auditors", Path: "/shared/audit",
+		Mount: "audit", Permissions: []string{mft.PermList}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stat("/audit"); !os.IsNotExist(err) {
+		t.Fatalf("stat of a group folder before joining the group: %v", err)
+	}
+	groups := []string{"auditors"}
+	if _, err := e.users.UpdateUser(ctx, "amy", mft.UserUpdate{Groups: &groups}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stat("/audit"); err != nil {
+		t.Fatalf("stat of the group's folder after joining the group: %v", err)
+	}
+
+	// Disabled during the session: its next request is refused.
+	off := false
+	if _, err := e.users.UpdateUser(ctx, "amy", mft.UserUpdate{Active: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadDir("/"); !os.IsPermission(err) {
+		t.Fatalf("listing after the account was disabled: %v, want permission denied", err)
+	}
+	if err := put("/late.txt", "x"); err == nil {
+		t.Fatal("an upload after the account was disabled was accepted")
+	}
 }
