@@ -29,7 +29,7 @@ import (
 // loopback, and the same file with each peer's usual client in the same
 // run: OpenSSH's sftp (aes128-gcm) to sshd, curl to vsftpd, rclone to
 // VersityGW; then 1,000 files of 4 KiB pulled in one run from sshd
-// against sftp's get -r. Both sides pull the same file and push to the
+// against sftp's get -r and rclone copy. Both sides pull the same file and push to the
 // same name, which is deleted before each step. Medians of BENCH_ROUNDS
 // (3); BENCH_RAW=1 prints each round. Neither side syncs
 // (data.sync_uploads off): equal durability. BENCH_PEERS=vsftpd,…
@@ -142,14 +142,19 @@ func BenchmarkConnections(b *testing.B) {
 	// 1,000 files of 4 KiB in one pull.
 	small := filepath.Join(sshd.Dir, "small")
 	smallFiles(b, small, 1000)
-	var dSmall, cSmall []float64
+	var dSmall, cSmall, rSmall []float64
 	for r := range rounds {
 		dSmall = append(dSmall, runStep(b, a, mft.Action{Type: "download", Connection: conns[0].c.ID, From: "/small", To: fmt.Sprintf("/small-%d", r)}, ""))
 		dst := filepath.Join(work, fmt.Sprintf("small-%d", r))
 		cSmall = append(cSmall, timeCmd(b, sftpBatch(sshd, keyFile, "get -r "+small+" "+dst)))
+		// rclone as shipped: four files at a time, as Depot's download
+		// fetches eight.
+		rSmall = append(rSmall, timeCmd(b, []string{"rclone", "copy", "-q", "--sftp-host", "127.0.0.1", "--sftp-port", strconv.Itoa(sshd.Port),
+			"--sftp-user", sshd.User, "--sftp-key-file", keyFile, "--sftp-disable-hashcheck", ":sftp:" + small, dst + "-rclone"}))
 	}
-	fmt.Printf("\n1,000 × 4 KiB pulled from sshd in one run: Depot download %.0f files/s (%.2fs), sftp get -r %.0f files/s (%.2fs), ratio %.2f×\n",
-		1000/median(dSmall), median(dSmall), 1000/median(cSmall), median(cSmall), median(cSmall)/median(dSmall))
+	fmt.Printf("\n1,000 × 4 KiB pulled from sshd in one run: Depot download %.0f files/s (%.2fs), sftp get -r %.0f files/s (%.2fs), ratio %.2f×; rclone copy %.0f files/s (%.2fs), ratio %.2f×\n",
+		1000/median(dSmall), median(dSmall), 1000/median(cSmall), median(cSmall), median(cSmall)/median(dSmall),
+		1000/median(rSmall), median(rSmall), median(rSmall)/median(dSmall))
 }
 
 func filesOpts() files.UploadOptions { return files.UploadOptions{Size: -1} }

@@ -18,9 +18,10 @@ import (
 )
 
 // BenchmarkPullCPU pulls one file (BENCH_MIB, default 1024) from sshd
-// with Depot's download action and with OpenSSH's sftp get, alternating,
-// BENCH_ROUNDS times (5), and reports with each median the CPU seconds
-// spent during the pull: by Depot's process or the sftp client, and by
+// with Depot's download action, with OpenSSH's sftp get and with rclone
+// copyto (its sftp backend), taking turns, BENCH_ROUNDS times (5), and
+// reports with each median the CPU seconds spent during the pull: by
+// Depot's process or the client, and by
 // everything else (sshd and the kernel's threads; from /proc/stat). It
 // shows where the time of a pull goes on this machine, where sshd shares
 // the two cores with the client. Files follow TMPDIR (/dev/shm takes the
@@ -39,7 +40,7 @@ func BenchmarkPullCPU(b *testing.B) {
 		b.Fatal(err)
 	}
 	admin := apptest.Actor(&mft.User{ID: "bench", Role: mft.RoleAdmin, Home: "/", Active: true})
-	var dWall, dOwn, dOther, oWall, oOwn, oOther []float64
+	var dWall, dOwn, dOther, oWall, oOwn, oOther, rWall, rOwn, rOther []float64
 	for r := range rounds {
 		depot := func() {
 			dst := fmt.Sprintf("/pulled-%d", r)
@@ -49,23 +50,33 @@ func BenchmarkPullCPU(b *testing.B) {
 			dOwn, dOther = append(dOwn, own), append(dOther, all-own)
 			a.Files.Remove(ctx, admin, dst, true)
 		}
-		openssh := func() {
-			out := filepath.Join(work, "got.bin")
-			argv := sftpBatch(sshd, keyFile, "get "+sshd.Dir+"/peer.bin "+out)
-			cmd := exec.Command(argv[0], argv[1:]...)
-			all, start := busySeconds(), time.Now()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("sftp get: %v\n%s", err, out)
+		client := func(name string, wall, own, other *[]float64, argv func(out string) []string) func() {
+			return func() {
+				out := filepath.Join(work, "got.bin")
+				args := argv(out)
+				cmd := exec.Command(args[0], args[1:]...)
+				all, start := busySeconds(), time.Now()
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("%s: %v\n%s", name, err, out)
+				}
+				*wall = append(*wall, time.Since(start).Seconds())
+				all = busySeconds() - all
+				o := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+				*own, *other = append(*own, o), append(*other, all-o)
+				os.Remove(out)
 			}
-			oWall = append(oWall, time.Since(start).Seconds())
-			all = busySeconds() - all
-			own := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
-			oOwn, oOther = append(oOwn, own), append(oOther, all-own)
-			os.Remove(out)
 		}
-		steps := []func(){depot, openssh}
-		if r%2 == 1 {
-			steps[0], steps[1] = openssh, depot
+		openssh := client("sftp get", &oWall, &oOwn, &oOther, func(out string) []string {
+			return sftpBatch(sshd, keyFile, "get "+sshd.Dir+"/peer.bin "+out)
+		})
+		rcl := client("rclone", &rWall, &rOwn, &rOther, func(out string) []string {
+			return []string{"rclone", "copyto", "-q", "--sftp-host", "127.0.0.1", "--sftp-port", strconv.Itoa(sshd.Port),
+				"--sftp-user", sshd.User, "--sftp-key-file", keyFile, "--sftp-disable-hashcheck", "--sftp-set-modtime=false",
+				":sftp:" + sshd.Dir + "/peer.bin", out}
+		})
+		steps := []func(){depot, openssh, rcl}
+		for range r % len(steps) { // each takes its turn first
+			steps = append(steps[1:], steps[0])
 		}
 		for _, step := range steps {
 			syscall.Sync()
@@ -76,7 +87,8 @@ func BenchmarkPullCPU(b *testing.B) {
 	fmt.Printf("| puller | MiB/s (s) | its CPU s | sshd and the rest, CPU s |\n|---|---|---|---|\n")
 	fmt.Printf("| Depot download | %s | %.2f | %.2f |\n", rate(m, median(dWall)), median(dOwn), median(dOther))
 	fmt.Printf("| OpenSSH sftp get | %s | %.2f | %.2f |\n", rate(m, median(oWall)), median(oOwn), median(oOther))
-	fmt.Printf("ratio %.2f×\n", median(oWall)/median(dWall))
+	fmt.Printf("| rclone copyto | %s | %.2f | %.2f |\n", rate(m, median(rWall)), median(rOwn), median(rOther))
+	fmt.Printf("ratio to sftp get %.2f×, to rclone %.2f×\n", median(oWall)/median(dWall), median(rWall)/median(dWall))
 }
 
 // busySeconds is the CPU time the machine has spent so far, all cores,
