@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/webdav"
@@ -40,6 +41,7 @@ type Handler struct {
 
 	logins loginCache
 	locks  lockSystems
+	conns  sync.Map // net.Conn → *connSession (conn.go)
 }
 
 // request is what one request's file system calls learned: Depot's
@@ -95,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength < 0 {
 		st.size = -1
 	}
-	actor := files.Actor{User: u, Protocol: mft.AuditWebDAV, IP: ip.String()}
+	actor := files.Actor{User: u, Protocol: mft.AuditWebDAV, IP: ip.String(), Session: h.session(r, u.ID)}
 	dav := &webdav.Handler{
 		Prefix:     Prefix,
 		FileSystem: &fileSystem{files: h.Files, a: actor, st: st},

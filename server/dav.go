@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -14,6 +16,13 @@ import (
 // 4918's, not openapi.yaml's, and its clients send a request per file,
 // so it has the defender and its logins rather than the API's rate limit.
 const davPrefix = "/dav"
+
+// connAware is a handler that keeps something per connection (davd's
+// sessions): the HTTP server tells it of each connection and its end.
+type connAware interface {
+	ConnContext(ctx context.Context, c net.Conn) context.Context
+	ConnState(c net.Conn, st http.ConnState)
+}
 
 // withDAV sends /dav and what is below it to the WebDAV handler.
 func (s *Server) withDAV(api http.Handler) http.Handler {

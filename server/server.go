@@ -209,6 +209,9 @@ func (s *Server) Open() error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
+	if c, ok := s.DAV.(connAware); ok { // WebDAV keeps a session per connection
+		s.http.ConnContext, s.http.ConnState = c.ConnContext, c.ConnState
+	}
 	serve := func() error { return s.http.Serve(ln) }
 	if s.TLS != nil {
 		s.http.Handler, s.http.TLSConfig = hsts(handler), s.TLS
