@@ -28,6 +28,10 @@ type Session struct {
 	closed  bool
 }
 
+// maxRetired bounds the replaced trees a session keeps open for the
+// operations that may still use them.
+const maxRetired = 8
+
 // heldTree is an open tree and the identity of the folder it was opened on.
 type heldTree struct {
 	root     *os.Root
@@ -98,6 +102,14 @@ func (ss *Session) tree(name string, open func() (*os.Root, error)) (root *os.Ro
 		}
 		delete(ss.trees, name)
 		ss.retired = append(ss.retired, t.root)
+		if len(ss.retired) > maxRetired {
+			// A user who may replace a folder that is a tree of theirs
+			// (a shared folder inside another) could otherwise make the
+			// session hold a descriptor for each time: the oldest is
+			// closed, and an operation still on it fails.
+			ss.retired[0].Close()
+			ss.retired = ss.retired[1:]
+		}
 	}
 	root, err = open()
 	if err != nil {

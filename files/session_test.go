@@ -2,6 +2,8 @@ package files_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 
 	"depot/internal/coretest"
@@ -107,5 +109,54 @@ func TestSession_RuleChangesSeen(t *testing.T) {
 	}
 	if _, err := a.Files.Stat(ctx, act, "/reports/q1.csv"); err == nil {
 		t.Fatal("the folder is still reachable after its rule was deleted")
+	}
+}
+
+// A user who may replace a folder that is one of their trees (a shared
+// folder inside another shared folder) does not make their session hold
+// a descriptor for each replacement.
+func TestSession_ReplacedTreesBounded(t *testing.T) {
+	a := coretest.Start(t, nil)
+	ctx := context.Background()
+	admin := coretest.Actor(&mft.User{ID: "admin-localhost", Role: mft.RoleAdmin, Home: "/"})
+	if _, err := a.Files.Mkdir(ctx, admin, "/shared/team/inbox"); err != nil {
+		t.Fatal(err)
+	}
+	bob := coretest.AddUser(t, a, "bob")
+	for _, r := range []*mft.Permission{
+		{Subject: "user:bob", Path: "/shared/team", Mount: "team", Permissions: mft.AllPermissions},
+		{Subject: "user:bob", Path: "/shared/team/inbox", Mount: "inbox", Permissions: mft.AllPermissions},
+	} {
+		if err := a.Permissions.CreatePermission(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	act := coretest.Actor(bob)
+	act.Session = a.Files.NewSession()
+	defer act.Session.Close()
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(entries)
+	}
+	if _, err := a.Files.List(ctx, act, "/inbox"); err != nil {
+		t.Fatal(err)
+	}
+	before := fds()
+	for i := range 50 {
+		if _, err := a.Files.Rename(ctx, act, "/team/inbox", fmt.Sprintf("/team/old-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Files.Mkdir(ctx, act, "/team/inbox"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Files.List(ctx, act, "/inbox"); err != nil { // the new folder, opened afresh
+			t.Fatal(err)
+		}
+	}
+	if after := fds(); after > before+10 {
+		t.Fatalf("open descriptors grew from %d to %d over 50 replacements", before, after)
 	}
 }
