@@ -92,24 +92,13 @@ func (s *Server) handleSigninCode(c echo.Context) error {
 	if err != nil {
 		return s.renderError(c, err)
 	}
-	data := web.Signin{Token: s.signinToken(c)}
-	back := func(msg string) error {
-		return s.render(c, http.StatusUnauthorized, "signin", web.Page{Title: "Sign in", Error: msg, Data: data})
-	}
-	if !signinTokenMatches(c) {
-		return back("The sign-in form expired; sign in again.")
-	}
 	token := form.Get("pending")
-	p, ok := s.pending.take(token)
-	if !ok {
-		return back("The sign-in expired or had too many wrong codes; sign in again.")
+	p, u, refused := s.pendingStep(c, token)
+	if u == nil {
+		return refused
 	}
 	ctx := c.Request().Context()
-	u, err := s.Users.FindUserByID(ctx, p.user)
-	if err != nil {
-		return back("Sign in again.")
-	}
-	data.Next, data.Pending = p.next, token
+	data := web.Signin{Token: s.signinToken(c), Next: p.next, Pending: token}
 	if err := s.Auth.VerifyCode(ctx, u, form.Get("code"), auth.MethodOf(u), clientIP(c), mft.ProtocolWeb); err != nil {
 		status, known := mft.HTTPStatus(err)
 		if !known {
@@ -122,6 +111,30 @@ func (s *Server) handleSigninCode(c echo.Context) error {
 	}
 	s.pending.done(token)
 	return s.startSession(c, u, p.next)
+}
+
+// pendingStep checks a sign-in step's form and returns the sign-in it
+// continues (by its pending token) and its user; when u is nil the step
+// was refused and answered, with refused the handler's result.
+func (s *Server) pendingStep(c echo.Context, token string) (p pendingLogin, u *mft.User, refused error) {
+	if !signinTokenMatches(c) {
+		return p, nil, s.signinAgain(c, "The sign-in form expired; sign in again.")
+	}
+	p, ok := s.pending.take(token)
+	if !ok {
+		return p, nil, s.signinAgain(c, "The sign-in expired or had too many wrong codes; sign in again.")
+	}
+	u, err := s.Users.FindUserByID(c.Request().Context(), p.user)
+	if err != nil {
+		return p, nil, s.signinAgain(c, "Sign in again.")
+	}
+	return p, u, nil
+}
+
+// signinAgain answers a sign-in step that cannot go on with the sign-in
+// form and msg.
+func (s *Server) signinAgain(c echo.Context, msg string) error {
+	return s.render(c, http.StatusUnauthorized, "signin", web.Page{Title: "Sign in", Error: msg, Data: web.Signin{Token: s.signinToken(c)}})
 }
 
 // askEnrolment renders the set-up of two-factor codes as a step of u's
@@ -142,27 +155,17 @@ func (s *Server) handleSigninEnrol(c echo.Context) error {
 	if err != nil {
 		return s.renderError(c, err)
 	}
-	back := func(msg string) error {
-		return s.render(c, http.StatusUnauthorized, "signin", web.Page{Title: "Sign in", Error: msg, Data: web.Signin{Token: s.signinToken(c)}})
-	}
-	if !signinTokenMatches(c) {
-		return back("The sign-in form expired; sign in again.")
-	}
-	p, ok := s.pending.take(form.Get("pending"))
-	if !ok {
-		return back("The sign-in expired or had too many wrong codes; sign in again.")
+	_, u, refused := s.pendingStep(c, form.Get("pending"))
+	if u == nil {
+		return refused
 	}
 	ctx := c.Request().Context()
-	u, err := s.Users.FindUserByID(ctx, p.user)
-	if err != nil {
-		return back("Sign in again.")
-	}
 	codes, err := s.Auth.ConfirmTOTP(mft.WithOrigin(ctx, mft.Origin{Actor: u.ID, Protocol: mft.AuditWeb, IP: clientIP(c).String()}), u, clientIP(c), form.Get("code"))
 	if err != nil {
 		if _, known := mft.HTTPStatus(err); !known {
 			return s.renderError(c, err)
 		}
-		return back(mft.ErrorMessage(err) + " Sign in again to get a new key.")
+		return s.signinAgain(c, mft.ErrorMessage(err)+" Sign in again to get a new key.")
 	}
 	s.pending.done(form.Get("pending"))
 	s.Auth.RecordLogin(u, clientIP(c), mft.AuditWeb, "password+totp")
