@@ -134,3 +134,28 @@ func TestFTP_AccountPage(t *testing.T) {
 		t.Errorf("account page of a user with web and sftp only:\n%s", r.body)
 	}
 }
+
+// An FTPS session keeps the user's rules and home between commands, as
+// SFTP's does, and sees an administrator's changes at its next command:
+// the home moved away (a new one in its place), the account disabled.
+func TestFTP_LiveSessionSeesChanges(t *testing.T) {
+	f := startFTP(t, nil)
+	ts, home := f.ts, f.user.User.Home
+	fc := dialFTP(t, f.addr)
+	fc.startTLS()
+	fc.cmd("USER "+f.login, 331)
+	fc.cmd("PASS "+f.password, 230)
+	fc.cmd("MKD /before", 257)
+
+	want(t, ts.do(t, "POST", "/api/files/rename", adminKey, `{"from":"`+home+`","to":"`+home+`-old"}`), 200)
+	fc.cmd("CWD /before", 550)
+	fc.cmd("MKD /after", 257)
+	want(t, ts.do(t, "GET", "/api/files/stat?path="+home+"/after", adminKey, ""), 200)
+	want(t, ts.do(t, "GET", "/api/files/stat?path="+home+"-old/after", adminKey, ""), 404)
+
+	want(t, ts.do(t, "PUT", "/admin/users/"+f.user.User.ID, adminKey, `{"user":{"active":false}}`), 200)
+	if msg := fc.cmd("MKD /late", 550); !strings.Contains(msg, "disabled") {
+		t.Errorf("MKD after the account was disabled: %q", msg)
+	}
+	want(t, ts.do(t, "GET", "/api/files/stat?path="+home+"/late", adminKey, ""), 404)
+}

@@ -110,6 +110,14 @@ func TestSession_RuleChangesSeen(t *testing.T) {
 	if _, err := a.Files.Stat(ctx, act, "/reports/q1.csv"); err == nil {
 		t.Fatal("the folder is still reachable after its rule was deleted")
 	}
+
+	// The account deleted: the session's next operation is refused.
+	if _, err := a.Users.DeleteUser(ctx, ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Files.List(ctx, act, "/"); mft.ErrorCode(err) != mft.EUNAUTHORIZED {
+		t.Fatalf("listing after the account was deleted: %v, want unauthorized", err)
+	}
 }
 
 // A user who may replace a folder that is one of their trees (a shared
