@@ -66,6 +66,9 @@ missing=()
 for cmd in "${!tools[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("${tools[$cmd]}")
 done
+# PostgreSQL's server programs live in /usr/lib/postgresql/<version>/bin,
+# off the PATH; the store's tests start their own cluster from there.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 # c-icap's antivirus service is a module, not a command.
 [ -f /usr/lib/x86_64-linux-gnu/c_icap/virus_scan.so ] || missing+=(libc-icap-mod-virus-scan)
 if ((${#missing[@]})); then

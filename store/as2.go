@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -38,7 +36,7 @@ func (s *AS2Store) FindAS2Station(ctx context.Context) (*mft.AS2Station, error) 
 
 func (s *AS2Store) PutAS2Station(ctx context.Context, st *mft.AS2Station) error {
 	st.UpdatedAt = s.db.now()
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketAS2), keyAS2Station, st) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketAS2), keyAS2Station, st) })
 }
 
 func (s *AS2Store) FindAS2Partner(ctx context.Context, id string) (*mft.AS2Partner, error) {
@@ -47,7 +45,7 @@ func (s *AS2Store) FindAS2Partner(ctx context.Context, id string) (*mft.AS2Partn
 
 func (s *AS2Store) FindAS2PartnerByAS2ID(ctx context.Context, as2ID string) (*mft.AS2Partner, error) {
 	var id string
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		id = string(tx.Bucket(bucketAS2PartnerID).Get([]byte(as2ID)))
 		return nil
 	})
@@ -73,7 +71,7 @@ func (s *AS2Store) PutAS2Partner(ctx context.Context, p *mft.AS2Partner) error {
 	if !p.CreatedAt.IsZero() && p.UpdatedAt.Before(p.CreatedAt) {
 		p.UpdatedAt = p.CreatedAt
 	}
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		idx, b := tx.Bucket(bucketAS2PartnerID), tx.Bucket(bucketAS2Partners)
 		if owner := idx.Get([]byte(p.AS2ID)); owner != nil && string(owner) != p.ID {
 			return mft.Errorf(mft.ECONFLICT, "Partner %s already has the AS2 id %q.", owner, p.AS2ID)
@@ -95,7 +93,7 @@ func (s *AS2Store) PutAS2Partner(ctx context.Context, p *mft.AS2Partner) error {
 
 // DeleteAS2Partner removes the partner; its messages stay for the record.
 func (s *AS2Store) DeleteAS2Partner(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketAS2Partners)
 		var p mft.AS2Partner
 		if ok, err := get(b, id, &p); err != nil {
@@ -119,7 +117,7 @@ func messageKey(direction, partner, messageID string) []byte {
 func (s *AS2Store) RecordAS2Message(ctx context.Context, m *mft.AS2Message) error {
 	m.CreatedAt = s.db.now()
 	m.ID = newID("as2m_", m.CreatedAt)
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		if m.Status != mft.AS2Failed {
 			idx := tx.Bucket(bucketAS2MessageID)
 			k := messageKey(m.Direction, m.Partner, m.MessageID)
@@ -136,7 +134,7 @@ func (s *AS2Store) RecordAS2Message(ctx context.Context, m *mft.AS2Message) erro
 
 // PutAS2Message updates a recorded message (its MDN, its state).
 func (s *AS2Store) PutAS2Message(ctx context.Context, m *mft.AS2Message) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketAS2Messages)
 		if b.Get([]byte(m.ID)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "AS2 message not found.")
@@ -147,7 +145,7 @@ func (s *AS2Store) PutAS2Message(ctx context.Context, m *mft.AS2Message) error {
 
 func (s *AS2Store) FindAS2Message(ctx context.Context, direction, partner, messageID string) (*mft.AS2Message, error) {
 	var id string
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		id = string(tx.Bucket(bucketAS2MessageID).Get(messageKey(direction, partner, messageID)))
 		return nil
 	})
@@ -163,7 +161,7 @@ func (s *AS2Store) FindAS2Messages(ctx context.Context, f mft.AS2Filter) ([]*mft
 		out  []*mft.AS2Message
 		more bool
 	)
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, more, err = list(tx.Bucket(bucketAS2Messages), f.Page, func(m *mft.AS2Message) bool {
 			return (f.Partner == "" || m.Partner == f.Partner) && (f.Direction == "" || m.Direction == f.Direction)
@@ -179,7 +177,7 @@ func (s *AS2Store) FindAS2Messages(ctx context.Context, f mft.AS2Filter) ([]*mft
 func (s *AS2Store) DeleteAS2MessagesBefore(ctx context.Context, t time.Time) (int, error) {
 	n := 0
 	cutoff := newID("as2m_", t)
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		b, idx := tx.Bucket(bucketAS2Messages), tx.Bucket(bucketAS2MessageID)
 		var keys [][]byte
 		c := b.Cursor()

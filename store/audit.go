@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -43,7 +41,7 @@ func (s *AuditStore) AppendEvents(ctx context.Context, events []mft.Event) error
 			events[i].ID = s.auditID(events[i].Time)
 		}
 	}
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketAudit)
 		for i := range events {
 			if err := put(b, events[i].ID, &events[i]); err != nil {
@@ -65,7 +63,7 @@ func (s *AuditStore) FindEvents(ctx context.Context, f mft.AuditFilter) ([]*mft.
 	f.Page = f.Page.Normalize()
 	var out []*mft.Event
 	more := false
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		if f.Newest {
 			var err error
@@ -106,7 +104,7 @@ func (s *AuditStore) FindEvents(ctx context.Context, f mft.AuditFilter) ([]*mft.
 
 // newestEvents walks the audit log from its end (or from before
 // f.After) back to f.From.
-func newestEvents(c *bolt.Cursor, f mft.AuditFilter) ([]*mft.Event, bool, error) {
+func newestEvents(c kvCursor, f mft.AuditFilter) ([]*mft.Event, bool, error) {
 	var out []*mft.Event
 	k, v := c.Last()
 	if f.After != "" {
@@ -139,7 +137,7 @@ func newestEvents(c *bolt.Cursor, f mft.AuditFilter) ([]*mft.Event, bool, error)
 func (s *AuditStore) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
 	end := []byte(fmt.Sprintf("%016x", t.UnixNano()))
 	n := 0
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		n = 0
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, _ := c.First(); k != nil && string(k) < string(end); k, _ = c.First() {

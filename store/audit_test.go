@@ -26,88 +26,92 @@ func auditEvents(t *testing.T, s *store.AuditStore) {
 }
 
 func TestAuditStore_FindEvents(t *testing.T) {
-	ctx := context.Background()
-	s := store.NewAuditStore(MustOpenDB(t))
-	auditEvents(t, s)
-	all, more, err := s.FindEvents(ctx, mft.AuditFilter{})
-	if err != nil || len(all) != 10 || more {
-		t.Fatalf("all = %d, more %v, %v", len(all), more, err)
-	}
-	for i := 1; i < len(all); i++ {
-		if !all[i].Time.After(all[i-1].Time) || all[i].ID <= all[i-1].ID {
-			t.Fatal("events are not oldest first by time-ordered id")
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := store.NewAuditStore(MustOpenDB(t))
+		auditEvents(t, s)
+		all, more, err := s.FindEvents(ctx, mft.AuditFilter{})
+		if err != nil || len(all) != 10 || more {
+			t.Fatalf("all = %d, more %v, %v", len(all), more, err)
 		}
-	}
-	for name, tc := range map[string]struct {
-		f    mft.AuditFilter
-		want int
-	}{
-		"event":       {mft.AuditFilter{Event: mft.EventUserLoginFailed}, 5},
-		"actor":       {mft.AuditFilter{Actor: "joe"}, 5},
-		"path prefix": {mft.AuditFilter{PathPrefix: "/users/joe"}, 5},
-		"status":      {mft.AuditFilter{Status: mft.StatusDenied}, 5},
-		"from, to":    {mft.AuditFilter{From: now.Add(2 * time.Minute), To: now.Add(5 * time.Minute)}, 3},
-		"newest":      {mft.AuditFilter{Newest: true, From: now.Add(8 * time.Minute)}, 2},
-	} {
-		got, _, err := s.FindEvents(ctx, tc.f)
-		if err != nil || len(got) != tc.want {
-			t.Errorf("%s: %d events (%v), want %d", name, len(got), err, tc.want)
+		for i := 1; i < len(all); i++ {
+			if !all[i].Time.After(all[i-1].Time) || all[i].ID <= all[i-1].ID {
+				t.Fatal("events are not oldest first by time-ordered id")
+			}
 		}
-	}
-	first, more, _ := s.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 4}, Actor: "joe"})
-	next, more2, _ := s.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 4, After: first[3].ID}, Actor: "joe"})
-	if len(first) != 4 || !more || len(next) != 1 || more2 || next[0].Path != "/users/joe/8" {
-		t.Fatalf("paging: %d (more %v) then %d (more %v)", len(first), more, len(next), more2)
-	}
-	newest, _, _ := s.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 2}, Newest: true})
-	back, _, _ := s.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 2, After: newest[1].ID}, Newest: true})
-	if newest[0].Path != "" || newest[1].Path != "/users/joe/8" || len(back) != 2 || !back[0].Time.Before(newest[1].Time) {
-		t.Fatalf("newest first paging went wrong: %v then %v", newest, back)
-	}
-	n, err := s.DeleteEventsBefore(ctx, now.Add(5*time.Minute))
-	if err != nil || n != 5 {
-		t.Fatalf("deleted %d (%v), want 5", n, err)
-	}
-	if left, _, _ := s.FindEvents(ctx, mft.AuditFilter{}); len(left) != 5 || left[0].Time.Before(now.Add(5*time.Minute)) {
-		t.Fatalf("left = %d", len(left))
-	}
+		for name, tc := range map[string]struct {
+			f    mft.AuditFilter
+			want int
+		}{
+			"event":       {mft.AuditFilter{Event: mft.EventUserLoginFailed}, 5},
+			"actor":       {mft.AuditFilter{Actor: "joe"}, 5},
+			"path prefix": {mft.AuditFilter{PathPrefix: "/users/joe"}, 5},
+			"status":      {mft.AuditFilter{Status: mft.StatusDenied}, 5},
+			"from, to":    {mft.AuditFilter{From: now.Add(2 * time.Minute), To: now.Add(5 * time.Minute)}, 3},
+			"newest":      {mft.AuditFilter{Newest: true, From: now.Add(8 * time.Minute)}, 2},
+		} {
+			got, _, err := s.FindEvents(ctx, tc.f)
+			if err != nil || len(got) != tc.want {
+				t.Errorf("%s: %d events (%v), want %d", name, len(got), err, tc.want)
+			}
+		}
+		first, more, _ := s.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 4}, Actor: "joe"})
+		next, more2, _ := s.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 4, After: first[3].ID}, Actor: "joe"})
+		if len(first) != 4 || !more || len(next) != 1 || more2 || next[0].Path != "/users/joe/8" {
+			t.Fatalf("paging: %d (more %v) then %d (more %v)", len(first), more, len(next), more2)
+		}
+		newest, _, _ := s.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 2}, Newest: true})
+		back, _, _ := s.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 2, After: newest[1].ID}, Newest: true})
+		if newest[0].Path != "" || newest[1].Path != "/users/joe/8" || len(back) != 2 || !back[0].Time.Before(newest[1].Time) {
+			t.Fatalf("newest first paging went wrong: %v then %v", newest, back)
+		}
+		n, err := s.DeleteEventsBefore(ctx, now.Add(5*time.Minute))
+		if err != nil || n != 5 {
+			t.Fatalf("deleted %d (%v), want 5", n, err)
+		}
+		if left, _, _ := s.FindEvents(ctx, mft.AuditFilter{}); len(left) != 5 || left[0].Time.Before(now.Add(5*time.Minute)) {
+			t.Fatalf("left = %d", len(left))
+		}
+	})
 }
 
 // The log writes in batches; Flush and PublishDurable return once what
 // was published is stored, and Close writes what is queued.
 func TestAuditLog(t *testing.T) {
-	ctx := context.Background()
-	s := store.NewAuditStore(MustOpenDB(t))
-	l := &store.AuditLog{Service: s, Interval: time.Hour}
-	l.Open()
-	ev := mft.Event{Event: mft.EventFileDeleted, Path: "/x"}
-	l.Stamp(&ev)
-	if ev.ID == "" || !ev.Time.Equal(now) {
-		t.Fatalf("stamped = %+v", ev)
-	}
-	l.Publish(ev)
-	must(t, l.Flush())
-	if got, _, _ := s.FindEvents(ctx, mft.AuditFilter{}); len(got) != 1 || got[0].ID != ev.ID {
-		t.Fatalf("after flush: %v", got)
-	}
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Go(func() {
-			if err := l.PublishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: fmt.Sprintf("/d/%d", i)}); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if got, _, _ := s.FindEvents(ctx, mft.AuditFilter{PathPrefix: "/d"}); len(got) != 20 {
-		t.Fatalf("%d durable events stored, want 20", len(got))
-	}
-	l.Publish(mft.Event{Event: mft.EventFileUploaded, Path: "/last"})
-	l.Close()
-	if got, _, _ := s.FindEvents(ctx, mft.AuditFilter{PathPrefix: "/last"}); len(got) != 1 {
-		t.Fatal("Close did not write the queued event")
-	}
-	if err := l.PublishDurable(ctx, mft.Event{Event: mft.EventFileUploaded}); err == nil {
-		t.Fatal("a closed log took a durable event")
-	}
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := store.NewAuditStore(MustOpenDB(t))
+		l := &store.AuditLog{Service: s, Interval: time.Hour}
+		l.Open()
+		ev := mft.Event{Event: mft.EventFileDeleted, Path: "/x"}
+		l.Stamp(&ev)
+		if ev.ID == "" || !ev.Time.Equal(now) {
+			t.Fatalf("stamped = %+v", ev)
+		}
+		l.Publish(ev)
+		must(t, l.Flush())
+		if got, _, _ := s.FindEvents(ctx, mft.AuditFilter{}); len(got) != 1 || got[0].ID != ev.ID {
+			t.Fatalf("after flush: %v", got)
+		}
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				if err := l.PublishDurable(ctx, mft.Event{Event: mft.EventFileUploaded, Path: fmt.Sprintf("/d/%d", i)}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if got, _, _ := s.FindEvents(ctx, mft.AuditFilter{PathPrefix: "/d"}); len(got) != 20 {
+			t.Fatalf("%d durable events stored, want 20", len(got))
+		}
+		l.Publish(mft.Event{Event: mft.EventFileUploaded, Path: "/last"})
+		l.Close()
+		if got, _, _ := s.FindEvents(ctx, mft.AuditFilter{PathPrefix: "/last"}); len(got) != 1 {
+			t.Fatal("Close did not write the queued event")
+		}
+		if err := l.PublishDurable(ctx, mft.Event{Event: mft.EventFileUploaded}); err == nil {
+			t.Fatal("a closed log took a durable event")
+		}
+	})
 }

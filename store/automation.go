@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -54,13 +52,13 @@ func (s *AutomationStore) CreateAutomation(ctx context.Context, a *mft.Automatio
 
 // PutAutomation stores a as it is.
 func (s *AutomationStore) PutAutomation(ctx context.Context, a *mft.Automation) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketAutomations), a.ID, a) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketAutomations), a.ID, a) })
 }
 
 // DeleteAutomation removes an automation and what it processed; its runs
 // stay for the record.
 func (s *AutomationStore) DeleteAutomation(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketAutomations)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Automation not found.")
@@ -80,7 +78,7 @@ func (s *AutomationStore) CreateRun(ctx context.Context, r *mft.Run) error {
 }
 
 func (s *AutomationStore) PutRun(ctx context.Context, r *mft.Run) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketRuns), r.ID, r) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketRuns), r.ID, r) })
 }
 
 func (s *AutomationStore) FindRun(ctx context.Context, id string) (*mft.Run, error) {
@@ -98,14 +96,14 @@ func (s *AutomationStore) PendingRuns(ctx context.Context) ([]*mft.Run, error) {
 }
 
 func (s *AutomationStore) MarkProcessed(ctx context.Context, automation, path, version string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		return tx.Bucket(bucketProcessed).Put([]byte(automation+"\x00"+path), []byte(version))
 	})
 }
 
 func (s *AutomationStore) Processed(ctx context.Context, automation, path, version string) (bool, error) {
 	done := false
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		done = string(tx.Bucket(bucketProcessed).Get([]byte(automation+"\x00"+path))) == version
 		return nil
 	})
@@ -132,12 +130,12 @@ func (s *AutomationStore) CreateWebhook(ctx context.Context, w *mft.Webhook) err
 }
 
 func (s *AutomationStore) PutWebhook(ctx context.Context, w *mft.Webhook) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketWebhooks), w.ID, w) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketWebhooks), w.ID, w) })
 }
 
 // DeleteWebhook removes a webhook and its deliveries.
 func (s *AutomationStore) DeleteWebhook(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketWebhooks)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Webhook not found.")
@@ -158,7 +156,7 @@ func (s *AutomationStore) CreateDeliveries(ctx context.Context, ds []*mft.Delive
 		d.ID = newID("dlv_", now)
 		d.Payload = body(d.ID)
 	}
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		for _, d := range ds {
 			if err := put(tx.Bucket(bucketDeliveries), d.ID, d); err != nil {
 				return err
@@ -169,7 +167,7 @@ func (s *AutomationStore) CreateDeliveries(ctx context.Context, ds []*mft.Delive
 }
 
 func (s *AutomationStore) PutDelivery(ctx context.Context, d *mft.Delivery) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketDeliveries), d.ID, d) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketDeliveries), d.ID, d) })
 }
 
 func (s *AutomationStore) FindDelivery(ctx context.Context, id string) (*mft.Delivery, error) {
@@ -187,7 +185,7 @@ func (s *AutomationStore) PendingDeliveries(ctx context.Context) ([]*mft.Deliver
 // DeleteFinishedBefore forgets finished runs and deliveries older than t.
 func (s *AutomationStore) DeleteFinishedBefore(ctx context.Context, t time.Time) (int, error) {
 	n := 0
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		runs, err := deleteWhere(tx.Bucket(bucketRuns), func(r *mft.Run) bool { return r.FinishedAt != nil && r.FinishedAt.Before(t) })
 		if err != nil {
 			return err
@@ -202,7 +200,7 @@ func (s *AutomationStore) DeleteFinishedBefore(ctx context.Context, t time.Time)
 // findOne decodes the value at id or answers ENOTFOUND with msg.
 func findOne[T any](db *DB, ctx context.Context, bucket []byte, id, msg string) (*T, error) {
 	v := new(T)
-	err := db.view(ctx, func(tx *bolt.Tx) error {
+	err := db.view(ctx, func(tx kvTx) error {
 		ok, err := get(tx.Bucket(bucket), id, v)
 		if err != nil {
 			return err
@@ -222,7 +220,7 @@ func findPage[T any](db *DB, ctx context.Context, bucket []byte, page mft.Page) 
 		out  []*T
 		more bool
 	)
-	err := db.view(ctx, func(tx *bolt.Tx) error {
+	err := db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, more, err = list[T](tx.Bucket(bucket), page, nil)
 		return err
@@ -232,7 +230,7 @@ func findPage[T any](db *DB, ctx context.Context, bucket []byte, page mft.Page) 
 
 func findEvery[T any](db *DB, ctx context.Context, bucket []byte, keep func(*T) bool) ([]*T, error) {
 	var out []*T
-	err := db.view(ctx, func(tx *bolt.Tx) error {
+	err := db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, err = findAll(tx.Bucket(bucket), keep)
 		return err
@@ -246,7 +244,7 @@ func findNewest[T any](db *DB, ctx context.Context, bucket []byte, page mft.Page
 	page = page.Normalize()
 	var out []*T
 	more := false
-	err := db.view(ctx, func(tx *bolt.Tx) error {
+	err := db.view(ctx, func(tx kvTx) error {
 		c := tx.Bucket(bucket).Cursor()
 		k, v := c.Last()
 		if page.After != "" {
@@ -273,7 +271,7 @@ func findNewest[T any](db *DB, ctx context.Context, bucket []byte, page mft.Page
 }
 
 // deletePrefix removes every key of b that starts with prefix.
-func deletePrefix(b *bolt.Bucket, prefix string) error {
+func deletePrefix(b kvBucket, prefix string) error {
 	var keys [][]byte
 	c := b.Cursor()
 	for k, _ := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -47,7 +45,7 @@ func (s *BucketStore) CreateBucket(ctx context.Context, b *mft.Bucket) error {
 	b.UpdatedAt = b.CreatedAt
 	b.ID = "buc_" + strings.ToLower(rand.Text()[:16])
 	rule := "fld_" + strings.ToLower(rand.Text()[:16])
-	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx kvTx) error {
 		if err := syncQuotaRule(tx, b, rule, b.CreatedAt); err != nil {
 			return err
 		}
@@ -64,7 +62,7 @@ func (s *BucketStore) UpdateBucket(ctx context.Context, b *mft.Bucket, endSessio
 	}
 	b.UpdatedAt = s.db.now()
 	rule := "fld_" + strings.ToLower(rand.Text()[:16])
-	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx kvTx) error {
 		if tx.Bucket(bucketBuckets).Get([]byte(b.ID)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Bucket not found.")
 		}
@@ -92,7 +90,7 @@ func (s *BucketStore) UpdateBucket(ctx context.Context, b *mft.Bucket, endSessio
 // syncQuotaRule keeps the folder rule at b's root holding b's quota, so
 // that all its users count together: created (with id rule) when there is
 // a quota and no rule yet, updated when there is one.
-func syncQuotaRule(tx *bolt.Tx, b *mft.Bucket, rule string, now time.Time) error {
+func syncQuotaRule(tx kvTx, b *mft.Bucket, rule string, now time.Time) error {
 	f, err := folderAt(tx, mft.BucketRoot(b.ID))
 	switch {
 	case err != nil:
@@ -110,7 +108,7 @@ func syncQuotaRule(tx *bolt.Tx, b *mft.Bucket, rule string, now time.Time) error
 // in one transaction: a failure leaves it whole.
 func (s *BucketStore) DeleteBucket(ctx context.Context, id string) ([]string, error) {
 	var dropzones []string
-	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx kvTx) error {
 		dropzones = nil // fn may run twice
 		b := tx.Bucket(bucketBuckets)
 		if b.Get([]byte(id)) == nil {
@@ -142,14 +140,14 @@ func (s *BucketStore) DeleteBucket(ctx context.Context, id string) ([]string, er
 }
 
 // usersOfBucket returns every user of the bucket id.
-func usersOfBucket(tx *bolt.Tx, id string) ([]*mft.User, error) {
+func usersOfBucket(tx kvTx, id string) ([]*mft.User, error) {
 	return findAll(tx.Bucket(bucketUsers), func(u *mft.User) bool { return u.Bucket == id })
 }
 
 // Settings returns the stored settings, or the defaults.
 func (s *BucketStore) Settings(ctx context.Context) (mft.Settings, error) {
 	out := mft.Settings{AllowBucketDeletion: true}
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		_, err := get(tx.Bucket(bucketMeta), string(keySettings), &out)
 		return err
 	})
@@ -157,5 +155,5 @@ func (s *BucketStore) Settings(ctx context.Context) (mft.Settings, error) {
 }
 
 func (s *BucketStore) PutSettings(ctx context.Context, st mft.Settings) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketMeta), string(keySettings), st) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketMeta), string(keySettings), st) })
 }

@@ -2,12 +2,8 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"depot/mft"
 	"depot/store"
@@ -29,14 +25,7 @@ type bucketWorld struct {
 	dropzone  string
 }
 
-func openBucketWorld(t *testing.T, path string) *bucketWorld {
-	t.Helper()
-	db := store.NewDB(path)
-	db.Now = func() time.Time { return now }
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+func openBucketWorld(db *store.DB) *bucketWorld {
 	return &bucketWorld{db: db, buckets: store.NewBucketStore(db), users: store.NewUserStore(db),
 		folders: store.NewFolderStore(db), dropzones: store.NewDropzoneStore(db),
 		tokens: store.NewTokenStore(db), perms: store.NewPermissionStore(db)}
@@ -45,7 +34,7 @@ func openBucketWorld(t *testing.T, path string) *bucketWorld {
 func newBucketWorld(t *testing.T) *bucketWorld {
 	t.Helper()
 	ctx := context.Background()
-	w := openBucketWorld(t, filepath.Join(t.TempDir(), "depot.db"))
+	w := openBucketWorld(MustOpenDB(t))
 	w.bucket = &mft.Bucket{Name: "Acme", Active: true, QuotaMB: 50}
 	if err := w.buckets.CreateBucket(ctx, w.bucket); err != nil {
 		t.Fatal(err)
@@ -70,7 +59,7 @@ func newBucketWorld(t *testing.T) *bucketWorld {
 	return w
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -104,108 +93,105 @@ func (w *bucketWorld) whole(t *testing.T) {
 }
 
 func TestBucketStore_CreateAndUpdateKeepTheQuotaRule(t *testing.T) {
-	ctx := context.Background()
-	w := newBucketWorld(t)
-	quota := func() int64 {
-		rules, err := w.folders.FindFoldersAbove(ctx, mft.BucketRoot(w.bucket.ID))
-		if err != nil || len(rules) != 1 {
-			t.Fatalf("rules on the bucket's root = %d, %v; want 1", len(rules), err)
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		w := newBucketWorld(t)
+		quota := func() int64 {
+			rules, err := w.folders.FindFoldersAbove(ctx, mft.BucketRoot(w.bucket.ID))
+			if err != nil || len(rules) != 1 {
+				t.Fatalf("rules on the bucket's root = %d, %v; want 1", len(rules), err)
+			}
+			return rules[0].QuotaMB
 		}
-		return rules[0].QuotaMB
-	}
-	if got := quota(); got != 50 {
-		t.Fatalf("quota rule = %d MB, want 50", got)
-	}
-	w.bucket.QuotaMB = 70
-	must(t, w.buckets.UpdateBucket(ctx, w.bucket, false))
-	if got := quota(); got != 70 {
-		t.Fatalf("quota rule after update = %d MB, want 70", got)
-	}
-	gen := func(id string) int64 {
-		u, err := w.users.FindUserByID(ctx, id)
-		must(t, err)
-		return u.SessionGeneration
-	}
-	before := []int64{gen(w.inside[0]), gen(w.inside[1]), gen(w.outside)}
-	w.bucket.Active = false
-	must(t, w.buckets.UpdateBucket(ctx, w.bucket, true))
-	after := []int64{gen(w.inside[0]), gen(w.inside[1]), gen(w.outside)}
-	if after[0] != before[0]+1 || after[1] != before[1]+1 || after[2] != before[2] {
-		t.Fatalf("session generations %v → %v; want the bucket's two users ended, the other not", before, after)
-	}
-	if b, _ := w.buckets.FindBucket(ctx, w.bucket.ID); b.Active {
-		t.Fatal("bucket still active")
-	}
-	bad := *w.bucket
-	bad.QuotaMB = -1
-	if err := w.buckets.UpdateBucket(ctx, &bad, false); mft.ErrorCode(err) != mft.EINVALID {
-		t.Fatalf("negative quota: %v, want EINVALID", err)
-	}
-	if got := quota(); got != 70 {
-		t.Fatalf("quota rule after a refused update = %d MB, want 70", got)
-	}
-	if err := w.buckets.UpdateBucket(ctx, &mft.Bucket{ID: "buc_gone", Name: "x"}, false); mft.ErrorCode(err) != mft.ENOTFOUND {
-		t.Fatalf("update of a missing bucket: %v, want ENOTFOUND", err)
-	}
+		if got := quota(); got != 50 {
+			t.Fatalf("quota rule = %d MB, want 50", got)
+		}
+		w.bucket.QuotaMB = 70
+		must(t, w.buckets.UpdateBucket(ctx, w.bucket, false))
+		if got := quota(); got != 70 {
+			t.Fatalf("quota rule after update = %d MB, want 70", got)
+		}
+		gen := func(id string) int64 {
+			u, err := w.users.FindUserByID(ctx, id)
+			must(t, err)
+			return u.SessionGeneration
+		}
+		before := []int64{gen(w.inside[0]), gen(w.inside[1]), gen(w.outside)}
+		w.bucket.Active = false
+		must(t, w.buckets.UpdateBucket(ctx, w.bucket, true))
+		after := []int64{gen(w.inside[0]), gen(w.inside[1]), gen(w.outside)}
+		if after[0] != before[0]+1 || after[1] != before[1]+1 || after[2] != before[2] {
+			t.Fatalf("session generations %v → %v; want the bucket's two users ended, the other not", before, after)
+		}
+		if b, _ := w.buckets.FindBucket(ctx, w.bucket.ID); b.Active {
+			t.Fatal("bucket still active")
+		}
+		bad := *w.bucket
+		bad.QuotaMB = -1
+		if err := w.buckets.UpdateBucket(ctx, &bad, false); mft.ErrorCode(err) != mft.EINVALID {
+			t.Fatalf("negative quota: %v, want EINVALID", err)
+		}
+		if got := quota(); got != 70 {
+			t.Fatalf("quota rule after a refused update = %d MB, want 70", got)
+		}
+		if err := w.buckets.UpdateBucket(ctx, &mft.Bucket{ID: "buc_gone", Name: "x"}, false); mft.ErrorCode(err) != mft.ENOTFOUND {
+			t.Fatalf("update of a missing bucket: %v, want ENOTFOUND", err)
+		}
+	})
 }
 
 func TestBucketStore_DeleteRemovesAllOfIt(t *testing.T) {
-	ctx := context.Background()
-	w := newBucketWorld(t)
-	dropzones, err := w.buckets.DeleteBucket(ctx, w.bucket.ID)
-	must(t, err)
-	if len(dropzones) != 1 || dropzones[0] != w.dropzone {
-		t.Fatalf("dropzones removed = %v, want [%s]", dropzones, w.dropzone)
-	}
-	if _, err := w.buckets.FindBucket(ctx, w.bucket.ID); mft.ErrorCode(err) != mft.ENOTFOUND {
-		t.Errorf("bucket: %v, want ENOTFOUND", err)
-	}
-	for _, id := range w.inside {
-		if _, err := w.users.FindUserByID(ctx, id); mft.ErrorCode(err) != mft.ENOTFOUND {
-			t.Errorf("user %s: %v, want ENOTFOUND", id, err)
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		w := newBucketWorld(t)
+		dropzones, err := w.buckets.DeleteBucket(ctx, w.bucket.ID)
+		must(t, err)
+		if len(dropzones) != 1 || dropzones[0] != w.dropzone {
+			t.Fatalf("dropzones removed = %v, want [%s]", dropzones, w.dropzone)
 		}
-		if _, err := w.tokens.FindTokenByHash(ctx, "tok-"+id); err == nil {
-			t.Errorf("token of %s outlived the user", id)
+		if _, err := w.buckets.FindBucket(ctx, w.bucket.ID); mft.ErrorCode(err) != mft.ENOTFOUND {
+			t.Errorf("bucket: %v, want ENOTFOUND", err)
 		}
-	}
-	if _, err := w.users.FindUserByID(ctx, w.outside); err != nil {
-		t.Errorf("the user outside the bucket: %v", err)
-	}
-	if _, err := w.dropzones.FindDropzoneByToken(ctx, "dz-token"); err == nil {
-		t.Error("the dropzone's token still works")
-	}
-	if rules, _ := w.folders.FindFoldersAbove(ctx, mft.BucketRoot(w.bucket.ID)+"/in"); len(rules) != 0 {
-		t.Errorf("%d folder rules left in the deleted bucket", len(rules))
-	}
-	if perms, _, _ := w.perms.FindPermissions(ctx, mft.Page{Limit: 10}); len(perms) != 1 {
-		t.Errorf("%d permissions left, want the outside user's 1", len(perms))
-	}
-	if _, err := w.buckets.DeleteBucket(ctx, w.bucket.ID); mft.ErrorCode(err) != mft.ENOTFOUND {
-		t.Errorf("second delete: %v, want ENOTFOUND", err)
-	}
+		for _, id := range w.inside {
+			if _, err := w.users.FindUserByID(ctx, id); mft.ErrorCode(err) != mft.ENOTFOUND {
+				t.Errorf("user %s: %v, want ENOTFOUND", id, err)
+			}
+			if _, err := w.tokens.FindTokenByHash(ctx, "tok-"+id); err == nil {
+				t.Errorf("token of %s outlived the user", id)
+			}
+		}
+		if _, err := w.users.FindUserByID(ctx, w.outside); err != nil {
+			t.Errorf("the user outside the bucket: %v", err)
+		}
+		if _, err := w.dropzones.FindDropzoneByToken(ctx, "dz-token"); err == nil {
+			t.Error("the dropzone's token still works")
+		}
+		if rules, _ := w.folders.FindFoldersAbove(ctx, mft.BucketRoot(w.bucket.ID)+"/in"); len(rules) != 0 {
+			t.Errorf("%d folder rules left in the deleted bucket", len(rules))
+		}
+		if perms, _, _ := w.perms.FindPermissions(ctx, mft.Page{Limit: 10}); len(perms) != 1 {
+			t.Errorf("%d permissions left, want the outside user's 1", len(perms))
+		}
+		if _, err := w.buckets.DeleteBucket(ctx, w.bucket.ID); mft.ErrorCode(err) != mft.ENOTFOUND {
+			t.Errorf("second delete: %v, want ENOTFOUND", err)
+		}
+	})
 }
 
 // A record that cannot be read, met after the users and the dropzone were
 // taken out in the transaction, fails the delete: the bucket stays whole.
 func TestBucketStore_DeleteFailingMidwayLeavesTheBucketWhole(t *testing.T) {
-	ctx := context.Background()
-	w := newBucketWorld(t)
-	path := w.db.Path
-	must(t, w.db.Close())
-	bdb, err := bolt.Open(path, 0o600, nil)
-	must(t, err)
-	must(t, bdb.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket([]byte("Folders.Path")).Put([]byte(mft.BucketRoot(w.bucket.ID)+"/zz"), []byte("fld_broken")); err != nil {
-			return err
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		w := newBucketWorld(t)
+		db := putRaw(t, w.db, "Folders.Path", mft.BucketRoot(w.bucket.ID)+"/zz", "fld_broken")
+		db = putRaw(t, db, "Folders", "fld_broken", "{not json")
+		w2 := openBucketWorld(db)
+		w2.bucket, w2.inside, w2.outside, w2.dropzone = w.bucket, w.inside, w.outside, w.dropzone
+		_, err := w2.buckets.DeleteBucket(ctx, w.bucket.ID)
+		if err == nil || !strings.Contains(err.Error(), "fld_broken") {
+			t.Fatalf("delete: %v; want it to fail on the unreadable rule", err)
 		}
-		return tx.Bucket([]byte("Folders")).Put([]byte("fld_broken"), []byte("{not json"))
-	}))
-	must(t, bdb.Close())
-	w2 := openBucketWorld(t, path)
-	w2.bucket, w2.inside, w2.outside, w2.dropzone = w.bucket, w.inside, w.outside, w.dropzone
-	_, err = w2.buckets.DeleteBucket(ctx, w.bucket.ID)
-	if err == nil || !strings.Contains(err.Error(), "fld_broken") {
-		t.Fatalf("delete: %v; want it to fail on the unreadable rule", err)
-	}
-	w2.whole(t)
+		w2.whole(t)
+	})
 }

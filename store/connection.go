@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -37,11 +35,11 @@ func (s *ConnectionStore) CreateConnection(ctx context.Context, c *mft.Connectio
 }
 
 func (s *ConnectionStore) PutConnection(ctx context.Context, c *mft.Connection) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketConnections), c.ID, c) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketConnections), c.ID, c) })
 }
 
 func (s *ConnectionStore) DeleteConnection(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketConnections)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Connection not found.")

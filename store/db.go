@@ -1,22 +1,16 @@
-// Package store implements Depot's mft services on bbolt: one database file
-// holds every entity, its secondary indexes and the schema version.
+// Package store implements Depot's mft services on an ordered key-value
+// transaction (kv.go): bbolt's, where one database file holds every
+// entity, its secondary indexes and the schema version, or PostgreSQL's,
+// where each bucket is a table (pg.go).
 package store
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 
 	"depot/mft"
 )
@@ -45,35 +39,68 @@ var (
 )
 
 // migrations[i] upgrades a database from schema version i to i+1. Version 0
-// is an empty file.
-var migrations = []func(tx *bolt.Tx) error{
-	func(tx *bolt.Tx) error { return nil }, // 0 → 1: buckets are created by Open
+// is an empty database.
+var migrations = []func(tx kvTx) error{
+	func(tx kvTx) error { return nil }, // 0 → 1: buckets are created by Open
 }
 
-// DB is the bbolt database holding all of Depot's metadata.
+// DB is the database holding all of Depot's metadata: a bbolt file
+// (NewDB) or a PostgreSQL database (NewPostgresDB).
 type DB struct {
-	// Path is the database file.
+	// Path is the bbolt file; empty on PostgreSQL.
 	Path string
+	// DSN is the PostgreSQL connection string; empty on bbolt.
+	DSN string
 	// Now returns the current time; tests replace it to control timestamps.
 	Now func() time.Time
 
-	db *bolt.DB
-	// commits and commitNanos count the group commits and their time.
-	commits, commitNanos atomic.Int64
-
-	// Group commit (see update): writers queue under queueMu; whoever
-	// holds commitMu commits everything queued in one transaction.
-	queueMu  sync.Mutex
-	queue    []*write
-	commitMu sync.Mutex
-
-	// writeErr is the disk error of the last commit that failed for one,
-	// until a commit succeeds; Ping reports it.
-	writeErr atomic.Pointer[error]
+	driver driver
+	stats  commitStats
 
 	// access grows after every committed change to who may reach what
 	// (users, groups, permissions, buckets, mounts): AccessGeneration.
 	access atomic.Uint64
+}
+
+// driver is where a DB keeps its buckets.
+type driver interface {
+	// update runs fn in a write transaction. fn may run more than once
+	// (a group commit that failed, a serialization failure) and must only
+	// change state through tx.
+	update(ctx context.Context, fn func(tx kvTx) error) error
+	// view runs fn in a read-only transaction that sees one snapshot.
+	view(ctx context.Context, fn func(tx kvTx) error) error
+	ping(ctx context.Context) error
+	backup(w io.Writer) (int64, error)
+	backupSize() int64
+	close() error
+}
+
+// commitStats counts write transactions and their time, for the metrics.
+type commitStats struct{ n, nanos atomic.Int64 }
+
+// add counts one commit that began at start.
+func (s *commitStats) add(start time.Time) {
+	s.n.Add(1)
+	s.nanos.Add(int64(time.Since(start)))
+}
+
+// atomicErr holds an error that goroutines share.
+type atomicErr struct{ p atomic.Pointer[error] }
+
+func (a *atomicErr) Store(err error) {
+	if err == nil {
+		a.p.Store(nil)
+	} else {
+		a.p.Store(&err)
+	}
+}
+
+func (a *atomicErr) Load() error {
+	if p := a.p.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // AccessGeneration returns a number that grows after each committed
@@ -84,99 +111,68 @@ func (db *DB) AccessGeneration() uint64 { return db.access.Load() }
 // updateAccess is update for a change to who may reach what: the access
 // generation grows once it is committed (not before, so that nobody keeps
 // the old state under the new number).
-func (db *DB) updateAccess(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+func (db *DB) updateAccess(ctx context.Context, fn func(tx kvTx) error) error {
 	err := db.update(ctx, fn)
 	db.access.Add(1)
 	return err
 }
 
-// write is one queued update and where its result goes.
-type write struct {
-	fn   func(tx *bolt.Tx) error
-	done chan error
-}
-
-// NewDB returns a DB for the file at path; call Open before use.
+// NewDB returns a DB for the bbolt file at path; call Open before use.
 func NewDB(path string) *DB {
 	return &DB{Path: path, Now: time.Now}
 }
 
-// Open opens (or creates) the database file, creates missing buckets and
-// runs pending migrations.
+// NewPostgresDB returns a DB for the PostgreSQL database at dsn (a URL or
+// key=value connection string); call Open before use.
+func NewPostgresDB(dsn string) *DB {
+	return &DB{DSN: dsn, Now: time.Now}
+}
+
+// Open opens (or creates) the database, creates missing buckets and runs
+// pending migrations.
 func (db *DB) Open() error {
-	if err := os.MkdirAll(filepath.Dir(db.Path), 0o700); err != nil {
-		return fmt.Errorf("store: create data directory: %w", err)
+	var err error
+	if db.DSN != "" {
+		db.driver, err = openPostgres(context.Background(), db.DSN, &db.stats)
+	} else {
+		db.driver, err = openBolt(db.Path, db.Now, &db.stats)
 	}
-	bdb, err := bolt.Open(db.Path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return fmt.Errorf("store: %s is in use by another process (is depot serve running?)", db.Path)
-	} else if err != nil {
-		return fmt.Errorf("store: open %s: %w", db.Path, err)
-	}
-	db.db = bdb
-	if err := db.db.Update(db.migrate); err != nil {
-		db.db.Close()
-		return err
-	}
-	return nil
+	return err
 }
 
-func (db *DB) migrate(tx *bolt.Tx) error {
-	for _, name := range allBuckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return fmt.Errorf("store: create bucket %s: %w", name, err)
-		}
-	}
-	meta := tx.Bucket(bucketMeta)
-	version := 0
-	if v := meta.Get(keySchemaVersion); v != nil {
-		if err := json.Unmarshal(v, &version); err != nil {
-			return fmt.Errorf("store: read schema version: %w", err)
-		}
-	}
-	if version > SchemaVersion {
-		return fmt.Errorf("store: database schema version %d is newer than this depot (%d); upgrade depot", version, SchemaVersion)
-	}
-	for ; version < SchemaVersion; version++ {
-		if err := migrations[version](tx); err != nil {
-			return fmt.Errorf("store: migrate schema %d to %d: %w", version, version+1, err)
-		}
-	}
-	return meta.Put(keySchemaVersion, []byte(fmt.Sprint(SchemaVersion)))
-}
-
-// Close closes the database file.
+// Close closes the database.
 func (db *DB) Close() error {
-	if db.db == nil {
+	if db.driver == nil {
 		return nil
 	}
-	return db.db.Close()
+	return db.driver.close()
+}
+
+// Driver names where the database is: "bolt" or "postgres".
+func (db *DB) Driver() string {
+	if db.DSN != "" {
+		return "postgres"
+	}
+	return "bolt"
 }
 
 // Backup writes a consistent snapshot of the whole database to w while the
 // database stays usable, and returns the number of bytes written.
-func (db *DB) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := db.db.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
-}
+func (db *DB) Backup(w io.Writer) (int64, error) { return db.driver.backup(w) }
 
 // BackupSize returns the size a backup written now would have.
-func (db *DB) BackupSize() int64 {
-	var n int64
-	_ = db.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
-	return n
+func (db *DB) BackupSize() int64 { return db.driver.backupSize() }
+
+// CommitStats returns how many commits were made and the seconds they
+// took in all (the metrics' commit latency); on bbolt a commit carries
+// every write queued meanwhile.
+func (db *DB) CommitStats() (int64, float64) {
+	return db.stats.n.Load(), time.Duration(db.stats.nanos.Load()).Seconds()
 }
 
-// CommitStats returns how many group commits were made and the seconds
-// they took in all (the metrics' commit latency).
-func (db *DB) CommitStats() (int64, float64) {
-	return db.commits.Load(), time.Duration(db.commitNanos.Load()).Seconds()
-}
+// Ping checks that the database answers, and takes writes again after a
+// failed one.
+func (db *DB) Ping(ctx context.Context) error { return db.driver.ping(ctx) }
 
 // now returns the clock's time in UTC, truncated to microseconds so that it
 // survives a JSON round trip unchanged.
@@ -184,94 +180,23 @@ func (db *DB) now() time.Time {
 	return db.Now().UTC().Truncate(time.Microsecond)
 }
 
-// update runs fn in a write transaction, shared with concurrent writers so
-// that they pay for one fsync: a writer queues fn, then whoever gets to
-// commit first commits every queued fn in one transaction. A lone writer
-// commits at once (bbolt's Batch would wait for company first); writers
-// arriving during a commit form the next group. fn may run more than once
-// and must only change state through tx.
-func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+// update runs fn in a write transaction (see driver.update).
+func (db *DB) update(ctx context.Context, fn func(tx kvTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w := &write{fn: fn, done: make(chan error, 1)}
-	db.queueMu.Lock()
-	db.queue = append(db.queue, w)
-	db.queueMu.Unlock()
-
-	db.commitMu.Lock()
-	db.queueMu.Lock()
-	group := db.queue
-	db.queue = nil
-	db.queueMu.Unlock()
-	if len(group) > 0 { // else an earlier committer took w along
-		db.commitGroup(group)
-	}
-	db.commitMu.Unlock()
-	return db.diskError(<-w.done)
-}
-
-// diskError notes the outcome of a commit for Ping, and turns a full disk
-// into EQUOTA (507) with a message that names no host path. Nothing of a
-// failed commit is kept.
-func (db *DB) diskError(err error) error {
-	var errno syscall.Errno
-	switch {
-	case err == nil:
-		db.writeErr.Store(nil)
-		return nil
-	case errors.As(err, new(*mft.Error)):
-		return err
-	case errors.As(err, &errno) && (errno == syscall.ENOSPC || errno == syscall.EDQUOT):
-		db.writeErr.Store(&err)
-		return mft.Errorf(mft.EQUOTA, "The server's disk is full: the change was not saved. Ask the administrator to free space.")
-	case errors.As(err, &errno) && (errno == syscall.EIO || errno == syscall.EROFS):
-		db.writeErr.Store(&err)
-	}
-	return err
-}
-
-// errRetrySolo rolls a group back when one of its writes fails, so that
-// the others are not lost with it.
-var errRetrySolo = errors.New("store: retry writes one by one")
-
-// commitGroup commits the writes of a group in one transaction. If one of
-// them fails, the group is rolled back and each write runs in its own
-// transaction, so that each gets its own answer.
-func (db *DB) commitGroup(group []*write) {
-	start := time.Now()
-	defer func() {
-		db.commits.Add(1)
-		db.commitNanos.Add(int64(time.Since(start)))
-	}()
-	err := db.db.Update(func(tx *bolt.Tx) error {
-		for _, w := range group {
-			if err := w.fn(tx); err != nil {
-				return errRetrySolo
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, errRetrySolo) {
-		for _, w := range group {
-			w.done <- db.db.Update(w.fn)
-		}
-		return
-	}
-	for _, w := range group {
-		w.done <- err
-	}
+	return db.driver.update(ctx, fn)
 }
 
 // view runs fn in a read transaction.
-func (db *DB) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+func (db *DB) view(ctx context.Context, fn func(tx kvTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.db.View(fn)
+	return db.driver.view(ctx, fn)
 }
 
-func get(b *bolt.Bucket, key string, v any) (bool, error) {
+func get(b kvBucket, key string, v any) (bool, error) {
 	data := b.Get([]byte(key))
 	if data == nil {
 		return false, nil
@@ -290,7 +215,7 @@ func decode(k, v []byte, dst any) error {
 	return nil
 }
 
-func put(b *bolt.Bucket, key string, v any) error {
+func put(b kvBucket, key string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", key, err)
@@ -300,7 +225,7 @@ func put(b *bolt.Bucket, key string, v any) error {
 
 // list decodes one page of b's values in key order, skipping those keep
 // rejects, and reports whether more follow.
-func list[T any](b *bolt.Bucket, page mft.Page, keep func(*T) bool) ([]*T, bool, error) {
+func list[T any](b kvBucket, page mft.Page, keep func(*T) bool) ([]*T, bool, error) {
 	page = page.Normalize()
 	var out []*T
 	c := b.Cursor()
@@ -328,7 +253,7 @@ func list[T any](b *bolt.Bucket, page mft.Page, keep func(*T) bool) ([]*T, bool,
 }
 
 // findAll decodes every value of b that keep accepts, in key order.
-func findAll[T any](b *bolt.Bucket, keep func(*T) bool) ([]*T, error) {
+func findAll[T any](b kvBucket, keep func(*T) bool) ([]*T, error) {
 	var out []*T
 	err := b.ForEach(func(k, v []byte) error {
 		item := new(T)
@@ -344,7 +269,7 @@ func findAll[T any](b *bolt.Bucket, keep func(*T) bool) ([]*T, error) {
 }
 
 // deleteWhere removes the values of b that match and returns how many.
-func deleteWhere[T any](b *bolt.Bucket, match func(*T) bool) (int, error) {
+func deleteWhere[T any](b kvBucket, match func(*T) bool) (int, error) {
 	var keys [][]byte
 	err := b.ForEach(func(k, v []byte) error {
 		item := new(T)
@@ -365,53 +290,4 @@ func deleteWhere[T any](b *bolt.Bucket, match func(*T) bool) (int, error) {
 		}
 	}
 	return len(keys), nil
-}
-
-// ErrLocked is returned by BackupFile when a running server holds the file.
-var ErrLocked = errors.New("store: database is in use by a running server")
-
-// BackupFile writes a consistent snapshot of the database file at path to w
-// without changing it. It returns ErrLocked if a server has the file open.
-func BackupFile(path string, w io.Writer) (int64, error) {
-	if _, err := os.Stat(path); err != nil {
-		return 0, fmt.Errorf("store: %w", err)
-	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return 0, ErrLocked
-	} else if err != nil {
-		return 0, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	defer bdb.Close()
-	db := &DB{Path: path, db: bdb}
-	return db.Backup(w)
-}
-
-// Ping checks that the database answers a read transaction.
-func (db *DB) Ping(ctx context.Context) error {
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketMeta) == nil {
-			return errors.New("store: meta bucket missing")
-		}
-		return nil
-	})
-	if err != nil || db.writeErr.Load() == nil {
-		return err
-	}
-	// The last commit failed on the disk: try a small write, which clears
-	// the state once the disk takes writes again.
-	err = db.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put([]byte("health_probe"), []byte(db.now().UTC().Format(time.RFC3339)))
-	})
-	if err == nil {
-		return nil
-	}
-	reason := "a disk error"
-	if last := db.writeErr.Load(); last != nil {
-		var errno syscall.Errno
-		if errors.As(*last, &errno) {
-			reason = errno.Error()
-		}
-	}
-	return mft.Errorf(mft.EUNAVAILABLE, "The database cannot be written: %s.", reason)
 }

@@ -5,29 +5,12 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"depot/mft"
 	"depot/store"
 )
-
-// now is the fixed time of the test clock.
-var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-
-// MustOpenDB opens a database in a temporary directory with a fixed clock
-// and closes it when the test ends.
-func MustOpenDB(tb testing.TB) *store.DB {
-	tb.Helper()
-	db := store.NewDB(filepath.Join(tb.TempDir(), "depot.db"))
-	db.Now = func() time.Time { return now }
-	if err := db.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
 
 func TestDB_Reopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "depot.db")

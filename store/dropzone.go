@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -36,7 +34,7 @@ func (s *DropzoneStore) CreateDropzone(ctx context.Context, d *mft.Dropzone) err
 	d.CreatedAt = s.db.now()
 	d.ExpiresAt = d.CreatedAt.AddDate(0, 0, d.Days)
 	d.ID = "dz_" + strings.ToLower(rand.Text()[:16])
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		if err := tx.Bucket(bucketDropzonesToken).Put([]byte(d.TokenHash), []byte(d.ID)); err != nil {
 			return err
 		}
@@ -48,7 +46,7 @@ func (s *DropzoneStore) PutDropzone(ctx context.Context, d *mft.Dropzone) error 
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketDropzones), d.ID, d) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketDropzones), d.ID, d) })
 }
 
 func (s *DropzoneStore) FindDropzone(ctx context.Context, id string) (*mft.Dropzone, error) {
@@ -57,7 +55,7 @@ func (s *DropzoneStore) FindDropzone(ctx context.Context, id string) (*mft.Dropz
 
 func (s *DropzoneStore) FindDropzoneByToken(ctx context.Context, hash string) (*mft.Dropzone, error) {
 	var id []byte
-	s.db.view(ctx, func(tx *bolt.Tx) error {
+	s.db.view(ctx, func(tx kvTx) error {
 		id = append(id, tx.Bucket(bucketDropzonesToken).Get([]byte(hash))...)
 		return nil
 	})
@@ -72,7 +70,7 @@ func (s *DropzoneStore) FindDropzones(ctx context.Context, owner string, page mf
 		out  []*mft.Dropzone
 		more bool
 	)
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, more, err = list(tx.Bucket(bucketDropzones), page, func(d *mft.Dropzone) bool { return owner == "" || d.Owner == owner })
 		return err
@@ -86,7 +84,7 @@ func (s *DropzoneStore) AllDropzones(ctx context.Context) ([]*mft.Dropzone, erro
 
 func (s *DropzoneStore) UsedBytes(ctx context.Context, id string) (int64, error) {
 	var n int64
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		n, err = usedBytes(tx, id)
 		return err
@@ -94,7 +92,7 @@ func (s *DropzoneStore) UsedBytes(ctx context.Context, id string) (int64, error)
 	return n, err
 }
 
-func usedBytes(tx *bolt.Tx, dropzone string) (int64, error) {
+func usedBytes(tx kvTx, dropzone string) (int64, error) {
 	var n int64
 	c := tx.Bucket(bucketDropzoneFiles).Cursor()
 	prefix := dropzone + "/"
@@ -113,7 +111,7 @@ func (s *DropzoneStore) ReserveFile(ctx context.Context, d *mft.Dropzone, f *mft
 	f.CreatedAt = s.db.now()
 	f.ID = "dzf_" + strings.ToLower(rand.Text()[:16])
 	f.Dropzone, f.Status = d.ID, mft.DropzonePending
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		used, err := usedBytes(tx, d.ID)
 		if err != nil {
 			return err
@@ -126,7 +124,7 @@ func (s *DropzoneStore) ReserveFile(ctx context.Context, d *mft.Dropzone, f *mft
 }
 
 func (s *DropzoneStore) PutFile(ctx context.Context, f *mft.DropzoneFile) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketDropzoneFiles), f.Dropzone+"/"+f.ID, f) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketDropzoneFiles), f.Dropzone+"/"+f.ID, f) })
 }
 
 func (s *DropzoneStore) FindFile(ctx context.Context, dropzone, id string) (*mft.DropzoneFile, error) {
@@ -137,7 +135,7 @@ func (s *DropzoneStore) FindFile(ctx context.Context, dropzone, id string) (*mft
 // dropzones (the Dropzone API's /files/{id} names no dropzone).
 func (s *DropzoneStore) FindFileByID(ctx context.Context, id string) (*mft.DropzoneFile, error) {
 	var found *mft.DropzoneFile
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		suffix := []byte("/" + id)
 		c := tx.Bucket(bucketDropzoneFiles).Cursor()
 		for k, v := c.First(); k != nil && id != ""; k, v = c.Next() {
@@ -159,7 +157,7 @@ func (s *DropzoneStore) FindFiles(ctx context.Context, dropzone string) ([]*mft.
 }
 
 func (s *DropzoneStore) DeleteFile(ctx context.Context, dropzone, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketDropzoneFiles)
 		if b.Get([]byte(dropzone+"/"+id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "File not found in this dropzone.")
@@ -171,7 +169,7 @@ func (s *DropzoneStore) DeleteFile(ctx context.Context, dropzone, id string) err
 // DeleteDropzone forgets a dropzone, its token and the records of its
 // files (whose bytes the caller has removed), in one transaction.
 func (s *DropzoneStore) DeleteDropzone(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		var d mft.Dropzone
 		if ok, err := get(tx.Bucket(bucketDropzones), id, &d); err != nil {
 			return err
@@ -183,7 +181,7 @@ func (s *DropzoneStore) DeleteDropzone(ctx context.Context, id string) error {
 }
 
 // deleteDropzone removes d, its token and its files' records.
-func deleteDropzone(tx *bolt.Tx, d *mft.Dropzone) error {
+func deleteDropzone(tx kvTx, d *mft.Dropzone) error {
 	if err := tx.Bucket(bucketDropzonesToken).Delete([]byte(d.TokenHash)); err != nil {
 		return err
 	}

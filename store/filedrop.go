@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -39,7 +37,7 @@ func NewFiledropStore(db *DB) *FiledropStore { return &FiledropStore{db: db} }
 // FindFiledrop returns ENOTFOUND if there is no filedrop of that name.
 func (s *FiledropStore) FindFiledrop(ctx context.Context, name string) (*mft.Filedrop, error) {
 	var f *mft.Filedrop
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		f, err = findFiledrop(tx, name)
 		return err
@@ -53,7 +51,7 @@ func (s *FiledropStore) FindFiledrops(ctx context.Context, page mft.Page) ([]*mf
 		out  []*mft.Filedrop
 		more bool
 	)
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, more, err = list[mft.Filedrop](tx.Bucket(bucketFiledrops), page, nil)
 		return err
@@ -66,7 +64,7 @@ func (s *FiledropStore) CreateFiledrop(ctx context.Context, f *mft.Filedrop) err
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketFiledrops)
 		if b.Get([]byte(filedropKey(f.Name))) != nil {
 			return mft.Errorf(mft.ECONFLICT, "A filedrop named %s already exists.", f.Name)
@@ -80,7 +78,7 @@ func (s *FiledropStore) CreateFiledrop(ctx context.Context, f *mft.Filedrop) err
 // UpdateFiledrop changes the set attributes; the name stays.
 func (s *FiledropStore) UpdateFiledrop(ctx context.Context, name string, u mft.FiledropUpdate) (*mft.Filedrop, error) {
 	var out *mft.Filedrop
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		f, err := findFiledrop(tx, name)
 		if err != nil {
 			return err
@@ -98,7 +96,7 @@ func (s *FiledropStore) UpdateFiledrop(ctx context.Context, name string, u mft.F
 
 // DeleteFiledrop removes a filedrop; messages already delivered stay.
 func (s *FiledropStore) DeleteFiledrop(ctx context.Context, name string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		if _, err := findFiledrop(tx, name); err != nil {
 			return err
 		}
@@ -111,7 +109,7 @@ func (s *FiledropStore) DeleteFiledrop(ctx context.Context, name string) error {
 // lower case only before, so older keys are the same.
 func filedropKey(name string) string { return strings.ToLower(name) }
 
-func findFiledrop(tx *bolt.Tx, name string) (*mft.Filedrop, error) {
+func findFiledrop(tx kvTx, name string) (*mft.Filedrop, error) {
 	var f mft.Filedrop
 	if ok, err := get(tx.Bucket(bucketFiledrops), filedropKey(name), &f); err != nil {
 		return nil, err
@@ -133,7 +131,7 @@ func (s *FiledropStore) CreateSubmission(ctx context.Context, sub *mft.Submissio
 	}
 	sub.CreatedAt = s.db.now()
 	sub.ID = newID("sub_", sub.CreatedAt)
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		if err := tx.Bucket(bucketSubmissionsKey).Put([]byte(sub.KeyHash), []byte(sub.ID)); err != nil {
 			return err
 		}
@@ -144,7 +142,7 @@ func (s *FiledropStore) CreateSubmission(ctx context.Context, sub *mft.Submissio
 // FindSubmissionByKey returns the submission of a key for a filedrop.
 func (s *FiledropStore) FindSubmissionByKey(ctx context.Context, filedrop, keyHash string) (*mft.Submission, error) {
 	var sub *mft.Submission
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		id := tx.Bucket(bucketSubmissionsKey).Get([]byte(keyHash))
 		if id == nil || keyHash == "" {
 			return errSubmissionNotFound
@@ -170,7 +168,7 @@ func (s *FiledropStore) FindSubmissionByKey(ctx context.Context, filedrop, keyHa
 // AddAttachment records a complete upload, keeping the id of an earlier
 // upload of the same filename.
 func (s *FiledropStore) AddAttachment(ctx context.Context, id string, a mft.Attachment) (mft.Attachment, error) {
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		sub, err := findSubmission(tx, id)
 		if err != nil {
 			return err
@@ -194,7 +192,7 @@ func (s *FiledropStore) AddAttachment(ctx context.Context, id string, a mft.Atta
 func (s *FiledropStore) UpdateSubmission(ctx context.Context, id string, fn func(*mft.Submission) error) (*mft.Submission, error) {
 	var out *mft.Submission
 	var kept error
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		sub, err := findSubmission(tx, id)
 		if err != nil {
 			return err
@@ -219,7 +217,7 @@ func (s *FiledropStore) UpdateSubmission(ctx context.Context, id string, fn func
 func (s *FiledropStore) Deliver(ctx context.Context, submissionID string, m *mft.Message) error {
 	m.CreatedAt = s.db.now()
 	m.ID = newID("msg_", m.CreatedAt)
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		sub, err := findSubmission(tx, submissionID)
 		if err != nil {
 			return err
@@ -239,7 +237,7 @@ func (s *FiledropStore) Deliver(ctx context.Context, submissionID string, m *mft
 // before t.
 func (s *FiledropStore) FindStaleSubmissions(ctx context.Context, t time.Time) ([]*mft.Submission, error) {
 	var out []*mft.Submission
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, err = findAll(tx.Bucket(bucketSubmissions), func(sub *mft.Submission) bool { return sub.ExpiresAt.Before(t) })
 		return err
@@ -249,7 +247,7 @@ func (s *FiledropStore) FindStaleSubmissions(ctx context.Context, t time.Time) (
 
 // DeleteSubmission forgets a submission and its key.
 func (s *FiledropStore) DeleteSubmission(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		sub, err := findSubmission(tx, id)
 		if err != nil {
 			return err
@@ -261,7 +259,7 @@ func (s *FiledropStore) DeleteSubmission(ctx context.Context, id string) error {
 	})
 }
 
-func findSubmission(tx *bolt.Tx, id string) (*mft.Submission, error) {
+func findSubmission(tx kvTx, id string) (*mft.Submission, error) {
 	var sub mft.Submission
 	if ok, err := get(tx.Bucket(bucketSubmissions), id, &sub); err != nil {
 		return nil, err
@@ -274,7 +272,7 @@ func findSubmission(tx *bolt.Tx, id string) (*mft.Submission, error) {
 // FindMessage returns ENOTFOUND if there is no such message.
 func (s *FiledropStore) FindMessage(ctx context.Context, id string) (*mft.Message, error) {
 	var m mft.Message
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		if ok, err := get(tx.Bucket(bucketMessages), id, &m); err != nil {
 			return err
 		} else if !ok || id == "" {
@@ -294,7 +292,7 @@ func (s *FiledropStore) FindMessagesFor(ctx context.Context, userID string, page
 // FindExpiredMessages returns the messages whose files expired before t.
 func (s *FiledropStore) FindExpiredMessages(ctx context.Context, t time.Time) ([]*mft.Message, error) {
 	var out []*mft.Message
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, err = findAll(tx.Bucket(bucketMessages), func(m *mft.Message) bool { return m.ExpiresAt.Before(t) })
 		return err
@@ -304,7 +302,7 @@ func (s *FiledropStore) FindExpiredMessages(ctx context.Context, t time.Time) ([
 
 // DeleteMessage forgets a message.
 func (s *FiledropStore) DeleteMessage(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		return tx.Bucket(bucketMessages).Delete([]byte(id))
 	})
 }

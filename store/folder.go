@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -31,7 +29,7 @@ func NewFolderStore(db *DB) *FolderStore { return &FolderStore{db: db} }
 // FindFolderByID returns ENOTFOUND if the rule does not exist.
 func (s *FolderStore) FindFolderByID(ctx context.Context, id string) (*mft.Folder, error) {
 	var f *mft.Folder
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		f, err = findFolderByID(tx, id)
 		return err
@@ -45,7 +43,7 @@ func (s *FolderStore) FindFolders(ctx context.Context, page mft.Page) ([]*mft.Fo
 		out  []*mft.Folder
 		more bool
 	)
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, more, err = list[mft.Folder](tx.Bucket(bucketFolders), page, nil)
 		return err
@@ -56,7 +54,7 @@ func (s *FolderStore) FindFolders(ctx context.Context, page mft.Page) ([]*mft.Fo
 // FindFoldersAbove returns the rules on p and its ancestors, nearest first.
 func (s *FolderStore) FindFoldersAbove(ctx context.Context, p string) ([]*mft.Folder, error) {
 	var out []*mft.Folder
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		idx := tx.Bucket(bucketFoldersPath)
 		for dir := p; ; dir = path.Dir(dir) {
 			if id := idx.Get([]byte(dir)); id != nil {
@@ -77,7 +75,7 @@ func (s *FolderStore) FindFoldersAbove(ctx context.Context, p string) ([]*mft.Fo
 // FindRetentionFolders returns every rule with retention_days set.
 func (s *FolderStore) FindRetentionFolders(ctx context.Context) ([]*mft.Folder, error) {
 	var out []*mft.Folder
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, err = findAll(tx.Bucket(bucketFolders), func(f *mft.Folder) bool { return f.RetentionDays > 0 })
 		return err
@@ -91,11 +89,11 @@ func (s *FolderStore) CreateFolder(ctx context.Context, f *mft.Folder) error {
 		return err
 	}
 	f.ID = "fld_" + strings.ToLower(rand.Text()[:16])
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return createFolder(tx, f, s.db.now()) })
+	return s.db.update(ctx, func(tx kvTx) error { return createFolder(tx, f, s.db.now()) })
 }
 
 // createFolder stores f, whose id is set, unless its path has rules.
-func createFolder(tx *bolt.Tx, f *mft.Folder, now time.Time) error {
+func createFolder(tx kvTx, f *mft.Folder, now time.Time) error {
 	if id := tx.Bucket(bucketFoldersPath).Get([]byte(f.Path)); id != nil {
 		return mft.Errorf(mft.EINVALID, "path: %s already has folder rules (%s); update those", f.Path, id)
 	}
@@ -109,7 +107,7 @@ func createFolder(tx *bolt.Tx, f *mft.Folder, now time.Time) error {
 // UpdateFolder changes the rules of a folder; its path stays.
 func (s *FolderStore) UpdateFolder(ctx context.Context, id string, upd mft.FolderUpdate) (*mft.Folder, error) {
 	var out *mft.Folder
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		f, err := findFolderByID(tx, id)
 		if err != nil {
 			return err
@@ -127,7 +125,7 @@ func (s *FolderStore) UpdateFolder(ctx context.Context, id string, upd mft.Folde
 
 // DeleteFolder removes a rule; the files stay.
 func (s *FolderStore) DeleteFolder(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		f, err := findFolderByID(tx, id)
 		if err != nil {
 			return err
@@ -136,7 +134,7 @@ func (s *FolderStore) DeleteFolder(ctx context.Context, id string) error {
 	})
 }
 
-func deleteFolder(tx *bolt.Tx, f *mft.Folder) error {
+func deleteFolder(tx kvTx, f *mft.Folder) error {
 	if err := tx.Bucket(bucketFoldersPath).Delete([]byte(f.Path)); err != nil {
 		return err
 	}
@@ -144,7 +142,7 @@ func deleteFolder(tx *bolt.Tx, f *mft.Folder) error {
 }
 
 // folderAt returns the rule on exactly p, or nil.
-func folderAt(tx *bolt.Tx, p string) (*mft.Folder, error) {
+func folderAt(tx kvTx, p string) (*mft.Folder, error) {
 	id := tx.Bucket(bucketFoldersPath).Get([]byte(p))
 	if id == nil {
 		return nil, nil
@@ -153,7 +151,7 @@ func folderAt(tx *bolt.Tx, p string) (*mft.Folder, error) {
 }
 
 // foldersBelow returns the rules on p and below it.
-func foldersBelow(tx *bolt.Tx, p string) ([]*mft.Folder, error) {
+func foldersBelow(tx kvTx, p string) ([]*mft.Folder, error) {
 	var out []*mft.Folder
 	c := tx.Bucket(bucketFoldersPath).Cursor()
 	for k, id := c.Seek([]byte(p)); k != nil && strings.HasPrefix(string(k), p); k, id = c.Next() {
@@ -169,7 +167,7 @@ func foldersBelow(tx *bolt.Tx, p string) ([]*mft.Folder, error) {
 	return out, nil
 }
 
-func findFolderByID(tx *bolt.Tx, id string) (*mft.Folder, error) {
+func findFolderByID(tx kvTx, id string) (*mft.Folder, error) {
 	var f mft.Folder
 	if ok, err := get(tx.Bucket(bucketFolders), id, &f); err != nil {
 		return nil, err

@@ -4,12 +4,10 @@ import (
 	"context"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
-// GroupStore stores groups in bbolt.
+// GroupStore stores groups.
 type GroupStore struct {
 	db *DB
 }
@@ -22,7 +20,7 @@ func NewGroupStore(db *DB) *GroupStore { return &GroupStore{db: db} }
 // FindGroupByID returns ENOTFOUND if the group does not exist.
 func (s *GroupStore) FindGroupByID(ctx context.Context, id string) (*mft.Group, error) {
 	var g *mft.Group
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		g, err = findGroupByID(tx, id)
 		return err
@@ -36,7 +34,7 @@ func (s *GroupStore) FindGroups(ctx context.Context, page mft.Page) ([]*mft.Grou
 		groups []*mft.Group
 		more   bool
 	)
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		groups, more, err = list[mft.Group](tx.Bucket(bucketGroups), page, nil)
 		return err
@@ -46,7 +44,7 @@ func (s *GroupStore) FindGroups(ctx context.Context, page mft.Page) ([]*mft.Grou
 
 // CreateGroup validates and stores g.
 func (s *GroupStore) CreateGroup(ctx context.Context, g *mft.Group) error {
-	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx kvTx) error {
 		g.CreatedAt = s.db.now()
 		g.UpdatedAt = g.CreatedAt
 		if err := g.Validate(); err != nil {
@@ -62,7 +60,7 @@ func (s *GroupStore) CreateGroup(ctx context.Context, g *mft.Group) error {
 // UpdateGroup changes name and description; the id stays.
 func (s *GroupStore) UpdateGroup(ctx context.Context, id string, upd mft.GroupUpdate) (*mft.Group, error) {
 	var out *mft.Group
-	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx kvTx) error {
 		g, err := findGroupByID(tx, id)
 		if err != nil {
 			return err
@@ -95,15 +93,15 @@ func (s *GroupStore) UpdateGroup(ctx context.Context, id string, upd mft.GroupUp
 // DeleteGroup removes the group and takes it out of every member's groups
 // in the same transaction.
 func (s *GroupStore) DeleteGroup(ctx context.Context, id string) error {
-	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx kvTx) error {
 		if _, err := findGroupByID(tx, id); err != nil {
 			return err
 		}
 		users := tx.Bucket(bucketUsers)
 		var members []*mft.User
-		err := users.ForEach(func(k, _ []byte) error {
+		err := users.ForEach(func(k, v []byte) error {
 			var u mft.User
-			if _, err := get(users, string(k), &u); err != nil {
+			if err := decode(k, v, &u); err != nil {
 				return err
 			}
 			if slices.Contains(u.Groups, id) {
@@ -127,7 +125,7 @@ func (s *GroupStore) DeleteGroup(ctx context.Context, id string) error {
 	})
 }
 
-func findGroupByID(tx *bolt.Tx, id string) (*mft.Group, error) {
+func findGroupByID(tx kvTx, id string) (*mft.Group, error) {
 	var g mft.Group
 	if ok, err := get(tx.Bucket(bucketGroups), id, &g); err != nil {
 		return nil, err

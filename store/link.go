@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -26,7 +24,7 @@ func NewLinkStore(db *DB) *LinkStore { return &LinkStore{db: db} }
 func (s *LinkStore) CreateLink(ctx context.Context, l *mft.Link) error {
 	l.CreatedAt = s.db.now()
 	l.ID = rand.Text()
-	return s.db.update(ctx, func(tx *bolt.Tx) error { return put(tx.Bucket(bucketLinks), l.ID, l) })
+	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketLinks), l.ID, l) })
 }
 
 func (s *LinkStore) FindLink(ctx context.Context, id string) (*mft.Link, error) {
@@ -38,7 +36,7 @@ func (s *LinkStore) FindLinks(ctx context.Context, by string, page mft.Page) ([]
 		out  []*mft.Link
 		more bool
 	)
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, more, err = list(tx.Bucket(bucketLinks), page, func(l *mft.Link) bool { return by == "" || l.CreatedBy == by })
 		return err
@@ -47,7 +45,7 @@ func (s *LinkStore) FindLinks(ctx context.Context, by string, page mft.Page) ([]
 }
 
 func (s *LinkStore) DeleteLink(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketLinks)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "This link does not exist.")
@@ -58,7 +56,7 @@ func (s *LinkStore) DeleteLink(ctx context.Context, id string) error {
 
 func (s *LinkStore) ClaimDownload(ctx context.Context, id string, now time.Time) (*mft.Link, error) {
 	var out mft.Link
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketLinks)
 		if ok, err := get(b, id, &out); err != nil {
 			return err

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -35,7 +33,7 @@ func (s *MountStore) CreateMount(ctx context.Context, m *mft.Mount) error {
 	m.CreatedAt = s.db.now()
 	m.UpdatedAt = m.CreatedAt
 	m.ID = newID("mnt_", m.CreatedAt)
-	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx kvTx) error {
 		if tx.Bucket(bucketConnections).Get([]byte(m.Connection)) == nil {
 			return mft.Errorf(mft.EINVALID, "connection %s does not exist", m.Connection)
 		}
@@ -53,7 +51,7 @@ func (s *MountStore) CreateMount(ctx context.Context, m *mft.Mount) error {
 }
 
 func (s *MountStore) DeleteMount(ctx context.Context, id string) error {
-	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketMounts)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Mount not found.")
@@ -63,7 +61,7 @@ func (s *MountStore) DeleteMount(ctx context.Context, id string) error {
 }
 
 // mountOf returns the id of a mount on connection id, or "".
-func mountOf(tx *bolt.Tx, conn string) (string, error) {
+func mountOf(tx kvTx, conn string) (string, error) {
 	all, err := findAll(tx.Bucket(bucketMounts), func(m *mft.Mount) bool { return m.Connection == conn })
 	if err != nil || len(all) == 0 {
 		return "", err

@@ -6,14 +6,12 @@ import (
 	"slices"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
 var bucketPermissions = []byte("Permissions")
 
-// PermissionStore stores permission rules in bbolt.
+// PermissionStore stores permission rules.
 type PermissionStore struct {
 	db *DB
 }
@@ -26,7 +24,7 @@ func NewPermissionStore(db *DB) *PermissionStore { return &PermissionStore{db: d
 // FindPermissionByID returns ENOTFOUND if the rule does not exist.
 func (s *PermissionStore) FindPermissionByID(ctx context.Context, id string) (*mft.Permission, error) {
 	var p *mft.Permission
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		p, err = findPermissionByID(tx, id)
 		return err
@@ -40,7 +38,7 @@ func (s *PermissionStore) FindPermissions(ctx context.Context, page mft.Page) ([
 		out  []*mft.Permission
 		more bool
 	)
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, more, err = list[mft.Permission](tx.Bucket(bucketPermissions), page, nil)
 		return err
@@ -51,7 +49,7 @@ func (s *PermissionStore) FindPermissions(ctx context.Context, page mft.Page) ([
 // FindPermissionsForSubjects returns every rule for any of the subjects.
 func (s *PermissionStore) FindPermissionsForSubjects(ctx context.Context, subjects []string) ([]*mft.Permission, error) {
 	var out []*mft.Permission
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		out, err = findAll(tx.Bucket(bucketPermissions), func(p *mft.Permission) bool {
 			return slices.Contains(subjects, p.Subject)
@@ -64,7 +62,7 @@ func (s *PermissionStore) FindPermissionsForSubjects(ctx context.Context, subjec
 // CreatePermission validates and stores p with a new id.
 func (s *PermissionStore) CreatePermission(ctx context.Context, p *mft.Permission) error {
 	p.ID = "perm_" + strings.ToLower(rand.Text()[:16])
-	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx kvTx) error {
 		p.CreatedAt = s.db.now()
 		p.UpdatedAt = p.CreatedAt
 		return savePermission(tx, p)
@@ -74,7 +72,7 @@ func (s *PermissionStore) CreatePermission(ctx context.Context, p *mft.Permissio
 // UpdatePermission changes the permissions and mount of a rule.
 func (s *PermissionStore) UpdatePermission(ctx context.Context, id string, upd mft.PermissionUpdate) (*mft.Permission, error) {
 	var out *mft.Permission
-	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx kvTx) error {
 		p, err := findPermissionByID(tx, id)
 		if err != nil {
 			return err
@@ -94,7 +92,7 @@ func (s *PermissionStore) UpdatePermission(ctx context.Context, id string, upd m
 
 // DeletePermission removes a rule.
 func (s *PermissionStore) DeletePermission(ctx context.Context, id string) error {
-	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx kvTx) error {
 		if _, err := findPermissionByID(tx, id); err != nil {
 			return err
 		}
@@ -104,7 +102,7 @@ func (s *PermissionStore) DeletePermission(ctx context.Context, id string) error
 
 // savePermission checks that the subject exists and has no other rule on
 // the same path or mount name, then writes p.
-func savePermission(tx *bolt.Tx, p *mft.Permission) error {
+func savePermission(tx kvTx, p *mft.Permission) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -119,7 +117,7 @@ func savePermission(tx *bolt.Tx, p *mft.Permission) error {
 	b := tx.Bucket(bucketPermissions)
 	err := b.ForEach(func(k, v []byte) error {
 		var other mft.Permission
-		if _, err := get(b, string(k), &other); err != nil {
+		if err := decode(k, v, &other); err != nil {
 			return err
 		}
 		if other.ID == p.ID || other.Subject != p.Subject {
@@ -139,7 +137,7 @@ func savePermission(tx *bolt.Tx, p *mft.Permission) error {
 	return put(b, p.ID, p)
 }
 
-func findPermissionByID(tx *bolt.Tx, id string) (*mft.Permission, error) {
+func findPermissionByID(tx kvTx, id string) (*mft.Permission, error) {
 	var p mft.Permission
 	if ok, err := get(tx.Bucket(bucketPermissions), id, &p); err != nil {
 		return nil, err
@@ -150,7 +148,7 @@ func findPermissionByID(tx *bolt.Tx, id string) (*mft.Permission, error) {
 }
 
 // deletePermissionsOf removes every rule of a subject that is being deleted.
-func deletePermissionsOf(tx *bolt.Tx, subject string) error {
+func deletePermissionsOf(tx kvTx, subject string) error {
 	_, err := deleteWhere(tx.Bucket(bucketPermissions), func(p *mft.Permission) bool { return p.Subject == subject })
 	return err
 }

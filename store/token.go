@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -23,7 +21,7 @@ func (s *TokenStore) CreateToken(ctx context.Context, t *mft.Token) error {
 	if t.Hash == "" || t.UserID == "" {
 		return mft.Errorf(mft.EINVALID, "token needs a hash and a user")
 	}
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		t.CreatedAt = s.db.now()
 		return put(tx.Bucket(bucketTokens), t.Hash, t)
 	})
@@ -33,7 +31,7 @@ func (s *TokenStore) CreateToken(ctx context.Context, t *mft.Token) error {
 // expired token.
 func (s *TokenStore) FindTokenByHash(ctx context.Context, hash string) (*mft.Token, error) {
 	var t mft.Token
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		ok, err := get(tx.Bucket(bucketTokens), hash, &t)
 		if err != nil {
 			return err
@@ -55,7 +53,7 @@ func (s *TokenStore) FindTokenByHash(ctx context.Context, hash string) (*mft.Tok
 func (s *TokenStore) DeleteExpiredTokens(ctx context.Context) (int, error) {
 	n := 0
 	now := s.db.Now()
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		var err error
 		n, err = deleteTokensWhere(tx, func(t *mft.Token) bool { return !now.Before(t.ExpiresAt) })
 		return err
@@ -64,12 +62,12 @@ func (s *TokenStore) DeleteExpiredTokens(ctx context.Context) (int, error) {
 }
 
 // deleteTokensOf removes a deleted user's temporary keys.
-func deleteTokensOf(tx *bolt.Tx, userID string) error {
+func deleteTokensOf(tx kvTx, userID string) error {
 	_, err := deleteTokensWhere(tx, func(t *mft.Token) bool { return t.UserID == userID })
 	return err
 }
 
 // deleteTokensWhere removes the tokens that match and returns how many.
-func deleteTokensWhere(tx *bolt.Tx, match func(*mft.Token) bool) (int, error) {
+func deleteTokensWhere(tx kvTx, match func(*mft.Token) bool) (int, error) {
 	return deleteWhere(tx.Bucket(bucketTokens), match)
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -47,7 +45,7 @@ func (s *UsageStore) Usage(ctx context.Context, dir string) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		n = getUsage(tx.Bucket(bucketUsage), dir)
 		return nil
 	})
@@ -79,17 +77,17 @@ func (s *UsageStore) AddUsage(ctx context.Context, dir string, delta int64) erro
 
 // Flush writes the pending changes to the database now.
 func (s *UsageStore) Flush(ctx context.Context) error {
-	return s.update(ctx, func(*bolt.Bucket) error { return nil })
+	return s.update(ctx, func(kvBucket) error { return nil })
 }
 
 // update runs fn on the usage table in one transaction with the pending
 // changes applied first, which are then no longer pending.
-func (s *UsageStore) update(ctx context.Context, fn func(b *bolt.Bucket) error) error {
+func (s *UsageStore) update(ctx context.Context, fn func(b kvBucket) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.scheduled = false
 	pending := s.pending
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
+	err := s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketUsage)
 		for dir, delta := range pending {
 			if err := b.Put([]byte(dir), encodeInt(max(getUsage(b, dir)+delta, 0))); err != nil {
@@ -107,7 +105,7 @@ func (s *UsageStore) update(ctx context.Context, fn func(b *bolt.Bucket) error) 
 // MoveUsage re-keys the folder tree at from to to and moves size bytes
 // from from's ancestors to to's.
 func (s *UsageStore) MoveUsage(ctx context.Context, from, to string, size int64) error {
-	return s.update(ctx, func(b *bolt.Bucket) error {
+	return s.update(ctx, func(b kvBucket) error {
 		type kv struct {
 			k string
 			v int64
@@ -139,7 +137,7 @@ func (s *UsageStore) MoveUsage(ctx context.Context, from, to string, size int64)
 // DeleteUsage forgets the folder tree at dir and subtracts its bytes from
 // its ancestors.
 func (s *UsageStore) DeleteUsage(ctx context.Context, dir string) error {
-	return s.update(ctx, func(b *bolt.Bucket) error {
+	return s.update(ctx, func(b kvBucket) error {
 		size := getUsage(b, dir)
 		var keys [][]byte
 		c := b.Cursor()
@@ -163,14 +161,11 @@ func (s *UsageStore) DeleteUsage(ctx context.Context, dir string) error {
 func (s *UsageStore) ReplaceUsage(ctx context.Context, usage map[string]int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.db.update(ctx, func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketUsage); err != nil {
+	err := s.db.update(ctx, func(tx kvTx) error {
+		if err := tx.ClearBucket(bucketUsage); err != nil {
 			return err
 		}
-		b, err := tx.CreateBucket(bucketUsage)
-		if err != nil {
-			return err
-		}
+		b := tx.Bucket(bucketUsage)
 		for k, v := range usage {
 			if err := b.Put([]byte(k), encodeInt(v)); err != nil {
 				return err
@@ -186,7 +181,7 @@ func (s *UsageStore) ReplaceUsage(ctx context.Context, usage map[string]int64) e
 
 // addUsage adds delta to dir and every ancestor up to "/", never going
 // below zero.
-func addUsage(b *bolt.Bucket, dir string, delta int64) error {
+func addUsage(b kvBucket, dir string, delta int64) error {
 	for {
 		n := max(getUsage(b, dir)+delta, 0)
 		if err := b.Put([]byte(dir), encodeInt(n)); err != nil {
@@ -199,7 +194,7 @@ func addUsage(b *bolt.Bucket, dir string, delta int64) error {
 	}
 }
 
-func getUsage(b *bolt.Bucket, dir string) int64 { return decodeInt(b.Get([]byte(dir))) }
+func getUsage(b kvBucket, dir string) int64 { return decodeInt(b.Get([]byte(dir))) }
 
 func encodeInt(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
 

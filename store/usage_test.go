@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,13 +10,11 @@ import (
 
 // Changes are visible at once, written by Flush (or within FlushDelay),
 // and moves and deletions take the pending changes along.
-func TestUsageStore_WriteBehind(t *testing.T) {
+func TestUsageStore_WriteBehind(t *testing.T) { eachDriver(t, testUsageWriteBehind) }
+
+func testUsageWriteBehind(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "depot.db")
-	db := store.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
+	db := MustOpenDB(t)
 	s := store.NewUsageStore(db)
 	s.FlushDelay = time.Hour // only explicit flushes in this test
 	want := func(dir string, n int64) {
@@ -50,13 +47,7 @@ func TestUsageStore_WriteBehind(t *testing.T) {
 	if err := s.AddUsage(ctx, "/users/c", 7); err != nil { // lost: never flushed
 		t.Fatal(err)
 	}
-	db.Close()
-
-	db = store.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = reopen(t, db)
 	s = store.NewUsageStore(db)
 	want("/users/b", 250)
 	want("/users/b/in", 150)
@@ -69,13 +60,11 @@ func TestUsageStore_WriteBehind(t *testing.T) {
 }
 
 // Without an explicit flush, changes reach the database within FlushDelay.
-func TestUsageStore_FlushesOnItsOwn(t *testing.T) {
+func TestUsageStore_FlushesOnItsOwn(t *testing.T) { eachDriver(t, testUsageFlushesOnItsOwn) }
+
+func testUsageFlushesOnItsOwn(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "depot.db")
-	db := store.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
+	db := MustOpenDB(t)
 	s := store.NewUsageStore(db)
 	s.FlushDelay = time.Millisecond
 	if err := s.AddUsage(ctx, "/users/a", 42); err != nil {
@@ -88,5 +77,4 @@ func TestUsageStore_FlushesOnItsOwn(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	db.Close()
 }

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
-
 	"depot/mft"
 )
 
@@ -24,7 +22,7 @@ func NewUserStore(db *DB) *UserStore { return &UserStore{db: db} }
 // FindUserByID returns ENOTFOUND if the user does not exist.
 func (s *UserStore) FindUserByID(ctx context.Context, id string) (*mft.User, error) {
 	var u *mft.User
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		u, err = findUserByID(tx, id)
 		return err
@@ -49,7 +47,7 @@ func (s *UserStore) FindUserByAPIKeyHash(ctx context.Context, hash string) (*mft
 
 func (s *UserStore) findByIndex(ctx context.Context, index []byte, key string) (*mft.User, error) {
 	var u *mft.User
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		id := tx.Bucket(index).Get([]byte(key))
 		if id == nil || key == "" {
 			return mft.Errorf(mft.ENOTFOUND, "User not found.")
@@ -67,7 +65,7 @@ func (s *UserStore) FindUsers(ctx context.Context, f mft.UserFilter) ([]*mft.Use
 		users []*mft.User
 		more  bool
 	)
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
+	err := s.db.view(ctx, func(tx kvTx) error {
 		var err error
 		users, more, err = list(tx.Bucket(bucketUsers), f.Page, func(u *mft.User) bool {
 			return (f.Group == "" || slices.Contains(u.Groups, f.Group)) &&
@@ -81,8 +79,8 @@ func (s *UserStore) FindUsers(ctx context.Context, f mft.UserFilter) ([]*mft.Use
 // CountUsers returns the number of users.
 func (s *UserStore) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.view(ctx, func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketUsers).Stats().KeyN
+	err := s.db.view(ctx, func(tx kvTx) error {
+		n = tx.Bucket(bucketUsers).KeyN()
 		return nil
 	})
 	return n, err
@@ -90,7 +88,7 @@ func (s *UserStore) CountUsers(ctx context.Context) (int, error) {
 
 // CreateUser validates and stores u, setting its timestamps.
 func (s *UserStore) CreateUser(ctx context.Context, u *mft.User) error {
-	return s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	return s.db.updateAccess(ctx, func(tx kvTx) error {
 		u.CreatedAt = s.db.now()
 		u.UpdatedAt = u.CreatedAt
 		if err := u.Validate(); err != nil {
@@ -106,7 +104,7 @@ func (s *UserStore) CreateUser(ctx context.Context, u *mft.User) error {
 // UpdateUser applies upd and returns the updated user.
 func (s *UserStore) UpdateUser(ctx context.Context, id string, upd mft.UserUpdate) (*mft.User, error) {
 	var out *mft.User
-	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx kvTx) error {
 		old, err := findUserByID(tx, id)
 		if err != nil {
 			return err
@@ -126,7 +124,7 @@ func (s *UserStore) UpdateUser(ctx context.Context, id string, upd mft.UserUpdat
 // SetUserAPIKeyHash replaces the user's API key; the old key stops working
 // when the transaction commits.
 func (s *UserStore) SetUserAPIKeyHash(ctx context.Context, id, hash string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		old, err := findUserByID(tx, id)
 		if err != nil {
 			return err
@@ -140,7 +138,7 @@ func (s *UserStore) SetUserAPIKeyHash(ctx context.Context, id, hash string) erro
 
 // RecordLogin stores the time and address of a successful login.
 func (s *UserStore) RecordLogin(ctx context.Context, id, ip string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		u, err := findUserByID(tx, id)
 		if err != nil {
 			return err
@@ -155,7 +153,7 @@ func (s *UserStore) RecordLogin(ctx context.Context, id, ip string) error {
 // one transaction.
 func (s *UserStore) DeleteUser(ctx context.Context, id string) ([]string, error) {
 	var dropzones []string
-	err := s.db.updateAccess(ctx, func(tx *bolt.Tx) error {
+	err := s.db.updateAccess(ctx, func(tx kvTx) error {
 		dropzones = nil // fn may run twice
 		u, err := findUserByID(tx, id)
 		if err != nil {
@@ -169,7 +167,7 @@ func (s *UserStore) DeleteUser(ctx context.Context, id string) ([]string, error)
 
 // deleteUserAndDropzones removes u and its dropzones and returns their
 // ids.
-func deleteUserAndDropzones(tx *bolt.Tx, u *mft.User) ([]string, error) {
+func deleteUserAndDropzones(tx kvTx, u *mft.User) ([]string, error) {
 	owned, err := findAll(tx.Bucket(bucketDropzones), func(d *mft.Dropzone) bool { return d.Owner == u.ID })
 	if err != nil {
 		return nil, err
@@ -185,7 +183,7 @@ func deleteUserAndDropzones(tx *bolt.Tx, u *mft.User) ([]string, error) {
 }
 
 // deleteUser removes u with its index entries, tokens and permissions.
-func deleteUser(tx *bolt.Tx, u *mft.User) error {
+func deleteUser(tx kvTx, u *mft.User) error {
 	if err := unindexUser(tx, u); err != nil {
 		return err
 	}
@@ -198,7 +196,7 @@ func deleteUser(tx *bolt.Tx, u *mft.User) error {
 	return tx.Bucket(bucketUsers).Delete([]byte(u.ID))
 }
 
-func findUserByID(tx *bolt.Tx, id string) (*mft.User, error) {
+func findUserByID(tx kvTx, id string) (*mft.User, error) {
 	var u mft.User
 	if ok, err := get(tx.Bucket(bucketUsers), id, &u); err != nil {
 		return nil, err
@@ -210,7 +208,7 @@ func findUserByID(tx *bolt.Tx, id string) (*mft.User, error) {
 
 // saveUser checks references and uniqueness, then writes u and its indexes,
 // replacing old's index entries when old is not nil.
-func saveUser(tx *bolt.Tx, u, old *mft.User) error {
+func saveUser(tx kvTx, u, old *mft.User) error {
 	for _, g := range u.Groups {
 		if tx.Bucket(bucketGroups).Get([]byte(g)) == nil {
 			return mft.Errorf(mft.EINVALID, "groups: group %q does not exist", g)
@@ -246,7 +244,7 @@ func saveUser(tx *bolt.Tx, u, old *mft.User) error {
 }
 
 // claim points index key at id, failing with EINVALID if another id has it.
-func claim(tx *bolt.Tx, index []byte, key, id, field string) error {
+func claim(tx kvTx, index []byte, key, id, field string) error {
 	if key == "" {
 		return nil
 	}
@@ -260,7 +258,7 @@ func claim(tx *bolt.Tx, index []byte, key, id, field string) error {
 	return b.Put([]byte(key), []byte(id))
 }
 
-func unindexUser(tx *bolt.Tx, u *mft.User) error {
+func unindexUser(tx kvTx, u *mft.User) error {
 	for _, e := range []struct {
 		index []byte
 		key   string
@@ -281,7 +279,7 @@ func unindexUser(tx *bolt.Tx, u *mft.User) error {
 
 // SetTOTP replaces the user's second factor; nil removes it.
 func (s *UserStore) SetTOTP(ctx context.Context, id string, t *mft.TOTP) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		u, err := findUserByID(tx, id)
 		if err != nil {
 			return err
@@ -295,7 +293,7 @@ func (s *UserStore) SetTOTP(ctx context.Context, id string, t *mft.TOTP) error {
 // UseTOTP accepts a code once, in one transaction: two logins with the
 // same code at once cannot both pass.
 func (s *UserStore) UseTOTP(ctx context.Context, id string, step int64, recoveryHash string) error {
-	return s.db.update(ctx, func(tx *bolt.Tx) error {
+	return s.db.update(ctx, func(tx kvTx) error {
 		u, err := findUserByID(tx, id)
 		if err != nil {
 			return err

@@ -1,0 +1,93 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	bolt "go.etcd.io/bbolt"
+
+	"depot/internal/testpeer"
+	"depot/store"
+)
+
+// The store's tests are one suite for both drivers: eachDriver runs a
+// test on bbolt and on PostgreSQL (a cluster the first PostgreSQL test
+// starts, stopped by TestMain).
+func TestMain(m *testing.M) { testpeer.PostgresMain(m) }
+
+// eachDriver runs fn as the subtests "bolt" and "postgres"; MustOpenDB,
+// called inside fn, opens the driver of the subtest it runs under.
+func eachDriver(t *testing.T, fn func(t *testing.T)) {
+	t.Run("bolt", fn)
+	t.Run("postgres", fn)
+}
+
+// onPostgres reports whether tb runs under eachDriver's "postgres".
+func onPostgres(tb testing.TB) bool {
+	parts := strings.Split(tb.Name(), "/")
+	return len(parts) > 1 && parts[1] == "postgres"
+}
+
+// now is the fixed time of the test clock.
+var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// MustOpenDB opens a new database of the test's driver (a file in a
+// temporary directory, or a new PostgreSQL database) with a fixed clock
+// and closes it when the test ends.
+func MustOpenDB(tb testing.TB) *store.DB {
+	tb.Helper()
+	var db *store.DB
+	if onPostgres(tb) {
+		db = store.NewPostgresDB(testpeer.PostgresDSN(tb))
+	} else {
+		db = store.NewDB(filepath.Join(tb.TempDir(), "depot.db"))
+	}
+	return mustOpen(tb, db)
+}
+
+func mustOpen(tb testing.TB, db *store.DB) *store.DB {
+	tb.Helper()
+	db.Now = func() time.Time { return now }
+	if err := db.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// reopen closes db and opens the same database again.
+func reopen(tb testing.TB, db *store.DB) *store.DB {
+	tb.Helper()
+	if err := db.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return mustOpen(tb, &store.DB{Path: db.Path, DSN: db.DSN})
+}
+
+// putRaw writes value under key in bucket behind the store's back (as a
+// damaged or foreign record would be), with db closed meanwhile on bbolt,
+// and returns db opened again.
+func putRaw(tb testing.TB, db *store.DB, bucket, key, value string) *store.DB {
+	tb.Helper()
+	if db.DSN == "" {
+		must(tb, db.Close())
+		bdb, err := bolt.Open(db.Path, 0o600, nil)
+		must(tb, err)
+		must(tb, bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Put([]byte(key), []byte(value)) }))
+		must(tb, bdb.Close())
+		return mustOpen(tb, &store.DB{Path: db.Path})
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.DSN)
+	must(tb, err)
+	defer conn.Close(ctx)
+	table := pgx.Identifier{strings.ToLower(strings.ReplaceAll(bucket, ".", "_"))}.Sanitize()
+	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+		[]byte(key), []byte(value))
+	must(tb, err)
+	return db
+}

@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"depot/mft"
+)
+
+// pgDriver keeps the database in PostgreSQL: each bucket is a table
+// (k bytea PRIMARY KEY, v bytea) named after it (tableName), so that
+// the same code and the same rules run on both drivers. Writes are
+// SERIALIZABLE transactions, retried when PostgreSQL reports that a
+// concurrent one got in the way.
+type pgDriver struct {
+	pool  *pgxpool.Pool
+	stats *commitStats
+	// node holds the session lock that says a Depot node uses the
+	// database (see openPostgres).
+	node *pgxpool.Conn
+}
+
+// Advisory lock keys: migrating the schema, and being the database's node.
+const (
+	lockMigrate = 0x6465706f74_01 // "depot" 1
+	lockNode    = 0x6465706f74_02
+)
+
+// tableName is the table of a bucket: "Users.Email" is users_email.
+func tableName(bucket []byte) string {
+	return pgx.Identifier{strings.ToLower(strings.ReplaceAll(string(bucket), ".", "_"))}.Sanitize()
+}
+
+// openPostgres connects, creates the tables and runs pending migrations
+// under an advisory lock (nodes starting together migrate once), then
+// takes the node lock: until the work they share is shared through the
+// database, a second node on the same database is refused.
+func openPostgres(ctx context.Context, dsn string, stats *commitStats) (*pgDriver, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: database.dsn: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: database.dsn: %w", err)
+	}
+	d := &pgDriver{pool: pool, stats: stats}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(lockMigrate)); err != nil {
+			return err
+		}
+		for _, name := range allBuckets {
+			if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+tableName(name)+
+				" (k bytea PRIMARY KEY, v bytea NOT NULL)"); err != nil {
+				return fmt.Errorf("store: create table %s: %w", tableName(name), err)
+			}
+		}
+		t := &pgTx{ctx: ctx, tx: tx}
+		if err := migrate(t); err != nil {
+			return err
+		}
+		return t.err
+	})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if d.node, err = pool.Acquire(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
+	}
+	var locked bool
+	if err := d.node.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(lockNode)).Scan(&locked); err != nil || !locked {
+		d.close()
+		if err == nil {
+			err = errors.New("another depot node is using this database; one database serves one node for now")
+		}
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return d, nil
+}
+
+func (d *pgDriver) close() error {
+	if d.node != nil {
+		d.node.Release()
+	}
+	d.pool.Close()
+	return nil
+}
+
+func (d *pgDriver) update(ctx context.Context, fn func(tx kvTx) error) error {
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := d.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+		if err == nil {
+			d.stats.add(start)
+			return nil
+		}
+		if !retryable(err) || attempt == maxAttempts {
+			return unavailable(err)
+		}
+		// Two writers that met will likely meet again at once: wait a
+		// random while, longer each time.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))):
+		}
+	}
+}
+
+// maxAttempts bounds the retries of a write that keeps meeting others.
+const maxAttempts = 30
+
+func (d *pgDriver) view(ctx context.Context, fn func(tx kvTx) error) error {
+	return unavailable(d.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
+}
+
+// run runs fn in one transaction and commits it if fn and every
+// statement it made succeeded.
+func (d *pgDriver) run(ctx context.Context, opts pgx.TxOptions, fn func(tx kvTx) error) error {
+	tx, err := d.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) // nothing after Commit
+	t := &pgTx{ctx: ctx, tx: tx}
+	err = fn(t)
+	if t.err != nil { // fn may have decided on a read that failed
+		return t.err
+	}
+	if err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// retryable reports whether a transaction failed only because a
+// concurrent one got in the way, so that running it again may succeed.
+// Every Put is an upsert, so a unique violation is such a meeting too.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505")
+}
+
+// unavailable turns a lost or refused connection into EUNAVAILABLE (503),
+// which names no host; answers of the entity code and PostgreSQL's own
+// errors pass unchanged.
+func unavailable(err error) error {
+	var pe *pgconn.PgError
+	switch {
+	case err == nil, errors.As(err, new(*mft.Error)), errors.Is(err, context.Canceled),
+		errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.As(err, &pe) && !strings.HasPrefix(pe.Code, "08") && !strings.HasPrefix(pe.Code, "57P"):
+		return err // a statement's error, not the connection's
+	}
+	return fmt.Errorf("%w (%v)", mft.Errorf(mft.EUNAVAILABLE, "The database cannot be reached; try again shortly."), err)
+}
+
+func (d *pgDriver) ping(ctx context.Context) error {
+	return d.view(ctx, func(tx kvTx) error {
+		tx.Bucket(bucketMeta).Get(keySchemaVersion)
+		return nil
+	})
+}
+
+func (d *pgDriver) backup(io.Writer) (int64, error) {
+	return 0, mft.Errorf(mft.EINVALID, "The database is PostgreSQL: back it up with pg_dump.")
+}
+
+func (d *pgDriver) backupSize() int64 { return 0 }
