@@ -184,9 +184,10 @@ func TestBucketStore_DeleteFailingMidwayLeavesTheBucketWhole(t *testing.T) {
 	eachDriver(t, func(t *testing.T) {
 		ctx := context.Background()
 		w := newBucketWorld(t)
-		db := putRaw(t, w.db, "Folders.Path", mft.BucketRoot(w.bucket.ID)+"/zz", "fld_broken")
-		db = putRaw(t, db, "Folders", "fld_broken", "{not json")
-		w2 := openBucketWorld(db)
+		must(t, w.db.Close())
+		putRaw(t, w.db, "Folders.Path", mft.BucketRoot(w.bucket.ID)+"/zz", "fld_broken")
+		putRaw(t, w.db, "Folders", "fld_broken", "{not json")
+		w2 := openBucketWorld(reopen(t, w.db))
 		w2.bucket, w2.inside, w2.outside, w2.dropzone = w.bucket, w.inside, w.outside, w.dropzone
 		_, err := w2.buckets.DeleteBucket(ctx, w.bucket.ID)
 		if err == nil || !strings.Contains(err.Error(), "fld_broken") {

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 
 	"depot/mft"
 	"depot/store"
@@ -82,25 +81,18 @@ func TestDB_Backup(t *testing.T) {
 }
 
 func TestDB_SchemaTooNew(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "depot.db")
-	bdb, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucket([]byte("Meta"))
-		if err != nil {
-			return err
+	eachDriver(t, func(t *testing.T) {
+		db := MustOpenDB(t)
+		must(t, db.Close())
+		putRaw(t, db, "Meta", "schema_version", "99")
+		newer := &store.DB{Path: db.Path, DSN: db.DSN}
+		err := newer.Open()
+		if err == nil {
+			newer.Close()
+			t.Fatal("opened a database from a newer depot")
 		}
-		return b.Put([]byte("schema_version"), []byte("99"))
+		if !strings.Contains(err.Error(), "newer than this depot") {
+			t.Fatalf("open: %v; want it to say the database is newer", err)
+		}
 	})
-	bdb.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := store.NewDB(path)
-	if err := db.Open(); err == nil {
-		db.Close()
-		t.Fatal("opened a database from a newer depot")
-	}
 }

@@ -40,13 +40,16 @@ var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 // and closes it when the test ends.
 func MustOpenDB(tb testing.TB) *store.DB {
 	tb.Helper()
-	var db *store.DB
 	if onPostgres(tb) {
-		db = store.NewPostgresDB(testpeer.PostgresDSN(tb))
-	} else {
-		db = store.NewDB(filepath.Join(tb.TempDir(), "depot.db"))
+		return mustOpenPostgres(tb)
 	}
-	return mustOpen(tb, db)
+	return mustOpen(tb, store.NewDB(filepath.Join(tb.TempDir(), "depot.db")))
+}
+
+// mustOpenPostgres opens a new PostgreSQL database as MustOpenDB does.
+func mustOpenPostgres(tb testing.TB) *store.DB {
+	tb.Helper()
+	return mustOpen(tb, store.NewPostgresDB(testpeer.PostgresDSN(tb)))
 }
 
 func mustOpen(tb testing.TB, db *store.DB) *store.DB {
@@ -68,18 +71,16 @@ func reopen(tb testing.TB, db *store.DB) *store.DB {
 	return mustOpen(tb, &store.DB{Path: db.Path, DSN: db.DSN})
 }
 
-// putRaw writes value under key in bucket behind the store's back (as a
-// damaged or foreign record would be), with db closed meanwhile on bbolt,
-// and returns db opened again.
-func putRaw(tb testing.TB, db *store.DB, bucket, key, value string) *store.DB {
+// putRaw writes value under key in bucket of the closed database db
+// behind the store's back, as a damaged or foreign record would be.
+func putRaw(tb testing.TB, db *store.DB, bucket, key, value string) {
 	tb.Helper()
 	if db.DSN == "" {
-		must(tb, db.Close())
 		bdb, err := bolt.Open(db.Path, 0o600, nil)
 		must(tb, err)
 		must(tb, bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Put([]byte(key), []byte(value)) }))
 		must(tb, bdb.Close())
-		return mustOpen(tb, &store.DB{Path: db.Path})
+		return
 	}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, db.DSN)
@@ -89,5 +90,4 @@ func putRaw(tb testing.TB, db *store.DB, bucket, key, value string) *store.DB {
 	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
 		[]byte(key), []byte(value))
 	must(tb, err)
-	return db
 }

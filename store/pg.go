@@ -96,8 +96,9 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats) (*pgDrive
 func (d *pgDriver) close() error {
 	if d.node != nil {
 		d.node.Release()
+		d.node = nil
 	}
-	d.pool.Close()
+	d.pool.Close() // again: nothing
 	return nil
 }
 

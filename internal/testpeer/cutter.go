@@ -23,7 +23,10 @@ type Cutter struct {
 	first  atomic.Bool  // the next connection is the first
 	mu     sync.Mutex
 	open   map[net.Conn]net.Conn
+	target int
+	lnMu   sync.Mutex
 	ln     net.Listener
+	wg     sync.WaitGroup
 }
 
 // Relay relays to target until Down.
@@ -32,9 +35,11 @@ func Relay(tb testing.TB, target int) *Cutter {
 }
 
 // Down takes the peer off the network: open connections are closed and
-// new ones refused.
+// new ones refused (until Up).
 func (c *Cutter) Down() {
+	c.lnMu.Lock()
 	c.ln.Close()
+	c.lnMu.Unlock()
 	c.closeAll()
 }
 
@@ -57,20 +62,38 @@ func relay(tb testing.TB, c *Cutter, target int, after int64) *Cutter {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c.Port, c.open, c.ln = ln.Addr().(*net.TCPAddr).Port, map[net.Conn]net.Conn{}, ln
+	c.Port, c.open, c.target = ln.Addr().(*net.TCPAddr).Port, map[net.Conn]net.Conn{}, target
 	c.left.Store(after)
 	c.first.Store(true)
-	var wg sync.WaitGroup
-	tb.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
+	tb.Cleanup(func() { c.lnMu.Lock(); c.ln.Close(); c.lnMu.Unlock(); c.wg.Wait() })
+	c.serve(ln)
+	return c
+}
+
+// Up puts the peer back on the network after Down, on the same port.
+func (c *Cutter) Up(tb testing.TB) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(c.Port))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.serve(ln)
+}
+
+// serve relays the connections ln accepts until it is closed.
+func (c *Cutter) serve(ln net.Listener) {
+	c.lnMu.Lock()
+	c.ln = ln
+	c.lnMu.Unlock()
+	c.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer c.wg.Done()
 		for {
 			in, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			out, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(target))
+			out, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(c.target))
 			if err != nil {
 				in.Close()
 				continue
@@ -79,12 +102,11 @@ func relay(tb testing.TB, c *Cutter, target int, after int64) *Cutter {
 			c.mu.Lock()
 			c.open[in] = out
 			c.mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); c.pipe(in, out, in, counted && c.up) }()
-			go func() { defer wg.Done(); c.pipe(in, in, out, counted && !c.up) }()
+			c.wg.Add(2)
+			go func() { defer c.wg.Done(); c.pipe(in, out, in, counted && c.up) }()
+			go func() { defer c.wg.Done(); c.pipe(in, in, out, counted && !c.up) }()
 		}
 	}()
-	return c
 }
 
 // pipe copies src to dst for the connection in; a counted direction
