@@ -30,6 +30,9 @@ func backup(ctx context.Context, configPath, out, baseURL string, stdout io.Writ
 	if err != nil {
 		return err
 	}
+	if cfg.Database.Driver == "postgres" {
+		return errors.New("backup: the database is PostgreSQL: back it up with pg_dump (and copy data.dir's secret.key and host keys as for bolt)")
+	}
 	if err := requireDB(cfg); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

@@ -360,6 +360,8 @@ func TestCLI_Errors(t *testing.T) {
 		"bad env":         {[]string{"serve"}, []string{"DEPOT_HTTP_LISTEN=nonsense"}, "http.listen"},
 		"missing config":  {[]string{"serve", "--config", "/nonexistent/depot.toml"}, nil, "depot.toml"},
 		"backup no out":   {[]string{"backup"}, nil, "--out"},
+		"backup postgres": {[]string{"backup", "--out", os.DevNull}, []string{"DEPOT_DATABASE_DRIVER=postgres",
+			"DEPOT_DATABASE_DSN=postgres://127.0.0.1:1/depot"}, "back it up with pg_dump"},
 		"stray argument":  {[]string{"serve", "extra-arg"}, nil, `takes no arguments, only flags: "extra-arg"`},
 		"init argument":   {[]string{"init", "data"}, nil, "takes no arguments"},
 		"fsck argument":   {[]string{"fsck", "x"}, nil, "takes no arguments"},

@@ -201,6 +201,9 @@ func refuseSecondDepot(cfg *config.Config, configPath string) error {
 }
 
 func requireDB(cfg *config.Config) error {
+	if cfg.Database.Driver == "postgres" {
+		return nil // made at the first start, as the tables are
+	}
 	p := filepath.Join(cfg.Data.Dir, "depot.db")
 	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s has no database (%s): check data.dir, or create one with `depot init`", cfg.Data.Dir, p)

@@ -132,6 +132,9 @@ func (a *App) build() error {
 			return errors.Join(db.Ping(ctx), a.Files.Health())
 		},
 	}
+	if db.Driver() == "postgres" {
+		a.HTTP.Backup = nil // pg_dump's work: GET /admin/backup says so
+	}
 	if cfg.OIDC.Enabled() {
 		p := oidcauth.New(cfg.OIDC, func() string { return a.HTTP.PublicURL + "/web/oidc/callback" })
 		a.HTTP.SSO = &oidcauth.Accounts{Provider: p, Users: a.Directory.Users, Groups: a.Directory.Groups}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"os"
 )
 
 // gauges registers what the metrics read at each scrape, and the
@@ -33,12 +32,8 @@ func (a *App) gauges() {
 		total, _, _ := a.Files.DiskSpace()
 		return float64(total)
 	})
-	m.Gauge("depot_db_size_bytes", "Size of the database file.", func() float64 {
-		fi, err := os.Stat(a.DB.Path)
-		if err != nil {
-			return 0
-		}
-		return float64(fi.Size())
+	m.Gauge("depot_db_size_bytes", "Size of the database: its file, or the PostgreSQL database.", func() float64 {
+		return float64(a.DB.Size(context.Background()))
 	})
 	m.Counter("depot_db_commits_total", "Database commits (a commit carries every write queued meanwhile).", func() float64 {
 		n, _ := a.DB.CommitStats()

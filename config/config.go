@@ -22,6 +22,7 @@ import (
 // the environment variable of a key is DEPOT_<SECTION>_<KEY> in upper case.
 type Config struct {
 	Data       Data       `toml:"data"`
+	Database   Database   `toml:"database"`
 	HTTP       HTTP       `toml:"http"`
 	SFTP       SFTP       `toml:"sftp"`
 	FTP        FTP        `toml:"ftp"`
@@ -78,6 +79,14 @@ type Data struct {
 	// MaxPendingUploads bounds the chunked uploads one uploader (a user,
 	// a filedrop, an upload link's creator) may have unfinished at once.
 	MaxPendingUploads int `toml:"max_pending_uploads"`
+}
+
+// Database says where the metadata lives: "bolt" (the default), one bbolt
+// file in data.dir; or "postgres", the PostgreSQL database at DSN.
+type Database struct {
+	Driver string `toml:"driver"`
+	// DSN is a PostgreSQL URL or key=value connection string.
+	DSN string `toml:"dsn"`
 }
 
 // HTTP configures the admin and user API and the public pages.
@@ -265,6 +274,7 @@ type Log struct {
 func Default() *Config {
 	return &Config{
 		Data: Data{Dir: "./data", SyncUploads: true, MaxPendingUploads: 100},
+		Database: Database{Driver: "bolt"},
 		HTTP: HTTP{
 			Listen:            ":8080",
 			TrustedProxies:    []string{},

@@ -144,7 +144,8 @@ func TestUnknownEnv(t *testing.T) {
 // masked, and its output is a configuration file Load reads back.
 func TestExplain(t *testing.T) {
 	path := writeConfig(t, "[http]\nlisten = \":9090\"\n[smtp]\npassword = \"hunter22\"\n")
-	got, err := config.Explain(path, []string{"DEPOT_SFTP_LISTEN=:2200"})
+	got, err := config.Explain(path, []string{"DEPOT_SFTP_LISTEN=:2200", "DEPOT_DATABASE_DRIVER=postgres",
+		"DEPOT_DATABASE_DSN=postgres://depot:pg-hunter33@db.example.com/depot"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,16 +168,38 @@ func TestExplain(t *testing.T) {
 		"http.listen":    {Value: `":9090"`, Source: "file"},
 		"sftp.listen":    {Value: `":2200"`, Source: "DEPOT_SFTP_LISTEN"},
 		"smtp.password":  {Value: `"(set)"`, Source: "file"},
+		"database.dsn":   {Value: `"(set)"`, Source: "DEPOT_DATABASE_DSN"},
 		"auth.token_ttl": {Value: `"24h0m0s"`, Source: "default"},
 	} {
 		if s := byKey[key]; s.Value != want.Value || s.Source != want.Source {
 			t.Errorf("%s = %+v, want %+v", key, s, want)
 		}
 	}
-	if strings.Contains(text.String(), "hunter22") {
-		t.Fatal("the SMTP password is shown")
+	if strings.Contains(text.String(), "hunter22") || strings.Contains(text.String(), "hunter33") {
+		t.Fatal("a password is shown")
 	}
 	if _, err := config.Load(writeConfig(t, text.String()), nil); err != nil {
 		t.Fatalf("the printed settings do not load: %v\n%s", err, text.String())
+	}
+}
+
+// database.driver names one of the two drivers, and the two settings
+// agree: postgres needs a dsn, and a dsn under bolt is refused rather
+// than ignored.
+func TestDatabaseSettings(t *testing.T) {
+	for _, c := range []struct{ env, want string }{
+		{"DEPOT_DATABASE_DRIVER=sqlite", `database.driver must be "bolt" or "postgres", not "sqlite"`},
+		{"DEPOT_DATABASE_DRIVER=Postgres", `not "Postgres"`},
+		{"DEPOT_DATABASE_DRIVER=postgres", "database.dsn must name the PostgreSQL database"},
+		{"DEPOT_DATABASE_DSN=postgres://db/depot", `database.dsn is set but database.driver is "bolt"`},
+	} {
+		_, err := config.Load("", []string{c.env})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want %q", c.env, err, c.want)
+		}
+	}
+	cfg, err := config.Load("", []string{"DEPOT_DATABASE_DRIVER=postgres", "DEPOT_DATABASE_DSN=postgres://db/depot"})
+	if err != nil || cfg.Database.DSN != "postgres://db/depot" {
+		t.Fatalf("postgres settings: %v, %+v", err, cfg)
 	}
 }

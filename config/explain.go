@@ -18,7 +18,7 @@ type Setting struct {
 }
 
 // secretKeys are shown as "(set)" when set.
-var secretKeys = map[string]bool{"smtp.password": true}
+var secretKeys = map[string]bool{"smtp.password": true, "database.dsn": true}
 
 // Explain loads the configuration as Load does and returns every key with
 // its effective value (secrets masked) and its source, in the order of

@@ -18,6 +18,14 @@ func (c *Config) Validate() error {
 	if c.Data.Dir == "" {
 		return errors.New("data.dir must not be empty")
 	}
+	switch {
+	case c.Database.Driver != "bolt" && c.Database.Driver != "postgres":
+		return fmt.Errorf("database.driver must be \"bolt\" or \"postgres\", not %q", c.Database.Driver)
+	case c.Database.Driver == "postgres" && c.Database.DSN == "":
+		return errors.New("database.dsn must name the PostgreSQL database when database.driver is \"postgres\"")
+	case c.Database.Driver == "bolt" && c.Database.DSN != "":
+		return errors.New("database.dsn is set but database.driver is \"bolt\": set driver = \"postgres\" to use it, or remove dsn")
+	}
 	if c.Filedrop.HoldingFiles < 1 || c.Filedrop.HoldingFilesPerAddress < 1 || c.Filedrop.HoldingFilesPerAddress > c.Filedrop.HoldingFiles {
 		return fmt.Errorf("filedrop.holding_files and holding_files_per_address must be at least 1, the second at most the first")
 	}

@@ -108,6 +108,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 		return nil, err
 	}
 	db := store.NewDB(filepath.Join(dir, "depot.db"))
+	if cfg.Database.Driver == "postgres" {
+		db = store.NewPostgresDB(cfg.Database.DSN)
+	}
 	if err := db.Open(); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,9 @@ import (
 // handleBackup streams a consistent snapshot of the database, taken in one
 // read transaction while the server keeps working.
 func (s *Server) handleBackup(c echo.Context) error {
+	if s.Backup == nil {
+		return mft.Errorf(mft.EINVALID, "The database is PostgreSQL: back it up with pg_dump.")
+	}
 	name := "depot-" + time.Now().UTC().Format("20060102T150405Z") + ".db"
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "application/octet-stream")

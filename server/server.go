@@ -112,7 +112,8 @@ type Server struct {
 	// verifiedKeys are the credentials with a rate-limit allowance of
 	// their own.
 	verifiedKeys verifiedKeys
-	// Backup writes a consistent database snapshot for GET /admin/backup.
+	// Backup writes a consistent database snapshot for GET /admin/backup;
+	// nil on PostgreSQL, which pg_dump backs up.
 	Backup func(io.Writer) (int64, error)
 	// Ping checks that the database answers, for /healthz.
 	Ping func(context.Context) error

@@ -182,6 +182,14 @@ func (d *boltDriver) backupSize() int64 {
 	return n
 }
 
+func (d *boltDriver) size(context.Context) int64 {
+	fi, err := os.Stat(d.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
 // ping checks that the file answers a read transaction and, after a
 // commit failed on the disk, that it takes a small write again.
 func (d *boltDriver) ping(ctx context.Context) error {

@@ -73,6 +73,7 @@ type driver interface {
 	ping(ctx context.Context) error
 	backup(w io.Writer) (int64, error)
 	backupSize() int64
+	size(ctx context.Context) int64
 	close() error
 }
 
@@ -162,6 +163,10 @@ func (db *DB) Backup(w io.Writer) (int64, error) { return db.driver.backup(w) }
 
 // BackupSize returns the size a backup written now would have.
 func (db *DB) BackupSize() int64 { return db.driver.backupSize() }
+
+// Size returns the bytes the database takes: its file, or what
+// PostgreSQL reports for the database; 0 when that cannot be read.
+func (db *DB) Size(ctx context.Context) int64 { return db.driver.size(ctx) }
 
 // CommitStats returns how many commits were made and the seconds they
 // took in all (the metrics' commit latency); on bbolt a commit carries

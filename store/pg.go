@@ -184,3 +184,11 @@ func (d *pgDriver) backup(io.Writer) (int64, error) {
 }
 
 func (d *pgDriver) backupSize() int64 { return 0 }
+
+func (d *pgDriver) size(ctx context.Context) int64 {
+	var n int64
+	if err := d.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n); err != nil {
+		return 0
+	}
+	return n
+}

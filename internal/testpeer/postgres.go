@@ -35,6 +35,11 @@ var pg struct {
 	n      atomic.Int64
 }
 
+// PostgresDurable, set before the first PostgresDSN, keeps the cluster's
+// durability on (fsync, full page writes, synchronous commit), as a
+// benchmark that compares it with bbolt's synced commits needs.
+var PostgresDurable bool
+
 // PostgresMain runs a package's tests (from its TestMain) and stops the
 // cluster PostgresDSN started, if any.
 func PostgresMain(m *testing.M) {
@@ -98,8 +103,8 @@ func pgDSN(db string) string {
 }
 
 // startPostgres makes a cluster in a new folder and starts it on a free
-// loopback port. Durability is off (fsync, full pages): the tests' data
-// is thrown away.
+// loopback port. Durability is off (fsync, full pages) unless
+// PostgresDurable: the tests' data is thrown away.
 func startPostgres(tb testing.TB, initdb, server string) error {
 	dir, err := os.MkdirTemp("", "depot-pg-")
 	if err != nil {
@@ -127,8 +132,11 @@ func startPostgres(tb testing.TB, initdb, server string) error {
 	}
 	pg.port = freePort(tb)
 	out := &bytes.Buffer{}
-	pg.cmd = exec.Command(server, "-D", data, "-k", dir, "-h", "127.0.0.1", "-p", strconv.Itoa(pg.port),
-		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off", "-c", "max_connections=300")
+	args := []string{"-D", data, "-k", dir, "-h", "127.0.0.1", "-p", strconv.Itoa(pg.port), "-c", "max_connections=300"}
+	if !PostgresDurable {
+		args = append(args, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")
+	}
+	pg.cmd = exec.Command(server, args...)
 	pg.cmd.Stdout, pg.cmd.Stderr = out, out
 	// Killed if this process dies first (a panic, a timeout).
 	pg.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
