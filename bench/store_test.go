@@ -30,8 +30,10 @@ func benchUser(i int64) *mft.User {
 }
 
 // BenchmarkCreateUser_Serial pays one bbolt commit (and fsync) per user.
-func BenchmarkCreateUser_Serial(b *testing.B) {
-	users := openDB(b)
+func BenchmarkCreateUser_Serial(b *testing.B) { createSerial(b, openDB(b)) }
+
+// createSerial creates users one after the other.
+func createSerial(b *testing.B, users *store.UserStore) {
 	ctx := context.Background()
 	var i int64
 	for b.Loop() {
@@ -44,8 +46,10 @@ func BenchmarkCreateUser_Serial(b *testing.B) {
 
 // BenchmarkCreateUser_Parallel lets bbolt's Batch share commits among
 // concurrent creators, as concurrent API requests do.
-func BenchmarkCreateUser_Parallel(b *testing.B) {
-	users := openDB(b)
+func BenchmarkCreateUser_Parallel(b *testing.B) { createParallel(b, openDB(b)) }
+
+// createParallel creates users from 8×GOMAXPROCS goroutines.
+func createParallel(b *testing.B, users *store.UserStore) {
 	ctx := context.Background()
 	var n atomic.Int64
 	b.SetParallelism(8)
