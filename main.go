@@ -30,6 +30,7 @@ var commands = []struct{ name, args, about string }{
 	{"serve", "[--config FILE]", "run the API, SFTP and web servers"},
 	{"init", "[--config FILE] [--admin-key-file FILE]", "create the data directory and first administrator\n(its key printed, or written to FILE, mode 0600)"},
 	{"backup", "--out FILE [--config FILE] [--url URL]", "write a consistent snapshot of the database"},
+	{"migrate", "--to DSN [--config FILE]", "copy the bbolt database into an empty PostgreSQL\ndatabase (with the server stopped); the password\nfrom PGPASSWORD or ~/.pgpass, not the command line"},
 	{"fsck", "[--config FILE]", "recount storage usage from the disk and remove\nleftover upload files (with the server stopped)"},
 	{"admin reset-key", "[--config FILE] EMAIL", "give a user (a lost administrator) a new API key,\nprinted once (with the server stopped)"},
 	{"admin set-password", "[--config FILE] EMAIL", "give a user a password, read from standard input\n(with the server stopped)"},
@@ -141,6 +142,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		return backup(ctx, *configPath, *out, *url, stdout)
+	case "migrate":
+		to := fs.String("to", "", "the PostgreSQL database: a postgres:// URL or key=value string (required)")
+		if ok, err := parse(); !ok {
+			return err
+		}
+		return migrateTo(ctx, *configPath, *to, stdout)
 	case "fsck":
 		if ok, err := parse(); !ok {
 			return err

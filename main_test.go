@@ -20,6 +20,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"depot/internal/testpeer"
 	"depot/internal/testtool"
 )
 
@@ -30,6 +31,7 @@ var buildDir string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	testpeer.StopPostgres()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
@@ -360,6 +362,9 @@ func TestCLI_Errors(t *testing.T) {
 		"bad env":         {[]string{"serve"}, []string{"DEPOT_HTTP_LISTEN=nonsense"}, "http.listen"},
 		"missing config":  {[]string{"serve", "--config", "/nonexistent/depot.toml"}, nil, "depot.toml"},
 		"backup no out":   {[]string{"backup"}, nil, "--out"},
+		"migrate no to":   {[]string{"migrate"}, nil, "--to postgres://… is required"},
+		"migrate twice": {[]string{"migrate", "--to", "postgres://127.0.0.1:1/depot"}, []string{"DEPOT_DATABASE_DRIVER=postgres",
+			"DEPOT_DATABASE_DSN=postgres://127.0.0.1:1/depot"}, "already PostgreSQL"},
 		"backup postgres": {[]string{"backup", "--out", os.DevNull}, []string{"DEPOT_DATABASE_DRIVER=postgres",
 			"DEPOT_DATABASE_DSN=postgres://127.0.0.1:1/depot"}, "back it up with pg_dump"},
 		"stray argument":  {[]string{"serve", "extra-arg"}, nil, `takes no arguments, only flags: "extra-arg"`},

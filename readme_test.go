@@ -64,10 +64,16 @@ func TestREADME_WalkthroughSelfSignedHTTPS(t *testing.T) {
 // environment env added.
 func runWalkthrough(t *testing.T, d string, env ...string) {
 	t.Helper()
+	runScript(t, walkthrough(t), d, env...)
+}
+
+// runScript runs script, the walkthrough or a variant of it, as
+// runWalkthrough does.
+func runScript(t *testing.T, script, d string, env ...string) {
+	t.Helper()
 	for _, tool := range []string{"bash", "curl", "jq", "ssh-keygen"} {
 		testtool.Path(t, tool)
 	}
-	script := walkthrough(t)
 	var expected []string
 	for _, m := range regexp.MustCompile(`# → ([45]\d\d)\b`).FindAllStringSubmatch(script, -1) {
 		expected = append(expected, m[1])

@@ -44,6 +44,13 @@ var PostgresDurable bool
 // cluster PostgresDSN started, if any.
 func PostgresMain(m *testing.M) {
 	code := m.Run()
+	StopPostgres()
+	os.Exit(code)
+}
+
+// StopPostgres stops the cluster PostgresDSN started, if any, and removes
+// it, for a TestMain that has more to do than PostgresMain.
+func StopPostgres() {
 	if pg.cmd != nil {
 		pg.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
 		<-pg.exited
@@ -51,7 +58,6 @@ func PostgresMain(m *testing.M) {
 	if pg.dir != "" {
 		os.RemoveAll(pg.dir)
 	}
-	os.Exit(code)
 }
 
 // pgBin finds a PostgreSQL server program: on the PATH, else in Debian's
