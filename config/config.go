@@ -273,7 +273,7 @@ type Log struct {
 // no file and no environment.
 func Default() *Config {
 	return &Config{
-		Data: Data{Dir: "./data", SyncUploads: true, MaxPendingUploads: 100},
+		Data:     Data{Dir: "./data", SyncUploads: true, MaxPendingUploads: 100},
 		Database: Database{Driver: "bolt"},
 		HTTP: HTTP{
 			Listen:            ":8080",
