@@ -3,8 +3,11 @@ package auth
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"strings"
 
@@ -19,6 +22,8 @@ const sealPrefix = "sealed:v1:"
 // and passphrases) with AES-256-GCM under the data directory's secret.key.
 type Sealer struct {
 	aead cipher.AEAD
+	// check names the key without revealing it (KeyCheck).
+	check string
 }
 
 // NewSealer returns a Sealer for a 32-byte key.
@@ -34,8 +39,16 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("depot key check"))
+	return &Sealer{aead: aead, check: hex.EncodeToString(m.Sum(nil))}, nil
 }
+
+// KeyCheck is a value that names the key without revealing it: equal for
+// the same secret.key, different for another. The database keeps the one
+// its secrets were sealed with, so that a node started with another key
+// is refused instead of failing on every sealed secret.
+func (s *Sealer) KeyCheck() string { return s.check }
 
 // Seal encrypts plain; "" and already sealed values are returned as they are.
 func (s *Sealer) Seal(plain string) string {

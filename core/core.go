@@ -114,6 +114,15 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 	if err := db.Open(); err != nil {
 		return nil, err
 	}
+	// Nodes sharing a PostgreSQL database must share secret.key too. (A
+	// bbolt file sits beside its key; a depot.db restored without it still
+	// starts, and its secrets are entered again.)
+	if db.Driver() == "postgres" {
+		if err := db.CheckSecretKey(ctx, sealer.KeyCheck()); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	fsvc, err := files.Open(dir)
 	if err != nil {
 		db.Close()

@@ -37,8 +37,9 @@ func postgresBehind(t *testing.T) (string, *testpeer.Cutter) {
 // A Depot whose metadata is on PostgreSQL: a partner uploads by SFTP and
 // the file is downloaded over HTTP, audited; everything is still there
 // after a restart; without its database the node says so on /healthz
-// (503) and recovers by itself; a second node on the database is refused;
-// the backup endpoint points to pg_dump.
+// (503) and recovers by itself; a second node on the database is refused,
+// and a node with another secret.key too; the backup endpoint points to
+// pg_dump.
 func TestPostgres_ServesAndKeeps(t *testing.T) {
 	dsn, network := postgresBehind(t)
 	dir := t.TempDir()
@@ -105,6 +106,26 @@ func TestPostgres_ServesAndKeeps(t *testing.T) {
 	}
 
 	ts.close()
+	// Another node's data directory has its own secret.key: refused, as
+	// the sealed secrets would not open with it; with the first node's
+	// key it starts.
+	other := apptest.Config(t.TempDir())
+	onPostgres(other)
+	if a, err := app.Open(context.Background(), other, nil, io.Discard); err == nil {
+		apptest.Close(a)
+		t.Fatal("a node with another secret.key started")
+	} else if !strings.Contains(err.Error(), "same data.dir/secret.key") {
+		t.Fatalf("a node with another secret.key: %v", err)
+	}
+	key, err := os.ReadFile(filepath.Join(dir, "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other.Data.Dir, "secret.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	apptest.Close(apptest.Open(t, other))
+
 	ts = openServerConfigured(t, dir, nil, onPostgres)
 	want(ts)
 	if r := ts.do(t, "GET", "/admin/users/"+partner.id, adminKey, ""); r.status != 200 || !strings.Contains(r.body, `"username":"acme"`) {

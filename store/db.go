@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -163,6 +164,28 @@ func (db *DB) Backup(w io.Writer) (int64, error) { return db.driver.backup(w) }
 
 // BackupSize returns the size a backup written now would have.
 func (db *DB) BackupSize() int64 { return db.driver.backupSize() }
+
+// keySecretCheck holds the KeyCheck of the secret.key that sealed the
+// database's secrets.
+var keySecretCheck = []byte("secret_key_check")
+
+// CheckSecretKey compares check, the KeyCheck of the secret.key this node
+// was started with, with the one the database was first used with (and
+// notes it on the first start). Another key is refused: every sealed
+// secret in the database would be unreadable with it.
+func (db *DB) CheckSecretKey(ctx context.Context, check string) error {
+	return db.update(ctx, func(tx kvTx) error {
+		meta := tx.Bucket(bucketMeta)
+		switch had := meta.Get(keySecretCheck); {
+		case had == nil:
+			return meta.Put(keySecretCheck, []byte(check))
+		case string(had) != check:
+			return errors.New("this node's secret.key is not the one the database's secrets were sealed with: " +
+				"give every node the same data.dir/secret.key (copy it from the first node) and start again")
+		}
+		return nil
+	})
+}
 
 // Size returns the bytes the database takes: its file, or what
 // PostgreSQL reports for the database; 0 when that cannot be read.

@@ -96,3 +96,20 @@ func TestDB_SchemaTooNew(t *testing.T) {
 		}
 	})
 }
+
+// The database keeps the check of the secret.key it was first used with:
+// the same key passes, after a reopen too; another is refused.
+func TestDB_CheckSecretKey(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		db := MustOpenDB(t)
+		must(t, db.CheckSecretKey(ctx, "check-of-key-a"))
+		must(t, db.CheckSecretKey(ctx, "check-of-key-a"))
+		db = reopen(t, db)
+		must(t, db.CheckSecretKey(ctx, "check-of-key-a"))
+		err := db.CheckSecretKey(ctx, "check-of-key-b")
+		if err == nil || !strings.Contains(err.Error(), "secret.key is not the one the database's secrets were sealed with") {
+			t.Fatalf("another key: %v", err)
+		}
+	})
+}
