@@ -34,7 +34,8 @@ func openDriver(b *testing.B, driver string) *store.DB {
 
 // BenchmarkDrivers compares the two drivers on the same machine: users
 // created one at a time and by 16 concurrent creators (8×GOMAXPROCS), a lookup by email
-// among 10,000 users, and audit events stored in batches of 100.
+// among 10,000 users, audit events stored in batches of 100, and the newest 100 events of
+// one of 100 actors among 100,000.
 func BenchmarkDrivers(b *testing.B) {
 	ctx := context.Background()
 	for _, driver := range []string{"bolt", "postgres"} {
@@ -84,6 +85,26 @@ func BenchmarkDrivers(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+		})
+		b.Run(driver+"/FindEvents_Newest100OfOneActor_100k", func(b *testing.B) {
+			audit := store.NewAuditStore(openDriver(b, driver))
+			batch := make([]mft.Event, 1000)
+			start := time.Now().UTC().Add(-time.Hour)
+			for n := range 100 { // 100,000 events of 100 actors, over an hour
+				for i := range batch {
+					batch[i] = mft.Event{Event: mft.EventFileUploaded, Time: start.Add(time.Duration(n*1000+i) * 30 * time.Millisecond),
+						Actor: fmt.Sprintf("u%d", i%100), Protocol: "sftp", Status: "ok", Path: "/users/u1/in/f.csv"}
+				}
+				if err := audit.AppendEvents(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				got, _, err := audit.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 100}, Actor: "u7", Newest: true})
+				if err != nil || len(got) != 100 {
+					b.Fatalf("%d events, %v", len(got), err)
+				}
+			}
 		})
 	}
 }

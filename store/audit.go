@@ -41,6 +41,9 @@ func (s *AuditStore) AppendEvents(ctx context.Context, events []mft.Event) error
 			events[i].ID = s.auditID(events[i].Time)
 		}
 	}
+	if pg := s.db.pg(); pg != nil {
+		return pg.appendEvents(ctx, events)
+	}
 	return s.db.update(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketAudit)
 		for i := range events {
@@ -54,6 +57,9 @@ func (s *AuditStore) AppendEvents(ctx context.Context, events []mft.Event) error
 
 // FindEvent returns one event by its id.
 func (s *AuditStore) FindEvent(ctx context.Context, id string) (*mft.Event, error) {
+	if pg := s.db.pg(); pg != nil {
+		return pg.findEvent(ctx, id)
+	}
 	return findOne[mft.Event](s.db, ctx, bucketAudit, id, "No audit event has that id.")
 }
 
@@ -61,6 +67,9 @@ func (s *AuditStore) FindEvent(ctx context.Context, id string) (*mft.Event, erro
 // first with f.Newest).
 func (s *AuditStore) FindEvents(ctx context.Context, f mft.AuditFilter) ([]*mft.Event, bool, error) {
 	f.Page = f.Page.Normalize()
+	if pg := s.db.pg(); pg != nil {
+		return pg.findEvents(ctx, f)
+	}
 	var out []*mft.Event
 	more := false
 	err := s.db.view(ctx, func(tx kvTx) error {
@@ -135,6 +144,9 @@ func newestEvents(c kvCursor, f mft.AuditFilter) ([]*mft.Event, bool, error) {
 
 // DeleteEventsBefore removes events older than t.
 func (s *AuditStore) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
+	if pg := s.db.pg(); pg != nil {
+		return pg.deleteEventsBefore(ctx, t)
+	}
 	end := []byte(fmt.Sprintf("%016x", t.UnixNano()))
 	n := 0
 	err := s.db.update(ctx, func(tx kvTx) error {

@@ -9,6 +9,8 @@ import (
 
 	"depot/mft"
 	"depot/store"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func auditEvents(t *testing.T, s *store.AuditStore) {
@@ -114,4 +116,70 @@ func TestAuditLog(t *testing.T) {
 			t.Fatal("a closed log took a durable event")
 		}
 	})
+}
+
+// Filters the first test does not try, over events of three months (on
+// PostgreSQL, three partitions): an event prefix, a path prefix met by
+// the new path of a rename, a bucket, one event by id; retention takes
+// whole months and part of one (on PostgreSQL, dropping the old months).
+func TestAuditStore_AcrossMonths(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		db := MustOpenDB(t)
+		s := store.NewAuditStore(db)
+		jan := time.Date(2027, 1, 20, 0, 0, 0, 0, time.UTC)
+		var evs []mft.Event
+		for i := range 9 { // 20 Jan, 29 Jan, 7 Feb, … 3 Apr
+			evs = append(evs, mft.Event{Event: mft.EventFileUploaded, Actor: "joe", Protocol: "sftp", Status: mft.StatusOK,
+				Path: fmt.Sprintf("/users/joe/%d", i), Time: jan.Add(time.Duration(i) * 9 * 24 * time.Hour)})
+		}
+		evs[2].Event, evs[2].Path, evs[2].NewPath = mft.EventFileRenamed, "/tmp/x", "/archive/x"
+		evs[3].Event, evs[3].Bucket = mft.EventUserLoginFailed, "buc_1"
+		must(t, s.AppendEvents(ctx, evs))
+		for name, tc := range map[string]struct {
+			f    mft.AuditFilter
+			want int
+		}{
+			"event prefix":      {mft.AuditFilter{Event: "user.*"}, 1},
+			"path via new path": {mft.AuditFilter{PathPrefix: "/archive"}, 1},
+			"path root":         {mft.AuditFilter{PathPrefix: "/"}, 9},
+			"path not a prefix": {mft.AuditFilter{PathPrefix: "/users/jo"}, 0},
+			"bucket":            {mft.AuditFilter{Bucket: "buc_1"}, 1},
+			"february":          {mft.AuditFilter{From: time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)}, 3},
+		} {
+			if got, _, err := s.FindEvents(ctx, tc.f); err != nil || len(got) != tc.want {
+				t.Errorf("%s: %d events (%v), want %d", name, len(got), err, tc.want)
+			}
+		}
+		if ev, err := s.FindEvent(ctx, evs[4].ID); err != nil || ev.Path != "/users/joe/4" {
+			t.Fatalf("by id: %v, %v", ev, err)
+		}
+		if _, err := s.FindEvent(ctx, "nope"); mft.ErrorCode(err) != mft.ENOTFOUND {
+			t.Fatalf("an unknown id: %v", err)
+		}
+		n, err := s.DeleteEventsBefore(ctx, time.Date(2027, 2, 10, 0, 0, 0, 0, time.UTC))
+		if err != nil || n != 3 { // two of January, 7 February
+			t.Fatalf("retention deleted %d (%v), want 3", n, err)
+		}
+		if left, _, _ := s.FindEvents(ctx, mft.AuditFilter{}); len(left) != 6 || left[0].Path != "/users/joe/3" {
+			t.Fatalf("after retention: %d events, first %v", len(left), left)
+		}
+		if db.DSN != "" {
+			if got := partitions(t, db.DSN); got != "audit_events_202702,audit_events_202703,audit_events_202704" {
+				t.Fatalf("partitions after retention: %s", got)
+			}
+		}
+	})
+}
+
+// partitions lists the audit table's partitions on PostgreSQL.
+func partitions(t *testing.T, dsn string) string {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	must(t, err)
+	defer conn.Close(ctx)
+	var got string
+	must(t, conn.QueryRow(ctx, `SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_events'::regclass`).Scan(&got))
+	return got
 }

@@ -150,6 +150,12 @@ func (db *DB) Close() error {
 	return db.driver.close()
 }
 
+// pg returns the PostgreSQL driver, or nil on bbolt.
+func (db *DB) pg() *pgDriver {
+	d, _ := db.driver.(*pgDriver)
+	return d
+}
+
 // Driver names where the database is: "bolt" or "postgres".
 func (db *DB) Driver() string {
 	if db.DSN != "" {

@@ -56,6 +56,9 @@ func MigrateToPostgres(ctx context.Context, path, dsn string) ([]Copied, error) 
 func copyBucket(ctx context.Context, b *bolt.Bucket, tx pgx.Tx, name []byte) (Copied, error) {
 	table := tableName(name)
 	c := Copied{Bucket: string(name), N: b.Stats().KeyN}
+	if string(name) == string(bucketAudit) {
+		return c, copyAudit(ctx, b, tx, c.N)
+	}
 	if string(name) == string(bucketMeta) {
 		t := &pgTx{ctx: ctx, tx: tx}
 		dst := t.Bucket(name)
@@ -89,4 +92,54 @@ func copyBucket(ctx context.Context, b *bolt.Bucket, tx pgx.Tx, name []byte) (Co
 		return c, fmt.Errorf("copy %s: %d records in bbolt, %d copied, %d in the table: nothing was kept", name, c.N, n, rows)
 	}
 	return c, nil
+}
+
+// copyAudit copies the audit log into its table, a thousand events at a
+// time, making the months' partitions first.
+func copyAudit(ctx context.Context, b *bolt.Bucket, tx pgx.Tx, want int) error {
+	var rows int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM audit_events").Scan(&rows); err != nil {
+		return err
+	}
+	if rows > 0 {
+		return mft.Errorf(mft.ECONFLICT, "the PostgreSQL database already holds Depot records (%d audit events): migrate into an empty database", rows)
+	}
+	batch := make([]mft.Event, 0, 1000)
+	made := map[string]bool{}
+	flush := func() error {
+		for _, ev := range batch { // in this transaction: it holds the table
+			if name, _, _ := auditPartition(ev.Time); !made[name] {
+				if err := makePartition(ctx, tx, ev.Time); err != nil {
+					return err
+				}
+				made[name] = true
+			}
+		}
+		err := copyEvents(ctx, tx, batch)
+		batch = batch[:0]
+		return err
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		var ev mft.Event
+		if err := decode(k, v, &ev); err != nil {
+			return err
+		}
+		if batch = append(batch, ev); len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("copy Audit: %w", err)
+	}
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM audit_events").Scan(&rows); err != nil {
+		return err
+	}
+	if rows != want {
+		return fmt.Errorf("copy Audit: %d events in bbolt, %d in the table: nothing was kept", want, rows)
+	}
+	return nil
 }

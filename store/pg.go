@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,8 @@ type pgDriver struct {
 	// node holds the session lock that says a Depot node uses the
 	// database (see openPostgres).
 	node *pgxpool.Conn
+	// months are the audit partitions known to exist (pg_audit.go).
+	months sync.Map
 }
 
 // Advisory lock keys: migrating the schema, and being the database's node.
@@ -62,7 +65,13 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats) (*pgDrive
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(lockMigrate)); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, auditSchema); err != nil {
+			return fmt.Errorf("store: create the audit table: %w", err)
+		}
 		for _, name := range allBuckets {
+			if string(name) == string(bucketAudit) {
+				continue // a table of its own (pg_audit.go)
+			}
 			if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+tableName(name)+
 				" (k bytea PRIMARY KEY, v bytea NOT NULL)"); err != nil {
 				return fmt.Errorf("store: create table %s: %w", tableName(name), err)
