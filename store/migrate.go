@@ -60,7 +60,7 @@ func copyBucket(ctx context.Context, b *bolt.Bucket, tx pgx.Tx, name []byte) (Co
 		return c, copyAudit(ctx, b, tx, c.N)
 	}
 	if string(name) == string(bucketMeta) {
-		t := &pgTx{ctx: ctx, tx: tx}
+		t := inTx(ctx, tx)
 		dst := t.Bucket(name)
 		err := b.ForEach(func(k, v []byte) error { return dst.Put(k, v) })
 		return c, errors.Join(err, t.err)

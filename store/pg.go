@@ -77,7 +77,7 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats) (*pgDrive
 				return fmt.Errorf("store: create table %s: %w", tableName(name), err)
 			}
 		}
-		t := &pgTx{ctx: ctx, tx: tx}
+		t := inTx(ctx, tx)
 		if err := migrate(t); err != nil {
 			return err
 		}
@@ -114,7 +114,7 @@ func (d *pgDriver) close() error {
 func (d *pgDriver) update(ctx context.Context, fn func(tx kvTx) error) error {
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := d.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+		err := d.run(ctx, "BEGIN ISOLATION LEVEL SERIALIZABLE", fn)
 		if err == nil {
 			d.stats.add(start)
 			return nil
@@ -136,26 +136,35 @@ func (d *pgDriver) update(ctx context.Context, fn func(tx kvTx) error) error {
 const maxAttempts = 30
 
 func (d *pgDriver) view(ctx context.Context, fn func(tx kvTx) error) error {
-	return unavailable(d.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
+	return unavailable(d.run(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", fn))
 }
 
 // run runs fn in one transaction and commits it if fn and every
-// statement it made succeeded.
-func (d *pgDriver) run(ctx context.Context, opts pgx.TxOptions, fn func(tx kvTx) error) error {
-	tx, err := d.pool.BeginTx(ctx, opts)
+// statement it made succeeded. The transaction begins with fn's first
+// statement (pgTx); one that made none ends without a word to the server.
+func (d *pgDriver) run(ctx context.Context, begin string, fn func(tx kvTx) error) error {
+	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) // nothing after Commit
-	t := &pgTx{ctx: ctx, tx: tx}
+	defer conn.Release() // a connection left inside a transaction is closed by the pool
+	t := &pgTx{ctx: ctx, q: conn.Conn(), begin: begin}
 	err = fn(t)
 	if t.err != nil { // fn may have decided on a read that failed
-		return t.err
+		err = t.err
 	}
-	if err != nil {
+	if t.begin != "" { // nothing was sent
 		return err
 	}
-	return tx.Commit(ctx)
+	if err != nil {
+		_, rerr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		if rerr != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+		return err
+	}
+	_, err = conn.Exec(ctx, "COMMIT")
+	return err
 }
 
 // retryable reports whether a transaction failed only because a

@@ -6,16 +6,108 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pgTx is a PostgreSQL transaction as a kvTx. A statement that fails is
 // kept in err, the transaction is not committed, and err is its answer:
 // Get cannot return an error, so the code that read "not found" from a
 // failed Get never has its decision stored.
+//
+// A transaction of pgDriver.run begins lazily: BEGIN goes to PostgreSQL in
+// one round trip with the first statement (pgx.Batch), so that a lookup
+// pays three round trips (BEGIN and a read, a read, COMMIT) instead of
+// four, and a transaction that reads nothing pays none.
 type pgTx struct {
 	ctx context.Context
-	tx  pgx.Tx
-	err error
+	q   querier
+	// begin is the BEGIN statement still to send with the first
+	// statement; "" once sent (or when q is a transaction already).
+	begin string
+	err   error
+}
+
+// querier is a connection or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// inTx wraps an open pgx transaction.
+func inTx(ctx context.Context, tx pgx.Tx) *pgTx { return &pgTx{ctx: ctx, q: tx} }
+
+// firstStatement sends BEGIN and sql together and returns the results,
+// positioned on sql's; the caller reads them and closes them.
+func (t *pgTx) firstStatement(sql string, args []any) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	b.Queue(t.begin)
+	b.Queue(sql, args...)
+	br := t.q.SendBatch(t.ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
+	t.begin = ""
+	return br, nil
+}
+
+// exec runs a statement that returns no rows.
+func (t *pgTx) exec(sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.begin == "" {
+		return t.q.Exec(t.ctx, sql, args...)
+	}
+	br, err := t.firstStatement(sql, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	return tag, errors.Join(err, br.Close())
+}
+
+// queryRow runs a statement that returns at most one row into dest.
+func (t *pgTx) queryRow(sql string, args []any, dest ...any) error {
+	if t.begin == "" {
+		return t.q.QueryRow(t.ctx, sql, args...).Scan(dest...)
+	}
+	br, err := t.firstStatement(sql, args)
+	if err != nil {
+		return err
+	}
+	err = br.QueryRow().Scan(dest...)
+	if cerr := br.Close(); err == nil || errors.Is(err, pgx.ErrNoRows) && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+// query runs a statement and calls each for every row, read whole.
+func (t *pgTx) query(sql string, args []any, each func(pgx.Rows) error) error {
+	var rows pgx.Rows
+	var br pgx.BatchResults
+	if t.begin == "" {
+		var err error
+		if rows, err = t.q.Query(t.ctx, sql, args...); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if br, err = t.firstStatement(sql, args); err != nil {
+			return err
+		}
+		rows, _ = br.Query() // its error comes from rows.Err
+	}
+	var err error
+	for rows.Next() && err == nil {
+		err = each(rows)
+	}
+	rows.Close()
+	err = errors.Join(err, rows.Err())
+	if br != nil {
+		err = errors.Join(err, br.Close())
+	}
+	return err
 }
 
 func (t *pgTx) fail(err error) error {
@@ -52,7 +144,7 @@ func (b pgBucket) exec(sql string, args ...any) error {
 	if b.t.err != nil {
 		return b.t.err
 	}
-	if _, err := b.t.tx.Exec(b.t.ctx, sql, args...); err != nil {
+	if _, err := b.t.exec(sql, args...); err != nil {
 		return b.t.fail(err)
 	}
 	return nil
@@ -63,7 +155,7 @@ func (b pgBucket) Get(key []byte) []byte {
 		return nil
 	}
 	var v []byte
-	err := b.t.tx.QueryRow(b.t.ctx, "SELECT v FROM "+b.table+" WHERE k = $1", key).Scan(&v)
+	err := b.t.queryRow("SELECT v FROM "+b.table+" WHERE k = $1", []any{key}, &v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	} else if err != nil {
@@ -87,7 +179,7 @@ func (b pgBucket) KeyN() int {
 		return 0
 	}
 	var n int
-	if err := b.t.tx.QueryRow(b.t.ctx, "SELECT count(*) FROM "+b.table).Scan(&n); err != nil {
+	if err := b.t.queryRow("SELECT count(*) FROM "+b.table, nil, &n); err != nil {
 		b.t.fail(err)
 	}
 	return n
@@ -133,23 +225,17 @@ func (c *pgCursor) load(where string, from []byte, desc bool) ([]byte, []byte) {
 	if where != "" {
 		args = append(args, from)
 	}
-	rows, err := t.tx.Query(t.ctx, "SELECT k, v FROM "+c.b.table+where+order+" LIMIT "+strconv.Itoa(pgBatch), args...)
-	if err != nil {
-		t.fail(err)
-		return nil, nil
-	}
-	for rows.Next() {
+	err := t.query("SELECT k, v FROM "+c.b.table+where+order+" LIMIT "+strconv.Itoa(pgBatch), args, func(rows pgx.Rows) error {
 		var p kvPair
 		if err := rows.Scan(&p.k, &p.v); err != nil {
-			rows.Close()
-			t.fail(err)
-			return nil, nil
+			return err
 		}
-		p.k, p.v = nonNil(p.k), nonNil(p.v)
-		c.items = append(c.items, p)
-	}
-	if err := rows.Err(); err != nil {
+		c.items = append(c.items, kvPair{nonNil(p.k), nonNil(p.v)})
+		return nil
+	})
+	if err != nil {
 		t.fail(err)
+		c.items = c.items[:0]
 		return nil, nil
 	}
 	c.full = len(c.items) == pgBatch
