@@ -59,7 +59,7 @@ func eachSetting(cfg *Config, fn func(key, envName string, f reflect.Value)) {
 // administrator's key, the key of `depot backup`, the diagnosis switches and
 // the test suite's.
 var otherEnv = []string{"DEPOT_ADMIN_API_KEY", "DEPOT_ADMIN_KEY_FILE", "DEPOT_API_KEY", "DEPOT_CPU_PROFILE", "DEPOT_DEBUG_LISTEN",
-	"DEPOT_REQUIRE_TOOLS", "DEPOT_AXE_CORE", "DEPOT_TEST_ARTIFACTS", "DEPOT_TEST_FTP_PASSWORD"}
+	"DEPOT_REQUIRE_TOOLS", "DEPOT_AXE_CORE", "DEPOT_TEST_ARTIFACTS", "DEPOT_TEST_FTP_PASSWORD", "DEPOT_TEST_DATABASE"}
 
 // UnknownEnv returns the DEPOT_ variables in environ that name no setting
 // and nothing else Depot reads, such as a misspelled DEPOT_HTTP_LISTN,

@@ -191,7 +191,7 @@ func TestAutomations_Validation(t *testing.T) {
 	if !strings.Contains(r.body, `"secret":"(set)"`) || !strings.Contains(r.body, `"enabled":false`) {
 		t.Fatalf("update: %s", r.body)
 	}
-	if data, _ := os.ReadFile(ts.path); strings.Contains(string(data), "s3cr3t-value-123") {
+	if strings.Contains(ts.rawDB(t), "s3cr3t-value-123") {
 		t.Fatal("the secret is stored in clear in the database")
 	}
 }
@@ -227,7 +227,7 @@ func TestAutomations_PGPDecrypt(t *testing.T) {
 	if got.status != 200 || got.body != plain {
 		t.Fatalf("decrypted %d bytes (%d), want %d", len(got.body), got.status, len(plain))
 	}
-	if data, _ := os.ReadFile(ts.path); strings.Contains(string(data), "PGP PRIVATE KEY") {
+	if strings.Contains(ts.rawDB(t), "PGP PRIVATE KEY") {
 		t.Fatal("the private key is stored in clear")
 	}
 }

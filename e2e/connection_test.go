@@ -27,7 +27,7 @@ func TestConnections_CRUDAndTest(t *testing.T) {
 	if !strings.HasPrefix(id, "conn_") || c["private_key"] != "(set)" || c["host_key"] != peer.HostKey || c["password"] != nil && c["password"] != "" {
 		t.Fatalf("created %v", c)
 	}
-	if raw, _ := os.ReadFile(ts.path); strings.Contains(string(raw), "OPENSSH PRIVATE KEY") {
+	if strings.Contains(ts.rawDB(t), "OPENSSH PRIVATE KEY") {
 		t.Fatal("the private key is stored in clear")
 	}
 

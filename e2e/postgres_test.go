@@ -97,7 +97,7 @@ func TestPostgres_ServesAndKeeps(t *testing.T) {
 		t.Fatalf("a request without the database: %d %s", r.status, r.body)
 	}
 	r = ts.do(t, "GET", "/healthz", "", "")
-	if r.status != 503 || strings.Contains(r.body, "127.0.0.1") {
+	if r.status != 503 || !strings.Contains(r.body, "The database cannot be reached") || strings.Contains(r.body, "127.0.0.1") {
 		t.Fatalf("healthz without the database: %d %s", r.status, r.body)
 	}
 	network.Up(t)

@@ -6,10 +6,13 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,6 +26,8 @@ import (
 	"depot/internal/contract"
 	"depot/server"
 	"depot/store"
+
+	"github.com/jackc/pgx/v5"
 )
 
 const adminKey = apptest.AdminKey
@@ -82,6 +87,69 @@ func openServerConfigured(tb testing.TB, dir string, logger *slog.Logger, config
 	a := apptest.StartLogged(tb, cfg, logger, edits...)
 	return &testServer{Server: a.HTTP, app: a, db: a.DB, path: filepath.Join(dir, "depot.db"), dataDir: dir,
 		defender: a.Defender, files: a.Files, audit: a.AuditLog}
+}
+
+// rawDB returns every byte the database holds, for tests that a secret
+// is not stored in clear: the bbolt file, or on PostgreSQL every column of
+// every row of every table.
+func (ts *testServer) rawDB(tb testing.TB) string {
+	tb.Helper()
+	if ts.app.Config.Database.Driver != "postgres" {
+		data, err := os.ReadFile(ts.path)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return holdsTheAdmin(tb, string(data))
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, ts.app.Config.Database.DSN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 10 {
+		tb.Fatalf("tables %v, %v", tables, err)
+	}
+	var all strings.Builder
+	for _, table := range tables {
+		rows, err := conn.Query(ctx, "SELECT * FROM "+pgx.Identifier{table}.Sanitize())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for rows.Next() {
+			values, err := rows.Values()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			for _, v := range values {
+				if b, ok := v.([]byte); ok {
+					all.Write(b)
+				} else {
+					fmt.Fprint(&all, v)
+				}
+				all.WriteByte('\n')
+			}
+		}
+		if err := rows.Err(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return holdsTheAdmin(tb, all.String())
+}
+
+// holdsTheAdmin returns raw if it holds the first administrator's email,
+// so that a test of what raw lacks cannot pass on an empty read.
+func holdsTheAdmin(tb testing.TB, raw string) string {
+	tb.Helper()
+	if !strings.Contains(raw, "admin@localhost") {
+		tb.Fatalf("the raw database (%d bytes) does not hold admin@localhost: it was not read", len(raw))
+	}
+	return raw
 }
 
 // close stops the server and closes its data directory.

@@ -136,6 +136,12 @@ go vet ./...
 # detector on the 2-core machine; the guard is for hung tests, not slow ones.
 go test -race -count=1 -timeout 25m "$@" ./...
 
+# The end-to-end suite once more with every test app's metadata on
+# PostgreSQL (a cluster the tests start; internal/apptest). Without the race
+# detector, which the run above already had over the same code: about five
+# minutes on the 2-core machine.
+DEPOT_TEST_DATABASE=postgres go test -count=1 -timeout 20m "$@" ./e2e
+
 # Each fuzz target runs about five seconds beyond its seed corpus (the
 # seeds in the code and testdata/fuzz, which `go test` above already
 # replayed). The budgets are counts of inputs, not durations: Go 1.26's

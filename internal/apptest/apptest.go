@@ -7,6 +7,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,11 +16,25 @@ import (
 	"depot/config"
 	"depot/files"
 	"depot/internal/coretest"
+	"depot/internal/testpeer"
 	"depot/mft"
 )
 
 // AdminKey is the API key of admin@localhost in every test app.
 const AdminKey = coretest.AdminKey
+
+// DatabaseEnv, set to "postgres", puts every test app that would be on
+// bbolt on a new PostgreSQL database instead (testpeer's cluster; the
+// package's TestMain must stop it): the suites that use apptest then run
+// on PostgreSQL.
+const DatabaseEnv = "DEPOT_TEST_DATABASE"
+
+// OnPostgres reports whether DatabaseEnv puts test apps on PostgreSQL.
+func OnPostgres() bool { return os.Getenv(DatabaseEnv) == "postgres" }
+
+// dsns keeps the database of each data directory, so that an app opened
+// again on the same directory (a restart) finds its data.
+var dsns sync.Map
 
 // Config returns the settings of a test app on dir: the defaults with both
 // listeners on 127.0.0.1:0, AdminKey, no rate limit and no upload rate
@@ -42,6 +58,10 @@ func OpenLogged(tb testing.TB, cfg *config.Config, logger *slog.Logger) *app.App
 	tb.Helper()
 	if cfg == nil {
 		cfg = Config(tb.TempDir())
+	}
+	if OnPostgres() && cfg.Database.Driver == "bolt" {
+		dsn, _ := dsns.LoadOrStore(cfg.Data.Dir, sync.OnceValue(func() string { return testpeer.PostgresDSN(tb) }))
+		cfg.Database.Driver, cfg.Database.DSN = "postgres", dsn.(func() string)()
 	}
 	a, err := app.Open(context.Background(), cfg, logger, io.Discard)
 	if err != nil {
