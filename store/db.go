@@ -114,7 +114,12 @@ func (db *DB) AccessGeneration() uint64 { return db.access.Load() }
 // generation grows once it is committed (not before, so that nobody keeps
 // the old state under the new number).
 func (db *DB) updateAccess(ctx context.Context, fn func(tx kvTx) error) error {
-	err := db.update(ctx, fn)
+	err := db.update(ctx, func(tx kvTx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.NotifyAccess() // other processes on the database grow theirs
+	})
 	db.access.Add(1)
 	return err
 }
@@ -135,7 +140,7 @@ func NewPostgresDB(dsn string) *DB {
 func (db *DB) Open() error {
 	var err error
 	if db.DSN != "" {
-		db.driver, err = openPostgres(context.Background(), db.DSN, &db.stats)
+		db.driver, err = openPostgres(context.Background(), db.DSN, &db.stats, func() { db.access.Add(1) })
 	} else {
 		db.driver, err = openBolt(db.Path, db.Now, &db.stats)
 	}

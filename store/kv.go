@@ -16,6 +16,10 @@ type kvTx interface {
 	Bucket(name []byte) kvBucket
 	// ClearBucket removes every key of the named bucket.
 	ClearBucket(name []byte) error
+	// NotifyAccess tells the other processes on the database, once the
+	// transaction commits, that who may reach what has changed (a
+	// PostgreSQL NOTIFY; nothing on bbolt, which one process holds).
+	NotifyAccess() error
 }
 
 // kvBucket is one bucket in a transaction. Get's result is valid until
@@ -47,6 +51,8 @@ type kvCursor interface {
 type boltTx struct{ tx *bolt.Tx }
 
 func (t boltTx) Bucket(name []byte) kvBucket { return boltBucket{t.tx.Bucket(name)} }
+
+func (t boltTx) NotifyAccess() error { return nil }
 
 func (t boltTx) ClearBucket(name []byte) error {
 	if err := t.tx.DeleteBucket(name); err != nil {

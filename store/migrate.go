@@ -29,7 +29,7 @@ func MigrateToPostgres(ctx context.Context, path, dsn string) ([]Copied, error) 
 		return nil, err
 	}
 	defer src.close()
-	dst, err := openPostgres(ctx, dsn, &commitStats{})
+	dst, err := openPostgres(ctx, dsn, &commitStats{}, nil)
 	if err != nil {
 		return nil, err
 	}

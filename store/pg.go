@@ -30,6 +30,9 @@ type pgDriver struct {
 	node *pgxpool.Conn
 	// months are the audit partitions known to exist (pg_audit.go).
 	months sync.Map
+	// stopListening ends listen; listening is closed when it has.
+	stopListening context.CancelFunc
+	listening     chan struct{}
 }
 
 // Advisory lock keys: migrating the schema, and being the database's node.
@@ -47,7 +50,7 @@ func tableName(bucket []byte) string {
 // under an advisory lock (nodes starting together migrate once), then
 // takes the node lock: until the work they share is shared through the
 // database, a second node on the same database is refused.
-func openPostgres(ctx context.Context, dsn string, stats *commitStats) (*pgDriver, error) {
+func openPostgres(ctx context.Context, dsn string, stats *commitStats, accessChanged func()) (*pgDriver, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: database.dsn: %w", err)
@@ -99,10 +102,26 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats) (*pgDrive
 		}
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	if accessChanged != nil {
+		conn, err := d.listenConn(ctx)
+		if err != nil {
+			d.close()
+			return nil, err
+		}
+		var lctx context.Context
+		lctx, d.stopListening = context.WithCancel(context.WithoutCancel(ctx))
+		d.listening = make(chan struct{})
+		go func() { defer close(d.listening); d.listen(lctx, conn, accessChanged) }()
+	}
 	return d, nil
 }
 
 func (d *pgDriver) close() error {
+	if d.stopListening != nil {
+		d.stopListening()
+		<-d.listening
+		d.stopListening = nil
+	}
 	if d.node != nil {
 		d.node.Release()
 		d.node = nil

@@ -119,6 +119,13 @@ func (t *pgTx) fail(err error) error {
 
 func (t *pgTx) Bucket(name []byte) kvBucket { return pgBucket{t: t, table: tableName(name)} }
 
+func (t *pgTx) NotifyAccess() error {
+	if _, err := t.exec("SELECT pg_notify($1, '')", accessChannel); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
 func (t *pgTx) ClearBucket(name []byte) error {
 	return pgBucket{t: t, table: tableName(name)}.exec("DELETE FROM " + tableName(name))
 }
