@@ -34,14 +34,14 @@ func openDriver(b *testing.B, driver string) *store.DB {
 
 // BenchmarkDrivers compares the two drivers on the same machine: users
 // created one at a time and by 16 concurrent creators (8×GOMAXPROCS), a lookup by email
-// among 10,000 users, audit events stored in batches of 100, and the newest 100 events of
+// among 100,000 users, audit events stored in batches of 100, and the newest 100 events of
 // one of 100 actors among 100,000.
 func BenchmarkDrivers(b *testing.B) {
 	ctx := context.Background()
 	for _, driver := range []string{"bolt", "postgres"} {
 		b.Run(driver+"/CreateUser_Serial", func(b *testing.B) { createSerial(b, store.NewUserStore(openDriver(b, driver))) })
 		b.Run(driver+"/CreateUser_Parallel", func(b *testing.B) { createParallel(b, store.NewUserStore(openDriver(b, driver))) })
-		b.Run(driver+"/FindUserByEmail_10k", func(b *testing.B) {
+		b.Run(driver+"/FindUserByEmail_100k", func(b *testing.B) {
 			users := store.NewUserStore(openDriver(b, driver))
 			fill := make(chan int64)
 			done := make(chan error, 16)
@@ -56,7 +56,7 @@ func BenchmarkDrivers(b *testing.B) {
 					done <- nil
 				}()
 			}
-			for i := range int64(10000) {
+			for i := range int64(100000) {
 				fill <- i
 			}
 			close(fill)
@@ -67,7 +67,7 @@ func BenchmarkDrivers(b *testing.B) {
 			}
 			var i int64
 			for b.Loop() {
-				i = (i + 7919) % 10000
+				i = (i + 7919) % 100000
 				if _, err := users.FindUserByEmail(ctx, fmt.Sprintf("u%08d@example.com", i)); err != nil {
 					b.Fatal(err)
 				}
