@@ -183,3 +183,23 @@ func partitions(t *testing.T, dsn string) string {
 		JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_events'::regclass`).Scan(&got))
 	return got
 }
+
+// A batch larger than one statement takes (COPY on PostgreSQL) is stored
+// whole, as a small one is.
+func TestAuditStore_ManyAtOnce(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := store.NewAuditStore(MustOpenDB(t))
+		for _, n := range []int{1, 20, 21, 500} {
+			evs := make([]mft.Event, n)
+			for i := range evs {
+				evs[i] = mft.Event{Event: mft.EventFileUploaded, Actor: fmt.Sprintf("batch-%d", n), Protocol: "api", Status: mft.StatusOK}
+			}
+			must(t, s.AppendEvents(ctx, evs))
+			got, more, err := s.FindEvents(ctx, mft.AuditFilter{Page: mft.Page{Limit: 1000}, Actor: fmt.Sprintf("batch-%d", n)})
+			if err != nil || more || len(got) != n || got[0].ID != evs[0].ID || got[n-1].ID != evs[n-1].ID {
+				t.Fatalf("a batch of %d: %d stored (%v)", n, len(got), err)
+			}
+		}
+	})
+}

@@ -76,12 +76,56 @@ func makePartition(ctx context.Context, tx pgx.Tx, t time.Time) error {
 	return err
 }
 
-// appendEvents stores events with COPY, in one transaction.
+// appendEvents stores events in one statement or, for many, with COPY in
+// one transaction.
 func (d *pgDriver) appendEvents(ctx context.Context, events []mft.Event) error {
 	if err := d.ensurePartitions(ctx, events); err != nil {
 		return err
 	}
-	return d.write(ctx, func(tx pgx.Tx) error { return copyEvents(ctx, tx, events) })
+	if len(events) > insertMax {
+		return d.write(ctx, func(tx pgx.Tx) error { return copyEvents(ctx, tx, events) })
+	}
+	// A few events (a durable record waits on this) go in one INSERT, one
+	// round trip and atomic by itself; COPY costs several.
+	q := strings.Builder{}
+	q.WriteString("INSERT INTO audit_events (" + strings.Join(auditColumns, ", ") + ") VALUES ")
+	args := make([]any, 0, len(events)*len(auditColumns))
+	for i := range events {
+		row, err := eventRow(&events[i])
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(")
+		for j := range row {
+			if j > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("$" + strconv.Itoa(len(args)+j+1))
+		}
+		q.WriteString(")")
+		args = append(args, row...)
+	}
+	start := time.Now()
+	_, err := d.pool.Exec(ctx, q.String(), args...)
+	if err == nil {
+		d.stats.add(start)
+	}
+	return unavailable(err)
+}
+
+// insertMax is the most events appendEvents writes with one INSERT.
+const insertMax = 20
+
+// eventRow is ev as a row of auditColumns.
+func eventRow(ev *mft.Event) ([]any, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode audit event %s: %w", ev.ID, err)
+	}
+	return []any{ev.ID, ev.Time, ev.Event, ev.Actor, ev.Bucket, ev.Protocol, ev.Status, ev.Path, ev.NewPath, body}, nil
 }
 
 var auditColumns = []string{"id", "time", "event", "actor", "bucket", "protocol", "status", "path", "new_path", "body"}
@@ -89,12 +133,11 @@ var auditColumns = []string{"id", "time", "event", "actor", "bucket", "protocol"
 func copyEvents(ctx context.Context, tx pgx.Tx, events []mft.Event) error {
 	rows := make([][]any, len(events))
 	for i := range events {
-		ev := &events[i]
-		body, err := json.Marshal(ev)
+		row, err := eventRow(&events[i])
 		if err != nil {
-			return fmt.Errorf("store: encode audit event %s: %w", ev.ID, err)
+			return err
 		}
-		rows[i] = []any{ev.ID, ev.Time, ev.Event, ev.Actor, ev.Bucket, ev.Protocol, ev.Status, ev.Path, ev.NewPath, body}
+		rows[i] = row
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, auditColumns, pgx.CopyFromRows(rows))
 	return err
