@@ -74,12 +74,7 @@ func TestPostgres_ServesAndKeeps(t *testing.T) {
 
 	second := apptest.Config(t.TempDir())
 	onPostgres(second)
-	if a, err := app.Open(context.Background(), second, nil, io.Discard); err == nil {
-		apptest.Close(a)
-		t.Fatal("a second node opened the database")
-	} else if !strings.Contains(err.Error(), "another depot node is using this database") {
-		t.Fatalf("a second node on the database: %v", err)
-	}
+	refused(t, second, "another depot node is using this database")
 
 	fams := ts.scrape(t, adminKey)
 	if value(t, fams, "depot_db_size_bytes", nil) <= 0 || value(t, fams, "depot_db_commits_total", nil) <= 0 {
@@ -111,12 +106,7 @@ func TestPostgres_ServesAndKeeps(t *testing.T) {
 	// key it starts.
 	other := apptest.Config(t.TempDir())
 	onPostgres(other)
-	if a, err := app.Open(context.Background(), other, nil, io.Discard); err == nil {
-		apptest.Close(a)
-		t.Fatal("a node with another secret.key started")
-	} else if !strings.Contains(err.Error(), "same data.dir/secret.key") {
-		t.Fatalf("a node with another secret.key: %v", err)
-	}
+	refused(t, other, "same data.dir/secret.key")
 	key, err := os.ReadFile(filepath.Join(dir, "secret.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -130,5 +120,19 @@ func TestPostgres_ServesAndKeeps(t *testing.T) {
 	want(ts)
 	if r := ts.do(t, "GET", "/admin/users/"+partner.id, adminKey, ""); r.status != 200 || !strings.Contains(r.body, `"username":"acme"`) {
 		t.Fatalf("the partner after a restart: %d %s", r.status, r.body)
+	}
+}
+
+// refused opens a node on cfg and wants it refused with a message
+// containing want.
+func refused(t *testing.T, cfg *config.Config, want string) {
+	t.Helper()
+	a, err := app.Open(context.Background(), cfg, nil, io.Discard)
+	if err == nil {
+		apptest.Close(a)
+		t.Fatalf("a node opened the database; want it refused with %q", want)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("node refused with %v; want %q", err, want)
 	}
 }
