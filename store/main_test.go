@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,7 +88,8 @@ func putRaw(tb testing.TB, db *store.DB, bucket, key, value string) {
 	must(tb, err)
 	defer conn.Close(ctx)
 	table := pgx.Identifier{strings.ToLower(strings.ReplaceAll(bucket, ".", "_"))}.Sanitize()
-	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
-		[]byte(key), []byte(value))
+	h := sha256.Sum256([]byte(key))
+	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (h, k, v) VALUES ($1, $2, $3) ON CONFLICT (h) DO UPDATE SET v = EXCLUDED.v",
+		h[:], []byte(key), []byte(value))
 	must(tb, err)
 }

@@ -74,11 +74,11 @@ func copyBucket(ctx context.Context, b *bolt.Bucket, tx pgx.Tx, name []byte) (Co
 	}
 	cur := b.Cursor()
 	k, v := cur.First()
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{strings.Trim(table, `"`)}, []string{"k", "v"}, pgx.CopyFromFunc(func() ([]any, error) {
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{strings.Trim(table, `"`)}, []string{"h", "k", "v"}, pgx.CopyFromFunc(func() ([]any, error) {
 		if k == nil {
 			return nil, nil
 		}
-		row := []any{k, nonNil(v)}
+		row := []any{keyHash(k), k, nonNil(v)}
 		k, v = cur.Next()
 		return row, nil
 	}))

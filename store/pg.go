@@ -18,7 +18,7 @@ import (
 )
 
 // pgDriver keeps the database in PostgreSQL: each bucket is a table
-// (k bytea PRIMARY KEY, v bytea) named after it (tableName), so that
+// (h, k, v) named after it (tableName, kvSchema), so that
 // the same code and the same rules run on both drivers. Writes are
 // SERIALIZABLE transactions, retried when PostgreSQL reports that a
 // concurrent one got in the way.
@@ -42,9 +42,24 @@ const (
 )
 
 // tableName is the table of a bucket: "Users.Email" is users_email.
-func tableName(bucket []byte) string {
-	return pgx.Identifier{strings.ToLower(strings.ReplaceAll(string(bucket), ".", "_"))}.Sanitize()
+func tableName(bucket []byte) string { return pgx.Identifier{bucketTable(bucket)}.Sanitize() }
+
+func bucketTable(bucket []byte) string {
+	return strings.ToLower(strings.ReplaceAll(string(bucket), ".", "_"))
 }
+
+// A bucket's table keys its rows by h, the SHA-256 of the key, because a
+// btree entry holds at most 2,704 bytes and a key (a folder's path, up to
+// 4,096) may be longer; order comes from an index on the key's first
+// orderPrefix bytes, ties (keys that long and alike) sorted after it.
+// Ordering by (prefix, k) is ordering by k, and k >= s implies
+// prefix(k) >= prefix(s), so the cursors' conditions on the prefix only
+// let the index be used.
+const (
+	orderPrefix = "substring(k from 1 for 1024)"
+	kvSchema    = "CREATE TABLE IF NOT EXISTS %[1]s (h bytea PRIMARY KEY, k bytea NOT NULL, v bytea NOT NULL);" +
+		"CREATE INDEX IF NOT EXISTS %[2]s ON %[1]s (" + orderPrefix + ")"
+)
 
 // openPostgres connects, creates the tables and runs pending migrations
 // under an advisory lock (nodes starting together migrate once), then
@@ -75,8 +90,7 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats, accessCha
 			if string(name) == string(bucketAudit) {
 				continue // a table of its own (pg_audit.go)
 			}
-			if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+tableName(name)+
-				" (k bytea PRIMARY KEY, v bytea NOT NULL)"); err != nil {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(kvSchema, tableName(name), pgx.Identifier{bucketTable(name) + "_order"}.Sanitize())); err != nil {
 				return fmt.Errorf("store: create table %s: %w", tableName(name), err)
 			}
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strconv"
 
@@ -136,6 +137,12 @@ type pgBucket struct {
 	table string
 }
 
+// keyHash is the h of a key (kvSchema).
+func keyHash(key []byte) []byte {
+	h := sha256.Sum256(key)
+	return h[:]
+}
+
 // pgBatch is how many rows a cursor or ForEach reads at a time.
 const pgBatch = 128
 
@@ -162,7 +169,7 @@ func (b pgBucket) Get(key []byte) []byte {
 		return nil
 	}
 	var v []byte
-	err := b.t.queryRow("SELECT v FROM "+b.table+" WHERE k = $1", []any{key}, &v)
+	err := b.t.queryRow("SELECT v FROM "+b.table+" WHERE h = $1", []any{keyHash(key)}, &v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	} else if err != nil {
@@ -173,12 +180,12 @@ func (b pgBucket) Get(key []byte) []byte {
 }
 
 func (b pgBucket) Put(key, value []byte) error {
-	return b.exec("INSERT INTO "+b.table+" (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
-		nonNil(key), nonNil(value))
+	return b.exec("INSERT INTO "+b.table+" (h, k, v) VALUES ($1, $2, $3) ON CONFLICT (h) DO UPDATE SET v = EXCLUDED.v",
+		keyHash(key), nonNil(key), nonNil(value))
 }
 
 func (b pgBucket) Delete(key []byte) error {
-	return b.exec("DELETE FROM "+b.table+" WHERE k = $1", key)
+	return b.exec("DELETE FROM "+b.table+" WHERE h = $1", keyHash(key))
 }
 
 func (b pgBucket) KeyN() int {
@@ -224,9 +231,9 @@ func (c *pgCursor) load(where string, from []byte, desc bool) ([]byte, []byte) {
 	if t.err != nil {
 		return nil, nil
 	}
-	order := " ORDER BY k"
+	order := " ORDER BY " + orderPrefix + ", k"
 	if desc {
-		order += " DESC"
+		order = " ORDER BY " + orderPrefix + " DESC, k DESC"
 	}
 	args := []any{}
 	if where != "" {
@@ -256,18 +263,20 @@ func (c *pgCursor) current() ([]byte, []byte) {
 	return nil, nil
 }
 
-func (c *pgCursor) First() ([]byte, []byte)           { return c.load("", nil, false) }
-func (c *pgCursor) Last() ([]byte, []byte)            { return c.load("", nil, true) }
-func (c *pgCursor) Seek(seek []byte) ([]byte, []byte) { return c.load(" WHERE k >= $1", seek, false) }
+func (c *pgCursor) First() ([]byte, []byte) { return c.load("", nil, false) }
+func (c *pgCursor) Last() ([]byte, []byte)  { return c.load("", nil, true) }
+func (c *pgCursor) Seek(seek []byte) ([]byte, []byte) {
+	return c.load(" WHERE "+orderPrefix+" >= substring($1::bytea from 1 for 1024) AND k >= $1", seek, false)
+}
 
 func (c *pgCursor) Next() ([]byte, []byte) { return c.step(false) }
 func (c *pgCursor) Prev() ([]byte, []byte) { return c.step(true) }
 
 // step moves one key on in the direction desc.
 func (c *pgCursor) step(desc bool) ([]byte, []byte) {
-	cmp := " WHERE k > $1"
+	cmp := " WHERE " + orderPrefix + " >= substring($1::bytea from 1 for 1024) AND k > $1"
 	if desc {
-		cmp = " WHERE k < $1"
+		cmp = " WHERE " + orderPrefix + " <= substring($1::bytea from 1 for 1024) AND k < $1"
 	}
 	if c.desc != desc { // turning round: read again from the current key
 		if c.i >= len(c.items) {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/rand"
 	"testing"
 	"time"
 
@@ -77,4 +78,34 @@ func testUsageFlushesOnItsOwn(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// A folder's path may be 4,096 bytes and not compress (a hostile partner
+// makes one): its usage is kept, found and moved with its subfolders on
+// both drivers (on PostgreSQL such a key is longer than a btree entry).
+func TestUsageStore_LongPaths(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := store.NewUsageStore(MustOpenDB(t))
+		long := "/users/a"
+		for len(long) < 3900 {
+			long += "/" + rand.Text()[:20] // incompressible
+		}
+		for _, d := range []string{long, long + "/x", long + "/y", "/users/a/short"} {
+			must(t, s.AddUsage(ctx, d, 10))
+		}
+		must(t, s.Flush(ctx))
+		want := func(dir string, n int64) {
+			t.Helper()
+			if got, err := s.Usage(ctx, dir); err != nil || got != n {
+				t.Fatalf("usage of %.40s… = %d (%v), want %d", dir, got, err, n)
+			}
+		}
+		want(long, 30)
+		want("/users/a", 40)
+		must(t, s.MoveUsage(ctx, long, "/users/b/moved", 30))
+		want("/users/b/moved/x", 10)
+		want("/users/a", 10)
+		want(long+"/y", 0)
+	})
 }
