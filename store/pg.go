@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,9 @@ type pgDriver struct {
 	node *pgxpool.Conn
 	// months are the audit partitions known to exist (pg_audit.go).
 	months sync.Map
+	// self is the payload of this process's access notifications, which
+	// its own listener skips (its generation grew at the commit).
+	self string
 	// stopListening ends listen; listening is closed when it has.
 	stopListening context.CancelFunc
 	listening     chan struct{}
@@ -74,7 +78,7 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats, accessCha
 	if err != nil {
 		return nil, fmt.Errorf("store: database.dsn: %w", err)
 	}
-	d := &pgDriver{pool: pool, stats: stats}
+	d := &pgDriver{pool: pool, stats: stats, self: crand.Text()}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
@@ -181,7 +185,7 @@ func (d *pgDriver) run(ctx context.Context, begin string, fn func(tx kvTx) error
 		return err
 	}
 	defer conn.Release() // a connection left inside a transaction is closed by the pool
-	t := &pgTx{ctx: ctx, q: conn.Conn(), begin: begin}
+	t := &pgTx{ctx: ctx, q: conn.Conn(), begin: begin, self: d.self}
 	err = fn(t)
 	if t.err != nil { // fn may have decided on a read that failed
 		err = t.err

@@ -25,7 +25,9 @@ type pgTx struct {
 	// begin is the BEGIN statement still to send with the first
 	// statement; "" once sent (or when q is a transaction already).
 	begin string
-	err   error
+	// self names this process in its access notifications (pg_listen.go).
+	self string
+	err  error
 }
 
 // querier is a connection or a transaction.
@@ -121,7 +123,7 @@ func (t *pgTx) fail(err error) error {
 func (t *pgTx) Bucket(name []byte) kvBucket { return pgBucket{t: t, table: tableName(name)} }
 
 func (t *pgTx) NotifyAccess() error {
-	if _, err := t.exec("SELECT pg_notify($1, '')", accessChannel); err != nil {
+	if _, err := t.exec("SELECT pg_notify($1, $2)", accessChannel, t.self); err != nil {
 		return t.fail(err)
 	}
 	return nil

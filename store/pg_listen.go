@@ -27,18 +27,22 @@ func (d *pgDriver) listenConn(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// listen calls changed for each notification on conn, and whenever the
+// listen calls changed for each notification on conn (but this process's
+// own, whose generation grew at the commit, so that it grows at once and
+// only then), and whenever the
 // connection is lost (notifications sent meanwhile are lost with it),
 // listening again on a new one. It returns when ctx ends.
 func (d *pgDriver) listen(ctx context.Context, conn *pgx.Conn, changed func()) {
 	wait := 100 * time.Millisecond
 	for {
 		for conn != nil {
-			if _, err := conn.WaitForNotification(ctx); err != nil {
+			n, err := conn.WaitForNotification(ctx)
+			switch {
+			case err != nil:
 				conn.Close(context.WithoutCancel(ctx))
 				conn = nil
 				changed()
-			} else {
+			case n.Payload != d.self: // this process's own changes counted at their commit
 				changed()
 				wait = 100 * time.Millisecond
 			}
