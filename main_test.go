@@ -129,7 +129,7 @@ func runDepot(t *testing.T, cmd *exec.Cmd, url string) *depotProcess {
 	select {
 	case <-ready:
 	case err := <-p.done:
-		t.Fatalf("depot serve exited before serving: %v\n%s", err, p.output())
+		t.Fatalf("depot serve exited before serving: %v\n%s%s", err, p.output(), p.stderr.String())
 	}
 	t.Cleanup(func() { p.stop(t) })
 	return p
