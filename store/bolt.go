@@ -176,12 +176,6 @@ func (d *boltDriver) backup(w io.Writer) (int64, error) {
 	return n, err
 }
 
-func (d *boltDriver) backupSize() int64 {
-	var n int64
-	_ = d.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
-	return n
-}
-
 func (d *boltDriver) size(context.Context) int64 {
 	fi, err := os.Stat(d.path)
 	if err != nil {

@@ -73,7 +73,6 @@ type driver interface {
 	view(ctx context.Context, fn func(tx kvTx) error) error
 	ping(ctx context.Context) error
 	backup(w io.Writer) (int64, error)
-	backupSize() int64
 	size(ctx context.Context) int64
 	close() error
 }
@@ -172,9 +171,6 @@ func (db *DB) Driver() string {
 // Backup writes a consistent snapshot of the whole database to w while the
 // database stays usable, and returns the number of bytes written.
 func (db *DB) Backup(w io.Writer) (int64, error) { return db.driver.backup(w) }
-
-// BackupSize returns the size a backup written now would have.
-func (db *DB) BackupSize() int64 { return db.driver.backupSize() }
 
 // keySecretCheck holds the KeyCheck of the secret.key that sealed the
 // database's secrets.

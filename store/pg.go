@@ -238,8 +238,6 @@ func (d *pgDriver) backup(io.Writer) (int64, error) {
 	return 0, mft.Errorf(mft.EINVALID, "The database is PostgreSQL: back it up with pg_dump.")
 }
 
-func (d *pgDriver) backupSize() int64 { return 0 }
-
 func (d *pgDriver) size(ctx context.Context) int64 {
 	var n int64
 	if err := d.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n); err != nil {

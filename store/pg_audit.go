@@ -143,7 +143,8 @@ func copyEvents(ctx context.Context, tx pgx.Tx, events []mft.Event) error {
 	return err
 }
 
-// write runs fn in a transaction, retried as update's are.
+// write runs fn in one transaction (not retried: the audit table is
+// only appended to and cut by whole months, so writers do not conflict).
 func (d *pgDriver) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	start := time.Now()
 	err := pgx.BeginFunc(ctx, d.pool, fn)
