@@ -163,7 +163,7 @@ func (d *puller) file(ctx context.Context, w wanted) (bool, error) {
 	if _, err := up.Commit(); err != nil {
 		return false, err
 	}
-	if err := x.e.Store.MarkProcessed(ctx, x.a.ID, key, version); err != nil {
+	if _, err := x.e.Store.MarkProcessed(ctx, x.a.ID, key, version); err != nil {
 		return false, err
 	}
 	return true, d.after(ctx, w)

@@ -68,6 +68,10 @@ type Engine struct {
 	// attempt; WebhookRetryBase likewise for deliveries.
 	RetryBase        time.Duration
 	WebhookRetryBase time.Duration
+	// AdoptEvery is how often the engine looks for the runs and
+	// deliveries of nodes that died, to finish them (nodes sharing a
+	// database); 0: only at Open, for what this node's previous life left.
+	AdoptEvery time.Duration
 	// Client sends webhooks; Open sets one with timeouts, no redirects to
 	// other hosts.
 	Client *http.Client
@@ -88,13 +92,13 @@ type Engine struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	partials    partials
-	// ticking holds the automations whose tick run without a file is
-	// queued or running.
-	ticking map[string]bool
+	// schedules are the parsed schedules of the entries, by automation.
+	schedules map[string]cron.Schedule
 }
 
-// Open loads automations and webhooks, requeues runs a crash interrupted,
-// starts the schedules and the workers.
+// Open loads automations and webhooks, adopts the runs and deliveries
+// that no live node holds (those a crash interrupted), starts the
+// schedules and the workers.
 func (e *Engine) Open(ctx context.Context) error {
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
@@ -120,47 +124,29 @@ func (e *Engine) Open(ctx context.Context) error {
 	e.wake = make(chan struct{}, 1)
 	e.stopping = make(chan struct{})
 	e.entries = map[string]cron.EntryID{}
-	e.ticking = map[string]bool{}
+	e.schedules = map[string]cron.Schedule{}
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.cron = cron.New(cron.WithParser(parser), cron.WithLocation(time.UTC))
 	if err := e.Reload(ctx); err != nil {
 		return err
 	}
-	runs, err := e.Store.PendingRuns(ctx)
-	if err != nil {
-		return err
-	}
-	for _, r := range runs {
-		if r.Status == mft.RunRunning { // interrupted by a crash: try again
-			r.Status = mft.RunQueued
-			if err := e.Store.PutRun(ctx, r); err != nil {
-				return err
-			}
-		}
-	}
-	deliveries, err := e.Store.PendingDeliveries(ctx)
-	if err != nil {
-		return err
-	}
 	e.mu.Lock()
 	e.runs = newQueue(func(r *mft.Run) time.Time { return r.NotBefore })
 	e.deliveries = newQueue(func(d *mft.Delivery) time.Time { return d.NotBefore })
-	for _, r := range runs {
-		e.runs.push(r)
-		if r.Trigger == mft.TriggerSchedule && len(r.Files) == 0 {
-			e.ticking[r.Automation] = true
-		}
-	}
-	for _, d := range deliveries {
-		e.deliveries.push(d)
-	}
 	e.mu.Unlock()
+	if err := e.adopt(ctx); err != nil {
+		return err
+	}
 	e.cron.Start()
 	e.wg.Add(1)
 	go e.dispatch()
 	if e.Expectations != nil {
 		e.wg.Add(1)
 		go e.checkExpectations()
+	}
+	if e.AdoptEvery > 0 {
+		e.wg.Add(1)
+		go e.adoptEvery()
 	}
 	e.poke()
 	return nil
@@ -210,6 +196,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 	for id, entry := range e.entries {
 		e.cron.Remove(entry)
 		delete(e.entries, id)
+		delete(e.schedules, id)
 	}
 	for _, a := range autos {
 		if !a.Enabled || a.Trigger != mft.TriggerSchedule {
@@ -221,6 +208,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 			continue
 		}
 		id := a.ID
+		e.schedules[id] = sched
 		e.entries[id] = e.cron.Schedule(sched, cron.FuncJob(func() { e.tick(id) }))
 	}
 	return nil

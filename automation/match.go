@@ -40,7 +40,20 @@ func Schedule(spec, tz string) (sched cron.Schedule, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%q is not a cron expression such as \"0 2 * * *\" or \"@every 5m\": %v", spec, err)
 	}
+	if every, ok := s.(cron.ConstantDelaySchedule); ok {
+		return aligned(every.Delay), nil
+	}
 	return s, nil
+}
+
+// aligned is @every d on the multiples of d since the zero time (UTC
+// midnight, for a d that divides a day), rather than d after the last
+// firing: every node fires at the same times, so that one claims each
+// tick.
+type aligned time.Duration
+
+func (d aligned) Next(t time.Time) time.Time {
+	return t.Truncate(time.Duration(d)).Add(time.Duration(d))
 }
 
 // CheckSchedule is Schedule for mft.Automation.Validate.

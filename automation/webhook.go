@@ -75,6 +75,9 @@ func (e *Engine) post(ctx context.Context, url, secret, event, id string, body [
 // exponential backoff until WebhookRetryFor after it was created.
 func (e *Engine) deliver(d *mft.Delivery) {
 	ctx := e.ctx
+	if cur, err := e.Store.FindDelivery(ctx, d.ID); err != nil || cur.Node != d.Node || cur.Status != "queued" {
+		return // deleted with its webhook, or another node's now
+	}
 	w, err := e.Store.FindWebhook(ctx, d.Webhook)
 	if err != nil { // the webhook was deleted
 		return
@@ -108,7 +111,9 @@ func (e *Engine) deliver(d *mft.Delivery) {
 	}
 	d.Attempts = append(d.Attempts, at)
 	if perr := e.Store.PutDelivery(ctx, d); perr != nil {
-		e.Logger.Error("webhook delivery not stored", "delivery", d.ID, "err", perr)
+		if !e.lost(perr, "webhook delivery", d.ID) {
+			e.Logger.Error("webhook delivery not stored", "delivery", d.ID, "err", perr)
+		}
 		return
 	}
 	if d.Status == "queued" {

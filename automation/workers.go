@@ -23,18 +23,23 @@ func (e *Engine) enqueueRun(ctx context.Context, r *mft.Run) error {
 		e.Logger.Error("automation run not stored", "automation", r.Automation, "err", err)
 		return err
 	}
+	e.queue(r)
+	return nil
+}
+
+// queue hands a stored run to the workers.
+func (e *Engine) queue(r *mft.Run) {
 	queued := *r // the caller keeps r; the workers change their own copy
 	e.mu.Lock()
 	e.runs.push(&queued)
 	e.mu.Unlock()
 	e.poke()
-	return nil
 }
 
-// Redeliver queues a delivery again now.
+// Redeliver queues a delivery again now, in this node's queue.
 func (e *Engine) Redeliver(ctx context.Context, d *mft.Delivery) error {
 	d.Status, d.NotBefore, d.DoneAt = "queued", e.Now(), nil
-	if err := e.Store.PutDelivery(ctx, d); err != nil {
+	if err := e.Store.TakeDelivery(ctx, d); err != nil {
 		return err
 	}
 	queued := *d // the caller keeps d; the workers change their own copy
@@ -128,7 +133,9 @@ func (e *Engine) execute(r *mft.Run) {
 	now := e.Now()
 	r.Status, r.StartedAt, r.Steps, r.Error = mft.RunRunning, &now, []mft.Step{}, ""
 	if err := e.Store.PutRun(ctx, r); err != nil {
-		e.Logger.Error("automation run not stored", "run", r.ID, "err", err)
+		if !e.lost(err, "automation run", r.ID) {
+			e.Logger.Error("automation run not stored", "run", r.ID, "err", err)
+		}
 		return
 	}
 	var err error
@@ -159,16 +166,13 @@ func (e *Engine) execute(r *mft.Run) {
 		e.dropRun(ctx, r.ID)
 	}
 	perr := e.Store.PutRun(ctx, r)
-	if perr != nil || over { // no next attempt
-		if !over {
-			e.dropRun(ctx, r.ID)
-		}
-		if r.Trigger == mft.TriggerSchedule && len(r.Files) == 0 {
-			e.ticked(r.Automation)
-		}
+	if perr != nil && !over { // no next attempt
+		e.dropRun(ctx, r.ID)
 	}
 	if perr != nil {
-		e.Logger.Error("automation run not stored", "run", r.ID, "err", perr)
+		if !e.lost(perr, "automation run", r.ID) {
+			e.Logger.Error("automation run not stored", "run", r.ID, "err", perr)
+		}
 		return
 	}
 	switch r.Status {

@@ -110,6 +110,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 	db := store.NewDB(filepath.Join(dir, "depot.db"))
 	if cfg.Database.Driver == "postgres" {
 		db = store.NewPostgresDB(cfg.Database.DSN)
+		db.Shared = ShareDatabase
 	}
 	if err := db.Open(); err != nil {
 		return nil, err
@@ -157,6 +158,17 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 	return a, nil
 }
 
+// ShareDatabase lets a node open a PostgreSQL database another node uses.
+// Off until defender bans and web sessions are shared through the
+// database too; the tests of what is shared already (the engine's
+// queues) turn it on.
+var ShareDatabase = false
+
+// AdoptEvery is how often a node on PostgreSQL looks for the runs and
+// deliveries of nodes that died: how long, at most, before another node
+// takes them over.
+var AdoptEvery = 2 * time.Second
+
 // build wires the services above the store.
 func (a *Services) build(urlKey []byte) {
 	cfg, db := a.Config, a.DB
@@ -167,6 +179,9 @@ func (a *Services) build(urlKey []byte) {
 	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer, Connections: a.Connections,
 		Expectations: store.NewExpectationStore(db),
 		Logger:       a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
+	if db.Driver() == "postgres" { // other nodes may share the queues
+		a.Engine.AdoptEvery = AdoptEvery
+	}
 	a.Metrics = metrics.New()
 	a.Events = mft.MultiSink{a.AuditLog, a.Engine, a.Metrics}
 	a.Connections.Events, a.Mounts.Events = a.Events, a.Events
@@ -225,6 +240,7 @@ func (a *Services) Start(ctx context.Context) error {
 	if err := a.Engine.Open(ctx); err != nil {
 		return err
 	}
+	a.DB.OnAutomationsChanged(a.Engine.Changed)
 	a.stops.Add(a.Engine.Close)
 	a.stops.Add(func(context.Context) error { a.AS2.Close(); return nil })
 	return nil

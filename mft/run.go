@@ -30,6 +30,9 @@ type Run struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Node is the Depot node whose queue holds the run: the one that
+	// queued it, or took it over when that one died.
+	Node string `json:"node,omitempty"`
 }
 
 // Step is what one action of a run did.
@@ -95,6 +98,8 @@ type Delivery struct {
 	NotBefore time.Time  `json:"not_before"`
 	CreatedAt time.Time  `json:"created_at"`
 	DoneAt    *time.Time `json:"done_at,omitempty"`
+	// Node is the Depot node whose queue holds the delivery (see Run).
+	Node string `json:"node,omitempty"`
 }
 
 // Attempt is one POST of a delivery.
@@ -115,16 +120,31 @@ type AutomationStore interface {
 	PutAutomation(ctx context.Context, a *Automation) error
 	DeleteAutomation(ctx context.Context, id string) error
 
+	// CreateRun stores a new run in this node's queue (r.Node).
 	CreateRun(ctx context.Context, r *Run) error
+	// PutRun stores r; it is ECONFLICT if another node took the run over
+	// since r was read (so that a node never works on, or writes over, a
+	// run it no longer holds).
 	PutRun(ctx context.Context, r *Run) error
 	FindRun(ctx context.Context, id string) (*Run, error)
 	// FindRuns returns an automation's runs, newest first.
 	FindRuns(ctx context.Context, automation string, page Page) ([]*Run, bool, error)
 	// PendingRuns returns the runs queued or (after a crash) running.
 	PendingRuns(ctx context.Context) ([]*Run, error)
-	// MarkProcessed records that a scheduled automation processed a file
-	// in this version (size and time); Processed tells whether it did.
-	MarkProcessed(ctx context.Context, automation, path, version string) error
+	// AdoptRuns moves the pending runs of nodes no longer alive (this
+	// node's previous life after a restart among them) to this node's
+	// queue, those that were running queued again, and returns them.
+	AdoptRuns(ctx context.Context) ([]*Run, error)
+	// ClaimTick records that a schedule fired at at, unless some node
+	// recorded that tick (or a later one) already: whether this call did.
+	// With r, a run of the tick, r is created too unless the automation's
+	// previous tick run is still pending; claimed is then whether r was.
+	ClaimTick(ctx context.Context, automation string, at time.Time, r *Run) (claimed bool, err error)
+	// MarkProcessed records that an automation processed a file in this
+	// version (size and time), unless it was recorded already: whether
+	// this call did (of two nodes that try, one gets true). Processed
+	// tells whether it was.
+	MarkProcessed(ctx context.Context, automation, path, version string) (bool, error)
 	Processed(ctx context.Context, automation, path, version string) (bool, error)
 
 	FindWebhook(ctx context.Context, id string) (*Webhook, error)
@@ -137,11 +157,17 @@ type AutomationStore interface {
 	// CreateDeliveries gives each delivery an id and its payload
 	// (body(id)) and stores them all in one transaction.
 	CreateDeliveries(ctx context.Context, ds []*Delivery, body func(id string) string) error
+	// PutDelivery stores d; ECONFLICT if another node took it over since
+	// d was read (see PutRun).
 	PutDelivery(ctx context.Context, d *Delivery) error
+	// TakeDelivery stores d in this node's queue, whoever held it.
+	TakeDelivery(ctx context.Context, d *Delivery) error
 	FindDelivery(ctx context.Context, id string) (*Delivery, error)
 	// FindDeliveries returns a webhook's deliveries, newest first.
 	FindDeliveries(ctx context.Context, webhook string, page Page) ([]*Delivery, bool, error)
 	PendingDeliveries(ctx context.Context) ([]*Delivery, error)
+	// AdoptDeliveries is AdoptRuns for deliveries.
+	AdoptDeliveries(ctx context.Context) ([]*Delivery, error)
 	// DeleteFinishedBefore forgets runs and deliveries that ended before
 	// t (the audit retention) and returns how many.
 	DeleteFinishedBefore(ctx context.Context, t time.Time) (int, error)

@@ -75,12 +75,13 @@ type runView struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Node       string     `json:"node,omitempty"`
 }
 
 func newRunView(r *mft.Run) runView {
 	return runView{ID: r.ID, Automation: r.Automation, Trigger: r.Trigger, Status: r.Status, Attempt: r.Attempt,
 		Files: r.Files, Event: r.Event, Steps: r.Steps, Error: r.Error, Depth: r.Depth, NotBefore: r.NotBefore,
-		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Node: r.Node}
 }
 
 type settingsView struct {

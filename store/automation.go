@@ -12,7 +12,7 @@ import (
 
 var (
 	bucketAutomations = []byte("Automations")
-	bucketRuns        = []byte("Runs")      // run id (time-ordered) → run
+	bucketRuns        = []byte("Runs")      // run id (time-ordered) → run (jobs.go)
 	bucketProcessed   = []byte("Processed") // automation \x00 path → version
 	bucketWebhooks    = []byte("Webhooks")
 	bucketDeliveries  = []byte("Deliveries") // delivery id (time-ordered) → delivery
@@ -52,13 +52,13 @@ func (s *AutomationStore) CreateAutomation(ctx context.Context, a *mft.Automatio
 
 // PutAutomation stores a as it is.
 func (s *AutomationStore) PutAutomation(ctx context.Context, a *mft.Automation) error {
-	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketAutomations), a.ID, a) })
+	return s.db.updateAutomations(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketAutomations), a.ID, a) })
 }
 
 // DeleteAutomation removes an automation and what it processed; its runs
 // stay for the record.
 func (s *AutomationStore) DeleteAutomation(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx kvTx) error {
+	return s.db.updateAutomations(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketAutomations)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Automation not found.")
@@ -66,19 +66,34 @@ func (s *AutomationStore) DeleteAutomation(ctx context.Context, id string) error
 		if err := deletePrefix(tx.Bucket(bucketProcessed), id+"\x00"); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketTicks).Delete([]byte(id)); err != nil {
+			return err
+		}
 		return b.Delete([]byte(id))
 	})
 }
 
-// CreateRun stores a queued run with a new time-ordered id.
+// CreateRun stores a queued run with a new time-ordered id, in this
+// node's queue.
 func (s *AutomationStore) CreateRun(ctx context.Context, r *mft.Run) error {
+	s.newRun(r)
+	return s.db.update(ctx, func(tx kvTx) error { return putRun(tx, r) })
+}
+
+// newRun gives r its id, time and node.
+func (s *AutomationStore) newRun(r *mft.Run) {
 	r.CreatedAt = s.db.now()
 	r.ID = newID("run_", r.CreatedAt)
-	return s.PutRun(ctx, r)
+	r.Node = s.db.Node()
 }
 
 func (s *AutomationStore) PutRun(ctx context.Context, r *mft.Run) error {
-	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketRuns), r.ID, r) })
+	return s.db.update(ctx, func(tx kvTx) error {
+		if err := held(tx, bucketRuns, r.ID, r.Node, func(r *mft.Run) string { return r.Node }, "run"); err != nil {
+			return err
+		}
+		return putRun(tx, r)
+	})
 }
 
 func (s *AutomationStore) FindRun(ctx context.Context, id string) (*mft.Run, error) {
@@ -89,16 +104,17 @@ func (s *AutomationStore) FindRuns(ctx context.Context, automation string, page 
 	return findNewest(s.db, ctx, bucketRuns, page, func(r *mft.Run) bool { return r.Automation == automation })
 }
 
-func (s *AutomationStore) PendingRuns(ctx context.Context) ([]*mft.Run, error) {
-	return findEvery(s.db, ctx, bucketRuns, func(r *mft.Run) bool {
-		return r.Status == mft.RunQueued || r.Status == mft.RunRunning
+func (s *AutomationStore) MarkProcessed(ctx context.Context, automation, path, version string) (bool, error) {
+	marked := false
+	err := s.db.update(ctx, func(tx kvTx) error {
+		b, key := tx.Bucket(bucketProcessed), []byte(automation+"\x00"+path)
+		marked = string(b.Get(key)) != version
+		if !marked {
+			return nil
+		}
+		return b.Put(key, []byte(version))
 	})
-}
-
-func (s *AutomationStore) MarkProcessed(ctx context.Context, automation, path, version string) error {
-	return s.db.update(ctx, func(tx kvTx) error {
-		return tx.Bucket(bucketProcessed).Put([]byte(automation+"\x00"+path), []byte(version))
-	})
+	return marked, err
 }
 
 func (s *AutomationStore) Processed(ctx context.Context, automation, path, version string) (bool, error) {
@@ -130,17 +146,22 @@ func (s *AutomationStore) CreateWebhook(ctx context.Context, w *mft.Webhook) err
 }
 
 func (s *AutomationStore) PutWebhook(ctx context.Context, w *mft.Webhook) error {
-	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketWebhooks), w.ID, w) })
+	return s.db.updateAutomations(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketWebhooks), w.ID, w) })
 }
 
 // DeleteWebhook removes a webhook and its deliveries.
 func (s *AutomationStore) DeleteWebhook(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx kvTx) error {
+	return s.db.updateAutomations(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketWebhooks)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Webhook not found.")
 		}
-		if _, err := deleteWhere(tx.Bucket(bucketDeliveries), func(d *mft.Delivery) bool { return d.Webhook == id }); err != nil {
+		if _, err := deleteWhere(tx.Bucket(bucketDeliveries), func(d *mft.Delivery) bool {
+			if d.Webhook == id {
+				_ = tx.Bucket(bucketDeliveriesPending).Delete([]byte(d.ID)) // a failure is the transaction's
+			}
+			return d.Webhook == id
+		}); err != nil {
 			return err
 		}
 		return b.Delete([]byte(id))
@@ -155,10 +176,11 @@ func (s *AutomationStore) CreateDeliveries(ctx context.Context, ds []*mft.Delive
 		d.CreatedAt = now
 		d.ID = newID("dlv_", now)
 		d.Payload = body(d.ID)
+		d.Node = s.db.Node()
 	}
 	return s.db.update(ctx, func(tx kvTx) error {
 		for _, d := range ds {
-			if err := put(tx.Bucket(bucketDeliveries), d.ID, d); err != nil {
+			if err := putDelivery(tx, d); err != nil {
 				return err
 			}
 		}
@@ -167,7 +189,17 @@ func (s *AutomationStore) CreateDeliveries(ctx context.Context, ds []*mft.Delive
 }
 
 func (s *AutomationStore) PutDelivery(ctx context.Context, d *mft.Delivery) error {
-	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketDeliveries), d.ID, d) })
+	return s.db.update(ctx, func(tx kvTx) error {
+		if err := held(tx, bucketDeliveries, d.ID, d.Node, func(d *mft.Delivery) string { return d.Node }, "delivery"); err != nil {
+			return err
+		}
+		return putDelivery(tx, d)
+	})
+}
+
+func (s *AutomationStore) TakeDelivery(ctx context.Context, d *mft.Delivery) error {
+	d.Node = s.db.Node()
+	return s.db.update(ctx, func(tx kvTx) error { return putDelivery(tx, d) })
 }
 
 func (s *AutomationStore) FindDelivery(ctx context.Context, id string) (*mft.Delivery, error) {
@@ -176,10 +208,6 @@ func (s *AutomationStore) FindDelivery(ctx context.Context, id string) (*mft.Del
 
 func (s *AutomationStore) FindDeliveries(ctx context.Context, webhook string, page mft.Page) ([]*mft.Delivery, bool, error) {
 	return findNewest(s.db, ctx, bucketDeliveries, page, func(d *mft.Delivery) bool { return d.Webhook == webhook })
-}
-
-func (s *AutomationStore) PendingDeliveries(ctx context.Context) ([]*mft.Delivery, error) {
-	return findEvery(s.db, ctx, bucketDeliveries, func(d *mft.Delivery) bool { return d.Status == "queued" })
 }
 
 // DeleteFinishedBefore forgets finished runs and deliveries older than t.

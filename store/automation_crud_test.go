@@ -33,7 +33,12 @@ func TestAutomationStore_Automations(t *testing.T) {
 		if got, _ := s.FindAutomation(ctx, a.ID); got.Name != "renamed" {
 			t.Fatalf("after put: %q", got.Name)
 		}
-		must(t, s.MarkProcessed(ctx, a.ID, "/in/x.csv", "10@1"))
+		if mine, err := s.MarkProcessed(ctx, a.ID, "/in/x.csv", "10@1"); !mine || err != nil {
+			t.Fatalf("first mark: %v, %v", mine, err)
+		}
+		if mine, err := s.MarkProcessed(ctx, a.ID, "/in/x.csv", "10@1"); mine || err != nil {
+			t.Fatalf("second mark of the same version: %v, %v; want false (another run has it)", mine, err)
+		}
 		if ok, _ := s.Processed(ctx, a.ID, "/in/x.csv", "10@1"); !ok {
 			t.Fatal("processed version not remembered")
 		}
@@ -132,6 +137,9 @@ func TestAutomationStore_WebhooksAndDeliveries(t *testing.T) {
 		}
 		if _, err := s.FindDelivery(ctx, ds[2].ID); err != nil {
 			t.Fatalf("another webhook's delivery: %v", err)
+		}
+		if pending, _ := s.PendingDeliveries(ctx); len(pending) != 1 || pending[0].ID != ds[2].ID {
+			t.Fatalf("pending after the webhook's deletion = %v; want only the other webhook's", pending)
 		}
 		if all, _ := s.AllWebhooks(ctx); len(all) != 1 {
 			t.Fatalf("%d webhooks left, want 1", len(all))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -31,6 +32,9 @@ type boltDriver struct {
 	queue    []*write
 	commitMu sync.Mutex
 
+	// self names this process: the only node on the file.
+	self string
+
 	// writeErr is the disk error of the last commit that failed for one,
 	// until a commit succeeds; ping reports it.
 	writeErr atomicErr
@@ -52,7 +56,7 @@ func openBolt(path string, now func() time.Time, stats *commitStats) (*boltDrive
 	} else if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	d := &boltDriver{path: path, now: now, stats: stats, db: bdb}
+	d := &boltDriver{path: path, now: now, stats: stats, db: bdb, self: strconv.Itoa(int(newNodeID()))}
 	if err := bdb.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -89,6 +93,11 @@ func migrate(tx kvTx) error {
 }
 
 func (d *boltDriver) close() error { return d.db.Close() }
+
+func (d *boltDriver) node() string { return d.self }
+
+// liveNodes is this one: the file's lock keeps every other process out.
+func (d *boltDriver) liveNodes(context.Context) ([]string, error) { return []string{d.self}, nil }
 
 // update runs fn in a write transaction, shared with concurrent writers so
 // that they pay for one fsync: a writer queues fn, then whoever gets to

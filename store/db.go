@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 )
 
 // SchemaVersion is the version of the layout this code reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Bucket names. Index buckets are named "<Entity>.<Field>".
 var (
@@ -34,7 +35,8 @@ var (
 		bucketFolders, bucketFoldersPath, bucketFiledrops, bucketSubmissions, bucketSubmissionsKey, bucketMessages,
 		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries, bucketBuckets,
 		bucketDropzones, bucketDropzonesToken, bucketDropzoneFiles, bucketLinks, bucketConnections, bucketMounts,
-		bucketAS2, bucketAS2Partners, bucketAS2PartnerID, bucketAS2Messages, bucketAS2MessageID, bucketExpectations}
+		bucketAS2, bucketAS2Partners, bucketAS2PartnerID, bucketAS2Messages, bucketAS2MessageID, bucketExpectations,
+		bucketRunsPending, bucketDeliveriesPending, bucketTicks}
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -43,6 +45,7 @@ var (
 // is an empty database.
 var migrations = []func(tx kvTx) error{
 	func(tx kvTx) error { return nil }, // 0 → 1: buckets are created by Open
+	migratePending,                     // 1 → 2: the job queues' pending indexes
 }
 
 // DB is the database holding all of Depot's metadata: a bbolt file
@@ -58,9 +61,19 @@ type DB struct {
 	driver driver
 	stats  commitStats
 
+	// Shared lets other nodes open the database at once (PostgreSQL);
+	// without it a second node is refused. Until defender bans and web
+	// sessions are shared too, only tests of what is shared set it.
+	Shared bool
+
 	// access grows after every committed change to who may reach what
 	// (users, groups, permissions, buckets, mounts): AccessGeneration.
 	access atomic.Uint64
+
+	// onAutomations are called when another node changed automations
+	// or webhooks (OnAutomationsChanged).
+	mu            sync.Mutex
+	onAutomations []func()
 }
 
 // driver is where a DB keeps its buckets.
@@ -72,6 +85,10 @@ type driver interface {
 	// view runs fn in a read-only transaction that sees one snapshot.
 	view(ctx context.Context, fn func(tx kvTx) error) error
 	ping(ctx context.Context) error
+	// node names this process among the nodes on the database;
+	// liveNodes names those alive now, this one among them.
+	node() string
+	liveNodes(ctx context.Context) ([]string, error)
 	backup(w io.Writer) (int64, error)
 	size(ctx context.Context) int64
 	close() error
@@ -109,6 +126,36 @@ func (a *atomicErr) Load() error {
 // takes it before reading those may keep what it read until it changes.
 func (db *DB) AccessGeneration() uint64 { return db.access.Load() }
 
+// changed is told of another process's change on channel.
+func (db *DB) changed(channel string) {
+	switch channel {
+	case accessChannel:
+		db.access.Add(1)
+	case automationsChannel:
+		db.mu.Lock()
+		fns := db.onAutomations
+		db.mu.Unlock()
+		for _, fn := range fns {
+			fn()
+		}
+	}
+}
+
+// OnAutomationsChanged has fn called (on a goroutine of the store's)
+// whenever another node may have changed automations or webhooks.
+func (db *DB) OnAutomationsChanged(fn func()) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.onAutomations = append(db.onAutomations, fn)
+}
+
+// Node names this process among the nodes on the database.
+func (db *DB) Node() string { return db.driver.node() }
+
+// LiveNodes names the nodes alive on the database, this one among them:
+// on bbolt, which one process holds, only this one.
+func (db *DB) LiveNodes(ctx context.Context) ([]string, error) { return db.driver.liveNodes(ctx) }
+
 // updateAccess is update for a change to who may reach what: the access
 // generation grows once it is committed (not before, so that nobody keeps
 // the old state under the new number).
@@ -117,10 +164,21 @@ func (db *DB) updateAccess(ctx context.Context, fn func(tx kvTx) error) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return tx.NotifyAccess() // other processes on the database grow theirs
+		return tx.Notify(accessChannel) // other processes on the database grow theirs
 	})
 	db.access.Add(1)
 	return err
+}
+
+// updateAutomations is update for a change to automations, webhooks or
+// expectations, which the other nodes' engines then load again.
+func (db *DB) updateAutomations(ctx context.Context, fn func(tx kvTx) error) error {
+	return db.update(ctx, func(tx kvTx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.Notify(automationsChannel)
+	})
 }
 
 // NewDB returns a DB for the bbolt file at path; call Open before use.
@@ -139,7 +197,7 @@ func NewPostgresDB(dsn string) *DB {
 func (db *DB) Open() error {
 	var err error
 	if db.DSN != "" {
-		db.driver, err = openPostgres(context.Background(), db.DSN, &db.stats, func() { db.access.Add(1) })
+		db.driver, err = openPostgres(context.Background(), db.DSN, &db.stats, db.changed, db.Shared)
 	} else {
 		db.driver, err = openBolt(db.Path, db.Now, &db.stats)
 	}

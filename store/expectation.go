@@ -34,11 +34,11 @@ func (s *ExpectationStore) CreateExpectation(ctx context.Context, e *mft.Expecta
 }
 
 func (s *ExpectationStore) PutExpectation(ctx context.Context, e *mft.Expectation) error {
-	return s.db.update(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketExpectations), e.ID, e) })
+	return s.db.updateAutomations(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketExpectations), e.ID, e) })
 }
 
 func (s *ExpectationStore) DeleteExpectation(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx kvTx) error {
+	return s.db.updateAutomations(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketExpectations)
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Expectation not found.")

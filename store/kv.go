@@ -16,10 +16,10 @@ type kvTx interface {
 	Bucket(name []byte) kvBucket
 	// ClearBucket removes every key of the named bucket.
 	ClearBucket(name []byte) error
-	// NotifyAccess tells the other processes on the database, once the
-	// transaction commits, that who may reach what has changed (a
+	// Notify tells the other processes on the database, once the
+	// transaction commits, of a change of the kind channel names (a
 	// PostgreSQL NOTIFY; nothing on bbolt, which one process holds).
-	NotifyAccess() error
+	Notify(channel string) error
 }
 
 // kvBucket is one bucket in a transaction. Get's result is valid until
@@ -52,7 +52,7 @@ type boltTx struct{ tx *bolt.Tx }
 
 func (t boltTx) Bucket(name []byte) kvBucket { return boltBucket{t.tx.Bucket(name)} }
 
-func (t boltTx) NotifyAccess() error { return nil }
+func (t boltTx) Notify(string) error { return nil }
 
 func (t boltTx) ClearBucket(name []byte) error {
 	if err := t.tx.DeleteBucket(name); err != nil {

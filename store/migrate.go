@@ -29,7 +29,7 @@ func MigrateToPostgres(ctx context.Context, path, dsn string) ([]Copied, error) 
 		return nil, err
 	}
 	defer src.close()
-	dst, err := openPostgres(ctx, dsn, &commitStats{}, nil)
+	dst, err := openPostgres(ctx, dsn, &commitStats{}, nil, false)
 	if err != nil {
 		return nil, err
 	}

@@ -26,23 +26,29 @@ import (
 type pgDriver struct {
 	pool  *pgxpool.Pool
 	stats *commitStats
-	// node holds the session lock that says a Depot node uses the
-	// database (see openPostgres).
-	node *pgxpool.Conn
+	// sole holds the session lock that says a Depot node uses the
+	// database alone (see openPostgres).
+	sole *pgxpool.Conn
 	// months are the audit partitions known to exist (pg_audit.go).
 	months sync.Map
-	// self is the payload of this process's access notifications, which
-	// its own listener skips (its generation grew at the commit).
+	// self is the payload of this process's notifications, which its own
+	// listener skips (it heard of its changes at their commit).
 	self string
+	// nodeID names this node among those on the database: the listener's
+	// connection holds the advisory lock (lockNodes, nodeID) while the
+	// node lives, which is how the others know it does (liveNodes).
+	nodeID int32
 	// stopListening ends listen; listening is closed when it has.
 	stopListening context.CancelFunc
 	listening     chan struct{}
 }
 
-// Advisory lock keys: migrating the schema, and being the database's node.
+// Advisory lock keys: migrating the schema, being the database's only
+// node, and (two keys: lockNodes and a node's id) being a live node.
 const (
 	lockMigrate = 0x6465706f74_01 // "depot" 1
 	lockNode    = 0x6465706f74_02
+	lockNodes   = 0x64657074 // "dept"
 )
 
 // tableName is the table of a bucket: "Users.Email" is users_email.
@@ -66,10 +72,12 @@ const (
 )
 
 // openPostgres connects, creates the tables and runs pending migrations
-// under an advisory lock (nodes starting together migrate once), then
-// takes the node lock: until the work they share is shared through the
-// database, a second node on the same database is refused.
-func openPostgres(ctx context.Context, dsn string, stats *commitStats, accessChanged func()) (*pgDriver, error) {
+// under an advisory lock (nodes starting together migrate once). Unless
+// shared, it then takes the node lock: until everything nodes share goes
+// through the database, a second node on the same database is refused.
+// With changed, the node listens for the others' notifications (changed
+// is called with the channel) and holds its liveness lock.
+func openPostgres(ctx context.Context, dsn string, stats *commitStats, changed func(channel string), shared bool) (*pgDriver, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: database.dsn: %w", err)
@@ -78,7 +86,7 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats, accessCha
 	if err != nil {
 		return nil, fmt.Errorf("store: database.dsn: %w", err)
 	}
-	d := &pgDriver{pool: pool, stats: stats, self: crand.Text()}
+	d := &pgDriver{pool: pool, stats: stats, self: crand.Text(), nodeID: newNodeID()}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
@@ -108,28 +116,25 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats, accessCha
 		pool.Close()
 		return nil, err
 	}
-	if d.node, err = pool.Acquire(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
-	}
-	var locked bool
-	if err := d.node.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(lockNode)).Scan(&locked); err != nil || !locked {
-		d.close()
-		if err == nil {
-			err = errors.New("another depot node is using this database; one database serves one node for now")
+	if !shared {
+		if d.sole, err = pool.Acquire(ctx); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
 		}
-		return nil, fmt.Errorf("store: %w", err)
+		var locked bool
+		if err := d.sole.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(lockNode)).Scan(&locked); err != nil || !locked {
+			d.close()
+			if err == nil {
+				err = errors.New("another depot node is using this database; one database serves one node for now")
+			}
+			return nil, fmt.Errorf("store: %w", err)
+		}
 	}
-	if accessChanged != nil {
-		conn, err := d.listenConn(ctx)
-		if err != nil {
+	if changed != nil {
+		if err := d.startListening(ctx, changed); err != nil {
 			d.close()
 			return nil, err
 		}
-		var lctx context.Context
-		lctx, d.stopListening = context.WithCancel(context.WithoutCancel(ctx))
-		d.listening = make(chan struct{})
-		go func() { defer close(d.listening); d.listen(lctx, conn, accessChanged) }()
 	}
 	return d, nil
 }
@@ -140,9 +145,9 @@ func (d *pgDriver) close() error {
 		<-d.listening
 		d.stopListening = nil
 	}
-	if d.node != nil {
-		d.node.Release()
-		d.node = nil
+	if d.sole != nil {
+		d.sole.Release()
+		d.sole = nil
 	}
 	d.pool.Close() // again: nothing
 	return nil

@@ -122,8 +122,8 @@ func (t *pgTx) fail(err error) error {
 
 func (t *pgTx) Bucket(name []byte) kvBucket { return pgBucket{t: t, table: tableName(name)} }
 
-func (t *pgTx) NotifyAccess() error {
-	if _, err := t.exec("SELECT pg_notify($1, $2)", accessChannel, t.self); err != nil {
+func (t *pgTx) Notify(channel string) error {
+	if _, err := t.exec("SELECT pg_notify($1, $2)", channel, t.self); err != nil {
 		return t.fail(err)
 	}
 	return nil

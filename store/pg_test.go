@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,5 +126,62 @@ func TestPostgres_AccessChangesReachOtherProcesses(t *testing.T) {
 	must(t, err)
 	if got := next(); got != "marker" {
 		t.Fatalf("a failed change was announced (got %q before the marker)", got)
+	}
+}
+
+// Nodes that share a database share its job queues: each knows the
+// others are alive while their connection is; a node cut off is seen
+// gone at once, its runs are adopted by another, and when it comes back
+// it may no longer write them.
+func TestPostgres_NodesShareTheQueues(t *testing.T) {
+	ctx := context.Background()
+	base := testpeer.PostgresDSN(t)
+	dsn, err := url.Parse(base)
+	must(t, err)
+	port, _ := strconv.Atoi(dsn.Port())
+	network := testpeer.Relay(t, port)
+	dsn.Host = "127.0.0.1:" + strconv.Itoa(network.Port)
+	a := mustOpen(t, &store.DB{DSN: dsn.String(), Shared: true}) // behind the relay
+	b := mustOpen(t, &store.DB{DSN: base, Shared: true})
+	live, err := b.LiveNodes(ctx)
+	must(t, err)
+	if !slices.Contains(live, a.Node()) || !slices.Contains(live, b.Node()) || a.Node() == b.Node() {
+		t.Fatalf("live nodes %v; want %s and %s", live, a.Node(), b.Node())
+	}
+	sa, sb := store.NewAutomationStore(a), store.NewAutomationStore(b)
+	r := &mft.Run{Automation: "au_1", Status: mft.RunRunning}
+	must(t, sa.CreateRun(ctx, r))
+	if got, _ := sb.AdoptRuns(ctx); len(got) != 0 {
+		t.Fatalf("a live node's run was adopted: %v", got)
+	}
+
+	network.Down()
+	var adopted []*mft.Run
+	for len(adopted) == 0 { // the server notices the connection go
+		adopted, err = sb.AdoptRuns(ctx)
+		must(t, err)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(adopted) != 1 || adopted[0].ID != r.ID || adopted[0].Node != b.Node() || adopted[0].Status != mft.RunQueued {
+		t.Fatalf("adopted %+v; want %s queued on %s", adopted[0], r.ID, b.Node())
+	}
+
+	network.Up(t)
+	for { // a listens again, as itself
+		live, err := b.LiveNodes(ctx)
+		must(t, err)
+		if slices.Contains(live, a.Node()) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for a.Ping(ctx) != nil { // connections broken by the outage are dropped
+	}
+	r.Status = mft.RunSucceeded
+	if err := sa.PutRun(ctx, r); mft.ErrorCode(err) != mft.ECONFLICT {
+		t.Fatalf("the node that lost its run wrote it: %v; want %s", err, mft.ECONFLICT)
+	}
+	if got, _ := sb.FindRun(ctx, r.ID); got.Status != mft.RunQueued || got.Node != b.Node() {
+		t.Fatalf("the adopted run: %s on %s", got.Status, got.Node)
 	}
 }
