@@ -2,10 +2,13 @@ package auth
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
 	"time"
+
+	"depot/mft"
 )
 
 // maxTracked bounds how many addresses the defender remembers; past it the
@@ -13,19 +16,16 @@ import (
 const maxTracked = 100_000
 
 // Ban is an address refused until a time after too many failed logins.
-type Ban struct {
-	IP       string    `json:"ip"`
-	Until    time.Time `json:"until"`
-	Failures int       `json:"failures"`
-	BannedAt time.Time `json:"banned_at"`
-}
+type Ban = mft.Ban
 
 // Defender counts failed logins per IP across every protocol and bans an
 // address for BanTime once it has failed MaxFailures times within Window.
 // A login reserves its attempt before the credentials are checked
 // (Attempt, then Done), so that parallel guesses from one address get no
-// more answers than sequential ones: at most MaxFailures. Its state lives
-// in memory: a restart lifts all bans. The zero MaxFailures turns it off.
+// more answers than sequential ones: at most MaxFailures. Failures are
+// counted in memory, per node; bans are kept in Store too (when set), so
+// that every node sharing it refuses a banned address and a restart lifts
+// no ban. The zero MaxFailures turns it off.
 type Defender struct {
 	MaxFailures int
 	Window      time.Duration
@@ -33,6 +33,11 @@ type Defender struct {
 	Now         func() time.Time
 	// OnBan, when set, is called (outside the lock) for each new ban.
 	OnBan func(Ban)
+	// Store keeps the bans for other nodes and the next start (nil:
+	// memory only); Logger hears when it fails, and the ban then holds
+	// on this node only.
+	Store  mft.BanStore
+	Logger *slog.Logger
 
 	mu       sync.Mutex
 	failures map[netip.Addr][]time.Time
@@ -172,6 +177,11 @@ func (d *Defender) failLocked(ip netip.Addr) bool {
 	close(d.changed) // those waiting see the ban
 	d.changed = make(chan struct{})
 	d.mu.Unlock()
+	if d.Store != nil {
+		if err := d.Store.PutBan(context.Background(), ban); err != nil && d.Logger != nil {
+			d.Logger.Error("ban not stored: it holds on this node only", "ip", ban.IP, "err", err)
+		}
+	}
 	if d.OnBan != nil {
 		d.OnBan(ban)
 	}
@@ -211,17 +221,47 @@ func (d *Defender) Bans() []Ban {
 	return out
 }
 
-// Unban lifts the ban on ip and forgets its failures; it reports whether
-// there was a ban.
-func (d *Defender) Unban(ip netip.Addr) bool {
+// Unban lifts the ban on ip, on every node, and forgets its failures; it
+// reports whether there was a ban.
+func (d *Defender) Unban(ctx context.Context, ip netip.Addr) (bool, error) {
 	if d == nil {
-		return false
+		return false, nil
 	}
 	ip = ip.Unmap()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	_, ok := d.bans[ip]
 	delete(d.bans, ip)
 	delete(d.failures, ip)
-	return ok
+	d.mu.Unlock()
+	if d.Store == nil {
+		return ok, nil
+	}
+	stored, err := d.Store.DeleteBan(ctx, ip.String())
+	return ok || stored, err
+}
+
+// Load reads the bans from Store, in place of those it knew: at start,
+// and whenever another node banned or lifted a ban.
+func (d *Defender) Load(ctx context.Context) error {
+	if d == nil || d.Store == nil {
+		return nil
+	}
+	list, err := d.Store.Bans(ctx)
+	if err != nil {
+		return err
+	}
+	now := d.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.initLocked()
+	clear(d.bans)
+	for _, b := range list {
+		ip, err := netip.ParseAddr(b.IP)
+		if err == nil && now.Before(b.Until) {
+			d.bans[ip.Unmap()] = b
+		}
+	}
+	close(d.changed) // those waiting see a ban
+	d.changed = make(chan struct{})
+	return nil
 }

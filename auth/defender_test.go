@@ -3,12 +3,14 @@ package auth_test
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"depot/auth"
+	"depot/store"
 )
 
 func TestDefender(t *testing.T) {
@@ -70,13 +72,13 @@ func TestDefender(t *testing.T) {
 		for range 4 {
 			d.Fail(ip)
 		}
-		if !d.Unban(ip) {
+		if found, err := d.Unban(context.Background(), ip); !found || err != nil {
 			t.Fatal("Unban found no ban")
 		}
 		if _, banned := d.Banned(ip); banned {
 			t.Fatal("still banned after Unban")
 		}
-		if d.Unban(ip) {
+		if found, _ := d.Unban(context.Background(), ip); found {
 			t.Fatal("second Unban found a ban")
 		}
 	})
@@ -174,5 +176,48 @@ func TestRateLimiter(t *testing.T) {
 	}
 	if ok, _ := auth.NewRateLimiter(0, 0).Allow("a"); !ok {
 		t.Fatal("a zero rate limits")
+	}
+}
+
+// A ban is kept in the store: another defender on it (another node, or
+// this one after a restart) refuses the address once it has read the
+// bans, and lifting the ban on either lifts it for both.
+func TestDefender_BansKeptInTheStore(t *testing.T) {
+	ctx := context.Background()
+	db := store.NewDB(filepath.Join(t.TempDir(), "depot.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bans := store.NewBanStore(db)
+	a, b := auth.NewDefender(3, time.Minute, time.Hour), auth.NewDefender(3, time.Minute, time.Hour)
+	a.Store, b.Store = bans, bans
+	ip := netip.MustParseAddr("192.0.2.7")
+	for range 3 {
+		a.Fail(ip)
+	}
+	if _, banned := b.Banned(ip); banned {
+		t.Fatal("banned on b before it read the bans")
+	}
+	if err := b.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, banned := b.Banned(ip); !banned {
+		t.Fatal("a's ban does not hold on b")
+	}
+	if b.Attempt(ctx, ip) {
+		t.Fatal("b let a banned address try")
+	}
+	if found, err := b.Unban(ctx, ip); !found || err != nil {
+		t.Fatalf("unban on b: %v, %v", found, err)
+	}
+	if err := a.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, banned := a.Banned(ip); banned {
+		t.Fatal("the ban lifted on b still holds on a")
+	}
+	if list, _ := bans.Bans(ctx); len(list) != 0 {
+		t.Fatalf("stored bans after the lift: %v", list)
 	}
 }

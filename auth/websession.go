@@ -1,11 +1,10 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
-	"sync"
 	"time"
 
 	"depot/mft"
@@ -15,34 +14,24 @@ import (
 // it pushes out the session idle the longest.
 const maxWebSessions = 50_000
 
-// WebSession is one signed-in browser. Only the hash of its cookie is
-// kept; CSRF is the token every state-changing request must repeat.
-type WebSession struct {
-	UserID string
-	CSRF   string
-	// PasswordMark is a digest of the password hash at sign-in: a changed
-	// password ends the session.
-	PasswordMark string
-	// Generation is the user's SessionGeneration at sign-in.
-	Generation int64
-	Created    time.Time
-	Seen       time.Time
-	// Notice and Failure are what the last action said, shown once by
-	// the next page.
-	Notice, Failure string
-}
+// WebSession is one signed-in browser (mft.WebSession).
+type WebSession = mft.WebSession
 
-// WebSessions keeps the web client's server-side sessions in memory: a
-// restart signs everyone out, and sessions are local to this node.
+// WebSessions keeps the web client's server-side sessions in the
+// database (Store), by the hash of the cookie: a browser signed in through
+// one node is signed in on all, a restart signs nobody out, and signing
+// out ends the session everywhere.
 type WebSessions struct {
+	Store mft.WebSessionStore
 	// TTL is how long a session lasts from sign-in; Idle ends one unused
 	// that long. Now is the clock (time.Now when nil).
 	TTL, Idle time.Duration
 	Now       func() time.Time
-
-	mu       sync.Mutex
-	sessions map[string]*WebSession // by the hash of the cookie
 }
+
+// seenEvery is how stale a session's last use may be before a request
+// writes it again: an idle session ends up to that much later.
+const seenEvery = time.Minute
 
 func (w *WebSessions) now() time.Time {
 	if w.Now != nil {
@@ -58,110 +47,85 @@ func PasswordMark(hash string) string {
 }
 
 // Start opens a session for u and returns its cookie value.
-func (w *WebSessions) Start(u *mft.User) (cookie string, s WebSession) {
+func (w *WebSessions) Start(ctx context.Context, u *mft.User) (cookie string, s WebSession, err error) {
 	cookie = rand.Text() + rand.Text()
-	now := w.now()
+	now := w.now().UTC()
 	s = WebSession{UserID: u.ID, CSRF: rand.Text(), PasswordMark: PasswordMark(u.PasswordHash), Generation: u.SessionGeneration, Created: now, Seen: now}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.sessions == nil {
-		w.sessions = map[string]*WebSession{}
+	ended := func(s *WebSession) bool { return w.expired(s, now) }
+	if err := w.Store.CreateWebSession(ctx, HashKey(cookie), &s, maxWebSessions, ended); err != nil {
+		return "", WebSession{}, err
 	}
-	if len(w.sessions) >= maxWebSessions {
-		w.pruneLocked(now)
-	}
-	w.sessions[HashKey(cookie)] = &s
-	return cookie, s
+	return cookie, s, nil
 }
 
 // Find returns the live session of a cookie and marks it used. It
 // returns EUNAUTHORIZED when there is none or it has ended.
-func (w *WebSessions) Find(cookie string) (WebSession, error) {
-	now := w.now()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s, ok := w.sessions[HashKey(cookie)]
-	if ok && w.expired(s, now) {
-		delete(w.sessions, HashKey(cookie))
-		ok = false
+func (w *WebSessions) Find(ctx context.Context, cookie string) (WebSession, error) {
+	now := w.now().UTC()
+	key := HashKey(cookie)
+	s, err := w.Store.FindWebSession(ctx, key)
+	switch {
+	case mft.ErrorCode(err) == mft.ENOTFOUND:
+		return WebSession{}, ended()
+	case err != nil:
+		return WebSession{}, err
+	case w.expired(s, now):
+		if err := w.Store.DeleteWebSession(ctx, key); err != nil {
+			return WebSession{}, err
+		}
+		return WebSession{}, ended()
+	case now.Sub(s.Seen) >= seenEvery:
+		s, err = w.Store.UpdateWebSession(ctx, key, func(s *WebSession) { s.Seen = now })
+		if mft.ErrorCode(err) == mft.ENOTFOUND {
+			return WebSession{}, ended() // signed out meanwhile
+		} else if err != nil {
+			return WebSession{}, err
+		}
 	}
-	if !ok {
-		return WebSession{}, mft.Errorf(mft.EUNAUTHORIZED, "Your session has ended; sign in again.")
-	}
-	s.Seen = now
 	return *s, nil
 }
 
+func ended() error { return mft.Errorf(mft.EUNAUTHORIZED, "Your session has ended; sign in again.") }
+
 // Flash keeps what an action said for the next page of the session.
-func (w *WebSessions) Flash(cookie, notice, failure string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if s, ok := w.sessions[HashKey(cookie)]; ok {
-		s.Notice, s.Failure = notice, failure
+func (w *WebSessions) Flash(ctx context.Context, cookie, notice, failure string) error {
+	_, err := w.Store.UpdateWebSession(ctx, HashKey(cookie), func(s *WebSession) { s.Notice, s.Failure = notice, failure })
+	if mft.ErrorCode(err) == mft.ENOTFOUND {
+		return nil // ended meanwhile: nobody to tell
 	}
+	return err
 }
 
 // TakeFlash returns and forgets what the last action said.
-func (w *WebSessions) TakeFlash(cookie string) (notice, failure string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if s, ok := w.sessions[HashKey(cookie)]; ok {
+func (w *WebSessions) TakeFlash(ctx context.Context, cookie string) (notice, failure string) {
+	s, err := w.Store.FindWebSession(ctx, HashKey(cookie))
+	if err != nil || (s.Notice == "" && s.Failure == "") {
+		return "", "" // nothing said (the common case costs no write)
+	}
+	s, err = w.Store.UpdateWebSession(ctx, HashKey(cookie), func(s *WebSession) {
 		notice, failure = s.Notice, s.Failure
 		s.Notice, s.Failure = "", ""
+	})
+	if err != nil {
+		return "", ""
 	}
 	return notice, failure
 }
 
 // End removes the session of a cookie, if any.
-func (w *WebSessions) End(cookie string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.sessions, HashKey(cookie))
+func (w *WebSessions) End(ctx context.Context, cookie string) error {
+	return w.Store.DeleteWebSession(ctx, HashKey(cookie))
 }
 
 // EndUser removes every session of a user (a password change ends them
 // all, the one that changed it included).
-func (w *WebSessions) EndUser(userID string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for k, s := range w.sessions {
-		if s.UserID == userID {
-			delete(w.sessions, k)
-		}
-	}
+func (w *WebSessions) EndUser(ctx context.Context, userID string) error {
+	return w.Store.DeleteUserWebSessions(ctx, userID)
 }
 
 // Len returns the number of sessions kept.
-func (w *WebSessions) Len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.sessions)
-}
-
-// CSRFMatches compares a request's token with the session's in constant
-// time.
-func (s WebSession) CSRFMatches(token string) bool {
-	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) == 1
-}
+func (w *WebSessions) Len(ctx context.Context) (int, error) { return w.Store.CountWebSessions(ctx) }
 
 func (w *WebSessions) expired(s *WebSession, now time.Time) bool {
 	return (w.TTL > 0 && now.Sub(s.Created) >= w.TTL) || (w.Idle > 0 && now.Sub(s.Seen) >= w.Idle)
-}
-
-// pruneLocked drops ended sessions; when none has ended, it drops the
-// one idle the longest.
-func (w *WebSessions) pruneLocked(now time.Time) {
-	oldest, oldestKey := now, ""
-	for k, s := range w.sessions {
-		if w.expired(s, now) {
-			delete(w.sessions, k)
-			continue
-		}
-		if s.Seen.Before(oldest) || oldestKey == "" {
-			oldest, oldestKey = s.Seen, k
-		}
-	}
-	if len(w.sessions) >= maxWebSessions && oldestKey != "" {
-		delete(w.sessions, oldestKey)
-	}
 }

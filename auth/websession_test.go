@@ -1,73 +1,95 @@
 package auth_test
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"depot/auth"
 	"depot/mft"
+	"depot/store"
 )
 
+// sessions returns web sessions kept in a new bbolt database.
+func sessions(t *testing.T) *store.WebSessionStore {
+	t.Helper()
+	db := store.NewDB(filepath.Join(t.TempDir(), "depot.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return store.NewWebSessionStore(db)
+}
+
 func TestWebSessions_EndAfterTTLAndIdle(t *testing.T) {
+	ctx := context.Background()
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	w := &auth.WebSessions{TTL: 12 * time.Hour, Idle: time.Hour, Now: func() time.Time { return now }}
+	w := &auth.WebSessions{Store: sessions(t), TTL: 12 * time.Hour, Idle: time.Hour, Now: func() time.Time { return now }}
 	pat := &mft.User{ID: "pat", PasswordHash: "h1"}
-	cookie, s := w.Start(pat)
-	if s.UserID != "pat" || s.CSRF == "" || s.PasswordMark != auth.PasswordMark("h1") || auth.PasswordMark("h2") == s.PasswordMark {
-		t.Fatalf("session %+v", s)
+	cookie, s, err := w.Start(ctx, pat)
+	if err != nil || s.UserID != "pat" || s.CSRF == "" || s.PasswordMark != auth.PasswordMark("h1") || auth.PasswordMark("h2") == s.PasswordMark {
+		t.Fatalf("session %+v, %v", s, err)
 	}
 
 	// Used every 50 minutes it outlives the idle hour, but not the TTL.
 	for range 15 {
 		now = now.Add(50 * time.Minute)
-		if _, err := w.Find(cookie); err != nil && now.Sub(s.Created) < 12*time.Hour {
+		if _, err := w.Find(ctx, cookie); err != nil && now.Sub(s.Created) < 12*time.Hour {
 			t.Fatalf("ended after %s: %v", now.Sub(s.Created), err)
 		}
 	}
-	if _, err := w.Find(cookie); mft.ErrorCode(err) != mft.EUNAUTHORIZED {
+	if _, err := w.Find(ctx, cookie); mft.ErrorCode(err) != mft.EUNAUTHORIZED {
 		t.Fatalf("alive after %s: %v", now.Sub(s.Created), err)
 	}
-	if w.Len() != 0 {
-		t.Errorf("an ended session is kept: %d", w.Len())
+	if n, _ := w.Len(ctx); n != 0 {
+		t.Errorf("an ended session is kept: %d", n)
 	}
 
 	// Unused for an hour it ends.
-	cookie, _ = w.Start(pat)
+	cookie, _, _ = w.Start(ctx, pat)
 	now = now.Add(time.Hour)
-	if _, err := w.Find(cookie); err == nil {
+	if _, err := w.Find(ctx, cookie); err == nil {
 		t.Fatal("alive after an idle hour")
 	}
-	if _, err := w.Find("made-up"); mft.ErrorCode(err) != mft.EUNAUTHORIZED {
+	if _, err := w.Find(ctx, "made-up"); mft.ErrorCode(err) != mft.EUNAUTHORIZED {
 		t.Fatalf("unknown cookie: %v", err)
 	}
 }
 
 func TestWebSessions_FlashAndEndUser(t *testing.T) {
-	w := &auth.WebSessions{}
-	a, _ := w.Start(&mft.User{ID: "pat"})
-	b, _ := w.Start(&mft.User{ID: "pat"})
-	c, sc := w.Start(&mft.User{ID: "sam"})
+	ctx := context.Background()
+	w := &auth.WebSessions{Store: sessions(t)}
+	a, _, _ := w.Start(ctx, &mft.User{ID: "pat"})
+	b, _, _ := w.Start(ctx, &mft.User{ID: "pat"})
+	c, sc, _ := w.Start(ctx, &mft.User{ID: "sam"})
 	if !sc.CSRFMatches(sc.CSRF) || sc.CSRFMatches("") || sc.CSRFMatches(sc.CSRF+"x") {
 		t.Error("CSRF comparison")
 	}
-	w.Flash(a, "Saved.", "")
-	if n, f := w.TakeFlash(a); n != "Saved." || f != "" {
+	if err := w.Flash(ctx, a, "Saved.", ""); err != nil {
+		t.Fatal(err)
+	}
+	if n, f := w.TakeFlash(ctx, a); n != "Saved." || f != "" {
 		t.Errorf("flash %q %q", n, f)
 	}
-	if n, _ := w.TakeFlash(a); n != "" {
+	if n, _ := w.TakeFlash(ctx, a); n != "" {
 		t.Error("a notice shown twice")
 	}
-	w.EndUser("pat")
+	if err := w.EndUser(ctx, "pat"); err != nil {
+		t.Fatal(err)
+	}
 	for _, ck := range []string{a, b} {
-		if _, err := w.Find(ck); err == nil {
+		if _, err := w.Find(ctx, ck); err == nil {
 			t.Error("pat's session survived EndUser")
 		}
 	}
-	if _, err := w.Find(c); err != nil {
+	if _, err := w.Find(ctx, c); err != nil {
 		t.Errorf("sam's session ended with pat's: %v", err)
 	}
-	w.End(c)
-	if w.Len() != 0 {
-		t.Errorf("%d sessions left", w.Len())
+	if err := w.End(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := w.Len(ctx); n != 0 {
+		t.Errorf("%d sessions left", n)
 	}
 }

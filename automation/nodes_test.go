@@ -30,18 +30,16 @@ func TestMain(m *testing.M) { testpeer.PostgresMain(m) }
 // work every 50 ms; editA edits a before it starts.
 func twoNodes(t *testing.T, dsnA, dsnB string, editA ...func(*core.Services)) (a, b *core.Services) {
 	t.Helper()
-	core.ShareDatabase = true
-	t.Cleanup(func() { core.ShareDatabase = false })
 	fast := func(s *core.Services) { s.Engine.AdoptEvery = 50 * time.Millisecond }
 	cfg := coretest.Config(t.TempDir())
-	cfg.Database.Driver, cfg.Database.DSN = "postgres", dsnA
+	cfg.Database.Driver, cfg.Database.DSN, cfg.Database.Shared = "postgres", dsnA, true
 	a = coretest.Start(t, cfg, append(editA, fast)...)
 	key, err := os.ReadFile(filepath.Join(cfg.Data.Dir, "secret.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg = coretest.Config(t.TempDir())
-	cfg.Database.Driver, cfg.Database.DSN = "postgres", dsnB
+	cfg.Database.Driver, cfg.Database.DSN, cfg.Database.Shared = "postgres", dsnB, true
 	if err := os.WriteFile(filepath.Join(cfg.Data.Dir, "secret.key"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}

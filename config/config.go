@@ -87,6 +87,10 @@ type Database struct {
 	Driver string `toml:"driver"`
 	// DSN is a PostgreSQL URL or key=value connection string.
 	DSN string `toml:"dsn"`
+	// Shared lets several nodes use the PostgreSQL database at once; set
+	// on every node, whose data.dir is then one shared filesystem.
+	// Without it a second node is refused.
+	Shared bool `toml:"shared"`
 }
 
 // HTTP configures the admin and user API and the public pages.

@@ -192,6 +192,7 @@ func TestDatabaseSettings(t *testing.T) {
 		{"DEPOT_DATABASE_DRIVER=Postgres", `not "Postgres"`},
 		{"DEPOT_DATABASE_DRIVER=postgres", "database.dsn must name the PostgreSQL database"},
 		{"DEPOT_DATABASE_DSN=postgres://db/depot", `database.dsn is set but database.driver is "bolt"`},
+		{"DEPOT_DATABASE_SHARED=true", `database.shared needs database.driver = "postgres"`},
 	} {
 		_, err := config.Load("", []string{c.env})
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -25,6 +25,8 @@ func (c *Config) Validate() error {
 		return errors.New("database.dsn must name the PostgreSQL database when database.driver is \"postgres\"")
 	case c.Database.Driver == "bolt" && c.Database.DSN != "":
 		return errors.New("database.dsn is set but database.driver is \"bolt\": set driver = \"postgres\" to use it, or remove dsn")
+	case c.Database.Shared && c.Database.Driver != "postgres":
+		return errors.New("database.shared needs database.driver = \"postgres\": nodes share a PostgreSQL database, not a bbolt file")
 	}
 	if c.Filedrop.HoldingFiles < 1 || c.Filedrop.HoldingFilesPerAddress < 1 || c.Filedrop.HoldingFilesPerAddress > c.Filedrop.HoldingFiles {
 		return fmt.Errorf("filedrop.holding_files and holding_files_per_address must be at least 1, the second at most the first")

@@ -58,6 +58,8 @@ type Services struct {
 	Buckets     *store.BucketStore
 	Automations *store.AutomationStore
 	AuditStore  *store.AuditStore
+	// WebSessions keeps the web client's sessions (for server.Server).
+	WebSessions *store.WebSessionStore
 
 	Files    *files.Service
 	Sealer   *auth.Sealer
@@ -110,7 +112,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 	db := store.NewDB(filepath.Join(dir, "depot.db"))
 	if cfg.Database.Driver == "postgres" {
 		db = store.NewPostgresDB(cfg.Database.DSN)
-		db.Shared = ShareDatabase
+		db.Shared = cfg.Database.Shared
 	}
 	if err := db.Open(); err != nil {
 		return nil, err
@@ -134,7 +136,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 		Permissions: store.NewPermissionStore(db), Folders: store.NewFolderStore(db), Usage: store.NewUsageStore(db),
 		Buckets: store.NewBucketStore(db), Automations: store.NewAutomationStore(db), AuditStore: store.NewAuditStore(db)}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.Permissions, a.Usage, a.Folders, a.Buckets
-	fsvc.Sync = cfg.Data.SyncUploads
+	fsvc.Sync, fsvc.Shared = cfg.Data.SyncUploads, cfg.Database.Shared
 	fsvc.Generation, fsvc.Users = db.AccessGeneration, a.Users
 	if err := openScan(fsvc, cfg.Scan); err != nil {
 		db.Close()
@@ -158,13 +160,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 	return a, nil
 }
 
-// ShareDatabase lets a node open a PostgreSQL database another node uses.
-// Off until defender bans and web sessions are shared through the
-// database too; the tests of what is shared already (the engine's
-// queues) turn it on.
-var ShareDatabase = false
-
-// AdoptEvery is how often a node on PostgreSQL looks for the runs and
+// AdoptEvery is how often a node on a shared database looks for the runs and
 // deliveries of nodes that died: how long, at most, before another node
 // takes them over.
 var AdoptEvery = 2 * time.Second
@@ -179,7 +175,7 @@ func (a *Services) build(urlKey []byte) {
 	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer, Connections: a.Connections,
 		Expectations: store.NewExpectationStore(db),
 		Logger:       a.Logger, Workers: cfg.Automation.Workers, MaxQueued: cfg.Automation.MaxQueued}
-	if db.Driver() == "postgres" { // other nodes may share the queues
+	if cfg.Database.Shared { // other nodes share the queues
 		a.Engine.AdoptEvery = AdoptEvery
 	}
 	a.Metrics = metrics.New()
@@ -187,7 +183,9 @@ func (a *Services) build(urlKey []byte) {
 	a.Connections.Events, a.Mounts.Events = a.Events, a.Events
 	a.Engine.Events, a.Files.Events, a.Files.Logger = a.Events, a.Events, a.Logger
 
+	a.WebSessions = store.NewWebSessionStore(db)
 	a.Defender = auth.NewDefender(0, cfg.Defender.Window.D(), cfg.Defender.BanTime.D())
+	a.Defender.Store, a.Defender.Logger = store.NewBanStore(db), a.Logger
 	if cfg.Defender.Enabled {
 		a.Defender.MaxFailures = cfg.Defender.MaxFailures
 	}
@@ -237,10 +235,18 @@ func (a *Services) Start(ctx context.Context) error {
 	})
 	a.AuditLog.Open()
 	a.stops.Add(func(context.Context) error { a.AuditLog.Close(); return nil })
+	if err := a.Defender.Load(ctx); err != nil {
+		return err
+	}
+	a.DB.OnChange(store.Bans, func() {
+		if err := a.Defender.Load(context.Background()); err != nil {
+			a.Logger.Warn("bans not read after another node's change", "err", err)
+		}
+	})
 	if err := a.Engine.Open(ctx); err != nil {
 		return err
 	}
-	a.DB.OnAutomationsChanged(a.Engine.Changed)
+	a.DB.OnChange(store.Automations, a.Engine.Changed)
 	a.stops.Add(a.Engine.Close)
 	a.stops.Add(func(context.Context) error { a.AS2.Close(); return nil })
 	return nil

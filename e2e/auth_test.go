@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -109,7 +110,7 @@ func TestLogin(t *testing.T) {
 			want(t, r, status)
 			r.errors(t)
 		}
-		ts.defender.Unban(loopback)
+		ts.defender.Unban(context.Background(), loopback)
 	})
 }
 
@@ -137,7 +138,7 @@ func TestDefender_BansAfterFailures(t *testing.T) {
 	if len(bans) != 1 || bans[0].IP != "127.0.0.1" {
 		t.Fatalf("bans = %v", bans)
 	}
-	ts.defender.Unban(loopback)
+	ts.defender.Unban(context.Background(), loopback)
 	for range 6 {
 		ts.defender.Fail(otherIP)
 	}

@@ -12,17 +12,31 @@ import (
 )
 
 // A restart keeps users, groups and their keys.
+// A restart keeps what was stored, and also signs nobody out of the web
+// client and lifts no ban: sessions and bans are kept in the database.
 func TestRestartKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	ts := openServerAt(t, dir)
 	u := ts.createUser(t, `{"user":{"email":"keep@example.com","password":"correct-horse"}}`)
 	want(t, ts.do(t, "POST", "/admin/groups", adminKey, `{"group":{"name":"Ops"}}`), 201)
+	b := newWebBrowser(ts)
+	wantPage(t, b.signIn(t, "keep@example.com", "correct-horse"), 200, "Files")
+	for range 6 {
+		ts.defender.Fail(otherIP)
+	}
 	ts.close()
 
 	ts = openServerAt(t, dir)
 	want(t, ts.do(t, "GET", "/account", u.User.APIKey, ""), 200)
 	want(t, ts.do(t, "GET", "/admin/groups/ops", adminKey, ""), 200)
 	want(t, ts.do(t, "POST", "/api/login", "", `{"user":{"email":"keep@example.com","password":"correct-horse"}}`), 200)
+	b.ts = ts // the same browser (cookies go by host, not port)
+	wantPage(t, b.get(t, "/web/files"), 200, "keep@example.com")
+	r := ts.do(t, "GET", "/admin/bans", adminKey, "")
+	want(t, r, 200)
+	if !strings.Contains(r.body, `"`+otherIP.String()+`"`) {
+		t.Fatalf("the ban did not survive the restart: %s", r.body)
+	}
 }
 
 func TestBackup(t *testing.T) {

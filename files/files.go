@@ -45,6 +45,9 @@ type Service struct {
 	// Events receives file events; nil drops them.
 	Events mft.EventSink
 	Now    func() time.Time
+	// Shared says other nodes serve the same data directory (a shared
+	// filesystem): Begin then leaves their uploads' staging files alone.
+	Shared bool
 	// Sync makes each upload durable (file and folder synced) before it is
 	// published and acknowledged; Open sets it.
 	Sync bool

@@ -22,8 +22,15 @@ type flusher interface {
 
 // Begin prepares storage for serving: after an unclean stop it recounts
 // usage from the disk; it always removes leftover staging files (no
-// upload can be running yet) and marks the data directory in use.
+// upload can be running yet) and marks the data directory in use. On a
+// data directory other nodes share, none of that can be known: it removes
+// only the staging files the periodic sweep would (StagingTTL), and
+// recounting is `depot fsck`'s, with the nodes stopped.
 func (s *Service) Begin(ctx context.Context, logger *slog.Logger) error {
+	if s.Shared {
+		_, err := s.SweepStaging(StagingTTL)
+		return err
+	}
 	marker := filepath.Join(s.dataDir, runningMarker)
 	if _, err := os.Stat(marker); err == nil {
 		logger.Warn("the last run did not stop cleanly; recounting storage usage")
@@ -48,6 +55,9 @@ func (s *Service) End(ctx context.Context) error {
 		if err := f.Flush(ctx); err != nil {
 			return fmt.Errorf("write storage usage: %w", err)
 		}
+	}
+	if s.Shared {
+		return nil
 	}
 	err := os.Remove(filepath.Join(s.dataDir, runningMarker))
 	if errors.Is(err, fs.ErrNotExist) {

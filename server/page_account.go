@@ -80,7 +80,9 @@ func (s *Server) handleWebPassword(c echo.Context) error {
 	if err := s.Auth.ChangePassword(s.changeContext(c), u, clientIP(c), formValue(c, "old"), formValue(c, "new")); err != nil {
 		return s.done(c, "/web/account", "", err)
 	}
-	s.Web.EndUser(u.ID)
+	if err := s.Web.EndUser(c.Request().Context(), u.ID); err != nil {
+		return err
+	}
 	s.clearCookie(c, sessionCookie)
 	return s.render(c, http.StatusOK, "signin", web.Page{Title: "Sign in", Notice: "Your password was changed. Sign in with the new one.",
 		Data: web.Signin{Login: cmp.Or(u.Email, u.Username), Next: "/web/files", Token: s.signinToken(c)}})

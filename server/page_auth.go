@@ -32,11 +32,12 @@ func (s *Server) webSession(c echo.Context) (*mft.User, auth.WebSession, error) 
 	if err != nil || ck.Value == "" {
 		return nil, auth.WebSession{}, mft.Errorf(mft.EUNAUTHORIZED, "Sign in first.")
 	}
-	sess, err := s.Web.Find(ck.Value)
+	ctx := c.Request().Context()
+	sess, err := s.Web.Find(ctx, ck.Value)
 	if err != nil {
 		return nil, sess, err
 	}
-	u, err := s.Users.FindUserByID(c.Request().Context(), sess.UserID)
+	u, err := s.Users.FindUserByID(ctx, sess.UserID)
 	if err == nil && auth.PasswordMark(u.PasswordHash) != sess.PasswordMark {
 		err = mft.Errorf(mft.EUNAUTHORIZED, "Your password was changed; sign in again.")
 	}
@@ -47,7 +48,9 @@ func (s *Server) webSession(c echo.Context) (*mft.User, auth.WebSession, error) 
 		err = mft.Errorf(mft.EUNAUTHORIZED, "Your account was changed by an administrator; sign in again.")
 	}
 	if err != nil {
-		s.Web.End(ck.Value)
+		if eerr := s.Web.End(ctx, ck.Value); eerr != nil {
+			return nil, sess, eerr
+		}
 		if mft.ErrorCode(err) == mft.ENOTFOUND {
 			err = mft.Errorf(mft.EUNAUTHORIZED, "Your session has ended; sign in again.")
 		}

@@ -134,7 +134,9 @@ func (s *Server) handleSSOCallback(c echo.Context) error {
 	}
 	s.sso.signedIn(id, u.ID)
 	s.Auth.RecordLogin(u, clientIP(c), mft.AuditWeb, "oidc")
-	s.beginSession(c, u)
+	if err := s.beginSession(c, u); err != nil {
+		return err
+	}
 	// Not a redirect: this request came from the provider's site, and a
 	// redirect would stay cross-site, where the browser holds back the
 	// SameSite=Strict session cookie. A page of Depot's own moves on.
@@ -159,7 +161,9 @@ func (s *Server) handleSSOLogout(c echo.Context) error {
 		return err
 	}
 	if id, ok := s.sso.user(sub, sid); ok {
-		s.Web.EndUser(id)
+		if err := s.Web.EndUser(c.Request().Context(), id); err != nil {
+			return err
+		}
 		s.Logger.Info("single sign-on logout", "user", id)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

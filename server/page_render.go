@@ -50,7 +50,7 @@ func (s *Server) render(c echo.Context, status int, name string, p web.Page) err
 	if u := caller(c); u != nil {
 		p.User, p.Admin, p.CSRF = displayName(u), u.Role == mft.RoleAdmin, session(c).CSRF
 		if ck, err := c.Cookie(sessionCookie); err == nil {
-			notice, failure := s.Web.TakeFlash(ck.Value)
+			notice, failure := s.Web.TakeFlash(c.Request().Context(), ck.Value)
 			if p.Notice == "" {
 				p.Notice = notice
 			}
@@ -88,7 +88,9 @@ func (s *Server) done(c echo.Context, back, notice string, err error) error {
 		if err != nil {
 			msg = mft.ErrorMessage(err)
 		}
-		s.Web.Flash(ck.Value, notice, msg)
+		if ferr := s.Web.Flash(c.Request().Context(), ck.Value, notice, msg); ferr != nil {
+			s.Logger.Warn("web notice not kept", "err", ferr)
+		}
 	}
 	return c.Redirect(http.StatusSeeOther, back)
 }
@@ -151,24 +153,33 @@ func (s *Server) handleSignin(c echo.Context) error {
 
 // startSession records a login, starts the web session and goes to next.
 func (s *Server) startSession(c echo.Context, u *mft.User, next string) error {
-	s.beginSession(c, u)
+	if err := s.beginSession(c, u); err != nil {
+		return err
+	}
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
 // beginSession records a login and starts the web session.
-func (s *Server) beginSession(c echo.Context, u *mft.User) {
-	if err := s.Users.RecordLogin(c.Request().Context(), u.ID, clientIP(c).String()); err != nil {
+func (s *Server) beginSession(c echo.Context, u *mft.User) error {
+	ctx := c.Request().Context()
+	if err := s.Users.RecordLogin(ctx, u.ID, clientIP(c).String()); err != nil {
 		s.Logger.Warn("record login", "user", u.ID, "err", err)
 	}
-	cookie, _ := s.Web.Start(u)
+	cookie, _, err := s.Web.Start(ctx, u)
+	if err != nil {
+		return err
+	}
 	s.setCookie(c, sessionCookie, cookie, int(s.Web.TTL/time.Second))
 	s.clearCookie(c, signinCookie)
+	return nil
 }
 
 // handleSignout ends the session.
 func (s *Server) handleSignout(c echo.Context) error {
 	if ck, err := c.Cookie(sessionCookie); err == nil {
-		s.Web.End(ck.Value)
+		if err := s.Web.End(c.Request().Context(), ck.Value); err != nil {
+			return err // still signed in: say so rather than pretend
+		}
 	}
 	s.clearCookie(c, sessionCookie)
 	return c.Redirect(http.StatusSeeOther, "/")

@@ -169,7 +169,9 @@ func (s *Server) handleSigninEnrol(c echo.Context) error {
 	}
 	s.pending.done(form.Get("pending"))
 	s.Auth.RecordLogin(u, clientIP(c), mft.AuditWeb, "password+totp")
-	s.beginSession(c, u)
+	if err := s.beginSession(c, u); err != nil {
+		return err
+	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return s.render(c, http.StatusOK, "totp", web.Page{Title: "Two-factor codes",
 		Notice: "Two-factor codes are on: every password login now asks for one.", Data: web.TOTPSetup{Recovery: codes}})

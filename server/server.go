@@ -100,8 +100,7 @@ type Server struct {
 	// SSO signs people in with the company's OpenID provider; nil when
 	// oidc.issuer is empty.
 	SSO *oidcauth.Accounts
-	// Web keeps the web client's sessions; Open makes one (12 hours,
-	// ending after an idle hour) when nil.
+	// Web keeps the web client's sessions.
 	Web   *auth.WebSessions
 	Audit mft.AuditStore
 	// Events receives auth events for the audit log; nil drops them.
@@ -179,9 +178,6 @@ func (s *Server) Open() error {
 	}
 	if s.MaxUploads <= 0 {
 		s.MaxUploads = 64
-	}
-	if s.Web == nil {
-		s.Web = &auth.WebSessions{TTL: 12 * time.Hour, Idle: time.Hour}
 	}
 	s.uploads = make(chan struct{}, s.MaxUploads)
 	s.anonymousUploads = make(chan struct{}, max(s.MaxUploads/2, 1))

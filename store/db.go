@@ -36,7 +36,7 @@ var (
 		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries, bucketBuckets,
 		bucketDropzones, bucketDropzonesToken, bucketDropzoneFiles, bucketLinks, bucketConnections, bucketMounts,
 		bucketAS2, bucketAS2Partners, bucketAS2PartnerID, bucketAS2Messages, bucketAS2MessageID, bucketExpectations,
-		bucketRunsPending, bucketDeliveriesPending, bucketTicks}
+		bucketRunsPending, bucketDeliveriesPending, bucketTicks, bucketWebSessions, bucketWebSessionsUser, bucketBans}
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -61,19 +61,19 @@ type DB struct {
 	driver driver
 	stats  commitStats
 
-	// Shared lets other nodes open the database at once (PostgreSQL);
-	// without it a second node is refused. Until defender bans and web
-	// sessions are shared too, only tests of what is shared set it.
+	// Shared lets other nodes that share it open the database at once
+	// (PostgreSQL); without it a second node is refused, and a node
+	// without it is refused by nodes that share the database.
 	Shared bool
 
 	// access grows after every committed change to who may reach what
 	// (users, groups, permissions, buckets, mounts): AccessGeneration.
 	access atomic.Uint64
 
-	// onAutomations are called when another node changed automations
-	// or webhooks (OnAutomationsChanged).
-	mu            sync.Mutex
-	onAutomations []func()
+	// on holds what to call when another node changed something of a
+	// kind (OnChange), by channel.
+	mu sync.Mutex
+	on map[string][]func()
 }
 
 // driver is where a DB keeps its buckets.
@@ -128,25 +128,35 @@ func (db *DB) AccessGeneration() uint64 { return db.access.Load() }
 
 // changed is told of another process's change on channel.
 func (db *DB) changed(channel string) {
-	switch channel {
-	case accessChannel:
+	if channel == accessChannel {
 		db.access.Add(1)
-	case automationsChannel:
-		db.mu.Lock()
-		fns := db.onAutomations
-		db.mu.Unlock()
-		for _, fn := range fns {
-			fn()
-		}
+	}
+	db.mu.Lock()
+	fns := db.on[channel]
+	db.mu.Unlock()
+	for _, fn := range fns {
+		fn()
 	}
 }
 
-// OnAutomationsChanged has fn called (on a goroutine of the store's)
-// whenever another node may have changed automations or webhooks.
-func (db *DB) OnAutomationsChanged(fn func()) {
+// Kinds of change another node may make, for OnChange.
+const (
+	// Automations: automations, webhooks or expectations.
+	Automations = automationsChannel
+	// Bans: the defender's bans.
+	Bans = bansChannel
+)
+
+// OnChange has fn called (on a goroutine of the store's) whenever another
+// node may have changed what kind names (Automations, Bans): at each of
+// its changes, and whenever this node may have missed one.
+func (db *DB) OnChange(kind string, fn func()) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.onAutomations = append(db.onAutomations, fn)
+	if db.on == nil {
+		db.on = map[string][]func(){}
+	}
+	db.on[kind] = append(db.on[kind], fn)
 }
 
 // Node names this process among the nodes on the database.

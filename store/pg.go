@@ -27,7 +27,7 @@ type pgDriver struct {
 	pool  *pgxpool.Pool
 	stats *commitStats
 	// sole holds the session lock that says a Depot node uses the
-	// database alone (see openPostgres).
+	// database: alone, or (shared) with other nodes that share it.
 	sole *pgxpool.Conn
 	// months are the audit partitions known to exist (pg_audit.go).
 	months sync.Map
@@ -72,9 +72,9 @@ const (
 )
 
 // openPostgres connects, creates the tables and runs pending migrations
-// under an advisory lock (nodes starting together migrate once). Unless
-// shared, it then takes the node lock: until everything nodes share goes
-// through the database, a second node on the same database is refused.
+// under an advisory lock (nodes starting together migrate once). It then
+// takes the node lock: alone, so that a second node on the database is
+// refused, or shared with the other nodes that share it.
 // With changed, the node listens for the others' notifications (changed
 // is called with the channel) and holds its liveness lock.
 func openPostgres(ctx context.Context, dsn string, stats *commitStats, changed func(channel string), shared bool) (*pgDriver, error) {
@@ -116,19 +116,21 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats, changed f
 		pool.Close()
 		return nil, err
 	}
-	if !shared {
-		if d.sole, err = pool.Acquire(ctx); err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
+	if d.sole, err = pool.Acquire(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
+	}
+	lock, refusal := "pg_try_advisory_lock", "another depot node is using this database: to share it, set database.shared = true on every node"
+	if shared {
+		lock, refusal = "pg_try_advisory_lock_shared", "a depot node that does not share this database (database.shared = false) is using it"
+	}
+	var locked bool
+	if err := d.sole.QueryRow(ctx, "SELECT "+lock+"($1)", int64(lockNode)).Scan(&locked); err != nil || !locked {
+		d.close()
+		if err == nil {
+			err = errors.New(refusal)
 		}
-		var locked bool
-		if err := d.sole.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(lockNode)).Scan(&locked); err != nil || !locked {
-			d.close()
-			if err == nil {
-				err = errors.New("another depot node is using this database; one database serves one node for now")
-			}
-			return nil, fmt.Errorf("store: %w", err)
-		}
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	if changed != nil {
 		if err := d.startListening(ctx, changed); err != nil {

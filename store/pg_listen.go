@@ -22,9 +22,11 @@ const (
 	// automationsChannel: automations or webhooks changed: every node's
 	// engine loads them again.
 	automationsChannel = "depot_automations"
+	// bansChannel: the defender's bans changed: every node reads them.
+	bansChannel = "depot_bans"
 )
 
-var channels = []string{accessChannel, automationsChannel}
+var channels = []string{accessChannel, automationsChannel, bansChannel}
 
 // newNodeID returns a random positive node id.
 func newNodeID() int32 { return rand.Int32N(1<<31-1) + 1 }

@@ -61,23 +61,28 @@ func TestPostgres_LosesAndFindsTheDatabase(t *testing.T) {
 	}
 }
 
-// Until the work two nodes share goes through the database, a second
-// node on the same database is refused with a message saying why.
+// A second node on the database is refused with a message saying how
+// to share it; nodes that share it open it together, and refuse a node
+// that does not.
 func TestPostgres_SecondNodeRefused(t *testing.T) {
 	first := mustOpenPostgres(t)
-	second := store.NewPostgresDB(first.DSN)
-	err := second.Open()
-	if err == nil {
-		second.Close()
-		t.Fatal("a second node opened the database")
+	refused := func(db *store.DB, why string) {
+		t.Helper()
+		err := db.Open()
+		if err == nil {
+			db.Close()
+			t.Fatal("a second node opened the database")
+		}
+		if !strings.Contains(err.Error(), why) {
+			t.Fatalf("second node: %v; want %q", err, why)
+		}
 	}
-	if !strings.Contains(err.Error(), "another depot node is using this database") {
-		t.Fatalf("second node: %v", err)
-	}
+	refused(store.NewPostgresDB(first.DSN), "another depot node is using this database: to share it, set database.shared = true")
+	refused(&store.DB{DSN: first.DSN, Shared: true}, "a depot node that does not share this database")
 	must(t, first.Close())
-	again := store.NewPostgresDB(first.DSN)
-	must(t, again.Open()) // the first node's lock went with it
-	again.Close()
+	mustOpen(t, &store.DB{DSN: first.DSN, Shared: true}) // the first node's lock went with it
+	mustOpen(t, &store.DB{DSN: first.DSN, Shared: true})
+	refused(store.NewPostgresDB(first.DSN), "another depot node is using this database")
 }
 
 // A change to who may reach what, committed by any process on the

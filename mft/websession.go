@@ -1,0 +1,69 @@
+package mft
+
+import (
+	"context"
+	"crypto/subtle"
+	"time"
+)
+
+// WebSession is one signed-in browser, stored by the hash of its cookie
+// (never the cookie) so that every node sharing the database knows it.
+type WebSession struct {
+	UserID string `json:"user_id"`
+	// CSRF is the token every state-changing request must repeat.
+	CSRF string `json:"csrf"`
+	// PasswordMark is a digest of the password hash at sign-in: a changed
+	// password ends the session.
+	PasswordMark string `json:"password_mark"`
+	// Generation is the user's SessionGeneration at sign-in.
+	Generation int64     `json:"generation"`
+	Created    time.Time `json:"created"`
+	Seen       time.Time `json:"seen"`
+	// Notice and Failure are what the last action said, shown once by
+	// the next page.
+	Notice  string `json:"notice,omitempty"`
+	Failure string `json:"failure,omitempty"`
+}
+
+// CSRFMatches compares a request's token with the session's in constant
+// time.
+func (s WebSession) CSRFMatches(token string) bool {
+	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) == 1
+}
+
+// WebSessionStore keeps web sessions by key, the hash of the cookie.
+type WebSessionStore interface {
+	// CreateWebSession stores s under key. Past max sessions it first
+	// removes those ended says have ended, then the one unseen longest.
+	CreateWebSession(ctx context.Context, key string, s *WebSession, max int, ended func(*WebSession) bool) error
+	// FindWebSession returns ENOTFOUND for an unknown key.
+	FindWebSession(ctx context.Context, key string) (*WebSession, error)
+	// UpdateWebSession changes the session under key with fn; ENOTFOUND
+	// when it has ended meanwhile (on any node), and then nothing is
+	// stored.
+	UpdateWebSession(ctx context.Context, key string, fn func(*WebSession)) (*WebSession, error)
+	DeleteWebSession(ctx context.Context, key string) error
+	// DeleteUserWebSessions ends every session of a user.
+	DeleteUserWebSessions(ctx context.Context, userID string) error
+	CountWebSessions(ctx context.Context) (int, error)
+}
+
+// Ban is an address refused until a time after too many failed logins.
+type Ban struct {
+	IP       string    `json:"ip"`
+	Until    time.Time `json:"until"`
+	Failures int       `json:"failures"`
+	BannedAt time.Time `json:"banned_at"`
+}
+
+// BanStore keeps the defender's bans, so that an address banned by one
+// node is refused by every node, and a restart lifts none.
+type BanStore interface {
+	// PutBan stores b (replacing a ban of the same address) and forgets
+	// the bans that have run out.
+	PutBan(ctx context.Context, b Ban) error
+	// DeleteBan lifts the ban of ip, reporting whether there was one.
+	DeleteBan(ctx context.Context, ip string) (bool, error)
+	// Bans returns the stored bans, those run out among them.
+	Bans(ctx context.Context) ([]Ban, error)
+}

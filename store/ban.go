@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+
+	"depot/mft"
+)
+
+var bucketBans = []byte("Bans") // address → ban
+
+// BanStore keeps the defender's bans; every change is announced to the
+// other nodes, whose defenders read the bans again.
+type BanStore struct {
+	db *DB
+}
+
+var _ mft.BanStore = (*BanStore)(nil)
+
+// NewBanStore returns a BanStore backed by db.
+func NewBanStore(db *DB) *BanStore { return &BanStore{db: db} }
+
+func (s *BanStore) PutBan(ctx context.Context, b mft.Ban) error {
+	now := s.db.Now()
+	return s.db.update(ctx, func(tx kvTx) error {
+		if _, err := deleteWhere(tx.Bucket(bucketBans), func(old *mft.Ban) bool { return !now.Before(old.Until) }); err != nil {
+			return err
+		}
+		if err := put(tx.Bucket(bucketBans), b.IP, b); err != nil {
+			return err
+		}
+		return tx.Notify(bansChannel)
+	})
+}
+
+func (s *BanStore) DeleteBan(ctx context.Context, ip string) (bool, error) {
+	found := false
+	err := s.db.update(ctx, func(tx kvTx) error {
+		b := tx.Bucket(bucketBans)
+		found = b.Get([]byte(ip)) != nil
+		if !found {
+			return nil
+		}
+		if err := b.Delete([]byte(ip)); err != nil {
+			return err
+		}
+		return tx.Notify(bansChannel)
+	})
+	return found, err
+}
+
+func (s *BanStore) Bans(ctx context.Context) ([]mft.Ban, error) {
+	var out []mft.Ban
+	err := s.db.view(ctx, func(tx kvTx) error {
+		out = nil
+		return tx.Bucket(bucketBans).ForEach(func(k, v []byte) error {
+			var b mft.Ban
+			if err := decode(k, v, &b); err != nil {
+				return err
+			}
+			out = append(out, b)
+			return nil
+		})
+	})
+	return out, err
+}
