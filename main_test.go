@@ -68,6 +68,7 @@ func freePort(t *testing.T) string {
 type depotProcess struct {
 	cmd  *exec.Cmd
 	url  string
+	sftp string // its SFTP address, when startDepot chose it
 	done chan error
 
 	mu     sync.Mutex
@@ -88,17 +89,19 @@ func startDepot(t *testing.T, dataDir string, extraEnv ...string) *depotProcess 
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
+	addr, sftp := freePort(t), freePort(t)
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"DEPOT_DATA_DIR="+dataDir,
 		"DEPOT_HTTP_LISTEN="+addr,
-		"DEPOT_SFTP_LISTEN="+freePort(t),
+		"DEPOT_SFTP_LISTEN="+sftp,
 		"DEPOT_HTTP_PUBLIC_URL=http://"+addr,
 		"DEPOT_ADMIN_API_KEY="+e2eAdminKey,
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
-	return runDepot(t, cmd, "http://"+addr)
+	p := runDepot(t, cmd, "http://"+addr)
+	p.sftp = sftp
+	return p
 }
 
 // runDepot starts cmd, a depot serve, and returns once it says it is
