@@ -86,6 +86,11 @@ func (a *App) build() error {
 		SyncUploads:                 cfg.SFTP.SyncUploads,
 		RequireSecondFactorWithKeys: cfg.SFTP.RequireSecondFactorWithKeys,
 	}
+	balancers, err := cfg.SFTP.ProxyProtocol()
+	if err != nil {
+		return err
+	}
+	a.SFTP.ProxyFrom = balancers
 	proxies, err := cfg.HTTP.Proxies()
 	if err != nil {
 		return err

@@ -153,6 +153,10 @@ type SFTP struct {
 	// for a code after its SSH key too (OpenSSH's AuthenticationMethods
 	// publickey,keyboard-interactive).
 	RequireSecondFactorWithKeys bool `toml:"require_second_factor_with_keys"`
+	// ProxyProtocolFrom are the load balancers (addresses or CIDR ranges)
+	// whose connections begin with a PROXY protocol header naming the
+	// partner's address; from anywhere else such a header is refused.
+	ProxyProtocolFrom []string `toml:"proxy_protocol_from"`
 }
 
 // Auth configures logins.

@@ -107,6 +107,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("smtp.tls must be starttls, tls or none")
 		}
 	}
+	if _, err := c.SFTP.ProxyProtocol(); err != nil {
+		return err
+	}
 	if _, err := c.HTTP.Proxies(); err != nil {
 		return err
 	}
@@ -180,6 +183,19 @@ func (h HTTP) Proxies() ([]netip.Prefix, error) {
 		pr, err := mft.ParsePrefix(p)
 		if err != nil {
 			return nil, fmt.Errorf("http.trusted_proxies: %q is not an IP address or CIDR range", p)
+		}
+		out = append(out, pr)
+	}
+	return out, nil
+}
+
+// ProxyProtocol returns proxy_protocol_from parsed.
+func (s SFTP) ProxyProtocol() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range s.ProxyProtocolFrom {
+		pr, err := mft.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("sftp.proxy_protocol_from: %q is not an IP address or CIDR range", p)
 		}
 		out = append(out, pr)
 	}

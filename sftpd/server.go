@@ -56,6 +56,11 @@ type Server struct {
 	// connection may take to log in. Open sets 10 and 2m.
 	MaxUnauthenticatedPerIP int
 	LoginGrace              time.Duration
+	// ProxyFrom are the load balancers whose connections must begin with
+	// a PROXY protocol header (v1 or v2), whose address is then the
+	// partner's: for the defender, allowed_ips, the per-address limits and
+	// the audit log. A header from anyone else closes the connection.
+	ProxyFrom []netip.Prefix
 
 	srv     *ssh.Server
 	ln      net.Listener
@@ -130,6 +135,7 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("sftpd: %w", err)
 	}
+	ln = s.proxyProtocol(ln)
 	s.ln = ln
 	s.serving = make(chan struct{})
 	go func() {
