@@ -66,6 +66,14 @@ func (d *pgDriver) listenConn(ctx context.Context) (*pgx.Conn, error) {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	// The server ends the connection, and with it the node's liveness
+	// lock, within about 25 s of losing the node (rather than the
+	// system's two hours of TCP keepalive): the others then adopt its
+	// work.
+	if _, err := conn.Exec(ctx, "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "+
+		"SET tcp_keepalives_count = 3; SET tcp_user_timeout = 25000"); err != nil {
+		return fail(err)
+	}
 	for _, ch := range channels {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return fail(fmt.Errorf("store: LISTEN %s: %w", ch, err))
