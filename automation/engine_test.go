@@ -30,23 +30,32 @@ func create(t *testing.T, a *core.Services, au *mft.Automation) *mft.Automation 
 	return au
 }
 
-// finished waits until automation id has n finished runs and returns them,
-// newest first.
+// finished waits until automation id has n finished runs and returns all
+// its runs, newest first.
 func finished(t *testing.T, a *core.Services, id string, n int) []*mft.Run {
 	t.Helper()
 	for {
-		runs, _, err := a.Automations.FindRuns(context.Background(), id, mft.Page{Limit: 100})
-		if err != nil {
-			t.Fatal(err)
+		var all []*mft.Run
+		page := mft.Page{Limit: 1000}
+		for {
+			runs, more, err := a.Automations.FindRuns(context.Background(), id, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, runs...)
+			if !more {
+				break
+			}
+			page.After = runs[len(runs)-1].ID
 		}
 		done := 0
-		for _, r := range runs {
+		for _, r := range all {
 			if r.Status == mft.RunSucceeded || r.Status == mft.RunFailed {
 				done++
 			}
 		}
 		if done >= n {
-			return runs
+			return all
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -140,15 +140,21 @@ const ExpectationCheck = 30 * time.Second
 
 // checkExpectations runs CheckExpectations until the engine stops.
 func (e *Engine) checkExpectations() {
+	e.every(ExpectationCheck, func() { e.CheckExpectations(e.ctx) })
+}
+
+// every calls fn every d until the engine stops; it is one of the
+// engine's goroutines (e.wg).
+func (e *Engine) every(d time.Duration, fn func()) {
 	defer e.wg.Done()
-	t := time.NewTicker(ExpectationCheck)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.stopping:
 			return
 		case <-t.C:
-			e.CheckExpectations(e.ctx)
+			fn()
 		}
 	}
 }

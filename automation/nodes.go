@@ -2,7 +2,6 @@ package automation
 
 import (
 	"context"
-	"time"
 
 	"depot/mft"
 )
@@ -43,19 +42,11 @@ func (e *Engine) adopt(ctx context.Context) error {
 
 // adoptEvery adopts what nodes that died left, every AdoptEvery.
 func (e *Engine) adoptEvery() {
-	defer e.wg.Done()
-	t := time.NewTicker(e.AdoptEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stopping:
-			return
-		case <-t.C:
-			if err := e.adopt(e.ctx); err != nil && e.ctx.Err() == nil {
-				e.Logger.Warn("runs of other nodes not adopted", "err", err)
-			}
+	e.every(e.AdoptEvery, func() {
+		if err := e.adopt(e.ctx); err != nil && e.ctx.Err() == nil {
+			e.Logger.Warn("runs of other nodes not adopted", "err", err)
 		}
-	}
+	})
 }
 
 // Changed is told that another node changed automations, webhooks or

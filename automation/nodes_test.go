@@ -1,7 +1,6 @@
 package automation_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,7 +113,7 @@ func TestNodes_EventRunsOnceAcrossNodes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	runs := finishedAll(t, a, au.ID, n)
+	runs := finished(t, a, au.ID, n)
 	byNode := map[string]int{}
 	for _, r := range runs {
 		if r.Status != mft.RunSucceeded {
@@ -136,37 +135,6 @@ func TestNodes_EventRunsOnceAcrossNodes(t *testing.T) {
 	}
 }
 
-// finishedAll waits for n finished runs of automation id and returns all
-// its runs.
-func finishedAll(t *testing.T, s *core.Services, id string, n int) []*mft.Run {
-	t.Helper()
-	for {
-		var all []*mft.Run
-		page := mft.Page{Limit: 1000}
-		for {
-			runs, more, err := s.Automations.FindRuns(context.Background(), id, page)
-			if err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, runs...)
-			if !more {
-				break
-			}
-			page.After = runs[len(runs)-1].ID
-		}
-		done := 0
-		for _, r := range all {
-			if r.Status == mft.RunSucceeded || r.Status == mft.RunFailed {
-				done++
-			}
-		}
-		if done >= n {
-			return all
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // A schedule on two nodes fires once per tick: both nodes' clocks reach
 // each second, one of them claims it.
 func TestNodes_ScheduleFiresOncePerTick(t *testing.T) {
@@ -178,7 +146,7 @@ func TestNodes_ScheduleFiresOncePerTick(t *testing.T) {
 	for !b.Engine.Knows(au.ID) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	runs := finishedAll(t, a, au.ID, 6)
+	runs := finished(t, a, au.ID, 6)
 	seconds := map[int64]string{}
 	nodes := map[string]bool{}
 	for _, r := range runs {
@@ -235,7 +203,7 @@ func TestNodes_DeadNodesRunsFinishElsewhere(t *testing.T) {
 	}
 	<-stuck
 	network.Down() // a is gone to the database, and so to b
-	runs := finishedAll(t, b, au.ID, n)
+	runs := finished(t, b, au.ID, n)
 	close(release)
 	for _, r := range runs {
 		if r.Status != mft.RunSucceeded || r.Node != b.DB.Node() {

@@ -178,24 +178,21 @@ func checkListen(key, addr string) error {
 // Proxies returns trusted_proxies parsed: the addresses whose
 // X-Forwarded-For is believed.
 func (h HTTP) Proxies() ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, p := range h.TrustedProxies {
-		pr, err := mft.ParsePrefix(p)
-		if err != nil {
-			return nil, fmt.Errorf("http.trusted_proxies: %q is not an IP address or CIDR range", p)
-		}
-		out = append(out, pr)
-	}
-	return out, nil
+	return prefixes("http.trusted_proxies", h.TrustedProxies)
 }
 
 // ProxyProtocol returns proxy_protocol_from parsed.
 func (s SFTP) ProxyProtocol() ([]netip.Prefix, error) {
+	return prefixes("sftp.proxy_protocol_from", s.ProxyProtocolFrom)
+}
+
+// prefixes parses the addresses and CIDR ranges of setting key.
+func prefixes(key string, list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, p := range s.ProxyProtocolFrom {
+	for _, p := range list {
 		pr, err := mft.ParsePrefix(p)
 		if err != nil {
-			return nil, fmt.Errorf("sftp.proxy_protocol_from: %q is not an IP address or CIDR range", p)
+			return nil, fmt.Errorf("%s: %q is not an IP address or CIDR range", key, p)
 		}
 		out = append(out, pr)
 	}
