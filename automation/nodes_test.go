@@ -147,14 +147,13 @@ func TestNodes_ScheduleFiresOncePerTick(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	runs := finished(t, a, au.ID, 6)
-	seconds := map[int64]string{}
+	ticks := map[time.Time]string{}
 	nodes := map[string]bool{}
 	for _, r := range runs {
-		s := r.CreatedAt.Unix()
-		if other, ok := seconds[s]; ok {
-			t.Errorf("runs %s and %s in the same second", other, r.ID)
+		if other, ok := ticks[r.NotBefore]; ok { // a tick run is due at its tick
+			t.Errorf("runs %s and %s of the tick %s", other, r.ID, r.NotBefore)
 		}
-		seconds[s] = r.ID
+		ticks[r.NotBefore] = r.ID
 		nodes[r.Node] = true
 	}
 	for id, n := range rc.counts() {

@@ -27,7 +27,7 @@ func (e *Engine) tick(id string) {
 	var r *mft.Run
 	if a.Source == nil || a.Source.Remote() {
 		r = &mft.Run{Automation: a.ID, Trigger: mft.TriggerSchedule, Status: mft.RunQueued, Attempt: 1,
-			NotBefore: e.Now(), Files: []string{}}
+			NotBefore: at, Files: []string{}} // due at its tick: the tick it is, for every node
 	}
 	claimed, err := e.Store.ClaimTick(e.ctx, a.ID, at, r)
 	switch {
