@@ -61,34 +61,34 @@ func (e *Engine) expectFile(ev mft.Event) {
 	e.exp.mu.Lock()
 	defer e.exp.mu.Unlock()
 	for _, id := range e.matching(ctx, p) {
-		x, err := e.Expectations.FindExpectation(ctx, id)
-		if err != nil {
-			continue
-		}
-		start, end, inside, ok := x.WindowOf(t)
-		if !ok {
-			continue
-		}
-		w := window(x, start, end)
-		counts := ev.Size >= x.MinSize
-		if counts && len(w.Files) < maxWindowFiles {
-			w.Files = append(w.Files, p)
-		}
-		if w.Status == mft.WindowOpen || w.Status == mft.WindowMissing {
-			if len(w.Files) >= x.MinCount {
+		var announce func() // the event of the window's change, once stored
+		err := e.Expectations.UpdateExpectation(ctx, id, func(x *mft.Expectation) bool {
+			announce = nil
+			start, end, inside, ok := x.WindowOf(t)
+			if !ok {
+				return false
+			}
+			w := window(x, start, end)
+			counts := ev.Size >= x.MinSize
+			if counts && len(w.Files) < maxWindowFiles {
+				w.Files = append(w.Files, p)
+			}
+			if (w.Status == mft.WindowOpen || w.Status == mft.WindowMissing) && len(w.Files) >= x.MinCount {
 				at := t.UTC()
 				w.MetAt = &at
-				if inside {
-					w.Status = mft.WindowOnTime
-					e.expectationEvent(x, w, mft.EventExpectationMet, mft.StatusOK, "came on time")
-				} else {
-					w.Status = mft.WindowLate
-					e.expectationEvent(x, w, mft.EventExpectationLate, mft.StatusOK, "came late, after the window")
+				event, what := mft.EventExpectationMet, "came on time"
+				if w.Status = mft.WindowOnTime; !inside {
+					event, what, w.Status = mft.EventExpectationLate, "came late, after the window", mft.WindowLate
 				}
+				xc, wc := *x, *w
+				announce = func() { e.expectationEvent(&xc, &wc, event, mft.StatusOK, what) }
 			}
-		}
-		if err := e.Expectations.PutExpectation(ctx, x); err != nil {
-			e.Logger.Error("expectation not stored", "expectation", x.ID, "err", err)
+			return true
+		})
+		if err != nil {
+			e.Logger.Error("expectation not stored", "expectation", id, "err", err)
+		} else if announce != nil {
+			announce()
 		}
 	}
 }
@@ -118,19 +118,30 @@ func (e *Engine) CheckExpectations(ctx context.Context) {
 	now := e.Now()
 	e.exp.mu.Lock()
 	defer e.exp.mu.Unlock()
-	for x := range e.eachExpectation(ctx) {
-		start, end, inside, ok := x.WindowOf(now)
-		if !x.Enabled || !ok || inside || !end.After(x.CreatedAt) {
+	for listed := range e.eachExpectation(ctx) {
+		if !listed.Enabled {
 			continue
 		}
-		w := window(x, start, end)
-		if w.Status != mft.WindowOpen {
-			continue
-		}
-		w.Status = mft.WindowMissing
-		e.expectationEvent(x, w, mft.EventExpectationMissed, mft.StatusError, "did not come")
-		if err := e.Expectations.PutExpectation(ctx, x); err != nil {
-			e.Logger.Error("expectation not stored", "expectation", x.ID, "err", err)
+		var announce func()
+		err := e.Expectations.UpdateExpectation(ctx, listed.ID, func(x *mft.Expectation) bool {
+			announce = nil
+			start, end, inside, ok := x.WindowOf(now)
+			if !x.Enabled || !ok || inside || !end.After(x.CreatedAt) {
+				return false
+			}
+			w := window(x, start, end)
+			if w.Status != mft.WindowOpen {
+				return false // met, or marked missing by another node
+			}
+			w.Status = mft.WindowMissing
+			xc, wc := *x, *w
+			announce = func() { e.expectationEvent(&xc, &wc, mft.EventExpectationMissed, mft.StatusError, "did not come") }
+			return true
+		})
+		if err != nil && mft.ErrorCode(err) != mft.ENOTFOUND {
+			e.Logger.Error("expectation not stored", "expectation", listed.ID, "err", err)
+		} else if announce != nil {
+			announce()
 		}
 	}
 }

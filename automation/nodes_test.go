@@ -26,13 +26,13 @@ func TestMain(m *testing.M) { testpeer.PostgresMain(m) }
 // twoNodes starts two nodes on one PostgreSQL database (a reached at
 // dsnA, b at dsnB: the same database, perhaps through a relay), each with
 // its own data directory and the same secret.key, adopting a dead node's
-// work every 50 ms; editA edits a before it starts.
-func twoNodes(t *testing.T, dsnA, dsnB string, editA ...func(*core.Services)) (a, b *core.Services) {
+// work every 50 ms; each edit edits both before they start.
+func twoNodes(t *testing.T, dsnA, dsnB string, edit ...func(*core.Services)) (a, b *core.Services) {
 	t.Helper()
-	fast := func(s *core.Services) { s.Engine.AdoptEvery = 50 * time.Millisecond }
+	edit = append(edit, func(s *core.Services) { s.Engine.AdoptEvery = 50 * time.Millisecond })
 	cfg := coretest.Config(t.TempDir())
 	cfg.Database.Driver, cfg.Database.DSN, cfg.Database.Shared = "postgres", dsnA, true
-	a = coretest.Start(t, cfg, append(editA, fast)...)
+	a = coretest.Start(t, cfg, edit...)
 	key, err := os.ReadFile(filepath.Join(cfg.Data.Dir, "secret.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func twoNodes(t *testing.T, dsnA, dsnB string, editA ...func(*core.Services)) (a
 	if err := os.WriteFile(filepath.Join(cfg.Data.Dir, "secret.key"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b = coretest.Start(t, cfg, fast)
+	b = coretest.Start(t, cfg, edit...)
 	return a, b
 }
 
@@ -214,5 +214,49 @@ func TestNodes_DeadNodesRunsFinishElsewhere(t *testing.T) {
 		if got[r.ID] == 0 {
 			t.Errorf("run %s never posted", r.ID)
 		}
+	}
+}
+
+// Two nodes check an expectation's window at once: it is marked missing
+// once, and announced once; a file counted by each node is kept by both.
+func TestNodes_ExpectationCheckedOnce(t *testing.T) {
+	var now atomic.Pointer[time.Time]
+	set := func(s string) {
+		tm, _ := time.Parse(time.RFC3339, s)
+		now.Store(&tm)
+	}
+	set("2026-12-09T10:05:00Z")
+	clock := func(s *core.Services) { s.Engine.Now = func() time.Time { return *now.Load() } }
+	dsn := testpeer.PostgresDSN(t)
+	a, b := twoNodes(t, dsn, dsn, clock)
+	ctx := t.Context()
+	x := &mft.Expectation{Name: "orders", Enabled: true, Path: "/acme", Pattern: "orders*.csv", From: "10:00", To: "11:00", MinCount: 2}
+	if err := a.Engine.CreateExpectation(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	for i, node := range []*core.Services{a, b} { // one file through each: both count
+		node.Engine.Publish(mft.Event{Event: mft.EventFileUploaded, Status: mft.StatusOK, Path: fmt.Sprintf("/acme/orders-%d.csv", i), Size: 10})
+	}
+	got, err := a.Engine.Expectations.FindExpectation(ctx, x.ID)
+	if err != nil || len(got.History) != 1 || len(got.History[0].Files) != 2 || got.History[0].Status != mft.WindowOnTime {
+		t.Fatalf("after a file through each node: %+v, %v", got.History, err)
+	}
+
+	y := &mft.Expectation{Name: "invoices", Enabled: true, Path: "/acme", Pattern: "inv*.pdf", From: "10:00", To: "11:00", MinCount: 1}
+	if err := a.Engine.CreateExpectation(ctx, y); err != nil {
+		t.Fatal(err)
+	}
+	set("2026-12-09T11:01:00Z")
+	var wg sync.WaitGroup
+	for _, node := range []*core.Services{a, b, a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); node.Engine.CheckExpectations(ctx) }()
+	}
+	wg.Wait()
+	if err := b.AuditLog.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if missed := coretest.Events(t, a, mft.EventExpectationMissed); len(missed) != 1 || missed[0].Target != y.ID {
+		t.Fatalf("%d expectation.missed events; want one, of %s", len(missed), y.ID)
 	}
 }

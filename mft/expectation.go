@@ -165,5 +165,10 @@ type ExpectationStore interface {
 	FindExpectations(ctx context.Context, page Page) ([]*Expectation, bool, error)
 	CreateExpectation(ctx context.Context, e *Expectation) error
 	PutExpectation(ctx context.Context, e *Expectation) error
+	// UpdateExpectation reads the expectation id, has fn change it, and
+	// stores it if fn says it changed, in one transaction: what nodes that
+	// share the database record in its windows at once is all kept. fn
+	// may run more than once and must only change its argument.
+	UpdateExpectation(ctx context.Context, id string, fn func(*Expectation) bool) error
 	DeleteExpectation(ctx context.Context, id string) error
 }

@@ -37,6 +37,21 @@ func (s *ExpectationStore) PutExpectation(ctx context.Context, e *mft.Expectatio
 	return s.db.updateAutomations(ctx, func(tx kvTx) error { return put(tx.Bucket(bucketExpectations), e.ID, e) })
 }
 
+func (s *ExpectationStore) UpdateExpectation(ctx context.Context, id string, fn func(*mft.Expectation) bool) error {
+	return s.db.update(ctx, func(tx kvTx) error {
+		x := new(mft.Expectation)
+		if ok, err := get(tx.Bucket(bucketExpectations), id, x); err != nil {
+			return err
+		} else if !ok {
+			return mft.Errorf(mft.ENOTFOUND, "Expectation not found.")
+		}
+		if !fn(x) {
+			return nil
+		}
+		return put(tx.Bucket(bucketExpectations), id, x)
+	})
+}
+
 func (s *ExpectationStore) DeleteExpectation(ctx context.Context, id string) error {
 	return s.db.updateAutomations(ctx, func(tx kvTx) error {
 		b := tx.Bucket(bucketExpectations)
