@@ -79,6 +79,12 @@ func TestSchedule(t *testing.T) {
 			t.Errorf("%q in %q accepted", tc[0], tc[1])
 		}
 	}
+	// @every fires on multiples of its period (so that every node names
+	// the same ticks), not a period after it was loaded.
+	every, _ := Schedule("@every 5m", "")
+	if next := every.Next(time.Date(2026, 11, 23, 10, 2, 13, 5, time.UTC)); !next.Equal(time.Date(2026, 11, 23, 10, 5, 0, 0, time.UTC)) {
+		t.Fatalf("@every 5m after 10:02:13 fires at %v; want 10:05:00", next)
+	}
 	// A daily schedule in Berlin fires at 02:00 local time.
 	s, _ := Schedule("0 2 * * *", "Europe/Berlin")
 	next := s.Next(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))

@@ -2,6 +2,7 @@ package files_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,5 +60,37 @@ func TestStaging_WithoutAName(t *testing.T) {
 	}
 	if n := names(); len(n) != 0 {
 		t.Fatalf("data/tmp holds %v after a refused upload", n)
+	}
+}
+
+// On a data directory other nodes share, a start leaves the staging
+// files of their uploads in progress and the usage alone; one node alone
+// sweeps them all at its start.
+func TestStaging_SharedStartLeavesOthersUploads(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		dir := t.TempDir()
+		svc, err := files.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Shared = shared
+		staging := filepath.Join(dir, "tmp", "another-nodes-upload")
+		if err := os.WriteFile(staging, []byte("in progress"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Begin(context.Background(), slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatal(err)
+		}
+		_, err = os.Stat(staging)
+		if shared && err != nil {
+			t.Fatalf("a shared start removed another node's upload: %v", err)
+		} else if !shared && err == nil {
+			t.Fatal("a node alone kept a leftover staging file at its start")
+		}
+		_, err = os.Stat(filepath.Join(dir, "depot.running"))
+		if (err == nil) == shared {
+			t.Fatalf("shared %v: the running marker %v", shared, err)
+		}
+		svc.Close()
 	}
 }
