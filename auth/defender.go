@@ -181,6 +181,9 @@ func (d *Defender) failLocked(ip netip.Addr) bool {
 		if err := d.Store.PutBan(context.Background(), ban); err != nil && d.Logger != nil {
 			d.Logger.Error("ban not stored: it holds on this node only", "ip", ban.IP, "err", err)
 		}
+		d.mu.Lock()
+		d.bans[ip] = ban // again: a Load meanwhile read the bans before this one was stored
+		d.mu.Unlock()
 	}
 	if d.OnBan != nil {
 		d.OnBan(ban)
