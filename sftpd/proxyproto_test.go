@@ -72,11 +72,17 @@ func TestProxyProtocol_PartnerAddressFromTheBalancer(t *testing.T) {
 		t.Fatal("a connection from the balancer without a PROXY header was served")
 	}
 
-	// Without proxy_protocol_from, a header is not believed: the
+	// From an address not listed (another balancer listed here), or
+	// without proxy_protocol_from, a header is not believed: the
 	// connection fails.
-	direct := openEnv(t)
-	q := direct.addUser(t, "acme", func(u *mft.User) { u.AllowedIPs = []string{"192.0.2.50"} })
-	if _, err := direct.dialAs(t, q, netip.MustParseAddr("192.0.2.50")); err == nil {
-		t.Fatal("a PROXY header from a partner was believed")
+	for _, from := range [][]netip.Prefix{{netip.MustParsePrefix("198.51.100.0/24")}, nil} {
+		direct := openEnv(t, func(s *sftpd.Server) { s.ProxyFrom = from })
+		q := direct.addUser(t, "acme", func(u *mft.User) { u.AllowedIPs = []string{"192.0.2.50"} })
+		if _, err := direct.dialAs(t, q, netip.MustParseAddr("192.0.2.50")); err == nil {
+			t.Fatalf("a PROXY header from a partner was believed (proxy_protocol_from %v)", from)
+		}
+		if _, err := direct.dialAs(t, q, netip.Addr{}); err == nil {
+			t.Fatalf("a partner at an address allowed_ips does not list logged in (proxy_protocol_from %v)", from)
+		}
 	}
 }
