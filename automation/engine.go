@@ -92,8 +92,6 @@ type Engine struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	partials    partials
-	// schedules are the parsed schedules of the entries, by automation.
-	schedules map[string]cron.Schedule
 }
 
 // Open loads automations and webhooks, adopts the runs and deliveries
@@ -124,7 +122,6 @@ func (e *Engine) Open(ctx context.Context) error {
 	e.wake = make(chan struct{}, 1)
 	e.stopping = make(chan struct{})
 	e.entries = map[string]cron.EntryID{}
-	e.schedules = map[string]cron.Schedule{}
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.cron = cron.New(cron.WithParser(parser), cron.WithLocation(time.UTC))
 	if err := e.Reload(ctx); err != nil {
@@ -196,7 +193,6 @@ func (e *Engine) Reload(ctx context.Context) error {
 	for id, entry := range e.entries {
 		e.cron.Remove(entry)
 		delete(e.entries, id)
-		delete(e.schedules, id)
 	}
 	for _, a := range autos {
 		if !a.Enabled || a.Trigger != mft.TriggerSchedule {
@@ -208,8 +204,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 			continue
 		}
 		id := a.ID
-		e.schedules[id] = sched
-		e.entries[id] = e.cron.Schedule(sched, cron.FuncJob(func() { e.tick(id) }))
+		e.entries[id] = e.cron.Schedule(sched, cron.FuncJob(func() { e.tick(id, sched) }))
 	}
 	return nil
 }

@@ -15,12 +15,9 @@ import (
 // file (a remote source's poll among them), unless the previous tick's is
 // still queued or running: a slow poll is not overtaken by the next,
 // which would fetch the same files.
-func (e *Engine) tick(id string) {
+func (e *Engine) tick(id string, sched cron.Schedule) {
 	a := e.automation(id)
-	e.mu.Lock()
-	sched := e.schedules[id]
-	e.mu.Unlock()
-	if a == nil || sched == nil {
+	if a == nil {
 		return
 	}
 	at := lastTick(sched, e.Now())
