@@ -156,13 +156,19 @@ func (s *AutomationStore) DeleteWebhook(ctx context.Context, id string) error {
 		if b.Get([]byte(id)) == nil {
 			return mft.Errorf(mft.ENOTFOUND, "Webhook not found.")
 		}
+		var gone [][]byte
 		if _, err := deleteWhere(tx.Bucket(bucketDeliveries), func(d *mft.Delivery) bool {
 			if d.Webhook == id {
-				_ = tx.Bucket(bucketDeliveriesPending).Delete([]byte(d.ID)) // a failure is the transaction's
+				gone = append(gone, []byte(d.ID))
 			}
 			return d.Webhook == id
 		}); err != nil {
 			return err
+		}
+		for _, k := range gone {
+			if err := tx.Bucket(bucketDeliveriesPending).Delete(k); err != nil {
+				return err
+			}
 		}
 		return b.Delete([]byte(id))
 	})
