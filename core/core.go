@@ -238,11 +238,29 @@ func (a *Services) Start(ctx context.Context) error {
 	if err := a.Defender.Load(ctx); err != nil {
 		return err
 	}
+	// Another node's bans are read by one goroutine; changes that come
+	// while it reads are read once more, together (a burst of bans costs
+	// a few reads, not one each).
+	changed, done := make(chan struct{}, 1), make(chan struct{})
 	a.DB.OnChange(store.Bans, func() {
-		if err := a.Defender.Load(context.Background()); err != nil {
-			a.Logger.Warn("bans not read after another node's change", "err", err)
+		select {
+		case changed <- struct{}{}:
+		default:
 		}
 	})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-changed:
+				if err := a.Defender.Load(context.Background()); err != nil {
+					a.Logger.Warn("bans not read after another node's change", "err", err)
+				}
+			}
+		}
+	}()
+	a.stops.Add(func(context.Context) error { close(done); return nil })
 	if err := a.Engine.Open(ctx); err != nil {
 		return err
 	}
