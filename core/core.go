@@ -170,7 +170,8 @@ func (a *Services) build(urlKey []byte) {
 	cfg, db := a.Config, a.DB
 	a.AuditLog = &store.AuditLog{Service: a.AuditStore, Logger: a.Logger}
 	a.Connections = &connection.Service{Store: store.NewConnectionStore(db), Sealer: a.Sealer}
-	a.Mounts = &mount.Service{Store: store.NewMountStore(db), Connections: a.Connections, LocalEmpty: a.Files.LocalEmpty}
+	a.Mounts = &mount.Service{Store: store.NewMountStore(db), Connections: a.Connections, Empty: a.Files.Empty,
+		Generation: db.AccessGeneration}
 	a.Files.Backends = a.Mounts
 	a.Engine = &automation.Engine{Store: a.Automations, Files: a.Files, Users: a.Users, Sealer: a.Sealer, Connections: a.Connections,
 		Expectations: store.NewExpectationStore(db),

@@ -89,12 +89,13 @@ func TestMounts_Refusals(t *testing.T) {
 		status int
 		says   string
 	}{
-		{`{"mount":{"path":"/","connection":"` + conn + `"}}`, 422, "below the top"},
+		{`{"mount":{"path":"/users","connection":"` + conn + `"}}`, 422, "below the top"},
+		{`{"mount":{"path":"/","connection":"` + conn + `"}}`, 409, "has files"}, // the storage root, over /shared/local/a.txt
 		{`{"mount":{"path":"/shared/../etc","connection":"` + conn + `"}}`, 422, ".."},
 		{`{"mount":{"path":"/shared/x","connection":"conn_missing"}}`, 422, "does not exist"},
 		{`{"mount":{"path":"/shared/x"}}`, 422, "connection"},
 		{`{"mount":{"path":7,"connection":"` + conn + `"}}`, 422, "path"},
-		{`{"mount":{"path":"/shared/local","connection":"` + conn + `"}}`, 409, "local disk"},
+		{`{"mount":{"path":"/shared/local","connection":"` + conn + `"}}`, 409, "has files"},
 	} {
 		r := ts.do(t, "POST", "/admin/mounts", adminKey, c.body)
 		if r.status != c.status || !strings.Contains(r.body, c.says) {

@@ -39,14 +39,19 @@ func (s *Service) Deliver(ctx context.Context, from string, to Actor, toPath, su
 		return "", err
 	}
 	src := target{client: from, storage: from, base: "/", view: &view{admin: true, home: "/"}}
-	fi, err := s.lstat(s.root, src)
+	srcSt, err := s.storageOf(ctx, &src)
 	if err != nil {
 		return "", err
 	}
-	if !fi.Mode().IsRegular() {
+	defer srcSt.close()
+	fi, err := srcSt.stat(ctx)
+	if err != nil {
+		return "", err
+	}
+	if fi.Type != mft.TypeFile {
 		return "", mft.Errorf(mft.EINVALID, "%s is not a file.", from)
 	}
-	if err := s.checkMove(ctx, to, src, dst, fi.Size(), false); err != nil {
+	if err := s.checkMove(ctx, to, src, dst, fi.Size, false); err != nil {
 		return "", err
 	}
 	st, err := s.storageOf(ctx, &dst)
@@ -54,10 +59,52 @@ func (s *Service) Deliver(ctx context.Context, from string, to Actor, toPath, su
 		return "", err
 	}
 	defer st.close()
-	if err := st.deliver(ctx, to, from, fi.Size(), sum); err != nil {
+	if src.mount != nil {
+		err = s.deliverFrom(ctx, to, srcSt, dst, st, fi.Size)
+	} else {
+		err = st.deliver(ctx, to, from, fi.Size, sum)
+	}
+	if err != nil {
 		return "", err
 	}
 	return dst.storage, nil
+}
+
+// deliverFrom is Deliver of a file held on a mount (the storage root's,
+// when nodes share no disk): the missing folders are made, the file is
+// streamed to the destination as any upload, then removed from src.
+func (s *Service) deliverFrom(ctx context.Context, to Actor, src storage, dst target, st storage, size int64) error {
+	if dir := path.Dir(dst.storage); dir != dst.base {
+		pt := dst
+		pt.storage, pt.client = dir, path.Dir(dst.client)
+		parent, err := s.storageOf(ctx, &pt)
+		if err != nil {
+			return err
+		}
+		_, err = parent.stat(ctx)
+		if mft.ErrorCode(err) == mft.ENOTFOUND {
+			if _, err = parent.mkdir(ctx); err == nil {
+				s.publish(mft.Event{Event: mft.EventFolderCreated, Path: pt.storage}, to)
+			}
+		}
+		parent.close()
+		if err != nil {
+			return err
+		}
+	}
+	f, _, err := src.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	lw, err := st.beginUpload(ctx, to, UploadOptions{Size: size})
+	if err != nil {
+		return err
+	}
+	if _, err := st.receive(ctx, to, lw, f, UploadOptions{Size: size}); err != nil {
+		return err
+	}
+	return src.removeAll(ctx)
 }
 
 // RemoveStorage removes the file or folder tree at a storage path, outside

@@ -69,16 +69,23 @@ func (l *local) list(ctx context.Context) ([]mft.FileInfo, error) {
 		}
 		out = append(out, info(path.Join(t.client, e.Name()), fi))
 	}
-	if l.s.Backends != nil {
-		below, err := l.s.Backends.Below(ctx, t.storage)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range below {
-			name := path.Base(m.Path)
-			out = slices.DeleteFunc(out, func(f mft.FileInfo) bool { return f.Name == name })
-			out = append(out, mft.FileInfo{Name: name, Path: path.Join(t.client, name), Type: mft.TypeFolder, ModifiedAt: m.CreatedAt.UTC().Truncate(time.Second)})
-		}
+	return l.s.withMountsBelow(ctx, t, out)
+}
+
+// withMountsBelow adds to the listing out of folder t the mounts directly
+// inside it, as folders (in place of what the storage has of that name).
+func (s *Service) withMountsBelow(ctx context.Context, t target, out []mft.FileInfo) ([]mft.FileInfo, error) {
+	if s.Backends == nil {
+		return out, nil
+	}
+	below, err := s.Backends.Below(ctx, t.storage)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range below {
+		name := path.Base(m.Path)
+		out = slices.DeleteFunc(out, func(f mft.FileInfo) bool { return f.Name == name })
+		out = append(out, mft.FileInfo{Name: name, Path: path.Join(t.client, name), Type: mft.TypeFolder, ModifiedAt: m.CreatedAt.UTC().Truncate(time.Second)})
 	}
 	return out, nil
 }

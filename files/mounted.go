@@ -129,7 +129,10 @@ func (m *mounted) list(ctx context.Context) (out []mft.FileInfo, err error) {
 		}
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.withMountsBelow(ctx, t, out) // below the storage root's mount
 }
 
 func (m *mounted) stat(ctx context.Context) (fi mft.FileInfo, err error) {

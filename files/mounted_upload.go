@@ -29,10 +29,13 @@ func (m *mounted) beginUpload(ctx context.Context, a Actor, opts UploadOptions) 
 	if t.isTreeRoot() || t.storage == t.mount.Path {
 		return nil, mft.Errorf(mft.EINVALID, "Give the file a name: %s is a folder.", t.client)
 	}
-	if parent := path.Dir(t.storage); parent != t.mount.Path && parent != t.base {
+	if parent := path.Dir(t.storage); parent != t.mount.Path && (parent != t.base || parent == t.view.home) {
 		key := dirKey(t.mount.ID, t.rpath(parent))
 		if !s.dirs.has(key) {
 			err := s.withTree(ctx, t, func(tree remote.Tree) error {
+				if parent == t.base { // a home below the storage root's mount: made on first use
+					return tree.Mkdir(ctx, t.rpath(parent))
+				}
 				e, err := tree.StatDir(ctx, t.rpath(parent))
 				if mft.ErrorCode(err) == mft.ENOTFOUND || err == nil && !e.Dir {
 					return mft.Errorf(mft.ENOTFOUND, "The folder %s does not exist.", path.Dir(t.client))

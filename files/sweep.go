@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -209,19 +208,36 @@ func (s *Service) Fsck(ctx context.Context) (bytes, count int64, err error) {
 	return bytes + mbytes, count + mcount, s.Usage.ReplaceUsage(ctx, usage)
 }
 
-// LocalEmpty reports whether a storage path has nothing on the local
-// disk: missing, or an empty folder.
-func (s *Service) LocalEmpty(storagePath string) (bool, error) {
-	d, err := s.root.Open(rel("/", storagePath))
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
-	} else if err != nil {
-		return false, fsError(err, storagePath)
-	}
-	defer d.Close()
-	if fi, err := d.Stat(); err != nil || !fi.IsDir() {
+// Empty reports whether a storage path holds no file where it is stored
+// now (the local disk, or the mount above it): missing, or folders with
+// no file in them. A mount made there would hide nothing.
+func (s *Service) Empty(ctx context.Context, storagePath string) (bool, error) {
+	t, st, err := s.storageAt(ctx, storagePath, "")
+	if err != nil {
 		return false, err
 	}
-	names, err := d.Readdirnames(1)
-	return len(names) == 0 && (err == nil || err == io.EOF), nil
+	defer st.close()
+	if t.mount != nil {
+		list, err := st.list(ctx)
+		if mft.ErrorCode(err) == mft.ENOTFOUND {
+			return true, nil
+		}
+		return len(list) == 0, err
+	}
+	found := errors.New("found a file")
+	err = fs.WalkDir(s.root.FS(), rel("/", t.storage), func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && p == rel("/", t.storage):
+			return fs.SkipAll
+		case err != nil:
+			return err
+		case !d.IsDir():
+			return found
+		}
+		return nil
+	})
+	if err == found {
+		return false, nil
+	}
+	return err == nil, err
 }

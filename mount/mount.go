@@ -7,6 +7,7 @@ package mount
 import (
 	"context"
 	"path"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,47 +20,62 @@ import (
 type Service struct {
 	Store       mft.MountStore
 	Connections *connection.Service
-	// LocalEmpty reports whether a storage path has nothing on the local
-	// disk (a mount would hide it); nil skips the check.
-	LocalEmpty func(storagePath string) (bool, error)
+	// Empty reports whether a storage path holds no file where it is
+	// stored now (a mount would hide it); nil skips the check.
+	Empty func(ctx context.Context, storagePath string) (bool, error)
 	// Events receives mount.created and mount.deleted; nil drops them.
 	Events mft.EventSink
+	// Generation returns the access generation (store.DB's
+	// AccessGeneration), which grows with every change to the mounts, this
+	// node's or another's on the same database: the table is read again
+	// when it has. nil: only this service's own changes are seen.
+	Generation func() uint64
 
-	// tableMu guards table, which every file operation reads (Lookup).
+	// tableMu guards table and gen, which every file operation reads
+	// (Lookup).
 	tableMu sync.RWMutex
-	table   []*mft.Mount // nil: not loaded
+	table   []*mft.Mount // longest path first; nil: not loaded
+	gen     uint64       // the generation table was read at
 
 	mu     sync.Mutex // guards pools and closed
 	pools  map[string]*pool
 	closed bool
 }
 
-// mounts returns the mount table, loading it once.
+// mounts returns the mount table, longest path first, read again when
+// the access generation has grown.
 func (s *Service) mounts(ctx context.Context) ([]*mft.Mount, error) {
+	var gen uint64
+	if s.Generation != nil {
+		gen = s.Generation() // before the read, so that a change during it is seen next time
+	}
 	s.tableMu.RLock()
-	table := s.table
+	table, fresh := s.table, s.gen == gen
 	s.tableMu.RUnlock()
-	if table != nil {
+	if table != nil && fresh {
 		return table, nil
 	}
 	s.tableMu.Lock()
 	defer s.tableMu.Unlock()
-	if s.table != nil {
+	if s.table != nil && s.gen == gen {
 		return s.table, nil
 	}
 	all, err := s.Store.FindMounts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.table = append(make([]*mft.Mount, 0, len(all)), all...)
-	return s.table, nil
+	table = append(make([]*mft.Mount, 0, len(all)), all...)
+	slices.SortFunc(table, func(a, b *mft.Mount) int { return len(b.Path) - len(a.Path) })
+	s.table, s.gen = table, gen
+	return table, nil
 }
 
 // All returns every mount.
 func (s *Service) All(ctx context.Context) ([]*mft.Mount, error) { return s.mounts(ctx) }
 
 // Lookup returns the mount that serves storagePath, or nil for the local
-// disk.
+// disk: the deepest mount at or above it (the storage root's mount serves
+// only what no other mount does).
 func (s *Service) Lookup(ctx context.Context, storagePath string) (*mft.Mount, error) {
 	all, err := s.mounts(ctx)
 	if err != nil {
@@ -82,7 +98,7 @@ func (s *Service) Below(ctx context.Context, dir string) ([]*mft.Mount, error) {
 	}
 	var out []*mft.Mount
 	for _, m := range all {
-		if path.Dir(m.Path) == dir {
+		if path.Dir(m.Path) == dir && m.Path != dir {
 			out = append(out, m)
 		}
 	}
@@ -90,17 +106,17 @@ func (s *Service) Below(ctx context.Context, dir string) ([]*mft.Mount, error) {
 }
 
 // Create validates m, checks that its connection answers and makes its
-// folder there, then stores it. A path that has files on the local disk is
-// refused: the mount would hide them.
+// folder there, then stores it. A path that has files (on the local disk,
+// or on the mount above it) is refused: the mount would hide them.
 func (s *Service) Create(ctx context.Context, m *mft.Mount) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	if s.LocalEmpty != nil {
-		if empty, err := s.LocalEmpty(m.Path); err != nil {
+	if s.Empty != nil {
+		if empty, err := s.Empty(ctx, m.Path); err != nil {
 			return err
 		} else if !empty {
-			return mft.Errorf(mft.ECONFLICT, "%s has files on the local disk; move them away first, a mount would hide them", m.Path)
+			return mft.Errorf(mft.ECONFLICT, "%s has files; move them away first, a mount would hide them", m.Path)
 		}
 	}
 	st, c, err := s.Connections.Open(ctx, m.Connection)

@@ -23,7 +23,7 @@ type world struct {
 	peer *testpeer.SSHD
 }
 
-func newWorld(t *testing.T, localEmpty func(string) (bool, error)) *world {
+func newWorld(t *testing.T, empty func(context.Context, string) (bool, error)) *world {
 	t.Helper()
 	ctx := context.Background()
 	peer := testpeer.StartSSHD(t)
@@ -38,7 +38,7 @@ func newWorld(t *testing.T, localEmpty func(string) (bool, error)) *world {
 	if err := conns.Create(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	svc := &mount.Service{Store: store.NewMountStore(db), Connections: conns, LocalEmpty: localEmpty}
+	svc := &mount.Service{Store: store.NewMountStore(db), Connections: conns, Empty: empty}
 	t.Cleanup(func() { svc.Close() })
 	return &world{svc: svc, conn: c, peer: peer}
 }
@@ -48,7 +48,7 @@ func newWorld(t *testing.T, localEmpty func(string) (bool, error)) *world {
 // refused, as is a connection that does not exist.
 func TestMount_TableAndAcquire(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, func(p string) (bool, error) { return p != "/users/full", nil })
+	w := newWorld(t, func(_ context.Context, p string) (bool, error) { return p != "/users/full", nil })
 	m := &mft.Mount{Path: "/users/joe", Connection: w.conn.ID, Prefix: "joe"}
 	if err := w.svc.Create(ctx, m); err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func (s *MountStore) FindMounts(ctx context.Context) ([]*mft.Mount, error) {
 
 // CreateMount stores m after checking, in the same transaction, that its
 // connection exists and that it neither contains nor lies inside another
-// mount (one path has one storage).
+// mount (one path has one storage), the storage root's aside.
 func (s *MountStore) CreateMount(ctx context.Context, m *mft.Mount) error {
 	m.CreatedAt = s.db.now()
 	m.UpdatedAt = m.CreatedAt
@@ -42,7 +42,7 @@ func (s *MountStore) CreateMount(ctx context.Context, m *mft.Mount) error {
 			return err
 		}
 		for _, o := range all {
-			if mft.HasPathPrefix(m.Path, o.Path) || mft.HasPathPrefix(o.Path, m.Path) {
+			if m.Overlaps(o) {
 				return mft.Errorf(mft.ECONFLICT, "%s overlaps mount %s of %s; a path has one storage", m.Path, o.ID, o.Path)
 			}
 		}
