@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"depot/auth"
@@ -138,5 +139,41 @@ func TestMount_BrokenConnection(t *testing.T) {
 		if mft.ErrorCode(err) != mft.EUNAVAILABLE || !strings.Contains(mft.ErrorMessage(err), "partner") || strings.Contains(mft.ErrorMessage(err), "PRIVATE") {
 			t.Fatalf("attempt %d with the network down: %v", i+1, err)
 		}
+	}
+}
+
+// The storage root's mount serves what no mount below it does; a mount
+// stored by another node is seen once the access generation grows.
+func TestMount_RootAndOtherNodes(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, nil)
+	var gen atomic.Uint64
+	w.svc.Generation = gen.Load
+	root := &mft.Mount{Path: "/", Connection: w.conn.ID, Prefix: "all"}
+	joe := &mft.Mount{Path: "/users/joe", Connection: w.conn.ID, Prefix: "joe"}
+	for _, m := range []*mft.Mount{root, joe} {
+		if err := w.svc.Create(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, want := range map[string]string{"/": root.ID, "/users": root.ID, "/users/ann/x": root.ID, "/users/joe": joe.ID, "/users/joe/x": joe.ID} {
+		if got, err := w.svc.Lookup(ctx, p); err != nil || got == nil || got.ID != want {
+			t.Errorf("Lookup(%s) = %v, %v; want %s", p, got, err, want)
+		}
+	}
+	if below, _ := w.svc.Below(ctx, "/"); len(below) != 0 {
+		t.Fatalf("Below(/) = %v; the root's own mount is not a folder inside it", below)
+	}
+	if err := w.svc.Create(ctx, &mft.Mount{Path: "/", Connection: w.conn.ID}); mft.ErrorCode(err) != mft.ECONFLICT {
+		t.Fatalf("a second root mount: %v, want ECONFLICT", err)
+	}
+
+	ann := &mft.Mount{Path: "/users/ann", Connection: w.conn.ID, Prefix: "ann"}
+	if err := w.svc.Store.CreateMount(ctx, ann); err != nil { // as another node would
+		t.Fatal(err)
+	}
+	gen.Add(1) // its NOTIFY
+	if got, err := w.svc.Lookup(ctx, "/users/ann/x"); err != nil || got == nil || got.ID != ann.ID {
+		t.Fatalf("another node's mount after the generation grew: %v, %v", got, err)
 	}
 }
