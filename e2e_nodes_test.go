@@ -95,6 +95,17 @@ func partnerSFTP(t *testing.T, addr string, keys *sync.Map) (*sftp.Client, error
 	return c, nil
 }
 
+// callNode runs curl with args against node, the last arg the route, and
+// returns the body of the answer, which must have status want.
+func callNode(t *testing.T, node *depotProcess, want int, args ...string) string {
+	t.Helper()
+	code, body := curl(t, append(append([]string{}, args[:len(args)-1]...), node.url+args[len(args)-1])...)
+	if code != want {
+		t.Fatalf("%v on %s: %d %s; want %d", args, node.url, code, body, want)
+	}
+	return body
+}
+
 func putFile(c *sftp.Client, name, content string) error {
 	f, err := c.Create(name)
 	if err != nil {
@@ -127,11 +138,7 @@ func TestTwoNodes_ShareOneDatabase(t *testing.T) {
 	admin := []string{"--user", e2eAdminKey + ":x"}
 	api := func(node *depotProcess, want int, args ...string) string {
 		t.Helper()
-		code, body := curl(t, append(append([]string{}, args[:len(args)-1]...), node.url+args[len(args)-1])...)
-		if code != want {
-			t.Fatalf("%v on %s: %d %s; want %d", args, node.url, code, body, want)
-		}
-		return body
+		return callNode(t, node, want, args...)
 	}
 	body := api(a, 201, append(admin, "-d", `{"user":{"email":"partner@example.com","username":"partner","password":"correct-horse"}}`, "/admin/users")...)
 	var created struct {

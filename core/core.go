@@ -137,6 +137,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout i
 		Buckets: store.NewBucketStore(db), Automations: store.NewAutomationStore(db), AuditStore: store.NewAuditStore(db)}
 	fsvc.Permissions, fsvc.Usage, fsvc.Folders, fsvc.Buckets = a.Permissions, a.Usage, a.Folders, a.Buckets
 	fsvc.Sync, fsvc.Shared = cfg.Data.SyncUploads, cfg.Database.Shared
+	if cfg.Database.Shared { // a chunked upload's pieces are in one node's staging
+		fsvc.Pieces = store.NewPieceStore(db)
+	}
 	fsvc.Generation, fsvc.Users = db.AccessGeneration, a.Users
 	if err := openScan(fsvc, cfg.Scan); err != nil {
 		db.Close()

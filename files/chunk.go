@@ -64,7 +64,7 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 	sum := sha256.Sum256([]byte(a.User.ID + "\x00" + t.storage + "\x00" + strconv.Itoa(chunks)))
 	dir := path.Join(chunksDir, hex.EncodeToString(sum[:16]))
 	unlock := s.locks.lock(dir, false) // no claim of the set while this piece is written
-	err = s.openSet(dir, a, t)
+	err = s.openSet(ctx, dir, a, t)
 	received := 0
 	if err == nil {
 		var held int64
@@ -106,6 +106,7 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 		unlock = s.locks.lock(dir, true)
 		if s.tmpRoot.Rename(claimed, dir) != nil {
 			s.tmpRoot.RemoveAll(claimed)
+			s.dropPieces(dir)
 		} else {
 			s.chunks.register(dir, a.User.ID, t.storage)
 			s.countSet(dir)
@@ -114,6 +115,7 @@ func (s *Service) UploadChunk(ctx context.Context, a Actor, clientPath string, b
 		return fi, progress, false, err
 	}
 	s.tmpRoot.RemoveAll(claimed)
+	s.dropPieces(dir)
 	return fi, progress, true, nil
 }
 

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"path"
@@ -118,11 +119,18 @@ func (s *Service) maxPending() int {
 }
 
 // openSet claims the set in dir for the actor and makes its folder; a
-// new set gets the owner link that names it after a restart.
-func (s *Service) openSet(dir string, a Actor, t target) error {
+// new set gets the owner link that names it after a restart, and is
+// recorded as this node's (Pieces), unless another node holds it.
+func (s *Service) openSet(ctx context.Context, dir string, a Actor, t target) error {
 	isNew, err := s.chunks.claim(dir, a.User.ID, t.storage, s.maxPending())
 	if err != nil {
 		return err
+	}
+	if isNew && s.Pieces != nil {
+		if err := s.Pieces.HoldPieces(ctx, path.Base(dir)); err != nil {
+			s.chunks.drop(dir)
+			return err
+		}
 	}
 	if err := s.tmpRoot.MkdirAll(dir, 0o700); err != nil {
 		return fsError(err, t.client)
@@ -134,6 +142,17 @@ func (s *Service) openSet(dir string, a Actor, t target) error {
 		}
 	}
 	return nil
+}
+
+// dropPieces forgets that this node holds the set in dir: it was
+// published, or its pieces removed.
+func (s *Service) dropPieces(dir string) {
+	if s.Pieces == nil {
+		return
+	}
+	if err := s.Pieces.DropPieces(context.Background(), path.Base(dir)); err != nil && s.Logger != nil {
+		s.Logger.Warn("forgetting a chunked upload's pieces", "err", err)
+	}
 }
 
 // countSet records what the set in dir holds now, from its pieces.

@@ -51,6 +51,10 @@ type Service struct {
 	// Sync makes each upload durable (file and folder synced) before it is
 	// published and acknowledged; Open sets it.
 	Sync bool
+	// Pieces, when nodes share a database, records which node holds each
+	// chunked upload's pieces (in its own staging), so that a piece sent
+	// to another node is refused with a clear error; nil on one node.
+	Pieces mft.PieceStore
 	// MaxPendingUploads bounds the chunked uploads one uploader may have
 	// unfinished at once (DefaultMaxPendingUploads when 0).
 	MaxPendingUploads int

@@ -76,6 +76,7 @@ func (s *Service) SweepStaging(olderThan time.Duration) (int, error) {
 			continue
 		}
 		s.chunks.drop(path.Join(chunksDir, e.Name()))
+		s.dropPieces(e.Name())
 		removed++
 	}
 	if olderThan == 0 {

@@ -37,3 +37,15 @@ type UsageStore interface {
 	// ReplaceUsage sets the whole table from a fresh walk of the disk.
 	ReplaceUsage(ctx context.Context, usage map[string]int64) error
 }
+
+// PieceStore records, when nodes share a database, which node holds the
+// pieces of each unfinished chunked upload: its pieces are files in that
+// node's staging, so a piece sent to another node is refused at once
+// rather than stored where the upload never completes.
+type PieceStore interface {
+	// HoldPieces records that this node holds the pieces of upload id,
+	// unless a live node other than this one does (ECONFLICT).
+	HoldPieces(ctx context.Context, id string) error
+	// DropPieces forgets upload id (published, or its pieces removed).
+	DropPieces(ctx context.Context, id string) error
+}
