@@ -87,6 +87,11 @@ func TestTwoNodes_StorageOnS3(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	n := 0
+	keys.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Fatalf("partners were shown %d host keys through the balancer; want the one copied to both nodes", n)
+	}
 	for _, node := range []*depotProcess{a, b} {
 		var list []struct{ File struct{ Name string } }
 		json.Unmarshal([]byte(callNode(t, node, 200, append(partner, "/api/files?path=/")...)), &list)
