@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -53,15 +55,17 @@ func sftpSession(b *testing.B, addr string) *sftp.Client {
 
 // BenchmarkNodes measures what PostgreSQL and a second node change for
 // many small files: 1,000 × 4 KiB SFTP puts over 8 sessions on one node on
-// bbolt, one node on PostgreSQL, and two nodes sharing PostgreSQL and the
-// data directory (4 sessions on each); and the time from an upload's
+// bbolt, one node on PostgreSQL, two nodes sharing PostgreSQL and the
+// data directory (4 sessions on each), and one and two nodes (each with
+// its own data directory) with the storage root mounted on an S3 store
+// (VersityGW, on the same machine); and the time from an upload's
 // acknowledgement to an event automation's webhook receiving it (p50,
 // p99 of 200 uploads per round at about 50/s), on bbolt and on
 // PostgreSQL. The report is files/s over all rounds (after the sessions
 // are open) and the latency in µs over all uploads.
 func BenchmarkNodes(b *testing.B) {
 	payload := make([]byte, 4096)
-	for _, setup := range []string{"bolt", "postgres", "postgres-2-nodes"} {
+	for _, setup := range []string{"bolt", "postgres", "postgres-2-nodes", "postgres-s3", "postgres-2-nodes-s3"} {
 		b.Run(setup+"/SFTPPut4K_8sessions", func(b *testing.B) {
 			nodes := nodesFor(b, setup)
 			var addrs []string
@@ -99,6 +103,33 @@ func BenchmarkNodes(b *testing.B) {
 			b.ReportMetric(float64(files)/time.Since(start).Seconds(), "files/s")
 		})
 	}
+	// The object store's own rate for the same files, from 8 clients of
+	// its own: the ceiling of the two rows above.
+	b.Run("s3-direct/Put4K_8clients", func(b *testing.B) {
+		c := testpeer.StartVersityGW(b).Client(b)
+		round, files := 0, 0
+		start := time.Now()
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for j := range 125 {
+						_, err := c.PutObject(context.Background(), testpeer.S3Bucket, fmt.Sprintf("depot/r%d-s%d-%d.bin", round, i, j),
+							bytes.NewReader(payload), int64(len(payload)), minio.PutObjectOptions{})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			round, files = round+1, files+1000
+		}
+		b.ReportMetric(float64(files)/time.Since(start).Seconds(), "files/s")
+	})
 	for _, setup := range []string{"bolt", "postgres"} {
 		b.Run(setup+"/EventToWebhook", func(b *testing.B) {
 			node := nodesFor(b, setup)[0]
@@ -150,10 +181,34 @@ func nodesFor(b *testing.B, setup string) []*app.App {
 		nodes = []*app.App{startNode(b, data, "", false)}
 	case "postgres":
 		nodes = []*app.App{startNode(b, data, testpeer.PostgresDSN(b), false)}
-	default:
+	case "postgres-2-nodes":
 		dsn := testpeer.PostgresDSN(b)
 		first := startNode(b, data, dsn, true)
 		nodes = []*app.App{first, startNode(b, data, dsn, true)}
+	case "postgres-s3", "postgres-2-nodes-s3":
+		dsn := testpeer.PostgresDSN(b)
+		nodes = []*app.App{startNode(b, data, dsn, true)}
+		g := testpeer.StartVersityGW(b)
+		ctx := context.Background()
+		c := &mft.Connection{Name: "store", Type: mft.ConnS3, Endpoint: g.Endpoint, Region: "us-east-1", Bucket: testpeer.S3Bucket,
+			PathStyle: true, AccessKey: testpeer.S3AccessKey, SecretKey: testpeer.S3SecretKey}
+		if err := nodes[0].Connections.Create(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+		if err := nodes[0].Mounts.Create(ctx, &mft.Mount{Path: "/", Connection: c.ID, Prefix: "depot"}); err != nil {
+			b.Fatal(err)
+		}
+		if setup == "postgres-2-nodes-s3" { // a data directory of its own, with the first's secret.key
+			second := filepath.Join(b.TempDir(), "data")
+			key, err := os.ReadFile(filepath.Join(data, "secret.key"))
+			if err == nil {
+				err = errorsJoin(os.MkdirAll(second, 0o700), os.WriteFile(filepath.Join(second, "secret.key"), key, 0o600))
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			nodes = append(nodes, startNode(b, second, dsn, true))
+		}
 	}
 	hash, err := auth.HashPassword("correct-horse-battery")
 	if err != nil {
