@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"depot/auth"
 	"depot/config"
@@ -40,7 +41,13 @@ func TestOpen_FirstAdministratorOnce(t *testing.T) {
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Defender.Store.PutBan(ctx, mft.Ban{IP: "192.0.2.9", Until: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
 	s.Sweep(ctx)
+	if bans, err := s.Defender.Store.Bans(ctx); err != nil || len(bans) != 0 {
+		t.Fatalf("bans after the sweep: %v, %v; want the run-out one gone", bans, err)
+	}
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}

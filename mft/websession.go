@@ -59,9 +59,11 @@ type Ban struct {
 // BanStore keeps the defender's bans, so that an address banned by one
 // node is refused by every node, and a restart lifts none.
 type BanStore interface {
-	// PutBan stores b (replacing a ban of the same address) and forgets
-	// the bans that have run out.
+	// PutBan stores b, replacing a ban of the same address.
 	PutBan(ctx context.Context, b Ban) error
+	// DeleteBansBefore forgets the bans that run out at or before t (the
+	// sweep's work: a defender ignores them meanwhile), and says how many.
+	DeleteBansBefore(ctx context.Context, t time.Time) (int, error)
 	// DeleteBan lifts the ban of ip, reporting whether there was one.
 	DeleteBan(ctx context.Context, ip string) (bool, error)
 	// Bans returns the stored bans, those run out among them.

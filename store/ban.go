@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"depot/mft"
 )
@@ -20,16 +21,20 @@ var _ mft.BanStore = (*BanStore)(nil)
 func NewBanStore(db *DB) *BanStore { return &BanStore{db: db} }
 
 func (s *BanStore) PutBan(ctx context.Context, b mft.Ban) error {
-	now := s.db.Now()
 	return s.db.update(ctx, func(tx kvTx) error {
-		if _, err := deleteWhere(tx.Bucket(bucketBans), func(old *mft.Ban) bool { return !now.Before(old.Until) }); err != nil {
-			return err
-		}
 		if err := put(tx.Bucket(bucketBans), b.IP, b); err != nil {
 			return err
 		}
 		return tx.Notify(bansChannel)
 	})
+}
+
+func (s *BanStore) DeleteBansBefore(ctx context.Context, t time.Time) (n int, err error) {
+	err = s.db.update(ctx, func(tx kvTx) error {
+		n, err = deleteWhere(tx.Bucket(bucketBans), func(b *mft.Ban) bool { return !t.Before(b.Until) })
+		return err
+	})
+	return n, err
 }
 
 func (s *BanStore) DeleteBan(ctx context.Context, ip string) (bool, error) {
