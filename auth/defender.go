@@ -23,9 +23,10 @@ type Ban = mft.Ban
 // A login reserves its attempt before the credentials are checked
 // (Attempt, then Done), so that parallel guesses from one address get no
 // more answers than sequential ones: at most MaxFailures. Failures are
-// counted in memory, per node; bans are kept in Store too (when set), so
-// that every node sharing it refuses a banned address and a restart lifts
-// no ban. The zero MaxFailures turns it off.
+// counted in memory, and in Failures too when nodes share a database, so
+// that guesses spread over the nodes count toward one ban; bans are kept
+// in Store too (when set), so that every node sharing it refuses a banned
+// address and a restart lifts no ban. The zero MaxFailures turns it off.
 type Defender struct {
 	MaxFailures int
 	Window      time.Duration
@@ -38,6 +39,10 @@ type Defender struct {
 	// on this node only.
 	Store  mft.BanStore
 	Logger *slog.Logger
+	// Failures counts failures with the other nodes' (nil: this node's
+	// only). An address is banned when either count reaches MaxFailures;
+	// the attempts in progress stay bounded per node.
+	Failures mft.FailureStore
 
 	mu       sync.Mutex
 	failures map[netip.Addr][]time.Time
@@ -167,11 +172,25 @@ func (d *Defender) failLocked(ip netip.Addr) bool {
 	}
 	recent := append(d.recentLocked(ip, now), now)
 	d.failures[ip] = recent
-	if len(recent) < d.MaxFailures {
+	n := len(recent)
+	if d.Failures != nil && n < d.MaxFailures {
+		d.mu.Unlock()
+		shared, err := d.Failures.AddFailure(context.Background(), ip.String(), now, d.Window)
+		if err != nil && d.Logger != nil {
+			d.Logger.Error("failed sign-in not counted with the other nodes", "ip", ip.String(), "err", err)
+		}
+		n = max(n, shared)
+		d.mu.Lock()
+		if b, ok := d.bans[ip]; ok && now.Before(b.Until) { // banned meanwhile
+			d.mu.Unlock()
+			return true
+		}
+	}
+	if n < d.MaxFailures {
 		d.mu.Unlock()
 		return false
 	}
-	ban := Ban{IP: ip.String(), Until: now.Add(d.BanTime), Failures: len(recent), BannedAt: now}
+	ban := Ban{IP: ip.String(), Until: now.Add(d.BanTime), Failures: n, BannedAt: now}
 	d.bans[ip] = ban
 	delete(d.failures, ip)
 	close(d.changed) // those waiting see the ban
@@ -243,6 +262,21 @@ func (d *Defender) Unban(ctx context.Context, ip netip.Addr) (bool, error) {
 	return ok || stored, err
 }
 
+// Sweep forgets the stored bans that ran out and the stored failures
+// older than the window, and says how many records went.
+func (d *Defender) Sweep(ctx context.Context) (int, error) {
+	if d == nil || d.Store == nil {
+		return 0, nil
+	}
+	now := d.Now()
+	n, err := d.Store.DeleteBansBefore(ctx, now)
+	if err != nil || d.Failures == nil {
+		return n, err
+	}
+	m, err := d.Failures.DeleteFailuresBefore(ctx, now.Add(-d.Window))
+	return n + m, err
+}
+
 // Load reads the bans from Store, in place of those it knew: at start,
 // and whenever another node banned or lifted a ban.
 func (d *Defender) Load(ctx context.Context) error {
@@ -262,6 +296,7 @@ func (d *Defender) Load(ctx context.Context) error {
 		ip, err := netip.ParseAddr(b.IP)
 		if err == nil && now.Before(b.Until) {
 			d.bans[ip.Unmap()] = b
+			delete(d.failures, ip.Unmap()) // counted toward this ban
 		}
 	}
 	close(d.changed) // those waiting see a ban

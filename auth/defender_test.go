@@ -179,17 +179,22 @@ func TestRateLimiter(t *testing.T) {
 	}
 }
 
+// banStore is a BanStore on a bbolt database of the test's own.
+func banStore(t *testing.T) *store.BanStore {
+	db := store.NewDB(filepath.Join(t.TempDir(), "depot.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return store.NewBanStore(db)
+}
+
 // A ban is kept in the store: another defender on it (another node, or
 // this one after a restart) refuses the address once it has read the
 // bans, and lifting the ban on either lifts it for both.
 func TestDefender_BansKeptInTheStore(t *testing.T) {
 	ctx := context.Background()
-	db := store.NewDB(filepath.Join(t.TempDir(), "depot.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	bans := store.NewBanStore(db)
+	bans := banStore(t)
 	a, b := auth.NewDefender(3, time.Minute, time.Hour), auth.NewDefender(3, time.Minute, time.Hour)
 	a.Store, b.Store = bans, bans
 	ip := netip.MustParseAddr("192.0.2.7")
@@ -219,5 +224,54 @@ func TestDefender_BansKeptInTheStore(t *testing.T) {
 	}
 	if list, _ := bans.Bans(ctx); len(list) != 0 {
 		t.Fatalf("stored bans after the lift: %v", list)
+	}
+}
+
+// With failures counted in the store, guesses spread over two nodes count
+// toward one ban; without, each node counts its own; a ban or its lift
+// forgets the address's failures; the sweep forgets old ones.
+func TestDefender_FailuresCountedAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	bans := banStore(t)
+	node := func(shared bool) *auth.Defender {
+		d := auth.NewDefender(3, time.Minute, time.Hour)
+		d.Store = bans
+		if shared {
+			d.Failures = bans
+		}
+		return d
+	}
+	ip := netip.MustParseAddr("192.0.2.8")
+	a, b := node(false), node(false)
+	a.Fail(ip)
+	a.Fail(ip)
+	if b.Fail(ip) {
+		t.Fatal("banned by b with failures counted per node")
+	}
+	a, b = node(true), node(true)
+	if _, err := a.Unban(ctx, ip); err != nil { // forgets the failures stored meanwhile (none: not shared)
+		t.Fatal(err)
+	}
+	a.Fail(ip)
+	a.Fail(ip)
+	if !b.Fail(ip) {
+		t.Fatal("two failures on a and one on b did not ban")
+	}
+	if a.Load(ctx) != nil { // as b's NOTIFY makes it
+		t.Fatal("load")
+	}
+	if _, banned := a.Banned(ip); !banned {
+		t.Fatal("b's ban does not hold on a")
+	}
+	if _, err := b.Unban(ctx, ip); err != nil {
+		t.Fatal(err)
+	}
+	if a.Load(ctx) != nil || a.Fail(ip) {
+		t.Fatal("a failure after the lift banned again: the lift kept the failures")
+	}
+	later := time.Now().Add(2 * time.Minute)
+	a.Now = func() time.Time { return later }
+	if n, err := a.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("the sweep removed %d, %v; want the failures past the window", n, err)
 	}
 }

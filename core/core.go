@@ -189,7 +189,11 @@ func (a *Services) build(urlKey []byte) {
 
 	a.WebSessions = store.NewWebSessionStore(db)
 	a.Defender = auth.NewDefender(0, cfg.Defender.Window.D(), cfg.Defender.BanTime.D())
-	a.Defender.Store, a.Defender.Logger = store.NewBanStore(db), a.Logger
+	bans := store.NewBanStore(db)
+	a.Defender.Store, a.Defender.Logger = bans, a.Logger
+	if cfg.Database.Shared { // guesses spread over the nodes count together
+		a.Defender.Failures = bans
+	}
 	if cfg.Defender.Enabled {
 		a.Defender.MaxFailures = cfg.Defender.MaxFailures
 	}

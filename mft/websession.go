@@ -59,13 +59,27 @@ type Ban struct {
 // BanStore keeps the defender's bans, so that an address banned by one
 // node is refused by every node, and a restart lifts none.
 type BanStore interface {
-	// PutBan stores b, replacing a ban of the same address.
+	// PutBan stores b, replacing a ban of the same address, and forgets
+	// the address's failures.
 	PutBan(ctx context.Context, b Ban) error
 	// DeleteBansBefore forgets the bans that run out at or before t (the
 	// sweep's work: a defender ignores them meanwhile), and says how many.
 	DeleteBansBefore(ctx context.Context, t time.Time) (int, error)
-	// DeleteBan lifts the ban of ip, reporting whether there was one.
+	// DeleteBan lifts the ban of ip and forgets its failures, reporting
+	// whether there was a ban.
 	DeleteBan(ctx context.Context, ip string) (bool, error)
 	// Bans returns the stored bans, those run out among them.
 	Bans(ctx context.Context) ([]Ban, error)
+}
+
+// FailureStore counts failed sign-ins per address for all the nodes
+// sharing a database, so that guesses spread over the nodes count
+// toward one ban.
+type FailureStore interface {
+	// AddFailure records a failure of ip at t and returns how many ip has
+	// had since t-window, this one among them.
+	AddFailure(ctx context.Context, ip string, t time.Time, window time.Duration) (int, error)
+	// DeleteFailuresBefore forgets the addresses whose last failure was
+	// before t, and says how many.
+	DeleteFailuresBefore(ctx context.Context, t time.Time) (int, error)
 }

@@ -36,7 +36,7 @@ var (
 		bucketAutomations, bucketRuns, bucketProcessed, bucketWebhooks, bucketDeliveries, bucketBuckets,
 		bucketDropzones, bucketDropzonesToken, bucketDropzoneFiles, bucketLinks, bucketConnections, bucketMounts,
 		bucketAS2, bucketAS2Partners, bucketAS2PartnerID, bucketAS2Messages, bucketAS2MessageID, bucketExpectations,
-		bucketRunsPending, bucketDeliveriesPending, bucketTicks, bucketWebSessions, bucketWebSessionsUser, bucketBans, bucketPieces}
+		bucketRunsPending, bucketDeliveriesPending, bucketTicks, bucketWebSessions, bucketWebSessionsUser, bucketBans, bucketPieces, bucketFailures}
 
 	keySchemaVersion = []byte("schema_version")
 )

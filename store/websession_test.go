@@ -115,3 +115,30 @@ func TestBanStore(t *testing.T) {
 		}
 	})
 }
+
+func TestFailureStore(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := store.NewBanStore(MustOpenDB(t))
+		add := func(ip string, at time.Time, want int) {
+			t.Helper()
+			if n, err := s.AddFailure(ctx, ip, at, 5*time.Minute); err != nil || n != want {
+				t.Fatalf("AddFailure(%s, %s) = %d, %v; want %d", ip, at, n, err, want)
+			}
+		}
+		add("192.0.2.1", now, 1)
+		add("192.0.2.1", now.Add(time.Minute), 2)
+		add("192.0.2.2", now, 1)
+		add("192.0.2.1", now.Add(5*time.Minute+30*time.Second), 2) // the first is past the window
+		must(t, s.PutBan(ctx, mft.Ban{IP: "192.0.2.1", Until: now.Add(time.Hour)}))
+		add("192.0.2.1", now.Add(8*time.Minute), 1) // the ban forgot them
+		if found, err := s.DeleteBan(ctx, "192.0.2.1"); !found || err != nil {
+			t.Fatalf("delete ban: %v, %v", found, err)
+		}
+		add("192.0.2.1", now.Add(9*time.Minute), 1) // so did its lift
+		if n, err := s.DeleteFailuresBefore(ctx, now.Add(time.Minute)); err != nil || n != 1 {
+			t.Fatalf("DeleteFailuresBefore = %d, %v; want 192.0.2.2's", n, err)
+		}
+		add("192.0.2.2", now.Add(10*time.Minute), 1)
+	})
+}
