@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"depot/config"
+	"depot/store"
 )
 
 // errShown marks an error already printed (by the flag package).
@@ -195,6 +196,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		fmt.Fprintln(stdout, "depot", versionLine())
+		fmt.Fprintln(stdout, "database schema", store.SchemaVersion) // a new one: stop every node to upgrade
 		return nil
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)

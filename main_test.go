@@ -22,6 +22,7 @@ import (
 
 	"depot/internal/testpeer"
 	"depot/internal/testtool"
+	"depot/store"
 )
 
 const e2eAdminKey = "e2e-admin-key-0123456789abcdef"
@@ -398,7 +399,8 @@ func TestCLI_Errors(t *testing.T) {
 		t.Fatalf("serve extra-arg: %v; data directory: %v; output %q", err, serr, stdout.String())
 	}
 	stdout.Reset()
-	if err := run(ctx, []string{"version"}, strings.NewReader(""), &stdout, &stderr); err != nil || !strings.HasPrefix(stdout.String(), "depot ") {
+	if err := run(ctx, []string{"version"}, strings.NewReader(""), &stdout, &stderr); err != nil || !strings.HasPrefix(stdout.String(), "depot ") ||
+		!strings.Contains(stdout.String(), fmt.Sprintf("\ndatabase schema %d\n", store.SchemaVersion)) {
 		t.Fatalf("version: %q %v", stdout.String(), err)
 	}
 }

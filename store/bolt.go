@@ -63,7 +63,7 @@ func openBolt(path string, now func() time.Time, stats *commitStats) (*boltDrive
 				return fmt.Errorf("store: create bucket %s: %w", name, err)
 			}
 		}
-		return migrate(boltTx{tx})
+		return migrate(boltTx{tx}, nil) // the file lock keeps other processes out
 	}); err != nil {
 		bdb.Close()
 		return nil, err
@@ -73,7 +73,11 @@ func openBolt(path string, now func() time.Time, stats *commitStats) (*boltDrive
 
 // migrate brings the schema version of a database whose buckets exist up
 // to SchemaVersion, through migrations.
-func migrate(tx kvTx) error {
+// migrate brings the schema of the database in tx to SchemaVersion;
+// before it changes anything, alone (when not nil) reports an error if
+// other processes are using the database (PostgreSQL: nodes of the
+// release before, which would run on a schema they do not know).
+func migrate(tx kvTx, alone func(from int) error) error {
 	meta := tx.Bucket(bucketMeta)
 	version := 0
 	if v := meta.Get(keySchemaVersion); v != nil {
@@ -83,6 +87,11 @@ func migrate(tx kvTx) error {
 	}
 	if version > SchemaVersion {
 		return fmt.Errorf("store: database schema version %d is newer than this depot (%d); upgrade depot", version, SchemaVersion)
+	}
+	if version < SchemaVersion && version > 0 && alone != nil {
+		if err := alone(version); err != nil {
+			return err
+		}
 	}
 	for ; version < SchemaVersion; version++ {
 		if err := migrations[version](tx); err != nil {

@@ -107,7 +107,17 @@ func openPostgres(ctx context.Context, dsn string, stats *commitStats, changed f
 			}
 		}
 		t := inTx(ctx, tx)
-		if err := migrate(t); err != nil {
+		alone := func(from int) error { // no node holds the node lock, shared or not
+			var free bool
+			if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", int64(lockNode)).Scan(&free); err != nil {
+				return err
+			}
+			if !free {
+				return fmt.Errorf("store: depot nodes of an earlier release are using this database (schema version %d), and this release upgrades the schema to %d: stop every node, then start the upgraded ones", from, SchemaVersion)
+			}
+			return nil
+		}
+		if err := migrate(t, alone); err != nil {
 			return err
 		}
 		return t.err

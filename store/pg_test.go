@@ -190,3 +190,18 @@ func TestPostgres_NodesShareTheQueues(t *testing.T) {
 		t.Fatalf("the adopted run: %s on %s", got.Status, got.Node)
 	}
 }
+
+// A release that upgrades the schema does not start while nodes of the
+// release before run on the database (they would run on a schema they do
+// not know); once they are stopped, it upgrades and starts.
+func TestPostgres_SchemaUpgradeWaitsForTheOldNodes(t *testing.T) {
+	dsn := testpeer.PostgresDSN(t)
+	old := mustOpen(t, &store.DB{DSN: dsn, Shared: true})
+	putRaw(t, old, "Meta", "schema_version", "1") // as the release before left it
+	err := (&store.DB{DSN: dsn, Shared: true}).Open()
+	if err == nil || !strings.Contains(err.Error(), "stop every node") {
+		t.Fatalf("an upgrading node beside an old one: %v; want a refusal that says to stop them", err)
+	}
+	must(t, old.Close())
+	mustOpen(t, &store.DB{DSN: dsn, Shared: true})
+}
