@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -16,94 +15,59 @@ import (
 	"depot/internal/testpeer"
 )
 
-// Two `depot serve` processes with data directories of their own, one
-// PostgreSQL database, and the storage root mounted on an S3 store
-// (VersityGW): the setup that needs no shared filesystem. The nodes share
-// secret.key and the host keys as files. What a partner and an
-// administrator see: a mount made on one node serves the other; files
-// uploaded by SFTP through the balancer are in the object store, on no
-// node's disk, listed and downloaded through both; a chunked upload whose
-// pieces go to two nodes is refused at the misplaced piece with a message
-// that says why, and completes when its pieces go to one node.
-func TestTwoNodes_StorageOnS3(t *testing.T) {
-	g := testpeer.StartVersityGW(t)
-	env := []string{"DEPOT_DATABASE_DRIVER=postgres", "DEPOT_DATABASE_DSN=" + testpeer.PostgresDSN(t), "DEPOT_DATABASE_SHARED=true"}
-	dirA, dirB := t.TempDir(), t.TempDir()
-	a := startDepot(t, dirA, env...)
+// twoNodes are two `depot serve` processes on one database.
+type twoNodes struct {
+	a, b  *depotProcess
+	again func() *depotProcess // starts a again, on its data directory
+	dirs  []string             // the nodes' data directories
+	s3    *testpeer.VersityGW  // the store of the storage root; nil: one shared data directory
+}
+
+// startTwoNodes starts two nodes with env: on one data directory, or
+// (onS3) each on its own, holding copies of the first's secret.key and
+// host keys as the README says, with the storage root mounted on a
+// VersityGW bucket through node a after node b has read its mount table.
+func startTwoNodes(t *testing.T, onS3 bool, env ...string) *twoNodes {
+	t.Helper()
+	if !onS3 {
+		data := t.TempDir()
+		return &twoNodes{a: startDepot(t, data, env...), b: startDepot(t, data, env...), dirs: []string{data},
+			again: func() *depotProcess { return startDepot(t, data, env...) }}
+	}
+	n := &twoNodes{dirs: []string{t.TempDir(), t.TempDir()}, s3: testpeer.StartVersityGW(t)}
+	n.a = startDepot(t, n.dirs[0], env...)
 	for _, name := range []string{"secret.key", "ssh_host_ed25519_key", "ssh_host_rsa_key"} {
-		data, err := os.ReadFile(filepath.Join(dirA, name))
+		data, err := os.ReadFile(filepath.Join(n.dirs[0], name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dirB, name), data, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(n.dirs[1], name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b := startDepot(t, dirB, env...)
-	front := testpeer.Balance(t, a.sftp, b.sftp)
+	n.b = startDepot(t, n.dirs[1], env...)
+	n.again = func() *depotProcess { return startDepot(t, n.dirs[0], env...) }
 	admin := []string{"--user", e2eAdminKey + ":x"}
-
-	body := callNode(t, a, 201, append(admin, "-d", fmt.Sprintf(`{"connection":{"name":"object store","type":"s3","endpoint":%q,`+
+	callNode(t, n.b, 200, append(admin, "/api/files?path=/")...) // b has read its mount table: none yet
+	body := callNode(t, n.a, 201, append(admin, "-d", fmt.Sprintf(`{"connection":{"name":"object store","type":"s3","endpoint":%q,`+
 		`"region":"us-east-1","bucket":%q,"path_style":true,"access_key":%q,"secret_key":%q}}`,
-		g.Endpoint, testpeer.S3Bucket, testpeer.S3AccessKey, testpeer.S3SecretKey), "/admin/connections")...)
+		n.s3.Endpoint, testpeer.S3Bucket, testpeer.S3AccessKey, testpeer.S3SecretKey), "/admin/connections")...)
 	var conn struct{ Connection struct{ ID string } }
 	json.Unmarshal([]byte(body), &conn)
-	callNode(t, b, 200, append(admin, "/api/files?path=/")...) // b has read its mount table: none
-	callNode(t, a, 201, append(admin, "-d", `{"mount":{"path":"/","connection":"`+conn.Connection.ID+`","prefix":"depot"}}`, "/admin/mounts")...)
-	body = callNode(t, b, 201, append(admin, "-d", `{"user":{"email":"partner@example.com","username":"partner","password":"correct-horse"}}`, "/admin/users")...)
-	var created struct {
-		User struct {
-			APIKey string `json:"api_key"`
-			Home   string
-		}
-	}
-	json.Unmarshal([]byte(body), &created)
-	partner := []string{"--user", created.User.APIKey + ":x"}
+	callNode(t, n.a, 201, append(admin, "-d", `{"mount":{"path":"/","connection":"`+conn.Connection.ID+`","prefix":"depot"}}`, "/admin/mounts")...)
+	return n
+}
 
-	// 20 uploads in 4 sessions through the balancer: 2 on each node.
-	var keys sync.Map
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for s := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := partnerSFTP(t, front, &keys)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			for i := range 5 {
-				if err := putFile(c, fmt.Sprintf("/f-%d-%d.csv", s, i), fmt.Sprintf("session %d file %d\n", s, i)); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	n := 0
-	keys.Range(func(any, any) bool { n++; return true })
-	if n != 1 {
-		t.Fatalf("partners were shown %d host keys through the balancer; want the one copied to both nodes", n)
-	}
-	for _, node := range []*depotProcess{a, b} {
-		var list []struct{ File struct{ Name string } }
-		json.Unmarshal([]byte(callNode(t, node, 200, append(partner, "/api/files?path=/")...)), &list)
-		if len(list) != 20 {
-			t.Fatalf("%s lists %d files; want 20", node.url, len(list))
-		}
-		if got := callNode(t, node, 200, append(partner, "/api/files/content?path=/f-2-4.csv")...); got != "session 2 file 4\n" {
-			t.Fatalf("downloaded through %s: %q", node.url, got)
-		}
-	}
+// checkS3 checks what the storage root on an object store promises, once
+// the partner (its home, and its curl credentials) has uploaded files
+// .csv files: they are objects in the store and on neither node's disk (node b
+// saw the mount made on a); a chunked upload whose pieces go to two nodes
+// is refused at the misplaced piece with a message that says why, and
+// completes when its pieces go to one node.
+func (n *twoNodes) checkS3(t *testing.T, home string, files int, partner []string) {
+	t.Helper()
 	objects := 0
-	for o := range g.Client(t).ListObjects(context.Background(), testpeer.S3Bucket, minio.ListObjectsOptions{Prefix: "depot" + created.User.Home + "/", Recursive: true}) {
+	for o := range n.s3.Client(t).ListObjects(context.Background(), testpeer.S3Bucket, minio.ListObjectsOptions{Prefix: "depot" + home + "/", Recursive: true}) {
 		if o.Err != nil {
 			t.Fatal(o.Err)
 		}
@@ -111,10 +75,10 @@ func TestTwoNodes_StorageOnS3(t *testing.T) {
 			objects++
 		}
 	}
-	if objects != 20 {
-		t.Fatalf("the object store holds %d of the partner's files; want 20", objects)
+	if objects != files {
+		t.Fatalf("the object store holds %d of the partner's files; want %d", objects, files)
 	}
-	for _, dir := range []string{dirA, dirB} {
+	for _, dir := range n.dirs {
 		filepath.WalkDir(filepath.Join(dir, "files"), func(p string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				t.Errorf("a node's disk holds %s; the storage root is on the object store", p)
@@ -123,19 +87,18 @@ func TestTwoNodes_StorageOnS3(t *testing.T) {
 		})
 	}
 
-	// A chunked upload needs its pieces on one node.
 	piece := func(node *depotProcess, i, want int) string {
 		return callNode(t, node, want, append(partner, "-X", "PUT", "--data-binary", strings.Repeat(fmt.Sprint(i), 1000),
 			fmt.Sprintf("/api/files/content?path=/big.bin&chunk=%d&chunks=2", i))...)
 	}
-	piece(a, 0, 202)
-	if got := piece(b, 1, 409); !strings.Contains(got, "same node") {
+	piece(n.a, 0, 202)
+	if got := piece(n.b, 1, 409); !strings.Contains(got, "same node") {
 		t.Fatalf("a piece sent to the other node: %s; want a message that says why", got)
 	}
-	piece(a, 1, 201)
-	if got := callNode(t, b, 200, append(partner, "/api/files/content?path=/big.bin")...); got != strings.Repeat("0", 1000)+strings.Repeat("1", 1000) {
+	piece(n.a, 1, 201)
+	if got := callNode(t, n.b, 200, append(partner, "/api/files/content?path=/big.bin")...); got != strings.Repeat("0", 1000)+strings.Repeat("1", 1000) {
 		t.Fatalf("the chunked upload read through the other node: %d bytes", len(got))
 	}
-	// Its record went with it: a new upload of that name may start on b.
-	piece(b, 0, 202)
+	piece(n.b, 0, 202) // its record went with it: a new upload of that name may start on b
+	callNode(t, n.b, 200, append(partner, "-X", "DELETE", "/api/files?path=/big.bin")...)
 }

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -16,124 +14,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pkg/sftp"
-	gossh "golang.org/x/crypto/ssh"
-
 	"depot/internal/testpeer"
 )
 
-// hookCounter is a webhook receiver that counts the automation webhook
-// action's POSTs by file path; while held, POSTs wait.
-type hookCounter struct {
-	mu     sync.Mutex
-	paths  map[string]int
-	held   chan struct{} // nil: not held
-	server *httptest.Server
-}
-
-func newHookCounter(t *testing.T) *hookCounter {
-	h := &hookCounter{paths: map[string]int{}}
-	h.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Data struct {
-				File struct{ Path string } `json:"file"`
-			} `json:"data"`
-		}
-		b, _ := io.ReadAll(r.Body)
-		json.Unmarshal(b, &body)
-		h.mu.Lock()
-		held := h.held
-		h.mu.Unlock()
-		if held != nil {
-			<-held
-		}
-		h.mu.Lock()
-		h.paths[body.Data.File.Path]++
-		h.mu.Unlock()
-	}))
-	t.Cleanup(func() { h.release(); h.server.Close() })
-	return h
-}
-
-func (h *hookCounter) hold() {
-	h.mu.Lock()
-	h.held = make(chan struct{})
-	h.mu.Unlock()
-}
-
-func (h *hookCounter) release() {
-	h.mu.Lock()
-	if h.held != nil {
-		close(h.held)
-		h.held = nil
-	}
-	h.mu.Unlock()
-}
-
-func (h *hookCounter) count(path string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.paths[path]
-}
-
-// partnerSFTP connects as the partner to addr and notes the host key it
-// was shown.
-func partnerSFTP(t *testing.T, addr string, keys *sync.Map) (*sftp.Client, error) {
-	conn, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "partner", Auth: []gossh.AuthMethod{gossh.Password("correct-horse")},
-		HostKeyCallback: func(_ string, _ net.Addr, key gossh.PublicKey) error {
-			keys.Store(string(key.Marshal()), true)
-			return nil
-		}, Timeout: 10 * time.Second})
-	if err != nil {
-		return nil, err
-	}
-	c, err := sftp.NewClient(conn)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-// callNode runs curl with args against node, the last arg the route, and
-// returns the body of the answer, which must have status want.
-func callNode(t *testing.T, node *depotProcess, want int, args ...string) string {
-	t.Helper()
-	code, body := curl(t, append(append([]string{}, args[:len(args)-1]...), node.url+args[len(args)-1])...)
-	if code != want {
-		t.Fatalf("%v on %s: %d %s; want %d", args, node.url, code, body, want)
-	}
-	return body
-}
-
-func putFile(c *sftp.Client, name, content string) error {
-	f, err := c.Create(name)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write([]byte(content)); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close() // the server's answer to the close is the acknowledgement
-}
-
-// Two `depot serve` processes share one PostgreSQL database and one data
-// directory (a shared filesystem), behind a TCP balancer for SFTP. What a
-// partner and an administrator see: files uploaded through either node
-// are on both and run an automation exactly once each; a web session
-// signed in on one works on the other and ends on both; when a node is
-// killed with uploads in flight, every acknowledged upload is there and
-// audited, its queued runs finish on the other node, and partners
-// reconnect through the balancer; a ban made on one node holds on the
-// other.
+// Two `depot serve` processes share one PostgreSQL database, behind a
+// TCP balancer for SFTP, set up both ways the README offers: one data
+// directory on a shared filesystem, or data directories of their own with
+// the storage root on an S3 store (VersityGW). What a partner and an
+// administrator see: files uploaded through either node are on both and
+// run an automation exactly once each; a web session signed in on one
+// works on the other and ends on both; when a node is killed with uploads
+// in flight, every acknowledged upload is there and audited, its queued
+// runs finish on the other node, and partners reconnect through the
+// balancer; failed sign-ins on both nodes count toward one ban, which
+// holds on both. On S3, also what that setup promises (twoNodes.checkS3).
 func TestTwoNodes_ShareOneDatabase(t *testing.T) {
-	data := t.TempDir()
-	env := []string{"DEPOT_DATABASE_DRIVER=postgres", "DEPOT_DATABASE_DSN=" + testpeer.PostgresDSN(t),
+	for _, onS3 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "shared_data_directory", true: "storage_root_on_S3"}[onS3], func(t *testing.T) {
+			twoNodesShareOneDatabase(t, onS3)
+		})
+	}
+}
+
+func twoNodesShareOneDatabase(t *testing.T, onS3 bool) {
+	pair := startTwoNodes(t, onS3, "DEPOT_DATABASE_DRIVER=postgres", "DEPOT_DATABASE_DSN="+testpeer.PostgresDSN(t),
 		"DEPOT_DATABASE_SHARED=true", "DEPOT_DEFENDER_MAX_FAILURES=3", "DEPOT_AUTOMATION_WORKERS=2",
-		"DEPOT_SFTP_SYNC_UPLOADS=true"} // an acknowledged SFTP upload is durable, and its record
-	a := startDepot(t, data, env...)
-	b := startDepot(t, data, env...)
+		"DEPOT_SFTP_SYNC_UPLOADS=true") // an acknowledged SFTP upload is durable, and its record
+	a, b := pair.a, pair.b
 	front := testpeer.Balance(t, a.sftp, b.sftp)
 	admin := []string{"--user", e2eAdminKey + ":x"}
 	api := func(node *depotProcess, want int, args ...string) string {
@@ -216,6 +123,10 @@ func TestTwoNodes_ShareOneDatabase(t *testing.T) {
 		}
 	}
 
+	if onS3 {
+		pair.checkS3(t, home, 200, partner)
+	}
+
 	webSessionOnBoth(t, a, b)
 	acked := killWithUploadsInFlight(t, a, hooks)
 
@@ -249,18 +160,22 @@ func TestTwoNodes_ShareOneDatabase(t *testing.T) {
 	}
 	c.Close()
 
-	// A ban made on one node holds on the other (b here, the one left:
-	// start a again on the same data directory first).
-	a = startDepot(t, data, env...)
-	for range 3 {
-		curl(t, "--user", "not-a-key:x", a.url+"/account")
+	// Failed sign-ins count toward one ban on whichever node they land
+	// (two on a, one on b: 3, the limit), and the ban holds on the other
+	// node (a here: start it again on its data directory first).
+	a = pair.again()
+	for _, node := range []*depotProcess{a, a, b} {
+		curl(t, "--user", "not-a-key:x", node.url+"/account")
+	}
+	if code, body := curl(t, append(partner, b.url+"/account")...); code != 403 || !strings.Contains(body, "banned") {
+		t.Fatalf("b after the third failure, counted with a's two: %d %s; want banned", code, body)
 	}
 	for {
-		code, body := curl(t, append(partner, b.url+"/account")...)
+		code, body := curl(t, append(partner, a.url+"/account")...)
 		if code == 403 && strings.Contains(body, "banned") {
 			break
 		} else if code != 200 {
-			t.Fatalf("b while a bans: %d %s", code, body)
+			t.Fatalf("a while b bans: %d %s", code, body)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
