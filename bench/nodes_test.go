@@ -76,59 +76,25 @@ func BenchmarkNodes(b *testing.B) {
 			for i := range sessions {
 				sessions[i] = sftpSession(b, addrs[i%len(addrs)])
 			}
-			round, files := 0, 0
-			start := time.Now()
-			for b.Loop() {
-				var wg sync.WaitGroup
-				for i, c := range sessions {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for j := range 125 {
-							f, err := c.Create(fmt.Sprintf("/r%d-s%d-%d.bin", round, i, j))
-							if err == nil {
-								_, err = f.Write(payload)
-								err = errorsJoin(err, f.Close())
-							}
-							if err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					}()
+			putRounds(b, func(round, i, j int) error {
+				f, err := sessions[i].Create(fmt.Sprintf("/r%d-s%d-%d.bin", round, i, j))
+				if err == nil {
+					_, err = f.Write(payload)
+					err = errorsJoin(err, f.Close())
 				}
-				wg.Wait()
-				round, files = round+1, files+1000
-			}
-			b.ReportMetric(float64(files)/time.Since(start).Seconds(), "files/s")
+				return err
+			})
 		})
 	}
 	// The object store's own rate for the same files, from 8 clients of
 	// its own: the ceiling of the two rows above.
 	b.Run("s3-direct/Put4K_8clients", func(b *testing.B) {
 		c := testpeer.StartVersityGW(b).Client(b)
-		round, files := 0, 0
-		start := time.Now()
-		for b.Loop() {
-			var wg sync.WaitGroup
-			for i := range 8 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for j := range 125 {
-						_, err := c.PutObject(context.Background(), testpeer.S3Bucket, fmt.Sprintf("depot/r%d-s%d-%d.bin", round, i, j),
-							bytes.NewReader(payload), int64(len(payload)), minio.PutObjectOptions{})
-						if err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			round, files = round+1, files+1000
-		}
-		b.ReportMetric(float64(files)/time.Since(start).Seconds(), "files/s")
+		putRounds(b, func(round, i, j int) error {
+			_, err := c.PutObject(context.Background(), testpeer.S3Bucket, fmt.Sprintf("depot/r%d-s%d-%d.bin", round, i, j),
+				bytes.NewReader(payload), int64(len(payload)), minio.PutObjectOptions{})
+			return err
+		})
 	})
 	for _, setup := range []string{"bolt", "postgres"} {
 		b.Run(setup+"/EventToWebhook", func(b *testing.B) {
@@ -170,6 +136,31 @@ func BenchmarkNodes(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 		})
 	}
+}
+
+// putRounds runs rounds of 1,000 puts, 125 by each of 8 writers at once
+// (put(round, writer, file)), and reports files/s over all rounds.
+func putRounds(b *testing.B, put func(round, i, j int) error) {
+	round, files := 0, 0
+	start := time.Now()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range 125 {
+					if err := put(round, i, j); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		round, files = round+1, files+1000
+	}
+	b.ReportMetric(float64(files)/time.Since(start).Seconds(), "files/s")
 }
 
 // nodesFor starts the nodes of a setup, with the user bench.
