@@ -48,9 +48,21 @@ func PasswordMark(hash string) string {
 
 // Start opens a session for u and returns its cookie value.
 func (w *WebSessions) Start(ctx context.Context, u *mft.User) (cookie string, s WebSession, err error) {
+	return w.start(ctx, u, "", "")
+}
+
+// StartSSO is Start for a single sign-on: the session names the
+// provider's subject and session, so that the provider's back-channel
+// logout ends it on whichever node it arrives (EndSSO).
+func (w *WebSessions) StartSSO(ctx context.Context, u *mft.User, subject, session string) (cookie string, s WebSession, err error) {
+	return w.start(ctx, u, subject, session)
+}
+
+func (w *WebSessions) start(ctx context.Context, u *mft.User, subject, session string) (cookie string, s WebSession, err error) {
 	cookie = rand.Text() + rand.Text()
 	now := w.now().UTC()
-	s = WebSession{UserID: u.ID, CSRF: rand.Text(), PasswordMark: PasswordMark(u.PasswordHash), Generation: u.SessionGeneration, Created: now, Seen: now}
+	s = WebSession{UserID: u.ID, CSRF: rand.Text(), PasswordMark: PasswordMark(u.PasswordHash), Generation: u.SessionGeneration,
+		Created: now, Seen: now, SSOSubject: subject, SSOSession: session}
 	ended := func(s *WebSession) bool { return w.expired(s, now) }
 	if err := w.Store.CreateWebSession(ctx, HashKey(cookie), &s, maxWebSessions, ended); err != nil {
 		return "", WebSession{}, err
@@ -121,6 +133,24 @@ func (w *WebSessions) End(ctx context.Context, cookie string) error {
 // all, the one that changed it included).
 func (w *WebSessions) EndUser(ctx context.Context, userID string) error {
 	return w.Store.DeleteUserWebSessions(ctx, userID)
+}
+
+// EndSSO ends, for a provider's back-channel logout, every session of
+// the users signed in through its session or its subject, and returns
+// those users.
+func (w *WebSessions) EndSSO(ctx context.Context, subject, session string) ([]string, error) {
+	users, err := w.Store.WebSessionUsers(ctx, func(s *WebSession) bool {
+		return session != "" && s.SSOSession == session || subject != "" && s.SSOSubject == subject
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		if err := w.EndUser(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return users, nil
 }
 
 // Len returns the number of sessions kept.

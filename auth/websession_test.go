@@ -93,3 +93,32 @@ func TestWebSessions_FlashAndEndUser(t *testing.T) {
 		t.Errorf("%d sessions left", n)
 	}
 }
+
+// A provider's back-channel logout, arriving at any node (another
+// WebSessions on the same store), ends the sessions of the users its
+// session or subject signed in, and no one else's.
+func TestWebSessions_EndSSOOnAnyNode(t *testing.T) {
+	ctx := context.Background()
+	st := sessions(t)
+	a, b := &auth.WebSessions{Store: st}, &auth.WebSessions{Store: st}
+	pat, _, _ := a.StartSSO(ctx, &mft.User{ID: "pat"}, "sub-pat", "sid-1")
+	patPassword, _, _ := a.Start(ctx, &mft.User{ID: "pat"})
+	sam, _, _ := a.StartSSO(ctx, &mft.User{ID: "sam"}, "sub-sam", "sid-2")
+	if users, err := b.EndSSO(ctx, "", "sid-unknown"); err != nil || len(users) != 0 {
+		t.Fatalf("an unknown session ended %v, %v", users, err)
+	}
+	if users, err := b.EndSSO(ctx, "sub-pat", "sid-1"); err != nil || len(users) != 1 || users[0] != "pat" {
+		t.Fatalf("EndSSO = %v, %v; want pat", users, err)
+	}
+	for _, ck := range []string{pat, patPassword} {
+		if _, err := a.Find(ctx, ck); mft.ErrorCode(err) != mft.EUNAUTHORIZED {
+			t.Fatalf("pat's session after the provider's logout: %v", err)
+		}
+	}
+	if _, err := a.Find(ctx, sam); err != nil {
+		t.Fatalf("sam's session ended with pat's: %v", err)
+	}
+	if users, _ := b.EndSSO(ctx, "sub-sam", ""); len(users) != 1 {
+		t.Fatalf("a logout by subject alone ended %v", users)
+	}
+}

@@ -19,6 +19,10 @@ type WebSession struct {
 	Generation int64     `json:"generation"`
 	Created    time.Time `json:"created"`
 	Seen       time.Time `json:"seen"`
+	// SSOSubject and SSOSession are the provider's subject and session
+	// of a single sign-on, which its back-channel logout names.
+	SSOSubject string `json:"sso_subject,omitempty"`
+	SSOSession string `json:"sso_session,omitempty"`
 	// Notice and Failure are what the last action said, shown once by
 	// the next page.
 	Notice  string `json:"notice,omitempty"`
@@ -45,6 +49,9 @@ type WebSessionStore interface {
 	DeleteWebSession(ctx context.Context, key string) error
 	// DeleteUserWebSessions ends every session of a user.
 	DeleteUserWebSessions(ctx context.Context, userID string) error
+	// WebSessionUsers returns the users of the sessions that match, each
+	// once (a scan: for rare questions, such as a provider's logout).
+	WebSessionUsers(ctx context.Context, match func(*WebSession) bool) ([]string, error)
 	CountWebSessions(ctx context.Context) (int, error)
 }
 

@@ -18,12 +18,10 @@ import (
 const ssoCookie = "depot_sso"
 
 // ssoStarts are single sign-ons in progress by state, for ten minutes, at
-// most 10,000; and who signed in by the provider's subject and session,
-// for its back-channel logout.
+// most 10,000.
 type ssoStarts struct {
-	mu       sync.Mutex
-	m        map[string]ssoStart
-	subjects map[string]string // subject or session id → user id
+	mu sync.Mutex
+	m  map[string]ssoStart
 }
 
 type ssoStart struct {
@@ -37,7 +35,7 @@ func (p *ssoStarts) add(s *oidcauth.Start, next string) {
 	defer p.mu.Unlock()
 	now := time.Now()
 	if p.m == nil {
-		p.m, p.subjects = map[string]ssoStart{}, map[string]string{}
+		p.m = map[string]ssoStart{}
 	}
 	for k, v := range p.m {
 		if now.After(v.expires) || len(p.m) >= maxPending {
@@ -53,28 +51,6 @@ func (p *ssoStarts) take(state string) (ssoStart, bool) {
 	st, ok := p.m[state]
 	delete(p.m, state)
 	return st, ok && time.Now().Before(st.expires)
-}
-
-func (p *ssoStarts) signedIn(id *oidcauth.Identity, user string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.subjects) >= maxPending {
-		clear(p.subjects)
-	}
-	p.subjects["sub:"+id.Subject] = user
-	if id.SessionID != "" {
-		p.subjects["sid:"+id.SessionID] = user
-	}
-}
-
-func (p *ssoStarts) user(subject, session string) (string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if u, ok := p.subjects["sid:"+session]; ok && session != "" {
-		return u, true
-	}
-	u, ok := p.subjects["sub:"+subject]
-	return u, ok && subject != ""
 }
 
 // handleSSOBegin sends the browser to the provider.
@@ -132,9 +108,8 @@ func (s *Server) handleSSOCallback(c echo.Context) error {
 		s.Auth.RecordRefusal(id.Email, clientIP(c), mft.ProtocolWeb, mft.ErrorMessage(err))
 		return fail(err)
 	}
-	s.sso.signedIn(id, u.ID)
 	s.Auth.RecordLogin(u, clientIP(c), mft.AuditWeb, "oidc")
-	if err := s.beginSession(c, u); err != nil {
+	if err := s.beginSSOSession(c, u, id); err != nil {
 		return err
 	}
 	// Not a redirect: this request came from the provider's site, and a
@@ -147,7 +122,7 @@ func (s *Server) handleSSOCallback(c echo.Context) error {
 }
 
 // handleSSOLogout is the provider's back-channel logout: the web sessions
-// of the person it names end.
+// of the person it names end, on every node (they are in the database).
 func (s *Server) handleSSOLogout(c echo.Context) error {
 	if s.SSO == nil {
 		return mft.Errorf(mft.ENOTFOUND, "Single sign-on is not set up here.")
@@ -160,10 +135,11 @@ func (s *Server) handleSSOLogout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if id, ok := s.sso.user(sub, sid); ok {
-		if err := s.Web.EndUser(c.Request().Context(), id); err != nil {
-			return err
-		}
+	users, err := s.Web.EndSSO(c.Request().Context(), sub, sid)
+	if err != nil {
+		return err
+	}
+	for _, id := range users {
 		s.Logger.Info("single sign-on logout", "user", id)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

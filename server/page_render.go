@@ -11,6 +11,7 @@ import (
 
 	"depot/auth"
 	"depot/mft"
+	"depot/oidcauth"
 	"depot/web"
 )
 
@@ -160,12 +161,22 @@ func (s *Server) startSession(c echo.Context, u *mft.User, next string) error {
 }
 
 // beginSession records a login and starts the web session.
-func (s *Server) beginSession(c echo.Context, u *mft.User) error {
+func (s *Server) beginSession(c echo.Context, u *mft.User) error { return s.beginSSOSession(c, u, nil) }
+
+// beginSSOSession is beginSession for a single sign-on (id), whose
+// session the provider's back-channel logout ends.
+func (s *Server) beginSSOSession(c echo.Context, u *mft.User, id *oidcauth.Identity) error {
 	ctx := c.Request().Context()
 	if err := s.Users.RecordLogin(ctx, u.ID, clientIP(c).String()); err != nil {
 		s.Logger.Warn("record login", "user", u.ID, "err", err)
 	}
-	cookie, _, err := s.Web.Start(ctx, u)
+	var cookie string
+	var err error
+	if id != nil {
+		cookie, _, err = s.Web.StartSSO(ctx, u, id.Subject, id.SessionID)
+	} else {
+		cookie, _, err = s.Web.Start(ctx, u)
+	}
 	if err != nil {
 		return err
 	}

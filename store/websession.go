@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"depot/mft"
@@ -125,6 +126,24 @@ func (s *WebSessionStore) DeleteUserWebSessions(ctx context.Context, userID stri
 		}
 		return nil
 	})
+}
+
+func (s *WebSessionStore) WebSessionUsers(ctx context.Context, match func(*mft.WebSession) bool) ([]string, error) {
+	var users []string
+	err := s.db.view(ctx, func(tx kvTx) error {
+		users = nil
+		return tx.Bucket(bucketWebSessions).ForEach(func(k, v []byte) error {
+			var ws mft.WebSession
+			if err := decode(k, v, &ws); err != nil {
+				return err
+			}
+			if match(&ws) && !slices.Contains(users, ws.UserID) {
+				users = append(users, ws.UserID)
+			}
+			return nil
+		})
+	})
+	return users, err
 }
 
 func (s *WebSessionStore) CountWebSessions(ctx context.Context) (int, error) {
