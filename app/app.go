@@ -129,7 +129,7 @@ func (a *App) build() error {
 		Auth:              a.Auth,
 		Sessions:          a.SFTP,
 		SFTP:              a.SFTP,
-		Web:               &auth.WebSessions{Store: a.WebSessions, TTL: cfg.Web.SessionTTL.D(), Idle: cfg.Web.SessionIdle.D()},
+		Web:               a.WebSessions,
 		Defender:          a.Defender,
 		Limiter:           auth.NewRateLimiter(cfg.HTTP.RateLimit, cfg.HTTP.RateBurst),
 		Backup:            db.Backup,

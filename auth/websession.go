@@ -153,6 +153,14 @@ func (w *WebSessions) EndSSO(ctx context.Context, subject, session string) ([]st
 	return users, nil
 }
 
+// Sweep deletes the sessions that have ended (past TTL or idle), which
+// are otherwise only found ended when their cookie comes back, and says
+// how many.
+func (w *WebSessions) Sweep(ctx context.Context) (int, error) {
+	now := w.now().UTC()
+	return w.Store.DeleteWebSessions(ctx, func(s *WebSession) bool { return w.expired(s, now) })
+}
+
 // Len returns the number of sessions kept.
 func (w *WebSessions) Len(ctx context.Context) (int, error) { return w.Store.CountWebSessions(ctx) }
 

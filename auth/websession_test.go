@@ -55,6 +55,21 @@ func TestWebSessions_EndAfterTTLAndIdle(t *testing.T) {
 	if _, err := w.Find(ctx, "made-up"); mft.ErrorCode(err) != mft.EUNAUTHORIZED {
 		t.Fatalf("unknown cookie: %v", err)
 	}
+
+	// The sweep deletes the sessions that ended without their cookie
+	// coming back, and keeps the others.
+	w.Start(ctx, pat)
+	now = now.Add(2 * time.Hour)
+	live, _, _ := w.Start(ctx, pat)
+	if n, err := w.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("the sweep deleted %d, %v; want the idle session", n, err)
+	}
+	if n, _ := w.Len(ctx); n != 1 {
+		t.Fatalf("%d sessions after the sweep; want the live one", n)
+	}
+	if _, err := w.Find(ctx, live); err != nil {
+		t.Fatalf("the live session after the sweep: %v", err)
+	}
 }
 
 func TestWebSessions_FlashAndEndUser(t *testing.T) {

@@ -58,8 +58,8 @@ type Services struct {
 	Buckets     *store.BucketStore
 	Automations *store.AutomationStore
 	AuditStore  *store.AuditStore
-	// WebSessions keeps the web client's sessions (for server.Server).
-	WebSessions *store.WebSessionStore
+	// WebSessions are the web client's sessions (for server.Server).
+	WebSessions *auth.WebSessions
 
 	Files    *files.Service
 	Sealer   *auth.Sealer
@@ -187,7 +187,7 @@ func (a *Services) build(urlKey []byte) {
 	a.Connections.Events, a.Mounts.Events = a.Events, a.Events
 	a.Engine.Events, a.Files.Events, a.Files.Logger = a.Events, a.Events, a.Logger
 
-	a.WebSessions = store.NewWebSessionStore(db)
+	a.WebSessions = &auth.WebSessions{Store: store.NewWebSessionStore(db), TTL: cfg.Web.SessionTTL.D(), Idle: cfg.Web.SessionIdle.D()}
 	a.Defender = auth.NewDefender(0, cfg.Defender.Window.D(), cfg.Defender.BanTime.D())
 	bans := store.NewBanStore(db)
 	a.Defender.Store, a.Defender.Logger = bans, a.Logger

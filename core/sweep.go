@@ -32,6 +32,7 @@ func (a *Services) Sweep(ctx context.Context) {
 		{"unconfirmed or expired dropzone files removed", a.Dropzones.Sweep},
 		{"expired filedrop submissions and deliveries removed", a.Filedrops.Sweep},
 		{"bans that ran out and old failed sign-ins deleted", a.Defender.Sweep},
+		{"ended web sessions deleted", a.WebSessions.Sweep},
 		{"AS2 messages past retention deleted", func(ctx context.Context) (int, error) { return a.AS2.Store.DeleteAS2MessagesBefore(ctx, cutoff) }},
 		{"AS2 certificates expiring within 30 days (as2.certificate.expiring)", a.AS2.CheckExpiry},
 	}

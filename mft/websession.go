@@ -49,6 +49,8 @@ type WebSessionStore interface {
 	DeleteWebSession(ctx context.Context, key string) error
 	// DeleteUserWebSessions ends every session of a user.
 	DeleteUserWebSessions(ctx context.Context, userID string) error
+	// DeleteWebSessions ends the sessions that match, and says how many.
+	DeleteWebSessions(ctx context.Context, match func(*WebSession) bool) (int, error)
 	// WebSessionUsers returns the users of the sessions that match, each
 	// once (a scan: for rare questions, such as a provider's logout).
 	WebSessionUsers(ctx context.Context, match func(*WebSession) bool) ([]string, error)

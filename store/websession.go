@@ -128,6 +128,34 @@ func (s *WebSessionStore) DeleteUserWebSessions(ctx context.Context, userID stri
 	})
 }
 
+func (s *WebSessionStore) DeleteWebSessions(ctx context.Context, match func(*mft.WebSession) bool) (n int, err error) {
+	err = s.db.update(ctx, func(tx kvTx) error {
+		n = 0
+		type doomed struct{ key, user string }
+		var gone []doomed
+		if err := tx.Bucket(bucketWebSessions).ForEach(func(k, v []byte) error {
+			var ws mft.WebSession
+			if err := decode(k, v, &ws); err != nil {
+				return err
+			}
+			if match(&ws) {
+				gone = append(gone, doomed{string(k), ws.UserID})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, g := range gone {
+			if err := deleteWebSession(tx, g.key, g.user); err != nil {
+				return err
+			}
+		}
+		n = len(gone)
+		return nil
+	})
+	return n, err
+}
+
 func (s *WebSessionStore) WebSessionUsers(ctx context.Context, match func(*mft.WebSession) bool) ([]string, error) {
 	var users []string
 	err := s.db.view(ctx, func(tx kvTx) error {
