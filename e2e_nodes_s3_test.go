@@ -59,12 +59,13 @@ func startTwoNodes(t *testing.T, onS3 bool, env ...string) *twoNodes {
 }
 
 // checkS3 checks what the storage root on an object store promises, once
-// the partner (its home, and its curl credentials) has uploaded files
-// .csv files: they are objects in the store and on neither node's disk (node b
-// saw the mount made on a); a chunked upload whose pieces go to two nodes
-// is refused at the misplaced piece with a message that says why, and
-// completes when its pieces go to one node.
-func (n *twoNodes) checkS3(t *testing.T, home string, files int, partner []string) {
+// the partner (its id, home, and curl credentials) has uploaded files
+// .csv files: they are objects in the store and on neither node's disk
+// (node b saw the mount made on a); a chunked upload whose pieces go to
+// two nodes is refused at the misplaced piece with a message that says
+// why, and completes when its pieces go to one node; a filedrop's file
+// received by one node is delivered by the other.
+func (n *twoNodes) checkS3(t *testing.T, owner, home string, files int, partner []string) {
 	t.Helper()
 	objects := 0
 	for o := range n.s3.Client(t).ListObjects(context.Background(), testpeer.S3Bucket, minio.ListObjectsOptions{Prefix: "depot" + home + "/", Recursive: true}) {
@@ -101,4 +102,20 @@ func (n *twoNodes) checkS3(t *testing.T, home string, files int, partner []strin
 	}
 	piece(n.b, 0, 202) // its record went with it: a new upload of that name may start on b
 	callNode(t, n.b, 200, append(partner, "-X", "DELETE", "/api/files?path=/big.bin")...)
+
+	callNode(t, n.a, 201, "--user", e2eAdminKey+":x", "-d", `{"filedrop":{"name":"invoices","title":"Invoices","owner":"`+owner+`"}}`, "/admin/filedrops")
+	var drop struct{ Filedrop struct{ APIKey string `json:"api_key"` } }
+	json.Unmarshal([]byte(callNode(t, n.a, 200, "-H", "Accept: application/json", "/filedrop/invoices")), &drop)
+	sender := []string{"-H", "Authorization: Bearer " + drop.Filedrop.APIKey}
+	var att struct{ Attachment struct{ ID string } }
+	json.Unmarshal([]byte(callNode(t, n.a, 201, append(sender, "--data-binary", "November\n", "/filedrop/invoices/attachments/upload?filename=nov.csv")...)), &att)
+	callNode(t, n.b, 201, append(sender, "-d", `{"message":{"from":"pat@partner.example","attachments":["`+att.Attachment.ID+`"]}}`, "/filedrop/invoices")...)
+	var list []struct{ File struct{ Name, Type string } }
+	json.Unmarshal([]byte(callNode(t, n.a, 200, append(partner, "/api/files?path=/filedrops/invoices")...)), &list)
+	if len(list) != 1 {
+		t.Fatalf("the filedrop's folder holds %v; want the one delivery", list)
+	}
+	if got := callNode(t, n.a, 200, append(partner, "/api/files/content?path=/filedrops/invoices/"+list[0].File.Name+"/nov.csv")...); got != "November\n" {
+		t.Fatalf("the delivered file = %q", got)
+	}
 }

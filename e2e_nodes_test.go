@@ -50,6 +50,7 @@ func twoNodesShareOneDatabase(t *testing.T, onS3 bool) {
 	body := api(a, 201, append(admin, "-d", `{"user":{"email":"partner@example.com","username":"partner","password":"correct-horse"}}`, "/admin/users")...)
 	var created struct {
 		User struct {
+			ID     string
 			APIKey string `json:"api_key"`
 			Home   string
 		}
@@ -124,7 +125,7 @@ func twoNodesShareOneDatabase(t *testing.T, onS3 bool) {
 	}
 
 	if onS3 {
-		pair.checkS3(t, home, 200, partner)
+		pair.checkS3(t, created.User.ID, home, 200, partner)
 	}
 
 	webSessionOnBoth(t, a, b)
