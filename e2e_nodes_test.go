@@ -26,8 +26,8 @@ import (
 // works on the other and ends on both; when a node is killed with uploads
 // in flight, every acknowledged upload is there and audited, its queued
 // runs finish on the other node, and partners reconnect through the
-// balancer; failed sign-ins on both nodes count toward one ban, which
-// holds on both. On S3, also what that setup promises (twoNodes.checkS3).
+// balancer; a schedule fires once per tick; failed sign-ins on both nodes
+// count toward one ban, which holds on both. On S3, also what that setup promises (twoNodes.checkS3).
 func TestTwoNodes_ShareOneDatabase(t *testing.T) {
 	for _, onS3 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "shared_data_directory", true: "storage_root_on_S3"}[onS3], func(t *testing.T) {
@@ -124,6 +124,23 @@ func twoNodesShareOneDatabase(t *testing.T, onS3 bool) {
 		}
 	}
 
+	// A schedule, ticking on both nodes, fires once per tick: no two of
+	// its runs are of one tick (a tick's run is due at its tick).
+	ticker := newHookCounter(t)
+	body = api(a, 201, append(admin, "-d", `{"automation":{"name":"tick","trigger":"schedule","schedule":"@every 1s",`+
+		`"actions":[{"type":"webhook","url":"`+ticker.server.URL+`"}]}}`, "/admin/automations")...)
+	var tick struct{ Automation struct{ ID string } }
+	json.Unmarshal([]byte(body), &tick)
+	ticks := waitRuns(t, b, tick.Automation.ID, 4)
+	api(b, 200, append(admin, "-X", "DELETE", "/admin/automations/"+tick.Automation.ID)...)
+	seen := map[string]string{}
+	for _, r := range ticks {
+		if other, ok := seen[r.NotBefore]; ok {
+			t.Fatalf("runs %s and %s of the tick %s", other, r.ID, r.NotBefore)
+		}
+		seen[r.NotBefore] = r.ID
+	}
+
 	if onS3 {
 		pair.checkS3(t, created.User.ID, home, 200, partner)
 	}
@@ -182,7 +199,10 @@ func twoNodesShareOneDatabase(t *testing.T, onS3 bool) {
 	}
 }
 
-type runSeen struct{ ID, Status, Node string }
+type runSeen struct {
+	ID, Status, Node string
+	NotBefore        string `json:"not_before"`
+}
 
 // waitRuns waits until automation id has n finished runs on node and
 // returns them.
