@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"depot/internal/coretest"
-	"depot/internal/testpeer"
 	"depot/mft"
 )
 
@@ -19,12 +18,7 @@ import (
 // the local disk as on the root mount.
 func TestMounted_StorageRoot(t *testing.T) {
 	ctx := context.Background()
-	a := coretest.Start(t, nil)
-	peer := testpeer.StartSSHD(t)
-	c := peer.Connection("partner")
-	if err := a.Connections.Create(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	a, peer, c := startWithPeer(t)
 	fs := a.Files
 	admin := coretest.Actor(&mft.User{ID: "admin-localhost", Role: mft.RoleAdmin, Home: "/"})
 	local := filepath.Join(a.Config.Data.Dir, "files")

@@ -25,15 +25,23 @@ type remoteWorld struct {
 	dir  string // the remote folder the mount serves, on the peer's disk
 }
 
-func newRemoteWorld(t *testing.T, edit ...func(*mft.User)) *remoteWorld {
+// startWithPeer starts Depot's services with a storage connection to a
+// real sshd.
+func startWithPeer(t *testing.T) (*core.Services, *testpeer.SSHD, *mft.Connection) {
 	t.Helper()
-	ctx := context.Background()
 	a := coretest.Start(t, nil)
 	peer := testpeer.StartSSHD(t)
 	c := peer.Connection("partner")
-	if err := a.Connections.Create(ctx, c); err != nil {
+	if err := a.Connections.Create(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
+	return a, peer, c
+}
+
+func newRemoteWorld(t *testing.T, edit ...func(*mft.User)) *remoteWorld {
+	t.Helper()
+	ctx := context.Background()
+	a, peer, c := startWithPeer(t)
 	joe := coretest.AddUser(t, a, "joe", edit...)
 	if err := a.Mounts.Create(ctx, &mft.Mount{Path: "/users/joe/remote", Connection: c.ID, Prefix: "joe"}); err != nil {
 		t.Fatal(err)
