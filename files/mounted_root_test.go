@@ -69,6 +69,9 @@ func TestMounted_StorageRoot(t *testing.T) {
 	if err := a.Mounts.Create(ctx, nested); err != nil {
 		t.Fatalf("a mount below the root mount: %v", err)
 	}
+	if err := a.Mounts.Create(ctx, &mft.Mount{Path: "/users/joe/a.txt", Connection: c.ID, Prefix: "file"}); mft.ErrorCode(err) != mft.ECONFLICT {
+		t.Fatalf("a mount over a file on the root mount = %v; want ECONFLICT", err)
+	}
 	if err := a.Mounts.Create(ctx, &mft.Mount{Path: "/users/joe/archive/deeper", Connection: c.ID}); mft.ErrorCode(err) != mft.ECONFLICT {
 		t.Fatalf("a mount inside a mount that is not the root's = %v; want ECONFLICT", err)
 	}

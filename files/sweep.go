@@ -220,8 +220,11 @@ func (s *Service) Empty(ctx context.Context, storagePath string) (bool, error) {
 	defer st.close()
 	if t.mount != nil {
 		list, err := st.list(ctx)
-		if mft.ErrorCode(err) == mft.ENOTFOUND {
+		switch mft.ErrorCode(err) {
+		case mft.ENOTFOUND:
 			return true, nil
+		case mft.EINVALID: // a file
+			return false, nil
 		}
 		return len(list) == 0, err
 	}
