@@ -44,9 +44,17 @@ func TestOpen_FirstAdministratorOnce(t *testing.T) {
 	if err := s.Defender.Store.PutBan(ctx, mft.Ban{IP: "192.0.2.9", Until: time.Now().Add(-time.Second)}); err != nil {
 		t.Fatal(err)
 	}
+	old := time.Now().Add(-48 * time.Hour)
+	if err := s.WebSessions.Store.CreateWebSession(ctx, "ended", &mft.WebSession{UserID: admin.ID, Created: old, Seen: old}, 10,
+		func(*mft.WebSession) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
 	s.Sweep(ctx)
 	if bans, err := s.Defender.Store.Bans(ctx); err != nil || len(bans) != 0 {
 		t.Fatalf("bans after the sweep: %v, %v; want the run-out one gone", bans, err)
+	}
+	if n, err := s.WebSessions.Len(ctx); err != nil || n != 0 {
+		t.Fatalf("%d web sessions after the sweep, %v; want the ended one gone", n, err)
 	}
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
