@@ -104,7 +104,11 @@ func (n *twoNodes) checkS3(t *testing.T, owner, home string, files int, partner 
 	callNode(t, n.b, 200, append(partner, "-X", "DELETE", "/api/files?path=/big.bin")...)
 
 	callNode(t, n.a, 201, "--user", e2eAdminKey+":x", "-d", `{"filedrop":{"name":"invoices","title":"Invoices","owner":"`+owner+`"}}`, "/admin/filedrops")
-	var drop struct{ Filedrop struct{ APIKey string `json:"api_key"` } }
+	var drop struct {
+		Filedrop struct {
+			APIKey string `json:"api_key"`
+		}
+	}
 	json.Unmarshal([]byte(callNode(t, n.a, 200, "-H", "Accept: application/json", "/filedrop/invoices")), &drop)
 	sender := []string{"-H", "Authorization: Bearer " + drop.Filedrop.APIKey}
 	var att struct{ Attachment struct{ ID string } }
