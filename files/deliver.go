@@ -3,9 +3,7 @@ package files
 import (
 	"context"
 	"io/fs"
-	"os"
 	"path"
-	"syscall"
 	"time"
 
 	"depot/mft"
@@ -59,10 +57,10 @@ func (s *Service) Deliver(ctx context.Context, from string, to Actor, toPath, su
 		return "", err
 	}
 	defer st.close()
-	if src.mount != nil {
-		err = s.deliverFrom(ctx, to, srcSt, dst, st, fi.Size)
+	if l, ok := st.(*local); ok && src.mount == nil {
+		err = l.deliver(ctx, to, from, fi.Size, sum) // one rename on the disk
 	} else {
-		err = st.deliver(ctx, to, from, fi.Size, sum)
+		err = s.deliverStream(ctx, to, srcSt, dst, st, fi.Size)
 	}
 	if err != nil {
 		return "", err
@@ -70,10 +68,12 @@ func (s *Service) Deliver(ctx context.Context, from string, to Actor, toPath, su
 	return dst.storage, nil
 }
 
-// deliverFrom is Deliver of a file held on a mount (the storage root's,
-// when nodes share no disk): the missing folders are made, the file is
-// streamed to the destination as any upload, then removed from src.
-func (s *Service) deliverFrom(ctx context.Context, to Actor, src storage, dst target, st storage, size int64) error {
+// deliverStream is Deliver where the file or its destination is on a
+// mount (the storage root's, when nodes share no disk): the missing
+// folders are made, the file is streamed to the destination as any
+// upload, then removed from where it was held. A copy left held once the
+// delivery is done is only logged: its holding folder's sweep removes it.
+func (s *Service) deliverStream(ctx context.Context, to Actor, src storage, dst target, st storage, size int64) error {
 	if dir := path.Dir(dst.storage); dir != dst.base {
 		pt := dst
 		pt.storage, pt.client = dir, path.Dir(dst.client)
@@ -104,7 +104,10 @@ func (s *Service) deliverFrom(ctx context.Context, to Actor, src storage, dst ta
 	if _, err := st.receive(ctx, to, lw, f, UploadOptions{Size: size}); err != nil {
 		return err
 	}
-	return src.removeAll(ctx)
+	if err := src.removeAll(ctx); err != nil && s.Logger != nil {
+		s.Logger.Warn("a delivered file stays where it was held", "path", dst.storage, "err", mft.ErrorMessage(err))
+	}
+	return nil
 }
 
 // RemoveStorage removes the file or folder tree at a storage path, outside
@@ -189,40 +192,6 @@ func (i fileInfo) Mode() fs.FileMode  { return 0o600 }
 func (i fileInfo) ModTime() time.Time { return i.fi.ModifiedAt }
 func (i fileInfo) IsDir() bool        { return i.fi.Type == mft.TypeFolder }
 func (i fileInfo) Sys() any           { return nil }
-
-// deliver delivers a file into a mounted tree: its missing folders are
-// created there and the file is streamed up as any upload, then removed
-// from where it was held.
-func (m *mounted) deliver(ctx context.Context, to Actor, from string, size int64, sum string) error {
-	s, dst := m.s, m.t
-	if dir := path.Dir(dst.storage); dir != dst.mount.Path && dir != dst.base {
-		pt := dst
-		pt.storage, pt.client = dir, path.Dir(dst.client)
-		parent := &mounted{s: s, t: pt}
-		if _, err := parent.stat(ctx); mft.ErrorCode(err) == mft.ENOTFOUND {
-			if _, err := parent.mkdir(ctx); err != nil {
-				return err
-			}
-			s.publish(mft.Event{Event: mft.EventFolderCreated, Path: pt.storage}, to)
-		}
-	}
-	f, err := s.root.OpenFile(rel("/", from), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return fsError(err, from)
-	}
-	defer f.Close()
-	lw, err := m.beginUpload(ctx, to, UploadOptions{Size: size})
-	if err != nil {
-		return err
-	}
-	if _, err := m.receive(ctx, to, lw, f, UploadOptions{Size: size}); err != nil {
-		return err
-	}
-	if err := s.root.Remove(rel("/", from)); err == nil {
-		s.addUsage(ctx, path.Dir(from), -size)
-	}
-	return nil
-}
 
 // removeAll is RemoveStorage on a mount: the files go from the remote;
 // the mount's own folder stays (the mount still points there).

@@ -217,7 +217,9 @@ func (l *local) create(ctx context.Context, a Actor, lw *limitWriter, opts Uploa
 	return p, nil
 }
 
-// deliver renames the held file into the tree: it never replaces one.
+// deliver renames the held file at storage path from (size bytes, on
+// the local disk) into the tree, making the missing folders: it never
+// replaces one.
 func (l *local) deliver(ctx context.Context, to Actor, from string, size int64, sum string) error {
 	name := l.name()
 	if err := l.root.MkdirAll(path.Dir(name), 0o700); err != nil {

@@ -45,9 +45,6 @@ type storage interface {
 	// create starts an upload written at any offset (SFTP), published by
 	// its Commit; the Pending owns what the storage holds open.
 	create(ctx context.Context, a Actor, lw *limitWriter, opts UploadOptions) (*Pending, error)
-	// deliver moves the held file at storage path from (size bytes, on
-	// the local disk) to the target, making the missing folders.
-	deliver(ctx context.Context, to Actor, from string, size int64, sum string) error
 	// removeAll removes the target, whatever it is, outside any view.
 	removeAll(ctx context.Context) error
 
