@@ -52,25 +52,16 @@ func deleteWebSession(tx kvTx, key, user string) error {
 // pruneWebSessions removes the ended sessions; if that leaves max or
 // more, the one seen longest ago.
 func pruneWebSessions(tx kvTx, max int, ended func(*mft.WebSession) bool) error {
-	all := map[string]*mft.WebSession{}
-	if err := tx.Bucket(bucketWebSessions).ForEach(func(k, v []byte) error {
-		ws := new(mft.WebSession)
-		if err := decode(k, v, ws); err != nil {
-			return err
-		}
-		all[string(k)] = ws
-		return nil
-	}); err != nil {
+	all, err := allWebSessions(tx)
+	if err != nil {
+		return err
+	}
+	if _, err := deleteWebSessionsWhere(tx, all, ended); err != nil {
 		return err
 	}
 	oldest := ""
 	for k, ws := range all {
-		if ended(ws) {
-			if err := deleteWebSession(tx, k, ws.UserID); err != nil {
-				return err
-			}
-			delete(all, k)
-		} else if oldest == "" || ws.Seen.Before(all[oldest].Seen) {
+		if oldest == "" || ws.Seen.Before(all[oldest].Seen) {
 			oldest = k
 		}
 	}
@@ -78,6 +69,38 @@ func pruneWebSessions(tx kvTx, max int, ended func(*mft.WebSession) bool) error 
 		return deleteWebSession(tx, oldest, all[oldest].UserID)
 	}
 	return nil
+}
+
+// allWebSessions reads every session, by key (a scan: for the prune, the
+// sweep and a provider's logout).
+func allWebSessions(tx kvTx) (map[string]*mft.WebSession, error) {
+	all := map[string]*mft.WebSession{}
+	err := tx.Bucket(bucketWebSessions).ForEach(func(k, v []byte) error {
+		ws := new(mft.WebSession)
+		if err := decode(k, v, ws); err != nil {
+			return err
+		}
+		all[string(k)] = ws
+		return nil
+	})
+	return all, err
+}
+
+// deleteWebSessionsWhere deletes the sessions of all that match, taking
+// them out of all, and returns how many.
+func deleteWebSessionsWhere(tx kvTx, all map[string]*mft.WebSession, match func(*mft.WebSession) bool) (int, error) {
+	n := 0
+	for k, ws := range all {
+		if !match(ws) {
+			continue
+		}
+		if err := deleteWebSession(tx, k, ws.UserID); err != nil {
+			return n, err
+		}
+		delete(all, k)
+		n++
+	}
+	return n, nil
 }
 
 func (s *WebSessionStore) FindWebSession(ctx context.Context, key string) (*mft.WebSession, error) {
@@ -130,28 +153,11 @@ func (s *WebSessionStore) DeleteUserWebSessions(ctx context.Context, userID stri
 
 func (s *WebSessionStore) DeleteWebSessions(ctx context.Context, match func(*mft.WebSession) bool) (n int, err error) {
 	err = s.db.update(ctx, func(tx kvTx) error {
-		n = 0
-		type doomed struct{ key, user string }
-		var gone []doomed
-		if err := tx.Bucket(bucketWebSessions).ForEach(func(k, v []byte) error {
-			var ws mft.WebSession
-			if err := decode(k, v, &ws); err != nil {
-				return err
-			}
-			if match(&ws) {
-				gone = append(gone, doomed{string(k), ws.UserID})
-			}
-			return nil
-		}); err != nil {
-			return err
+		all, err := allWebSessions(tx)
+		if err == nil {
+			n, err = deleteWebSessionsWhere(tx, all, match)
 		}
-		for _, g := range gone {
-			if err := deleteWebSession(tx, g.key, g.user); err != nil {
-				return err
-			}
-		}
-		n = len(gone)
-		return nil
+		return err
 	})
 	return n, err
 }
@@ -159,17 +165,14 @@ func (s *WebSessionStore) DeleteWebSessions(ctx context.Context, match func(*mft
 func (s *WebSessionStore) WebSessionUsers(ctx context.Context, match func(*mft.WebSession) bool) ([]string, error) {
 	var users []string
 	err := s.db.view(ctx, func(tx kvTx) error {
+		all, err := allWebSessions(tx)
 		users = nil
-		return tx.Bucket(bucketWebSessions).ForEach(func(k, v []byte) error {
-			var ws mft.WebSession
-			if err := decode(k, v, &ws); err != nil {
-				return err
-			}
-			if match(&ws) && !slices.Contains(users, ws.UserID) {
+		for _, ws := range all {
+			if match(ws) && !slices.Contains(users, ws.UserID) {
 				users = append(users, ws.UserID)
 			}
-			return nil
-		})
+		}
+		return err
 	})
 	return users, err
 }
