@@ -275,3 +275,26 @@ func TestDefender_FailuresCountedAcrossNodes(t *testing.T) {
 		t.Fatalf("the sweep removed %d, %v; want the failures past the window", n, err)
 	}
 }
+
+// When the database cannot count a failure, the node's own count still
+// bans.
+func TestDefender_FailuresCountedHereWithoutTheDatabase(t *testing.T) {
+	db := store.NewDB(filepath.Join(t.TempDir(), "depot.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	bans := store.NewBanStore(db)
+	db.Close() // gone
+	d := auth.NewDefender(3, time.Minute, time.Hour)
+	d.Store, d.Failures = bans, bans
+	ip := netip.MustParseAddr("192.0.2.9")
+	if d.Fail(ip) || d.Fail(ip) {
+		t.Fatal("banned before the limit")
+	}
+	if !d.Fail(ip) {
+		t.Fatal("the third failure did not ban while the database was gone")
+	}
+	if _, banned := d.Banned(ip); !banned {
+		t.Fatal("not banned on this node")
+	}
+}
