@@ -148,7 +148,7 @@ DEPOT_TEST_DATABASE=postgres go test -count=1 -timeout 20m "$@" ./e2e
 # fuzzer can fail a target with "context deadline exceeded" when a duration
 # ends while a worker is busy (go.dev/issue/75804, fixed in Go 1.27).
 # FUZZTIME (a count such as 100000x, or a duration) overrides them all.
-for target in files:FuzzCleanPath:40000x server:FuzzDecodeEnvelope:8000x sftpd:FuzzShim:40000x \
+for target in files:FuzzCleanPath:40000x server:FuzzDecodeEnvelope:8000x sftpd:FuzzConversation:20000x \
 	automation:FuzzSchedule:20000x automation:FuzzConditions:15000x mft:FuzzExtensionList:300000x; do
 	pkg=${target%%:*} rest=${target#*:}
 	go test -run '^$' -fuzz "^${rest%%:*}\$" -fuzztime "${FUZZTIME:-${rest#*:}}" -fuzzminimizetime 100x "./$pkg"

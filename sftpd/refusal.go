@@ -3,8 +3,6 @@ package sftpd
 import (
 	"errors"
 
-	"github.com/pkg/sftp"
-
 	"depot/mft"
 )
 
@@ -18,12 +16,11 @@ const maxTold = 64 << 10
 // denied") with the files service's message, which other clients
 // (WinSCP, FileZilla, pkg/sftp) show.
 type refusal struct {
+	code uint32 // fxNoSuchFile, fxPermissionDenied, …
 	msg  string
-	code error // one of pkg/sftp's ErrSSHFx…, which sets the status code
 }
 
 func (r refusal) Error() string { return r.msg }
-func (r refusal) Unwrap() error { return r.code }
 
 // sftpError turns a files error into what the client sees: the closest
 // status code with the files service's message (client paths only,
@@ -31,14 +28,14 @@ func (r refusal) Unwrap() error { return r.code }
 // stderr, which OpenSSH's ssh prints above sftp's own line, so that its
 // users read why too.
 func (h *handler) sftpError(err error) error {
-	code := sftp.ErrSSHFxFailure
+	code := uint32(fxFailure)
 	switch mft.ErrorCode(err) {
 	case "":
 		return nil
 	case mft.ENOTFOUND:
-		code = sftp.ErrSSHFxNoSuchFile
+		code = fxNoSuchFile
 	case mft.EFORBIDDEN, mft.EUNAUTHORIZED, mft.EINVALID:
-		code = sftp.ErrSSHFxPermissionDenied
+		code = fxPermissionDenied
 	case mft.EINTERNAL:
 		h.s.Logger.Error("sftp request failed", "session", h.sess.id, "user", h.actor.User.ID, "err", err)
 		return errors.New("Internal error.")
@@ -62,5 +59,5 @@ func (h *handler) tell(msg string) {
 	h.sess.told += len(line)
 	h.sess.lastTold = line
 	h.sess.mu.Unlock()
-	h.sess.ch.Stderr().Write([]byte(line))
+	h.stderr.Write([]byte(line))
 }

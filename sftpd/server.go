@@ -1,5 +1,5 @@
 // Package sftpd is Depot's SFTP daemon: gliderlabs/ssh for the SSH layer
-// and pkg/sftp's request server over the files service, so permissions,
+// and a request loop of its own (serve.go) over the files service, so permissions,
 // limits, events and audit are the same as over HTTP.
 package sftpd
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gliderlabs/ssh"
-	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
 
 	"depot/files"
@@ -138,11 +137,9 @@ func (s *Server) handleSFTP(ch ssh.Session) {
 	// The session keeps the user's view and trees open between requests.
 	fs := s.Files.NewSession()
 	h := &handler{s: s, sess: sess, actor: files.Actor{User: u, Protocol: mft.AuditSFTP, IP: sess.ip, Session: fs},
-		ctx: ch.Context(), uploads: map[string]*upload{}}
-	rw := newShim(countingRW{ch, sess})
-	rs := sftp.NewRequestServer(rw, h.handlers(), sftp.WithRSAllocator(), sftp.WithRSMaxTxPacket(maxData))
-	err = rs.Serve()
-	rs.Close()
+		ctx: ch.Context(), stderr: ch.Stderr(), uploads: map[string]*upload{}}
+	err = newConv(countingRW{ch, sess}, h).serve()
+	ch.CloseWrite()
 	fs.Close()
 	if err != nil && err != io.EOF {
 		s.Logger.Debug("sftp session ended", "session", sess.id, "user", u.ID, "err", err)
@@ -214,5 +211,3 @@ func (c countingRW) Write(p []byte) (int, error) {
 	c.sess.bytesOut.Add(int64(n))
 	return n, err
 }
-
-func (c countingRW) Close() error { return c.ch.Close() }
