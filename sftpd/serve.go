@@ -59,7 +59,7 @@ const readdirBatch = 100
 const largeReply = 64 << 10
 
 func newConv(rw io.ReadWriter, h *handler) *conv {
-	return &conv{h: h, r: bufio.NewReaderSize(rw, 64<<10), w: newBatcher(rw), handles: map[string]*handle{}}
+	return &conv{h: h, r: bufio.NewReaderSize(rw, 16<<10), w: newBatcher(rw), handles: map[string]*handle{}}
 }
 
 // serve runs the conversation until the client leaves or breaks it. Files
