@@ -118,6 +118,11 @@ func BenchmarkWebClient(b *testing.B) {
 	// memory not touched for a while costs several times more to fill).
 	del := func(p string) { api("DELETE", "/api/files?path="+p, "", 200) }
 	var web, cli, webSmall, cliSmall []float64
+	// The browser's own ceiling in the same run: the same file from a
+	// file input to a server that only drains the bodies, in 3 requests
+	// at once (as many as the web client sends at once) and in 6.
+	drain := drainServer(b)
+	ceiling := map[int][]float64{}
 	curl("-o", "/dev/null", "-T", src, base+"/api/files/content?path=/warm.bin") // untimed
 	del("/warm.bin")
 	for r := range rounds {
@@ -126,6 +131,10 @@ func BenchmarkWebClient(b *testing.B) {
 		del(dir + "/" + filepath.Base(src))
 		cli = append(cli, curl("-o", "/dev/null", "-T", src, fmt.Sprintf("%s/api/files/content?path=/curl%d.bin", base, r)))
 		del(fmt.Sprintf("/curl%d.bin", r))
+		openDrainPage(b, ctx, drain, src)
+		for _, n := range []int{3, 6} {
+			ceiling[n] = append(ceiling[n], drainSend(b, ctx, n))
+		}
 	}
 	for r := range rounds {
 		webSmall = append(webSmall, browserUpload(fmt.Sprintf("/websmall%d", r), small))
@@ -142,6 +151,10 @@ func BenchmarkWebClient(b *testing.B) {
 	m := float64(mib)
 	fmt.Printf("== web client vs curl, median of %d\n", rounds)
 	fmt.Printf("| %d MiB upload | web client %s MiB/s | curl -T %s MiB/s | %.2f× curl |\n", mib, rate(m, median(web)), rate(m, median(cli)), median(cli)/median(web))
+	for _, n := range []int{3, 6} {
+		fmt.Printf("| %d MiB, the browser's ceiling | %d requests at once to a draining server: %s MiB/s | web client %.2f× of it |\n",
+			mib, n, rate(m, median(ceiling[n])), median(ceiling[n])/median(web))
+	}
 	fmt.Printf("| 1,000 × 4 KiB | web client %.0f files/s (%.2fs) | curl --parallel 4: %.0f files/s (%.2fs) | %.2f× curl |\n",
 		1000/median(webSmall), median(webSmall), 1000/median(cliSmall), median(cliSmall), median(cliSmall)/median(webSmall))
 }
@@ -158,25 +171,7 @@ func BenchmarkBrowserCeiling(b *testing.B) {
 	if err != nil {
 		b.Skip("chromium is not installed")
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `<!doctype html><title>sink</title><input type="file" id="f"><input type="file" id="m" multiple>`)
-	})
-	mux.HandleFunc("POST /sink", func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-	})
-	mux.HandleFunc("PUT /sink", func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-	})
-	srv := &http.Server{Handler: mux}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-
+	base := drainServer(b)
 	work, _ := os.MkdirTemp("", "depot-ceiling-")
 	b.Cleanup(func() { os.RemoveAll(work) })
 	src := randomFile(b, filepath.Join(work, "big.bin"), mib)
@@ -186,27 +181,8 @@ func BenchmarkBrowserCeiling(b *testing.B) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
-		b.Fatal(err)
-	}
-	// The page sends the file chosen in its input (a file on disk, as the
-	// web client's) in n requests at once, timing itself.
-	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#f"), []string{src})); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(window.blob = document.getElementById("f").files[0]).size`)); err != nil {
-		b.Fatal(err)
-	}
-	send := func(n int) float64 {
-		js := fmt.Sprintf(`(async () => { const n = %d, size = window.blob.size, per = Math.ceil(size / n); const t0 = performance.now();
-			await Promise.all(Array.from({length: n}, (_, i) => fetch("/sink", {method: "POST", body: window.blob.slice(i * per, Math.min(size, (i + 1) * per))})));
-			return (performance.now() - t0) / 1000; })()`, n)
-		secs, err := chromedp.Run(ctx, chromedp.Evaluate[float64](js, chromedp.EvalAwaitPromise))
-		if err != nil {
-			b.Fatal(err)
-		}
-		return secs
-	}
+	openDrainPage(b, ctx, base, src)
+	send := func(n int) float64 { return drainSend(b, ctx, n) }
 	lanes := []int{1, 3, 6}
 	times := map[int][]float64{}
 	var cli []float64
@@ -259,4 +235,52 @@ func BenchmarkBrowserCeiling(b *testing.B) {
 	}
 	fmt.Printf("| Chromium, 1,000 × 4 KiB, 6 at once | %.0f files/s (%.2fs) | %.2f× |\n", 1000/median(webSmall), median(webSmall), median(cliSmall)/median(webSmall))
 	fmt.Printf("| curl --parallel 4, 1,000 × 4 KiB | %.0f files/s (%.2fs) | 1.00× |\n", 1000/median(cliSmall), median(cliSmall))
+}
+
+// drainServer starts a server that only drains request bodies (Go's
+// net/http, no Depot), with a page holding two file inputs; it returns
+// its address.
+func drainServer(b *testing.B) string {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<!doctype html><title>sink</title><input type="file" id="f"><input type="file" id="m" multiple>`)
+	})
+	mux.HandleFunc("POST /sink", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})
+	mux.HandleFunc("PUT /sink", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})
+	srv := &http.Server{Handler: mux}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// openDrainPage opens the drain server's page and chooses src in its
+// file input (a file on disk, as the web client's).
+func openDrainPage(b *testing.B, ctx context.Context, base, src string) {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.SetUploadFiles(chromedp.CSS("#f"), []string{src})); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(window.blob = document.getElementById("f").files[0]).size`)); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// drainSend has the drain page send its file in n requests at once,
+// timing itself; it returns the seconds.
+func drainSend(b *testing.B, ctx context.Context, n int) float64 {
+	js := fmt.Sprintf(`(async () => { const n = %d, size = window.blob.size, per = Math.ceil(size / n); const t0 = performance.now();
+		await Promise.all(Array.from({length: n}, (_, i) => fetch("/sink", {method: "POST", body: window.blob.slice(i * per, Math.min(size, (i + 1) * per))})));
+		return (performance.now() - t0) / 1000; })()`, n)
+	secs, err := chromedp.Run(ctx, chromedp.Evaluate[float64](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return secs
 }
