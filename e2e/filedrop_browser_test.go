@@ -68,6 +68,11 @@ func TestFiledrops_Browser(t *testing.T) {
 			if err != nil {
 				t.Fatalf("chromium: %v", err)
 			}
+			// Pieces of 8 MiB (the 20 MB file goes in three), 32 MiB above 256 MiB.
+			sizes, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[20 << 20, 256 << 20, (256 << 20) + 1, 1 << 30].map(depotChunked.pieceSize)`))
+			if err != nil || fmt.Sprint(sizes) != fmt.Sprint([]int{8 << 20, 8 << 20, 32 << 20, 32 << 20}) {
+				t.Fatalf("piece sizes for 20 MiB, 256 MiB, 256 MiB + 1, 1 GiB: %v (%v)", sizes, err)
+			}
 			refused := text("#file-list li.refused .status")
 			if bar, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#file-list li.refused progress") !== null`)); bar {
 				t.Error("the refused file shows a progress bar")

@@ -1,11 +1,13 @@
 // Depot's resumable uploader, shared by the filedrop page, upload links
-// and the web client: a file goes in pieces of 8 MiB (LiquidFiles
-// semantics: ?chunk=i&chunks=n, retries idempotent), a failed piece is
-// retried with backoff, and progress is reported as bytes arrive.
+// and the web client: a file goes in pieces of 8 MiB, 32 MiB above
+// 256 MiB (LiquidFiles semantics: ?chunk=i&chunks=n, retries idempotent),
+// a failed piece is retried with backoff, and progress is reported as
+// bytes arrive.
 "use strict";
 
 window.depotChunked = (function () {
-  const CHUNK = 8 * 1024 * 1024; // bytes per request
+  const CHUNK = 8 * 1024 * 1024;        // bytes per request
+  const LARGE_CHUNK = 32 * 1024 * 1024; // … for a file of more than 32 pieces
   const RETRIES = 4;             // extra tries of a failed piece
   const SMALL = 256 * 1024;      // pieces smaller than this report no progress while sent
 
@@ -42,6 +44,11 @@ window.depotChunked = (function () {
     });
   }
 
+  // pieceSize is the size of a file's pieces: a large file goes in
+  // larger ones, as each request costs the browser a pause between pieces
+  // (BENCHMARKS.md, issue 45).
+  const pieceSize = (size) => size > 32 * CHUNK ? LARGE_CHUNK : CHUNK;
+
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const retryable = (status) => status === 0 || status === 429 || status >= 500 && status !== 507;
 
@@ -54,7 +61,8 @@ window.depotChunked = (function () {
   // Error in the server's words otherwise.
   async function send(file, opts) {
     const size = file.size;
-    const count = Math.max(1, Math.ceil(size / CHUNK));
+    const chunk = pieceSize(size);
+    const count = Math.max(1, Math.ceil(size / chunk));
     const loaded = new Array(count).fill(0);
     const report = () => opts.onProgress && opts.onProgress(loaded.reduce((a, b) => a + b, 0));
     let next = 0;
@@ -62,7 +70,7 @@ window.depotChunked = (function () {
     let failed = false; // one piece refused: the other lanes stop
 
     async function piece(i) {
-      const blob = file.slice(i * CHUNK, Math.min(size, (i + 1) * CHUNK));
+      const blob = file.slice(i * chunk, Math.min(size, (i + 1) * chunk));
       const query = count > 1 ? "&chunk=" + i + "&chunks=" + count : "";
       let res;
       for (let attempt = 0; ; attempt++) {
@@ -98,5 +106,5 @@ window.depotChunked = (function () {
     return JSON.parse(completed.body);
   }
 
-  return { send, errorOf, formatSize };
+  return { send, errorOf, formatSize, pieceSize };
 })();
