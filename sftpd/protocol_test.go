@@ -238,7 +238,7 @@ func sshString(b []byte) (string, []byte) {
 	return string(b[4 : 4+n]), b[4+n:]
 }
 
-// Malformed extended requests (the shim reads these itself) end at most
+// Malformed extended requests end at most
 // their own session: the server keeps serving, and a well-formed fsync of
 // an unknown handle gets a failure status.
 func TestMalformedExtendedRequests(t *testing.T) {
