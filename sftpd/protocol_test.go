@@ -238,9 +238,9 @@ func sshString(b []byte) (string, []byte) {
 	return string(b[4 : 4+n]), b[4+n:]
 }
 
-// Malformed extended requests end at most
-// their own session: the server keeps serving, and a well-formed fsync of
-// an unknown handle gets a failure status.
+// Malformed extended requests end at most their own session: the server
+// keeps serving, and a well-formed fsync of an unknown handle gets a
+// failure status.
 func TestMalformedExtendedRequests(t *testing.T) {
 	e := openEnv(t)
 	p := e.addUser(t, "fuzzy")
