@@ -119,7 +119,11 @@ func (c *conv) serveRequest(typ byte, id uint32, d *decoder) error {
 			return c.status(id, c.refuse(d, hd, ""))
 		}
 		delete(c.handles, name)
-		return c.status(id, c.closeHandle(hd))
+		err := c.closeHandle(hd)
+		if len(c.handles) == 0 {
+			c.shrink()
+		}
+		return c.status(id, err)
 	case fxpRead:
 		return c.read(id, d)
 	case fxpWrite:
@@ -309,6 +313,17 @@ func (c *conv) stat(id uint32, p string) error {
 	info := files.OSInfo{Entry: fi}
 	c.out.begin(fxpAttrs, id).attrs(info.Size(), info.Mode(), info.ModTime())
 	return c.send(false)
+}
+
+// shrink lets go of the buffers a large transfer grew, once no file is
+// open: an idle session keeps a few KiB, not a read's and a write's 256.
+func (c *conv) shrink() {
+	if cap(c.in) > 64<<10 {
+		c.in = nil
+	}
+	if cap(c.out.b) > 64<<10 {
+		c.out.b = nil
+	}
 }
 
 // closeHandle closes a file (publishing an upload) or forgets a folder.
