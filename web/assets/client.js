@@ -79,7 +79,7 @@
       const target = "/api/files/content?path=" + encodeURIComponent(dir + "/" + entry.rel);
       await window.depotChunked.send(entry.file, {
         method: "PUT",
-        parallel: 3,
+        parallel: 4,
         url: (query) => target + query,
         headers: () => ({ "X-CSRF-Token": csrf }),
         onProgress: (sent) => {
