@@ -97,8 +97,9 @@ func (u *upload) WriteAt(b []byte, off int64) (int, error) {
 
 func (u *upload) ReadAt(b []byte, off int64) (int, error) { return u.p.ReadAt(b, off) }
 
-// Close publishes the upload, unless a write failed or the connection
-// broke; the client learns from the close status whether it was kept.
+// Close publishes the upload, unless a write failed; the client learns
+// from the close status whether it was kept. (An upload still open when
+// its session ends is aborted, never published.)
 func (u *upload) Close() error {
 	if u.failed != nil {
 		u.abort()
