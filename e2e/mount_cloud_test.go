@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"depot/internal/testpeer"
+	"depot/internal/testtool"
 )
 
 // azureView reads a container below prefix through the emulator's own
@@ -189,7 +191,15 @@ func TestConnections_CloudTestsAndRefusals(t *testing.T) {
 func TestMounts_CloudHome(t *testing.T) {
 	for _, cl := range clouds {
 		t.Run(cl.name, func(t *testing.T) {
-			ts := MustOpenServer(t)
+			// The server's log says what the store answered when a
+			// transfer fails (the client is told only that it failed).
+			var logs testtool.Buffer
+			ts := openServerLogged(t, t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("the server's log:\n%s", logs.String())
+				}
+			})
 			conn, viewAt, _ := cl.start(t, ts)
 			u := ts.mountUser(t, "acme", 0)
 			ts.mount(t, "/users/"+u.id, conn, "customers/acme")
