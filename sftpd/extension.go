@@ -9,13 +9,13 @@ func (c *conv) extended(id uint32, d *decoder) error {
 	case posixRenameExtension:
 		from, to := d.path(), d.path()
 		if d.short {
-			return c.status(id, c.refuse(d, nil, ""))
+			return c.status(id, errMalformed)
 		}
 		return c.status(id, c.h.replace(from, to))
 	case statvfsExtension:
 		d.path()
 		if d.short {
-			return c.status(id, c.refuse(d, nil, ""))
+			return c.status(id, errMalformed)
 		}
 		st, err := c.h.statvfs()
 		if err != nil {
@@ -42,7 +42,7 @@ func (c *conv) extended(id uint32, d *decoder) error {
 		return c.status(id, c.h.refuseLink())
 	}
 	if d.short {
-		return c.status(id, c.refuse(d, nil, ""))
+		return c.status(id, errMalformed)
 	}
 	return c.status(id, refusal{code: fxOpUnsupported, msg: "Unsupported extension " + strconv.Quote(name) + "."})
 }

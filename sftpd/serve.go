@@ -47,7 +47,10 @@ const maxHandles = 256
 // is an int64).
 const maxOffset = 1 << 62
 
-var errOffset = refusal{code: fxFailure, msg: "Offset out of range."}
+var (
+	errOffset    = refusal{code: fxFailure, msg: "Offset out of range."}
+	errMalformed = refusal{code: fxBadMessage, msg: "Malformed request."}
+)
 
 // readdirBatch is how many names one READDIR answer carries.
 const readdirBatch = 100
@@ -140,7 +143,7 @@ func (c *conv) serveRequest(typ byte, id uint32, d *decoder) error {
 	case fxpLstat, fxpStat:
 		p := d.path()
 		if d.short {
-			return c.status(id, c.refuse(d, nil, ""))
+			return c.status(id, errMalformed)
 		}
 		return c.stat(id, p)
 	case fxpFstat:
@@ -169,27 +172,27 @@ func (c *conv) serveRequest(typ byte, id uint32, d *decoder) error {
 	case fxpRemove, fxpRmdir:
 		p := d.path()
 		if d.short {
-			return c.status(id, c.refuse(d, nil, ""))
+			return c.status(id, errMalformed)
 		}
 		return c.status(id, c.h.remove(p, typ == fxpRmdir))
 	case fxpMkdir:
 		p := d.path()
 		d.attrs()
 		if d.short {
-			return c.status(id, c.refuse(d, nil, ""))
+			return c.status(id, errMalformed)
 		}
 		return c.status(id, c.h.mkdir(p))
 	case fxpRealpath:
 		p := d.path()
 		if d.short {
-			return c.status(id, c.refuse(d, nil, ""))
+			return c.status(id, errMalformed)
 		}
 		c.out.begin(fxpName, id).u32(1).str(p).str(p).u32(0)
 		return c.send(false)
 	case fxpRename:
 		from, to := d.path(), d.path()
 		if d.short {
-			return c.status(id, c.refuse(d, nil, ""))
+			return c.status(id, errMalformed)
 		}
 		return c.status(id, c.h.rename(from, to))
 	case fxpReadlink:
@@ -206,7 +209,7 @@ func (c *conv) open(id uint32, d *decoder) error {
 	p, pflags := d.path(), d.u32()
 	d.attrs()
 	if d.short {
-		return c.status(id, c.refuse(d, nil, ""))
+		return c.status(id, errMalformed)
 	}
 	if len(c.handles) >= maxHandles {
 		return c.status(id, c.tooMany())
@@ -230,7 +233,7 @@ func (c *conv) open(id uint32, d *decoder) error {
 func (c *conv) opendir(id uint32, d *decoder) error {
 	p := d.path()
 	if d.short {
-		return c.status(id, c.refuse(d, nil, ""))
+		return c.status(id, errMalformed)
 	}
 	if len(c.handles) >= maxHandles {
 		return c.status(id, c.tooMany())
@@ -349,7 +352,7 @@ func (c *conv) handle(d *decoder) (string, *handle) {
 func (c *conv) refuse(d *decoder, hd *handle, wrongKind string) error {
 	switch {
 	case d.short:
-		return refusal{code: fxBadMessage, msg: "Malformed request."}
+		return errMalformed
 	case hd == nil:
 		return refusal{code: fxFailure, msg: "No such handle: it was closed or never opened."}
 	}
