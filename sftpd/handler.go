@@ -30,17 +30,18 @@ func (h *handler) openRead(p string) (*download, error) {
 	if err := h.sess.begin(t, h.s.MaxTransfers); err != nil {
 		return nil, h.sftpError(err)
 	}
-	f, _, err := h.s.Files.Open(h.ctx, h.actor, p)
+	f, fi, err := h.s.Files.Open(h.ctx, h.actor, p)
 	if err != nil {
 		h.sess.finish(t)
 		return nil, h.sftpError(err)
 	}
-	return &download{f: f, t: t, sess: h.sess}, nil
+	return &download{f: f, size: fi.Size, t: t, sess: h.sess}, nil
 }
 
 // download counts what is read and ends the transfer on close.
 type download struct {
 	f    files.File
+	size int64 // when opened; a read past it still asks the file
 	t    *transfer
 	sess *session
 }

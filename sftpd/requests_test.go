@@ -80,6 +80,11 @@ func TestRawRequests(t *testing.T) {
 	wantStatus(t, "READ at the end", typ, body, 1, "")
 	typ, body = exchange(t, in, out, 9, packet(12, u32(9), file))
 	wantStatus(t, "READDIR of a file", typ, body, 4, "/keep.txt is not a folder")
+	os.WriteFile(filepath.Join(home, "empty.txt"), nil, 0o644)
+	typ, body = exchange(t, in, out, 90, packet(3, u32(90), str("empty.txt"), u32(1), u32(0)))
+	empty := handleOf(t, "OPEN empty.txt", typ, body)
+	typ, body = exchange(t, in, out, 91, packet(5, u32(91), empty, u64(0), u32(255<<10)))
+	wantStatus(t, "READ of an empty file", typ, body, 1, "")
 
 	// Listings come in pages of 100.
 	typ, body = exchange(t, in, out, 10, packet(11, u32(10), str("many")))

@@ -266,11 +266,18 @@ func (c *conv) read(id uint32, d *decoder) error {
 	if off > maxOffset {
 		return c.status(id, errOffset)
 	}
-	// The data is read into the reply, after its header.
+	// The data is read into the reply, after its header, which grows to
+	// what the file can still give: clients ask for 255 KiB whatever the
+	// file's size, and a session of small gets would otherwise make a
+	// 256 KiB buffer for each file (shrink lets it go at every close).
+	want := min(int(n), maxData)
+	if hd.down != nil && hd.down.size-int64(off) < int64(want) {
+		want = int(max(hd.down.size-int64(off), 1)) // at the end: a byte, to learn EOF
+	}
 	c.out.begin(fxpData, id).u32(0)
 	start := len(c.out.b)
-	c.out.b = slices.Grow(c.out.b, maxData)
-	buf := c.out.b[start : start+min(int(n), maxData)]
+	c.out.b = slices.Grow(c.out.b, want)
+	buf := c.out.b[start : start+want]
 	var got int
 	var err error
 	if hd.down != nil {
